@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything tarn needs to build and test, from Debian packages only.
+# Idempotent: re-running it installs nothing new. Needs root (or sudo).
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git curl ca-certificates
+  libmicrohttpd-dev libjansson-dev libinih-dev libssl-dev libxxhash-dev
+  libcurl4-openssl-dev libsqlite3-dev libpq-dev librdkafka-dev
+  libsnappy-dev libzstd-dev liblz4-dev zlib1g-dev
+  libcmocka-dev
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PKGS[@]} Debian packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: run as root (missing: ${missing[*]})" >&2; exit 1; }
+  SUDO=sudo
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# The package lists may be empty on a fresh machine; apt-get cannot find anything then.
+if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || ! apt-cache show "${missing[0]}" >/dev/null 2>&1; then
+  $SUDO apt-get update
+fi
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,69 @@
+/* alloc.c - allocation wrappers with failure injection for tests. */
+#include "alloc.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_long fail_after = -1; /* < 0: never fail */
+static atomic_long calls = 0;
+
+/* Returns 1 when this allocation must fail. */
+static int injected_failure(void) {
+  long limit = atomic_load_explicit(&fail_after, memory_order_relaxed);
+  long n = atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
+  return limit >= 0 && n >= limit;
+}
+
+void *tarn_malloc(size_t n) {
+  if (injected_failure())
+    return NULL;
+  return malloc(n ? n : 1);
+}
+
+void *tarn_calloc(size_t count, size_t size) {
+  if (size != 0 && count > SIZE_MAX / size)
+    return NULL;
+  if (injected_failure())
+    return NULL;
+  return calloc(count ? count : 1, size ? size : 1);
+}
+
+void *tarn_realloc(void *p, size_t n) {
+  if (injected_failure())
+    return NULL;
+  return realloc(p, n ? n : 1);
+}
+
+void *tarn_reallocarray(void *p, size_t count, size_t size) {
+  if (size != 0 && count > SIZE_MAX / size)
+    return NULL;
+  return tarn_realloc(p, count * size);
+}
+
+char *tarn_strndup(const char *s, size_t n) {
+  size_t len = strnlen(s, n);
+  char *d = tarn_malloc(len + 1);
+  if (d == NULL)
+    return NULL;
+  memcpy(d, s, len);
+  d[len] = '\0';
+  return d;
+}
+
+char *tarn_strdup(const char *s) { return tarn_strndup(s, SIZE_MAX); }
+
+void tarn_free(void *p) { free(p); }
+
+void tarn_alloc_fail_after(long n) {
+  atomic_store(&calls, 0);
+  atomic_store(&fail_after, n);
+}
+
+void tarn_alloc_fail_reset(void) {
+  atomic_store(&fail_after, -1);
+  atomic_store(&calls, 0);
+}
+
+long tarn_alloc_count(void) { return atomic_load(&calls); }

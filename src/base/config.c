@@ -1,0 +1,490 @@
+/* config.c - table-driven settings from INI (libinih), environment and flags. */
+#include "config.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+typedef struct cfg_value {
+  const tarn_cfg_def *def;
+  char *text;        /* NULL when unset */
+  int64_t num;       /* parsed INT/SIZE/DURATION/BOOL */
+  char source[160];
+} cfg_value;
+
+struct tarn_config {
+  cfg_value *v;
+  size_t n;
+};
+
+static cfg_value *find(const tarn_config *cfg, const char *section, const char *key) {
+  size_t i;
+  for (i = 0; i < cfg->n; i++)
+    if (strcmp(cfg->v[i].def->section, section) == 0 && strcmp(cfg->v[i].def->key, key) == 0)
+      return &cfg->v[i];
+  return NULL;
+}
+
+static int section_known(const tarn_config *cfg, const char *section) {
+  size_t i;
+  for (i = 0; i < cfg->n; i++)
+    if (strcmp(cfg->v[i].def->section, section) == 0)
+      return 1;
+  return 0;
+}
+
+/* Parses an unsigned decimal with an optional unit suffix from `units`. */
+typedef struct unit {
+  const char *name;
+  int64_t mult;
+} unit;
+
+static int parse_scaled(const char *s, const unit *units, int64_t *out) {
+  char *end;
+  unsigned long long v;
+  size_t i;
+  while (isspace((unsigned char)*s))
+    s++;
+  if (!isdigit((unsigned char)*s))
+    return TARN_EINVAL;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if (errno != 0 || v > INT64_MAX)
+    return TARN_ERANGE;
+  while (isspace((unsigned char)*end))
+    end++;
+  if (*end == '\0') {
+    *out = (int64_t)v;
+    return 0;
+  }
+  for (i = 0; units[i].name != NULL; i++) {
+    if (strcmp(end, units[i].name) == 0) {
+      if (v != 0 && (uint64_t)v > (uint64_t)INT64_MAX / (uint64_t)units[i].mult)
+        return TARN_ERANGE;
+      *out = (int64_t)v * units[i].mult;
+      return 0;
+    }
+  }
+  return TARN_EINVAL;
+}
+
+int tarn_parse_size(const char *s, int64_t *out) {
+  static const unit units[] = {
+      {"B", 1},
+      {"k", 1024}, {"K", 1024}, {"KiB", 1024}, {"KB", 1000},
+      {"M", 1024 * 1024}, {"MiB", 1024 * 1024}, {"MB", 1000 * 1000},
+      {"G", 1024LL * 1024 * 1024}, {"GiB", 1024LL * 1024 * 1024}, {"GB", 1000LL * 1000 * 1000},
+      {"T", 1024LL * 1024 * 1024 * 1024}, {"TiB", 1024LL * 1024 * 1024 * 1024},
+      {"TB", 1000LL * 1000 * 1000 * 1000},
+      {NULL, 0}};
+  return parse_scaled(s, units, out);
+}
+
+int tarn_parse_duration_ms(const char *s, int64_t *out) {
+  static const unit units[] = {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000},
+                               {"d", 86400LL * 1000}, {NULL, 0}};
+  return parse_scaled(s, units, out);
+}
+
+int tarn_parse_bool(const char *s, int *out) {
+  static const char *const yes[] = {"true", "yes", "on", "1"};
+  static const char *const no[] = {"false", "no", "off", "0"};
+  size_t i;
+  for (i = 0; i < 4; i++) {
+    if (strcasecmp(s, yes[i]) == 0) {
+      *out = 1;
+      return 0;
+    }
+    if (strcasecmp(s, no[i]) == 0) {
+      *out = 0;
+      return 0;
+    }
+  }
+  return TARN_EINVAL;
+}
+
+int tarn_parse_hostport(const char *s, char *host, size_t hostlen, int *port) {
+  const char *colon, *hs, *he;
+  char *end;
+  long p;
+  if (s[0] == '[') {
+    he = strchr(s, ']');
+    if (he == NULL || he[1] != ':')
+      return TARN_EINVAL;
+    hs = s + 1;
+    colon = he + 1;
+  } else {
+    colon = strrchr(s, ':');
+    if (colon == NULL)
+      return TARN_EINVAL;
+    hs = s;
+    he = colon;
+    if (memchr(hs, ':', (size_t)(he - hs)) != NULL)
+      return TARN_EINVAL; /* bare IPv6 needs brackets */
+  }
+  if (he == hs || (size_t)(he - hs) >= hostlen)
+    return TARN_EINVAL;
+  if (!isdigit((unsigned char)colon[1]))
+    return TARN_EINVAL;
+  errno = 0;
+  p = strtol(colon + 1, &end, 10);
+  if (errno != 0 || *end != '\0' || p < 0 || p > 65535)
+    return TARN_ERANGE;
+  memcpy(host, hs, (size_t)(he - hs));
+  host[he - hs] = '\0';
+  *port = (int)p;
+  return 0;
+}
+
+static int enum_has(const char *choices, const char *s) {
+  size_t n = strlen(s);
+  const char *p = choices;
+  while (p != NULL && *p) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == n && strncmp(p, s, n) == 0)
+      return 1;
+    p = bar ? bar + 1 : NULL;
+  }
+  return 0;
+}
+
+static const char *type_hint(const tarn_cfg_def *d) {
+  switch (d->type) {
+  case TARN_CFG_INT: return "an integer";
+  case TARN_CFG_BOOL: return "true or false";
+  case TARN_CFG_SIZE: return "a size such as 1048576, 512KiB, 64MiB or 1GiB";
+  case TARN_CFG_DURATION: return "a duration such as 250ms, 30s, 5m or 1h";
+  case TARN_CFG_HOSTPORT: return "HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080";
+  default: return "text";
+  }
+}
+
+/* Formats a bound for messages in the setting's own unit. */
+static void fmt_bound(const tarn_cfg_def *d, int64_t v, char *dst, size_t n) {
+  if (d->type == TARN_CFG_DURATION)
+    snprintf(dst, n, "%" PRId64 "ms", v);
+  else if (d->type == TARN_CFG_SIZE)
+    snprintf(dst, n, "%" PRId64 " bytes", v);
+  else
+    snprintf(dst, n, "%" PRId64, v);
+}
+
+/* Validates text for a setting and parses its number; no state changes. */
+static int check_value(const tarn_cfg_def *d, const char *text, int64_t *num, const char *source,
+                       tarn_error *err) {
+  int rc = 0, b = 0;
+  char lo[48], hi[48], host[256];
+  int port;
+  *num = 0;
+  switch (d->type) {
+  case TARN_CFG_STRING:
+    return 0;
+  case TARN_CFG_ENUM:
+    if (!enum_has(d->choices, text))
+      return tarn_error_set(err, TARN_ECONFIG, "[%s] %s = \"%s\" (%s): must be one of %s",
+                            d->section, d->key, text, source, d->choices);
+    return 0;
+  case TARN_CFG_BOOL:
+    if (tarn_parse_bool(text, &b) != 0)
+      return tarn_error_set(err, TARN_ECONFIG, "[%s] %s = \"%s\" (%s): must be %s", d->section,
+                            d->key, text, source, type_hint(d));
+    *num = b;
+    return 0;
+  case TARN_CFG_HOSTPORT:
+    if (tarn_parse_hostport(text, host, sizeof(host), &port) != 0)
+      return tarn_error_set(err, TARN_ECONFIG, "[%s] %s = \"%s\" (%s): must be %s", d->section,
+                            d->key, text, source, type_hint(d));
+    *num = port;
+    return 0;
+  case TARN_CFG_INT: {
+    char *end;
+    long long v;
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (end == text || *end != '\0')
+      rc = TARN_EINVAL;
+    else if (errno != 0)
+      rc = TARN_ERANGE;
+    *num = v;
+    break;
+  }
+  case TARN_CFG_SIZE:
+    rc = tarn_parse_size(text, num);
+    break;
+  case TARN_CFG_DURATION:
+    rc = tarn_parse_duration_ms(text, num);
+    break;
+  }
+  fmt_bound(d, d->min, lo, sizeof(lo));
+  fmt_bound(d, d->max, hi, sizeof(hi));
+  if (rc == TARN_EINVAL)
+    return tarn_error_set(err, TARN_ECONFIG, "[%s] %s = \"%s\" (%s): must be %s", d->section,
+                          d->key, text, source, type_hint(d));
+  if (rc != 0 || *num < d->min || *num > d->max)
+    return tarn_error_set(err, TARN_ECONFIG, "[%s] %s = \"%s\" (%s): out of range [%s, %s]",
+                          d->section, d->key, text, source, lo, hi);
+  return 0;
+}
+
+static int assign(cfg_value *v, const char *text, const char *source, tarn_error *err) {
+  int64_t num;
+  char *dup;
+  int rc = check_value(v->def, text, &num, source, err);
+  if (rc != 0)
+    return rc;
+  dup = tarn_strdup(text);
+  if (dup == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory setting [%s] %s", v->def->section,
+                          v->def->key);
+  tarn_free(v->text);
+  v->text = dup;
+  v->num = num;
+  snprintf(v->source, sizeof(v->source), "%s", source);
+  return 0;
+}
+
+int tarn_config_create(tarn_config **out, const tarn_cfg_def *const *tables, tarn_error *err) {
+  tarn_config *cfg = NULL;
+  size_t n = 0, t, i, k = 0;
+  int rc;
+  *out = NULL;
+  for (t = 0; tables[t] != NULL; t++)
+    for (i = 0; tables[t][i].section != NULL; i++)
+      n++;
+  cfg = tarn_calloc(1, sizeof(*cfg));
+  if (cfg == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory creating configuration");
+  cfg->v = tarn_calloc(n, sizeof(*cfg->v));
+  if (cfg->v == NULL) {
+    tarn_free(cfg);
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory creating configuration");
+  }
+  for (t = 0; tables[t] != NULL; t++) {
+    for (i = 0; tables[t][i].section != NULL; i++) {
+      const tarn_cfg_def *d = &tables[t][i];
+      if (find(cfg, d->section, d->key) != NULL) {
+        rc = tarn_error_set(err, TARN_EINTERNAL, "setting [%s] %s declared twice", d->section,
+                            d->key);
+        goto fail;
+      }
+      cfg->v[k].def = d;
+      cfg->n = ++k;
+      snprintf(cfg->v[k - 1].source, sizeof(cfg->v[k - 1].source), "default");
+      if (d->def != NULL) {
+        rc = assign(&cfg->v[k - 1], d->def, "default", err);
+        if (rc != 0) {
+          if (rc != TARN_ENOMEM)
+            rc = tarn_error_prefix(err, "bad built-in default");
+          goto fail;
+        }
+      }
+    }
+  }
+  *out = cfg;
+  return 0;
+fail:
+  tarn_config_destroy(cfg);
+  return rc;
+}
+
+void tarn_config_destroy(tarn_config *cfg) {
+  size_t i;
+  if (cfg == NULL)
+    return;
+  for (i = 0; i < cfg->n; i++)
+    tarn_free(cfg->v[i].text);
+  tarn_free(cfg->v);
+  tarn_free(cfg);
+}
+
+int tarn_config_set(tarn_config *cfg, const char *section, const char *key, const char *value,
+                    const char *source, tarn_error *err) {
+  cfg_value *v = find(cfg, section, key);
+  if (v == NULL) {
+    if (!section_known(cfg, section))
+      return tarn_error_set(err, TARN_ECONFIG, "unknown section [%s] (%s)", section, source);
+    return tarn_error_set(err, TARN_ECONFIG, "unknown key \"%s\" in section [%s] (%s)", key,
+                          section, source);
+  }
+  return assign(v, value, source, err);
+}
+
+/* Debian's libinih is built without line numbers in the handler, so the reader below
+ * counts lines itself: when the handler runs, `line` is the line just read. */
+typedef struct ini_ctx {
+  tarn_config *cfg;
+  const char *path;
+  tarn_error *err;
+  FILE *f;
+  int line;
+  int rc;
+} ini_ctx;
+
+static char *read_line(char *str, int num, void *stream) {
+  ini_ctx *c = stream;
+  char *r = fgets(str, num, c->f);
+  if (r != NULL && strchr(r, '\n') != NULL)
+    c->line++;
+  else if (r != NULL && feof(c->f))
+    c->line++; /* last line without a newline */
+  return r;
+}
+
+static int on_ini_entry(void *user, const char *section, const char *name, const char *value) {
+  ini_ctx *c = user;
+  int lineno = c->line;
+  char source[160];
+  if (c->rc != 0)
+    return 1; /* keep only the first error */
+  if (name == NULL) /* a section header alone (INI_CALL_HANDLER_ON_NEW_SECTION builds) */
+    return 1;
+  snprintf(source, sizeof(source), "file %s line %d", c->path, lineno);
+  if (section[0] == '\0') {
+    c->rc = tarn_error_set(c->err, TARN_ECONFIG, "key \"%s\" outside any [section] (%s)", name,
+                           source);
+    return 0;
+  }
+  c->rc = tarn_config_set(c->cfg, section, name, value, source, c->err);
+  return c->rc == 0;
+}
+
+int tarn_config_load_file(tarn_config *cfg, const char *path, tarn_error *err) {
+  ini_ctx c = {cfg, path, err, NULL, 0, 0};
+  int line;
+  c.f = fopen(path, "r");
+  if (c.f == NULL)
+    return tarn_error_sys(err, tarn_code_from_errno(errno), errno, "config file %s", path);
+  line = ini_parse_stream(read_line, &c, on_ini_entry, &c);
+  fclose(c.f);
+  if (c.rc != 0)
+    return c.rc;
+  if (line > 0)
+    return tarn_error_set(err, TARN_ECONFIG,
+                          "config file %s line %d: not INI syntax (expected [section] or key = value)",
+                          path, line);
+  if (line < 0)
+    return tarn_error_set(err, TARN_EIO, "config file %s: cannot read", path);
+  return 0;
+}
+
+int tarn_config_load_env(tarn_config *cfg, char *const *envp, const char *const *ignore,
+                         tarn_error *err) {
+  size_t i, j;
+  char name[128], source[160];
+  for (i = 0; envp[i] != NULL; i++) {
+    const char *e = envp[i], *eq;
+    int matched = 0;
+    size_t nlen;
+    if (strncmp(e, "TARN_", 5) != 0)
+      continue;
+    eq = strchr(e, '=');
+    if (eq == NULL)
+      continue;
+    nlen = (size_t)(eq - e);
+    if (nlen >= sizeof(name))
+      nlen = sizeof(name) - 1;
+    memcpy(name, e, nlen);
+    name[nlen] = '\0';
+    for (j = 0; ignore != NULL && ignore[j] != NULL; j++)
+      if (strcmp(ignore[j], name) == 0)
+        matched = 1;
+    if (matched)
+      continue;
+    for (j = 0; j < cfg->n; j++) {
+      const tarn_cfg_def *d = cfg->v[j].def;
+      if (d->env != NULL && strcmp(d->env, name) == 0) {
+        int rc;
+        snprintf(source, sizeof(source), "env %s", name);
+        rc = assign(&cfg->v[j], eq + 1, source, err);
+        if (rc != 0)
+          return rc;
+        matched = 1;
+        break;
+      }
+    }
+    if (!matched)
+      return tarn_error_set(err, TARN_ECONFIG,
+                            "unknown environment variable %s: no tarn setting has that name "
+                            "(unset it, or see --help for the TARN_* variables)",
+                            name);
+  }
+  return 0;
+}
+
+const tarn_cfg_def *tarn_config_flag(const tarn_config *cfg, const char *cmd, const char *flag) {
+  size_t i;
+  for (i = 0; i < cfg->n; i++) {
+    const tarn_cfg_def *d = cfg->v[i].def;
+    if (d->flag != NULL && strcmp(d->flag, flag) == 0 &&
+        (d->flag_cmd == NULL || (cmd != NULL && strcmp(d->flag_cmd, cmd) == 0)))
+      return d;
+  }
+  return NULL;
+}
+
+static const cfg_value *must_find(const tarn_config *cfg, const char *section, const char *key) {
+  const cfg_value *v = find(cfg, section, key);
+  assert(v != NULL && "setting not declared in any table");
+  return v;
+}
+
+const char *tarn_config_str(const tarn_config *cfg, const char *section, const char *key) {
+  return must_find(cfg, section, key)->text;
+}
+
+int64_t tarn_config_int(const tarn_config *cfg, const char *section, const char *key) {
+  return must_find(cfg, section, key)->num;
+}
+
+int tarn_config_bool(const tarn_config *cfg, const char *section, const char *key) {
+  return must_find(cfg, section, key)->num != 0;
+}
+
+const char *tarn_config_source(const tarn_config *cfg, const char *section, const char *key) {
+  return must_find(cfg, section, key)->source;
+}
+
+void tarn_config_print(const tarn_config *cfg, FILE *f) {
+  size_t i;
+  const char *last = NULL;
+  for (i = 0; i < cfg->n; i++) {
+    const cfg_value *v = &cfg->v[i];
+    const char *shown = v->text;
+    if (last == NULL || strcmp(last, v->def->section) != 0) {
+      fprintf(f, "%s[%s]\n", last ? "\n" : "", v->def->section);
+      last = v->def->section;
+    }
+    if (shown != NULL && v->def->secret)
+      shown = "<redacted>";
+    if (shown == NULL)
+      fprintf(f, "; %s is unset  (%s)\n", v->def->key, v->source);
+    else
+      fprintf(f, "%s = %s  ; %s\n", v->def->key, shown, v->source);
+  }
+}
+
+void tarn_config_print_flags(const tarn_config *cfg, const char *cmd, FILE *f) {
+  size_t i;
+  char left[96];
+  for (i = 0; i < cfg->n; i++) {
+    const tarn_cfg_def *d = cfg->v[i].def;
+    if (d->flag == NULL || (d->flag_cmd != NULL && (cmd == NULL || strcmp(d->flag_cmd, cmd) != 0)))
+      continue;
+    snprintf(left, sizeof(left), "--%s %s", d->flag,
+             d->type == TARN_CFG_BOOL ? "BOOL" : d->type == TARN_CFG_HOSTPORT ? "HOST:PORT"
+             : d->type == TARN_CFG_SIZE ? "SIZE" : d->type == TARN_CFG_DURATION ? "DURATION"
+             : d->type == TARN_CFG_INT ? "N" : "VALUE");
+    fprintf(f, "  %-26s %s\n", left, d->help);
+    fprintf(f, "  %-26s [%s] %s%s%s; default %s%s%s\n", "", d->section, d->key,
+            d->env ? ", env " : "", d->env ? d->env : "", d->def ? d->def : "unset",
+            d->type == TARN_CFG_ENUM ? "; one of " : "",
+            d->type == TARN_CFG_ENUM ? d->choices : "");
+  }
+}
