@@ -8,7 +8,7 @@ PKGS=(
   libmicrohttpd-dev libjansson-dev libinih-dev libssl-dev libxxhash-dev
   libcurl4-openssl-dev libsqlite3-dev libpq-dev librdkafka-dev
   libsnappy-dev libzstd-dev liblz4-dev zlib1g-dev
-  libcmocka-dev
+  libcmocka-dev jq
 )
 
 missing=()

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -58,9 +60,10 @@ static int valid_name(const char *s, int allow_colon) {
   return 1;
 }
 
+/* Also frees a half-built series (get_series failing): values may still be NULL. */
 static void free_series(series *s, size_t nlabels) {
   size_t i;
-  for (i = 0; i < nlabels; i++)
+  for (i = 0; i < nlabels && s->values != NULL; i++)
     tarn_free(s->values[i]);
   tarn_free(s->values);
   tarn_free(s->buckets);
@@ -318,12 +321,27 @@ double tarn_metric_value(tarn_metric *m, const char *const *values) {
   return v;
 }
 
+/* The shortest of %.15g..%.17g that reads back as v, as other Prometheus clients print
+ * floats: le="0.1", not le="0.10000000000000001". `le` is a label, compared as text
+ * when series are aggregated, so the spelling matters. Finite v only. */
+static void fmt_double(char *dst, size_t n, double v) {
+  int prec;
+  for (prec = 15; prec < 17; prec++) {
+    snprintf(dst, n, "%.*g", prec, v);
+    if (strtod(dst, NULL) == v)
+      return;
+  }
+  snprintf(dst, n, "%.17g", v);
+}
+
 static int put_number(tarn_buf *out, double v, tarn_error *err) {
+  char tmp[48];
   if (isnan(v))
     return tarn_buf_append_str(out, "NaN", err);
   if (isinf(v))
     return tarn_buf_append_str(out, v > 0 ? "+Inf" : "-Inf", err);
-  return tarn_buf_appendf(out, err, "%.17g", v);
+  fmt_double(tmp, sizeof(tmp), v);
+  return tarn_buf_append_str(out, tmp, err);
 }
 
 /* Label value escaping per the exposition format: backslash, quote, newline. */
@@ -403,7 +421,7 @@ static int render_family(tarn_buf *out, const tarn_metric *m, tarn_error *err) {
       for (i = 0; i <= m->nbounds && rc == 0; i++) {
         cum += s->buckets[i];
         if (i < m->nbounds)
-          snprintf(le, sizeof(le), "%.17g", m->bounds[i]);
+          fmt_double(le, sizeof(le), m->bounds[i]);
         else
           snprintf(le, sizeof(le), "+Inf");
         rc = put_series_name(out, m, "_bucket", s, le, err);

@@ -1,0 +1,18 @@
+/* cmds.h - the subcommands of the tarn binary. */
+#ifndef TARN_CMD_CMDS_H
+#define TARN_CMD_CMDS_H
+
+typedef struct tarn_command {
+  const char *name;
+  const char *summary;  /* one line for `tarn --help` */
+  int (*run)(const struct tarn_command *self, int argc, char **argv);
+  const char *usage;    /* for not-yet-available commands: the planned usage */
+  const char *planned;  /* non-NULL: not in this build yet; what will come */
+} tarn_command;
+
+int cmd_serve(const tarn_command *self, int argc, char **argv);
+/* Runs a command this build does not have yet: --help shows the plan, anything else
+ * says so and exits TARN_EXIT_UNAVAILABLE. */
+int cmd_planned(const tarn_command *self, int argc, char **argv);
+
+#endif

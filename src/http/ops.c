@@ -1,0 +1,83 @@
+/* ops.c - operational routes: GET /healthz and GET /metrics. */
+#include "http_int.h"
+
+#include "base/alloc.h"
+#include "base/clock.h"
+
+typedef struct ops_ctx {
+  char *version;
+  tarn_metrics *metrics;
+  int64_t start_us;
+  tarn_metric *m_uptime;
+} ops_ctx;
+
+static void ops_free(void *p) {
+  ops_ctx *ops = p;
+  tarn_free(ops->version);
+  tarn_free(ops);
+}
+
+static int on_healthz(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
+  ops_ctx *ops = ud;
+  char ts[TARN_TIME_ISO_MAX];
+  int64_t now = tarn_clock_wall_us();
+  tarn_time_iso8601(now, 3, ts, sizeof(ts));
+  return tarn_http_reply_json(
+      resp, 200,
+      json_pack("{s:s,s:s,s:s,s:s,s:f}", "status", "ok", "service", "tarn", "version",
+                ops->version, "timestamp", ts, "uptime_seconds",
+                (double)(now - ops->start_us) / 1e6));
+}
+
+static int on_metrics(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
+  ops_ctx *ops = ud;
+  tarn_error err;
+  if (ops->metrics == NULL)
+    return tarn_http_reply_error(resp, 404, "not_found", "metrics are disabled");
+  tarn_metric_set(ops->m_uptime, NULL,
+                  (double)(tarn_clock_wall_us() - ops->start_us) / 1e6);
+  tarn_buf_reset(&resp->body);
+  if (tarn_metrics_render(ops->metrics, &resp->body, &err) != 0)
+    return tarn_http_reply_error(resp, 500, tarn_err_name(err.code), "%s",
+                                 tarn_error_message(&err));
+  resp->status = 200;
+  resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+  return 0;
+}
+
+int tarn_http_add_ops_routes(tarn_http_server *srv, const char *version, tarn_error *err) {
+  tarn_http_route health = {"GET", "/healthz", on_healthz, NULL, 0, 1};
+  tarn_http_route metrics = {"GET", "/metrics", on_metrics, NULL, 0, 1};
+  ops_ctx *ops;
+  tarn_metric *start;
+  int rc;
+  ops = tarn_calloc(1, sizeof(*ops));
+  if (ops == NULL || (ops->version = tarn_strdup(version)) == NULL) {
+    tarn_free(ops);
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory registering ops routes");
+  }
+  if (tarn__http_server_own(srv, ops, ops_free) != 0) {
+    ops_free(ops);
+    return tarn_error_set(err, TARN_ETOOBIG, "too many handler contexts");
+  }
+  ops->metrics = srv->opts.metrics;
+  ops->start_us = tarn_clock_wall_us();
+  if (ops->metrics != NULL) {
+    tarn_metric *info = tarn_metrics_gauge(ops->metrics, "tarn_build_info",
+                                           "Always 1; the labels carry the version.", "version");
+    start = tarn_metrics_gauge(ops->metrics, "process_start_time_seconds",
+                               "Start time of the process since the Unix epoch, in seconds.", NULL);
+    ops->m_uptime = tarn_metrics_gauge(ops->metrics, "tarn_uptime_seconds",
+                                       "Seconds since the server started.", NULL);
+    if (info == NULL || start == NULL || ops->m_uptime == NULL)
+      return tarn_error_set(err, TARN_ENOMEM, "cannot register process metrics");
+    tarn_metric_set(info, (const char *[]){version}, 1);
+    tarn_metric_set(start, NULL, (double)ops->start_us / 1e6);
+  }
+  health.ud = ops;
+  metrics.ud = ops;
+  rc = tarn_http_server_route(srv, &health, err);
+  if (rc == 0)
+    rc = tarn_http_server_route(srv, &metrics, err);
+  return rc;
+}
