@@ -39,13 +39,15 @@ typedef struct tarn_store_entry {
   int64_t mtime_us;
 } tarn_store_entry;
 
-/* One page of a listing. Embedded by the caller: tarn_store_list_init / _free. */
+/* One page of a listing. Embedded by the caller: tarn_store_list_init / _free.
+ * (The typedef is not called tarn_store_list: in C a typedef and the function
+ * tarn_store_list cannot share a name. `struct tarn_store_list` also works.) */
 typedef struct tarn_store_list {
   tarn_store_entry *entries;
   size_t count, cap;
   int truncated;  /* more keys follow; pass `next_after` as start_after for the next page */
   char *next_after; /* last key of this page when truncated, else NULL */
-} tarn_store_list;
+} tarn_store_listing;
 
 /* put flags */
 #define TARN_STORE_IF_ABSENT 1u /* fail with TARN_EEXIST if the key exists; atomic */
@@ -68,7 +70,7 @@ typedef struct tarn_store_ops {
   /* Keys starting with prefix, strictly after start_after (NULL: from the start), in
    * byte order, at most max_keys of them. */
   int (*list)(tarn_store *st, const char *prefix, const char *start_after, size_t max_keys,
-              tarn_store_list *out, tarn_error *err);
+              tarn_store_listing *out, tarn_error *err);
   /* Deleting a missing key is TARN_ENOTFOUND. */
   int (*del)(tarn_store *st, const char *key, tarn_error *err);
   void (*destroy)(tarn_store *st);
@@ -112,16 +114,18 @@ int tarn_store_get(tarn_store *st, const char *key, tarn_buf *out, tarn_error *e
 int tarn_store_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t len,
                          tarn_buf *out, tarn_error *err);
 int tarn_store_head(tarn_store *st, const char *key, tarn_store_stat *out, tarn_error *err);
-/* prefix may be "" (everything) and need not end at a '/'. max_keys 0 means 1000. */
+/* prefix may be "" (everything) and need not end at a '/'. max_keys 0 means 1000.
+ * out must be initialised; on success its previous page is released and replaced (so
+ * start_after may be out->next_after), on failure it is left unchanged. */
 int tarn_store_list(tarn_store *st, const char *prefix, const char *start_after, size_t max_keys,
-                    tarn_store_list *out, tarn_error *err);
+                    tarn_store_listing *out, tarn_error *err);
 int tarn_store_delete(tarn_store *st, const char *key, tarn_error *err);
 void tarn_store_destroy(tarn_store *st); /* accepts NULL */
 
-void tarn_store_list_init(tarn_store_list *l);
-void tarn_store_list_free(tarn_store_list *l);
+void tarn_store_list_init(tarn_store_listing *l);
+void tarn_store_list_free(tarn_store_listing *l);
 /* For backends: appends an entry (copies key). */
-int tarn_store_list_push(tarn_store_list *l, const char *key, uint64_t size, int64_t mtime_us,
+int tarn_store_list_push(tarn_store_listing *l, const char *key, uint64_t size, int64_t mtime_us,
                          tarn_error *err);
 
 /* ---- local disk ---- */
