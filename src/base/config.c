@@ -280,8 +280,15 @@ int tarn_config_create(tarn_config **out, const tarn_cfg_def *const *tables, tar
       if (d->def != NULL) {
         rc = assign(&cfg->v[k - 1], d->def, "default", err);
         if (rc != 0) {
-          if (rc != TARN_ENOMEM)
-            rc = tarn_error_prefix(err, "bad built-in default");
+          /* A default that fails its own setting's checks is our bug, not the user's:
+           * report EINTERNAL (tarn_error_prefix keeps the ECONFIG code, and returns 0
+           * when err is NULL, so set the code explicitly). */
+          if (rc != TARN_ENOMEM) {
+            tarn_error_prefix(err, "bad built-in default");
+            if (err != NULL)
+              err->code = TARN_EINTERNAL;
+            rc = TARN_EINTERNAL;
+          }
           goto fail;
         }
       }
@@ -330,10 +337,27 @@ typedef struct ini_ctx {
 static char *read_line(char *str, int num, void *stream) {
   ini_ctx *c = stream;
   char *r = fgets(str, num, c->f);
-  if (r != NULL && strchr(r, '\n') != NULL)
+  int ch;
+  if (r == NULL)
+    return NULL;
+  if (strchr(r, '\n') != NULL) {
     c->line++;
-  else if (r != NULL && feof(c->f))
+    return r;
+  }
+  ch = getc(c->f);
+  if (ch == EOF) {
     c->line++; /* last line without a newline */
+    return r;
+  }
+  ungetc(ch, c->f);
+  /* A line longer than libinih's fixed buffer reaches it in pieces, the first parsed as
+   * a truncated setting and the rest as bogus lines. Refuse it here, before the handler
+   * sees the truncated value, naming the real line. */
+  if (ch != '\n' && c->rc == 0)
+    c->rc = tarn_error_set(c->err, TARN_ECONFIG,
+                           "config file %s line %d: line longer than %d characters (set "
+                           "long values such as tokens through the environment)",
+                           c->path, c->line + 1, num - 1);
   return r;
 }
 
@@ -483,7 +507,8 @@ void tarn_config_print_flags(const tarn_config *cfg, const char *cmd, FILE *f) {
              : d->type == TARN_CFG_INT ? "N" : "VALUE");
     fprintf(f, "  %-26s %s\n", left, d->help);
     fprintf(f, "  %-26s [%s] %s%s%s; default %s%s%s\n", "", d->section, d->key,
-            d->env ? ", env " : "", d->env ? d->env : "", d->def ? d->def : "unset",
+            d->env ? ", env " : "", d->env ? d->env : "",
+            d->def == NULL ? "unset" : d->secret ? "<redacted>" : d->def,
             d->type == TARN_CFG_ENUM ? "; one of " : "",
             d->type == TARN_CFG_ENUM ? d->choices : "");
   }

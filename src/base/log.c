@@ -91,11 +91,11 @@ static void put_value(out *o, const char *s, size_t n) {
 }
 
 static void format_fields(out *o, const char *f, va_list ap) {
-  char spec[32], tmp[128];
+  char spec[64], tmp[128]; /* spec: up to 31 characters of format plus a '*' width */
   while (*f) {
     const char *start;
     size_t sl;
-    int star = -1, has_star = 0, n;
+    int star = -1, has_star = 0, prec = -1, width = 0, has_width = 0, n;
     enum { L_NONE, L_L, L_LL, L_Z } lenmod = L_NONE;
     if (*f != '%') {
       const char *q = strchr(f, '%');
@@ -112,16 +112,25 @@ static void format_fields(out *o, const char *f, va_list ap) {
     }
     while (*f && strchr("-+ #0", *f))
       f++;
+    if (*f == '*') { /* width from the arguments, which come before the precision's */
+      width = va_arg(ap, int);
+      has_width = 1;
+      f++;
+    }
     while (*f >= '0' && *f <= '9')
       f++;
     if (*f == '.') {
       f++;
+      prec = 0; /* "%.s" is precision 0 */
       if (*f == '*') {
         has_star = 1;
         f++;
       }
-      while (*f >= '0' && *f <= '9')
+      while (*f >= '0' && *f <= '9') {
+        if (prec < 1000000)
+          prec = prec * 10 + (*f - '0');
         f++;
+      }
     }
     if (*f == 'l') {
       lenmod = L_L;
@@ -137,24 +146,33 @@ static void format_fields(out *o, const char *f, va_list ap) {
     if (*f == '\0')
       break;
     sl = (size_t)(f - start) + 1;
-    if (sl >= sizeof(spec)) { /* absurd spec: print it literally */
+    if (sl >= 32) { /* absurd spec: print it literally */
       put(o, start, sl);
       f++;
       continue;
     }
     memcpy(spec, start, sl);
     spec[sl] = '\0';
+    if (has_width) { /* write the width into the spec: "%*d" -> "%5d" */
+      char *w = strchr(spec, '*');
+      char rest[32];
+      snprintf(rest, sizeof(rest), "%s", w + 1);
+      snprintf(w, sizeof(spec) - (size_t)(w - spec), "%d%s", width, rest);
+      sl = strlen(spec);
+    }
     if (has_star)
       star = va_arg(ap, int);
     switch (*f) {
     case 's': {
       const char *s = va_arg(ap, const char *);
       size_t len;
+      if (has_star)
+        prec = star; /* negative: as if no precision */
       if (s == NULL)
         s = "(null)";
-      len = strlen(s);
-      if (has_star && star >= 0 && (size_t)star < len)
-        len = (size_t)star;
+      /* With a precision the bytes need not be NUL-terminated (a slice of a request
+       * buffer), so never look past them. */
+      len = prec >= 0 ? strnlen(s, (size_t)prec) : strlen(s);
       put_value(o, s, len);
       break;
     }

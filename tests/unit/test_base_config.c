@@ -1,0 +1,746 @@
+/* test_base_config.c - table-driven settings: defaults, INI, env, flags, printing (base/config). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/config.h"
+#include "base/error.h"
+
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+#define GIB (1024LL * 1024 * 1024)
+
+static const tarn_cfg_def server_tbl[] = {
+    {"server", "listen", TARN_CFG_HOSTPORT, "127.0.0.1:8080", 0, 0, NULL, "TARN_LISTEN",
+     "listen", NULL, 0, "address to listen on"},
+    {"server", "name", TARN_CFG_STRING, "tarn", 0, 0, NULL, "TARN_NAME", "name", NULL, 0,
+     "instance name"},
+    {"server", "workers", TARN_CFG_INT, "4", 1, 64, NULL, "TARN_WORKERS", "workers", "serve", 0,
+     "worker threads"},
+    {"server", "read_only", TARN_CFG_BOOL, "false", 0, 0, NULL, "TARN_READ_ONLY", "read-only",
+     NULL, 0, "refuse writes"},
+    {"server", "max_body", TARN_CFG_SIZE, "1MiB", 1 * KIB, 1 * GIB, NULL, "TARN_MAX_BODY",
+     "max-body", "serve", 0, "largest request body"},
+    {"server", "timeout", TARN_CFG_DURATION, "30s", 100, 3600 * 1000, NULL, "TARN_TIMEOUT",
+     "timeout", NULL, 0, "request timeout"},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+static const tarn_cfg_def other_tbl[] = {
+    {"log", "level", TARN_CFG_ENUM, "info", 0, 0, "debug|info|warn|error", "TARN_LOG_LEVEL",
+     "log-level", NULL, 0, "log level"},
+    {"s3", "secret_key", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_S3_SECRET_KEY",
+     "s3-secret-key", NULL, 1, "S3 secret access key"},
+    {"s3", "token", TARN_CFG_STRING, "built-in-token-xyzzy", 0, 0, NULL, "TARN_S3_TOKEN", "s3-token",
+     NULL, 1, "S3 session token"},
+    {"s3", "bucket", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_S3_BUCKET", "bucket", "import", 0,
+     "bucket to import from"},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+static const tarn_cfg_def *const tables[] = {server_tbl, other_tbl, NULL};
+
+static tarn_config *new_cfg(void) {
+  tarn_config *cfg = NULL;
+  tarn_error err;
+  int rc = tarn_config_create(&cfg, tables, &err);
+  if (rc != 0)
+    fail_msg("tarn_config_create: %s", err.detail);
+  assert_non_null(cfg);
+  return cfg;
+}
+
+/* Writes text to a new temporary file; returns its path (one of four slots, removed
+ * when the slot is reused or the test ends). */
+static char tmp_paths[4][64];
+static int ntmp;
+static const char *write_tmp(const char *text) {
+  char *path = tmp_paths[ntmp++ % 4];
+  int fd;
+  size_t n = strlen(text);
+  if (path[0] != '\0')
+    unlink(path); /* slot reused within one test */
+  snprintf(path, 64, "/tmp/tarn_test_cfg_XXXXXX");
+  fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, n), (ssize_t)n);
+  close(fd);
+  return path;
+}
+
+static int cleanup_tmp(void **state) {
+  int i;
+  (void)state;
+  for (i = 0; i < 4; i++) {
+    if (tmp_paths[i][0] != '\0')
+      unlink(tmp_paths[i]);
+    tmp_paths[i][0] = '\0';
+  }
+  tarn_alloc_fail_reset();
+  return 0;
+}
+
+static char *source_of(const char *path, int line) {
+  static char s[160];
+  snprintf(s, sizeof(s), "file %s line %d", path, line);
+  return s;
+}
+
+static void test_defaults(void **state) {
+  tarn_config *cfg = new_cfg();
+  (void)state;
+  assert_string_equal(tarn_config_str(cfg, "server", "listen"), "127.0.0.1:8080");
+  assert_int_equal(tarn_config_int(cfg, "server", "listen"), 8080);
+  assert_string_equal(tarn_config_str(cfg, "server", "name"), "tarn");
+  assert_int_equal(tarn_config_int(cfg, "server", "workers"), 4);
+  assert_int_equal(tarn_config_bool(cfg, "server", "read_only"), 0);
+  assert_int_equal(tarn_config_int(cfg, "server", "max_body"), 1048576);
+  assert_int_equal(tarn_config_int(cfg, "server", "timeout"), 30000);
+  assert_string_equal(tarn_config_str(cfg, "log", "level"), "info");
+  assert_null(tarn_config_str(cfg, "s3", "secret_key"));
+  assert_null(tarn_config_str(cfg, "s3", "bucket"));
+  assert_string_equal(tarn_config_source(cfg, "server", "workers"), "default");
+  assert_string_equal(tarn_config_source(cfg, "s3", "secret_key"), "default");
+  tarn_config_destroy(cfg);
+  tarn_config_destroy(NULL);
+}
+
+static void test_load_file(void **state) {
+  tarn_config *cfg = new_cfg();
+  tarn_error err;
+  const char *path = write_tmp("; tarn test configuration\n"           /* 1 */
+                               "[server]\n"                            /* 2 */
+                               "listen = 0.0.0.0:9000\n"               /* 3 */
+                               "workers = 8\n"                         /* 4 */
+                               "\n"                                    /* 5 */
+                               "[log]\n"                               /* 6 */
+                               "level = debug\n"                       /* 7 */
+                               "# another comment\n"                   /* 8 */
+                               "[server]\n"                            /* 9 */
+                               "max_body = 64MiB\n"                    /* 10 */
+                               "timeout = 5m\n"                        /* 11 */
+                               "read_only = yes\n"                     /* 12 */
+                               "name = lake one\n"                     /* 13 */
+                               "[s3]\n"                                /* 14 */
+                               "secret_key = hunter2");                /* 15, no newline */
+  (void)state;
+  assert_int_equal(tarn_config_load_file(cfg, path, &err), 0);
+  assert_string_equal(tarn_config_str(cfg, "server", "listen"), "0.0.0.0:9000");
+  assert_int_equal(tarn_config_int(cfg, "server", "listen"), 9000);
+  assert_string_equal(tarn_config_source(cfg, "server", "listen"), source_of(path, 3));
+  assert_int_equal(tarn_config_int(cfg, "server", "workers"), 8);
+  assert_string_equal(tarn_config_source(cfg, "server", "workers"), source_of(path, 4));
+  assert_string_equal(tarn_config_str(cfg, "log", "level"), "debug");
+  assert_string_equal(tarn_config_source(cfg, "log", "level"), source_of(path, 7));
+  assert_int_equal(tarn_config_int(cfg, "server", "max_body"), 64 * MIB);
+  assert_string_equal(tarn_config_source(cfg, "server", "max_body"), source_of(path, 10));
+  assert_int_equal(tarn_config_int(cfg, "server", "timeout"), 5 * 60 * 1000);
+  assert_string_equal(tarn_config_source(cfg, "server", "timeout"), source_of(path, 11));
+  assert_int_equal(tarn_config_bool(cfg, "server", "read_only"), 1);
+  assert_string_equal(tarn_config_str(cfg, "server", "name"), "lake one");
+  assert_string_equal(tarn_config_source(cfg, "server", "name"), source_of(path, 13));
+  assert_string_equal(tarn_config_str(cfg, "s3", "secret_key"), "hunter2");
+  assert_string_equal(tarn_config_source(cfg, "s3", "secret_key"), source_of(path, 15));
+  /* Untouched settings keep their defaults. */
+  assert_string_equal(tarn_config_source(cfg, "s3", "bucket"), "default");
+  tarn_config_destroy(cfg);
+}
+
+static void test_load_file_missing(void **state) {
+  tarn_config *cfg = new_cfg();
+  tarn_error err;
+  (void)state;
+  assert_int_equal(tarn_config_load_file(cfg, "/nonexistent/dir/tarn.ini", &err),
+                   TARN_ENOTFOUND);
+  assert_int_equal(err.code, TARN_ENOTFOUND);
+  assert_non_null(strstr(err.detail, "/nonexistent/dir/tarn.ini"));
+  tarn_config_destroy(cfg);
+}
+
+/* Loads `text` and expects TARN_ECONFIG whose detail names every string in `want`. */
+static void expect_file_error(const char *text, int line, const char *const *want) {
+  tarn_config *cfg = new_cfg();
+  tarn_error err;
+  char at[32];
+  const char *path = write_tmp(text);
+  tarn_error_clear(&err);
+  assert_int_equal(tarn_config_load_file(cfg, path, &err), TARN_ECONFIG);
+  assert_int_equal(err.code, TARN_ECONFIG);
+  if (strstr(err.detail, path) == NULL)
+    fail_msg("detail does not name the file: %s", err.detail);
+  snprintf(at, sizeof(at), "line %d", line);
+  if (strstr(err.detail, at) == NULL)
+    fail_msg("detail does not name %s: %s", at, err.detail);
+  for (; want != NULL && *want != NULL; want++)
+    if (strstr(err.detail, *want) == NULL)
+      fail_msg("detail does not name \"%s\": %s", *want, err.detail);
+  tarn_config_destroy(cfg);
+}
+
+static void test_file_unknown_section_and_key(void **state) {
+  (void)state;
+  {
+    const char *const want[] = {"workerz", "[server]", "unknown key", NULL};
+    expect_file_error("[server]\nworkers = 2\nworkerz = 3\n", 3, want);
+  }
+  {
+    const char *const want[] = {"[serverr]", "unknown section", NULL};
+    expect_file_error("[server]\nworkers = 2\n\n[serverr]\nworkers = 3\n", 5, want);
+  }
+  {
+    /* A key that exists, but in another section. */
+    const char *const want[] = {"level", "[server]", NULL};
+    expect_file_error("[server]\nlevel = info\n", 2, want);
+  }
+  {
+    const char *const want[] = {"workers", NULL};
+    expect_file_error("workers = 2\n", 1, want);
+  }
+  {
+    /* Not INI at all. */
+    expect_file_error("[server]\nworkers = 2\nthis is not a setting\n", 3, NULL);
+  }
+}
+
+/* A value longer than the INI reader's line buffer (libinih's is fixed when it is built)
+ * is loaded whole or refused naming its line; never applied cut short. */
+static void test_file_long_line(void **state) {
+  static const size_t lens[] = {150, 198, 250, 1000, 5000};
+  size_t i;
+  (void)state;
+  for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+    tarn_config *cfg = new_cfg();
+    tarn_error err;
+    char *text = malloc(lens[i] + 100), *val = malloc(lens[i] + 1);
+    const char *path, *got;
+    size_t k;
+    int rc;
+    assert_non_null(text);
+    assert_non_null(val);
+    for (k = 0; k < lens[i]; k++)
+      val[k] = (char)('a' + k % 26);
+    val[lens[i]] = '\0';
+    snprintf(text, lens[i] + 100, "[s3]\nbucket = %s\n[server]\nworkers = 9\n", val);
+    path = write_tmp(text);
+    tarn_error_clear(&err);
+    rc = tarn_config_load_file(cfg, path, &err);
+    got = tarn_config_str(cfg, "s3", "bucket");
+    if (rc == 0) {
+      assert_non_null(got);
+      assert_string_equal(got, val);
+      assert_int_equal(tarn_config_int(cfg, "server", "workers"), 9);
+    } else {
+      assert_int_equal(rc, TARN_ECONFIG);
+      if (strstr(err.detail, "line 2") == NULL || strstr(err.detail, path) == NULL)
+        fail_msg("length %zu: detail does not name line 2 of the file: %s", lens[i],
+                 err.detail);
+      assert_null(got); /* not a truncated value */
+    }
+    assert_true(lens[i] > 190 || rc == 0); /* short lines always load */
+    free(text);
+    free(val);
+    tarn_config_destroy(cfg);
+  }
+}
+
+static void test_file_out_of_range(void **state) {
+  (void)state;
+  {
+    const char *const want[] = {"workers", "0", "out of range", NULL};
+    expect_file_error("[server]\n\nworkers = 0\n", 3, want);
+  }
+  {
+    const char *const want[] = {"workers", "65", NULL};
+    expect_file_error("[server]\nworkers = 65\n", 2, want);
+  }
+  {
+    const char *const want[] = {"workers", "99999999999999999999999", NULL};
+    expect_file_error("[server]\nworkers = 99999999999999999999999\n", 2, want);
+  }
+  {
+    const char *const want[] = {"workers", "four", NULL};
+    expect_file_error("[server]\nworkers = four\n", 2, want);
+  }
+  {
+    const char *const want[] = {"max_body", "2GiB", "out of range", NULL};
+    expect_file_error("[server]\nmax_body = 2GiB\n", 2, want);
+  }
+  {
+    const char *const want[] = {"max_body", "512", NULL};
+    expect_file_error("[server]\nmax_body = 512\n", 2, want);
+  }
+  {
+    const char *const want[] = {"max_body", "99999999999TiB", NULL};
+    expect_file_error("[server]\nmax_body = 99999999999TiB\n", 2, want);
+  }
+  {
+    const char *const want[] = {"timeout", "2h", "out of range", NULL};
+    expect_file_error("[server]\ntimeout = 2h\n", 2, want);
+  }
+  {
+    const char *const want[] = {"timeout", "50ms", NULL};
+    expect_file_error("[server]\ntimeout = 50ms\n", 2, want);
+  }
+  {
+    const char *const want[] = {"timeout", "10 parsecs", NULL};
+    expect_file_error("[server]\ntimeout = 10 parsecs\n", 2, want);
+  }
+  {
+    const char *const want[] = {"level", "loud", "debug|info|warn|error", NULL};
+    expect_file_error("[log]\nlevel = loud\n", 2, want);
+  }
+  {
+    const char *const want[] = {"read_only", "maybe", NULL};
+    expect_file_error("[server]\nread_only = maybe\n", 2, want);
+  }
+  {
+    const char *const want[] = {"listen", "localhost:65536", NULL};
+    expect_file_error("[server]\nlisten = localhost:65536\n", 2, want);
+  }
+}
+
+static void test_rejected_value_keeps_old(void **state) {
+  tarn_config *cfg = new_cfg();
+  tarn_error err;
+  (void)state;
+  assert_int_equal(tarn_config_set(cfg, "server", "workers", "100", "flag --workers", &err),
+                   TARN_ECONFIG);
+  assert_non_null(strstr(err.detail, "workers"));
+  assert_non_null(strstr(err.detail, "flag --workers"));
+  assert_int_equal(tarn_config_int(cfg, "server", "workers"), 4);
+  assert_string_equal(tarn_config_source(cfg, "server", "workers"), "default");
+  tarn_config_destroy(cfg);
+}
+
+static void test_env_beats_file(void **state) {
+  tarn_config *cfg = new_cfg();
+  tarn_error err;
+  const char *path = write_tmp("[server]\nworkers = 8\ntimeout = 10s\n");
+  char *envp[] = {"PATH=/usr/bin:/bin", "HOME=/root", "TARN_WORKERS=16",
+                  "TARN_LOG_LEVEL=warn", "TARNISH=1", "NOT_TARN_X=1", NULL};
+  (void)state;
+  assert_int_equal(tarn_config_load_file(cfg, path, &err), 0);
+  assert_int_equal(tarn_config_load_env(cfg, envp, NULL, &err), 0);
+  assert_int_equal(tarn_config_int(cfg, "server", "workers"), 16);
+  assert_string_equal(tarn_config_source(cfg, "server", "workers"), "env TARN_WORKERS");
+  assert_string_equal(tarn_config_str(cfg, "log", "level"), "warn");
+  assert_string_equal(tarn_config_source(cfg, "log", "level"), "env TARN_LOG_LEVEL");
+  /* Settings the environment does not name keep the file's values. */
+  assert_int_equal(tarn_config_int(cfg, "server", "timeout"), 10000);
+  assert_string_equal(tarn_config_source(cfg, "server", "timeout"), source_of(path, 3));
+  tarn_config_destroy(cfg);
+}
+
+static void test_env_unknown_rejected(void **state) {
+  tarn_config *cfg = new_cfg();
+  tarn_error err;
+  char *envp[] = {"TARN_WORKERS=2", "TARN_WROKERS=3", NULL};
+  char *envp_bad[] = {"TARN_WORKERS=lots", NULL};
+  (void)state;
+  assert_int_equal(tarn_config_load_env(cfg, envp, NULL, &err), TARN_ECONFIG);
+  assert_non_null(strstr(err.detail, "TARN_WROKERS"));
+  assert_int_equal(tarn_config_load_env(cfg, envp_bad, NULL, &err), TARN_ECONFIG);
+  assert_non_null(strstr(err.detail, "workers"));
+  assert_non_null(strstr(err.detail, "env TARN_WORKERS"));
+  assert_non_null(strstr(err.detail, "lots"));
+  tarn_config_destroy(cfg);
+}
+
+static void test_env_ignore_list(void **state) {
+  tarn_config *cfg = new_cfg();
+  tarn_error err;
+  char *envp[] = {"TARN_CONFIG=/etc/tarn.ini", "TARN_TEST_BIN=/x/tarn", "TARN_NAME=env-name",
+                  NULL};
+  const char *const ignore[] = {"TARN_CONFIG", "TARN_TEST_BIN", NULL};
+  const char *const ignore_short[] = {"TARN_CONFIG", NULL};
+  char *envp_empty[] = {NULL};
+  (void)state;
+  assert_int_equal(tarn_config_load_env(cfg, envp, ignore, &err), 0);
+  assert_string_equal(tarn_config_str(cfg, "server", "name"), "env-name");
+  assert_int_equal(tarn_config_load_env(cfg, envp, ignore_short, &err), TARN_ECONFIG);
+  assert_non_null(strstr(err.detail, "TARN_TEST_BIN"));
+  assert_int_equal(tarn_config_load_env(cfg, envp_empty, NULL, &err), 0);
+  tarn_config_destroy(cfg);
+}
+
+static void test_flag_beats_env(void **state) {
+  tarn_config *cfg = new_cfg();
+  tarn_error err;
+  const char *path = write_tmp("[server]\nworkers = 8\n");
+  char *envp[] = {"TARN_WORKERS=16", NULL};
+  const tarn_cfg_def *d;
+  (void)state;
+  assert_int_equal(tarn_config_load_file(cfg, path, &err), 0);
+  assert_int_equal(tarn_config_load_env(cfg, envp, NULL, &err), 0);
+  d = tarn_config_flag(cfg, "serve", "workers");
+  assert_non_null(d);
+  assert_int_equal(tarn_config_set(cfg, d->section, d->key, "32", "flag --workers", &err), 0);
+  assert_int_equal(tarn_config_int(cfg, "server", "workers"), 32);
+  assert_string_equal(tarn_config_source(cfg, "server", "workers"), "flag --workers");
+
+  assert_int_equal(tarn_config_set(cfg, "server", "nope", "1", "flag --nope", &err),
+                   TARN_ECONFIG);
+  assert_non_null(strstr(err.detail, "nope"));
+  assert_non_null(strstr(err.detail, "flag --nope"));
+  assert_int_equal(tarn_config_set(cfg, "nosuch", "workers", "1", "flag --x", &err),
+                   TARN_ECONFIG);
+  assert_non_null(strstr(err.detail, "nosuch"));
+  tarn_config_destroy(cfg);
+}
+
+static void test_flag_lookup(void **state) {
+  tarn_config *cfg = new_cfg();
+  const tarn_cfg_def *d;
+  (void)state;
+  d = tarn_config_flag(cfg, "serve", "listen");
+  assert_non_null(d);
+  assert_string_equal(d->key, "listen");
+  d = tarn_config_flag(cfg, "import", "listen"); /* no flag_cmd: every command */
+  assert_non_null(d);
+  assert_string_equal(d->section, "server");
+  assert_non_null(tarn_config_flag(cfg, NULL, "listen"));
+  d = tarn_config_flag(cfg, "serve", "max-body");
+  assert_non_null(d);
+  assert_string_equal(d->key, "max_body");
+  /* Scoped flags: only their command takes them. */
+  assert_null(tarn_config_flag(cfg, "import", "workers"));
+  assert_null(tarn_config_flag(cfg, NULL, "workers"));
+  assert_non_null(tarn_config_flag(cfg, "import", "bucket"));
+  assert_null(tarn_config_flag(cfg, "serve", "bucket"));
+  /* Flags are looked up by flag name, not key. */
+  assert_null(tarn_config_flag(cfg, "serve", "max_body"));
+  assert_null(tarn_config_flag(cfg, "serve", "nope"));
+  assert_null(tarn_config_flag(cfg, "serve", ""));
+  tarn_config_destroy(cfg);
+}
+
+/* Captures a print function's output. Caller frees. */
+static char *print_to_string(const tarn_config *cfg, const char *cmd, int flags) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  if (flags)
+    tarn_config_print_flags(cfg, cmd, f);
+  else
+    tarn_config_print(cfg, f);
+  fclose(f);
+  return buf;
+}
+
+static void test_print_redacts_secrets(void **state) {
+  tarn_config *cfg = new_cfg();
+  tarn_error err;
+  char *out;
+  char *envp[] = {"TARN_S3_SECRET_KEY=hunter2-very-secret", NULL};
+  (void)state;
+  assert_int_equal(tarn_config_load_env(cfg, envp, NULL, &err), 0);
+  assert_int_equal(tarn_config_set(cfg, "server", "name", "lake", "flag --name", &err), 0);
+  assert_string_equal(tarn_config_str(cfg, "s3", "secret_key"), "hunter2-very-secret");
+  out = print_to_string(cfg, NULL, 0);
+  assert_non_null(strstr(out, "[server]\n"));
+  assert_non_null(strstr(out, "[s3]\n"));
+  assert_non_null(strstr(out, "workers = 4  ; default\n"));
+  assert_non_null(strstr(out, "name = lake  ; flag --name\n"));
+  assert_non_null(strstr(out, "secret_key = <redacted>  ; env TARN_S3_SECRET_KEY\n"));
+  assert_non_null(strstr(out, "token = <redacted>  ; default\n"));
+  assert_non_null(strstr(out, "bucket is unset"));
+  assert_null(strstr(out, "hunter2"));
+  assert_null(strstr(out, "xyzzy"));
+  free(out);
+
+  /* --help shows neither a secret's value nor its built-in default. */
+  out = print_to_string(cfg, "serve", 1);
+  assert_non_null(strstr(out, "--workers"));
+  assert_non_null(strstr(out, "--s3-token"));
+  assert_null(strstr(out, "--bucket")); /* import only */
+  assert_null(strstr(out, "hunter2"));
+  assert_null(strstr(out, "xyzzy"));
+  free(out);
+  out = print_to_string(cfg, "import", 1);
+  assert_non_null(strstr(out, "--bucket"));
+  assert_null(strstr(out, "--workers"));
+  assert_non_null(strstr(out, "TARN_LOG_LEVEL"));
+  free(out);
+  tarn_config_destroy(cfg);
+}
+
+static void test_parse_size(void **state) {
+  int64_t v = -1;
+  (void)state;
+  assert_int_equal(tarn_parse_size("0", &v), 0);
+  assert_int_equal(v, 0);
+  assert_int_equal(tarn_parse_size("1048576", &v), 0);
+  assert_int_equal(v, 1048576);
+  assert_int_equal(tarn_parse_size("512KiB", &v), 0);
+  assert_int_equal(v, 512 * 1024);
+  assert_int_equal(tarn_parse_size("64MiB", &v), 0);
+  assert_int_equal(v, 64 * 1024 * 1024);
+  assert_int_equal(tarn_parse_size("1GiB", &v), 0);
+  assert_int_equal(v, 1073741824);
+  assert_int_equal(tarn_parse_size("10MB", &v), 0);
+  assert_int_equal(v, 10000000);
+  assert_int_equal(tarn_parse_size("3KB", &v), 0);
+  assert_int_equal(v, 3000);
+  assert_int_equal(tarn_parse_size("2GB", &v), 0);
+  assert_int_equal(v, 2000000000);
+  assert_int_equal(tarn_parse_size("1TiB", &v), 0);
+  assert_int_equal(v, 1099511627776LL);
+  assert_int_equal(tarn_parse_size("7B", &v), 0);
+  assert_int_equal(v, 7);
+  assert_int_equal(tarn_parse_size("9223372036854775807", &v), 0);
+  assert_int_equal(v, INT64_MAX);
+  /* 2^33 - 1 GiB = 2^63 - 2^30 fits; 2^33 GiB = 2^63 does not. */
+  assert_int_equal(tarn_parse_size("8589934591GiB", &v), 0);
+  assert_int_equal(v, INT64_MAX - (GIB - 1));
+  v = 123;
+  assert_int_equal(tarn_parse_size("8589934592GiB", &v), TARN_ERANGE);
+  assert_int_equal(tarn_parse_size("9223372036854775808", &v), TARN_ERANGE);
+  assert_int_equal(tarn_parse_size("99999999999999999999999", &v), TARN_ERANGE);
+  assert_int_equal(tarn_parse_size("16777216TiB", &v), TARN_ERANGE);
+  assert_int_equal(v, 123); /* untouched on failure */
+  assert_int_not_equal(tarn_parse_size("", &v), 0);
+  assert_int_not_equal(tarn_parse_size("-1", &v), 0);
+  assert_int_not_equal(tarn_parse_size("-1KiB", &v), 0);
+  assert_int_not_equal(tarn_parse_size("1.5GiB", &v), 0);
+  assert_int_not_equal(tarn_parse_size("MiB", &v), 0);
+  assert_int_not_equal(tarn_parse_size("12XB", &v), 0);
+  assert_int_not_equal(tarn_parse_size("12 KiB extra", &v), 0);
+  assert_int_not_equal(tarn_parse_size("0x10", &v), 0);
+  assert_int_equal(v, 123);
+}
+
+static void test_parse_duration(void **state) {
+  int64_t v = -1;
+  (void)state;
+  assert_int_equal(tarn_parse_duration_ms("250ms", &v), 0);
+  assert_int_equal(v, 250);
+  assert_int_equal(tarn_parse_duration_ms("30s", &v), 0);
+  assert_int_equal(v, 30000);
+  assert_int_equal(tarn_parse_duration_ms("5m", &v), 0);
+  assert_int_equal(v, 300000);
+  assert_int_equal(tarn_parse_duration_ms("1h", &v), 0);
+  assert_int_equal(v, 3600000);
+  assert_int_equal(tarn_parse_duration_ms("2d", &v), 0);
+  assert_int_equal(v, 172800000);
+  assert_int_equal(tarn_parse_duration_ms("1500", &v), 0); /* bare number: ms */
+  assert_int_equal(v, 1500);
+  assert_int_equal(tarn_parse_duration_ms("0s", &v), 0);
+  assert_int_equal(v, 0);
+  v = 7;
+  assert_int_not_equal(tarn_parse_duration_ms("", &v), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("s", &v), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("-5s", &v), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("1.5s", &v), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("5M", &v), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("5 minutes", &v), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("1y", &v), 0);
+  assert_int_equal(tarn_parse_duration_ms("3000000000000000h", &v), TARN_ERANGE);
+  assert_int_equal(tarn_parse_duration_ms("99999999999999999999ms", &v), TARN_ERANGE);
+  assert_int_equal(v, 7);
+}
+
+static void test_parse_bool(void **state) {
+  static const char *const yes[] = {"true", "yes", "on", "1", "TRUE", "Yes", "ON"};
+  static const char *const no[] = {"false", "no", "off", "0", "FALSE", "No", "Off"};
+  static const char *const bad[] = {"", "2", "maybe", "truee", "t", "y", " true", "-1"};
+  size_t i;
+  int b;
+  (void)state;
+  for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+    b = -1;
+    assert_int_equal(tarn_parse_bool(yes[i], &b), 0);
+    assert_int_equal(b, 1);
+  }
+  for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+    b = -1;
+    assert_int_equal(tarn_parse_bool(no[i], &b), 0);
+    assert_int_equal(b, 0);
+  }
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    b = -1;
+    assert_int_not_equal(tarn_parse_bool(bad[i], &b), 0);
+    assert_int_equal(b, -1);
+  }
+}
+
+static void test_parse_hostport(void **state) {
+  char host[64];
+  int port = -1;
+  size_t i;
+  static const char *const bad[] = {
+      "localhost:65536", "::1:80",         "host",       "",           ":80",
+      "host:",           "host:-1",        "host:+80",   "host:80x",   "host: 80",
+      "[::1]",           "[::1]80",        "[::1:80",    "[]:80",      "[::1]:",
+      "a:b:c",           "host:99999999999999999999",    "[::1]:65536",
+  };
+  (void)state;
+  assert_int_equal(tarn_parse_hostport("127.0.0.1:0", host, sizeof(host), &port), 0);
+  assert_string_equal(host, "127.0.0.1");
+  assert_int_equal(port, 0);
+  assert_int_equal(tarn_parse_hostport("[::1]:8080", host, sizeof(host), &port), 0);
+  assert_string_equal(host, "::1");
+  assert_int_equal(port, 8080);
+  assert_int_equal(tarn_parse_hostport("localhost:65535", host, sizeof(host), &port), 0);
+  assert_string_equal(host, "localhost");
+  assert_int_equal(port, 65535);
+  assert_int_equal(tarn_parse_hostport("[fe80::1%eth0]:443", host, sizeof(host), &port), 0);
+  assert_string_equal(host, "fe80::1%eth0");
+  assert_int_equal(port, 443);
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    strcpy(host, "unchanged");
+    port = -7;
+    if (tarn_parse_hostport(bad[i], host, sizeof(host), &port) == 0)
+      fail_msg("accepted \"%s\"", bad[i]);
+    assert_string_equal(host, "unchanged");
+    assert_int_equal(port, -7);
+  }
+  /* A host longer than the caller's buffer is refused, not overflowed. */
+  assert_int_not_equal(tarn_parse_hostport("abcdefgh:1", host, 8, &port), 0);
+  assert_int_equal(tarn_parse_hostport("abcdefg:1", host, 8, &port), 0);
+  assert_string_equal(host, "abcdefg");
+}
+
+static void test_bad_default(void **state) {
+  static const tarn_cfg_def bad_int[] = {
+      {"a", "n", TARN_CFG_INT, "12x", 0, 100, NULL, NULL, NULL, NULL, 0, "n"},
+      {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL}};
+  static const tarn_cfg_def bad_range[] = {
+      {"a", "ok", TARN_CFG_STRING, "fine", 0, 0, NULL, NULL, NULL, NULL, 0, "s"},
+      {"a", "n", TARN_CFG_SIZE, "2GiB", 0, 1024, NULL, NULL, NULL, NULL, 0, "n"},
+      {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL}};
+  static const tarn_cfg_def bad_enum[] = {
+      {"a", "e", TARN_CFG_ENUM, "blue", 0, 0, "red|green", NULL, NULL, NULL, 0, "e"},
+      {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL}};
+  const tarn_cfg_def *const t1[] = {bad_int, NULL};
+  const tarn_cfg_def *const t2[] = {server_tbl, bad_range, NULL};
+  const tarn_cfg_def *const t3[] = {bad_enum, NULL};
+  tarn_config *cfg = (tarn_config *)&cfg;
+  tarn_error err;
+  (void)state;
+  assert_int_equal(tarn_config_create(&cfg, t1, &err), TARN_EINTERNAL);
+  assert_null(cfg);
+  assert_int_equal(err.code, TARN_EINTERNAL);
+  assert_non_null(strstr(err.detail, "default"));
+  assert_non_null(strstr(err.detail, "12x"));
+  assert_int_equal(tarn_config_create(&cfg, t2, &err), TARN_EINTERNAL);
+  assert_null(cfg);
+  assert_int_equal(err.code, TARN_EINTERNAL);
+  assert_non_null(strstr(err.detail, "2GiB"));
+  assert_int_equal(tarn_config_create(&cfg, t3, &err), TARN_EINTERNAL);
+  assert_null(cfg);
+  /* Without an error struct the code is still right. */
+  cfg = (tarn_config *)&cfg;
+  assert_int_equal(tarn_config_create(&cfg, t1, NULL), TARN_EINTERNAL);
+  assert_null(cfg);
+}
+
+static void test_duplicate_declaration(void **state) {
+  static const tarn_cfg_def dup_inner[] = {
+      {"x", "k", TARN_CFG_STRING, "a", 0, 0, NULL, NULL, NULL, NULL, 0, "k"},
+      {"x", "j", TARN_CFG_STRING, "a", 0, 0, NULL, NULL, NULL, NULL, 0, "j"},
+      {"x", "k", TARN_CFG_INT, "1", 0, 9, NULL, NULL, NULL, NULL, 0, "k again"},
+      {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL}};
+  static const tarn_cfg_def dup_outer[] = {
+      {"server", "workers", TARN_CFG_INT, "1", 0, 9, NULL, NULL, NULL, NULL, 0, "again"},
+      {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL}};
+  const tarn_cfg_def *const t1[] = {dup_inner, NULL};
+  const tarn_cfg_def *const t2[] = {server_tbl, other_tbl, dup_outer, NULL};
+  tarn_config *cfg = NULL;
+  tarn_error err;
+  (void)state;
+  assert_int_equal(tarn_config_create(&cfg, t1, &err), TARN_EINTERNAL);
+  assert_null(cfg);
+  assert_non_null(strstr(err.detail, "[x] k"));
+  assert_int_equal(tarn_config_create(&cfg, t2, &err), TARN_EINTERNAL);
+  assert_null(cfg);
+  assert_non_null(strstr(err.detail, "[server] workers"));
+}
+
+static void test_empty_tables(void **state) {
+  static const tarn_cfg_def none[] = {
+      {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL}};
+  const tarn_cfg_def *const t[] = {none, NULL};
+  const tarn_cfg_def *const t0[] = {NULL};
+  tarn_config *cfg = NULL;
+  char *envp[] = {"TARN_X=1", NULL};
+  tarn_error err;
+  (void)state;
+  assert_int_equal(tarn_config_create(&cfg, t, &err), 0);
+  assert_int_equal(tarn_config_load_env(cfg, envp, NULL, &err), TARN_ECONFIG);
+  tarn_config_destroy(cfg);
+  assert_int_equal(tarn_config_create(&cfg, t0, &err), 0);
+  tarn_config_destroy(cfg);
+}
+
+/* Every allocation in create + load + env + set may fail: ENOMEM, no leak, no crash. */
+static void test_allocation_failures(void **state) {
+  const char *path = write_tmp("[server]\nworkers = 8\nname = n\n[s3]\nbucket = b\n");
+  char *envp[] = {"TARN_TIMEOUT=1s", NULL};
+  long total, i;
+  (void)state;
+  tarn_alloc_fail_reset();
+  {
+    tarn_config *cfg = new_cfg();
+    assert_int_equal(tarn_config_load_file(cfg, path, NULL), 0);
+    assert_int_equal(tarn_config_load_env(cfg, envp, NULL, NULL), 0);
+    assert_int_equal(tarn_config_set(cfg, "server", "name", "m", "flag --name", NULL), 0);
+    tarn_config_destroy(cfg);
+  }
+  total = tarn_alloc_count();
+  assert_true(total > 5);
+  for (i = 0; i < total; i++) {
+    tarn_config *cfg = NULL;
+    tarn_error err;
+    int rc;
+    tarn_alloc_fail_after(i);
+    rc = tarn_config_create(&cfg, tables, &err);
+    if (rc == 0)
+      rc = tarn_config_load_file(cfg, path, &err);
+    if (rc == 0)
+      rc = tarn_config_load_env(cfg, envp, NULL, &err);
+    if (rc == 0)
+      rc = tarn_config_set(cfg, "server", "name", "m", "flag --name", &err);
+    tarn_alloc_fail_reset();
+    assert_int_equal(rc, TARN_ENOMEM);
+    assert_int_equal(err.code, TARN_ENOMEM);
+    tarn_config_destroy(cfg);
+  }
+}
+
+#define T(f) cmocka_unit_test_teardown(f, cleanup_tmp)
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      T(test_defaults),
+      T(test_load_file),
+      T(test_load_file_missing),
+      T(test_file_unknown_section_and_key),
+      T(test_file_long_line),
+      T(test_file_out_of_range),
+      T(test_rejected_value_keeps_old),
+      T(test_env_beats_file),
+      T(test_env_unknown_rejected),
+      T(test_env_ignore_list),
+      T(test_flag_beats_env),
+      T(test_flag_lookup),
+      T(test_print_redacts_secrets),
+      T(test_parse_size),
+      T(test_parse_duration),
+      T(test_parse_bool),
+      T(test_parse_hostport),
+      T(test_bad_default),
+      T(test_duplicate_declaration),
+      T(test_empty_tables),
+      T(test_allocation_failures),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
