@@ -40,9 +40,8 @@ int tarn_buf_appendf(tarn_buf *b, tarn_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int tarn_buf_vappendf(tarn_buf *b, tarn_error *err, const char *fmt, va_list ap);
 
-/* Hands the content to the caller (who frees it with tarn_free) and resets b.
- * Never returns NULL: an empty buffer yields an empty allocated string, or NULL
- * only if that allocation fails. */
+/* Hands the content to the caller (who frees it with tarn_free) and resets b. An empty
+ * buffer yields a newly allocated "" (NULL only if that allocation fails). */
 char *tarn_buf_detach(tarn_buf *b);
 
 #endif

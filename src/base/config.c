@@ -281,8 +281,7 @@ int tarn_config_create(tarn_config **out, const tarn_cfg_def *const *tables, tar
         rc = assign(&cfg->v[k - 1], d->def, "default", err);
         if (rc != 0) {
           /* A default that fails its own setting's checks is our bug, not the user's:
-           * report EINTERNAL (tarn_error_prefix keeps the ECONFIG code, and returns 0
-           * when err is NULL, so set the code explicitly). */
+           * report EINTERNAL (tarn_error_prefix keeps the ECONFIG code, so set it). */
           if (rc != TARN_ENOMEM) {
             tarn_error_prefix(err, "bad built-in default");
             if (err != NULL)

@@ -70,7 +70,11 @@ int tarn_error_sys(tarn_error *err, int code, int e, const char *fmt, ...) {
   va_end(ap);
   n = strlen(err->detail);
   if (n < sizeof(err->detail))
-    snprintf(err->detail + n, sizeof(err->detail) - n, ": %s", strerror(e));
+  {
+    char buf[128];
+    /* GNU strerror_r (we build with _GNU_SOURCE): thread-safe, returns the text. */
+    snprintf(err->detail + n, sizeof(err->detail) - n, ": %s", strerror_r(e, buf, sizeof(buf)));
+  }
   return code;
 }
 
@@ -91,12 +95,12 @@ int tarn_code_from_errno(int e) {
   }
 }
 
-int tarn_error_prefix(tarn_error *err, const char *fmt, ...) {
+void tarn_error_prefix(tarn_error *err, const char *fmt, ...) {
   char head[TARN_ERROR_DETAIL_MAX];
   char old[TARN_ERROR_DETAIL_MAX];
   va_list ap;
   if (err == NULL)
-    return 0;
+    return;
   va_start(ap, fmt);
   vsnprintf(head, sizeof(head), fmt, ap);
   va_end(ap);
@@ -105,7 +109,6 @@ int tarn_error_prefix(tarn_error *err, const char *fmt, ...) {
   if (snprintf(err->detail, sizeof(err->detail), "%s: %s", head,
                old[0] == '\0' ? tarn_strerror(err->code) : old) < 0)
     err->detail[0] = '\0';
-  return err->code;
 }
 
 const char *tarn_error_message(const tarn_error *err) {

@@ -83,10 +83,11 @@ int tarn_error_sys(tarn_error *err, int code, int e, const char *fmt, ...)
 int tarn_code_from_errno(int e);
 
 /*
- * Prepend context to an existing detail ("reading config: " + detail); keeps code.
- * Returns err->code (0 if err is NULL).
+ * Prepend context to an existing detail ("reading config: " + detail); keeps the code.
+ * Returns nothing on purpose: the caller returns the code it already holds, so a NULL
+ * err can never turn a failure into success.
  */
-int tarn_error_prefix(tarn_error *err, const char *fmt, ...)
+void tarn_error_prefix(tarn_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The text to show a user: the detail if present, else the generic message. */

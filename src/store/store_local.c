@@ -463,7 +463,7 @@ static int read_into(int fd, const char *key, uint64_t off, uint64_t n, tarn_buf
                           key, (unsigned long long)n, out->max, out->len);
   rc = tarn_buf_reserve(out, (size_t)n, err);
   if (rc != 0) {
-    tarn_error_prefix(err, "reading key '%s'", key); /* returns 0 when err is NULL */
+    tarn_error_prefix(err, "reading key '%s'", key);
     return rc;
   }
   while (got < (size_t)n) {

@@ -110,7 +110,7 @@ static void test_null_err_accepted(void **state) {
   (void)state;
   assert_int_equal(tarn_error_set(NULL, TARN_EIO, "x %d", 1), TARN_EIO);
   assert_int_equal(tarn_error_sys(NULL, TARN_EIO, EACCES, "x %d", 1), TARN_EIO);
-  assert_int_equal(tarn_error_prefix(NULL, "ctx %d", 1), 0);
+  tarn_error_prefix(NULL, "ctx %d", 1); /* no crash */
 }
 
 static void test_long_detail_truncated(void **state) {
@@ -130,7 +130,8 @@ static void test_long_detail_truncated(void **state) {
 
   /* The context is kept, the old detail is cut. */
   tarn_error_set(&err, TARN_EIO, "%s", big);
-  assert_int_equal(tarn_error_prefix(&err, "reading %s", "f.ini"), TARN_EIO);
+  tarn_error_prefix(&err, "reading %s", "f.ini");
+  assert_int_equal(err.code, TARN_EIO);
   assert_int_equal(strlen(err.detail), TARN_ERROR_DETAIL_MAX - 1);
   assert_memory_equal(err.detail, "reading f.ini: xxx", 18);
 
@@ -157,7 +158,8 @@ static void test_error_prefix(void **state) {
   tarn_error err;
   (void)state;
   tarn_error_set(&err, TARN_ECONFIG, "unknown key \"x\"");
-  assert_int_equal(tarn_error_prefix(&err, "loading %s", "a.ini"), TARN_ECONFIG);
+  tarn_error_prefix(&err, "loading %s", "a.ini");
+  assert_int_equal(err.code, TARN_ECONFIG);
   assert_int_equal(err.code, TARN_ECONFIG);
   assert_string_equal(err.detail, "loading a.ini: unknown key \"x\"");
 
