@@ -74,6 +74,15 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
               tarn_error_message(&err));
     goto out;
   }
+  /* Writers that died (kill -9, power loss) leave at most temp files; an hour is far
+   * longer than any live write, so older ones are garbage. */
+  {
+    size_t swept = 0;
+    if (tarn_store_local_sweep(lake, 3600 * 1000, &swept, &err) != 0)
+      tarn_log_warn("lake sweep failed", "error=%s", tarn_error_message(&err));
+    else if (swept > 0)
+      tarn_log_info("lake sweep removed stale temp files", "count=%zu", swept);
+  }
   if (tarn_metrics_create(&metrics, &err) != 0)
     goto fail;
   tarn_http_options_from_config(&hopts, c.cfg);
