@@ -343,13 +343,14 @@ static int put_number(tarn_buf *out, double v, tarn_error *err) {
   return tarn_buf_append_str(out, tmp, err);
 }
 
-/* Label value escaping per the exposition format: backslash, quote, newline. */
-static int put_label_value(tarn_buf *out, const char *s, tarn_error *err) {
+/* Escaping per the exposition format: backslash and newline everywhere, and the double
+ * quote too inside label values (not in HELP text). */
+static int put_escaped(tarn_buf *out, const char *s, int quote, tarn_error *err) {
   int rc = 0;
   for (; *s && rc == 0; s++) {
     if (*s == '\\')
       rc = tarn_buf_append(out, "\\\\", 2, err);
-    else if (*s == '"')
+    else if (quote && *s == '"')
       rc = tarn_buf_append(out, "\\\"", 2, err);
     else if (*s == '\n')
       rc = tarn_buf_append(out, "\\n", 2, err);
@@ -369,7 +370,7 @@ static int put_series_name(tarn_buf *out, const tarn_metric *m, const char *suff
   for (i = 0; i < m->nlabels && rc == 0; i++) {
     rc = tarn_buf_appendf(out, err, "%s%s=\"", i ? "," : "", m->labels[i]);
     if (rc == 0)
-      rc = put_label_value(out, s->values[i], err);
+      rc = put_escaped(out, s->values[i], 1, err);
     if (rc == 0)
       rc = tarn_buf_append(out, "\"", 1, err);
   }
@@ -382,20 +383,6 @@ static int put_series_name(tarn_buf *out, const tarn_metric *m, const char *suff
   return rc;
 }
 
-/* HELP text escaping: backslash and newline. */
-static int put_help(tarn_buf *out, const char *s, tarn_error *err) {
-  int rc = 0;
-  for (; *s && rc == 0; s++) {
-    if (*s == '\\')
-      rc = tarn_buf_append(out, "\\\\", 2, err);
-    else if (*s == '\n')
-      rc = tarn_buf_append(out, "\\n", 2, err);
-    else
-      rc = tarn_buf_append(out, s, 1, err);
-  }
-  return rc;
-}
-
 static int render_family(tarn_buf *out, const tarn_metric *m, tarn_error *err) {
   static const char *const tnames[] = {"counter", "gauge", "histogram"};
   const series *s;
@@ -403,7 +390,7 @@ static int render_family(tarn_buf *out, const tarn_metric *m, tarn_error *err) {
   size_t i;
   int rc = tarn_buf_appendf(out, err, "# HELP %s ", m->name);
   if (rc == 0)
-    rc = put_help(out, m->help, err);
+    rc = put_escaped(out, m->help, 0, err);
   if (rc == 0)
     rc = tarn_buf_appendf(out, err, "\n# TYPE %s %s\n", m->name, tnames[m->type]);
   for (s = m->head; s != NULL && rc == 0; s = s->next) {
