@@ -11,6 +11,11 @@ PKGS=(
   libcmocka-dev jq
 )
 
+# Test tools from npm (tests/package.json) need Node.js; Debian's will do when none is
+# installed already.
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh asan
+# Test tools (DuckDB, hyparquet, s3rver, a reference SigV4 signer): pinned versions from
+# tests/package-lock.json, installed only when the lock file changed.
+if [ ! -f tests/node_modules/.tarn-lock ] || ! cmp -s tests/package-lock.json tests/node_modules/.tarn-lock; then
+  npm ci --prefix tests --no-audit --no-fund
+  cp tests/package-lock.json tests/node_modules/.tarn-lock
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd build-asan

@@ -41,6 +41,7 @@ void tarn_error_clear(tarn_error *err) {
   err->code = 0;
   err->sys_errno = 0;
   err->http_status = 0;
+  err->attempts = 0;
   err->detail[0] = '\0';
 }
 
@@ -51,6 +52,7 @@ int tarn_error_set(tarn_error *err, int code, const char *fmt, ...) {
   err->code = code;
   err->sys_errno = 0;
   err->http_status = 0;
+  err->attempts = 0;
   va_start(ap, fmt);
   vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
   va_end(ap);
@@ -65,6 +67,7 @@ int tarn_error_sys(tarn_error *err, int code, int e, const char *fmt, ...) {
   err->code = code;
   err->sys_errno = e;
   err->http_status = 0;
+  err->attempts = 0;
   va_start(ap, fmt);
   vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
   va_end(ap);

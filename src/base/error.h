@@ -55,6 +55,7 @@ typedef struct tarn_error {
   int code;        /* tarn_code; 0 when no error */
   int sys_errno;   /* errno behind the failure, 0 if none */
   int http_status; /* HTTP status behind the failure (S3, peers), 0 if none */
+  int attempts;    /* tries made before giving up (retrying callers), 0 if not counted */
   char detail[TARN_ERROR_DETAIL_MAX];
 } tarn_error;
 

@@ -151,6 +151,35 @@ int tarn_store_local_sweep(tarn_store *st, int64_t older_than_ms, size_t *remove
 typedef void (*tarn_store_local_step_fn)(const char *step, void *arg);
 void tarn_store_local_set_step_hook(tarn_store_local_step_fn fn, void *arg);
 
+/* ---- S3 and S3-compatible servers ---- */
+
+typedef struct tarn_store_s3_options {
+  const char *endpoint;          /* "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:9000" */
+  const char *region;            /* signing region, e.g. "us-east-1" */
+  const char *bucket;
+  const char *prefix;            /* prepended to every key ("" or e.g. "lake/"); NULL = "" */
+  int virtual_hosted;            /* 1: https://BUCKET.host/KEY; 0: path-style host/BUCKET/KEY */
+  const char *access_key_id;     /* required */
+  const char *secret_access_key; /* required; never logged */
+  const char *session_token;     /* optional (x-amz-security-token) */
+  int insecure_skip_tls_verify;  /* 0 (default) verifies TLS certificates */
+  const char *ca_file;           /* optional CA bundle */
+  size_t multipart_threshold;    /* bodies at least this big use multipart; 0 = 16 MiB */
+  size_t part_size;              /* multipart part size (>= 5 MiB); 0 = 8 MiB */
+  unsigned max_attempts;         /* per request, with exponential backoff + jitter; 0 = 3 */
+  unsigned connect_timeout_ms;   /* 0 = 5000 */
+  unsigned request_timeout_ms;   /* 0 = 60000 */
+} tarn_store_s3_options;
+
+/*
+ * A store on an S3 bucket (AWS or compatible), signed with AWS Signature V4. Options
+ * are copied. Retriable failures (timeouts, connection errors, 429, 5xx) are retried;
+ * errors carry the HTTP status in err->http_status, the attempts made in err->attempts,
+ * and the S3 error code and request id in the detail. Secrets never appear in errors
+ * or logs. put-if-absent sends `If-None-Match: *` and maps 412 to TARN_EEXIST.
+ */
+int tarn_store_s3_open(const tarn_store_s3_options *o, tarn_store **out, tarn_error *err);
+
 /* ---- fault injection (tests) ---- */
 
 typedef enum tarn_store_fault_op {
