@@ -9,6 +9,7 @@ PKGS=(
   libcurl4-openssl-dev libsqlite3-dev libpq-dev librdkafka-dev
   libsnappy-dev libzstd-dev liblz4-dev zlib1g-dev
   libcmocka-dev jq
+  postgresql
 )
 
 # Test tools from npm (tests/package.json) need Node.js; Debian's will do when none is
