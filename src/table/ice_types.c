@@ -1,0 +1,503 @@
+/* ice_types.c - Iceberg primitive types, single-value serialization and schemas. */
+#include "table.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+
+static const struct {
+  const char *name;
+  tarn_ice_type_id id;
+} simple_types[] = {
+    {"boolean", TARN_ICE_BOOLEAN},  {"int", TARN_ICE_INT},
+    {"long", TARN_ICE_LONG},        {"float", TARN_ICE_FLOAT},
+    {"double", TARN_ICE_DOUBLE},    {"date", TARN_ICE_DATE},
+    {"time", TARN_ICE_TIME},        {"timestamp", TARN_ICE_TIMESTAMP},
+    {"timestamptz", TARN_ICE_TIMESTAMPTZ}, {"string", TARN_ICE_STRING},
+    {"uuid", TARN_ICE_UUID},        {"binary", TARN_ICE_BINARY},
+};
+
+/* Parses a decimal integer at *p, skipping spaces around it; -1 on failure. */
+static long parse_num(const char **p) {
+  char *end;
+  long v;
+  while (**p == ' ')
+    (*p)++;
+  if (!isdigit((unsigned char)**p))
+    return -1;
+  errno = 0;
+  v = strtol(*p, &end, 10);
+  if (errno != 0 || v > 0x7fffffff)
+    return -1;
+  *p = end;
+  while (**p == ' ')
+    (*p)++;
+  return v;
+}
+
+int tarn_ice_type_parse(const char *s, tarn_ice_type *t, tarn_error *err) {
+  size_t i;
+  memset(t, 0, sizeof(*t));
+  for (i = 0; i < sizeof(simple_types) / sizeof(simple_types[0]); i++) {
+    if (strcmp(s, simple_types[i].name) == 0) {
+      t->id = simple_types[i].id;
+      return 0;
+    }
+  }
+  if (strncmp(s, "fixed[", 6) == 0) {
+    const char *p = s + 6;
+    long len = parse_num(&p);
+    if (len > 0 && p[0] == ']' && p[1] == '\0') {
+      t->id = TARN_ICE_FIXED;
+      t->length = (int32_t)len;
+      return 0;
+    }
+  } else if (strncmp(s, "decimal(", 8) == 0) {
+    const char *p = s + 8;
+    long prec = parse_num(&p), scale = -1;
+    if (prec > 0 && *p == ',') {
+      p++;
+      scale = parse_num(&p);
+    }
+    if (prec >= 1 && prec <= 38 && scale >= 0 && scale <= prec && p[0] == ')' && p[1] == '\0') {
+      t->id = TARN_ICE_DECIMAL;
+      t->precision = (int32_t)prec;
+      t->scale = (int32_t)scale;
+      return 0;
+    }
+  }
+  return tarn_error_set(err, TARN_EUNSUPPORTED,
+                        "type \"%s\" is not a supported Iceberg primitive type", s);
+}
+
+void tarn_ice_type_format(const tarn_ice_type *t, char *dst, size_t n) {
+  size_t i;
+  if (t->id == TARN_ICE_FIXED) {
+    snprintf(dst, n, "fixed[%d]", (int)t->length);
+    return;
+  }
+  if (t->id == TARN_ICE_DECIMAL) {
+    snprintf(dst, n, "decimal(%d, %d)", (int)t->precision, (int)t->scale);
+    return;
+  }
+  for (i = 0; i < sizeof(simple_types) / sizeof(simple_types[0]); i++) {
+    if (simple_types[i].id == t->id) {
+      snprintf(dst, n, "%s", simple_types[i].name);
+      return;
+    }
+  }
+  snprintf(dst, n, "unknown");
+}
+
+/* ---- single-value serialization ---- */
+
+static void put_le(uint8_t *p, uint64_t v, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, size_t n) {
+  uint64_t v = 0;
+  size_t i;
+  for (i = 0; i < n; i++)
+    v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+/* Minimal big-endian two's complement of v into out (1..8 bytes). */
+static size_t decimal_min_bytes(int64_t v, uint8_t out[8]) {
+  uint8_t full[8];
+  size_t i, skip = 0;
+  for (i = 0; i < 8; i++)
+    full[i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
+  /* drop leading bytes that are pure sign extension of the next byte */
+  while (skip < 7 && ((full[skip] == 0x00 && !(full[skip + 1] & 0x80)) ||
+                      (full[skip] == 0xff && (full[skip + 1] & 0x80))))
+    skip++;
+  memcpy(out, full + skip, 8 - skip);
+  return 8 - skip;
+}
+
+int tarn_ice_value_serialize(const tarn_ice_type *t, const tarn_ice_value *v, tarn_buf *out,
+                             tarn_error *err) {
+  uint8_t b[16];
+  switch (t->id) {
+  case TARN_ICE_BOOLEAN:
+    b[0] = v->i64 ? 1 : 0;
+    return tarn_buf_append(out, b, 1, err);
+  case TARN_ICE_INT:
+  case TARN_ICE_DATE:
+    put_le(b, (uint64_t)(uint32_t)(int32_t)v->i64, 4);
+    return tarn_buf_append(out, b, 4, err);
+  case TARN_ICE_LONG:
+  case TARN_ICE_TIME:
+  case TARN_ICE_TIMESTAMP:
+  case TARN_ICE_TIMESTAMPTZ:
+    put_le(b, (uint64_t)v->i64, 8);
+    return tarn_buf_append(out, b, 8, err);
+  case TARN_ICE_FLOAT:
+    memcpy(b, &v->f32, 4);
+    return tarn_buf_append(out, b, 4, err);
+  case TARN_ICE_DOUBLE:
+    memcpy(b, &v->f64, 8);
+    return tarn_buf_append(out, b, 8, err);
+  case TARN_ICE_STRING:
+  case TARN_ICE_BINARY:
+  case TARN_ICE_FIXED:
+  case TARN_ICE_UUID:
+    return tarn_buf_append(out, v->bytes, v->len, err);
+  case TARN_ICE_DECIMAL:
+    if (!v->wide) {
+      size_t n = decimal_min_bytes(v->i64, b);
+      return tarn_buf_append(out, b, n, err);
+    } else {
+      /* already big-endian; trim redundant sign bytes */
+      const uint8_t *p = v->bytes;
+      size_t n = v->len;
+      while (n > 1 && ((p[0] == 0x00 && !(p[1] & 0x80)) || (p[0] == 0xff && (p[1] & 0x80)))) {
+        p++;
+        n--;
+      }
+      return tarn_buf_append(out, p, n, err);
+    }
+  }
+  return tarn_error_set(err, TARN_EINVAL, "cannot serialize a value of unknown type");
+}
+
+int tarn_ice_value_deserialize(const tarn_ice_type *t, const uint8_t *p, size_t n,
+                               tarn_ice_value *v, tarn_error *err) {
+  size_t want = 0;
+  memset(v, 0, sizeof(*v));
+  switch (t->id) {
+  case TARN_ICE_BOOLEAN: want = 1; break;
+  case TARN_ICE_INT: case TARN_ICE_DATE: case TARN_ICE_FLOAT: want = 4; break;
+  case TARN_ICE_LONG: case TARN_ICE_TIME: case TARN_ICE_TIMESTAMP: case TARN_ICE_TIMESTAMPTZ:
+  case TARN_ICE_DOUBLE: want = 8; break;
+  case TARN_ICE_UUID: want = 16; break;
+  case TARN_ICE_FIXED: want = (size_t)t->length; break;
+  default: break;
+  }
+  if (want != 0 && n != want && !(n == 4 && t->id == TARN_ICE_LONG) &&
+      !(n == 4 && t->id == TARN_ICE_DOUBLE))
+    return tarn_error_set(err, TARN_ECORRUPT, "serialized value of %zu bytes, expected %zu", n,
+                          want);
+  switch (t->id) {
+  case TARN_ICE_BOOLEAN: v->i64 = p[0] != 0; break;
+  case TARN_ICE_INT: case TARN_ICE_DATE: v->i64 = (int32_t)(uint32_t)get_le(p, 4); break;
+  case TARN_ICE_LONG: /* a bound written while the column was still an int (promotion) */
+    v->i64 = n == 4 ? (int64_t)(int32_t)(uint32_t)get_le(p, 4) : (int64_t)get_le(p, 8);
+    break;
+  case TARN_ICE_TIME: case TARN_ICE_TIMESTAMP: case TARN_ICE_TIMESTAMPTZ:
+    v->i64 = (int64_t)get_le(p, 8);
+    break;
+  case TARN_ICE_FLOAT: memcpy(&v->f32, p, 4); break;
+  case TARN_ICE_DOUBLE:
+    if (n == 4) { /* float promoted to double */
+      float f;
+      memcpy(&f, p, 4);
+      v->f64 = f;
+    } else {
+      memcpy(&v->f64, p, 8);
+    }
+    break;
+  case TARN_ICE_DECIMAL:
+    if (n == 0 || n > 16)
+      return tarn_error_set(err, TARN_ECORRUPT, "decimal value of %zu bytes", n);
+    if (n <= 8) {
+      uint64_t u = (p[0] & 0x80) ? ~(uint64_t)0 : 0;
+      size_t i;
+      for (i = 0; i < n; i++)
+        u = (u << 8) | p[i];
+      v->i64 = (int64_t)u;
+    } else {
+      v->wide = 1;
+    }
+    v->bytes = p;
+    v->len = n;
+    break;
+  default:
+    v->bytes = p;
+    v->len = n;
+    break;
+  }
+  return 0;
+}
+
+static int cmp_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
+  size_t n = alen < blen ? alen : blen;
+  int c = n ? memcmp(a, b, n) : 0;
+  if (c != 0)
+    return c < 0 ? -1 : 1;
+  return alen < blen ? -1 : alen > blen;
+}
+
+/* Sign-extends big-endian two's complement a to 16 bytes. */
+static void widen16(const uint8_t *p, size_t n, uint8_t out[16]) {
+  uint8_t fill = (n > 0 && (p[0] & 0x80)) ? 0xff : 0x00;
+  memset(out, fill, 16 - n);
+  memcpy(out + 16 - n, p, n);
+}
+
+static void decimal_be16(const tarn_ice_value *v, uint8_t out[16]) {
+  if (v->wide) {
+    widen16(v->bytes, v->len, out);
+  } else {
+    uint8_t b[8];
+    size_t i;
+    for (i = 0; i < 8; i++)
+      b[i] = (uint8_t)((uint64_t)v->i64 >> (56 - 8 * i));
+    widen16(b, 8, out);
+  }
+}
+
+int tarn_ice_value_compare(const tarn_ice_type *t, const tarn_ice_value *a,
+                           const tarn_ice_value *b) {
+  switch (t->id) {
+  case TARN_ICE_FLOAT:
+    return a->f32 < b->f32 ? -1 : a->f32 > b->f32;
+  case TARN_ICE_DOUBLE:
+    return a->f64 < b->f64 ? -1 : a->f64 > b->f64;
+  case TARN_ICE_STRING:
+  case TARN_ICE_BINARY:
+  case TARN_ICE_FIXED:
+  case TARN_ICE_UUID:
+    return cmp_bytes(a->bytes, a->len, b->bytes, b->len);
+  case TARN_ICE_DECIMAL: {
+    uint8_t x[16], y[16];
+    decimal_be16(a, x);
+    decimal_be16(b, y);
+    x[0] ^= 0x80; /* flip the sign bit: signed order becomes unsigned byte order */
+    y[0] ^= 0x80;
+    return cmp_bytes(x, 16, y, 16);
+  }
+  default:
+    return a->i64 < b->i64 ? -1 : a->i64 > b->i64;
+  }
+}
+
+/* ---- schemas ---- */
+
+void tarn_ice_schema_free(tarn_ice_schema *s) {
+  size_t i;
+  if (s == NULL)
+    return;
+  for (i = 0; i < s->nfields; i++) {
+    tarn_free(s->fields[i].name);
+    tarn_free(s->fields[i].doc);
+  }
+  tarn_free(s->fields);
+  s->fields = NULL;
+  s->nfields = 0;
+}
+
+int tarn_ice_schema_copy(tarn_ice_schema *dst, const tarn_ice_schema *src, tarn_error *err) {
+  size_t i;
+  dst->schema_id = src->schema_id;
+  dst->nfields = 0;
+  dst->fields = tarn_calloc(src->nfields ? src->nfields : 1, sizeof(*dst->fields));
+  if (dst->fields == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory copying a schema");
+  for (i = 0; i < src->nfields; i++) {
+    tarn_ice_field *f = &dst->fields[i];
+    *f = src->fields[i];
+    f->name = tarn_strdup(src->fields[i].name);
+    f->doc = src->fields[i].doc ? tarn_strdup(src->fields[i].doc) : NULL;
+    dst->nfields = i + 1;
+    if (f->name == NULL || (src->fields[i].doc != NULL && f->doc == NULL)) {
+      tarn_ice_schema_free(dst);
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory copying a schema");
+    }
+  }
+  return 0;
+}
+
+const tarn_ice_field *tarn_ice_schema_field(const tarn_ice_schema *s, int32_t id) {
+  size_t i;
+  for (i = 0; i < s->nfields; i++)
+    if (s->fields[i].id == id)
+      return &s->fields[i];
+  return NULL;
+}
+
+const tarn_ice_field *tarn_ice_schema_field_by_name(const tarn_ice_schema *s, const char *name) {
+  size_t i;
+  for (i = 0; i < s->nfields; i++)
+    if (strcmp(s->fields[i].name, name) == 0)
+      return &s->fields[i];
+  return NULL;
+}
+
+int32_t tarn_ice_schema_max_id(const tarn_ice_schema *s) {
+  int32_t m = 0;
+  size_t i;
+  for (i = 0; i < s->nfields; i++)
+    if (s->fields[i].id > m)
+      m = s->fields[i].id;
+  return m;
+}
+
+json_t *tarn_ice_schema_to_json(const tarn_ice_schema *s) {
+  json_t *root = json_object(), *fields = json_array();
+  char type[48];
+  size_t i;
+  if (root == NULL || fields == NULL)
+    goto fail;
+  if (json_object_set_new(root, "type", json_string("struct")) != 0 ||
+      json_object_set_new(root, "schema-id", json_integer(s->schema_id)) != 0)
+    goto fail;
+  for (i = 0; i < s->nfields; i++) {
+    const tarn_ice_field *f = &s->fields[i];
+    json_t *jf;
+    tarn_ice_type_format(&f->type, type, sizeof(type));
+    jf = json_pack("{s:I,s:s,s:b,s:s}", "id", (json_int_t)f->id, "name", f->name, "required",
+                   f->required, "type", type);
+    if (jf == NULL)
+      goto fail;
+    if (f->doc != NULL && json_object_set_new(jf, "doc", json_string(f->doc)) != 0) {
+      json_decref(jf);
+      goto fail;
+    }
+    if (json_array_append_new(fields, jf) != 0)
+      goto fail;
+  }
+  if (json_object_set_new(root, "fields", fields) != 0) {
+    fields = NULL;
+    goto fail;
+  }
+  return root;
+fail:
+  json_decref(fields);
+  json_decref(root);
+  return NULL;
+}
+
+int tarn_ice_schema_from_json(const json_t *j, tarn_ice_schema *out, tarn_error *err) {
+  const json_t *fields = json_object_get(j, "fields"), *sid = json_object_get(j, "schema-id");
+  size_t i, n;
+  int rc;
+  memset(out, 0, sizeof(*out));
+  if (!json_is_object(j) || !json_is_array(fields))
+    return tarn_error_set(err, TARN_ECORRUPT, "schema: expected an object with \"fields\"");
+  out->schema_id = json_is_integer(sid) ? (int32_t)json_integer_value(sid) : 0;
+  n = json_array_size(fields);
+  out->fields = tarn_calloc(n ? n : 1, sizeof(*out->fields));
+  if (out->fields == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory reading a schema");
+  for (i = 0; i < n; i++) {
+    const json_t *jf = json_array_get(fields, i);
+    const json_t *id = json_object_get(jf, "id"), *name = json_object_get(jf, "name");
+    const json_t *req = json_object_get(jf, "required"), *type = json_object_get(jf, "type");
+    const json_t *doc = json_object_get(jf, "doc");
+    tarn_ice_field *f = &out->fields[i];
+    if (!json_is_integer(id) || !json_is_string(name) || !json_is_boolean(req) || type == NULL) {
+      rc = tarn_error_set(err, TARN_ECORRUPT,
+                          "schema field %zu: needs integer \"id\", string \"name\", boolean "
+                          "\"required\" and \"type\"",
+                          i);
+      goto fail;
+    }
+    if (!json_is_string(type)) {
+      rc = tarn_error_set(err, TARN_EUNSUPPORTED,
+                          "schema field \"%s\" (id %lld): nested types are not supported",
+                          json_string_value(name), (long long)json_integer_value(id));
+      goto fail;
+    }
+    f->id = (int32_t)json_integer_value(id);
+    f->required = json_is_true(req);
+    f->name = tarn_strdup(json_string_value(name));
+    f->doc = json_is_string(doc) ? tarn_strdup(json_string_value(doc)) : NULL;
+    out->nfields = i + 1;
+    if (f->name == NULL || (json_is_string(doc) && f->doc == NULL)) {
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading a schema");
+      goto fail;
+    }
+    rc = tarn_ice_type_parse(json_string_value(type), &f->type, err);
+    if (rc != 0) {
+      tarn_error_prefix(err, "schema field \"%s\"", f->name);
+      goto fail;
+    }
+  }
+  return 0;
+fail:
+  tarn_ice_schema_free(out);
+  return rc;
+}
+
+/* Bytes needed for a decimal of `precision` digits as FIXED_LEN_BYTE_ARRAY. */
+static int32_t decimal_bytes(int32_t precision) {
+  int32_t n = 1;
+  /* smallest n with 2^(8n-1) > 10^precision - 1, via log2(10) ~ 3.3219 */
+  while ((double)(8 * n - 1) < (double)precision * 3.321928094887362)
+    n++;
+  return n;
+}
+
+int tarn_ice_schema_to_parquet(const tarn_ice_schema *s, tarn_pq_schema *out, tarn_error *err) {
+  size_t i;
+  out->ncols = 0;
+  out->cols = tarn_calloc(s->nfields ? s->nfields : 1, sizeof(*out->cols));
+  if (out->cols == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory building a Parquet schema");
+  for (i = 0; i < s->nfields; i++) {
+    const tarn_ice_field *f = &s->fields[i];
+    tarn_pq_column *c = &out->cols[i];
+    c->name = tarn_strdup(f->name);
+    out->ncols = i + 1;
+    if (c->name == NULL) {
+      tarn_pq_schema_free(out);
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory building a Parquet schema");
+    }
+    c->field_id = f->id;
+    c->optional = !f->required;
+    switch (f->type.id) {
+    case TARN_ICE_BOOLEAN: c->type = TARN_PQ_BOOLEAN; break;
+    case TARN_ICE_INT: c->type = TARN_PQ_INT32; break;
+    case TARN_ICE_LONG: c->type = TARN_PQ_INT64; break;
+    case TARN_ICE_FLOAT: c->type = TARN_PQ_FLOAT; break;
+    case TARN_ICE_DOUBLE: c->type = TARN_PQ_DOUBLE; break;
+    case TARN_ICE_DATE: c->type = TARN_PQ_INT32; c->logical = TARN_PQ_LT_DATE; break;
+    case TARN_ICE_TIME:
+      c->type = TARN_PQ_INT64;
+      c->logical = TARN_PQ_LT_TIME;
+      c->unit = TARN_PQ_MICROS;
+      break;
+    case TARN_ICE_TIMESTAMP:
+    case TARN_ICE_TIMESTAMPTZ:
+      c->type = TARN_PQ_INT64;
+      c->logical = TARN_PQ_LT_TIMESTAMP;
+      c->unit = TARN_PQ_MICROS;
+      c->adjusted_to_utc = f->type.id == TARN_ICE_TIMESTAMPTZ;
+      break;
+    case TARN_ICE_STRING: c->type = TARN_PQ_BYTE_ARRAY; c->logical = TARN_PQ_LT_STRING; break;
+    case TARN_ICE_UUID:
+      c->type = TARN_PQ_FIXED_LEN_BYTE_ARRAY;
+      c->type_length = 16;
+      c->logical = TARN_PQ_LT_UUID;
+      break;
+    case TARN_ICE_BINARY: c->type = TARN_PQ_BYTE_ARRAY; break;
+    case TARN_ICE_FIXED:
+      c->type = TARN_PQ_FIXED_LEN_BYTE_ARRAY;
+      c->type_length = f->type.length;
+      break;
+    case TARN_ICE_DECIMAL:
+      c->logical = TARN_PQ_LT_DECIMAL;
+      c->precision = f->type.precision;
+      c->scale = f->type.scale;
+      if (f->type.precision <= 9) {
+        c->type = TARN_PQ_INT32;
+      } else if (f->type.precision <= 18) {
+        c->type = TARN_PQ_INT64;
+      } else {
+        c->type = TARN_PQ_FIXED_LEN_BYTE_ARRAY;
+        c->type_length = decimal_bytes(f->type.precision);
+      }
+      break;
+    }
+  }
+  return 0;
+}

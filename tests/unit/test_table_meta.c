@@ -1,0 +1,461 @@
+/* test_table_meta.c - Iceberg types, bound serialization, transforms and metadata JSON. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/uuid.h"
+#include "table/table.h"
+
+static tarn_ice_type T(tarn_ice_type_id id) {
+  tarn_ice_type t;
+  memset(&t, 0, sizeof(t));
+  t.id = id;
+  return t;
+}
+
+static void test_type_parse_format(void **state) {
+  static const char *const good[] = {"boolean", "int",         "long",   "float",
+                                     "double",  "date",        "time",   "timestamp",
+                                     "timestamptz", "string",  "uuid",   "binary",
+                                     "fixed[16]",   "decimal(10, 2)", "decimal(38, 0)"};
+  static const char *const bad[] = {"decimal(39, 0)", "decimal(5, 6)", "fixed[0]", "fixed[x]",
+                                    "struct",         "list<int>",     "",         "Int"};
+  tarn_ice_type t;
+  char buf[64];
+  size_t i;
+  for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    assert_int_equal(tarn_ice_type_parse(good[i], &t, NULL), 0);
+    tarn_ice_type_format(&t, buf, sizeof(buf));
+    assert_string_equal(buf, good[i]);
+  }
+  assert_int_equal(tarn_ice_type_parse("decimal(10,2)", &t, NULL), 0);
+  assert_int_equal(t.precision, 10);
+  assert_int_equal(t.scale, 2);
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    assert_int_not_equal(tarn_ice_type_parse(bad[i], &t, NULL), 0);
+}
+
+static void check_hash(tarn_ice_type_id id, const tarn_ice_value *v, int32_t want) {
+  tarn_ice_transform b = {TARN_ICE_BUCKET, 0x7fffffff};
+  tarn_ice_type t = T(id);
+  tarn_ice_value out;
+  tarn_buf scratch;
+  uint32_t h;
+  tarn_buf_init(&scratch, 64);
+  if (id == TARN_ICE_DECIMAL) {
+    t.precision = 9;
+    t.scale = 2;
+  }
+  /* bucket[2^31-1] of the hash reveals (hash & MAX) % MAX: compare against the spec hash */
+  assert_int_equal(tarn_ice_transform_apply(&b, &t, v, &out, &scratch, NULL), 0);
+  h = (uint32_t)want & 0x7fffffffu;
+  assert_int_equal(out.i64, (int64_t)(h % 0x7fffffffu));
+  tarn_buf_free(&scratch);
+}
+
+/* The spec's Appendix B hash examples. */
+static void test_bucket_spec_vectors(void **state) {
+  tarn_ice_value v;
+  tarn_uuid u;
+  static const uint8_t bin[] = {0, 1, 2, 3};
+  memset(&v, 0, sizeof(v));
+  assert_int_equal((int32_t)tarn_ice_murmur3_32("iceberg", 7), 1210000089);
+  v.i64 = 34;
+  check_hash(TARN_ICE_INT, &v, 2017239379);
+  check_hash(TARN_ICE_LONG, &v, 2017239379);
+  v.i64 = 1420; /* 14.20 as decimal(9,2) */
+  check_hash(TARN_ICE_DECIMAL, &v, -500754589);
+  v.i64 = 17486; /* 2017-11-16 */
+  check_hash(TARN_ICE_DATE, &v, -653330422);
+  v.i64 = 81068000000LL; /* 22:31:08 */
+  check_hash(TARN_ICE_TIME, &v, -662762989);
+  v.i64 = 1510871468000000LL; /* 2017-11-16T22:31:08 */
+  check_hash(TARN_ICE_TIMESTAMP, &v, -2047944441);
+  check_hash(TARN_ICE_TIMESTAMPTZ, &v, -2047944441); /* 2017-11-16T14:31:08-08:00 */
+  memset(&v, 0, sizeof(v));
+  v.bytes = (const uint8_t *)"iceberg";
+  v.len = 7;
+  check_hash(TARN_ICE_STRING, &v, 1210000089);
+  assert_int_equal(tarn_uuid_parse("f79c3e09-677c-4bbd-a479-3f349cb785e7", &u, NULL), 0);
+  v.bytes = u.b;
+  v.len = 16;
+  check_hash(TARN_ICE_UUID, &v, 1488055340);
+  v.bytes = bin;
+  v.len = 4;
+  check_hash(TARN_ICE_BINARY, &v, -188683207);
+  check_hash(TARN_ICE_FIXED, &v, -188683207);
+}
+
+static void test_bucket_small_n(void **state) {
+  tarn_ice_transform b = {TARN_ICE_BUCKET, 16};
+  tarn_ice_type t = T(TARN_ICE_LONG);
+  tarn_ice_value v, out;
+  memset(&v, 0, sizeof(v));
+  v.i64 = 34;
+  assert_int_equal(tarn_ice_transform_apply(&b, &t, &v, &out, NULL, NULL), 0);
+  assert_int_equal(out.i64, 3); /* (2017239379 & MAX) % 16 */
+  v.is_null = 1;
+  assert_int_equal(tarn_ice_transform_apply(&b, &t, &v, &out, NULL, NULL), 0);
+  assert_true(out.is_null);
+}
+
+/* The spec's truncate examples. */
+static void test_truncate(void **state) {
+  tarn_ice_transform tr10 = {TARN_ICE_TRUNCATE, 10}, tr3 = {TARN_ICE_TRUNCATE, 3};
+  tarn_ice_transform tr50 = {TARN_ICE_TRUNCATE, 50};
+  tarn_ice_type ti = T(TARN_ICE_INT), tl = T(TARN_ICE_LONG), ts = T(TARN_ICE_STRING);
+  tarn_ice_type td = T(TARN_ICE_DECIMAL), tb = T(TARN_ICE_BINARY);
+  tarn_ice_value v, out;
+  tarn_buf scratch;
+  static const uint8_t wide[] = {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x29}; /* 1065 */
+  tarn_buf_init(&scratch, 64);
+  memset(&v, 0, sizeof(v));
+  v.i64 = 1;
+  assert_int_equal(tarn_ice_transform_apply(&tr10, &ti, &v, &out, &scratch, NULL), 0);
+  assert_int_equal(out.i64, 0);
+  v.i64 = -1;
+  assert_int_equal(tarn_ice_transform_apply(&tr10, &ti, &v, &out, &scratch, NULL), 0);
+  assert_int_equal(out.i64, -10);
+  v.i64 = -1;
+  assert_int_equal(tarn_ice_transform_apply(&tr10, &tl, &v, &out, &scratch, NULL), 0);
+  assert_int_equal(out.i64, -10);
+  td.precision = 9;
+  td.scale = 2;
+  v.i64 = 1065; /* 10.65 -> 10.50 */
+  assert_int_equal(tarn_ice_transform_apply(&tr50, &td, &v, &out, &scratch, NULL), 0);
+  assert_int_equal(out.i64, 1050);
+  v.wide = 1;
+  v.bytes = wide;
+  v.len = sizeof(wide);
+  assert_int_equal(tarn_ice_transform_apply(&tr50, &td, &v, &out, &scratch, NULL), 0);
+  assert_true(out.wide);
+  assert_int_equal(out.len, 2);
+  assert_int_equal(out.bytes[0], 0x04);
+  assert_int_equal(out.bytes[1], 0x1a); /* 1050 */
+  memset(&v, 0, sizeof(v));
+  v.bytes = (const uint8_t *)"iceberg";
+  v.len = 7;
+  assert_int_equal(tarn_ice_transform_apply(&tr3, &ts, &v, &out, &scratch, NULL), 0);
+  assert_int_equal(out.len, 3);
+  assert_memory_equal(out.bytes, "ice", 3);
+  v.bytes = (const uint8_t *)"\xc3\xa9t\xc3\xa9s"; /* "étés": 3 code points = 5 bytes */
+  v.len = 6;
+  assert_int_equal(tarn_ice_transform_apply(&tr3, &ts, &v, &out, &scratch, NULL), 0);
+  assert_int_equal(out.len, 5);
+  assert_int_equal(tarn_ice_transform_apply(&tr3, &tb, &v, &out, &scratch, NULL), 0);
+  assert_int_equal(out.len, 3);
+  tarn_buf_free(&scratch);
+}
+
+static void test_time_transforms(void **state) {
+  tarn_ice_transform year = {TARN_ICE_YEAR, 0}, month = {TARN_ICE_MONTH, 0};
+  tarn_ice_transform day = {TARN_ICE_DAY, 0}, hour = {TARN_ICE_HOUR, 0};
+  tarn_ice_type ts = T(TARN_ICE_TIMESTAMP), date = T(TARN_ICE_DATE), rt;
+  tarn_ice_value v, out;
+  tarn_buf b;
+  memset(&v, 0, sizeof(v));
+  tarn_buf_init(&b, 256);
+  v.i64 = 1510871468000000LL; /* 2017-11-16T22:31:08 */
+  assert_int_equal(tarn_ice_transform_apply(&year, &ts, &v, &out, NULL, NULL), 0);
+  assert_int_equal(out.i64, 47);
+  assert_int_equal(tarn_ice_transform_apply(&month, &ts, &v, &out, NULL, NULL), 0);
+  assert_int_equal(out.i64, 47 * 12 + 10);
+  tarn_ice_transform_result_type(&month, &ts, &rt, NULL);
+  assert_int_equal(tarn_ice_partition_human(&month, &rt, &out, 1, &b, NULL), 0);
+  assert_string_equal(b.data, "2017-11");
+  assert_int_equal(tarn_ice_transform_apply(&day, &ts, &v, &out, NULL, NULL), 0);
+  assert_int_equal(out.i64, 17486);
+  tarn_ice_transform_result_type(&day, &ts, &rt, NULL);
+  assert_int_equal(rt.id, TARN_ICE_DATE);
+  tarn_buf_reset(&b);
+  assert_int_equal(tarn_ice_partition_human(&day, &rt, &out, 1, &b, NULL), 0);
+  assert_string_equal(b.data, "2017-11-16");
+  assert_int_equal(tarn_ice_transform_apply(&hour, &ts, &v, &out, NULL, NULL), 0);
+  assert_int_equal(out.i64, 1510871468 / 3600);
+  tarn_ice_transform_result_type(&hour, &ts, &rt, NULL);
+  tarn_buf_reset(&b);
+  assert_int_equal(tarn_ice_partition_human(&hour, &rt, &out, 1, &b, NULL), 0);
+  assert_string_equal(b.data, "2017-11-16-22");
+  /* before the epoch: floor, not truncation toward zero */
+  v.i64 = -1;
+  assert_int_equal(tarn_ice_transform_apply(&day, &ts, &v, &out, NULL, NULL), 0);
+  assert_int_equal(out.i64, -1);
+  assert_int_equal(tarn_ice_transform_apply(&year, &ts, &v, &out, NULL, NULL), 0);
+  assert_int_equal(out.i64, -1);
+  assert_int_equal(tarn_ice_transform_apply(&hour, &ts, &v, &out, NULL, NULL), 0);
+  assert_int_equal(out.i64, -1);
+  v.i64 = 17486;
+  assert_int_equal(tarn_ice_transform_apply(&month, &date, &v, &out, NULL, NULL), 0);
+  assert_int_equal(out.i64, 574);
+  /* hour of a date does not apply */
+  assert_int_equal(tarn_ice_transform_apply(&hour, &date, &v, &out, NULL, NULL), TARN_EINVAL);
+  tarn_buf_free(&b);
+}
+
+static void test_partition_human_escaping(void **state) {
+  tarn_ice_transform id = {TARN_ICE_IDENTITY, 0};
+  tarn_ice_type ts = T(TARN_ICE_STRING), tt = T(TARN_ICE_TIMESTAMPTZ);
+  tarn_ice_type td = T(TARN_ICE_DECIMAL);
+  tarn_ice_value v;
+  tarn_buf b;
+  tarn_buf_init(&b, 256);
+  memset(&v, 0, sizeof(v));
+  v.bytes = (const uint8_t *)"a b/c=d&é";
+  v.len = strlen("a b/c=d&é");
+  assert_int_equal(tarn_ice_partition_human(&id, &ts, &v, 1, &b, NULL), 0);
+  assert_string_equal(b.data, "a+b%2Fc%3Dd%26%C3%A9");
+  tarn_buf_reset(&b);
+  v.i64 = 1510871468000000LL;
+  assert_int_equal(tarn_ice_partition_human(&id, &tt, &v, 0, &b, NULL), 0);
+  assert_string_equal(b.data, "2017-11-16T22:31:08Z");
+  tarn_buf_reset(&b);
+  td.precision = 9;
+  td.scale = 2;
+  v.i64 = -5;
+  assert_int_equal(tarn_ice_partition_human(&id, &td, &v, 0, &b, NULL), 0);
+  assert_string_equal(b.data, "-0.05");
+  tarn_buf_reset(&b);
+  v.is_null = 1;
+  assert_int_equal(tarn_ice_partition_human(&id, &td, &v, 0, &b, NULL), 0);
+  assert_string_equal(b.data, "null");
+  tarn_buf_free(&b);
+}
+
+/* Appendix D: single-value serialization. */
+static void test_value_serialization(void **state) {
+  tarn_ice_type t;
+  tarn_ice_value v, back;
+  tarn_buf b;
+  tarn_buf_init(&b, 64);
+  memset(&v, 0, sizeof(v));
+  t = T(TARN_ICE_INT);
+  v.i64 = -2;
+  assert_int_equal(tarn_ice_value_serialize(&t, &v, &b, NULL), 0);
+  assert_int_equal(b.len, 4);
+  assert_memory_equal(b.data, "\xfe\xff\xff\xff", 4);
+  assert_int_equal(tarn_ice_value_deserialize(&t, (uint8_t *)b.data, b.len, &back, NULL), 0);
+  assert_int_equal(back.i64, -2);
+  tarn_buf_reset(&b);
+  t = T(TARN_ICE_TIMESTAMPTZ);
+  v.i64 = 1;
+  assert_int_equal(tarn_ice_value_serialize(&t, &v, &b, NULL), 0);
+  assert_memory_equal(b.data, "\x01\0\0\0\0\0\0\0", 8);
+  tarn_buf_reset(&b);
+  t = T(TARN_ICE_DECIMAL);
+  t.precision = 10;
+  t.scale = 2;
+  v.i64 = 1420; /* 0x058c */
+  assert_int_equal(tarn_ice_value_serialize(&t, &v, &b, NULL), 0);
+  assert_int_equal(b.len, 2);
+  assert_memory_equal(b.data, "\x05\x8c", 2);
+  tarn_buf_reset(&b);
+  v.i64 = 128; /* needs a leading zero byte to stay positive */
+  assert_int_equal(tarn_ice_value_serialize(&t, &v, &b, NULL), 0);
+  assert_int_equal(b.len, 2);
+  assert_memory_equal(b.data, "\x00\x80", 2);
+  assert_int_equal(tarn_ice_value_deserialize(&t, (uint8_t *)b.data, b.len, &back, NULL), 0);
+  assert_int_equal(back.i64, 128);
+  tarn_buf_reset(&b);
+  v.i64 = -1;
+  assert_int_equal(tarn_ice_value_serialize(&t, &v, &b, NULL), 0);
+  assert_int_equal(b.len, 1);
+  assert_memory_equal(b.data, "\xff", 1);
+  tarn_buf_reset(&b);
+  v.i64 = -129;
+  assert_int_equal(tarn_ice_value_serialize(&t, &v, &b, NULL), 0);
+  assert_int_equal(b.len, 2);
+  assert_memory_equal(b.data, "\xff\x7f", 2);
+  assert_int_equal(tarn_ice_value_deserialize(&t, (uint8_t *)b.data, b.len, &back, NULL), 0);
+  assert_int_equal(back.i64, -129);
+  /* wrong lengths are corrupt */
+  t = T(TARN_ICE_INT);
+  assert_int_equal(tarn_ice_value_deserialize(&t, (const uint8_t *)"\1\2", 2, &back, NULL),
+                   TARN_ECORRUPT);
+  tarn_buf_free(&b);
+}
+
+static void test_value_compare(void **state) {
+  tarn_ice_type t = T(TARN_ICE_STRING), d = T(TARN_ICE_DECIMAL);
+  tarn_ice_value a, b;
+  memset(&a, 0, sizeof(a));
+  memset(&b, 0, sizeof(b));
+  a.bytes = (const uint8_t *)"\xc3\xa9"; /* é sorts after z as unsigned bytes */
+  a.len = 2;
+  b.bytes = (const uint8_t *)"z";
+  b.len = 1;
+  assert_true(tarn_ice_value_compare(&t, &a, &b) > 0);
+  d.precision = 30;
+  a.wide = 1;
+  a.bytes = (const uint8_t *)"\xff\xff"; /* -1 */
+  a.len = 2;
+  b.i64 = 0;
+  assert_true(tarn_ice_value_compare(&d, &a, &b) < 0);
+  b.i64 = -2;
+  assert_true(tarn_ice_value_compare(&d, &a, &b) > 0);
+}
+
+static const char *sample_metadata =
+    "{\n"
+    "  \"format-version\": 2,\n"
+    "  \"table-uuid\": \"9c12d441-03fe-4693-9a96-a0705ddf69c1\",\n"
+    "  \"location\": \"s3://bucket/test/location\",\n"
+    "  \"last-sequence-number\": 34,\n"
+    "  \"last-updated-ms\": 1602638573590,\n"
+    "  \"last-column-id\": 3,\n"
+    "  \"current-schema-id\": 1,\n"
+    "  \"schemas\": [\n"
+    "    {\"type\": \"struct\", \"schema-id\": 0, \"fields\": [{\"id\": 1, \"name\": \"x\", "
+    "\"required\": true, \"type\": \"long\"}]},\n"
+    "    {\"type\": \"struct\", \"schema-id\": 1, \"identifier-field-ids\": [1, 2], \"fields\": [\n"
+    "      {\"id\": 1, \"name\": \"x\", \"required\": true, \"type\": \"long\"},\n"
+    "      {\"id\": 2, \"name\": \"y\", \"required\": true, \"type\": \"long\", \"doc\": \"comment\"},\n"
+    "      {\"id\": 3, \"name\": \"z\", \"required\": false, \"type\": \"decimal(10, 2)\"}]}\n"
+    "  ],\n"
+    "  \"default-spec-id\": 0,\n"
+    "  \"partition-specs\": [{\"spec-id\": 0, \"fields\": [{\"name\": \"x\", \"transform\": "
+    "\"identity\", \"source-id\": 1, \"field-id\": 1000}]}],\n"
+    "  \"last-partition-id\": 1000,\n"
+    "  \"default-sort-order-id\": 3,\n"
+    "  \"sort-orders\": [{\"order-id\": 3, \"fields\": [{\"transform\": \"identity\", "
+    "\"source-id\": 2, \"direction\": \"asc\", \"null-order\": \"nulls-first\"}, {\"transform\": "
+    "\"bucket[4]\", \"source-id\": 3, \"direction\": \"desc\", \"null-order\": \"nulls-last\"}]}],\n"
+    "  \"properties\": {\"read.split.target.size\": \"134217728\"},\n"
+    "  \"current-snapshot-id\": 3055729675574597004,\n"
+    "  \"snapshots\": [\n"
+    "    {\"snapshot-id\": 3051729675574597004, \"timestamp-ms\": 1515100955770, "
+    "\"sequence-number\": 0, \"summary\": {\"operation\": \"append\"}, \"manifest-list\": "
+    "\"s3://a/b/1.avro\"},\n"
+    "    {\"snapshot-id\": 3055729675574597004, \"parent-snapshot-id\": 3051729675574597004, "
+    "\"timestamp-ms\": 1555100955770, \"sequence-number\": 1, \"summary\": {\"operation\": "
+    "\"append\", \"added-data-files\": \"4\"}, \"manifest-list\": \"s3://a/b/2.avro\", "
+    "\"schema-id\": 1}\n"
+    "  ],\n"
+    "  \"snapshot-log\": [{\"snapshot-id\": 3051729675574597004, \"timestamp-ms\": "
+    "1515100955770}, {\"snapshot-id\": 3055729675574597004, \"timestamp-ms\": 1555100955770}],\n"
+    "  \"metadata-log\": [{\"metadata-file\": \"s3://bucket/.../v1.json\", \"timestamp-ms\": "
+    "1515100}],\n"
+    "  \"refs\": {\"main\": {\"snapshot-id\": 3055729675574597004, \"type\": \"branch\"}, "
+    "\"t1\": {\"snapshot-id\": 3051729675574597004, \"type\": \"tag\", \"max-ref-age-ms\": 1}},\n"
+    "  \"statistics\": [{\"snapshot-id\": 3055729675574597004, \"statistics-path\": \"s3://x\", "
+    "\"file-size-in-bytes\": 413, \"file-footer-size-in-bytes\": 42, \"blob-metadata\": []}]\n"
+    "}\n";
+
+static void test_metadata_round_trip(void **state) {
+  tarn_ice_metadata m, m2;
+  tarn_buf out, out2;
+  const tarn_ice_snapshot *s;
+  tarn_error err;
+  assert_int_equal(tarn_ice_metadata_parse(sample_metadata, strlen(sample_metadata), &m, &err), 0);
+  assert_int_equal(m.format_version, 2);
+  assert_string_equal(m.table_uuid, "9c12d441-03fe-4693-9a96-a0705ddf69c1");
+  assert_int_equal(m.last_sequence_number, 34);
+  assert_int_equal(m.nschemas, 2);
+  assert_int_equal(m.schemas[1].nfields, 3);
+  assert_int_equal(m.schemas[1].fields[2].type.id, TARN_ICE_DECIMAL);
+  assert_string_equal(m.schemas[1].fields[1].doc, "comment");
+  assert_int_equal(m.nspecs, 1);
+  assert_int_equal(m.specs[0].fields[0].field_id, 1000);
+  assert_int_equal(m.sort_orders[0].fields[1].transform.kind, TARN_ICE_BUCKET);
+  assert_true(m.sort_orders[0].fields[1].descending);
+  assert_true(m.sort_orders[0].fields[0].nulls_first);
+  assert_int_equal(m.current_snapshot_id, 3055729675574597004LL);
+  s = tarn_ice_metadata_snapshot(&m, 3055729675574597004LL);
+  assert_non_null(s);
+  assert_int_equal(s->parent_id, 3051729675574597004LL);
+  assert_string_equal(s->operation, "append");
+  assert_int_equal(s->nsummary, 1);
+  assert_string_equal(s->summary[0].key, "added-data-files");
+  assert_int_equal(m.snapshots[0].parent_id, -1);
+  assert_int_equal(m.snapshots[0].schema_id, -1);
+  assert_int_equal(m.nrefs, 2);
+  assert_string_equal(tarn_ice_metadata_property(&m, "read.split.target.size"), "134217728");
+  /* write and re-read: equal, and unknown fields (statistics) survive */
+  tarn_buf_init(&out, TARN_BUF_UNLIMITED);
+  assert_int_equal(tarn_ice_metadata_write(&m, &out, &err), 0);
+  assert_non_null(strstr(out.data, "\"statistics\""));
+  assert_non_null(strstr(out.data, "\"decimal(10, 2)\""));
+  assert_int_equal(tarn_ice_metadata_parse(out.data, out.len, &m2, &err), 0);
+  tarn_buf_init(&out2, TARN_BUF_UNLIMITED);
+  assert_int_equal(tarn_ice_metadata_write(&m2, &out2, &err), 0);
+  assert_string_equal(out.data, out2.data);
+  tarn_buf_free(&out);
+  tarn_buf_free(&out2);
+  tarn_ice_metadata_free(&m);
+  tarn_ice_metadata_free(&m2);
+}
+
+static void test_metadata_errors(void **state) {
+  tarn_ice_metadata m;
+  tarn_error err;
+  const char *missing = "{\"format-version\": 2, \"location\": \"x\"}";
+  const char *v3 = "{\"format-version\": 9}";
+  const char *nested = "{\"format-version\": 2, \"table-uuid\": \"u\", \"location\": \"l\", "
+                       "\"last-sequence-number\": 0, \"last-updated-ms\": 0, \"last-column-id\": 1, "
+                       "\"current-schema-id\": 0, \"schemas\": [{\"schema-id\": 0, \"fields\": "
+                       "[{\"id\": 1, \"name\": \"s\", \"required\": false, \"type\": {\"type\": "
+                       "\"struct\", \"fields\": []}}]}]}";
+  assert_int_equal(tarn_ice_metadata_parse(missing, strlen(missing), &m, &err), TARN_ECORRUPT);
+  assert_non_null(strstr(err.detail, "table-uuid"));
+  assert_int_equal(tarn_ice_metadata_parse(v3, strlen(v3), &m, &err), TARN_EUNSUPPORTED);
+  assert_int_equal(tarn_ice_metadata_parse("[1]", 3, &m, &err), TARN_ECORRUPT);
+  assert_int_equal(tarn_ice_metadata_parse("{", 1, &m, &err), TARN_ECORRUPT);
+  assert_non_null(strstr(err.detail, "line 1"));
+  assert_int_equal(tarn_ice_metadata_parse(nested, strlen(nested), &m, &err), TARN_EUNSUPPORTED);
+  assert_non_null(strstr(err.detail, "\"s\""));
+}
+
+static void test_schema_to_parquet(void **state) {
+  static const char *types[] = {"boolean", "int", "long", "float", "double", "date", "time",
+                                "timestamp", "timestamptz", "string", "uuid", "binary",
+                                "fixed[3]", "decimal(9, 2)", "decimal(18, 2)", "decimal(38, 10)"};
+  tarn_ice_schema s;
+  tarn_pq_schema pq;
+  size_t i;
+  s.schema_id = 0;
+  s.nfields = sizeof(types) / sizeof(types[0]);
+  s.fields = calloc(s.nfields, sizeof(*s.fields));
+  for (i = 0; i < s.nfields; i++) {
+    s.fields[i].id = (int32_t)i + 1;
+    s.fields[i].name = (char *)types[i];
+    s.fields[i].required = i % 2;
+    assert_int_equal(tarn_ice_type_parse(types[i], &s.fields[i].type, NULL), 0);
+  }
+  assert_int_equal(tarn_ice_schema_to_parquet(&s, &pq, NULL), 0);
+  assert_int_equal(pq.ncols, s.nfields);
+  assert_int_equal(pq.cols[0].type, TARN_PQ_BOOLEAN);
+  assert_true(pq.cols[0].optional);
+  assert_false(pq.cols[1].optional);
+  assert_int_equal(pq.cols[5].logical, TARN_PQ_LT_DATE);
+  assert_int_equal(pq.cols[6].logical, TARN_PQ_LT_TIME);
+  assert_int_equal(pq.cols[7].adjusted_to_utc, 0);
+  assert_int_equal(pq.cols[8].adjusted_to_utc, 1);
+  assert_int_equal(pq.cols[8].unit, TARN_PQ_MICROS);
+  assert_int_equal(pq.cols[10].type_length, 16);
+  assert_int_equal(pq.cols[12].type_length, 3);
+  assert_int_equal(pq.cols[13].type, TARN_PQ_INT32);
+  assert_int_equal(pq.cols[14].type, TARN_PQ_INT64);
+  assert_int_equal(pq.cols[15].type, TARN_PQ_FIXED_LEN_BYTE_ARRAY);
+  assert_int_equal(pq.cols[15].type_length, 16); /* 38 digits need 16 bytes */
+  assert_int_equal(pq.cols[15].field_id, 16);
+  tarn_pq_schema_free(&pq);
+  free(s.fields);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_type_parse_format),  cmocka_unit_test(test_bucket_spec_vectors),
+      cmocka_unit_test(test_bucket_small_n),     cmocka_unit_test(test_truncate),
+      cmocka_unit_test(test_time_transforms),    cmocka_unit_test(test_partition_human_escaping),
+      cmocka_unit_test(test_value_serialization), cmocka_unit_test(test_value_compare),
+      cmocka_unit_test(test_metadata_round_trip), cmocka_unit_test(test_metadata_errors),
+      cmocka_unit_test(test_schema_to_parquet),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
