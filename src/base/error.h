@@ -36,7 +36,9 @@
   XX(EPERM,       19, "permission_denied", FATAL, "permission denied")               \
   XX(EUSAGE,      20, "usage",           FATAL, "invalid command-line usage")        \
   XX(EBADMETHOD,  21, "method_not_allowed", FATAL, "method not allowed")             \
-  XX(ENETWORK,    22, "network_error",   RETRY, "network error")
+  XX(ENETWORK,    22, "network_error",   RETRY, "network error")                     \
+  XX(EUNKNOWN_OUTCOME, 23, "commit_state_unknown", RETRY,                               \
+     "outcome unknown: the connection was lost after the request was sent; check before retrying")
 
 typedef enum tarn_code {
 #define TARN__ERR_ENUM(sfx, num, name, cls, msg) TARN_##sfx = num,
