@@ -263,6 +263,96 @@ const tarn_ice_snapshot *tarn_ice_metadata_snapshot(const tarn_ice_metadata *m,
                                                     int64_t snapshot_id);
 const char *tarn_ice_metadata_property(const tarn_ice_metadata *m, const char *key);
 
+/* ---- data files and manifests ---- */
+
+/* Per-column metrics of a data file, as manifests carry them (keyed by field id). */
+typedef struct tarn_ice_column_stats {
+  int32_t field_id;
+  int64_t column_size;   /* -1: unknown */
+  int64_t value_count;   /* -1: unknown */
+  int64_t null_count;    /* -1: unknown */
+  int64_t nan_count;     /* -1: unknown / not a float column */
+  int has_lower, has_upper;
+  tarn_buf lower, upper; /* single-value serialization (Appendix D) */
+} tarn_ice_column_stats;
+
+typedef enum tarn_ice_content {
+  TARN_ICE_CONTENT_DATA = 0,
+  TARN_ICE_CONTENT_POSITION_DELETES = 1,
+  TARN_ICE_CONTENT_EQUALITY_DELETES = 2,
+} tarn_ice_content;
+
+typedef struct tarn_ice_data_file {
+  tarn_ice_content content;
+  char *file_path;               /* absolute URI */
+  char *file_format;             /* "PARQUET" */
+  int32_t spec_id;
+  tarn_ice_value *partition;     /* one per spec field; bytes point into partition_buf */
+  size_t npartition;
+  tarn_buf partition_buf;
+  int64_t record_count;
+  int64_t file_size;
+  tarn_ice_column_stats *stats;
+  size_t nstats;
+  int64_t *split_offsets;
+  size_t nsplits;
+  int32_t sort_order_id;         /* -1: absent */
+} tarn_ice_data_file;
+
+typedef enum tarn_ice_entry_status {
+  TARN_ICE_EXISTING = 0,
+  TARN_ICE_ADDED = 1,
+  TARN_ICE_DELETED = 2,
+} tarn_ice_entry_status;
+
+typedef struct tarn_ice_manifest_entry {
+  tarn_ice_entry_status status;
+  int64_t snapshot_id;          /* -1: inherit from the manifest */
+  int64_t sequence_number;      /* -1: inherit */
+  int64_t file_sequence_number; /* -1: inherit */
+  tarn_ice_data_file file;
+} tarn_ice_manifest_entry;
+
+typedef struct tarn_ice_field_summary {
+  int contains_null;
+  int contains_nan;             /* -1: unknown */
+  int has_lower, has_upper;
+  tarn_buf lower, upper;
+} tarn_ice_field_summary;
+
+/* An entry of a manifest list. */
+typedef struct tarn_ice_manifest_file {
+  char *manifest_path;
+  int64_t manifest_length;
+  int32_t partition_spec_id;
+  tarn_ice_content content;      /* DATA or (any) DELETES */
+  int64_t sequence_number;
+  int64_t min_sequence_number;
+  int64_t added_snapshot_id;
+  int32_t added_files_count, existing_files_count, deleted_files_count;
+  int64_t added_rows_count, existing_rows_count, deleted_rows_count;
+  tarn_ice_field_summary *partitions; /* one per spec field */
+  size_t npartitions;
+} tarn_ice_manifest_file;
+
+void tarn_ice_data_file_free(tarn_ice_data_file *f);
+int tarn_ice_data_file_copy(tarn_ice_data_file *dst, const tarn_ice_data_file *src,
+                            tarn_error *err);
+void tarn_ice_manifest_file_free(tarn_ice_manifest_file *m);
+int tarn_ice_manifest_file_copy(tarn_ice_manifest_file *dst, const tarn_ice_manifest_file *src,
+                                tarn_error *err);
+
+/*
+ * Column metrics of a data file from what the Parquet writer reported: sizes, counts,
+ * and bounds converted from Parquet's PLAIN encoding to Iceberg's single-value
+ * serialization (decimals stored as INT32/INT64/FLBA become minimal big-endian bytes;
+ * string bounds are truncated to `truncate` code points, the upper one rounded up, as
+ * Iceberg's default "truncate(16)" metrics mode does; 0 keeps them whole).
+ */
+int tarn_ice_stats_from_parquet(const tarn_ice_schema *schema, const tarn_pq_file_info *info,
+                                size_t truncate, tarn_ice_column_stats **out, size_t *nout,
+                                tarn_error *err);
+
 /* Frees the members of one snapshot / spec / sort order (not the struct itself). */
 void tarn_ice_snapshot_free(tarn_ice_snapshot *s);
 void tarn_ice_spec_free(tarn_ice_spec *s);

@@ -448,6 +448,84 @@ static void test_schema_to_parquet(void **state) {
   free(s.fields);
 }
 
+static void test_stats_from_parquet(void **state) {
+  tarn_ice_field fields[3];
+  tarn_ice_schema s = {0, fields, 3};
+  tarn_pq_column_info cols[3];
+  tarn_pq_file_info info;
+  tarn_ice_column_stats *st;
+  size_t n, i;
+  memset(fields, 0, sizeof(fields));
+  memset(cols, 0, sizeof(cols));
+  fields[0].id = 1;
+  fields[0].name = "name";
+  assert_int_equal(tarn_ice_type_parse("string", &fields[0].type, NULL), 0);
+  fields[1].id = 2;
+  fields[1].name = "price";
+  assert_int_equal(tarn_ice_type_parse("decimal(9, 2)", &fields[1].type, NULL), 0);
+  fields[2].id = 3;
+  fields[2].name = "ratio";
+  assert_int_equal(tarn_ice_type_parse("double", &fields[2].type, NULL), 0);
+  for (i = 0; i < 3; i++) {
+    cols[i].field_id = (int32_t)i + 1;
+    cols[i].compressed_size = 100 + (int64_t)i;
+    cols[i].value_count = 10;
+    cols[i].null_count = 1;
+    cols[i].nan_count = 2;
+    cols[i].has_bounds = 1;
+    tarn_buf_init(&cols[i].lower, 1024);
+    tarn_buf_init(&cols[i].upper, 1024);
+  }
+  /* 20 code points, the 16th is U+007F so rounding up grows it to two bytes */
+  tarn_buf_append_str(&cols[0].lower, "aaaaaaaaaaaaaaaaaaaa", NULL);
+  tarn_buf_append_str(&cols[0].upper, "bbbbbbbbbbbbbbb\x7fzzzz", NULL);
+  tarn_buf_append(&cols[1].lower, "\xfe\xff\xff\xff", 4, NULL); /* -2 as INT32 */
+  tarn_buf_append(&cols[1].upper, "\x8c\x05\x00\x00", 4, NULL); /* 1420 */
+  tarn_buf_append(&cols[2].lower, "\0\0\0\0\0\0\xf0\x3f", 8, NULL); /* 1.0 */
+  tarn_buf_append(&cols[2].upper, "\0\0\0\0\0\0\0\x40", 8, NULL);   /* 2.0 */
+  info.record_count = 10;
+  info.file_size = 1000;
+  info.cols = cols;
+  info.ncols = 3;
+  info.split_offsets = NULL;
+  info.nsplits = 0;
+  assert_int_equal(tarn_ice_stats_from_parquet(&s, &info, 16, &st, &n, NULL), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(st[0].lower.len, 16);
+  assert_true(st[0].has_upper);
+  assert_int_equal(st[0].upper.len, 17);
+  assert_memory_equal(st[0].upper.data, "bbbbbbbbbbbbbbb\xc2\x80", 17);
+  assert_int_equal(st[0].nan_count, -1);
+  assert_int_equal(st[1].lower.len, 1);
+  assert_memory_equal(st[1].lower.data, "\xfe", 1);
+  assert_int_equal(st[1].upper.len, 2);
+  assert_memory_equal(st[1].upper.data, "\x05\x8c", 2);
+  assert_int_equal(st[2].nan_count, 2);
+  assert_int_equal(st[2].column_size, 102);
+  assert_memory_equal(st[2].upper.data, "\0\0\0\0\0\0\0\x40", 8);
+  for (i = 0; i < n; i++) {
+    tarn_buf_free(&st[i].lower);
+    tarn_buf_free(&st[i].upper);
+  }
+  free(st);
+  /* an upper bound made only of U+10FFFF cannot be rounded up: no upper bound */
+  tarn_buf_reset(&cols[0].upper);
+  for (i = 0; i < 17; i++)
+    tarn_buf_append(&cols[0].upper, "\xf4\x8f\xbf\xbf", 4, NULL);
+  assert_int_equal(tarn_ice_stats_from_parquet(&s, &info, 16, &st, &n, NULL), 0);
+  assert_false(st[0].has_upper);
+  assert_true(st[0].has_lower);
+  for (i = 0; i < n; i++) {
+    tarn_buf_free(&st[i].lower);
+    tarn_buf_free(&st[i].upper);
+  }
+  free(st);
+  for (i = 0; i < 3; i++) {
+    tarn_buf_free(&cols[i].lower);
+    tarn_buf_free(&cols[i].upper);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_type_parse_format),  cmocka_unit_test(test_bucket_spec_vectors),
@@ -455,7 +533,7 @@ int main(void) {
       cmocka_unit_test(test_time_transforms),    cmocka_unit_test(test_partition_human_escaping),
       cmocka_unit_test(test_value_serialization), cmocka_unit_test(test_value_compare),
       cmocka_unit_test(test_metadata_round_trip), cmocka_unit_test(test_metadata_errors),
-      cmocka_unit_test(test_schema_to_parquet),
+      cmocka_unit_test(test_schema_to_parquet),  cmocka_unit_test(test_stats_from_parquet),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
