@@ -1,0 +1,1250 @@
+/* test_parquet_read.c - the Parquet reader: DuckDB fixtures read back exactly, pruning,
+ * decoders on hand-made vectors, hand-built files and hostile inputs. */
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/alloc.h"
+#include "parquet/parquet.h"
+#include "parquet/pq_read_int.h"
+
+#ifndef TARN_SOURCE_DIR
+#define TARN_SOURCE_DIR "."
+#endif
+
+static char data_dir[4096];
+
+static void find_data_dir(void) {
+  const char *cands[] = {getenv("TARN_SOURCE_DIR"), TARN_SOURCE_DIR, ".", "..", "../.."};
+  size_t i;
+  for (i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+    char p[4096];
+    if (cands[i] == NULL)
+      continue;
+    snprintf(p, sizeof(p), "%s/tests/data/parquet/manifest.json", cands[i]);
+    if (access(p, R_OK) == 0) {
+      snprintf(data_dir, sizeof(data_dir), "%s/tests/data/parquet", cands[i]);
+      return;
+    }
+  }
+  /* From the source file's own location (ctest runs in the build directory). */
+  {
+    char p[4096];
+    const char *f = __FILE__, *slash = strstr(f, "tests/unit/");
+    if (slash != NULL) {
+      snprintf(p, sizeof(p), "%.*stests/data/parquet", (int)(slash - f), f);
+      snprintf(data_dir, sizeof(data_dir), "%s", p);
+    }
+  }
+}
+
+static uint8_t *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  uint8_t *buf;
+  long sz;
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  sz = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  buf = malloc((size_t)sz + 1);
+  assert_non_null(buf);
+  assert_int_equal(fread(buf, 1, (size_t)sz, f), (size_t)sz);
+  fclose(f);
+  *n = (size_t)sz;
+  return buf;
+}
+
+/* ---- canonical text of a value, as gen.mjs has DuckDB write it ---- */
+
+static void int128_str(__int128 v, char *out) {
+  char tmp[64];
+  int n = 0, neg = v < 0;
+  unsigned __int128 u = neg ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
+  do {
+    tmp[n++] = (char)('0' + (int)(u % 10));
+    u /= 10;
+  } while (u > 0);
+  if (neg)
+    *out++ = '-';
+  while (n > 0)
+    *out++ = tmp[--n];
+  *out = '\0';
+}
+
+/* Returns 0 for null, 1 for text in buf, 2 for a double in *d. */
+static int canon(const tarn_pq_column *c, const tarn_pq_array *a, int64_t i, char *buf,
+                 size_t bufn, double *d) {
+  if (a->validity != NULL && !(a->validity[i >> 3] & (1u << (i & 7))))
+    return 0;
+  switch (c->type) {
+  case TARN_PQ_BOOLEAN:
+    snprintf(buf, bufn, "%s", (((uint8_t *)a->values)[i >> 3] >> (i & 7)) & 1 ? "true" : "false");
+    return 1;
+  case TARN_PQ_INT32: {
+    int32_t v = ((int32_t *)a->values)[i];
+    if (c->logical == TARN_PQ_LT_INTEGER && !c->is_signed)
+      snprintf(buf, bufn, "%u", (uint32_t)v);
+    else if (c->logical == TARN_PQ_LT_TIME)
+      snprintf(buf, bufn, "%lld", (long long)v * 1000);
+    else
+      snprintf(buf, bufn, "%d", v);
+    return 1;
+  }
+  case TARN_PQ_INT64: {
+    int64_t v = ((int64_t *)a->values)[i];
+    if (c->logical == TARN_PQ_LT_INTEGER && !c->is_signed)
+      snprintf(buf, bufn, "%llu", (unsigned long long)v);
+    else if (c->logical == TARN_PQ_LT_TIMESTAMP)
+      snprintf(buf, bufn, "%lld",
+               (long long)(c->unit == TARN_PQ_MILLIS   ? v * 1000000
+                           : c->unit == TARN_PQ_MICROS ? v * 1000
+                                                       : v));
+    else if (c->logical == TARN_PQ_LT_TIME)
+      snprintf(buf, bufn, "%lld", (long long)(c->unit == TARN_PQ_NANOS ? v / 1000 : v));
+    else
+      snprintf(buf, bufn, "%lld", (long long)v);
+    return 1;
+  }
+  case TARN_PQ_FLOAT:
+  case TARN_PQ_DOUBLE: {
+    double v = c->type == TARN_PQ_FLOAT ? (double)((float *)a->values)[i] : ((double *)a->values)[i];
+    if (isnan(v)) {
+      snprintf(buf, bufn, "NaN");
+      return 1;
+    }
+    if (isinf(v)) {
+      snprintf(buf, bufn, "%s", v > 0 ? "Infinity" : "-Infinity");
+      return 1;
+    }
+    *d = v;
+    return 2;
+  }
+  case TARN_PQ_BYTE_ARRAY: {
+    const uint8_t *p = a->data + a->offsets[i];
+    int64_t n = a->offsets[i + 1] - a->offsets[i], k;
+    assert_true(n >= 0 && (size_t)n * 2 + 1 < bufn);
+    if (c->logical == TARN_PQ_LT_STRING) {
+      memcpy(buf, p, (size_t)n);
+      buf[n] = '\0';
+    } else {
+      for (k = 0; k < n; k++)
+        snprintf(buf + 2 * k, 3, "%02X", p[k]);
+      buf[2 * n] = '\0';
+    }
+    return 1;
+  }
+  case TARN_PQ_FIXED_LEN_BYTE_ARRAY: {
+    const uint8_t *p = (const uint8_t *)a->values + (size_t)i * (size_t)c->type_length;
+    if (c->logical == TARN_PQ_LT_UUID) {
+      snprintf(buf, bufn,
+               "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", p[0], p[1],
+               p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14],
+               p[15]);
+    } else {
+      __int128 v = (p[0] & 0x80) ? -1 : 0;
+      int k;
+      assert_true(c->type_length <= 16);
+      for (k = 0; k < c->type_length; k++)
+        v = (__int128)(((unsigned __int128)v << 8) | p[k]);
+      int128_str(v, buf);
+    }
+    return 1;
+  }
+  default:
+    fail_msg("unexpected type");
+  }
+  return 0;
+}
+
+/* Scans the whole file with the given batch size and compares every value. */
+static void check_file(const char *file, const char *expected, int64_t batch_rows) {
+  char path[4200], ep[4200];
+  tarn_pq_reader *r = NULL;
+  tarn_pq_scan *s = NULL;
+  tarn_pq_batch *b;
+  tarn_error err;
+  json_t *exp, *rows;
+  json_error_t jerr;
+  const tarn_pq_file_meta *m;
+  int fd, rc;
+  size_t c, row = 0;
+  tarn_pq_scan_options o = {0};
+  snprintf(path, sizeof(path), "%s/%s", data_dir, file);
+  snprintf(ep, sizeof(ep), "%s/%s", data_dir, expected);
+  exp = json_load_file(ep, 0, &jerr);
+  assert_non_null(exp);
+  rows = json_object_get(exp, "rows");
+  fd = open(path, O_RDONLY);
+  assert_true(fd >= 0);
+  rc = tarn_pq_reader_open_fd(fd, file, &r, &err);
+  if (rc != 0)
+    fail_msg("%s: %s", file, err.detail);
+  m = tarn_pq_reader_meta(r);
+  assert_int_equal(m->schema.ncols, json_array_size(json_object_get(exp, "columns")));
+  for (c = 0; c < m->schema.ncols; c++)
+    assert_string_equal(m->schema.cols[c].name,
+                        json_string_value(json_object_get(
+                            json_array_get(json_object_get(exp, "columns"), c), "name")));
+  assert_int_equal(m->num_rows, (int64_t)json_array_size(rows));
+  o.batch_rows = batch_rows;
+  o.row_group = -1;
+  assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), 0);
+  for (;;) {
+    int64_t i;
+    rc = tarn_pq_scan_next(s, &b, &err);
+    if (rc != 0)
+      fail_msg("%s: %s", file, err.detail);
+    if (b == NULL)
+      break;
+    assert_true(b->nrows <= batch_rows && b->nrows > 0);
+    assert_int_equal(b->ncols, m->schema.ncols);
+    for (i = 0; i < b->nrows; i++, row++) {
+      json_t *jr = json_array_get(rows, row);
+      for (c = 0; c < b->ncols; c++) {
+        char buf[8192];
+        double d = 0;
+        const tarn_pq_column *col = &m->schema.cols[c];
+        int k = canon(col, &b->cols[c], i, buf, sizeof(buf), &d);
+        json_t *ev = json_array_get(jr, c);
+        if (k == 0) {
+          if (!json_is_null(ev))
+            fail_msg("%s row %zu col %s: got null, want %s", file, row, col->name,
+                     json_is_string(ev) ? json_string_value(ev) : "(number)");
+        } else if (k == 1) {
+          if (!json_is_string(ev) || strcmp(json_string_value(ev), buf) != 0)
+            fail_msg("%s row %zu col %s: got %s, want %s", file, row, col->name, buf,
+                     json_is_string(ev) ? json_string_value(ev) : json_is_null(ev) ? "null" : "?");
+        } else {
+          if (!json_is_number(ev) || json_number_value(ev) != d)
+            fail_msg("%s row %zu col %s: got %.17g, want %.17g", file, row, col->name, d,
+                     json_is_number(ev) ? json_number_value(ev) : NAN);
+        }
+      }
+      /* Arrow layout: null_count matches the bitmap; null slots are zeroed. */
+    }
+    for (c = 0; c < b->ncols; c++) {
+      int64_t nulls = 0;
+      for (i = 0; i < b->nrows; i++)
+        if (b->cols[c].validity && !(b->cols[c].validity[i >> 3] & (1u << (i & 7))))
+          nulls++;
+      assert_int_equal(nulls, b->cols[c].null_count);
+      if (b->cols[c].offsets)
+        assert_int_equal(b->cols[c].offsets[b->nrows], b->cols[c].data_len);
+    }
+    tarn_pq_batch_free(b);
+  }
+  assert_int_equal(row, json_array_size(rows));
+  assert_int_equal(tarn_pq_scan_stats_get(s)->rows_returned, (int64_t)row);
+  tarn_pq_scan_close(s);
+  tarn_pq_reader_close(r);
+  close(fd);
+  json_decref(exp);
+}
+
+static void test_fixtures(void **state) {
+  char mp[4200];
+  json_t *man;
+  json_error_t jerr;
+  size_t i;
+  (void)state;
+  snprintf(mp, sizeof(mp), "%s/manifest.json", data_dir);
+  man = json_load_file(mp, 0, &jerr);
+  assert_non_null(man);
+  assert_true(json_array_size(man) >= 10);
+  for (i = 0; i < json_array_size(man); i++) {
+    json_t *e = json_array_get(man, i);
+    const char *f = json_string_value(json_object_get(e, "file"));
+    const char *x = json_string_value(json_object_get(e, "expected"));
+    check_file(f, x, 65536);
+    check_file(f, x, 1000);
+    if (i < 3)
+      check_file(f, x, 7);
+  }
+  json_decref(man);
+}
+
+/* ---- opening helpers ---- */
+
+static tarn_pq_reader *open_fixture(const char *file, uint8_t **mem) {
+  char path[4200];
+  size_t n;
+  tarn_pq_reader *r = NULL;
+  tarn_error err;
+  snprintf(path, sizeof(path), "%s/%s", data_dir, file);
+  *mem = slurp(path, &n);
+  if (tarn_pq_reader_open_mem(*mem, n, file, &r, &err) != 0)
+    fail_msg("%s", err.detail);
+  return r;
+}
+
+static size_t col_index(const tarn_pq_reader *r, const char *name) {
+  const tarn_pq_file_meta *m = tarn_pq_reader_meta(r);
+  size_t i;
+  for (i = 0; i < m->schema.ncols; i++)
+    if (strcmp(m->schema.cols[i].name, name) == 0)
+      return i;
+  fail_msg("no column %s", name);
+  return 0;
+}
+
+/* Runs a scan; returns rows and fills stats. */
+static int64_t run_scan(tarn_pq_reader *r, const tarn_pq_scan_options *o, tarn_pq_scan_stats *st) {
+  tarn_pq_scan *s = NULL;
+  tarn_pq_batch *b;
+  tarn_error err;
+  int64_t rows = 0;
+  if (tarn_pq_scan_open(r, o, &s, &err) != 0)
+    fail_msg("%s", err.detail);
+  for (;;) {
+    if (tarn_pq_scan_next(s, &b, &err) != 0)
+      fail_msg("%s", err.detail);
+    if (b == NULL)
+      break;
+    rows += b->nrows;
+    tarn_pq_batch_free(b);
+  }
+  *st = *tarn_pq_scan_stats_get(s);
+  tarn_pq_scan_close(s);
+  return rows;
+}
+
+static void test_schema_and_meta(void **state) {
+  uint8_t *mem;
+  tarn_pq_reader *r = open_fixture("all_snappy_v1.parquet", &mem);
+  const tarn_pq_file_meta *m = tarn_pq_reader_meta(r);
+  const tarn_pq_column *c;
+  char d[128];
+  (void)state;
+  assert_int_equal(m->num_rows, 3000);
+  assert_int_equal(m->nrow_groups, 2);
+  assert_int_equal(m->row_groups[0].num_rows + m->row_groups[1].num_rows, 3000);
+  assert_non_null(m->created_by);
+  c = &m->schema.cols[col_index(r, "tstz")];
+  assert_int_equal(c->logical, TARN_PQ_LT_TIMESTAMP);
+  assert_int_equal(c->unit, TARN_PQ_MICROS);
+  assert_int_equal(c->adjusted_to_utc, 1);
+  c = &m->schema.cols[col_index(r, "ts")];
+  assert_int_equal(c->adjusted_to_utc, 0);
+  c = &m->schema.cols[col_index(r, "tsns")];
+  assert_int_equal(c->unit, TARN_PQ_NANOS);
+  c = &m->schema.cols[col_index(r, "dec38")];
+  assert_int_equal(c->type, TARN_PQ_FIXED_LEN_BYTE_ARRAY);
+  assert_int_equal(c->type_length, 16);
+  tarn_pq_column_describe(c, d, sizeof(d));
+  assert_string_equal(d, "FIXED_LEN_BYTE_ARRAY(16) DECIMAL(38,10)");
+  c = &m->schema.cols[col_index(r, "u16")];
+  assert_int_equal(c->logical, TARN_PQ_LT_INTEGER); /* from ConvertedType UINT_16 */
+  assert_int_equal(c->bit_width, 16);
+  assert_int_equal(c->is_signed, 0);
+  c = &m->schema.cols[col_index(r, "s")];
+  assert_int_equal(c->logical, TARN_PQ_LT_STRING);
+  assert_int_equal(c->optional, 1);
+  c = &m->schema.cols[col_index(r, "u")];
+  assert_int_equal(c->logical, TARN_PQ_LT_UUID);
+  assert_int_equal(m->row_groups[0].chunks[0].codec, TARN_PQ_SNAPPY);
+  assert_true(m->row_groups[0].chunks[0].stats.has_min_max);
+  tarn_pq_reader_close(r);
+  free(mem);
+}
+
+static void test_projection_and_row_group(void **state) {
+  uint8_t *mem;
+  tarn_pq_reader *r = open_fixture("all_zstd_v2.parquet", &mem);
+  size_t cols[2];
+  tarn_pq_scan_options o = {0};
+  tarn_pq_scan *s;
+  tarn_pq_batch *b;
+  tarn_error err;
+  int64_t seen = 0;
+  (void)state;
+  cols[0] = col_index(r, "s");
+  cols[1] = col_index(r, "id");
+  o.columns = cols;
+  o.ncolumns = 2;
+  o.row_group = 1;
+  o.batch_rows = 100;
+  assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), 0);
+  while (tarn_pq_scan_next(s, &b, &err) == 0 && b != NULL) {
+    int64_t i;
+    assert_int_equal(b->ncols, 2);
+    for (i = 0; i < b->nrows; i++)
+      assert_int_equal(((int64_t *)b->cols[1].values)[i], 2048 + seen + i);
+    seen += b->nrows;
+    tarn_pq_batch_free(b);
+  }
+  assert_int_equal(seen, 952);
+  tarn_pq_scan_close(s);
+  o.row_group = 2;
+  assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), TARN_EINVAL);
+  cols[0] = 999;
+  o.row_group = -1;
+  assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), TARN_EINVAL);
+  tarn_pq_reader_close(r);
+  free(mem);
+}
+
+static void test_prune_stats(void **state) {
+  uint8_t *mem;
+  tarn_pq_reader *r = open_fixture("all_snappy_v1.parquet", &mem);
+  tarn_pq_predicate p = {0};
+  tarn_pq_scan_options o = {0};
+  tarn_pq_scan_stats st;
+  int64_t rows;
+  (void)state;
+  o.preds = &p;
+  o.npreds = 1;
+  o.row_group = -1;
+  p.column = col_index(r, "id");
+  p.op = TARN_PQ_EQ;
+  p.value.i64 = 2500;
+  rows = run_scan(r, &o, &st);
+  assert_int_equal(st.row_groups_total, 2);
+  assert_int_equal(st.row_groups_pruned_stats, 1);
+  assert_int_equal(rows, 952);
+  p.op = TARN_PQ_GT;
+  p.value.i64 = 2999;
+  assert_int_equal(run_scan(r, &o, &st), 0);
+  assert_int_equal(st.row_groups_pruned_stats, 2);
+  p.op = TARN_PQ_GE;
+  assert_int_equal(run_scan(r, &o, &st), 952);
+  p.op = TARN_PQ_LT;
+  p.value.i64 = 0;
+  assert_int_equal(run_scan(r, &o, &st), 0);
+  p.op = TARN_PQ_LE;
+  assert_int_equal(run_scan(r, &o, &st), 2048);
+  p.op = TARN_PQ_IS_NULL; /* id has no nulls */
+  assert_int_equal(run_scan(r, &o, &st), 0);
+  p.op = TARN_PQ_NOT_NULL;
+  assert_int_equal(run_scan(r, &o, &st), 3000);
+  /* Strings: unsigned byte order. */
+  p.column = col_index(r, "cat");
+  p.op = TARN_PQ_GT;
+  p.value.bytes = (const uint8_t *)"zzz";
+  p.value.len = 3;
+  assert_int_equal(run_scan(r, &o, &st), 0);
+  p.op = TARN_PQ_LT;
+  assert_int_equal(run_scan(r, &o, &st), 3000);
+  /* Doubles with NaN in the data: a NaN literal never prunes. */
+  p.column = col_index(r, "d");
+  p.op = TARN_PQ_EQ;
+  p.value.f64 = NAN;
+  assert_int_equal(run_scan(r, &o, &st), 3000);
+  p.value.f64 = 1e300; /* row group 0 holds NaN and inf: DuckDB wrote no bounds for it */
+  assert_int_equal(run_scan(r, &o, &st), 2048);
+  assert_int_equal(st.row_groups_pruned_stats, 1);
+  tarn_pq_reader_close(r);
+  free(mem);
+}
+
+static void test_prune_bloom(void **state) {
+  uint8_t *mem;
+  tarn_pq_reader *r = open_fixture("all_snappy_v1.parquet", &mem);
+  tarn_pq_predicate p = {0};
+  tarn_pq_scan_options o = {0};
+  tarn_pq_scan_stats st;
+  const tarn_pq_file_meta *m = tarn_pq_reader_meta(r);
+  (void)state;
+  o.preds = &p;
+  o.npreds = 1;
+  o.row_group = -1;
+  p.column = col_index(r, "cat");
+  assert_true(m->row_groups[0].chunks[p.column].bloom_filter_offset > 0);
+  p.op = TARN_PQ_EQ;
+  p.value.bytes = (const uint8_t *)"purple"; /* between "blue" and "red": only bloom prunes */
+  p.value.len = 6;
+  assert_int_equal(run_scan(r, &o, &st), 0);
+  assert_int_equal(st.row_groups_pruned_bloom, 2);
+  p.value.bytes = (const uint8_t *)"green";
+  p.value.len = 5;
+  assert_int_equal(run_scan(r, &o, &st), 3000);
+  assert_int_equal(st.row_groups_pruned_bloom, 0);
+  /* INT32 column (TINYINT) with a dictionary and bloom filter: 127 is absent? i8 takes
+   * (i*37)%256-128, which covers every value: nothing is pruned. */
+  p.column = col_index(r, "i8");
+  p.value.i32 = 5;
+  assert_int_equal(run_scan(r, &o, &st), 3000);
+  p.value.i32 = 1000; /* out of range of the stats already */
+  assert_int_equal(run_scan(r, &o, &st), 0);
+  tarn_pq_reader_close(r);
+  free(mem);
+}
+
+/* ---- decoders on hand-made vectors ---- */
+
+static void test_rle_hybrid(void **state) {
+  /* bit-packed run of 8 values (0..7, width 3), then an RLE run of 5 fours */
+  const uint8_t in[] = {0x03, 0x88, 0xC6, 0xFA, 0x0A, 0x04};
+  uint32_t out[13];
+  uint8_t o8[13];
+  size_t i;
+  (void)state;
+  assert_int_equal(tarn__pq_rle_u32(in, sizeof(in), 3, out, 13), 0);
+  for (i = 0; i < 8; i++)
+    assert_int_equal(out[i], i);
+  for (i = 8; i < 13; i++)
+    assert_int_equal(out[i], 4);
+  assert_int_equal(tarn__pq_rle_u8(in, sizeof(in), 3, o8, 13), 0);
+  assert_int_equal(o8[7], 7);
+  /* fewer values than the runs hold is fine; more is corrupt */
+  assert_int_equal(tarn__pq_rle_u32(in, sizeof(in), 3, out, 3), 0);
+  assert_int_equal(tarn__pq_rle_u32(in, sizeof(in), 3, out, 14), -1);
+  /* truncated bit-packed data, bad widths, RLE value wider than bw */
+  assert_int_equal(tarn__pq_rle_u32(in, 3, 3, out, 8), -1);
+  assert_int_equal(tarn__pq_rle_u32(in, sizeof(in), 33, out, 1), -1);
+  {
+    const uint8_t wide[] = {0x02, 0x09}; /* RLE run of 1 with value 9 at width 3 */
+    assert_int_equal(tarn__pq_rle_u32(wide, sizeof(wide), 3, out, 1), -1);
+  }
+  {
+    /* width 0: every value is 0; a run header alone suffices */
+    const uint8_t zero[] = {0xC8, 0x01}; /* RLE run of 100 */
+    uint32_t z[100];
+    assert_int_equal(tarn__pq_rle_u32(zero, sizeof(zero), 0, z, 100), 0);
+    assert_int_equal(z[99], 0);
+  }
+  {
+    /* a varint run length that overflows */
+    const uint8_t bad[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+    assert_int_equal(tarn__pq_rle_u32(bad, sizeof(bad), 1, out, 1), -1);
+  }
+  {
+    /* legacy BIT_PACKED, MSB first: 1,0,1,1,0,0,0,1 = 0xB1 */
+    const uint8_t bp[] = {0xB1};
+    size_t used;
+    assert_int_equal(tarn__pq_bitpacked_u8(bp, 1, 1, o8, 8, &used), 0);
+    assert_int_equal(used, 1);
+    assert_int_equal(o8[0], 1);
+    assert_int_equal(o8[1], 0);
+    assert_int_equal(o8[3], 1);
+    assert_int_equal(o8[7], 1);
+    assert_int_equal(tarn__pq_bitpacked_u8(bp, 1, 1, o8, 9, &used), -1);
+  }
+}
+
+/* LSB-first packer for tests. */
+static void pack(const uint64_t *v, size_t n, int bw, uint8_t *out) {
+  size_t i;
+  int b;
+  memset(out, 0, (n * (size_t)bw + 7) / 8 + 8);
+  for (i = 0; i < n; i++)
+    for (b = 0; b < bw; b++)
+      if ((v[i] >> b) & 1) {
+        size_t bit = i * (size_t)bw + (size_t)b;
+        out[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+      }
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return rng_state;
+}
+
+static void test_unpack_widths(void **state) {
+  uint64_t v[67], got[67];
+  uint8_t buf[67 * 8 + 16];
+  int bw;
+  size_t i;
+  (void)state;
+  for (bw = 0; bw <= 64; bw++) {
+    uint64_t mask = bw == 64 ? ~0ull : (1ull << bw) - 1;
+    for (i = 0; i < 67; i++)
+      v[i] = rnd() & mask;
+    if (bw > 0)
+      v[3] = mask; /* all ones */
+    pack(v, 67, bw, buf);
+    assert_int_equal(tarn__pq_unpack64(buf, (67 * (size_t)bw + 7) / 8, bw, got, 67), 0);
+    for (i = 0; i < 67; i++)
+      assert_true(got[i] == v[i]);
+    if (bw > 0)
+      assert_int_equal(tarn__pq_unpack64(buf, (67 * (size_t)bw + 7) / 8 - 1, bw, got, 67), -1);
+  }
+  assert_int_equal(tarn__pq_unpack64(buf, sizeof(buf), 65, got, 1), -1);
+}
+
+/* ---- a DELTA_BINARY_PACKED encoder for tests ---- */
+
+static size_t uleb_put(uint8_t *o, uint64_t v) {
+  size_t n = 0;
+  do {
+    uint8_t b = v & 0x7f;
+    v >>= 7;
+    o[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+  } while (v);
+  return n;
+}
+
+static size_t zz_put(uint8_t *o, int64_t v) {
+  return uleb_put(o, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+/* block 128 values, 4 miniblocks of 32; 64-bit wrapping deltas. */
+static size_t delta_encode(const int64_t *v, size_t n, uint8_t *o) {
+  size_t pos = 0, i = 1;
+  pos += uleb_put(o + pos, 128);
+  pos += uleb_put(o + pos, 4);
+  pos += uleb_put(o + pos, n);
+  pos += zz_put(o + pos, n ? v[0] : 0);
+  while (i < n) {
+    uint64_t d[128], mind = 0;
+    size_t cnt = n - i < 128 ? n - i : 128, k, m;
+    for (k = 0; k < cnt; k++)
+      d[k] = (uint64_t)v[i + k] - (uint64_t)v[i + k - 1];
+    for (k = 0; k < cnt; k++)
+      if (k == 0 || (int64_t)d[k] < (int64_t)mind)
+        mind = d[k];
+    for (k = cnt; k < 128; k++)
+      d[k] = mind;
+    pos += zz_put(o + pos, (int64_t)mind);
+    {
+      size_t wpos = pos;
+      pos += 4;
+      for (m = 0; m < 4; m++) {
+        uint64_t mx = 0, rel[32];
+        int bw = 0;
+        for (k = 0; k < 32; k++) {
+          rel[k] = d[m * 32 + k] - mind;
+          if (rel[k] > mx)
+            mx = rel[k];
+        }
+        while (bw < 64 && (mx >> bw) != 0)
+          bw++;
+        if (m * 32 >= cnt) {
+          o[wpos + m] = 0xEE; /* unused miniblock: any width, no data */
+          continue;
+        }
+        o[wpos + m] = (uint8_t)bw;
+        pack(rel, 32, bw, o + pos);
+        pos += 32 * (size_t)bw / 8;
+      }
+    }
+    i += cnt;
+  }
+  return pos;
+}
+
+static void check_delta(const int64_t *v, size_t n) {
+  uint8_t *enc = calloc(1, n * 10 + 4096);
+  int64_t *got = calloc(n + 1, sizeof(int64_t));
+  int32_t *g32 = calloc(n + 1, sizeof(int32_t));
+  size_t len = delta_encode(v, n, enc), total, used, i;
+  assert_int_equal(tarn__pq_delta_i64(enc, len, got, n, &total, &used), 0);
+  assert_int_equal(total, n);
+  assert_int_equal(used, len);
+  for (i = 0; i < n; i++)
+    assert_true(got[i] == v[i]);
+  assert_int_equal(tarn__pq_delta_i32(enc, len, g32, n, &total, &used), 0);
+  for (i = 0; i < n; i++)
+    assert_true(g32[i] == (int32_t)(uint32_t)(uint64_t)v[i]);
+  /* every truncation fails cleanly (or decodes a prefix when n is satisfied early) */
+  for (i = 0; i + 1 < len; i += 1 + len / 50)
+    assert_int_equal(tarn__pq_delta_i64(enc, i, got, n, &total, &used), -1);
+  free(enc);
+  free(got);
+  free(g32);
+}
+
+static void test_delta(void **state) {
+  int64_t v[1000];
+  size_t i;
+  (void)state;
+  memset(v, 0, sizeof(v));
+  check_delta(v, 0);
+  v[0] = -42;
+  check_delta(v, 1);
+  for (i = 0; i < 1000; i++) /* negative deltas */
+    v[i] = 1000000 - (int64_t)i * 7919 + (int64_t)(i % 3);
+  check_delta(v, 1000);
+  for (i = 0; i < 300; i++) /* deltas that overflow int64: min delta wraps */
+    v[i] = (i % 2) ? INT64_MAX : INT64_MIN;
+  check_delta(v, 300);
+  for (i = 0; i < 200; i++)
+    v[i] = (int64_t)rnd();
+  check_delta(v, 200);
+  for (i = 0; i < 129; i++) /* constant: width 0 */
+    v[i] = 5;
+  check_delta(v, 129);
+  {
+    /* hostile headers */
+    uint8_t bad[64];
+    int64_t out[4];
+    size_t total, used, n = 0;
+    n += uleb_put(bad + n, 0); /* block size 0 */
+    n += uleb_put(bad + n, 4);
+    n += uleb_put(bad + n, 2);
+    n += zz_put(bad + n, 1);
+    assert_int_equal(tarn__pq_delta_i64(bad, n, out, 2, &total, &used), -1);
+    n = 0;
+    n += uleb_put(bad + n, 128);
+    n += uleb_put(bad + n, 4);
+    n += uleb_put(bad + n, 1000000000); /* declares far more than present */
+    n += zz_put(bad + n, 1);
+    n += zz_put(bad + n, 0);
+    memset(bad + n, 65, 4); /* width 65 */
+    n += 4;
+    assert_int_equal(tarn__pq_delta_i64(bad, n, out, 4, &total, &used), -1);
+    /* asking for more values than declared */
+    n = 0;
+    n += uleb_put(bad + n, 128);
+    n += uleb_put(bad + n, 4);
+    n += uleb_put(bad + n, 1);
+    n += zz_put(bad + n, 1);
+    assert_int_equal(tarn__pq_delta_i64(bad, n, out, 2, &total, &used), -1);
+    assert_int_equal(tarn__pq_delta_i64(bad, n, out, 1, &total, &used), 0);
+    assert_int_equal(out[0], 1);
+  }
+}
+
+static void test_byte_arrays(void **state) {
+  uint8_t buf[512];
+  tarn__pq_view v[4];
+  uint8_t *dba = NULL;
+  size_t n = 0, used;
+  int64_t lens[3] = {3, 1, 2}, pre[3] = {0, 3, 3};
+  (void)state;
+  /* DELTA_LENGTH_BYTE_ARRAY */
+  n = delta_encode(lens, 3, buf);
+  memcpy(buf + n, "abcdxy", 6);
+  assert_int_equal(tarn__pq_dlba_views(buf, n + 6, v, 3, &used), 0);
+  assert_int_equal(used, n + 6);
+  assert_int_equal(v[2].len, 2);
+  assert_memory_equal(v[2].p, "xy", 2);
+  assert_int_equal(tarn__pq_dlba_views(buf, n + 5, v, 3, &used), -1);
+  /* DELTA_BYTE_ARRAY: "abc", "abc"+"d", "abc"+"xy" */
+  n = delta_encode(pre, 3, buf);
+  n += delta_encode(lens, 3, buf + n);
+  memcpy(buf + n, "abcdxy", 6);
+  assert_int_equal(tarn__pq_dba_views(buf, n + 6, v, 3, &dba, 1 << 20), 0);
+  assert_int_equal(v[1].len, 4);
+  assert_memory_equal(v[1].p, "abcd", 4);
+  assert_memory_equal(v[2].p, "abcxy", 5);
+  tarn_free(dba);
+  /* a prefix longer than the previous value */
+  pre[1] = 4;
+  n = delta_encode(pre, 3, buf);
+  n += delta_encode(lens, 3, buf + n);
+  memcpy(buf + n, "abcdxy", 6);
+  assert_int_equal(tarn__pq_dba_views(buf, n + 6, v, 3, &dba, 1 << 20), -1);
+  assert_null(dba);
+  /* output cap */
+  pre[1] = 3;
+  n = delta_encode(pre, 3, buf);
+  n += delta_encode(lens, 3, buf + n);
+  memcpy(buf + n, "abcdxy", 6);
+  assert_int_equal(tarn__pq_dba_views(buf, n + 6, v, 3, &dba, 8), -2);
+  /* PLAIN byte arrays */
+  memcpy(buf, "\x02\0\0\0hi\x00\0\0\0\x05\0\0\0", 14);
+  assert_int_equal(tarn__pq_plain_views(buf, 14, v, 2, &used), 0);
+  assert_int_equal(v[1].len, 0);
+  assert_int_equal(tarn__pq_plain_views(buf, 14, v, 3, &used), -1); /* length 5 runs past */
+  /* BYTE_STREAM_SPLIT of two floats 1.0f (0x3f800000) and -2.0f (0xc0000000) */
+  {
+    const uint8_t bss[] = {0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x3f, 0xc0};
+    float f[2];
+    assert_int_equal(tarn__pq_bss(bss, 8, 4, (uint8_t *)f, 2), 0);
+    assert_true(f[0] == 1.0f && f[1] == -2.0f);
+    assert_int_equal(tarn__pq_bss(bss, 7, 4, (uint8_t *)f, 2), -1);
+    uint8_t w3[6];
+    const uint8_t in3[] = {1, 4, 2, 5, 3, 6};
+    assert_int_equal(tarn__pq_bss(in3, 6, 3, w3, 2), 0);
+    assert_memory_equal(w3, "\x01\x02\x03\x04\x05\x06", 6);
+  }
+}
+
+/* ---- hand-built files: a tiny Thrift compact encoder ---- */
+
+typedef struct tw {
+  uint8_t b[8192];
+  size_t n;
+  int16_t last[128];
+  int depth;
+} tw;
+
+static void tw_byte(tw *w, uint8_t v) {
+  w->b[w->n++] = v;
+}
+static void tw_varint(tw *w, uint64_t v) {
+  w->n += uleb_put(w->b + w->n, v);
+}
+static void tw_field(tw *w, int16_t id, int type) {
+  int16_t d = (int16_t)(id - w->last[w->depth]);
+  if (d > 0 && d <= 15) {
+    tw_byte(w, (uint8_t)(d << 4 | type));
+  } else {
+    tw_byte(w, (uint8_t)type);
+    tw_varint(w, ((uint64_t)id << 1) ^ (uint64_t)(id >> 15));
+  }
+  w->last[w->depth] = id;
+}
+static void tw_i32(tw *w, int16_t id, int64_t v) {
+  tw_field(w, id, TARN__THR_I32);
+  tw_varint(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+static void tw_i64(tw *w, int16_t id, int64_t v) {
+  tw_field(w, id, TARN__THR_I64);
+  tw_varint(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+static void tw_str(tw *w, int16_t id, const char *s) {
+  tw_field(w, id, TARN__THR_BINARY);
+  tw_varint(w, strlen(s));
+  memcpy(w->b + w->n, s, strlen(s));
+  w->n += strlen(s);
+}
+static void tw_begin(tw *w, int16_t id) { /* a struct field (id 0: a list element) */
+  if (id > 0)
+    tw_field(w, id, TARN__THR_STRUCT);
+  w->last[++w->depth] = 0;
+}
+static void tw_end(tw *w) {
+  tw_byte(w, 0);
+  w->depth--;
+}
+static void tw_list(tw *w, int16_t id, int et, size_t n) {
+  tw_field(w, id, TARN__THR_LIST);
+  if (n < 15) {
+    tw_byte(w, (uint8_t)(n << 4 | (size_t)et));
+  } else {
+    tw_byte(w, (uint8_t)(0xf0 | et));
+    tw_varint(w, n);
+  }
+}
+
+typedef struct hcol {
+  const char *name;
+  int type, rep, conv; /* conv -1 none */
+} hcol;
+
+static void tw_schema(tw *w, const hcol *cols, size_t n) {
+  size_t i;
+  tw_list(w, 2, TARN__THR_STRUCT, n + 1);
+  tw_begin(w, 0);
+  tw_str(w, 4, "root");
+  tw_i32(w, 5, (int64_t)n);
+  tw_end(w);
+  for (i = 0; i < n; i++) {
+    tw_begin(w, 0);
+    tw_i32(w, 1, cols[i].type);
+    tw_i32(w, 3, cols[i].rep);
+    tw_str(w, 4, cols[i].name);
+    if (cols[i].conv >= 0)
+      tw_i32(w, 6, cols[i].conv);
+    tw_i32(w, 9, (int64_t)i + 1);
+    tw_end(w);
+  }
+}
+
+/* A file: "PAR1" + pages + footer. Each column is one v1 page, uncompressed. */
+typedef struct hpage {
+  int def_enc, enc;
+  const uint8_t *body; /* levels + values as the page holds them */
+  size_t len;
+  int32_t num_values;
+} hpage;
+
+static size_t build_file(uint8_t *out, const hcol *cols, const hpage *pages, size_t n,
+                         int64_t rows) {
+  size_t pos = 4, i;
+  int64_t offs[8];
+  tw f;
+  memcpy(out, "PAR1", 4);
+  for (i = 0; i < n; i++) {
+    tw h;
+    memset(&h, 0, sizeof(h));
+    tw_begin(&h, 0);
+    tw_i32(&h, 1, 0);
+    tw_i32(&h, 2, (int64_t)pages[i].len);
+    tw_i32(&h, 3, (int64_t)pages[i].len);
+    tw_begin(&h, 5);
+    tw_i32(&h, 1, pages[i].num_values);
+    tw_i32(&h, 2, pages[i].enc);
+    tw_i32(&h, 3, pages[i].def_enc);
+    tw_i32(&h, 4, TARN_PQ_RLE);
+    tw_end(&h);
+    tw_end(&h);
+    offs[i] = (int64_t)pos;
+    memcpy(out + pos, h.b, h.n);
+    pos += h.n;
+    memcpy(out + pos, pages[i].body, pages[i].len);
+    pos += pages[i].len;
+    offs[i + 1] = (int64_t)pos;
+  }
+  memset(&f, 0, sizeof(f));
+  tw_begin(&f, 0);
+  tw_i32(&f, 1, 2);
+  tw_schema(&f, cols, n);
+  tw_i64(&f, 3, rows);
+  tw_list(&f, 4, TARN__THR_STRUCT, 1);
+  tw_begin(&f, 0);
+  tw_list(&f, 1, TARN__THR_STRUCT, n);
+  for (i = 0; i < n; i++) {
+    tw_begin(&f, 0);
+    tw_i64(&f, 2, offs[i]);
+    tw_begin(&f, 3);
+    tw_i32(&f, 1, cols[i].type);
+    tw_list(&f, 2, TARN__THR_I32, 1);
+    tw_varint(&f, (uint64_t)pages[i].enc << 1);
+    tw_list(&f, 3, TARN__THR_BINARY, 1);
+    tw_varint(&f, strlen(cols[i].name));
+    memcpy(f.b + f.n, cols[i].name, strlen(cols[i].name));
+    f.n += strlen(cols[i].name);
+    tw_i32(&f, 4, 0);
+    tw_i64(&f, 5, rows);
+    tw_i64(&f, 6, offs[i + 1] - offs[i]);
+    tw_i64(&f, 7, offs[i + 1] - offs[i]);
+    tw_i64(&f, 9, offs[i]);
+    tw_end(&f);
+    tw_end(&f);
+  }
+  tw_i64(&f, 2, 100);
+  tw_i64(&f, 3, rows);
+  tw_end(&f);
+  tw_str(&f, 6, "tarn test");
+  tw_end(&f);
+  memcpy(out + pos, f.b, f.n);
+  pos += f.n;
+  out[pos++] = (uint8_t)f.n;
+  out[pos++] = (uint8_t)(f.n >> 8);
+  out[pos++] = 0;
+  out[pos++] = 0;
+  memcpy(out + pos, "PAR1", 4);
+  return pos + 4;
+}
+
+/* REQUIRED INT32, OPTIONAL BOOLEAN with RLE values, OPTIONAL INT32 with BIT_PACKED levels. */
+static void test_hand_built(void **state) {
+  static const hcol cols[] = {{"a", TARN_PQ_INT32, 0, -1},
+                              {"flag", TARN_PQ_BOOLEAN, 1, -1},
+                              {"legacy", TARN_PQ_INT32, 1, 17 /* INT_32 */}};
+  /* 10 rows. a: 0..9 PLAIN. */
+  uint8_t a[40];
+  /* flag: def levels RLE (4-byte length) all present except row 2; values RLE boolean
+   * (4-byte length): 9 values: true x5, false x4 */
+  static const uint8_t flag[] = {
+      4, 0, 0, 0, 0x03, 0xFB, 0x03, 0x00, /* levels: bit-packed 8 (row 2 null), ... */
+      4, 0, 0, 0, 0x0A, 0x01, 0x08, 0x00}; /* values: RLE 5 x 1, RLE 4 x 0 */
+  /* legacy: BIT_PACKED levels (MSB first) 1,1,0,1,1,1,1,1 | 1,0 ; 8 values 100..107 */
+  uint8_t legacy[2 + 32];
+  hpage pages[3];
+  uint8_t file[4096];
+  size_t n, i;
+  tarn_pq_reader *r;
+  tarn_pq_scan *s;
+  tarn_pq_batch *b;
+  tarn_error err;
+  tarn_pq_scan_options o = {0};
+  (void)state;
+  for (i = 0; i < 10; i++) {
+    int32_t v = (int32_t)i;
+    memcpy(a + 4 * i, &v, 4);
+  }
+  legacy[0] = 0xDF;
+  legacy[1] = 0x80;
+  for (i = 0; i < 8; i++) {
+    int32_t v = 100 + (int32_t)i;
+    memcpy(legacy + 2 + 4 * i, &v, 4);
+  }
+  /* flag levels: first 8 values bit-packed LSB first: 1,1,0,1,1,1,1,1 = 0xFB; then 2
+   * more in a second group: 1,1 = 0x03 (a group holds 8: rows 8,9 + padding) */
+  pages[0] = (hpage){TARN_PQ_RLE, TARN_PQ_PLAIN, a, sizeof(a), 10};
+  pages[1] = (hpage){TARN_PQ_RLE, TARN_PQ_RLE, flag, sizeof(flag), 10};
+  pages[2] = (hpage){TARN_PQ_BIT_PACKED, TARN_PQ_PLAIN, legacy, sizeof(legacy), 10};
+  {
+    /* levels header 0x03 = one bit-packed group; need 2 groups for 10 values: 0x05 */
+    static uint8_t flag2[sizeof(flag) + 1];
+    memcpy(flag2, "\x03\0\0\0\x05\xFB\x03", 7);
+    memcpy(flag2 + 7, flag + 8, 8);
+    pages[1].body = flag2;
+    pages[1].len = 15;
+  }
+  n = build_file(file, cols, pages, 3, 10);
+  assert_int_equal(tarn_pq_reader_open_mem(file, n, "hand.parquet", &r, &err), 0);
+  assert_int_equal(tarn_pq_reader_meta(r)->schema.cols[0].optional, 0);
+  assert_int_equal(tarn_pq_reader_meta(r)->schema.cols[2].logical, TARN_PQ_LT_INTEGER);
+  o.row_group = -1;
+  assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), 0);
+  if (tarn_pq_scan_next(s, &b, &err) != 0)
+    fail_msg("%s", err.detail);
+  assert_non_null(b);
+  assert_int_equal(b->nrows, 10);
+  assert_null(b->cols[0].validity); /* REQUIRED */
+  assert_int_equal(((int32_t *)b->cols[0].values)[9], 9);
+  assert_int_equal(b->cols[1].null_count, 1);
+  assert_int_equal(b->cols[1].validity[0] & 4, 0);
+  {
+    const uint8_t *bits = b->cols[1].values;
+    int want[10] = {1, 1, 0, 1, 1, 1, 0, 0, 0, 0}; /* row 2 null: values shift */
+    for (i = 0; i < 10; i++)
+      assert_int_equal((bits[i >> 3] >> (i & 7)) & 1, want[i]);
+  }
+  assert_int_equal(b->cols[2].null_count, 2);
+  assert_int_equal(((int32_t *)b->cols[2].values)[2], 0); /* null slot zeroed */
+  assert_int_equal(((int32_t *)b->cols[2].values)[3], 102);
+  assert_int_equal(((int32_t *)b->cols[2].values)[8], 107);
+  assert_int_equal(((int32_t *)b->cols[2].values)[9], 0);
+  tarn_pq_batch_free(b);
+  assert_int_equal(tarn_pq_scan_next(s, &b, &err), 0);
+  assert_null(b);
+  tarn_pq_scan_close(s);
+  tarn_pq_reader_close(r);
+
+  /* A page that promises more rows than its data holds. */
+  pages[0].num_values = 11;
+  n = build_file(file, cols, pages, 1, 11);
+  assert_int_equal(tarn_pq_reader_open_mem(file, n, "short.parquet", &r, &err), 0);
+  assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), 0);
+  assert_int_equal(tarn_pq_scan_next(s, &b, &err), TARN_ECORRUPT);
+  assert_non_null(strstr(err.detail, "short.parquet: offset 4"));
+  tarn_pq_scan_close(s);
+  tarn_pq_reader_close(r);
+}
+
+/* Wraps a FileMetaData in a minimal file. */
+static size_t wrap_footer(uint8_t *out, const tw *f) {
+  memcpy(out, "PAR1", 4);
+  memcpy(out + 4, f->b, f->n);
+  out[4 + f->n] = (uint8_t)f->n;
+  out[5 + f->n] = (uint8_t)(f->n >> 8);
+  out[6 + f->n] = 0;
+  out[7 + f->n] = 0;
+  memcpy(out + 8 + f->n, "PAR1", 4);
+  return f->n + 12;
+}
+
+static int open_footer(const tw *f, tarn_error *err) {
+  uint8_t file[9000];
+  tarn_pq_reader *r = NULL;
+  size_t n = wrap_footer(file, f);
+  int rc = tarn_pq_reader_open_mem(file, n, "h.parquet", &r, err);
+  tarn_pq_reader_close(r);
+  return rc;
+}
+
+static void test_hostile_footers(void **state) {
+  tw f;
+  tarn_error err;
+  uint8_t file[64];
+  tarn_pq_reader *r;
+  int i;
+  (void)state;
+  /* nested: root -> group g -> leaf x */
+  memset(&f, 0, sizeof(f));
+  tw_begin(&f, 0);
+  tw_i32(&f, 1, 2);
+  tw_list(&f, 2, TARN__THR_STRUCT, 3);
+  tw_begin(&f, 0);
+  tw_str(&f, 4, "root");
+  tw_i32(&f, 5, 1);
+  tw_end(&f);
+  tw_begin(&f, 0);
+  tw_i32(&f, 3, 1);
+  tw_str(&f, 4, "g");
+  tw_i32(&f, 5, 1);
+  tw_end(&f);
+  tw_begin(&f, 0);
+  tw_i32(&f, 1, 1);
+  tw_i32(&f, 3, 1);
+  tw_str(&f, 4, "x");
+  tw_end(&f);
+  tw_i64(&f, 3, 0);
+  tw_list(&f, 4, TARN__THR_STRUCT, 0);
+  tw_end(&f);
+  assert_int_equal(open_footer(&f, &err), TARN_EUNSUPPORTED);
+  assert_non_null(strstr(err.detail, "\"g\""));
+  /* repeated leaf */
+  {
+    static const hcol rep[] = {{"tags", TARN_PQ_BYTE_ARRAY, 2, 0}};
+    memset(&f, 0, sizeof(f));
+    tw_begin(&f, 0);
+    tw_i32(&f, 1, 2);
+    tw_schema(&f, rep, 1);
+    tw_i64(&f, 3, 0);
+    tw_list(&f, 4, TARN__THR_STRUCT, 0);
+    tw_end(&f);
+    assert_int_equal(open_footer(&f, &err), TARN_EUNSUPPORTED);
+    assert_non_null(strstr(err.detail, "\"tags\""));
+  }
+  /* deep nesting of unknown fields */
+  memset(&f, 0, sizeof(f));
+  tw_begin(&f, 0);
+  for (i = 0; i < 100; i++)
+    tw_begin(&f, 20);
+  for (i = 0; i < 100; i++)
+    tw_end(&f);
+  tw_end(&f);
+  assert_int_equal(open_footer(&f, &err), TARN_ECORRUPT);
+  assert_non_null(strstr(err.detail, "nest"));
+  /* a list claiming 2^32-1 elements */
+  memset(&f, 0, sizeof(f));
+  tw_begin(&f, 0);
+  tw_i32(&f, 1, 2);
+  tw_list(&f, 2, TARN__THR_STRUCT, 0xffffffffu);
+  tw_end(&f);
+  assert_int_equal(open_footer(&f, &err), TARN_ECORRUPT);
+  assert_non_null(strstr(err.detail, "h.parquet: offset "));
+  /* unknown fields of every type are skipped */
+  {
+    static const hcol one[] = {{"v", TARN_PQ_INT64, 1, -1}};
+    memset(&f, 0, sizeof(f));
+    tw_begin(&f, 0);
+    tw_i32(&f, 1, 2);
+    tw_schema(&f, one, 1);
+    tw_i64(&f, 3, 0);
+    tw_list(&f, 4, TARN__THR_STRUCT, 0);
+    tw_field(&f, 50, TARN__THR_DOUBLE);
+    memset(f.b + f.n, 0, 8);
+    f.n += 8;
+    tw_field(&f, 51, TARN__THR_MAP);
+    tw_varint(&f, 2);
+    tw_byte(&f, (TARN__THR_BINARY << 4) | TARN__THR_LIST);
+    tw_varint(&f, 1);
+    tw_byte(&f, 'k');
+    tw_byte(&f, 0x11); /* list of one bool */
+    tw_byte(&f, 1);
+    tw_varint(&f, 0);
+    tw_byte(&f, 0x0c); /* empty list of structs */
+    tw_field(&f, 52, TARN__THR_TRUE);
+    tw_field(&f, 53, TARN__THR_BYTE);
+    tw_byte(&f, 7);
+    tw_field(&f, 54, TARN__THR_SET);
+    tw_byte(&f, 0x1c);
+    tw_byte(&f, 0x15); /* struct { 1: i32 } */
+    tw_byte(&f, 0x02);
+    tw_byte(&f, 0);
+    tw_end(&f);
+    assert_int_equal(open_footer(&f, &err), 0);
+  }
+  /* footer length past the file, missing magic, tiny files */
+  memcpy(file, "PAR1\x01\x02\xff\xff\x00\x00PAR1", 14);
+  assert_int_equal(tarn_pq_reader_open_mem(file, 14, "x", &r, &err), TARN_ECORRUPT);
+  assert_non_null(strstr(err.detail, "footer length"));
+  memcpy(file, "PAR1\x00\x00\x00\x00PAR0", 12);
+  assert_int_equal(tarn_pq_reader_open_mem(file, 12, "x", &r, &err), TARN_ECORRUPT);
+  assert_int_equal(tarn_pq_reader_open_mem(file, 3, "x", &r, &err), TARN_ECORRUPT);
+  assert_non_null(strstr(err.detail, "offset 0"));
+}
+
+/* Every truncation and many bit flips of real files: errors, never crashes. */
+static void scan_all(const uint8_t *p, size_t n, int *opened) {
+  tarn_pq_reader *r = NULL;
+  tarn_pq_scan *s = NULL;
+  tarn_pq_batch *b;
+  tarn_error err;
+  tarn_pq_scan_options o = {0};
+  int rc = tarn_pq_reader_open_mem(p, n, "fuzz", &r, &err);
+  if (rc != 0) {
+    if (rc != TARN_ECORRUPT && rc != TARN_EUNSUPPORTED && rc != TARN_ETOOBIG)
+      fail_msg("open: %d %s", rc, err.detail);
+    return;
+  }
+  (*opened)++;
+  o.row_group = -1;
+  o.batch_rows = 500;
+  if (tarn_pq_scan_open(r, &o, &s, &err) == 0) {
+    while ((rc = tarn_pq_scan_next(s, &b, &err)) == 0 && b != NULL)
+      tarn_pq_batch_free(b);
+    if (rc != 0 && rc != TARN_ECORRUPT && rc != TARN_EUNSUPPORTED && rc != TARN_ETOOBIG)
+      fail_msg("scan: %d %s", rc, err.detail);
+    tarn_pq_scan_close(s);
+  }
+  tarn_pq_reader_close(r);
+}
+
+static void test_truncated_and_flipped(void **state) {
+  const char *files[] = {"small_gzip_v2.parquet", "small_lz4_raw_v2.parquet"};
+  size_t f;
+  (void)state;
+  for (f = 0; f < 2; f++) {
+    char path[4200];
+    size_t n, i;
+    uint8_t *mem, *copy;
+    int opened = 0;
+    snprintf(path, sizeof(path), "%s/%s", data_dir, files[f]);
+    mem = slurp(path, &n);
+    copy = malloc(n);
+    for (i = 0; i < n; i += 1 + i / 64) { /* truncations */
+      memcpy(copy, mem, i);
+      scan_all(copy, i, &opened);
+    }
+    /* every byte of the file with one flipped bit, and with 0xff */
+    for (i = 0; i < n; i++) {
+      memcpy(copy, mem, n);
+      copy[i] ^= (uint8_t)(1u << (i % 8));
+      scan_all(copy, n, &opened);
+      if (i % 3 == 0) {
+        copy[i] = 0xff;
+        scan_all(copy, n, &opened);
+      }
+    }
+    assert_true(opened > 0);
+    free(copy);
+    free(mem);
+  }
+}
+
+static void test_alloc_failures(void **state) {
+  uint8_t *mem;
+  char path[4200];
+  size_t n;
+  long k, total;
+  tarn_pq_reader *r = NULL;
+  tarn_error err;
+  int opened = 0;
+  (void)state;
+  snprintf(path, sizeof(path), "%s/small_gzip_v2.parquet", data_dir);
+  mem = slurp(path, &n);
+  tarn_alloc_fail_reset();
+  scan_all(mem, n, &opened);
+  total = tarn_alloc_count();
+  for (k = 0; k < total; k += 1 + total / 200) {
+    tarn_pq_scan *s = NULL;
+    tarn_pq_batch *b;
+    int rc;
+    tarn_pq_scan_options o = {0};
+    tarn_alloc_fail_reset();
+    tarn_alloc_fail_after(k);
+    rc = tarn_pq_reader_open_mem(mem, n, "f", &r, &err);
+    if (rc == 0) {
+      o.row_group = -1;
+      rc = tarn_pq_scan_open(r, &o, &s, &err);
+      while (rc == 0 && (rc = tarn_pq_scan_next(s, &b, &err)) == 0 && b != NULL)
+        tarn_pq_batch_free(b);
+      tarn_pq_scan_close(s);
+      tarn_pq_reader_close(r);
+    }
+    assert_true(rc == 0 || rc == TARN_ENOMEM);
+  }
+  tarn_alloc_fail_reset();
+  free(mem);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fixtures),
+      cmocka_unit_test(test_schema_and_meta),
+      cmocka_unit_test(test_projection_and_row_group),
+      cmocka_unit_test(test_prune_stats),
+      cmocka_unit_test(test_prune_bloom),
+      cmocka_unit_test(test_rle_hybrid),
+      cmocka_unit_test(test_unpack_widths),
+      cmocka_unit_test(test_delta),
+      cmocka_unit_test(test_byte_arrays),
+      cmocka_unit_test(test_hand_built),
+      cmocka_unit_test(test_hostile_footers),
+      cmocka_unit_test(test_truncated_and_flipped),
+      cmocka_unit_test(test_alloc_failures),
+  };
+  find_data_dir();
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
