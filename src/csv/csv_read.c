@@ -412,7 +412,6 @@ static int scan_record(tarn_csv_reader *rd, size_t start, scan_out *so, tarn_err
       int rc = grow_fields(rd, start, fs, err);
       if (rc != 0)
         return S_ERR;
-      b = rd->buf.data; /* unchanged, but keep the compiler honest */
     }
     if (nf < rd->fcap) {
       rd->fields[nf].ptr = b + vstart;
@@ -440,7 +439,6 @@ static int scan_record(tarn_csv_reader *rd, size_t start, scan_out *so, tarn_err
         } else if (rd->in_header) {
           if (grow_fields(rd, start, p, err) != 0)
             return S_ERR;
-          b = rd->buf.data;
           rd->fields[nf].ptr = b + p;
           rd->fields[nf].len = 0;
         }
@@ -637,10 +635,8 @@ static int read_header(tarn_csv_reader *rd, tarn_error *err) {
   rd->line += 1 + so.nl;
   rd->pos = so.end;
   rd->in_header = 0;
-  /* Data records need exactly ncols slots; more fields are counted, not stored. */
-  if (rd->fcap > n) {
-    /* keep the larger arrays; fcap limits storage */
-  }
+  /* Data records need exactly ncols slots; more fields are counted, not stored (the
+   * arrays may be larger: fcap only limits what is stored). */
   rd->fcap = n;
 out:
   tarn_free(sorted);

@@ -186,6 +186,14 @@ static void test_delimiters(void **state) {
     assert_int_equal(tarn_csv_reader_create_mem(&rd, S("a:b\n"), &o, &err), TARN_EINVAL);
     assert_null(rd);
     assert_non_null(strstr(err.detail, "delimiter"));
+    o = delim_opt(',');
+    o.max_field = 0;
+    assert_int_equal(tarn_csv_reader_create_mem(&rd, S("a\n"), &o, &err), TARN_EINVAL);
+    o = delim_opt(',');
+    o.block_size = 0;
+    assert_int_equal(tarn_csv_reader_create_mem(&rd, S("a\n"), &o, &err), TARN_EINVAL);
+    assert_int_equal(tarn_csv_reader_create(&rd, NULL, NULL, &err), TARN_EINVAL);
+    assert_null(rd);
   }
 }
 
