@@ -212,7 +212,7 @@ int tarn__pq_acc_add_bytes(const tarn_pq_column *c, tarn__pq_acc *a, const int64
   if (mn == NULL)
     return 0;
   rc = tarn__pq_acc_add_one(c, a, mn, mnl, err);
-  if (rc == 0 && mx != mn)
+  if (rc == 0 && (mx != mn || mxl != mnl)) /* an empty value shares its pointer with the next */
     rc = tarn__pq_acc_add_one(c, a, mx, mxl, err);
   return rc;
 }

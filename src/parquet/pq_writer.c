@@ -859,7 +859,7 @@ static int64_t append_part(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, 
       cw->vals.len += (size_t)m * 4;
       for (f = 0; f < nfresh; f++)
         bloom_add(cw, src + (size_t)w->fresh[f] * wd, wd);
-      if (!w->no_stats)
+      if (!w->no_stats || is_float(c)) /* NaNs are counted for the file info regardless */
         tarn__pq_acc_add_fixed(c, &cw->page_acc, src, (size_t)m);
       if (m < nv) { /* dictionary full: these rows are done, the rest go PLAIN */
         int64_t rows = row_of_value(valid, s, m);
@@ -880,7 +880,7 @@ static int64_t append_part(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, 
       else
         compact(dst, (const uint8_t *)a->values, wd, valid, s, k);
       cw->vals.len += (size_t)nv * wd;
-      if (!w->no_stats)
+      if (!w->no_stats || is_float(c))
         tarn__pq_acc_add_fixed(c, &cw->page_acc, dst, (size_t)nv);
       if (cw->bloom)
         for (i = 0; i < nv; i++)

@@ -578,6 +578,17 @@ static void test_bytes_stats_and_bounds(void **state) {
   assert_false(lx);
   expect_bytes(&hi, (const uint8_t *)"\xc3\xaa", 2);
   assert_false(hx);
+  /* an empty first value shares its pointer with the next value: max must still move */
+  {
+    int64_t o2[] = {0, 0, 2};
+    tarn__pq_acc_reset(&a);
+    assert_int_equal(tarn__pq_acc_add_bytes(&c, &a, o2, (const uint8_t *)"ab", 0, NULL, 0, 2,
+                                            NULL),
+                     0);
+    bounds_of(&c, &a, 64, &has, &lo, &hi, &lx, &hx);
+    expect_bytes(&lo, (const uint8_t *)"", 0);
+    expect_bytes(&hi, (const uint8_t *)"ab", 2);
+  }
   /* DECIMAL in FLBA orders as signed big-endian */
   {
     uint8_t fl[] = {0xff, 0xfe, 0x00, 0x05, 0x7f, 0x00};
