@@ -448,10 +448,11 @@ int tarn__s3_do(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err) {
   char t[TARN_STORE_KEY_MAX + 64];
   size_t out_base = rq->out != NULL ? rq->out->len : 0;
   unsigned attempt_no;
-  int rc = 0, ok = 1;
+  int rc = 0, ok = 1, maybe_applied = 0;
   int is_head = strcmp(rq->method, "HEAD") == 0;
   int is_put = strcmp(rq->method, "PUT") == 0;
   int is_post = strcmp(rq->method, "POST") == 0;
+  int is_get_like = is_head || strcmp(rq->method, "GET") == 0;
 
   tarn_buf_init(&url, 8 * TARN__S3_KEY_MAX);
   tarn_buf_init(&line, 8192);
@@ -523,10 +524,13 @@ int tarn__s3_do(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err) {
        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
-       /* bodies over 1 MiB go with "Expect: 100-continue" (unsigned; curl adds it after
-        * signing) so a server can refuse a part before it is sent; one that never
-        * answers 100 costs this much per request */
-       curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 300L) == CURLE_OK &&
+       /* curl 7.88 sends "Expect: 100-continue" with every PUT (unsigned: it is added
+        * after signing). For a part that is worth it, so a server can refuse before the
+        * body is sent; a server that never answers 100 then costs 300 ms. A small body
+        * goes at once. (Suppressing the header with an empty "Expect:" would make curl
+        * sign a header it does not send.) */
+       curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS,
+                        rq->body_len >= ((size_t)1 << 20) ? 300L : 0L) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)s3->connect_timeout_ms) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)s3->request_timeout_ms) == CURLE_OK &&
@@ -595,10 +599,16 @@ int tarn__s3_do(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err) {
 
     if (at.too_big) {
       tarn_buf *o = rq->out;
-      rc = tarn_error_set(err, TARN_ETOOBIG,
-                          "%s: the object (%lld bytes) does not fit the buffer's limit of %zu "
-                          "bytes (%zu in use)",
-                          t, (long long)rq->content_length, o->max, out_base);
+      if (rq->content_length >= 0)
+        rc = tarn_error_set(err, TARN_ETOOBIG,
+                            "%s: the object (%lld bytes) does not fit the buffer's limit of %zu "
+                            "bytes (%zu in use)",
+                            t, (long long)rq->content_length, o->max, out_base);
+      else
+        rc = tarn_error_set(err, TARN_ETOOBIG,
+                            "%s: the response outgrew the buffer's limit of %zu bytes (%zu in "
+                            "use)",
+                            t, o->max, out_base);
       break;
     }
     if (at.oom) {
@@ -626,6 +636,18 @@ int tarn__s3_do(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err) {
     snprintf(rq->s3_code, sizeof(rq->s3_code), "%s", ei.code);
     if (ei.request_id[0] != '\0')
       snprintf(rq->request_id, sizeof(rq->request_id), "%s", ei.request_id);
+    /* A conditional write retried after an attempt that may have been applied: its 412
+     * (or a completion's NoSuchUpload) may be our own earlier success. */
+    if (maybe_applied && res == CURLE_OK &&
+        ((at.status == 412 && rq->if_none_match != NULL) ||
+         (at.status == 404 && is_post && strcmp(ei.code, "NoSuchUpload") == 0))) {
+      code = TARN_EUNKNOWN_OUTCOME;
+      retriable = 0;
+    }
+    /* a write that reached the server and then failed may have been applied */
+    if (retriable && !is_get_like && res != CURLE_COULDNT_CONNECT &&
+        res != CURLE_COULDNT_RESOLVE_HOST)
+      maybe_applied = 1;
 
     if (retriable && attempt_no < s3->max_attempts) {
       if (tarn_random_bytes(&rnd, sizeof(rnd), NULL) != 0)
@@ -657,7 +679,11 @@ int tarn__s3_do(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err) {
         snprintf(msg, sizeof(msg), ": %s", ei.message);
       rc = tarn_error_set(err, code, "%s: %ld %s%s%s%s", t, at.status,
                           ei.code[0] ? ei.code : reason(at.status), rid, msg,
-                          attempt_no > 1 ? "; gave up after retries" : "");
+                          code == TARN_EUNKNOWN_OUTCOME
+                              ? "; an earlier attempt was cut off after sending and may have "
+                                "succeeded: check before retrying"
+                          : attempt_no > 1 ? "; gave up after retries"
+                                           : "");
     }
     break;
   }

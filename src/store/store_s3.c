@@ -394,7 +394,8 @@ static int s3_get(tarn_store *st, const char *key, tarn_buf *out, tarn_error *er
     return rc;
   req_init(&rq, "GET", "GET", fk);
   rq.out = out; /* the cap is checked against Content-Length before the body arrives */
-  return tarn__s3_do(s3, &rq, err);
+  rc = tarn__s3_do(s3, &rq, err);
+  return rc != 0 ? rc : tarn_buf_reserve(out, 0, err); /* terminated even when empty */
 }
 
 /* Appends min(len, size - off) bytes; off past the end is TARN_ERANGE and off == size an
@@ -420,6 +421,8 @@ static int s3_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t 
     rq.out_skip = off; /* used only if a server ignores Range and sends 200 */
     rq.out_limit = len;
     rc = tarn__s3_do(s3, &rq, err);
+    if (rc == 0)
+      return tarn_buf_reserve(out, 0, err);
     if (rc != TARN_ERANGE)
       return rc;
   }
