@@ -13,20 +13,30 @@
 
 typedef struct cfg_value {
   const tarn_cfg_def *def;
+  const char *section; /* def->section, or the instance's name for a family ("bucket.b1") */
   char *text;        /* NULL when unset */
   int64_t num;       /* parsed INT/SIZE/DURATION/BOOL */
   char source[160];
 } cfg_value;
 
+/*
+ * Values of fixed sections come first, in table order; each instance of a section
+ * family ("bucket.*") appends one block holding every key of the family, in table order,
+ * when its section is first seen. Family templates are kept apart in `fam`.
+ */
 struct tarn_config {
   cfg_value *v;
-  size_t n;
+  size_t n, cap;
+  const tarn_cfg_def **fam; /* defs whose section is "NAME.*" */
+  size_t nfam;
+  char **inst;              /* instance sections ("bucket.b1"), in order of appearance */
+  size_t ninst;
 };
 
 static cfg_value *find(const tarn_config *cfg, const char *section, const char *key) {
   size_t i;
   for (i = 0; i < cfg->n; i++)
-    if (strcmp(cfg->v[i].def->section, section) == 0 && strcmp(cfg->v[i].def->key, key) == 0)
+    if (strcmp(cfg->v[i].section, section) == 0 && strcmp(cfg->v[i].def->key, key) == 0)
       return &cfg->v[i];
   return NULL;
 }
@@ -34,9 +44,29 @@ static cfg_value *find(const tarn_config *cfg, const char *section, const char *
 static int section_known(const tarn_config *cfg, const char *section) {
   size_t i;
   for (i = 0; i < cfg->n; i++)
-    if (strcmp(cfg->v[i].def->section, section) == 0)
+    if (strcmp(cfg->v[i].section, section) == 0)
       return 1;
   return 0;
+}
+
+/* 1 when `section` is a family pattern: "NAME.*". */
+static int is_family(const char *section) {
+  size_t n = strlen(section);
+  return n > 2 && section[n - 2] == '.' && section[n - 1] == '*';
+}
+
+/* Length of the family prefix ("bucket." of "bucket.*"), including the dot. */
+static size_t family_prefix_len(const char *pattern) { return strlen(pattern) - 1; }
+
+/* The family pattern that `section` ("bucket.b1") is an instance of, or NULL. */
+static const char *family_of(const tarn_config *cfg, const char *section) {
+  size_t i;
+  for (i = 0; i < cfg->nfam; i++) {
+    size_t pl = family_prefix_len(cfg->fam[i]->section);
+    if (strncmp(section, cfg->fam[i]->section, pl) == 0 && section[pl] != '\0')
+      return cfg->fam[i]->section;
+  }
+  return NULL;
 }
 
 /* Parses an unsigned decimal with an optional unit suffix from `units`. */
@@ -236,12 +266,20 @@ static int check_value(const tarn_cfg_def *d, const char *text, int64_t *num, co
 static int assign(cfg_value *v, const char *text, const char *source, tarn_error *err) {
   int64_t num;
   char *dup;
-  int rc = check_value(v->def, text, &num, source, err);
+  int rc;
+  if (v->section != v->def->section) {
+    /* An instance: messages must name its own section, not the family pattern. */
+    tarn_cfg_def d = *v->def;
+    d.section = v->section;
+    rc = check_value(&d, text, &num, source, err);
+  } else {
+    rc = check_value(v->def, text, &num, source, err);
+  }
   if (rc != 0)
     return rc;
   dup = tarn_strdup(text);
   if (dup == NULL)
-    return tarn_error_set(err, TARN_ENOMEM, "out of memory setting [%s] %s", v->def->section,
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory setting [%s] %s", v->section,
                           v->def->key);
   tarn_free(v->text);
   v->text = dup;
@@ -250,44 +288,88 @@ static int assign(cfg_value *v, const char *text, const char *source, tarn_error
   return 0;
 }
 
+/* Reports a bad built-in default as our bug (EINTERNAL), not the user's. */
+static int bad_default(int rc, tarn_error *err) {
+  if (rc == TARN_ENOMEM)
+    return rc;
+  /* tarn_error_prefix keeps the ECONFIG code, so set it. */
+  tarn_error_prefix(err, "bad built-in default");
+  if (err != NULL)
+    err->code = TARN_EINTERNAL;
+  return TARN_EINTERNAL;
+}
+
 int tarn_config_create(tarn_config **out, const tarn_cfg_def *const *tables, tarn_error *err) {
   tarn_config *cfg = NULL;
-  size_t n = 0, t, i, k = 0;
+  size_t n = 0, nfam = 0, t, i, j, k = 0;
   int rc;
   *out = NULL;
   for (t = 0; tables[t] != NULL; t++)
-    for (i = 0; tables[t][i].section != NULL; i++)
-      n++;
+    for (i = 0; tables[t][i].section != NULL; i++) {
+      if (is_family(tables[t][i].section))
+        nfam++;
+      else
+        n++;
+    }
   cfg = tarn_calloc(1, sizeof(*cfg));
   if (cfg == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory creating configuration");
   cfg->v = tarn_calloc(n, sizeof(*cfg->v));
-  if (cfg->v == NULL) {
-    tarn_free(cfg);
+  cfg->fam = tarn_calloc(nfam, sizeof(*cfg->fam));
+  if (cfg->v == NULL || cfg->fam == NULL) {
+    tarn_config_destroy(cfg);
     return tarn_error_set(err, TARN_ENOMEM, "out of memory creating configuration");
   }
+  cfg->cap = n;
   for (t = 0; tables[t] != NULL; t++) {
     for (i = 0; tables[t][i].section != NULL; i++) {
       const tarn_cfg_def *d = &tables[t][i];
+      if (is_family(d->section)) {
+        cfg_value scratch;
+        for (j = 0; j < cfg->nfam; j++)
+          if (strcmp(cfg->fam[j]->section, d->section) == 0 && strcmp(cfg->fam[j]->key, d->key) == 0)
+            break;
+        if (j < cfg->nfam) {
+          rc = tarn_error_set(err, TARN_EINTERNAL, "setting [%s] %s declared twice", d->section,
+                              d->key);
+          goto fail;
+        }
+        /* Instances appear at run time, so their settings cannot have an environment
+         * variable or a flag of their own. */
+        if (d->env != NULL || d->flag != NULL) {
+          rc = tarn_error_set(err, TARN_EINTERNAL,
+                              "setting [%s] %s of a section family cannot have an environment "
+                              "variable or flag",
+                              d->section, d->key);
+          goto fail;
+        }
+        cfg->fam[cfg->nfam++] = d;
+        if (d->def != NULL) {
+          memset(&scratch, 0, sizeof(scratch));
+          scratch.def = d;
+          scratch.section = d->section;
+          rc = assign(&scratch, d->def, "default", err);
+          tarn_free(scratch.text);
+          if (rc != 0) {
+            rc = bad_default(rc, err);
+            goto fail;
+          }
+        }
+        continue;
+      }
       if (find(cfg, d->section, d->key) != NULL) {
         rc = tarn_error_set(err, TARN_EINTERNAL, "setting [%s] %s declared twice", d->section,
                             d->key);
         goto fail;
       }
       cfg->v[k].def = d;
+      cfg->v[k].section = d->section;
       cfg->n = ++k;
       snprintf(cfg->v[k - 1].source, sizeof(cfg->v[k - 1].source), "default");
       if (d->def != NULL) {
         rc = assign(&cfg->v[k - 1], d->def, "default", err);
         if (rc != 0) {
-          /* A default that fails its own setting's checks is our bug, not the user's:
-           * report EINTERNAL (tarn_error_prefix keeps the ECONFIG code, so set it). */
-          if (rc != TARN_ENOMEM) {
-            tarn_error_prefix(err, "bad built-in default");
-            if (err != NULL)
-              err->code = TARN_EINTERNAL;
-            rc = TARN_EINTERNAL;
-          }
+          rc = bad_default(rc, err);
           goto fail;
         }
       }
@@ -306,20 +388,121 @@ void tarn_config_destroy(tarn_config *cfg) {
     return;
   for (i = 0; i < cfg->n; i++)
     tarn_free(cfg->v[i].text);
+  for (i = 0; i < cfg->ninst; i++)
+    tarn_free(cfg->inst[i]);
+  tarn_free(cfg->inst);
+  tarn_free(cfg->fam);
   tarn_free(cfg->v);
   tarn_free(cfg);
+}
+
+/* Instance names: what may follow "bucket." in a section name. */
+#define INSTANCE_NAME_MAX 63
+
+static int instance_name_ok(const char *name) {
+  size_t n = 0;
+  for (; name[n] != '\0'; n++)
+    if (!isalnum((unsigned char)name[n]) && name[n] != '-' && name[n] != '_')
+      return 0;
+  return n >= 1 && n <= INSTANCE_NAME_MAX;
+}
+
+/*
+ * Makes `section`, an instance of `family`, known: appends one value per key of the
+ * family, each at its default. No-op when it exists already.
+ */
+static int instantiate(tarn_config *cfg, const char *family, const char *section,
+                       const char *source, tarn_error *err) {
+  size_t i, need = 0, k;
+  char *name, **ni;
+  int rc;
+  if (section_known(cfg, section))
+    return 0;
+  if (!instance_name_ok(section + family_prefix_len(family)))
+    return tarn_error_set(err, TARN_ECONFIG,
+                          "invalid section name [%s] (%s): the part after \"%.*s\" must be 1 to "
+                          "%d letters, digits, '-' or '_'",
+                          section, source, (int)family_prefix_len(family), family,
+                          INSTANCE_NAME_MAX);
+  for (i = 0; i < cfg->nfam; i++)
+    if (strcmp(cfg->fam[i]->section, family) == 0)
+      need++;
+  if (cfg->n + need > cfg->cap) {
+    size_t ncap = (cfg->n + need) * 2;
+    cfg_value *nv = tarn_reallocarray(cfg->v, ncap, sizeof(*nv));
+    if (nv == NULL)
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory adding section [%s]", section);
+    cfg->v = nv;
+    cfg->cap = ncap;
+  }
+  ni = tarn_reallocarray(cfg->inst, cfg->ninst + 1, sizeof(*ni));
+  if (ni == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory adding section [%s]", section);
+  cfg->inst = ni;
+  name = tarn_strdup(section);
+  if (name == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory adding section [%s]", section);
+  cfg->inst[cfg->ninst++] = name;
+  for (i = 0; i < cfg->nfam; i++) {
+    const tarn_cfg_def *d = cfg->fam[i];
+    if (strcmp(d->section, family) != 0)
+      continue;
+    k = cfg->n++;
+    memset(&cfg->v[k], 0, sizeof(cfg->v[k]));
+    cfg->v[k].def = d;
+    cfg->v[k].section = name;
+    snprintf(cfg->v[k].source, sizeof(cfg->v[k].source), "default");
+    if (d->def != NULL && (rc = assign(&cfg->v[k], d->def, "default", err)) != 0)
+      return rc; /* only ENOMEM: defaults were checked at create */
+  }
+  return 0;
 }
 
 int tarn_config_set(tarn_config *cfg, const char *section, const char *key, const char *value,
                     const char *source, tarn_error *err) {
   cfg_value *v = find(cfg, section, key);
   if (v == NULL) {
+    const char *family = family_of(cfg, section);
+    int rc;
+    if (family != NULL) {
+      size_t i;
+      for (i = 0; i < cfg->nfam; i++)
+        if (strcmp(cfg->fam[i]->section, family) == 0 && strcmp(cfg->fam[i]->key, key) == 0)
+          break;
+      if (i == cfg->nfam)
+        return tarn_error_set(err, TARN_ECONFIG, "unknown key \"%s\" in section [%s] (%s)", key,
+                              section, source);
+      rc = instantiate(cfg, family, section, source, err);
+      if (rc != 0)
+        return rc;
+      v = find(cfg, section, key);
+      assert(v != NULL);
+      return assign(v, value, source, err);
+    }
     if (!section_known(cfg, section))
       return tarn_error_set(err, TARN_ECONFIG, "unknown section [%s] (%s)", section, source);
     return tarn_error_set(err, TARN_ECONFIG, "unknown key \"%s\" in section [%s] (%s)", key,
                           section, source);
   }
   return assign(v, value, source, err);
+}
+
+const char *tarn_config_instance(const tarn_config *cfg, const char *family, size_t i) {
+  size_t j, seen = 0, pl;
+  if (!is_family(family))
+    return NULL;
+  pl = family_prefix_len(family);
+  for (j = 0; j < cfg->ninst; j++) {
+    if (strncmp(cfg->inst[j], family, pl) != 0)
+      continue;
+    if (seen++ == i)
+      return cfg->inst[j];
+  }
+  return NULL;
+}
+
+int tarn_config_has(const tarn_config *cfg, const char *section, const char *key) {
+  return find(cfg, section, key) != NULL;
 }
 
 /* Debian's libinih is built without line numbers in the handler, so the reader below
@@ -333,6 +516,23 @@ typedef struct ini_ctx {
   int rc;
 } ini_ctx;
 
+/* libinih keeps at most this many bytes of a section name (its INI_MAX_SECTION, 50 with
+ * the NUL) and silently cuts longer ones; refuse them instead. */
+#define INI_SECTION_MAX 49
+
+static void section_too_long(ini_ctx *c, const char *line) {
+  const char *s = line, *close;
+  while (isspace((unsigned char)*s))
+    s++;
+  if (*s != '[' || c->rc != 0)
+    return;
+  close = strchr(s, ']');
+  if (close != NULL && (size_t)(close - s - 1) > INI_SECTION_MAX)
+    c->rc = tarn_error_set(c->err, TARN_ECONFIG,
+                           "config file %s line %d: section name longer than %d characters",
+                           c->path, c->line, INI_SECTION_MAX);
+}
+
 static char *read_line(char *str, int num, void *stream) {
   ini_ctx *c = stream;
   char *r = fgets(str, num, c->f);
@@ -341,11 +541,13 @@ static char *read_line(char *str, int num, void *stream) {
     return NULL;
   if (strchr(r, '\n') != NULL) {
     c->line++;
+    section_too_long(c, r);
     return r;
   }
   ch = getc(c->f);
   if (ch == EOF) {
     c->line++; /* last line without a newline */
+    section_too_long(c, r);
     return r;
   }
   ungetc(ch, c->f);
@@ -366,9 +568,13 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
   char source[160];
   if (c->rc != 0)
     return 1; /* keep only the first error */
-  if (name == NULL) /* a section header alone (INI_CALL_HANDLER_ON_NEW_SECTION builds) */
-    return 1;
   snprintf(source, sizeof(source), "file %s line %d", c->path, lineno);
+  if (name == NULL) { /* a section header alone (INI_CALL_HANDLER_ON_NEW_SECTION builds) */
+    const char *family = family_of(c->cfg, section);
+    if (family != NULL)
+      c->rc = instantiate(c->cfg, family, section, source, c->err);
+    return c->rc == 0;
+  }
   if (section[0] == '\0') {
     c->rc = tarn_error_set(c->err, TARN_ECONFIG, "key \"%s\" outside any [section] (%s)", name,
                            source);
@@ -480,9 +686,9 @@ void tarn_config_print(const tarn_config *cfg, FILE *f) {
   for (i = 0; i < cfg->n; i++) {
     const cfg_value *v = &cfg->v[i];
     const char *shown = v->text;
-    if (last == NULL || strcmp(last, v->def->section) != 0) {
-      fprintf(f, "%s[%s]\n", last ? "\n" : "", v->def->section);
-      last = v->def->section;
+    if (last == NULL || strcmp(last, v->section) != 0) {
+      fprintf(f, "%s[%s]\n", last ? "\n" : "", v->section);
+      last = v->section;
     }
     if (shown != NULL && v->def->secret)
       shown = "<redacted>";

@@ -21,6 +21,13 @@ typedef enum tarn_cfg_type {
  * One setting. A module declares its settings as a static array ending in an entry
  * whose section is NULL; that table drives parsing, validation, --help and
  * --print-config. Keys are `[section] key` in the INI file.
+ *
+ * Section families: a section written "NAME.*" (e.g. "bucket.*") declares the keys of
+ * every section "NAME.INSTANCE" (e.g. [bucket.archive]); INSTANCE is 1 to 63 letters,
+ * digits, '-' or '_'. An instance comes into being when the file first names it, with
+ * every key of the family at its default; tarn_config_instance enumerates them and the
+ * typed reads take the instance's section ("bucket.archive"). Family settings have no
+ * environment variable and no flag (asserted as TARN_EINTERNAL at create).
  */
 typedef struct tarn_cfg_def {
   const char *section;  /* INI section, e.g. "server" */
@@ -67,12 +74,22 @@ int tarn_config_set(tarn_config *cfg, const char *section, const char *key, cons
 /* The setting that `--flag` names for command `cmd`, or NULL. */
 const tarn_cfg_def *tarn_config_flag(const tarn_config *cfg, const char *cmd, const char *flag);
 
+/*
+ * The i-th instance (0-based, in order of first appearance) of section family `family`
+ * ("bucket.*"), as its full section name ("bucket.archive"); NULL past the last one.
+ * Valid until the configuration is destroyed.
+ */
+const char *tarn_config_instance(const tarn_config *cfg, const char *family, size_t i);
+/* 1 when [section] key exists (a fixed setting, or a key of an existing instance). */
+int tarn_config_has(const tarn_config *cfg, const char *section, const char *key);
+
 /* Typed reads; the setting must exist in the tables (asserted). SIZE is bytes,
  * DURATION milliseconds. tarn_config_str returns NULL for an unset setting. */
 const char *tarn_config_str(const tarn_config *cfg, const char *section, const char *key);
 int64_t tarn_config_int(const tarn_config *cfg, const char *section, const char *key);
 int tarn_config_bool(const tarn_config *cfg, const char *section, const char *key);
-/* Where the current value came from: "default", "file F line N", "env NAME", "flag --F". */
+/* Where the current value came from: "default", "file F line N", "env NAME", "flag --F".
+ * Valid until the next change to the configuration. */
 const char *tarn_config_source(const tarn_config *cfg, const char *section, const char *key);
 
 /* Writes the effective configuration as INI, every value with its source as a comment,

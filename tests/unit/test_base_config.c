@@ -716,6 +716,183 @@ static void test_allocation_failures(void **state) {
   }
 }
 
+
+/* ---- section families ---- */
+
+static const tarn_cfg_def fam_tbl[] = {
+    {"bucket.*", "backend", TARN_CFG_ENUM, "local", 0, 0, "local|s3", NULL, NULL, NULL, 0,
+     "backend"},
+    {"bucket.*", "path", TARN_CFG_STRING, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, "directory"},
+    {"bucket.*", "retries", TARN_CFG_INT, "3", 0, 10, NULL, NULL, NULL, NULL, 0, "retries"},
+    {"bucket.*", "token", TARN_CFG_STRING, NULL, 0, 0, NULL, NULL, NULL, NULL, 1, "a secret"},
+    {"store", "probe", TARN_CFG_DURATION, "1m", 0, 3600 * 1000, NULL, NULL, NULL, NULL, 0,
+     "probe interval"},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+static tarn_config *new_fam_cfg(void) {
+  static const tarn_cfg_def *const fam_tables[] = {server_tbl, fam_tbl, NULL};
+  tarn_config *cfg = NULL;
+  tarn_error err;
+  if (tarn_config_create(&cfg, fam_tables, &err) != 0)
+    fail_msg("tarn_config_create: %s", err.detail);
+  return cfg;
+}
+
+static void test_family_instances(void **state) {
+  tarn_config *cfg = new_fam_cfg();
+  tarn_error err;
+  char *out;
+  const char *path = write_tmp("[bucket.main]\n"            /* 1 */
+                               "path = /srv/main\n"         /* 2 */
+                               "[bucket.arch-2_b]\n"        /* 3 */
+                               "backend = s3\n"             /* 4 */
+                               "token = very-secret-token\n" /* 5 */
+                               "[store]\n"                  /* 6 */
+                               "probe = 10s\n"              /* 7 */
+                               "[bucket.main]\n"            /* 8 */
+                               "retries = 5\n");            /* 9 */
+  (void)state;
+  assert_null(tarn_config_instance(cfg, "bucket.*", 0));
+  assert_int_equal(tarn_config_load_file(cfg, path, &err), 0);
+  assert_string_equal(tarn_config_instance(cfg, "bucket.*", 0), "bucket.main");
+  assert_string_equal(tarn_config_instance(cfg, "bucket.*", 1), "bucket.arch-2_b");
+  assert_null(tarn_config_instance(cfg, "bucket.*", 2));
+  assert_null(tarn_config_instance(cfg, "bucket", 0)); /* not a family pattern */
+  assert_null(tarn_config_instance(cfg, "other.*", 0));
+  /* every key of the family exists in every instance, at its default unless set */
+  assert_string_equal(tarn_config_str(cfg, "bucket.main", "backend"), "local");
+  assert_string_equal(tarn_config_str(cfg, "bucket.main", "path"), "/srv/main");
+  assert_int_equal(tarn_config_int(cfg, "bucket.main", "retries"), 5);
+  assert_string_equal(tarn_config_source(cfg, "bucket.main", "retries"), source_of(path, 9));
+  assert_string_equal(tarn_config_source(cfg, "bucket.main", "backend"), "default");
+  assert_string_equal(tarn_config_str(cfg, "bucket.arch-2_b", "backend"), "s3");
+  assert_null(tarn_config_str(cfg, "bucket.arch-2_b", "path"));
+  assert_int_equal(tarn_config_int(cfg, "bucket.arch-2_b", "retries"), 3);
+  assert_int_equal(tarn_config_int(cfg, "store", "probe"), 10000);
+  assert_true(tarn_config_has(cfg, "bucket.main", "path"));
+  assert_false(tarn_config_has(cfg, "bucket.nope", "path"));
+  assert_false(tarn_config_has(cfg, "bucket.*", "path"));
+  /* set() reaches instances too, and creates them */
+  assert_int_equal(tarn_config_set(cfg, "bucket.third", "path", "/x", "test", &err), 0);
+  assert_string_equal(tarn_config_instance(cfg, "bucket.*", 2), "bucket.third");
+  /* printing shows each instance as its own section, secrets redacted */
+  out = print_to_string(cfg, NULL, 0);
+  assert_non_null(strstr(out, "[bucket.main]\nbackend = local  ; default\npath = /srv/main"));
+  assert_non_null(strstr(out, "[bucket.arch-2_b]\nbackend = s3"));
+  assert_non_null(strstr(out, "token = <redacted>"));
+  assert_null(strstr(out, "very-secret-token"));
+  assert_null(strstr(out, "bucket.*"));
+  free(out);
+  /* --help lists no family settings (they have no flags) */
+  out = print_to_string(cfg, "serve", 1);
+  assert_null(strstr(out, "bucket"));
+  free(out);
+  tarn_config_destroy(cfg);
+}
+
+static void test_family_errors(void **state) {
+  tarn_error err;
+  const char *path;
+  size_t i;
+  static const struct {
+    const char *text;
+    const char *want[3];
+  } cases[] = {
+      {"[bucket.a]\nnope = 1\n", {"unknown key \"nope\" in section [bucket.a]", "line 2", NULL}},
+      {"[bucket.a]\nretries = 11\n", {"[bucket.a] retries = \"11\"", "out of range", NULL}},
+      {"[bucket.a]\nbackend = ftp\n", {"[bucket.a] backend", "must be one of local|s3", NULL}},
+      {"[bucket.a b]\npath = x\n", {"invalid section name [bucket.a b]", "line 2", NULL}},
+      {"[bucket.]\npath = x\n", {"unknown section [bucket.]", NULL, NULL}},
+      {"[bucket.*]\npath = x\n", {"invalid section name [bucket.*]", NULL, NULL}},
+      {"[buckets.a]\npath = x\n", {"unknown section [buckets.a]", NULL, NULL}},
+      {"[bucket]\npath = x\n", {"unknown section [bucket]", NULL, NULL}},
+      {"[bucket.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\npath = x\n",
+       {"line 1: section name longer than 49 characters", NULL, NULL}},
+  };
+  (void)state;
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    tarn_config *cfg = new_fam_cfg();
+    size_t j;
+    path = write_tmp(cases[i].text);
+    if (tarn_config_load_file(cfg, path, &err) != TARN_ECONFIG) {
+      tarn_config_destroy(cfg);
+      fail_msg("case %zu: not refused", i);
+    }
+    for (j = 0; j < 3 && cases[i].want[j] != NULL; j++)
+      if (strstr(err.detail, cases[i].want[j]) == NULL)
+        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.detail, cases[i].want[j]);
+    tarn_config_destroy(cfg);
+  }
+  {
+    /* names longer than 63 bytes, through set() (files cap section names earlier) */
+    tarn_config *cfg = new_fam_cfg();
+    assert_int_equal(
+        tarn_config_set(cfg, "bucket.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                        "path", "x", "test", &err),
+        TARN_ECONFIG);
+    assert_non_null(strstr(err.detail, "1 to 63"));
+    assert_int_equal(tarn_config_set(cfg, "bucket.x", "path", "x", "test", &err), 0);
+    tarn_config_destroy(cfg);
+  }
+}
+
+static void test_family_bad_declarations(void **state) {
+  static const tarn_cfg_def with_env[] = {
+      {"bucket.*", "path", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_BUCKET_PATH", NULL, NULL, 0,
+       "x"},
+      {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
+  };
+  static const tarn_cfg_def twice[] = {
+      {"bucket.*", "path", TARN_CFG_STRING, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, "x"},
+      {"bucket.*", "path", TARN_CFG_STRING, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, "x"},
+      {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
+  };
+  static const tarn_cfg_def bad_def[] = {
+      {"bucket.*", "n", TARN_CFG_INT, "99", 0, 10, NULL, NULL, NULL, NULL, 0, "x"},
+      {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
+  };
+  const tarn_cfg_def *const t1[] = {with_env, NULL};
+  const tarn_cfg_def *const t2[] = {twice, NULL};
+  const tarn_cfg_def *const t3[] = {bad_def, NULL};
+  tarn_config *cfg = NULL;
+  tarn_error err;
+  (void)state;
+  assert_int_equal(tarn_config_create(&cfg, t1, &err), TARN_EINTERNAL);
+  assert_non_null(strstr(err.detail, "[bucket.*] path"));
+  assert_null(cfg);
+  assert_int_equal(tarn_config_create(&cfg, t2, &err), TARN_EINTERNAL);
+  assert_non_null(strstr(err.detail, "declared twice"));
+  assert_int_equal(tarn_config_create(&cfg, t3, &err), TARN_EINTERNAL);
+  assert_non_null(strstr(err.detail, "bad built-in default"));
+}
+
+static void test_family_allocation_failures(void **state) {
+  const char *path = write_tmp("[bucket.a]\npath = /a\n[bucket.b]\npath = /b\nretries = 1\n");
+  long total, i;
+  (void)state;
+  {
+    tarn_config *cfg = new_fam_cfg();
+    tarn_alloc_fail_reset();
+    assert_int_equal(tarn_config_load_file(cfg, path, NULL), 0);
+    total = tarn_alloc_count();
+    tarn_config_destroy(cfg);
+  }
+  assert_true(total > 0);
+  for (i = 0; i < total; i++) {
+    tarn_config *cfg = new_fam_cfg();
+    tarn_error err;
+    int rc;
+    tarn_alloc_fail_after(i);
+    rc = tarn_config_load_file(cfg, path, &err);
+    tarn_alloc_fail_reset();
+    /* fopen's own allocations may fail first as EIO/ENOMEM-from-errno; never a crash */
+    assert_int_not_equal(rc, 0);
+    tarn_config_destroy(cfg);
+  }
+}
+
 #define T(f) cmocka_unit_test_teardown(f, cleanup_tmp)
 
 int main(void) {
@@ -741,6 +918,10 @@ int main(void) {
       T(test_duplicate_declaration),
       T(test_empty_tables),
       T(test_allocation_failures),
+      T(test_family_instances),
+      T(test_family_errors),
+      T(test_family_bad_declarations),
+      T(test_family_allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
