@@ -243,7 +243,8 @@ static void sigv4(const raw_req *r, const char *signed_headers, const char *amz_
   trimall(payload ? payload : "UNSIGNED-PAYLOAD", tmp, sizeof(tmp));
   sprintf(creq + n, "\n%s\n%s", signed_headers, tmp);
   sha256_hex(creq, strlen(creq), creq_hash);
-  if (getenv("SIGV4_DEBUG")) fprintf(stderr, "CREQ<<%s>>\n", creq);
+  if (getenv("SIGV4_DEBUG") != NULL) /* shows the canonical request when one differs */
+    fprintf(stderr, "canonical request <<%s>>\n", creq);
   /* string to sign */
   memcpy(date, amz_date, 8);
   date[8] = '\0';
@@ -539,7 +540,9 @@ static void *cap_main(void *arg) {
     if (cfd < 0)
       continue;
     req = read_request(c, cfd, &len);
-    if (getenv("CAP_DEBUG")) fprintf(stderr, "cap %llu ms: got %zu bytes: %.40s\n", (unsigned long long)(tarn_clock_mono_ns() / 1000000 % 100000), len, req);
+    if (getenv("CAP_DEBUG") != NULL) /* request timing, for debugging timeouts */
+      fprintf(stderr, "capture %llu ms: %zu bytes: %.40s\n",
+              (unsigned long long)(tarn_clock_mono_ns() / 1000000 % 100000), len, req);
     pthread_mutex_lock(&c->mu);
     if (c->nreq < CAP_MAX) {
       c->req[c->nreq] = req;
