@@ -32,6 +32,22 @@ typedef struct tarn_http_request {
   void *conn;             /* the libmicrohttpd connection, for the accessors below */
 } tarn_http_request;
 
+/*
+ * A streamed response body: the server calls read(cls, pos, buf, max) on the connection's
+ * thread as the client takes the bytes, pos counting from 0. It returns the bytes it put
+ * in buf (1..max), 0 at the end, or -1 on failure (the connection is then closed, so a
+ * client sees fewer bytes than Content-Length). free(cls) runs once the server is done
+ * with it, whether or not read ever ran (HEAD never reads).
+ */
+typedef struct tarn_http_body_reader {
+  long long (*read)(void *cls, uint64_t pos, char *buf, size_t max);
+  void (*free)(void *cls); /* may be NULL */
+  void *cls;
+  uint64_t size; /* sent as Content-Length; TARN_HTTP_SIZE_UNKNOWN: chunked */
+} tarn_http_body_reader;
+
+#define TARN_HTTP_SIZE_UNKNOWN UINT64_MAX
+
 /* What a handler fills. The server frees it. */
 typedef struct tarn_http_response {
   int status;                 /* default 200 */
@@ -40,6 +56,9 @@ typedef struct tarn_http_response {
   char *header_names[TARN_HTTP_MAX_HEADERS];
   char *header_values[TARN_HTTP_MAX_HEADERS];
   size_t nheaders;
+  /* When reader.read is set, the body comes from it instead of `body`; the server then
+   * owns reader.cls (freed with reader.free even if the response is never sent). */
+  tarn_http_body_reader reader;
 } tarn_http_response;
 
 /*
@@ -49,6 +68,31 @@ typedef struct tarn_http_response {
  */
 typedef int (*tarn_http_handler)(const tarn_http_request *req, tarn_http_response *resp,
                                  void *ud);
+
+/*
+ * Streaming request bodies. A route registered with tarn_http_server_route_stream is
+ * given its body chunk by chunk, as libmicrohttpd reads it from the socket, instead of a
+ * buffered req->body (which is then empty). The route's cap applies to the running
+ * total: a declared
+ * Content-Length over it is answered 413 before begin, a chunked body that passes it
+ * stops being delivered and is answered 413 after end. All three run on the
+ * connection's thread; `req` stays valid from begin to end.
+ */
+typedef struct tarn_http_stream_ops {
+  /* Headers are in, nothing of the body is read. Set *ctx and return 0 to take the
+   * body; or fill resp and leave *ctx NULL to answer at once (404, 400, 403 ...) without
+   * reading it. Non-zero: the server answers 500. */
+  int (*begin)(const tarn_http_request *req, tarn_http_response *resp, void **ctx, void *ud);
+  /* The next n bytes of the body. Non-zero stops delivery: the rest of the body is read
+   * and dropped, and end gets that code. */
+  int (*chunk)(void *ctx, const void *p, size_t n);
+  /* Called exactly once after a begin that set *ctx; frees ctx. code is 0 when the whole
+   * body was delivered, the code chunk returned, TARN_ETOOBIG as soon as the body passes
+   * the cap (the server drains the rest and answers 413 itself, ignoring resp), or
+   * TARN_EIO when the connection ended first (resp is then NULL). Fill resp; non-zero:
+   * 500. */
+  int (*end)(void *ctx, const tarn_http_request *req, tarn_http_response *resp, int code);
+} tarn_http_stream_ops;
 
 typedef struct tarn_http_route {
   const char *method;   /* "GET", "POST", ...; a GET route also answers HEAD */
@@ -75,6 +119,10 @@ int tarn_http_server_create(tarn_http_server **out, const tarn_http_options *opt
                             tarn_error *err);
 /* Registers a route (copied). Only before start. */
 int tarn_http_server_route(tarn_http_server *srv, const tarn_http_route *route, tarn_error *err);
+/* Registers a route whose request body is streamed to `stream` (borrowed; must outlive
+ * the server); route->fn is unused. Only before start. */
+int tarn_http_server_route_stream(tarn_http_server *srv, const tarn_http_route *route,
+                                  const tarn_http_stream_ops *stream, tarn_error *err);
 /* Binds, listens and starts serving on background threads. Logs the bound address. */
 int tarn_http_server_start(tarn_http_server *srv, tarn_error *err);
 /* The bound address, "127.0.0.1:41234" ("[::1]:8080" for IPv6); valid after start. */
@@ -109,6 +157,18 @@ int tarn_http_add_header(tarn_http_response *resp, const char *name, const char 
 int tarn_http_status_for(int code);
 
 /* ---- built-in routes ---- */
+
+struct tarn_buckets;
+struct tarn_errjournal;
+
+/*
+ * The storage API under /storage/ (buckets, objects with streamed bodies, the error
+ * journal, bucket health). bs and ej are borrowed and must outlive the server;
+ * max_object caps PUT bodies (413).
+ */
+int tarn_http_add_storage_routes(tarn_http_server *srv, struct tarn_buckets *bs,
+                                 struct tarn_errjournal *ej, uint64_t max_object,
+                                 tarn_error *err);
 
 /*
  * GET /healthz and GET /metrics. `version` is the string /healthz reports; the metrics

@@ -10,12 +10,14 @@
 
 typedef struct tarn__http_router {
   tarn_http_route *routes;
+  const tarn_http_stream_ops **streams; /* per route: NULL, or its streaming callbacks */
   size_t n, cap;
 } tarn__http_router;
 
 /* Result of matching a path. */
 typedef struct tarn__http_match {
   const tarn_http_route *route; /* the route for this method and path, or NULL */
+  const tarn_http_stream_ops *stream; /* the route's streaming callbacks, or NULL */
   int path_known;               /* some route has this path (so a miss is 405, not 404) */
   const char *path_pattern;     /* pattern of the first route with this path, or NULL */
   char allow[96];               /* "GET, HEAD, POST" when path_known */
@@ -47,6 +49,9 @@ struct tarn_http_server {
 int tarn__http_server_own(tarn_http_server *srv, void *p, void (*fn)(void *));
 
 int tarn__http_router_add(tarn__http_router *r, const tarn_http_route *route, tarn_error *err);
+/* Same, for a route with a streamed body (stream non-NULL; route->fn may be NULL). */
+int tarn__http_router_add_stream(tarn__http_router *r, const tarn_http_route *route,
+                                 const tarn_http_stream_ops *stream, tarn_error *err);
 void tarn__http_router_free(tarn__http_router *r);
 /* Matches method + path. Returns 0, or TARN_ENOMEM. */
 int tarn__http_router_match(const tarn__http_router *r, const char *method, const char *path,

@@ -23,25 +23,41 @@ static int valid_pattern(const char *p) {
   return 1;
 }
 
-int tarn__http_router_add(tarn__http_router *r, const tarn_http_route *route, tarn_error *err) {
-  if (route->method == NULL || route->fn == NULL || !valid_pattern(route->pattern))
+int tarn__http_router_add_stream(tarn__http_router *r, const tarn_http_route *route,
+                                 const tarn_http_stream_ops *stream, tarn_error *err) {
+  int has_fn = stream == NULL ? route->fn != NULL
+                              : stream->begin != NULL && stream->chunk != NULL && stream->end != NULL;
+  if (route->method == NULL || !has_fn || !valid_pattern(route->pattern))
     return tarn_error_set(err, TARN_EINVAL, "bad route %s %s", route->method ? route->method : "?",
                           route->pattern ? route->pattern : "?");
   if (r->n == r->cap) {
     size_t ncap = r->cap ? r->cap * 2 : 16;
     tarn_http_route *nr = tarn_reallocarray(r->routes, ncap, sizeof(*nr));
+    const tarn_http_stream_ops **ns;
     if (nr == NULL)
       return tarn_error_set(err, TARN_ENOMEM, "out of memory adding route %s", route->pattern);
     r->routes = nr;
+    ns = tarn_reallocarray(r->streams, ncap, sizeof(*ns));
+    if (ns == NULL)
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory adding route %s", route->pattern);
+    r->streams = ns;
     r->cap = ncap;
   }
-  r->routes[r->n++] = *route;
+  r->routes[r->n] = *route;
+  r->streams[r->n] = stream;
+  r->n++;
   return 0;
+}
+
+int tarn__http_router_add(tarn__http_router *r, const tarn_http_route *route, tarn_error *err) {
+  return tarn__http_router_add_stream(r, route, NULL, err);
 }
 
 void tarn__http_router_free(tarn__http_router *r) {
   tarn_free(r->routes);
+  tarn_free(r->streams);
   r->routes = NULL;
+  r->streams = NULL;
   r->n = r->cap = 0;
 }
 
@@ -119,6 +135,7 @@ int tarn__http_router_match(const tarn__http_router *r, const char *method, cons
         return TARN_ENOMEM;
       }
       m->route = rt;
+      m->stream = r->streams != NULL ? r->streams[i] : NULL;
     }
   }
   return 0;

@@ -41,12 +41,18 @@ typedef struct req_ctx {
   tarn_http_server *srv;
   uint64_t start_ns;
   tarn__http_match match;
+  tarn_http_request req; /* what handlers see; points into this struct */
   size_t cap;
   int too_large;
   int status;       /* what we answered */
   tarn_buf body;
   char method[16];
   char *path;
+  /* streaming routes */
+  void *sctx;        /* the handler's context between begin and end */
+  int stream_open;   /* begin set sctx and end has not run */
+  int stream_code;   /* 0, or why delivery stopped */
+  uint64_t received; /* body bytes delivered so far */
 } req_ctx;
 
 void tarn_http_options_from_config(tarn_http_options *o, const tarn_config *cfg) {
@@ -104,6 +110,16 @@ int tarn_http_server_route(tarn_http_server *srv, const tarn_http_route *route, 
   return tarn__http_router_add(&srv->router, route, err);
 }
 
+int tarn_http_server_route_stream(tarn_http_server *srv, const tarn_http_route *route,
+                                  const tarn_http_stream_ops *stream, tarn_error *err) {
+  if (srv->mhd != NULL)
+    return tarn_error_set(err, TARN_EINVAL, "routes must be added before the server starts");
+  if (stream == NULL)
+    return tarn_error_set(err, TARN_EINVAL, "streaming route %s without callbacks",
+                          route->pattern ? route->pattern : "?");
+  return tarn__http_router_add_stream(&srv->router, route, stream, err);
+}
+
 const char *tarn_http_server_address(const tarn_http_server *srv) { return srv->address; }
 
 unsigned tarn_http_server_inflight(const tarn_http_server *srv) {
@@ -121,6 +137,9 @@ static void response_init(tarn_http_response *resp) {
 
 static void response_free(tarn_http_response *resp) {
   size_t i;
+  if (resp->reader.read != NULL && resp->reader.free != NULL)
+    resp->reader.free(resp->reader.cls);
+  memset(&resp->reader, 0, sizeof(resp->reader));
   tarn_buf_free(&resp->body);
   for (i = 0; i < resp->nheaders; i++) {
     tarn_free(resp->header_names[i]);
@@ -193,14 +212,54 @@ int tarn_http_status_for(int code) {
   }
 }
 
+/* libmicrohttpd's side of a tarn_http_body_reader. */
+typedef struct reader_glue {
+  tarn_http_body_reader r;
+} reader_glue;
+
+static ssize_t reader_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  reader_glue *g = cls;
+  long long n = g->r.read(g->r.cls, pos, buf, max);
+  if (n == 0)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  if (n < 0 || (size_t)n > max)
+    return MHD_CONTENT_READER_END_WITH_ERROR; /* closes the connection */
+  return (ssize_t)n;
+}
+
+static void reader_free(void *cls) {
+  reader_glue *g = cls;
+  if (g->r.free != NULL)
+    g->r.free(g->r.cls);
+  tarn_free(g);
+}
+
+/* Block size for streamed bodies: what a reader is asked for at a time. */
+#define READER_BLOCK (64 * 1024)
+
 /* Queues `resp` on the connection. Returns MHD_YES/MHD_NO. */
 static enum MHD_Result send_response(struct MHD_Connection *conn, req_ctx *ctx,
                                      tarn_http_response *resp) {
   struct MHD_Response *r;
   enum MHD_Result ret;
   size_t i;
-  r = MHD_create_response_from_buffer(resp->body.len, resp->body.data ? resp->body.data : "",
-                                      MHD_RESPMEM_MUST_COPY);
+  if (resp->reader.read != NULL) {
+    reader_glue *g = tarn_malloc(sizeof(*g));
+    if (g == NULL)
+      return MHD_NO;
+    g->r = resp->reader;
+    r = MHD_create_response_from_callback(
+        resp->reader.size == TARN_HTTP_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : resp->reader.size,
+        READER_BLOCK, reader_read, g, reader_free);
+    if (r == NULL) {
+      tarn_free(g);
+      return MHD_NO; /* resp still owns the reader: response_free releases it */
+    }
+    memset(&resp->reader, 0, sizeof(resp->reader)); /* the response owns it now */
+  } else {
+    r = MHD_create_response_from_buffer(resp->body.len, resp->body.data ? resp->body.data : "",
+                                        MHD_RESPMEM_MUST_COPY);
+  }
   if (r == NULL)
     return MHD_NO;
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
@@ -255,6 +314,23 @@ static req_ctx *ctx_create(tarn_http_server *srv, const char *method, const char
   return ctx;
 }
 
+/* Fills ctx->req from the match; called once the route is known. */
+static void build_request(req_ctx *ctx, struct MHD_Connection *conn) {
+  tarn_http_request *req = &ctx->req;
+  size_t i;
+  memset(req, 0, sizeof(*req));
+  req->method = ctx->method;
+  req->path = ctx->path;
+  req->route = ctx->match.route->pattern;
+  for (i = 0; i < ctx->match.nparams; i++) {
+    req->param_names[i] = ctx->match.param_names[i];
+    req->param_values[i] = ctx->match.param_values[i];
+  }
+  req->nparams = ctx->match.nparams;
+  req->body = &ctx->body;
+  req->conn = conn;
+}
+
 static void ctx_destroy(req_ctx *ctx) {
   tarn__http_match_free(&ctx->match);
   tarn_buf_free(&ctx->body);
@@ -263,23 +339,11 @@ static void ctx_destroy(req_ctx *ctx) {
 }
 
 static enum MHD_Result run_handler(struct MHD_Connection *conn, req_ctx *ctx) {
-  tarn_http_request req;
   tarn_http_response resp;
   enum MHD_Result ret;
-  size_t i;
-  memset(&req, 0, sizeof(req));
-  req.method = ctx->method;
-  req.path = ctx->path;
-  req.route = ctx->match.route->pattern;
-  for (i = 0; i < ctx->match.nparams; i++) {
-    req.param_names[i] = ctx->match.param_names[i];
-    req.param_values[i] = ctx->match.param_values[i];
-  }
-  req.nparams = ctx->match.nparams;
-  req.body = &ctx->body;
-  req.conn = conn;
+  build_request(ctx, conn);
   response_init(&resp);
-  if (ctx->match.route->fn(&req, &resp, ctx->match.route->ud) != 0) {
+  if (ctx->match.route->fn(&ctx->req, &resp, ctx->match.route->ud) != 0) {
     response_free(&resp);
     return send_error(conn, ctx, 500, "internal", NULL, "the handler for %s failed",
                       ctx->match.route->pattern);
@@ -295,6 +359,82 @@ static const char *route_label(const req_ctx *ctx) {
   if (ctx->match.route != NULL)
     return ctx->match.route->pattern;
   return ctx->match.path_pattern ? ctx->match.path_pattern : "unmatched";
+}
+
+/* ---- streaming request bodies ---- */
+
+static enum MHD_Result stream_begin(struct MHD_Connection *conn, req_ctx *ctx) {
+  const tarn_http_route *rt = ctx->match.route;
+  tarn_http_response resp;
+  enum MHD_Result ret;
+  void *sctx = NULL;
+  build_request(ctx, conn);
+  response_init(&resp);
+  if (ctx->match.stream->begin(&ctx->req, &resp, &sctx, rt->ud) != 0) {
+    response_free(&resp);
+    return send_error(conn, ctx, 500, "internal", NULL, "the handler for %s failed",
+                      rt->pattern);
+  }
+  if (sctx == NULL) { /* answered without the body */
+    ret = send_response(conn, ctx, &resp);
+    response_free(&resp);
+    return ret;
+  }
+  response_free(&resp);
+  ctx->sctx = sctx;
+  ctx->stream_open = 1;
+  return MHD_YES;
+}
+
+static enum MHD_Result stream_next(struct MHD_Connection *conn, req_ctx *ctx,
+                                   const char *data, size_t *size) {
+  const tarn_http_route *rt = ctx->match.route;
+  tarn_http_response resp;
+  enum MHD_Result ret;
+  int rc, code;
+  if (*size > 0) {
+    if (ctx->stream_open && ctx->stream_code == 0) {
+      if (ctx->received + *size > ctx->cap) {
+        /* Past the cap: let the handler drop what it has now (not when the rest of the
+         * body has been read and thrown away), and answer 413 at the end. */
+        ctx->stream_code = TARN_ETOOBIG;
+        ctx->too_large = 1;
+        ctx->stream_open = 0;
+        response_init(&resp);
+        ctx->match.stream->end(ctx->sctx, &ctx->req, &resp, TARN_ETOOBIG);
+        response_free(&resp);
+        ctx->sctx = NULL;
+      } else {
+        ctx->received += *size;
+        rc = ctx->match.stream->chunk(ctx->sctx, data, *size);
+        if (rc != 0)
+          ctx->stream_code = rc;
+      }
+    }
+    *size = 0; /* consumed, or dropped */
+    return MHD_YES;
+  }
+  /* The body is over. */
+  if (ctx->too_large) {
+    tarn_metric_add(ctx->srv->m_body_rejected, (const char *[]){rt->pattern}, 1);
+    return send_error(conn, ctx, 413, "payload_too_large", NULL,
+                      "request body exceeds the limit of %zu bytes", ctx->cap);
+  }
+  if (!ctx->stream_open) /* begin answered already */
+    return MHD_YES;
+  code = ctx->stream_code;
+  ctx->stream_open = 0;
+  response_init(&resp);
+  rc = ctx->match.stream->end(ctx->sctx, &ctx->req, &resp, code);
+  ctx->sctx = NULL;
+  if (rc != 0) {
+    response_free(&resp);
+    return send_error(conn, ctx, 500, "internal", NULL, "the handler for %s failed",
+                      rt->pattern);
+  }
+  ret = send_response(conn, ctx, &resp);
+  response_free(&resp);
+  return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -335,8 +475,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (ctx->match.route == NULL)
       return send_error(conn, ctx, 405, "method_not_allowed", ctx->match.allow,
                         "%s is not allowed on %s; allowed: %s", method, url, ctx->match.allow);
+    if (ctx->match.stream != NULL)
+      return stream_begin(conn, ctx);
     return MHD_YES;
   }
+  if (ctx->stream_open || ctx->match.stream != NULL)
+    return stream_next(conn, ctx, upload_data, upload_data_size);
   if (*upload_data_size > 0) {
     /* Chunked bodies carry no length up front: count as they arrive, drop past the cap. */
     if (!ctx->too_large && tarn_buf_append(&ctx->body, upload_data, *upload_data_size, NULL) != 0)
@@ -362,6 +506,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (ctx == NULL)
     return;
   *con_cls = NULL;
+  if (ctx->stream_open) { /* the connection ended before the body did */
+    ctx->stream_open = 0;
+    ctx->match.stream->end(ctx->sctx, &ctx->req, NULL, TARN_EIO);
+    ctx->sctx = NULL;
+  }
   route = route_label(ctx);
   secs = (double)(tarn_clock_mono_ns() - ctx->start_ns) / 1e9;
   snprintf(status, sizeof(status), "%d", ctx->status ? ctx->status : 0);

@@ -135,6 +135,95 @@ static int failing_handler(const tarn_http_request *req, tarn_http_response *res
   return TARN_ENOMEM;
 }
 
+
+/* ---- streaming bodies and responses ---- */
+
+#include <stdatomic.h>
+
+typedef struct up_ctx {
+  size_t bytes, chunks;
+  uint32_t sum;
+  int fail_after_first;
+} up_ctx;
+
+static atomic_int ends_seen, last_end_code, readers_freed;
+
+static int up_begin(const tarn_http_request *req, tarn_http_response *resp, void **ctx, void *ud) {
+  const char *name = tarn_http_param(req, "name");
+  up_ctx *u;
+  if (strcmp(name, "reject") == 0)
+    return tarn_http_reply_error(resp, 403, "permission_denied", "no uploads to %s", name);
+  u = calloc(1, sizeof(*u));
+  u->fail_after_first = strcmp(name, "fail") == 0;
+  *ctx = u;
+  return 0;
+}
+
+static int up_chunk(void *ctx, const void *p, size_t n) {
+  up_ctx *u = ctx;
+  size_t i;
+  if (u->fail_after_first && u->chunks > 0)
+    return TARN_EIO;
+  for (i = 0; i < n; i++)
+    u->sum = u->sum * 31 + ((const unsigned char *)p)[i];
+  u->bytes += n;
+  u->chunks++;
+  return 0;
+}
+
+static int up_end(void *ctx, const tarn_http_request *req, tarn_http_response *resp, int code) {
+  up_ctx *u = ctx;
+  int rc = 0;
+  atomic_store(&last_end_code, code);
+  atomic_fetch_add(&ends_seen, 1);
+  if (resp != NULL && code != 0)
+    rc = tarn_http_reply_error(resp, tarn_http_status_for(code), tarn_err_name(code),
+                               "stopped after %zu bytes", u->bytes);
+  else if (resp != NULL)
+    rc = tarn_http_reply_json(resp, 201,
+                              json_pack("{s:I,s:I,s:I}", "bytes", (json_int_t)u->bytes, "chunks",
+                                        (json_int_t)u->chunks, "sum", (json_int_t)u->sum));
+  free(u);
+  return rc;
+}
+
+static const tarn_http_stream_ops up_ops = {up_begin, up_chunk, up_end};
+
+typedef struct gen_ctx {
+  uint64_t n, fail_at;
+} gen_ctx;
+
+static long long gen_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  gen_ctx *g = cls;
+  size_t i, k;
+  if (pos >= g->n)
+    return 0;
+  if (g->fail_at && pos >= g->fail_at)
+    return -1;
+  k = (size_t)(g->n - pos < max ? g->n - pos : max);
+  for (i = 0; i < k; i++)
+    buf[i] = (char)('a' + (pos + i) % 26);
+  return (long long)k;
+}
+
+static void gen_free(void *cls) {
+  free(cls);
+  atomic_fetch_add(&readers_freed, 1);
+}
+
+static int gen_handler(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
+  gen_ctx *g = calloc(1, sizeof(*g));
+  const char *fail = tarn_http_query(req, "fail");
+  g->n = (uint64_t)atoll(tarn_http_query(req, "n"));
+  g->fail_at = fail ? (uint64_t)atoll(fail) : 0;
+  resp->content_type = "application/octet-stream";
+  resp->reader.read = gen_read;
+  resp->reader.free = gen_free;
+  resp->reader.cls = g;
+  resp->reader.size = tarn_http_query(req, "chunked") ? TARN_HTTP_SIZE_UNKNOWN : g->n;
+  return tarn_http_add_header(resp, "X-Gen", "yes");
+}
+
 static int setup_server(void **state) {
   fixture *f = calloc(1, sizeof(*f));
   tarn_http_options o;
@@ -153,6 +242,13 @@ static int setup_server(void **state) {
   assert_int_equal(tarn_http_server_route(f->srv, &slow, &err), 0);
   assert_int_equal(tarn_http_server_route(f->srv, &echo, &err), 0);
   assert_int_equal(tarn_http_server_route(f->srv, &failing, &err), 0);
+  {
+    tarn_http_route up = {"PUT", "/up/{name}", NULL, NULL, 200000, 0};
+    tarn_http_route gen = {"GET", "/gen", gen_handler, NULL, 0, 0};
+    assert_int_equal(tarn_http_server_route_stream(f->srv, &up, &up_ops, &err), 0);
+    assert_int_equal(tarn_http_server_route_stream(f->srv, &up, NULL, &err), TARN_EINVAL);
+    assert_int_equal(tarn_http_server_route(f->srv, &gen, &err), 0);
+  }
   assert_int_equal(tarn_http_server_start(f->srv, &err), 0);
   colon = strrchr(tarn_http_server_address(f->srv), ':');
   f->port = atoi(colon + 1);
@@ -352,6 +448,176 @@ static void test_metrics_after_requests(void **state) {
   tarn_buf_free(&b);
 }
 
+
+/* Builds a chunked PUT of n bytes of a pattern in pieces of `piece`. Caller frees. */
+static char *chunked_put(const char *path, size_t n, size_t piece, size_t *len) {
+  size_t cap = n * 2 + 4096, off = 0, sent = 0, i;
+  char *req = malloc(cap);
+  off += (size_t)snprintf(req, cap,
+                          "PUT %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n",
+                          path);
+  while (sent < n) {
+    size_t k = n - sent < piece ? n - sent : piece;
+    off += (size_t)snprintf(req + off, cap - off, "%zx\r\n", k);
+    for (i = 0; i < k; i++)
+      req[off + i] = (char)('A' + (sent + i) % 7);
+    off += k;
+    memcpy(req + off, "\r\n", 2);
+    off += 2;
+    sent += k;
+  }
+  memcpy(req + off, "0\r\n\r\n", 5);
+  off += 5;
+  *len = off;
+  return req;
+}
+
+static void test_streamed_request_body(void **state) {
+  fixture *f = *state;
+  char *req, *r, hdr[256];
+  size_t len, i;
+  uint32_t sum = 0;
+  char want[128];
+  int n;
+  /* a chunked body arrives in several pieces, each seen once, in order */
+  for (i = 0; i < 150000; i++)
+    sum = sum * 31 + (unsigned char)('A' + i % 7);
+  req = chunked_put("/up/x", 150000, 10000, &len);
+  atomic_store(&ends_seen, 0);
+  r = http_raw(f->port, req, len);
+  free(req);
+  assert_non_null(strstr(r, "HTTP/1.1 201"));
+  snprintf(want, sizeof(want), "\"bytes\":150000,");
+  assert_non_null(strstr(r, want));
+  snprintf(want, sizeof(want), "\"sum\":%u}", sum);
+  assert_non_null(strstr(r, want));
+  assert_null(strstr(r, "\"chunks\":1,")); /* really in pieces */
+  assert_int_equal(atomic_load(&ends_seen), 1);
+  assert_int_equal(atomic_load(&last_end_code), 0);
+  free(r);
+  /* declared length: the same */
+  n = snprintf(hdr, sizeof(hdr), "PUT /up/y HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                                 "Content-Length: 5\r\n\r\nhello");
+  r = http_raw(f->port, hdr, (size_t)n);
+  assert_non_null(strstr(r, "HTTP/1.1 201"));
+  assert_non_null(strstr(r, "\"bytes\":5,\"chunks\":1"));
+  free(r);
+  /* begin may answer at once, without taking the body */
+  atomic_store(&ends_seen, 0);
+  n = snprintf(hdr, sizeof(hdr), "PUT /up/reject HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                                 "Content-Length: 5\r\n\r\nhello");
+  r = http_raw(f->port, hdr, (size_t)n);
+  assert_non_null(strstr(r, "HTTP/1.1 403"));
+  assert_non_null(strstr(r, "no uploads to reject"));
+  assert_int_equal(atomic_load(&ends_seen), 0);
+  free(r);
+  /* a chunk callback that fails: end gets its code and answers */
+  req = chunked_put("/up/fail", 50000, 1000, &len);
+  r = http_raw(f->port, req, len);
+  free(req);
+  assert_non_null(strstr(r, "HTTP/1.1 502"));
+  assert_non_null(strstr(r, "stopped after 1000 bytes"));
+  assert_int_equal(atomic_load(&last_end_code), TARN_EIO);
+  free(r);
+}
+
+static void test_streamed_body_cap(void **state) {
+  fixture *f = *state;
+  char *req, *r, hdr[256];
+  size_t len;
+  int n;
+  /* declared over the cap: 413 before begin */
+  atomic_store(&ends_seen, 0);
+  n = snprintf(hdr, sizeof(hdr), "PUT /up/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                                 "Content-Length: 200001\r\n\r\n");
+  r = http_raw(f->port, hdr, (size_t)n);
+  assert_non_null(strstr(r, "HTTP/1.1 413"));
+  assert_non_null(strstr(r, "limit of 200000 bytes"));
+  assert_int_equal(atomic_load(&ends_seen), 0);
+  free(r);
+  /* chunked: exactly the cap is fine, one byte more is 413 once the total passes it */
+  req = chunked_put("/up/x", 200000, 30000, &len);
+  r = http_raw(f->port, req, len);
+  free(req);
+  assert_non_null(strstr(r, "HTTP/1.1 201"));
+  free(r);
+  atomic_store(&ends_seen, 0);
+  req = chunked_put("/up/x", 200001, 30000, &len);
+  r = http_raw(f->port, req, len);
+  free(req);
+  assert_non_null(strstr(r, "HTTP/1.1 413"));
+  assert_non_null(strstr(r, "\"code\":\"payload_too_large\""));
+  assert_int_equal(atomic_load(&ends_seen), 1);
+  assert_int_equal(atomic_load(&last_end_code), TARN_ETOOBIG);
+  free(r);
+  assert_int_equal(tarn_metric_value(tarn_metrics_counter(f->metrics,
+                                                          "tarn_http_request_body_rejected_total",
+                                                          "", "route"),
+                                     (const char *[]){"/up/{name}"}),
+                   2);
+}
+
+static void test_streamed_body_client_gone(void **state) {
+  fixture *f = *state;
+  struct sockaddr_in a;
+  const char *hdr = "PUT /up/x HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n";
+  char part[1000];
+  uint64_t t0;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)f->port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  atomic_store(&ends_seen, 0);
+  assert_int_equal(write(fd, hdr, strlen(hdr)), (ssize_t)strlen(hdr));
+  memset(part, 'x', sizeof(part));
+  assert_int_equal(write(fd, part, sizeof(part)), (ssize_t)sizeof(part));
+  tarn_sleep_ms(100);
+  close(fd);
+  t0 = tarn_clock_mono_ns();
+  while (atomic_load(&ends_seen) == 0 && tarn_clock_mono_ns() - t0 < 5000000000ull)
+    tarn_sleep_ms(5);
+  assert_int_equal(atomic_load(&ends_seen), 1);
+  assert_int_equal(atomic_load(&last_end_code), TARN_EIO);
+}
+
+static void test_streamed_response(void **state) {
+  fixture *f = *state;
+  char *r, *body;
+  size_t i;
+  atomic_store(&readers_freed, 0);
+  r = http_get(f->port, "GET", "/gen?n=300000");
+  assert_non_null(strstr(r, "HTTP/1.1 200"));
+  assert_non_null(strstr(r, "Content-Length: 300000\r\n"));
+  assert_non_null(strstr(r, "X-Gen: yes\r\n"));
+  assert_non_null(strstr(r, "Content-Type: application/octet-stream\r\n"));
+  body = strstr(r, "\r\n\r\n") + 4;
+  assert_int_equal(strlen(body), 300000);
+  for (i = 0; i < 300000; i++)
+    if (body[i] != (char)('a' + i % 26))
+      fail_msg("byte %zu differs", i);
+  free(r);
+  /* HEAD: the length, no body, the reader never runs but is freed */
+  r = http_get(f->port, "HEAD", "/gen?n=300000");
+  assert_non_null(strstr(r, "HTTP/1.1 200"));
+  assert_non_null(strstr(r, "Content-Length: 300000\r\n"));
+  assert_string_equal(strstr(r, "\r\n\r\n"), "\r\n\r\n");
+  free(r);
+  /* unknown size: chunked */
+  r = http_get(f->port, "GET", "/gen?n=1000&chunked=1");
+  assert_non_null(strstr(r, "Transfer-Encoding: chunked"));
+  free(r);
+  /* a reader failing midway: the client gets less than Content-Length */
+  r = http_get(f->port, "GET", "/gen?n=300000&fail=100000");
+  assert_non_null(strstr(r, "Content-Length: 300000\r\n"));
+  assert_true(strlen(strstr(r, "\r\n\r\n") + 4) < 300000);
+  free(r);
+  tarn_sleep_ms(50);
+  assert_int_equal(atomic_load(&readers_freed), 4);
+}
+
 static void test_listen_errors(void **state) {
   tarn_http_server *srv = NULL;
   tarn_http_options o;
@@ -376,6 +642,11 @@ int main(void) {
                                       teardown_server),
       cmocka_unit_test_setup_teardown(test_stop_timeout_abandons, setup_server, teardown_server),
       cmocka_unit_test_setup_teardown(test_metrics_after_requests, setup_server, teardown_server),
+      cmocka_unit_test_setup_teardown(test_streamed_request_body, setup_server, teardown_server),
+      cmocka_unit_test_setup_teardown(test_streamed_body_cap, setup_server, teardown_server),
+      cmocka_unit_test_setup_teardown(test_streamed_body_client_gone, setup_server,
+                                      teardown_server),
+      cmocka_unit_test_setup_teardown(test_streamed_response, setup_server, teardown_server),
       cmocka_unit_test(test_listen_errors),
   };
   tarn_log_set_level(TARN_LOG_WARN);
