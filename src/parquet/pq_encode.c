@@ -241,15 +241,11 @@ void tarn__pq_dict_reset(tarn__pq_dict *d) {
 void tarn__pq_dict_free(tarn__pq_dict *d) {
   tarn_buf_free(&d->plain);
   tarn_free(d->slots);
-  tarn_free(d->keys);
   tarn_free(d->ent_off);
   tarn_free(d->ent_len);
-  tarn_free(d->ent_hash);
   d->slots = NULL;
-  d->keys = NULL;
   d->ent_off = NULL;
   d->ent_len = NULL;
-  d->ent_hash = NULL;
   d->count = d->mask = d->ent_cap = 0;
 }
 
@@ -261,35 +257,24 @@ static uint32_t hash_fixed(uint64_t key) {
 static int grow_table(tarn__pq_dict *d, tarn_error *err) {
   size_t oslots = d->slots != NULL ? (size_t)d->mask + 1 : 0;
   size_t nslots = oslots ? oslots * 2 : 1024, s;
-  uint32_t *ns, nmask = (uint32_t)(nslots - 1);
-  uint64_t *nk = NULL;
+  struct tarn__pq_dict_slot *ns;
+  uint32_t nmask = (uint32_t)(nslots - 1);
   if (nslots > ((size_t)1 << 31))
     return tarn_error_set(err, TARN_ETOOBIG, "dictionary has too many entries");
   ns = tarn_calloc(nslots, sizeof(*ns));
   if (ns == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory growing a dictionary");
-  if (!d->bytes) {
-    nk = tarn_calloc(nslots, sizeof(*nk));
-    if (nk == NULL) {
-      tarn_free(ns);
-      return tarn_error_set(err, TARN_ENOMEM, "out of memory growing a dictionary");
-    }
-  }
   for (s = 0; s < oslots; s++) {
-    uint32_t e = d->slots[s], t;
-    if (e == 0)
+    uint32_t t;
+    if (d->slots[s].idx == 0)
       continue;
-    t = (d->bytes ? d->ent_hash[e - 1] : hash_fixed(d->keys[s])) & nmask;
-    while (ns[t] != 0)
+    t = (d->bytes ? d->slots[s].hash : hash_fixed(d->slots[s].key)) & nmask;
+    while (ns[t].idx != 0)
       t = (t + 1) & nmask;
-    ns[t] = e;
-    if (nk != NULL)
-      nk[t] = d->keys[s];
+    ns[t] = d->slots[s];
   }
   tarn_free(d->slots);
-  tarn_free(d->keys);
   d->slots = ns;
-  d->keys = nk;
   d->mask = nmask;
   return 0;
 }
@@ -313,7 +298,7 @@ int64_t tarn__pq_dict_put_fixed(tarn__pq_dict *d, const void *vals, size_t n, ui
       memcpy(&key, v + i * 8, 8);
     }
     s = hash_fixed(key) & d->mask;
-    while ((e = d->slots[s]) != 0 && d->keys[s] != key)
+    while ((e = d->slots[s].idx) != 0 && d->slots[s].key != key)
       s = (s + 1) & d->mask;
     if (e != 0) {
       idx[i] = e - 1;
@@ -325,13 +310,13 @@ int64_t tarn__pq_dict_put_fixed(tarn__pq_dict *d, const void *vals, size_t n, ui
       if (grow_table(d, err) != 0)
         return -1;
       s = hash_fixed(key) & d->mask;
-      while (d->slots[s] != 0)
+      while (d->slots[s].idx != 0)
         s = (s + 1) & d->mask;
     }
     if (tarn_buf_append(&d->plain, v + i * w, w, err) != 0)
       return -1;
-    d->slots[s] = ++d->count;
-    d->keys[s] = key;
+    d->slots[s].idx = ++d->count;
+    d->slots[s].key = key;
     idx[i] = d->count - 1;
     if (fresh != NULL)
       fresh[(*nfresh)++] = (uint32_t)i;
@@ -347,8 +332,8 @@ int tarn__pq_dict_put_bytes(tarn__pq_dict *d, const uint8_t *p, uint32_t len, ui
   if (d->slots == NULL && grow_table(d, err) != 0)
     return -1;
   s = h & d->mask;
-  while ((e = d->slots[s]) != 0) {
-    if (d->ent_hash[e - 1] == h && d->ent_len[e - 1] == len &&
+  while ((e = d->slots[s].idx) != 0) {
+    if (d->slots[s].hash == h && d->ent_len[e - 1] == len &&
         (len == 0 || memcmp(d->plain.data + d->ent_off[e - 1], p, len) == 0)) {
       *idx = e - 1;
       return 1;
@@ -360,7 +345,7 @@ int tarn__pq_dict_put_bytes(tarn__pq_dict *d, const uint8_t *p, uint32_t len, ui
   if (d->count == d->ent_cap) {
     uint32_t ncap = d->ent_cap ? d->ent_cap * 2 : 256;
     uint64_t *no = tarn_reallocarray(d->ent_off, ncap, sizeof(*no));
-    uint32_t *nl, *nh;
+    uint32_t *nl;
     if (no == NULL)
       return tarn_error_set(err, TARN_ENOMEM, "out of memory growing a dictionary"), -1;
     d->ent_off = no;
@@ -368,17 +353,13 @@ int tarn__pq_dict_put_bytes(tarn__pq_dict *d, const uint8_t *p, uint32_t len, ui
     if (nl == NULL)
       return tarn_error_set(err, TARN_ENOMEM, "out of memory growing a dictionary"), -1;
     d->ent_len = nl;
-    nh = tarn_reallocarray(d->ent_hash, ncap, sizeof(*nh));
-    if (nh == NULL)
-      return tarn_error_set(err, TARN_ENOMEM, "out of memory growing a dictionary"), -1;
-    d->ent_hash = nh;
     d->ent_cap = ncap;
   }
   if (((size_t)d->count + 1) * 2 > (size_t)d->mask + 1) {
     if (grow_table(d, err) != 0)
       return -1;
     s = h & d->mask;
-    while (d->slots[s] != 0)
+    while (d->slots[s].idx != 0)
       s = (s + 1) & d->mask;
   }
   if (d->width == 0) {
@@ -389,10 +370,10 @@ int tarn__pq_dict_put_bytes(tarn__pq_dict *d, const uint8_t *p, uint32_t len, ui
   }
   d->ent_off[d->count] = d->plain.len;
   d->ent_len[d->count] = len;
-  d->ent_hash[d->count] = h;
   if (tarn_buf_append(&d->plain, p, len, err) != 0)
     return -1;
-  d->slots[s] = ++d->count;
+  d->slots[s].idx = ++d->count;
+  d->slots[s].hash = h;
   *idx = d->count - 1;
   *is_new = 1;
   return 1;

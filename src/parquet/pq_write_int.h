@@ -123,14 +123,16 @@ typedef struct tarn__pq_dict {
   size_t cap_bytes;  /* dictionary page size cap */
   uint32_t count;    /* entries */
   tarn_buf plain;    /* dictionary page body */
-  /* table */
+  /* table: one cache line holds key, index and hash, so a probe costs one miss */
   uint32_t mask;     /* slots - 1 (slots a power of two) */
-  uint32_t *slots;   /* entry index + 1, 0 = empty */
-  uint64_t *keys;    /* fixed width: the value's bits per slot */
+  struct tarn__pq_dict_slot {
+    uint64_t key;    /* fixed width: the value's bits */
+    uint32_t idx;    /* entry index + 1, 0 = empty */
+    uint32_t hash;   /* byte strings: high half of the xxHash64 */
+  } *slots;
   /* byte strings: per entry */
   uint64_t *ent_off; /* offset of the bytes in plain */
   uint32_t *ent_len;
-  uint32_t *ent_hash;
   uint32_t ent_cap;
 } tarn__pq_dict;
 
