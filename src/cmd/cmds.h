@@ -11,6 +11,8 @@ typedef struct tarn_command {
 } tarn_command;
 
 int cmd_serve(const tarn_command *self, int argc, char **argv);
+/* `tarn parquet schema|meta|head|cat FILE` (cmd_parquet.c). */
+int cmd_parquet(const tarn_command *self, int argc, char **argv);
 /* Runs a command this build does not have yet: --help shows the plan, anything else
  * says so and exits TARN_EXIT_UNAVAILABLE. */
 int cmd_planned(const tarn_command *self, int argc, char **argv);

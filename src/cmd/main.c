@@ -31,10 +31,7 @@ static const tarn_command commands[] = {
      "tarn table create|list|show|snapshots|scan|expire|remove-orphans [--lake DIR] ...",
      "Iceberg v2 tables in the SQL catalog (SQLite by default, PostgreSQL when\n"
      "configured): commits, time travel, snapshot expiry and orphan removal"},
-    {"parquet", "inspect Parquet files: schema, metadata, rows", cmd_planned,
-     "tarn parquet schema|meta|head|cat FILE",
-     "tarn's own Parquet reader: schema with field ids, row groups and statistics,\n"
-     "rows as JSON lines or CSV"},
+    {"parquet", "inspect Parquet files: schema, metadata, rows", cmd_parquet, NULL, NULL},
     {"datasets", "list and show ingested datasets", cmd_planned,
      "tarn datasets list|show NAME [--lake DIR]",
      "the dataset catalog: name, fingerprint, columns, objects, row count, snapshots"},

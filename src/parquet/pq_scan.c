@@ -330,7 +330,11 @@ static int decode_values(tarn_pq_scan *s, colcur *cc, tarn_pq_encoding enc, cons
     if (vlen < 4)
       goto short_data;
     memcpy(&len, vp, 4);
-    if (len > vlen - 4 || tarn__pq_rle_u8(vp + 4, len, 1, cc->dense, nvals) != 0)
+    /* Some writers (hyparquet-writer) store the value count here instead of the byte
+     * length; the runs themselves say where they end, so clamp to the page. */
+    if (len > vlen - 4)
+      len = (uint32_t)(vlen - 4);
+    if (tarn__pq_rle_u8(vp + 4, len, 1, cc->dense, nvals) != 0)
       goto short_data;
     dense = cc->dense;
     break;

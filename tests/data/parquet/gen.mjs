@@ -3,6 +3,7 @@
 // Run from the repo: node tests/data/parquet/gen.mjs
 import { DuckDBInstance } from '../../node_modules/@duckdb/node-api/lib/index.js';
 import { writeFileSync } from 'node:fs';
+import { parquetWriteFile } from '../../node_modules/hyparquet-writer/src/node.js';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -99,5 +100,34 @@ for (const codec of ['uncompressed', 'gzip', 'lz4_raw']) {
 }
 await emit('nodict_v1', small, { rows: 3000, opts: `COMPRESSION zstd, DICTIONARY_SIZE_LIMIT 1` });
 await emit('nodict_v2', ['id', 'i32', 'i64', 'f', 'd', 's', 'u', 'dec38'], { rows: 3000, opts: `COMPRESSION snappy, PARQUET_VERSION V2, DICTIONARY_SIZE_LIMIT 1` });
+// A second, independent writer: hyparquet-writer writes REQUIRED columns, data page v2
+// and RLE-encoded booleans. DuckDB again says what the file holds.
+{
+  const n = 700;
+  const ids = Int32Array.from({ length: n }, (_, i) => i * 3 - 1000);
+  parquetWriteFile({
+    filename: `${dir}/hyparquet_required.parquet`,
+    columnData: [
+      { name: 'id', data: ids, type: 'INT32', nullable: false },
+      { name: 'flag', data: Array.from({ length: n }, (_, i) => i % 3 === 0), type: 'BOOLEAN', nullable: false },
+      { name: 'name', data: Array.from({ length: n }, (_, i) => `n${i % 37}`), type: 'STRING', nullable: false },
+      { name: 'opt', data: Array.from({ length: n }, (_, i) => (i % 4 ? `o${i}` : null)), type: 'STRING' },
+      { name: 'x', data: Float64Array.from({ length: n }, (_, i) => i / 8 - 20), type: 'DOUBLE', nullable: false },
+      { name: 'big', data: BigInt64Array.from({ length: n }, (_, i) => BigInt(i) * 123456789012n - 5n), type: 'INT64', nullable: false },
+    ],
+    rowGroupSize: 300,
+  });
+  const path = `${dir}/hyparquet_required.parquet`;
+  const back = (await q(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('${path}'))`)).getRowsJS();
+  const rows = (await q(`SELECT ${back.map(([c, ty]) => canon(c, ty)).join(', ')} FROM read_parquet('${path}')`)).getRowObjectsJS();
+  manifest.push({ file: 'hyparquet_required.parquet', expected: 'hyparquet_required.expected.json' });
+  writeFileSync(`${dir}/hyparquet_required.expected.json`, JSON.stringify({
+    columns: back.map(([c, ty]) => ({ name: c, duckdb_type: ty })),
+    rows: rows.map((r) => back.map(([c]) => {
+      const sp = r[`${c}__special`];
+      return sp !== undefined && sp !== null ? sp : r[c] ?? null;
+    })),
+  }) + '\n');
+}
 writeFileSync(`${dir}/manifest.json`, JSON.stringify(manifest, null, 1) + '\n');
 console.log('ok');
