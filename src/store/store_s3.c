@@ -186,7 +186,8 @@ static int upload_part(s3_writer *sw, const char *p, size_t n, tarn_error *err) 
     rc = tarn__s3_do(sw->s3, &rq, err);
   }
   if (rc == 0 && rq.etag[0] == '\0')
-    rc = tarn_error_set(err, TARN_ECORRUPT, "UploadPart s3://%s/%s: part %u came back without an ETag",
+    rc = tarn_error_set(err, TARN_ECORRUPT,
+                        "UploadPart s3://%s/%s: part %u came back without an ETag",
                         sw->s3->bucket, sw->key, part);
   if (rc == 0) {
     sw->etags[sw->nparts] = tarn_strdup(rq.etag);
@@ -297,7 +298,8 @@ static int complete_upload(s3_writer *sw, tarn_error *err) {
   tarn_buf_init(&resp, TARN__S3_XMLBODY_MAX);
   rc = upload_query(sw, 0, &q, err);
   if (rc == 0)
-    rc = tarn_buf_append_str(&body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">", err);
+    rc = tarn_buf_append_str(
+        &body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">", err);
   for (i = 0; i < sw->nparts && rc == 0; i++) {
     rc = tarn_buf_appendf(&body, err, "<Part><PartNumber>%u</PartNumber><ETag>", i + 1);
     if (rc == 0)
