@@ -10,6 +10,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "parquet/parquet.h"
+#include "store/store.h"
 
 /*
  * The Iceberg model as tarn uses it. Formats, file layouts and invariants are in
@@ -352,6 +353,205 @@ int tarn_ice_manifest_file_copy(tarn_ice_manifest_file *dst, const tarn_ice_mani
 int tarn_ice_stats_from_parquet(const tarn_ice_schema *schema, const tarn_pq_file_info *info,
                                 size_t truncate, tarn_ice_column_stats **out, size_t *nout,
                                 tarn_error *err);
+
+/* ---- table files on a store ---- */
+
+/*
+ * Where a table's files live: an object store and the URI of its root, so that keys
+ * and the absolute URIs Iceberg metadata records map both ways ("file:///srv/lake/" +
+ * "warehouse/ns/t/data/x.parquet"). root_uri ends with '/'.
+ */
+typedef struct tarn_table_io {
+  tarn_store *store;
+  const char *root_uri;
+} tarn_table_io;
+
+/* The store key of an absolute URI under io's root; TARN_EINVAL when it is elsewhere. */
+int tarn_table_io_key(const tarn_table_io *io, const char *uri, char *key, size_t n,
+                      tarn_error *err);
+
+/* The Avro type of a partition field whose values have Iceberg type t, as JSON text
+ * appended to out ("int", {"type":"int","logicalType":"date"}, ...). */
+int tarn_ice_partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_error *err);
+
+/*
+ * Writes a manifest (Avro, the spec's v2 manifest_entry schema with the partition
+ * record of `spec`) holding `entries` to `uri` (put-if-absent), with the header metadata
+ * Iceberg requires (schema, schema-id, partition-spec, partition-spec-id, format-version,
+ * content). Fills *mf: path, length, spec id, content, counts per status, rows, and one
+ * partition field summary per spec field. mf's sequence numbers are left -1 for the
+ * commit to assign; added_snapshot_id is `snapshot_id`.
+ */
+int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri,
+                            const tarn_ice_schema *schema, const tarn_ice_spec *spec,
+                            int64_t snapshot_id, const tarn_ice_manifest_entry *entries,
+                            size_t n, tarn_ice_manifest_file *mf, tarn_error *err);
+/*
+ * Reads every entry of the manifest `mf` points to. Null snapshot ids and sequence
+ * numbers of ADDED entries are inherited from mf (the spec's inheritance rule). The
+ * partition tuple is matched to `spec` by field id. *out is an array the caller frees
+ * with tarn_ice_manifest_entries_free.
+ */
+int tarn_ice_manifest_read(const tarn_table_io *io, const tarn_ice_manifest_file *mf,
+                           const tarn_ice_schema *schema, const tarn_ice_spec *spec,
+                           tarn_ice_manifest_entry **out, size_t *n, tarn_error *err);
+void tarn_ice_manifest_entries_free(tarn_ice_manifest_entry *e, size_t n);
+
+/* Writes a manifest list (v2 manifest_file schema) to `uri` (put-if-absent). */
+int tarn_ice_manifest_list_write(const tarn_table_io *io, const char *uri, int64_t snapshot_id,
+                                 int64_t parent_id, int64_t sequence_number,
+                                 const tarn_ice_manifest_file *mfs, size_t n, tarn_error *err);
+/* Reads a manifest list; the caller frees with tarn_ice_manifest_files_free. */
+int tarn_ice_manifest_list_read(const tarn_table_io *io, const char *uri,
+                                tarn_ice_manifest_file **out, size_t *n, tarn_error *err);
+void tarn_ice_manifest_files_free(tarn_ice_manifest_file *m, size_t n);
+
+/* ---- tables: create, load, commit ---- */
+
+typedef struct tarn_catalog tarn_catalog;
+typedef struct tarn_table tarn_table;
+
+/*
+ * Creates table ns.name: writes metadata version 1 (schema with schema id 0, `spec`
+ * with spec id 0 and partition field ids assigned from 1000 when 0, sort order id 1 or
+ * the unsorted order 0, properties) under `location` (NULL: io's root +
+ * "warehouse/<ns>/<name>") and registers it in the catalog. TARN_EEXIST when the table
+ * exists, TARN_ENOTFOUND when the namespace does not (create it first). The caller owns
+ * *out (tarn_table_close). spec and order may be NULL.
+ */
+int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns,
+                      const char *name, const tarn_ice_schema *schema, const tarn_ice_spec *spec,
+                      const tarn_ice_sort_order *order, const tarn_ice_kv *props, size_t nprops,
+                      const char *location, tarn_table **out, tarn_error *err);
+/* Loads the table's current metadata through the catalog. */
+int tarn_table_load(tarn_catalog *cat, const tarn_table_io *io, const char *ns, const char *name,
+                    tarn_table **out, tarn_error *err);
+/* Reloads the current metadata. */
+int tarn_table_refresh(tarn_table *t, tarn_error *err);
+void tarn_table_close(tarn_table *t); /* accepts NULL */
+
+const tarn_ice_metadata *tarn_table_metadata(const tarn_table *t);
+const char *tarn_table_metadata_location(const tarn_table *t);
+const tarn_ice_schema *tarn_table_schema(const tarn_table *t);
+const tarn_ice_spec *tarn_table_spec(const tarn_table *t);
+const tarn_table_io *tarn_table_io_of(const tarn_table *t);
+
+/* What a commit did, for callers and logs. */
+typedef struct tarn_table_commit_result {
+  int64_t snapshot_id;
+  int64_t sequence_number;
+  int attempts;            /* 1 when the first try won */
+  int manifests_merged;    /* manifests folded into one by this commit */
+} tarn_table_commit_result;
+
+/*
+ * Fast append: one new manifest with `files` (ADDED), every live manifest of the parent
+ * carried forward, merged into one when their count reaches the table property
+ * commit.manifest.min-count-to-merge (default 100; commit.manifest-merge.enabled).
+ * `summary` adds properties to the snapshot summary next to the standard counters.
+ * A lost race reloads, re-applies on the new parent (reusing the manifest already
+ * written) and retries with backoff up to commit.retry.num-retries (default 4); a
+ * commit whose outcome is unknown is checked against the catalog first. On failure
+ * nothing is committed and files this call wrote are deleted when it is certain that
+ * they are unreferenced; the data files themselves stay the caller's.
+ */
+int tarn_table_append(tarn_table *t, const tarn_ice_data_file *files, size_t n,
+                      const tarn_ice_kv *summary, size_t nsummary,
+                      tarn_table_commit_result *res, tarn_error *err);
+
+/*
+ * Overwrite: removes every live data file (partition == NULL) or those whose partition
+ * tuple (of spec `spec_id`) equals `partition` (one value per spec field), and adds
+ * `files`, in one snapshot (operation "overwrite", or "append" when nothing was removed).
+ */
+int tarn_table_overwrite(tarn_table *t, int32_t spec_id, const tarn_ice_value *partition,
+                         const tarn_ice_data_file *files, size_t n, const tarn_ice_kv *summary,
+                         size_t nsummary, tarn_table_commit_result *res, tarn_error *err);
+
+/* Adds an optional column (a new field id, last-column-id + 1) in a new schema. */
+int tarn_table_add_column(tarn_table *t, const char *name, const tarn_ice_type *type,
+                          const char *doc, int32_t *field_id, tarn_error *err);
+
+/* Sets (value non-NULL) or removes (value NULL) table properties in one commit. */
+int tarn_table_set_properties(tarn_table *t, const tarn_ice_kv *set, size_t n, tarn_error *err);
+
+/* ---- writing data files ---- */
+
+typedef struct tarn_table_writer tarn_table_writer;
+
+/*
+ * Opens a writer of data files for the table's current schema and default spec. Rows
+ * are routed to one Parquet file per partition under <location>/data/<partition path>/
+ * (Hive-style "name=value" folders). pq may be NULL: defaults come from the table
+ * properties write.parquet.compression-codec (snappy|zstd|gzip|lz4_raw|uncompressed,
+ * default zstd) and write.parquet.compression-level.
+ */
+int tarn_table_writer_open(tarn_table *t, const tarn_pq_writer_options *pq,
+                           tarn_table_writer **out, tarn_error *err);
+/* Appends a batch whose columns are the current schema's, in order. */
+int tarn_table_writer_write(tarn_table_writer *w, const tarn_pq_batch *b, tarn_error *err);
+/* Closes every file and returns their data-file entries (caller frees with
+ * tarn_ice_data_files_free), ready for tarn_table_append/overwrite. Frees w. */
+int tarn_table_writer_close(tarn_table_writer *w, tarn_ice_data_file **files, size_t *n,
+                            tarn_error *err);
+/* Discards what was written (no file becomes visible) and frees w. Accepts NULL. */
+void tarn_table_writer_abort(tarn_table_writer *w);
+
+/* The Iceberg value of row i of a column (Arrow layout) of Iceberg type t. Bytes point
+ * into the array. */
+void tarn_ice_value_from_array(const tarn_ice_type *t, const tarn_pq_column *c,
+                               const tarn_pq_array *a, int64_t i, tarn_ice_value *v);
+
+/* ---- scans ---- */
+
+typedef struct tarn_table_pred {
+  int32_t field_id;
+  tarn_pq_op op;        /* EQ, LT, LE, GT, GE, IS_NULL, NOT_NULL */
+  tarn_ice_value value; /* in the column's Iceberg representation */
+} tarn_table_pred;
+
+typedef struct tarn_table_scan_options {
+  int64_t snapshot_id;  /* -1: current (or as_of_ms) */
+  int64_t as_of_ms;     /* -1: none; else the snapshot current at that time */
+  const tarn_table_pred *preds; /* ANDed */
+  size_t npreds;
+} tarn_table_scan_options;
+
+typedef struct tarn_table_plan_stats {
+  int64_t manifests_total, manifests_pruned;
+  int64_t files_total, files_pruned_partition, files_pruned_metrics;
+} tarn_table_plan_stats;
+
+/*
+ * Lists the live data files of a snapshot that may hold rows matching every predicate:
+ * manifests are pruned by their partition summaries, files by partition values and
+ * column bounds (conservative: never drops a file that could match). *files is an array
+ * the caller frees with tarn_ice_data_files_free. *snapshot_id (may be NULL) gets the
+ * snapshot planned (-1 for an empty table).
+ */
+int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts,
+                    tarn_ice_data_file **files, size_t *n, int64_t *snapshot_id,
+                    tarn_table_plan_stats *stats, tarn_error *err);
+void tarn_ice_data_files_free(tarn_ice_data_file *f, size_t n);
+
+/* ---- maintenance ---- */
+
+typedef struct tarn_table_expire_result {
+  size_t snapshots_expired;
+  size_t files_deleted; /* manifest lists, manifests and data files no longer reachable */
+} tarn_table_expire_result;
+
+/* Expires snapshots older than older_than_ms (Unix ms) except the newest keep_last (at
+ * least 1) and the current one; then deletes files only expired snapshots referenced. */
+int tarn_table_expire_snapshots(tarn_table *t, int64_t older_than_ms, int keep_last,
+                                tarn_table_expire_result *res, tarn_error *err);
+
+/* Deletes files under the table location that no snapshot, manifest or metadata file
+ * references and that are older than older_than_ms (Unix ms). With dry_run, only counts
+ * (and lists through the callback when given). */
+int tarn_table_remove_orphans(tarn_table *t, int64_t older_than_ms, int dry_run,
+                              void (*each)(const char *key, uint64_t size, void *arg), void *arg,
+                              size_t *removed, tarn_error *err);
 
 /* Frees the members of one snapshot / spec / sort order (not the struct itself). */
 void tarn_ice_snapshot_free(tarn_ice_snapshot *s);
