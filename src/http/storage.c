@@ -242,7 +242,11 @@ static int on_get(const tarn_http_request *req, tarn_http_response *resp, void *
   b = resolve(sc, req, resp, &key, &rc);
   if (b == NULL)
     return rc;
-  rc = tarn_bucket_head(b, key, &st, &served, &err);
+  /* HEAD answers from the stat alone; GET then streams from whichever bucket has it. */
+  if (strcmp(req->method, "HEAD") == 0)
+    rc = tarn_bucket_head(b, key, &st, &served, &err);
+  else
+    rc = tarn_bucket_open_get(b, key, &st, &served, &err);
   if (rc == TARN_ENOTFOUND)
     return tarn_http_reply_error(resp, 404, "not_found", "no object \"%s\" in bucket %s", key,
                                  tarn_bucket_name(b));

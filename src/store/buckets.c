@@ -86,6 +86,13 @@ void tarn_secrets_destroy(tarn_secrets *sec) {
 
 const char *tarn_secrets_path(const tarn_secrets *sec) { return sec->path; }
 
+int tarn_secrets_has(const tarn_secrets *sec, const char *name) {
+  char section[TARN_BUCKET_NAME_MAX + 16];
+  snprintf(section, sizeof(section), "bucket.%s", name);
+  return sec != NULL && tarn_config_has(sec->cfg, section, "access_key_id") &&
+         tarn_config_str(sec->cfg, section, "access_key_id") != NULL;
+}
+
 int tarn_secrets_load(const char *path, tarn_secrets **out, tarn_error *err) {
   static const tarn_cfg_def *const tables[] = {secrets_table, NULL};
   tarn_secrets *sec = NULL;
@@ -348,7 +355,8 @@ static int done(tarn_bucket *b, const char *op, const char *key, int rc, const t
 /* reads with rescue fallback                                                */
 /* ======================================================================== */
 
-typedef enum read_kind { R_GET, R_RANGE, R_HEAD } read_kind;
+/* R_OPEN is a head that starts a streamed get: it counts and journals as a "get". */
+typedef enum read_kind { R_GET, R_RANGE, R_HEAD, R_OPEN } read_kind;
 
 typedef struct read_args {
   read_kind kind;
@@ -359,7 +367,7 @@ typedef struct read_args {
 } read_args;
 
 static const char *read_op(read_kind k) {
-  return k == R_GET ? "get" : k == R_RANGE ? "get_range" : "head";
+  return k == R_GET || k == R_OPEN ? "get" : k == R_RANGE ? "get_range" : "head";
 }
 
 static int raw_read(tarn_bucket *b, const read_args *a, tarn_error *err) {
@@ -367,7 +375,8 @@ static int raw_read(tarn_bucket *b, const read_args *a, tarn_error *err) {
   switch (a->kind) {
   case R_GET: return tarn_store_get(b->st, a->key, a->out, err);
   case R_RANGE: return tarn_store_get_range(b->st, a->key, a->off, a->len, a->out, err);
-  case R_HEAD: return tarn_store_head(b->st, a->key, a->stat, err);
+  case R_HEAD:
+  case R_OPEN: return tarn_store_head(b->st, a->key, a->stat, err);
   }
   return TARN_EINTERNAL;
 }
@@ -443,6 +452,12 @@ int tarn_bucket_get_range(tarn_bucket *b, const char *key, uint64_t off, uint64_
                           tarn_buf *out, int *rescued, tarn_error *err) {
   read_args a = {R_RANGE, key, off, len, out, NULL};
   return read_with_fallback(b, &a, NULL, rescued, err);
+}
+
+int tarn_bucket_open_get(tarn_bucket *b, const char *key, tarn_store_stat *out,
+                         tarn_bucket **served, tarn_error *err) {
+  read_args a = {R_OPEN, key, 0, 0, NULL, out};
+  return read_with_fallback(b, &a, served, NULL, err);
 }
 
 int tarn_bucket_read_at(tarn_bucket *b, const char *key, uint64_t off, uint64_t len,

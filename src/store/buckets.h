@@ -189,6 +189,8 @@ int tarn_secrets_load(const char *path, tarn_secrets **out, tarn_error *err);
 void tarn_secrets_destroy(tarn_secrets *sec);
 /* The file it was loaded from. */
 const char *tarn_secrets_path(const tarn_secrets *sec);
+/* 1 when the file has credentials for bucket `name` (section [bucket.NAME]). */
+int tarn_secrets_has(const tarn_secrets *sec, const char *name);
 
 /* ======================================================================== */
 /* buckets                                                                   */
@@ -266,6 +268,11 @@ int tarn_bucket_get(tarn_bucket *b, const char *key, tarn_buf *out, int *rescued
                     tarn_error *err);
 int tarn_bucket_get_range(tarn_bucket *b, const char *key, uint64_t off, uint64_t len,
                           tarn_buf *out, int *rescued, tarn_error *err);
+/* Starts a streamed read: like tarn_bucket_head (*served is the bucket that has the
+ * object, after any fallback) but counted and journaled as a "get". Then read the bytes
+ * from *served with tarn_bucket_read_at. */
+int tarn_bucket_open_get(tarn_bucket *b, const char *key, tarn_store_stat *out,
+                         tarn_bucket **served, tarn_error *err);
 /* Reads a range of b's own object, never falling back (failures are journaled): for
  * continuing a read that began on b, so that one response never mixes two copies. */
 int tarn_bucket_read_at(tarn_bucket *b, const char *key, uint64_t off, uint64_t len,

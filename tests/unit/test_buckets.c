@@ -320,6 +320,14 @@ static void test_rescue_fallback(void **state) {
   assert_int_equal(tarn_bucket_head(main_b, "only/rescue", &st, &served, NULL), 0);
   assert_int_equal(st.size, 19);
   assert_string_equal(tarn_bucket_name(served), "spare");
+  /* the start of a streamed get: found on the rescue, then read from there only */
+  served = NULL;
+  assert_int_equal(tarn_bucket_open_get(main_b, "only/rescue", &st, &served, NULL), 0);
+  assert_string_equal(tarn_bucket_name(served), "spare");
+  tarn_buf_reset(&b);
+  assert_int_equal(tarn_bucket_read_at(served, "only/rescue", 0, 5, &b, NULL), 0);
+  assert_string_equal(b.data, "saved");
+  assert_int_equal(tarn_bucket_read_at(main_b, "only/rescue", 0, 5, &b, NULL), TARN_ENOTFOUND);
   /* through the tarn_store view too */
   tarn_buf_reset(&b);
   assert_int_equal(tarn_store_get(tarn_bucket_store(main_b), "only/rescue", &b, NULL), 0);
@@ -340,7 +348,7 @@ static void test_rescue_fallback(void **state) {
   tarn_buf_free(&b);
 
   arr = events(fx, NULL);
-  assert_int_equal(json_array_size(arr), 4);
+  assert_int_equal(json_array_size(arr), 5);
   assert_string_equal(ev_str(arr, 0, "bucket"), "main");
   assert_string_equal(ev_str(arr, 0, "op"), "get");
   assert_string_equal(ev_str(arr, 0, "key"), "only/rescue");
@@ -349,9 +357,10 @@ static void test_rescue_fallback(void **state) {
   assert_non_null(strstr(ev_str(arr, 0, "message"), "served from rescue bucket spare"));
   assert_string_equal(ev_str(arr, 1, "op"), "get_range");
   assert_string_equal(ev_str(arr, 2, "op"), "head");
+  assert_string_equal(ev_str(arr, 3, "op"), "get"); /* open_get */
   json_decref(arr);
   assert_int_equal(metric(fx, "tarn_storage_rescue_fallbacks_total", "bucket,op",
-                          (const char *[]){"main", "get"}), 2);
+                          (const char *[]){"main", "get"}), 3);
   assert_int_equal(metric(fx, "tarn_storage_rescue_fallbacks_total", "bucket,op",
                           (const char *[]){"main", "head"}), 1);
   /* fallbacks are not errors of the primary */
