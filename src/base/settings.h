@@ -4,7 +4,8 @@
 
 #include "config.h"
 
-/* [lake] path (--lake, TARN_LAKE) and [log] level (--log-level, TARN_LOG_LEVEL). */
+/* [lake] path (--lake, TARN_LAKE), [lake] secrets (--secrets, TARN_SECRETS) and [log] level
+ * (--log-level, TARN_LOG_LEVEL). */
 extern const tarn_cfg_def tarn_base_config[];
 
 /* Applies [log] level from cfg to the logger. */

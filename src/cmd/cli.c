@@ -9,10 +9,12 @@
 #include "base/settings.h"
 #include "base/version.h"
 #include "http/http.h"
+#include "store/buckets.h"
 
 extern char **environ;
 
-const tarn_cfg_def *const tarn_cmd_tables[] = {tarn_base_config, tarn_http_config, NULL};
+const tarn_cfg_def *const tarn_cmd_tables[] = {tarn_base_config, tarn_http_config,
+                                               tarn_store_bucket_config, NULL};
 
 const char *tarn_cmd_version(void) { return TARN_VERSION " (commit " TARN_GIT_COMMIT ")"; }
 

@@ -1,6 +1,7 @@
 /* cmd_serve.c - `tarn serve`: the HTTP daemon, with graceful shutdown on SIGTERM/SIGINT. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -10,7 +11,10 @@
 #include "cli.h"
 #include "cmds.h"
 #include "http/http.h"
+#include "store/buckets.h"
 #include "store/store.h"
+
+extern char **environ;
 
 static const cli_opt serve_opts[] = {
     {"print-config", 0, NULL, "print the effective configuration (secrets redacted) and exit"},
@@ -22,13 +26,50 @@ static void print_serve_help(const cli *c) {
          "Runs the tarn HTTP daemon on the lake. Endpoints:\n"
          "  GET /healthz   liveness: {\"status\":\"ok\",\"service\":\"tarn\",...}\n"
          "  GET /metrics   Prometheus text format\n"
+         "  GET /storage/buckets[?probe=true]           buckets, roles, reachability\n"
+         "  PUT|GET|HEAD|DELETE /storage/buckets/B/objects/KEY   objects (streamed)\n"
+         "  GET /storage/buckets/B/objects?prefix=P     listing\n"
+         "  GET /storage/errors?bucket=&since=&limit=   the storage error journal\n"
+         "  GET /storage/bucket-health?minutes=N        is anything broken?\n"
+         "  POST /storage/errors/flush, POST /storage/errors/compact\n"
          "Errors are JSON: {\"error\":{\"code\":...,\"message\":...}}.\n"
          "SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish\n"
-         "(up to [server] shutdown_timeout) and exits 0.\n");
+         "(up to [server] shutdown_timeout) and exits 0.\n\n"
+         "Buckets are [bucket.NAME] sections of the config file (backend, role, path or\n"
+         "endpoint/region/bucket/prefix/addressing); with none, the lake directory is the\n"
+         "primary bucket \"lake\". S3 credentials come from the secrets file (--secrets,\n"
+         "mode 0600) or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.\n");
   cli_print_options(c, serve_opts, stdout);
   printf("\nOther settings ([server] section or environment): max_connections "
-         "(TARN_MAX_CONNECTIONS),\nidle_timeout, shutdown_timeout (TARN_SHUTDOWN_TIMEOUT). "
-         "See --print-config.\n");
+         "(TARN_MAX_CONNECTIONS),\nidle_timeout, shutdown_timeout (TARN_SHUTDOWN_TIMEOUT); "
+         "[storage] probe_interval\n(TARN_PROBE_INTERVAL), max_object_size "
+         "(TARN_MAX_OBJECT_SIZE), journal_flush_records,\njournal_flush_age. See "
+         "--print-config.\n");
+}
+
+/* For --print-config: where each s3 bucket's credentials come from, never their values. */
+static void print_credentials(const tarn_config *cfg, const tarn_secrets *sec) {
+  const char *section;
+  size_t i;
+  if (tarn_config_instance(cfg, "bucket.*", 0) == NULL) {
+    printf("\n; no [bucket.NAME] sections: the lake directory is the primary bucket \"lake\"\n");
+    return;
+  }
+  for (i = 0; (section = tarn_config_instance(cfg, "bucket.*", i)) != NULL; i++) {
+    const char *name = section + strlen("bucket.");
+    if (strcmp(tarn_config_str(cfg, section, "backend"), "s3") != 0)
+      continue;
+    if (tarn_secrets_has(sec, name))
+      printf("; [%s] credentials: secrets file %s (access_key_id = <redacted>, "
+             "secret_access_key = <redacted>)\n",
+             section, tarn_secrets_path(sec));
+    else if (getenv("AWS_ACCESS_KEY_ID") != NULL)
+      printf("; [%s] credentials: environment (AWS_ACCESS_KEY_ID = <redacted>, "
+             "AWS_SECRET_ACCESS_KEY = <redacted>)\n",
+             section);
+    else
+      printf("; [%s] credentials: none found (tarn serve would refuse to start)\n", section);
+  }
 }
 
 int cmd_serve(const tarn_command *self, int argc, char **argv) {
@@ -37,10 +78,17 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   tarn_metrics *metrics = NULL;
   tarn_http_server *srv = NULL;
   tarn_store *lake = NULL;
+  tarn_secrets *sec = NULL;
+  tarn_buckets *bs = NULL;
+  tarn_errjournal *ej = NULL;
+  tarn_errjournal_options jo;
   tarn_http_options hopts;
+  const char *secrets;
   sigset_t sigs;
   int sig = 0, rc;
+  int64_t probe_ms;
   unsigned left;
+  size_t i;
   tarn_error_clear(&err);
   rc = cli_parse(&c, self->name, argc, argv, serve_opts, tarn_cmd_tables);
   if (rc != TARN_EXIT_OK)
@@ -54,8 +102,16 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
     rc = TARN_EXIT_USAGE;
     goto out;
   }
+  /* The secrets file is checked before anything else: a readable one stops start-up. */
+  secrets = tarn_config_str(c.cfg, "lake", "secrets");
+  if (secrets != NULL && secrets[0] != '\0' && tarn_secrets_load(secrets, &sec, &err) != 0) {
+    cli_error(self->name, "%s", tarn_error_message(&err));
+    rc = TARN_EXIT_USAGE;
+    goto out;
+  }
   if (c.opt_values[0] != NULL) { /* --print-config */
     tarn_config_print(c.cfg, stdout);
+    print_credentials(c.cfg, sec);
     goto out;
   }
   tarn_settings_apply_log(c.cfg);
@@ -74,34 +130,68 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
               tarn_error_message(&err));
     goto out;
   }
-  /* Writers that died (kill -9, power loss) leave at most temp files; an hour is far
-   * longer than any live write, so older ones are garbage. */
-  {
-    size_t swept = 0;
-    if (tarn_store_local_sweep(lake, 3600 * 1000, &swept, &err) != 0)
-      tarn_log_warn("lake sweep failed", "error=%s", tarn_error_message(&err));
-    else if (swept > 0)
-      tarn_log_info("lake sweep removed stale temp files", "count=%zu", swept);
-  }
   if (tarn_metrics_create(&metrics, &err) != 0)
     goto fail;
+  if (tarn_buckets_from_config(c.cfg, sec, environ, metrics, &bs, &err) != 0) {
+    cli_error(self->name, "%s", tarn_error_message(&err));
+    rc = err.code == TARN_ECONFIG ? TARN_EXIT_USAGE : TARN_EXIT_FAIL;
+    goto out;
+  }
+  tarn_secrets_destroy(sec); /* the stores hold their own copies */
+  sec = NULL;
+  /* Writers that died (kill -9, power loss) leave at most temp files; an hour is far
+   * longer than any live write, so older ones are garbage. */
+  for (i = 0; i <= tarn_buckets_count(bs); i++) {
+    tarn_bucket *b = i < tarn_buckets_count(bs) ? tarn_buckets_at(bs, i) : NULL;
+    tarn_store *st = b ? tarn_bucket_raw_store(b) : lake;
+    const char *name = b ? tarn_bucket_name(b) : "(lake)";
+    size_t swept = 0;
+    if (b != NULL && strcmp(tarn_bucket_backend(b), "local") != 0)
+      continue;
+    if (tarn_store_local_sweep(st, 3600 * 1000, &swept, &err) != 0)
+      tarn_log_warn("sweep of stale temp files failed", "bucket=%s error=%s", name,
+                    tarn_error_message(&err));
+    else if (swept > 0)
+      tarn_log_info("sweep removed stale temp files", "bucket=%s count=%zu", name, swept);
+  }
+  /* The journal lives in the lake directory, apart from the buckets it reports on, so
+   * a failing bucket cannot take its own error reports down with it. */
+  memset(&jo, 0, sizeof(jo));
+  jo.flush_records = (size_t)tarn_config_int(c.cfg, "storage", "journal_flush_records");
+  jo.flush_age_ms = tarn_config_int(c.cfg, "storage", "journal_flush_age");
+  jo.background = 1;
+  if (tarn_errjournal_open(lake, &jo, &ej, &err) != 0)
+    goto fail;
+  tarn_buckets_set_journal(bs, ej);
+
   tarn_http_options_from_config(&hopts, c.cfg);
   hopts.metrics = metrics;
   if (tarn_http_server_create(&srv, &hopts, &err) != 0 ||
       tarn_http_add_ops_routes(srv, TARN_VERSION, &err) != 0 ||
+      tarn_http_add_storage_routes(srv, bs, ej,
+                                   (uint64_t)tarn_config_int(c.cfg, "storage", "max_object_size"),
+                                   &err) != 0 ||
       tarn_http_server_start(srv, &err) != 0)
     goto fail;
-  tarn_log_info("tarn serve started", "version=%s lake=%s addr=%s pid=%ld", TARN_VERSION,
-                tarn_config_str(c.cfg, "lake", "path"), tarn_http_server_address(srv),
-                (long)getpid());
+  probe_ms = tarn_config_int(c.cfg, "storage", "probe_interval");
+  if (probe_ms > 0 && tarn_buckets_prober_start(bs, probe_ms, &err) != 0)
+    goto fail;
+  tarn_log_info("tarn serve started", "version=%s lake=%s addr=%s pid=%ld buckets=%zu primary=%s",
+                TARN_VERSION, tarn_config_str(c.cfg, "lake", "path"),
+                tarn_http_server_address(srv), (long)getpid(), tarn_buckets_count(bs),
+                tarn_bucket_name(tarn_buckets_primary(bs)));
   if (sigwait(&sigs, &sig) != 0)
     sig = SIGTERM;
   tarn_log_info("shutting down", "signal=%s inflight=%u timeout_ms=%lld",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", tarn_http_server_inflight(srv),
                 (long long)tarn_config_int(c.cfg, "server", "shutdown_timeout"));
   left = tarn_http_server_stop(srv, (uint64_t)tarn_config_int(c.cfg, "server", "shutdown_timeout"));
-  tarn_log_info("tarn serve stopped", "abandoned_requests=%u", left);
+  tarn_buckets_prober_stop(bs);
   rc = TARN_EXIT_OK;
+  if (tarn_errjournal_close(ej, &err) != 0)
+    rc = TARN_EXIT_FAIL; /* logged with the number of events lost */
+  ej = NULL;
+  tarn_log_info("tarn serve stopped", "abandoned_requests=%u", left);
   goto out;
 fail:
   cli_error(self->name, "%s", tarn_error_message(&err));
@@ -109,6 +199,9 @@ fail:
                  tarn_error_message(&err));
 out:
   tarn_http_server_destroy(srv);
+  tarn_buckets_destroy(bs); /* stops the prober; before the journal it writes to */
+  tarn_errjournal_close(ej, NULL);
+  tarn_secrets_destroy(sec);
   tarn_metrics_destroy(metrics);
   tarn_store_destroy(lake);
   cli_free(&c);
