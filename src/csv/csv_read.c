@@ -369,7 +369,7 @@ static int scan_record(tarn_csv_reader *rd, size_t start, scan_out *so, tarn_err
             return scan_fail(rd, start, fs, nf + 1, TARN_ETOOBIG,
                              "field longer than %zu bytes (max_field)", maxf);
           return scan_fail(rd, start, fs, nf + 1, TARN_EINVAL,
-                         "unterminated quoted field (opening quote here, end of input reached)");
+                           "unterminated quoted field (opening quote here, end of input reached)");
         }
         if (q + 1 >= end && !eof)
           goto more; /* "" split across blocks */
@@ -385,10 +385,10 @@ static int scan_record(tarn_csv_reader *rd, size_t start, scan_out *so, tarn_err
       p = q + 1; /* just past the closing quote */
       if (p - fs > maxf)
         return scan_fail(rd, start, fs, nf + 1, TARN_ETOOBIG,
-                       "field longer than %zu bytes (max_field)", maxf);
+                         "field longer than %zu bytes (max_field)", maxf);
       if (p < end && b[p] != delim && b[p] != '\n' && b[p] != '\r')
         return scan_fail(rd, start, p, nf + 1, TARN_EINVAL,
-                       "unexpected character after the closing quote of a quoted field");
+                         "unexpected character after the closing quote of a quoted field");
     } else {
       q = find_special(b, p, end, delim);
       if (q >= end && !eof)
@@ -398,14 +398,14 @@ static int scan_record(tarn_csv_reader *rd, size_t start, scan_out *so, tarn_err
                          "field longer than %zu bytes (max_field)", maxf);
       if (q < end && b[q] == '"')
         return scan_fail(rd, start, q, nf + 1, TARN_EINVAL,
-                       "quote inside an unquoted field (quote the whole field and double "
-                       "inner quotes)");
+                         "quote inside an unquoted field (quote the whole field and double "
+                         "inner quotes)");
       vstart = p;
       vlen = q - p;
       p = q;
       if (vlen > maxf)
         return scan_fail(rd, start, fs, nf + 1, TARN_ETOOBIG,
-                       "field longer than %zu bytes (max_field)", maxf);
+                         "field longer than %zu bytes (max_field)", maxf);
     }
     /* store the field */
     if (nf >= rd->fcap && rd->in_header) {
@@ -462,7 +462,7 @@ static int scan_record(tarn_csv_reader *rd, size_t start, scan_out *so, tarn_err
       break;
     }
     return scan_fail(rd, start, p, nf, TARN_EINVAL,
-                   "carriage return not followed by a line feed outside quotes");
+                     "carriage return not followed by a line feed outside quotes");
   }
   so->nf = nf;
   so->nesc = nesc;
@@ -476,7 +476,7 @@ more:
                    maxf);
   if (end - start > rd->opt.max_record)
     return scan_fail(rd, start, start, 0, TARN_ETOOBIG,
-                   "record longer than %zu bytes (max_record)", rd->opt.max_record);
+                     "record longer than %zu bytes (max_record)", rd->opt.max_record);
   return S_MORE;
 }
 

@@ -580,6 +580,51 @@ static void test_convert_float(void **state) {
   }
 }
 
+/* Random texts of the float grammar: our value must equal glibc strtod bit for bit, and
+ * we accept exactly the finite ones (integers: exactly the int64 ones). */
+static void test_convert_float_random(void **state) {
+  uint64_t r = 88172645463325252ULL;
+  int iter;
+  (void)state;
+  for (iter = 0; iter < 200000; iter++) {
+    char t[128];
+    size_t n = 0, k, nd;
+    double got = 0, want;
+    int ok, is_int = 1;
+#define RND() (r ^= r << 13, r ^= r >> 7, r ^= r << 17, r)
+    if (RND() % 2)
+      t[n++] = '-';
+    nd = 1 + RND() % 22;
+    for (k = 0; k < nd; k++)
+      t[n++] = (char)('0' + (k == 0 ? (nd == 1 ? RND() % 10 : 1 + RND() % 9) : RND() % 10));
+    if (RND() % 3) {
+      size_t nf = 1 + RND() % 22;
+      is_int = 0;
+      t[n++] = '.';
+      for (k = 0; k < nf; k++)
+        t[n++] = (char)('0' + RND() % 10);
+    }
+    if (RND() % 2) {
+      is_int = 0;
+      n += (size_t)snprintf(t + n, sizeof(t) - n, "e%d", (int)(RND() % 700) - 350);
+    }
+    t[n] = '\0';
+#undef RND
+    want = strtod(t, NULL);
+    ok = tarn_csv_parse_float64(t, n, &got) == 0;
+    if (is_int) {
+      int64_t i;
+      int iok = tarn_csv_parse_int64(t, n, &i) == 0 || strcmp(t, "-0") == 0;
+      if (ok != iok)
+        fail_msg("%s: float64 %d int64 %d", t, ok, iok);
+    } else if (ok != !isinf(want)) {
+      fail_msg("%s: accepted %d, strtod %.17g", t, ok, want);
+    }
+    if (ok && memcmp(&got, &want, sizeof(got)) != 0)
+      fail_msg("%s: got %.17g want %.17g", t, got, want);
+  }
+}
+
 static void test_convert_date_timestamp(void **state) {
   int32_t day = 0;
   int64_t us = 0;
@@ -930,6 +975,7 @@ int main(void) {
       cmocka_unit_test(test_hostile),
       cmocka_unit_test(test_convert_bool_int),
       cmocka_unit_test(test_convert_float),
+      cmocka_unit_test(test_convert_float_random),
       cmocka_unit_test(test_convert_date_timestamp),
       cmocka_unit_test(test_infer_rules),
       cmocka_unit_test(test_infer_misc),
