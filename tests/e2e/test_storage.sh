@@ -270,6 +270,7 @@ if s3rver_start "$S3DIR" "$S3PORT" tarn-e2e; then
   done
   expect_eq "the s3 bucket is listed and reachable" "cloud s3 extra true" \
     "$(jq -r '.[1] | "\(.name) \(.backend) \(.role) \(.reachable)"' <<<"$body")"
+  expect_eq "GET /storage/buckets shows no credential" "" "$(grep -e TOPSECRET -e S3RVER <<<"$body")"
   head -c $((20 * 1024 * 1024)) /dev/urandom >"$WORK/s3.bin"
   code=$(curl -sS -o "$WORK/b" -w '%{http_code}' -T "$WORK/s3.bin" "$OBJ/cloud/objects/data/s3.bin")
   expect_eq "PUT to the s3 bucket (20 MiB: multipart) is 201" 201 "$code"
