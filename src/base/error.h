@@ -38,7 +38,8 @@
   XX(EBADMETHOD,  21, "method_not_allowed", FATAL, "method not allowed")             \
   XX(ENETWORK,    22, "network_error",   RETRY, "network error")                     \
   XX(EUNKNOWN_OUTCOME, 23, "commit_state_unknown", RETRY,                               \
-     "outcome unknown: the connection was lost after the request was sent; check before retrying")
+     "outcome unknown: the connection was lost after the request was sent; check before retrying") \
+  XX(ESCHEMA,     24, "schema_mismatch", FATAL, "schema does not match the existing one")
 
 typedef enum tarn_code {
 #define TARN__ERR_ENUM(sfx, num, name, cls, msg) TARN_##sfx = num,

@@ -199,7 +199,7 @@ int tarn_http_status_for(int code) {
   switch (code) {
   case TARN_OK: return 200;
   case TARN_ENOTFOUND: return 404;
-  case TARN_EEXIST: case TARN_ECONFLICT: return 409;
+  case TARN_EEXIST: case TARN_ECONFLICT: case TARN_ESCHEMA: return 409;
   case TARN_EINVAL: case TARN_EBADKEY: case TARN_ECORRUPT: case TARN_ERANGE: return 400;
   case TARN_ETOOBIG: return 413;
   case TARN_EPERM: return 403;
@@ -207,6 +207,7 @@ int tarn_http_status_for(int code) {
   case TARN_ENOTAVAIL: case TARN_EUNSUPPORTED: return 501;
   case TARN_ETIMEDOUT: return 504;
   case TARN_EIO: case TARN_ENETWORK: case TARN_EFSYNC: case TARN_ESHORTWRITE: case TARN_ENOSPC:
+  case TARN_EUNKNOWN_OUTCOME: /* the storage behind us may or may not have done it */
     return 502;
   default: return 500;
   }

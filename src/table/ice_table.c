@@ -671,6 +671,8 @@ typedef struct produce_ctx {
   const tarn_ice_value *partition; /* overwrite filter; NULL = everything */
   const tarn_ice_kv *summary;
   size_t nsummary;
+  const tarn_ice_kv *props;  /* table properties set in the same commit */
+  size_t nprops;
   int64_t snapshot_id;
   tarn_ice_manifest_file added;  /* the manifest of `files`, written on the first attempt */
   int have_added;
@@ -1082,6 +1084,13 @@ static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_
   }
   next->refs[i].snapshot_id = c->snapshot_id;
   next->refs[i].is_tag = 0;
+  for (i = 0; i < c->nprops; i++) {
+    if (c->props[i].value == NULL)
+      kv_remove(next->properties, &next->nproperties, c->props[i].key);
+    else if ((rc = kv_set(&next->properties, &next->nproperties, c->props[i].key,
+                          c->props[i].value, err)) != 0)
+      goto out;
+  }
 out:
   tarn_free(list_uri);
   tarn_ice_manifest_files_free(in, nin);
@@ -1117,31 +1126,36 @@ static int produce(tarn_table *t, produce_ctx *c, tarn_table_commit_result *res,
   return rc;
 }
 
-int tarn_table_append(tarn_table *t, const tarn_ice_data_file *files, size_t n,
-                      const tarn_ice_kv *summary, size_t nsummary,
-                      tarn_table_commit_result *res, tarn_error *err) {
+int tarn_table_commit_files(tarn_table *t, int overwrite, int32_t spec_id,
+                            const tarn_ice_value *partition, const tarn_ice_data_file *files,
+                            size_t n, const tarn_ice_kv *summary, size_t nsummary,
+                            const tarn_ice_kv *props, size_t nprops,
+                            tarn_table_commit_result *res, tarn_error *err) {
   produce_ctx c;
   memset(&c, 0, sizeof(c));
   c.files = files;
   c.nfiles = n;
+  c.overwrite = overwrite;
+  c.spec_id = spec_id;
+  c.partition = partition;
   c.summary = summary;
   c.nsummary = nsummary;
+  c.props = props;
+  c.nprops = nprops;
   return produce(t, &c, res, err);
+}
+
+int tarn_table_append(tarn_table *t, const tarn_ice_data_file *files, size_t n,
+                      const tarn_ice_kv *summary, size_t nsummary,
+                      tarn_table_commit_result *res, tarn_error *err) {
+  return tarn_table_commit_files(t, 0, 0, NULL, files, n, summary, nsummary, NULL, 0, res, err);
 }
 
 int tarn_table_overwrite(tarn_table *t, int32_t spec_id, const tarn_ice_value *partition,
                          const tarn_ice_data_file *files, size_t n, const tarn_ice_kv *summary,
                          size_t nsummary, tarn_table_commit_result *res, tarn_error *err) {
-  produce_ctx c;
-  memset(&c, 0, sizeof(c));
-  c.files = files;
-  c.nfiles = n;
-  c.overwrite = 1;
-  c.spec_id = spec_id;
-  c.partition = partition;
-  c.summary = summary;
-  c.nsummary = nsummary;
-  return produce(t, &c, res, err);
+  return tarn_table_commit_files(t, 1, spec_id, partition, files, n, summary, nsummary, NULL, 0,
+                                 res, err);
 }
 
 /* ---- schema and property changes ---- */

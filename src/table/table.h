@@ -468,6 +468,17 @@ int tarn_table_overwrite(tarn_table *t, int32_t spec_id, const tarn_ice_value *p
                          const tarn_ice_data_file *files, size_t n, const tarn_ice_kv *summary,
                          size_t nsummary, tarn_table_commit_result *res, tarn_error *err);
 
+/*
+ * The general form of append and overwrite: `overwrite` 0 appends; 1 removes the live
+ * files of `partition` (NULL: all) first. `props` (value NULL removes the key) are set
+ * on the table in the same commit as the snapshot, so both land or neither does.
+ */
+int tarn_table_commit_files(tarn_table *t, int overwrite, int32_t spec_id,
+                            const tarn_ice_value *partition, const tarn_ice_data_file *files,
+                            size_t n, const tarn_ice_kv *summary, size_t nsummary,
+                            const tarn_ice_kv *props, size_t nprops,
+                            tarn_table_commit_result *res, tarn_error *err);
+
 /* Adds an optional column (a new field id, last-column-id + 1) in a new schema. */
 int tarn_table_add_column(tarn_table *t, const char *name, const tarn_ice_type *type,
                           const char *doc, int32_t *field_id, tarn_error *err);
