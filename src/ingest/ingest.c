@@ -1,0 +1,729 @@
+/* ingest.c - CSV → Parquet → Iceberg: inference pass, conversion pass, content-addressed commit. */
+#include "ingest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/hash.h"
+#include "base/log.h"
+
+#define BATCH_ROWS 65536
+#define BATCH_BYTES (32u << 20) /* string bytes per batch */
+#define COPY_CHUNK (1u << 20)
+
+void tarn_ingest_options_init(tarn_ingest_options *o) {
+  memset(o, 0, sizeof(*o));
+  o->delimiter = ',';
+  o->codec = TARN_PQ_SNAPPY;
+  o->source = "upload";
+}
+
+void tarn_ingest_result_init(tarn_ingest_result *r) {
+  memset(r, 0, sizeof(*r));
+  r->snapshot_id = -1;
+}
+
+void tarn_ingest_result_free(tarn_ingest_result *r) {
+  size_t i;
+  if (r == NULL)
+    return;
+  for (i = 0; r->names != NULL && i < r->ncols; i++)
+    tarn_free(r->names[i]);
+  tarn_free(r->names);
+  tarn_free(r->cols);
+  json_decref(r->drift);
+  tarn_ingest_result_init(r);
+}
+
+int tarn_dataset_name_check(const char *name, tarn_error *err) {
+  size_t i, n = name ? strlen(name) : 0;
+  if (n == 0 || n > TARN_DATASET_NAME_MAX)
+    return tarn_error_set(err, TARN_EINVAL, "dataset name must be 1 to %d characters of "
+                          "[a-z0-9_] (got %zu characters)", TARN_DATASET_NAME_MAX, n);
+  for (i = 0; i < n; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+      return tarn_error_set(err, TARN_EINVAL, "dataset name \"%.128s\": character %zu is not "
+                            "one of [a-z0-9_]", name, i + 1);
+  }
+  return 0;
+}
+
+/* ---- pass 1 source: reads the fd, hashes every byte, reports progress ---- */
+
+typedef struct hashing_src {
+  int fd;
+  tarn_sha256 *sha; /* NULL in pass 2 */
+  uint64_t bytes;
+  const tarn_ingest_options *o;
+  int phase;
+} hashing_src;
+
+static int src_read(void *ctx, void *dst, size_t n, size_t *got, tarn_error *err) {
+  hashing_src *s = ctx;
+  ssize_t r;
+  do
+    r = read(s->fd, dst, n);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    return tarn_error_sys(err, TARN_EIO, errno, "reading the CSV");
+  *got = (size_t)r;
+  s->bytes += (uint64_t)r;
+  if (s->sha != NULL && r > 0)
+    return tarn_sha256_update(s->sha, dst, (size_t)r, err);
+  return 0;
+}
+
+/* ---- type mapping ---- */
+
+static tarn_ice_type_id ice_type_of(tarn_csv_type t) {
+  switch (t) {
+  case TARN_CSV_BOOLEAN: return TARN_ICE_BOOLEAN;
+  case TARN_CSV_INT64: return TARN_ICE_LONG;
+  case TARN_CSV_FLOAT64: return TARN_ICE_DOUBLE;
+  case TARN_CSV_DATE: return TARN_ICE_DATE;
+  case TARN_CSV_TIMESTAMP: return TARN_ICE_TIMESTAMP;
+  case TARN_CSV_TIMESTAMPTZ: return TARN_ICE_TIMESTAMPTZ;
+  default: return TARN_ICE_STRING;
+  }
+}
+
+/* The CSV type name of an Iceberg column, for drift reports; NULL when none maps. */
+static const char *csv_name_of_ice(const tarn_ice_type *t) {
+  switch (t->id) {
+  case TARN_ICE_BOOLEAN: return "boolean";
+  case TARN_ICE_LONG: return "int64";
+  case TARN_ICE_DOUBLE: return "float64";
+  case TARN_ICE_DATE: return "date";
+  case TARN_ICE_TIMESTAMP: return "timestamp";
+  case TARN_ICE_TIMESTAMPTZ: return "timestamptz";
+  case TARN_ICE_STRING: return "string";
+  default: return NULL;
+  }
+}
+
+static int build_schema(const tarn_ingest_result *r, tarn_ice_schema *s, tarn_error *err) {
+  size_t i;
+  s->schema_id = 0;
+  s->nfields = 0;
+  s->fields = tarn_calloc(r->ncols ? r->ncols : 1, sizeof(*s->fields));
+  if (s->fields == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  for (i = 0; i < r->ncols; i++) {
+    tarn_ice_field *f = &s->fields[i];
+    f->id = (int32_t)i + 1;
+    f->name = tarn_strdup(r->names[i]);
+    s->nfields = i + 1;
+    if (f->name == NULL)
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    /* every column optional: a later upload with the same fingerprint may hold nulls
+     * where this one has none (nullability is not part of the fingerprint) */
+    f->required = 0;
+    f->type.id = ice_type_of(r->cols[i].type);
+  }
+  return 0;
+}
+
+/* ---- drift ---- */
+
+/* {"expected": fp, "actual": fp, "added": [{name,type}], "removed": [...],
+ *  "retyped": [{name, from, to}], "reordered": bool} */
+static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
+                            const tarn_ingest_result *r) {
+  json_t *d = json_pack("{s:s,s:s,s:[],s:[],s:[]}", "expected", old_fp ? old_fp : "",
+                        "actual", r->fingerprint, "added", "removed", "retyped");
+  size_t i, j;
+  int reordered = 0;
+  if (d == NULL)
+    return NULL;
+  for (i = 0; i < r->ncols; i++) {
+    const tarn_ice_field *f = tarn_ice_schema_field_by_name(old, r->names[i]);
+    const char *nt = tarn_csv_type_name(r->cols[i].type);
+    if (f == NULL) {
+      json_array_append_new(json_object_get(d, "added"),
+                            json_pack("{s:s,s:s}", "name", r->names[i], "type", nt));
+      continue;
+    }
+    if (csv_name_of_ice(&f->type) == NULL || strcmp(csv_name_of_ice(&f->type), nt) != 0) {
+      char ot[48];
+      tarn_ice_type_format(&f->type, ot, sizeof(ot));
+      json_array_append_new(json_object_get(d, "retyped"),
+                            json_pack("{s:s,s:s,s:s}", "name", r->names[i], "from",
+                                      csv_name_of_ice(&f->type) ? csv_name_of_ice(&f->type) : ot,
+                                      "to", nt));
+    }
+    if (i >= old->nfields || strcmp(old->fields[i].name, r->names[i]) != 0)
+      reordered = 1;
+  }
+  for (j = 0; j < old->nfields; j++) {
+    int found = 0;
+    for (i = 0; i < r->ncols && !found; i++)
+      found = strcmp(old->fields[j].name, r->names[i]) == 0;
+    if (!found) {
+      const char *ot = csv_name_of_ice(&old->fields[j].type);
+      json_array_append_new(json_object_get(d, "removed"),
+                            json_pack("{s:s,s:s}", "name", old->fields[j].name, "type",
+                                      ot ? ot : "other"));
+    }
+  }
+  json_object_set_new(d, "reordered", json_boolean(reordered));
+  return d;
+}
+
+/* ---- pass 2: columns to Arrow arrays ---- */
+
+typedef struct colbuf {
+  tarn_csv_type type;
+  uint8_t *validity;   /* allocated for every column; attached when the batch has nulls */
+  void *values;        /* bool bitmap / int32 / int64 / double */
+  int64_t *offsets;    /* strings */
+  tarn_buf data;
+  int64_t nulls;
+} colbuf;
+
+static void colbufs_free(colbuf *c, size_t n) {
+  size_t i;
+  for (i = 0; c != NULL && i < n; i++) {
+    tarn_free(c[i].validity);
+    tarn_free(c[i].values);
+    tarn_free(c[i].offsets);
+    tarn_buf_free(&c[i].data);
+  }
+  tarn_free(c);
+}
+
+static int colbufs_alloc(colbuf **out, const tarn_ingest_result *r, tarn_error *err) {
+  colbuf *c = tarn_calloc(r->ncols ? r->ncols : 1, sizeof(*c));
+  size_t i;
+  *out = NULL;
+  if (c == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  for (i = 0; i < r->ncols; i++) {
+    size_t width = 8;
+    c[i].type = r->cols[i].type;
+    tarn_buf_init(&c[i].data, TARN_BUF_UNLIMITED);
+    c[i].validity = tarn_calloc(BATCH_ROWS / 8 + 1, 1);
+    if (c[i].type == TARN_CSV_BOOLEAN)
+      width = 0;
+    else if (c[i].type == TARN_CSV_DATE)
+      width = 4;
+    if (c[i].type == TARN_CSV_STRING)
+      c[i].offsets = tarn_calloc(BATCH_ROWS + 1, sizeof(int64_t));
+    else
+      c[i].values = width ? tarn_calloc(BATCH_ROWS, width) : tarn_calloc(BATCH_ROWS / 8 + 1, 1);
+    if (c[i].validity == NULL ||
+        (c[i].type == TARN_CSV_STRING ? c[i].offsets == NULL : c[i].values == NULL)) {
+      colbufs_free(c, r->ncols);
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    }
+  }
+  *out = c;
+  return 0;
+}
+
+/* Puts field text of row `row` (within the batch) into column buffer c. */
+static int put_field(colbuf *c, int64_t row, const tarn_csv_field *f, const tarn_csv_record *rec,
+                     size_t col, const char *name, tarn_error *err) {
+  tarn_csv_value v;
+  uint8_t bit = (uint8_t)(1u << (row & 7));
+  if (tarn_csv_convert(c->type, f->ptr, f->len, &v) != 0)
+    return tarn_error_set(err, TARN_EINVAL,
+                          "line %llu, column %zu (\"%s\"): \"%.*s\" is not a %s; the file "
+                          "changed between the two passes over it",
+                          (unsigned long long)tarn_csv_field_line(rec, col), col + 1, name,
+                          (int)(f->len > 64 ? 64 : f->len), f->ptr, tarn_csv_type_name(c->type));
+  if (v.is_null) {
+    c->validity[row >> 3] &= (uint8_t)~bit;
+    c->nulls++;
+    if (c->type == TARN_CSV_BOOLEAN)
+      ((uint8_t *)c->values)[row >> 3] &= (uint8_t)~bit;
+    else if (c->type == TARN_CSV_STRING)
+      c->offsets[row + 1] = (int64_t)c->data.len;
+    else if (c->type == TARN_CSV_DATE)
+      ((int32_t *)c->values)[row] = 0;
+    else
+      ((int64_t *)c->values)[row] = 0;
+    return 0;
+  }
+  c->validity[row >> 3] |= bit;
+  switch (c->type) {
+  case TARN_CSV_BOOLEAN:
+    if (v.v.b)
+      ((uint8_t *)c->values)[row >> 3] |= bit;
+    else
+      ((uint8_t *)c->values)[row >> 3] &= (uint8_t)~bit;
+    return 0;
+  case TARN_CSV_DATE:
+    ((int32_t *)c->values)[row] = v.v.day;
+    return 0;
+  case TARN_CSV_FLOAT64:
+    ((double *)c->values)[row] = v.v.d;
+    return 0;
+  case TARN_CSV_STRING: {
+    int rc = tarn_buf_append(&c->data, v.v.s.ptr, v.v.s.len, err);
+    c->offsets[row + 1] = (int64_t)c->data.len;
+    return rc;
+  }
+  default: /* int64, timestamps */
+    ((int64_t *)c->values)[row] = v.v.i;
+    return 0;
+  }
+}
+
+static int flush_batch(tarn_pq_writer *pw, colbuf *c, size_t ncols, int64_t rows,
+                       tarn_error *err) {
+  tarn_pq_array *arr = tarn_calloc(ncols ? ncols : 1, sizeof(*arr));
+  tarn_pq_batch b;
+  size_t i;
+  int rc;
+  if (arr == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  for (i = 0; i < ncols; i++) {
+    arr[i].length = rows;
+    arr[i].validity = c[i].nulls > 0 ? c[i].validity : NULL;
+    arr[i].null_count = c[i].nulls;
+    arr[i].values = c[i].values;
+    if (c[i].type == TARN_CSV_STRING) {
+      arr[i].offsets = c[i].offsets;
+      arr[i].data = (uint8_t *)(c[i].data.data ? c[i].data.data : "");
+      arr[i].data_len = (int64_t)c[i].data.len;
+    }
+  }
+  b.nrows = rows;
+  b.ncols = ncols;
+  b.cols = arr;
+  rc = tarn_pq_writer_write(pw, &b, err);
+  tarn_free(arr);
+  for (i = 0; i < ncols; i++) { /* reset for the next batch */
+    c[i].nulls = 0;
+    tarn_buf_reset(&c[i].data);
+    if (c[i].offsets != NULL)
+      c[i].offsets[0] = 0;
+  }
+  return rc;
+}
+
+/* Pass 2: the CSV again, into a Parquet file written to spool_fd. */
+static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_result *r,
+                   const tarn_ice_schema *schema, int spool_fd, tarn_pq_file_info *info,
+                   tarn_error *err) {
+  tarn_csv_options copt;
+  tarn_csv_source src;
+  hashing_src hs;
+  tarn_csv_reader *rd = NULL;
+  tarn_pq_writer *pw = NULL;
+  tarn_pq_writer_options po;
+  tarn_pq_schema pq;
+  colbuf *cb = NULL;
+  const tarn_csv_record *rec;
+  int64_t row = 0, total = 0;
+  size_t i, data_bytes;
+  int rc;
+  memset(&pq, 0, sizeof(pq));
+  if (lseek(fd, 0, SEEK_SET) < 0)
+    return tarn_error_sys(err, TARN_EIO, errno, "rewinding the CSV");
+  tarn_csv_options_init(&copt);
+  copt.delimiter = o->delimiter ? o->delimiter : ',';
+  if (o->max_field)
+    copt.max_field = o->max_field;
+  memset(&hs, 0, sizeof(hs));
+  hs.fd = fd;
+  hs.o = o;
+  hs.phase = 2;
+  src.read = src_read;
+  src.ctx = &hs;
+  rc = tarn_csv_reader_create(&rd, &src, &copt, err);
+  if (rc == 0)
+    rc = tarn_ice_schema_to_parquet(schema, &pq, err);
+  if (rc != 0)
+    goto out;
+  memset(&po, 0, sizeof(po));
+  po.codec = o->codec;
+  po.row_group_size = 64u << 20; /* keeps a row group's pages, and so RSS, bounded */
+  rc = tarn_pq_writer_open_fd(spool_fd, &pq, &po, &pw, err);
+  if (rc == 0)
+    rc = colbufs_alloc(&cb, r, err);
+  while (rc == 0) {
+    rc = tarn_csv_next(rd, &rec, err);
+    if (rc != 0 || rec == NULL)
+      break;
+    for (i = 0; i < r->ncols && rc == 0; i++)
+      rc = put_field(&cb[i], row, &rec->fields[i], rec, i, r->names[i], err);
+    if (rc != 0)
+      break;
+    row++;
+    total++;
+    data_bytes = 0;
+    for (i = 0; i < r->ncols; i++)
+      data_bytes += cb[i].data.len;
+    if (row == BATCH_ROWS || data_bytes >= BATCH_BYTES) {
+      rc = flush_batch(pw, cb, r->ncols, row, err);
+      row = 0;
+      if (o->progress != NULL)
+        o->progress(2, hs.bytes, (uint64_t)total, o->progress_arg);
+    }
+  }
+  if (rc == 0 && row > 0)
+    rc = flush_batch(pw, cb, r->ncols, row, err);
+  if (rc == 0) {
+    rc = tarn_pq_writer_close(pw, info, err);
+    pw = NULL;
+  }
+  if (rc == 0 && o->progress != NULL)
+    o->progress(2, hs.bytes, (uint64_t)total, o->progress_arg);
+out:
+  tarn_pq_writer_abort(pw);
+  colbufs_free(cb, r->ncols);
+  tarn_pq_schema_free(&pq);
+  tarn_csv_reader_destroy(rd);
+  return rc;
+}
+
+/* Hashes the spooled Parquet file and copies it to `key` in the store (put-if-absent;
+ * identical content already there is fine). *created says whether we stored it. */
+static int publish(const tarn_ingest_env *env, int spool_fd, const char *table_data_key,
+                   char *key, size_t keylen, int *created, tarn_error *err) {
+  uint8_t digest[TARN_SHA256_LEN];
+  char hex[TARN_SHA256_HEX_LEN];
+  tarn_sha256 *sha = NULL;
+  tarn_store_writer *w = NULL;
+  char *buf = tarn_malloc(COPY_CHUNK);
+  ssize_t n;
+  int rc;
+  *created = 0;
+  if (buf == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  rc = tarn_sha256_create(&sha, err);
+  if (rc == 0 && lseek(spool_fd, 0, SEEK_SET) < 0)
+    rc = tarn_error_sys(err, TARN_EIO, errno, "rewinding the spool file");
+  while (rc == 0 && (n = read(spool_fd, buf, COPY_CHUNK)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      rc = tarn_error_sys(err, TARN_EIO, errno, "reading the spool file");
+      break;
+    }
+    rc = tarn_sha256_update(sha, buf, (size_t)n, err);
+  }
+  if (rc == 0)
+    rc = tarn_sha256_final(sha, digest, err);
+  if (rc != 0)
+    goto out;
+  tarn_hex(digest, sizeof(digest), hex);
+  snprintf(key, keylen, "%s/%s.parquet", table_data_key, hex);
+  rc = tarn_store_writer_open(env->io->store, key, TARN_STORE_IF_ABSENT, &w, err);
+  if (rc == TARN_EEXIST) { /* the same bytes are stored already: content addressing */
+    rc = 0;
+    goto out;
+  }
+  if (rc == 0 && lseek(spool_fd, 0, SEEK_SET) < 0)
+    rc = tarn_error_sys(err, TARN_EIO, errno, "rewinding the spool file");
+  while (rc == 0 && (n = read(spool_fd, buf, COPY_CHUNK)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      rc = tarn_error_sys(err, TARN_EIO, errno, "reading the spool file");
+      break;
+    }
+    rc = tarn_store_writer_write(w, buf, (size_t)n, err);
+  }
+  if (rc == 0) {
+    rc = tarn_store_writer_commit(w, err);
+    w = NULL;
+    if (rc == TARN_EEXIST) /* the same bytes are stored already: content addressing */
+      rc = 0;
+    else if (rc == 0)
+      *created = 1;
+  }
+out:
+  tarn_store_writer_abort(w);
+  tarn_sha256_destroy(sha);
+  tarn_free(buf);
+  return rc;
+}
+
+/* The columns property: [{"name","type","nullable"}], nullability OR-ed with `prev`. */
+static char *columns_json(const tarn_ingest_result *r, const char *prev) {
+  json_t *a = json_array(), *old = NULL;
+  char *text;
+  size_t i, j;
+  if (prev != NULL)
+    old = json_loads(prev, 0, NULL);
+  for (i = 0; a != NULL && i < r->ncols; i++) {
+    int nullable = r->cols[i].nullable;
+    for (j = 0; json_is_array(old) && j < json_array_size(old); j++) {
+      json_t *c = json_array_get(old, j);
+      if (json_is_string(json_object_get(c, "name")) &&
+          strcmp(json_string_value(json_object_get(c, "name")), r->names[i]) == 0 &&
+          json_is_true(json_object_get(c, "nullable")))
+        nullable = 1;
+    }
+    json_array_append_new(a, json_pack("{s:s,s:s,s:b}", "name", r->names[i], "type",
+                                       tarn_csv_type_name(r->cols[i].type), "nullable",
+                                       nullable));
+  }
+  json_decref(old);
+  text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+  json_decref(a);
+  return text;
+}
+
+static int64_t current_total_records(const tarn_table *t) {
+  const tarn_ice_metadata *m = tarn_table_metadata(t);
+  const tarn_ice_snapshot *s = tarn_ice_metadata_snapshot(m, m->current_snapshot_id);
+  size_t i;
+  for (i = 0; s != NULL && i < s->nsummary; i++)
+    if (strcmp(s->summary[i].key, "total-records") == 0)
+      return strtoll(s->summary[i].value, NULL, 10);
+  return 0;
+}
+
+/* Pass 1: infers types and fingerprints. Fills r->names, r->cols, r->row_count, hashes. */
+static int infer(int fd, const tarn_ingest_options *o, tarn_ingest_result *r, tarn_error *err) {
+  tarn_csv_options copt;
+  tarn_csv_source src;
+  hashing_src hs;
+  tarn_csv_reader *rd = NULL;
+  tarn_csv_infer *inf = NULL;
+  tarn_csv_type *types = NULL;
+  const tarn_csv_record *rec;
+  uint8_t digest[TARN_SHA256_LEN];
+  const char *const *names;
+  size_t i;
+  int rc;
+  memset(&hs, 0, sizeof(hs));
+  hs.fd = fd;
+  hs.o = o;
+  hs.phase = 1;
+  if (lseek(fd, 0, SEEK_SET) < 0)
+    return tarn_error_sys(err, TARN_EIO, errno, "the CSV must be a seekable file");
+  rc = tarn_sha256_create(&hs.sha, err);
+  if (rc != 0)
+    return rc;
+  tarn_csv_options_init(&copt);
+  copt.delimiter = o->delimiter ? o->delimiter : ',';
+  if (o->max_field)
+    copt.max_field = o->max_field;
+  src.read = src_read;
+  src.ctx = &hs;
+  rc = tarn_csv_reader_create(&rd, &src, &copt, err);
+  if (rc == 0)
+    rc = tarn_csv_infer_create(&inf, tarn_csv_reader_ncols(rd), err);
+  while (rc == 0) {
+    rc = tarn_csv_next(rd, &rec, err);
+    if (rc != 0 || rec == NULL)
+      break;
+    tarn_csv_infer_record(inf, rec);
+    r->row_count++;
+    if (o->progress != NULL && (r->row_count & 0xffff) == 0)
+      o->progress(1, hs.bytes, (uint64_t)r->row_count, o->progress_arg);
+  }
+  if (rc != 0)
+    goto out;
+  if (o->progress != NULL)
+    o->progress(1, hs.bytes, (uint64_t)r->row_count, o->progress_arg);
+  /* the reader pulled every byte to the end of the file, so the hash covers it all */
+  rc = tarn_sha256_final(hs.sha, digest, err);
+  if (rc != 0)
+    goto out;
+  tarn_hex(digest, sizeof(digest), r->source_sha256);
+  r->ncols = tarn_csv_reader_ncols(rd);
+  names = tarn_csv_reader_names(rd);
+  r->names = tarn_calloc(r->ncols, sizeof(*r->names));
+  r->cols = tarn_calloc(r->ncols, sizeof(*r->cols));
+  types = tarn_calloc(r->ncols, sizeof(*types));
+  if (r->names == NULL || r->cols == NULL || types == NULL) {
+    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (i = 0; i < r->ncols; i++) {
+    r->names[i] = tarn_strdup(names[i]);
+    if (r->names[i] == NULL) {
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+      goto out;
+    }
+    tarn_csv_infer_column(inf, i, &r->cols[i]);
+    types[i] = r->cols[i].type;
+  }
+  rc = tarn_csv_fingerprint((const char *const *)r->names, types, r->ncols, r->fingerprint, err);
+out:
+  tarn_free(types);
+  tarn_csv_infer_destroy(inf);
+  tarn_csv_reader_destroy(rd);
+  tarn_sha256_destroy(hs.sha);
+  return rc;
+}
+
+int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_options *o,
+                    tarn_ingest_result *r, tarn_error *err) {
+  tarn_table *t = NULL;
+  tarn_ice_schema schema;
+  tarn_pq_file_info info;
+  tarn_ice_data_file df;
+  char spool[4096], table_key[TARN_STORE_KEY_MAX + 1], *cols_text = NULL;
+  char rows_text[32], size_text[32];
+  int spool_fd = -1, created = 0, rc;
+  memset(&schema, 0, sizeof(schema));
+  memset(&info, 0, sizeof(info));
+  memset(&df, 0, sizeof(df));
+  tarn_buf_init(&df.partition_buf, TARN_BUF_UNLIMITED);
+  rc = tarn_dataset_name_check(o->name, err);
+  if (rc != 0)
+    return rc;
+  rc = infer(fd, o, r, err);
+  if (rc != 0 || o->infer_only)
+    return rc;
+
+  /* The existing dataset decides: drift, identical content, or go. */
+  rc = tarn_table_load(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, &t, err);
+  if (rc == TARN_ENOTFOUND) {
+    rc = 0;
+    t = NULL;
+  }
+  if (rc != 0)
+    goto out;
+  if (t != NULL) {
+    const tarn_ice_metadata *m = tarn_table_metadata(t);
+    const char *fp = tarn_ice_metadata_property(m, "tarn.fingerprint");
+    const char *sha = tarn_ice_metadata_property(m, "tarn.source-sha256");
+    if (fp == NULL || strcmp(fp, r->fingerprint) != 0) {
+      r->drift = drift_report(tarn_table_schema(t), fp, r);
+      rc = tarn_error_set(err, TARN_ESCHEMA,
+                          "dataset %s has schema %s; this file has %s (nothing was written)",
+                          o->name, fp ? fp : "(none)", r->fingerprint);
+      goto out;
+    }
+    if (sha != NULL && strcmp(sha, r->source_sha256) == 0 &&
+        tarn_ice_metadata_property(m, "tarn.parquet-key") != NULL) {
+      const char *k = tarn_ice_metadata_property(m, "tarn.parquet-key");
+      const char *sz = tarn_ice_metadata_property(m, "tarn.parquet-size");
+      r->existing = 1;
+      snprintf(r->parquet_key, sizeof(r->parquet_key), "%s", k);
+      r->parquet_size = sz ? strtoll(sz, NULL, 10) : 0;
+      r->snapshot_id = m->current_snapshot_id;
+      goto out;
+    }
+  }
+
+  /* Pass 2 into a spool file, then into the store under its content hash. */
+  rc = build_schema(r, &schema, err);
+  if (rc != 0)
+    goto out;
+  if (mkdir(env->spool_dir, 0700) != 0 && errno != EEXIST) {
+    rc = tarn_error_sys(err, TARN_EIO, errno, "spool directory %s", env->spool_dir);
+    goto out;
+  }
+  snprintf(spool, sizeof(spool), "%s/ingest-XXXXXX", env->spool_dir);
+  spool_fd = mkstemp(spool);
+  if (spool_fd < 0) {
+    rc = tarn_error_sys(err, tarn_code_from_errno(errno), errno, "spool file in %s",
+                        env->spool_dir);
+    goto out;
+  }
+  unlink(spool); /* gone with the descriptor, whatever happens */
+  rc = convert(fd, o, r, &schema, spool_fd, &info, err);
+  if (rc != 0)
+    goto out;
+  if (t == NULL) {
+    tarn_ice_kv props[2] = {{"tarn.fingerprint", r->fingerprint},
+                            {"tarn.source", (char *)(o->source ? o->source : "upload")}};
+    rc = tarn_catalog_create_namespace(env->cat, TARN_DATASETS_NAMESPACE, NULL, 0, err);
+    if (rc == TARN_EEXIST)
+      rc = 0;
+    if (rc == 0)
+      rc = tarn_table_create(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, &schema, NULL,
+                             NULL, props, 2, NULL, &t, err);
+    if (rc == TARN_EEXIST) /* a concurrent first ingest won: carry on as a re-ingest */
+      rc = tarn_table_load(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, &t, err);
+    if (rc != 0)
+      goto out;
+    if (strcmp(tarn_ice_metadata_property(tarn_table_metadata(t), "tarn.fingerprint")
+                   ? tarn_ice_metadata_property(tarn_table_metadata(t), "tarn.fingerprint")
+                   : "",
+               r->fingerprint) != 0) {
+      r->drift = drift_report(tarn_table_schema(t), NULL, r);
+      rc = tarn_error_set(err, TARN_ESCHEMA, "dataset %s was created concurrently with another "
+                          "schema (nothing was written)", o->name);
+      goto out;
+    }
+  }
+  rc = tarn_table_io_key(env->io, tarn_table_metadata(t)->location, table_key,
+                         sizeof(table_key) - 80, err);
+  if (rc != 0)
+    goto out;
+  strcat(table_key, "/data");
+  rc = publish(env, spool_fd, table_key, r->parquet_key, sizeof(r->parquet_key), &created, err);
+  if (rc != 0)
+    goto out;
+  r->parquet_size = info.file_size;
+
+  /* The data-file entry and the commit (snapshot + properties together). */
+  {
+    size_t ul = strlen(env->io->root_uri) + strlen(r->parquet_key) + 1;
+    tarn_ice_kv props[7];
+    tarn_ice_kv summary[2];
+    tarn_table_commit_result cres;
+    int64_t total;
+    df.file_path = tarn_malloc(ul);
+    df.file_format = tarn_strdup("PARQUET");
+    if (df.file_path == NULL || df.file_format == NULL) {
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+      goto out;
+    }
+    snprintf(df.file_path, ul, "%s%s", env->io->root_uri, r->parquet_key);
+    df.content = TARN_ICE_CONTENT_DATA;
+    df.sort_order_id = -1;
+    df.record_count = info.record_count;
+    df.file_size = info.file_size;
+    rc = tarn_ice_stats_from_parquet(tarn_table_schema(t), &info, 16, &df.stats, &df.nstats, err);
+    if (rc != 0)
+      goto out;
+    cols_text = columns_json(r, o->append ? tarn_ice_metadata_property(tarn_table_metadata(t),
+                                                                        "tarn.columns")
+                                          : NULL);
+    if (cols_text == NULL) {
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+      goto out;
+    }
+    total = (o->append ? current_total_records(t) : 0) + r->row_count;
+    snprintf(rows_text, sizeof(rows_text), "%lld", (long long)total);
+    snprintf(size_text, sizeof(size_text), "%lld", (long long)info.file_size);
+    props[0] = (tarn_ice_kv){"tarn.fingerprint", r->fingerprint};
+    props[1] = (tarn_ice_kv){"tarn.source", (char *)(o->source ? o->source : "upload")};
+    props[2] = (tarn_ice_kv){"tarn.source-sha256", r->source_sha256};
+    props[3] = (tarn_ice_kv){"tarn.columns", cols_text};
+    props[4] = (tarn_ice_kv){"tarn.row-count", rows_text};
+    props[5] = (tarn_ice_kv){"tarn.parquet-key", r->parquet_key};
+    props[6] = (tarn_ice_kv){"tarn.parquet-size", size_text};
+    summary[0] = (tarn_ice_kv){"tarn.source", (char *)(o->source ? o->source : "upload")};
+    summary[1] = (tarn_ice_kv){"tarn.source-sha256", r->source_sha256};
+    memset(&cres, 0, sizeof(cres));
+    rc = tarn_table_commit_files(t, !o->append, 0, NULL, &df, 1, summary, 2, props, 7, &cres,
+                                 err);
+    if (rc != 0) {
+      /* Nothing references a data file we just stored unless the outcome is unknown. */
+      if (created && rc != TARN_EUNKNOWN_OUTCOME)
+        tarn_store_delete(env->io->store, r->parquet_key, NULL);
+      goto out;
+    }
+    r->snapshot_id = cres.snapshot_id;
+  }
+  tarn_log_info("dataset ingested", "name=%s rows=%lld parquet_bytes=%lld key=%s mode=%s",
+                o->name, (long long)r->row_count, (long long)r->parquet_size, r->parquet_key,
+                o->append ? "append" : "replace");
+out:
+  if (spool_fd >= 0)
+    close(spool_fd);
+  tarn_free(cols_text);
+  tarn_ice_data_file_free(&df);
+  tarn_pq_file_info_free(&info);
+  tarn_ice_schema_free(&schema);
+  tarn_table_close(t);
+  return rc;
+}

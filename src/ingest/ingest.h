@@ -1,0 +1,111 @@
+/* ingest.h - CSV → Iceberg datasets (datasets.<name>) and the dataset catalog views. */
+#ifndef TARN_INGEST_INGEST_H
+#define TARN_INGEST_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/error.h"
+#include "catalog/catalog.h"
+#include "csv/csv.h"
+#include "table/table.h"
+
+/*
+ * A dataset is the Iceberg table datasets.<name>, name matching [a-z0-9_]{1,128}. An
+ * ingest reads a spooled CSV twice: pass 1 infers every column's type over the whole
+ * file and computes the schema fingerprint (and the SHA-256 of the bytes); pass 2
+ * converts the rows into one Parquet file, content-addressed under the table's data
+ * folder (data/<sha256 of the Parquet bytes>.parquet, put-if-absent), and commits it:
+ * the first ingest creates the table, a later one with the same fingerprint replaces the
+ * data (an overwrite snapshot) or appends; byte-identical content commits nothing; a
+ * different fingerprint is refused (TARN_ESCHEMA) before anything is written. The
+ * fingerprint, source, column list and the content hash are table properties set in
+ * the same commit as the snapshot. Layout and rules: src/ingest/README.md.
+ */
+
+#define TARN_DATASETS_NAMESPACE "datasets"
+#define TARN_DATASET_NAME_MAX 128
+
+/* 0 when name matches [a-z0-9_]{1,128}; else TARN_EINVAL naming the rule. */
+int tarn_dataset_name_check(const char *name, tarn_error *err);
+
+/* Where an ingest works: the catalog, the lake's object store, and a local directory
+ * for spool files (created if missing). */
+typedef struct tarn_ingest_env {
+  tarn_catalog *cat;
+  const tarn_table_io *io;
+  const char *spool_dir;
+} tarn_ingest_env;
+
+typedef struct tarn_ingest_options {
+  const char *name;      /* dataset name */
+  int append;            /* 1: append instead of replace */
+  char delimiter;        /* ',' (0 = ','), ';', '\t', '|' */
+  int infer_only;        /* 1: pass 1 only; nothing is written */
+  const char *source;    /* recorded as the "tarn.source" property (file name, "upload") */
+  tarn_pq_codec codec;   /* Parquet compression (tarn_ingest_options_init: SNAPPY) */
+  size_t max_field;      /* CSV field cap; 0 = 1 MiB */
+  /* progress, called now and then from the ingesting thread: phase 1 or 2, bytes of the
+   * file consumed in that phase, rows so far; may be NULL */
+  void (*progress)(int phase, uint64_t bytes, uint64_t rows, void *arg);
+  void *progress_arg;
+} tarn_ingest_options;
+
+/* Defaults: replace mode, ',' delimiter, SNAPPY, source "upload". */
+void tarn_ingest_options_init(tarn_ingest_options *o);
+
+typedef struct tarn_ingest_result {
+  int existing;                 /* byte-identical content: nothing committed */
+  int64_t row_count;            /* rows in this file */
+  int64_t parquet_size;         /* bytes of the data file (0 for infer-only) */
+  char parquet_key[TARN_STORE_KEY_MAX + 1]; /* its store key */
+  char fingerprint[TARN_CSV_FINGERPRINT_LEN];
+  char source_sha256[65];       /* of the CSV bytes */
+  size_t ncols;
+  char **names;                 /* header names */
+  tarn_csv_column *cols;        /* inferred types with reasons */
+  int64_t snapshot_id;          /* committed snapshot (-1 when none) */
+  json_t *drift;                /* on TARN_ESCHEMA: {"expected","actual","added","removed",
+                                   "retyped","reordered"}; else NULL */
+} tarn_ingest_result;
+
+void tarn_ingest_result_init(tarn_ingest_result *r);
+void tarn_ingest_result_free(tarn_ingest_result *r);
+
+/*
+ * Ingests the CSV readable from `fd` (a regular, seekable file: it is read twice; not
+ * closed). Errors: TARN_EINVAL for a bad name or bad CSV (the detail names line and
+ * column), TARN_ESCHEMA for a drifted schema (res->drift says how), TARN_ETOOBIG for a
+ * field or record past its cap; storage and catalog failures as they come (nothing is
+ * committed then, and what was written for it is removed).
+ */
+int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_options *o,
+                    tarn_ingest_result *res, tarn_error *err);
+
+/* ---- the dataset catalog ---- */
+
+/* Names of every dataset, sorted. The caller frees with tarn_catalog_names_free. */
+int tarn_datasets_list(const tarn_ingest_env *env, tarn_catalog_names *out, tarn_error *err);
+
+/*
+ * The manifest view of a dataset: {"name","dataset_id" (UUIDv5 of the name in the URL
+ * namespace),"fingerprint","source","columns":[{"name","type","nullable"}],
+ * "objects":[{"key","size"}],"row_count","created_at","updated_at","current_snapshot_id"}.
+ * TARN_ENOTFOUND when there is no such dataset.
+ */
+int tarn_dataset_manifest(const tarn_ingest_env *env, const char *name, json_t **out,
+                          tarn_error *err);
+
+/*
+ * Repair: recomputes the row count and columns of a dataset from the Parquet footers of
+ * its live files and stores them as table properties. *changed says whether they
+ * differed.
+ */
+int tarn_dataset_resync(const tarn_ingest_env *env, const char *name, int *changed,
+                        tarn_error *err);
+/* Resyncs every dataset whose properties lack the row count or the columns. */
+int tarn_datasets_resync_missing(const tarn_ingest_env *env, json_t **report, tarn_error *err);
+
+#endif
