@@ -690,8 +690,8 @@ void tarn_config_print(const tarn_config *cfg, FILE *f) {
       fprintf(f, "%s[%s]\n", last ? "\n" : "", v->section);
       last = v->section;
     }
-    if (shown != NULL && v->def->secret)
-      shown = "<redacted>";
+    if (shown != NULL && shown[0] != '\0' && v->def->secret)
+      shown = "<redacted>"; /* an empty secret says nothing: show that it is empty */
     if (shown == NULL)
       fprintf(f, "; %s is unset  (%s)\n", v->def->key, v->source);
     else
