@@ -40,6 +40,10 @@ typedef struct colcur {
   /* current page, expanded to one slot per row */
   int pg_loaded;
   int64_t pg_first, pg_rows, pg_nulls;
+  int pg_dict;            /* values are dictionary indexes: pidx[row] (null rows: dict_n) */
+  const uint32_t *pidx;
+  uint32_t *xidx;         /* indexes expanded to one per row when the page has nulls */
+  size_t xidx_cap;
   const uint8_t *pv;      /* fixed-width values (w bytes per row, null slots zero) */
   const tarn__pq_view *pviews;
   uint8_t *defs;          /* 1 = present, per row (valid when pg_nulls > 0) */
@@ -182,8 +186,31 @@ static void cur_free(colcur *cc) {
   tarn_free(cc->views);
   tarn_free(cc->dviews);
   tarn_free(cc->idx);
+  tarn_free(cc->xidx);
   tarn_free(cc->dba);
   memset(cc, 0, sizeof(*cc));
+}
+
+/* Ends a row group: releases what belongs to it (dictionary, offset index) but keeps the
+ * scratch buffers, so the next row group reuses warm memory instead of faulting in new. */
+static void cur_reset(colcur *cc) {
+  colcur keep = *cc;
+  tarn__pq_offset_index_free(&cc->oi);
+  tarn_free(cc->dict_buf);
+  tarn_free(cc->dict_vals);
+  tarn_free(cc->dict_views);
+  tarn_free(cc->dba);
+  memset(cc, 0, sizeof(*cc));
+  cc->chunk = keep.chunk;
+  tarn_buf_reset(&cc->chunk);
+  cc->defs = keep.defs, cc->defs_cap = keep.defs_cap;
+  cc->page_buf = keep.page_buf, cc->page_cap = keep.page_cap;
+  cc->vals = keep.vals, cc->vals_cap = keep.vals_cap;
+  cc->dense = keep.dense, cc->dense_cap = keep.dense_cap;
+  cc->views = keep.views, cc->views_cap = keep.views_cap;
+  cc->dviews = keep.dviews, cc->dviews_cap = keep.dviews_cap;
+  cc->idx = keep.idx, cc->idx_cap = keep.idx_cap;
+  cc->xidx = keep.xidx, cc->xidx_cap = keep.xidx_cap;
 }
 
 /* Decompresses `n` bytes at body into the page buffer (or borrows body when stored plain). */
@@ -238,7 +265,8 @@ static int decode_dictionary(tarn_pq_scan *s, colcur *cc, const tarn__pq_page_he
     if (n > un / (size_t)cc->w)
       return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
                      "dictionary of %zu values does not fit in %zu bytes", n, un);
-    cc->dict_vals = tarn_malloc(n * (size_t)cc->w + 1);
+    /* One extra zeroed slot: null rows point at it (index n). */
+    cc->dict_vals = tarn_calloc(n + 1, (size_t)cc->w);
     if (cc->dict_vals == NULL)
       return COL_ERR(err, s, cc, TARN_ENOMEM, off, "out of memory for the dictionary");
     if (n > 0)
@@ -247,7 +275,7 @@ static int decode_dictionary(tarn_pq_scan *s, colcur *cc, const tarn__pq_page_he
     if (n > un / 4)
       return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
                      "dictionary of %zu values does not fit in %zu bytes", n, un);
-    cc->dict_views = tarn_malloc((n ? n : 1) * sizeof(tarn__pq_view));
+    cc->dict_views = tarn_calloc(n + 1, sizeof(tarn__pq_view)); /* slot n: empty, for nulls */
     if (cc->dict_views == NULL)
       return COL_ERR(err, s, cc, TARN_ENOMEM, off, "out of memory for the dictionary");
     if (tarn__pq_plain_views(cc->dict_buf, un, cc->dict_views, n, &used) != 0)
@@ -302,6 +330,7 @@ static int decode_values(tarn_pq_scan *s, colcur *cc, tarn_pq_encoding enc, cons
   tarn_pq_type ty = cc->c->type;
   int rc;
 
+  cc->pg_dict = 0;
   if (w > 0 && grow((void **)&cc->dense, &cc->dense_cap, nvals * w + 8, 1) != 0)
     goto nomem;
   if (w == 0 && grow((void **)&cc->dviews, &cc->dviews_cap, nvals + 1, sizeof(tarn__pq_view)) != 0)
@@ -357,55 +386,20 @@ static int decode_values(tarn_pq_scan *s, colcur *cc, tarn_pq_encoding enc, cons
         return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
                        "dictionary index %u out of range (dictionary has %zu values)",
                        cc->idx[i], dn);
-    if (w > 0) {
-      /* Gather straight into the per-row layout. */
-      uint8_t *dst;
-      const uint32_t *ix = cc->idx;
-      if (grow((void **)&cc->vals, &cc->vals_cap, rows * w + 8, 1) != 0)
-        goto nomem;
-      dst = cc->vals;
-      if (!nulls) {
-        if (w == 4) {
-          const uint8_t *d = cc->dict_vals;
-          for (i = 0; i < rows; i++)
-            memcpy(dst + 4 * i, d + 4 * (size_t)ix[i], 4);
-        } else if (w == 8) {
-          const uint8_t *d = cc->dict_vals;
-          for (i = 0; i < rows; i++)
-            memcpy(dst + 8 * i, d + 8 * (size_t)ix[i], 8);
-        } else {
-          for (i = 0; i < rows; i++)
-            memcpy(dst + w * i, cc->dict_vals + w * (size_t)ix[i], w);
-        }
-      } else {
-        size_t j = 0;
-        for (i = 0; i < rows; i++) {
-          if (cc->defs[i])
-            memcpy(dst + w * i, cc->dict_vals + w * (size_t)ix[j++], w);
-          else
-            memset(dst + w * i, 0, w);
-        }
-      }
-      cc->pv = dst;
-      return 0;
-    }
-    if (grow((void **)&cc->views, &cc->views_cap, rows + 1, sizeof(tarn__pq_view)) != 0)
-      goto nomem;
+    /* Keep the indexes; rows are gathered straight into the batch when copied out. */
     if (!nulls) {
-      for (i = 0; i < rows; i++)
-        cc->views[i] = cc->dict_views[cc->idx[i]];
+      cc->pidx = cc->idx;
     } else {
       size_t j = 0;
-      for (i = 0; i < rows; i++) {
-        if (cc->defs[i]) {
-          cc->views[i] = cc->dict_views[cc->idx[j++]];
-        } else {
-          cc->views[i].p = NULL;
-          cc->views[i].len = 0;
-        }
-      }
+      uint32_t *x;
+      if (grow((void **)&cc->xidx, &cc->xidx_cap, rows + 1, sizeof(uint32_t)) != 0)
+        goto nomem;
+      x = cc->xidx;
+      for (i = 0; i < rows; i++)
+        x[i] = cc->defs[i] ? cc->idx[j++] : (uint32_t)dn;
+      cc->pidx = x;
     }
-    cc->pviews = cc->views;
+    cc->pg_dict = 1;
     return 0;
   }
   case TARN_PQ_DELTA_BINARY_PACKED:
@@ -570,7 +564,12 @@ static int decode_data_page(tarn_pq_scan *s, colcur *cc, const tarn__pq_page_hea
   cc->pg_nulls = 0;
   if (cc->c->optional) {
     size_t present = 0;
-    for (i = 0; i < rows; i++)
+    for (i = 0; i + 8 <= rows; i += 8) { /* levels are 0 or 1: count eight at a time */
+      uint64_t w8;
+      memcpy(&w8, cc->defs + i, 8);
+      present += (size_t)__builtin_popcountll(w8);
+    }
+    for (; i < rows; i++)
       present += cc->defs[i];
     nvals = present;
     cc->pg_nulls = (int64_t)(rows - present);
@@ -710,7 +709,25 @@ static int cur_read(tarn_pq_scan *s, colcur *cc, int64_t row, int64_t n, tarn_pq
         }
       }
     }
-    if (cc->c->type == TARN_PQ_BOOLEAN) {
+    if (cc->pg_dict && cc->w > 0) {
+      const uint32_t *ix = cc->pidx + pr;
+      uint8_t *dst = (uint8_t *)a->values + (size_t)at * (size_t)cc->w;
+      if (cc->w == 4) {
+        const uint32_t *d = (const uint32_t *)(const void *)cc->dict_vals;
+        uint32_t *o = (uint32_t *)(void *)dst;
+        for (k = 0; k < take; k++)
+          o[k] = d[ix[k]];
+      } else if (cc->w == 8) {
+        const uint64_t *d = (const uint64_t *)(const void *)cc->dict_vals;
+        uint64_t *o = (uint64_t *)(void *)dst;
+        for (k = 0; k < take; k++)
+          o[k] = d[ix[k]];
+      } else {
+        size_t w = (size_t)cc->w;
+        for (k = 0; k < take; k++)
+          memcpy(dst + (size_t)k * w, cc->dict_vals + (size_t)ix[k] * w, w);
+      }
+    } else if (cc->c->type == TARN_PQ_BOOLEAN) {
       uint8_t *bits = a->values;
       const uint8_t *v = cc->pv + pr;
       for (k = 0; k < take; k++)
@@ -720,11 +737,17 @@ static int cur_read(tarn_pq_scan *s, colcur *cc, int64_t row, int64_t n, tarn_pq
       memcpy((uint8_t *)a->values + (size_t)at * (size_t)cc->w, cc->pv + (size_t)pr * (size_t)cc->w,
              (size_t)take * (size_t)cc->w);
     } else {
-      const tarn__pq_view *v = cc->pviews + pr;
+      const tarn__pq_view *v = cc->pg_dict ? NULL : cc->pviews + pr;
+      const tarn__pq_view *dv = cc->dict_views;
+      const uint32_t *ix = cc->pg_dict ? cc->pidx + pr : NULL;
       int64_t *offs = a->offsets;
       size_t need = 0, len = (size_t)offs[at];
-      for (k = 0; k < take; k++)
-        need += v[k].len;
+      if (ix != NULL)
+        for (k = 0; k < take; k++)
+          need += dv[ix[k]].len;
+      else
+        for (k = 0; k < take; k++)
+          need += v[k].len;
       if (need > tarn__pq_limits_cur.max_batch_bytes - len)
         return COL_ERR(err, s, cc, TARN_ETOOBIG, cc->chunk_off,
                        "one batch would hold over %zu bytes; use a smaller batch size",
@@ -740,11 +763,21 @@ static int cur_read(tarn_pq_scan *s, colcur *cc, int64_t row, int64_t n, tarn_pq
         a->data = nd;
         *data_cap = nc;
       }
-      for (k = 0; k < take; k++) {
-        if (v[k].len > 0)
-          memcpy(a->data + len, v[k].p, v[k].len);
-        len += v[k].len;
-        offs[at + k + 1] = (int64_t)len;
+      if (ix != NULL) {
+        for (k = 0; k < take; k++) {
+          const tarn__pq_view *e = &dv[ix[k]];
+          if (e->len > 0)
+            memcpy(a->data + len, e->p, e->len);
+          len += e->len;
+          offs[at + k + 1] = (int64_t)len;
+        }
+      } else {
+        for (k = 0; k < take; k++) {
+          if (v[k].len > 0)
+            memcpy(a->data + len, v[k].p, v[k].len);
+          len += v[k].len;
+          offs[at + k + 1] = (int64_t)len;
+        }
       }
       a->data_len = (int64_t)len;
     }
@@ -1010,7 +1043,7 @@ static void close_row_group(tarn_pq_scan *s) {
       s->stats.pages_total += cc->pages_seen;
       s->stats.pages_pruned += cc->pages_seen - cc->pages_decoded;
     }
-    cur_free(cc);
+    cur_reset(cc);
   }
   s->in_rg = 0;
 }
@@ -1020,8 +1053,8 @@ static int open_cursor(tarn_pq_scan *s, const tarn_pq_row_group_meta *g, size_t 
   const tarn_pq_chunk_meta *cm = &g->chunks[col];
   int64_t start = cm->file_offset, len = cm->total_compressed_size;
   int rc;
-  memset(cc, 0, sizeof(*cc));
-  tarn_buf_init(&cc->chunk, TARN_BUF_UNLIMITED);
+  cur_reset(cc); /* fields to zero, scratch buffers kept */
+  cc->chunk.max = TARN_BUF_UNLIMITED;
   cc->col = col;
   cc->c = &s->m->schema.cols[col];
   cc->cm = cm;
@@ -1282,6 +1315,8 @@ void tarn_pq_scan_close(tarn_pq_scan *s) {
   if (s == NULL)
     return;
   close_row_group(s);
+  for (i = 0; s->cur != NULL && i < s->nproj; i++)
+    cur_free(&s->cur[i]);
   for (i = 0; i < s->npreds; i++)
     tarn_free(s->preds[i].lit);
   tarn_free(s->preds);
