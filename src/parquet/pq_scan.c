@@ -693,7 +693,8 @@ static int cur_read(tarn_pq_scan *s, colcur *cc, int64_t row, int64_t n, tarn_pq
     take = cc->pg_first + cc->pg_rows - row;
     if (take > n)
       take = n;
-    if (cc->pg_nulls > 0) {
+    /* A validity bitmap only when these rows hold a null (Arrow: NULL means none). */
+    if (cc->pg_nulls > 0 && memchr(cc->defs + pr, 0, (size_t)take) != NULL) {
       if (a->validity == NULL) {
         size_t nb = (size_t)(cap_rows + 7) / 8;
         a->validity = tarn_malloc(nb ? nb : 1);

@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "parquet/parquet.h"
 #include "parquet/pq_read_int.h"
+#include "store/store.h"
 
 #ifndef TARN_SOURCE_DIR
 #define TARN_SOURCE_DIR "."
@@ -238,6 +239,8 @@ static void check_file(const char *file, const char *expected, int64_t batch_row
         if (b->cols[c].validity && !(b->cols[c].validity[i >> 3] & (1u << (i & 7))))
           nulls++;
       assert_int_equal(nulls, b->cols[c].null_count);
+      if (b->cols[c].validity != NULL) /* a bitmap only when the batch has nulls */
+        assert_true(b->cols[c].null_count > 0);
       if (b->cols[c].offsets)
         assert_int_equal(b->cols[c].offsets[b->nrows], b->cols[c].data_len);
     }
@@ -604,6 +607,58 @@ static void test_prune_page_index(void **state) {
   free(ks);
   free(valid);
   free(data);
+}
+
+/* The object-store source: ranged reads through tarn_store, failures passed on. */
+static void test_open_store(void **state) {
+  char dir[] = "/tmp/tarn_pq_store_XXXXXX", path[4200];
+  tarn_store *local = NULL, *st = NULL;
+  tarn_pq_reader *r = NULL;
+  tarn_pq_scan *s = NULL;
+  tarn_pq_batch *b;
+  tarn_pq_scan_options o = {0};
+  tarn_error err;
+  uint8_t *mem;
+  size_t n;
+  int64_t rows = 0;
+  int rc;
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/all_zstd_v2.parquet", data_dir);
+  mem = slurp(path, &n);
+  assert_int_equal(tarn_store_local_open(dir, &local, &err), 0);
+  assert_int_equal(tarn_store_faulty_wrap(local, &st, &err), 0);
+  assert_int_equal(tarn_store_put(st, "data/x.parquet", mem, n, 0, &err), 0);
+  assert_int_equal(tarn_pq_reader_open_store(st, "data/missing.parquet", &r, &err),
+                   TARN_ENOTFOUND);
+  assert_int_equal(tarn_pq_reader_open_store(st, "data/x.parquet", &r, &err), 0);
+  assert_int_equal(tarn_pq_reader_meta(r)->num_rows, 3000);
+  o.row_group = -1;
+  assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), 0);
+  while ((rc = tarn_pq_scan_next(s, &b, &err)) == 0 && b != NULL) {
+    rows += b->nrows;
+    tarn_pq_batch_free(b);
+  }
+  assert_int_equal(rc, 0);
+  assert_int_equal(rows, 3000);
+  tarn_pq_scan_close(s);
+  /* the third ranged read fails: the scan reports it */
+  assert_int_equal(tarn_store_faulty_add(st, TARN_FAULT_GET, TARN_FAULT_ERROR, TARN_EIO, NULL, 3,
+                                         1, &err), 0);
+  assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), 0);
+  while ((rc = tarn_pq_scan_next(s, &b, &err)) == 0 && b != NULL)
+    tarn_pq_batch_free(b);
+  assert_int_equal(rc, TARN_EIO);
+  assert_non_null(strstr(err.detail, "data/x.parquet"));
+  tarn_pq_scan_close(s);
+  tarn_pq_reader_close(r);
+  tarn_store_delete(st, "data/x.parquet", &err);
+  tarn_store_destroy(st);
+  rmdir(path); /* best effort: the store's directories */
+  snprintf(path, sizeof(path), "%s/data", dir);
+  rmdir(path);
+  rmdir(dir);
+  free(mem);
 }
 
 /* ---- decoders on hand-made vectors ---- */
@@ -978,12 +1033,21 @@ typedef struct hpage {
   const uint8_t *body; /* levels + values as the page holds them */
   size_t len;
   int32_t num_values;
+  const char *lmin, *lmax; /* legacy Statistics min/max (fields 2 and 1), or NULL */
+  size_t lmin_n, lmax_n;
 } hpage;
+
+static void tw_bin(tw *w, int16_t id, const void *p, size_t n) {
+  tw_field(w, id, TARN__THR_BINARY);
+  tw_varint(w, n);
+  memcpy(w->b + w->n, p, n);
+  w->n += n;
+}
 
 static size_t build_file(uint8_t *out, const hcol *cols, const hpage *pages, size_t n,
                          int64_t rows) {
   size_t pos = 4, i;
-  int64_t offs[8];
+  int64_t offs[16];
   tw f;
   memcpy(out, "PAR1", 4);
   for (i = 0; i < n; i++) {
@@ -1031,6 +1095,13 @@ static size_t build_file(uint8_t *out, const hcol *cols, const hpage *pages, siz
     tw_i64(&f, 6, offs[i + 1] - offs[i]);
     tw_i64(&f, 7, offs[i + 1] - offs[i]);
     tw_i64(&f, 9, offs[i]);
+    if (pages[i].lmin != NULL) {
+      tw_begin(&f, 12);
+      tw_bin(&f, 1, pages[i].lmax, pages[i].lmax_n);
+      tw_bin(&f, 2, pages[i].lmin, pages[i].lmin_n);
+      tw_i64(&f, 3, 0);
+      tw_end(&f);
+    }
     tw_end(&f);
     tw_end(&f);
   }
@@ -1053,7 +1124,11 @@ static size_t build_file(uint8_t *out, const hcol *cols, const hpage *pages, siz
 static void test_hand_built(void **state) {
   static const hcol cols[] = {{"a", TARN_PQ_INT32, 0, -1},
                               {"flag", TARN_PQ_BOOLEAN, 1, -1},
-                              {"legacy", TARN_PQ_INT32, 1, 17 /* INT_32 */}};
+                              {"legacy", TARN_PQ_INT32, 1, 17 /* INT_32 */},
+                              {"name", TARN_PQ_BYTE_ARRAY, 0, 0 /* UTF8 */},
+                              {"t96", TARN_PQ_INT96, 0, -1}};
+  /* name: PLAIN "r0".."r9"; t96: PLAIN 12-byte values */
+  uint8_t names[10 * 6], t96[10 * 12];
   /* 10 rows. a: 0..9 PLAIN. */
   uint8_t a[40];
   /* flag: def levels RLE (4-byte length) all present except row 2; values RLE boolean
@@ -1063,7 +1138,7 @@ static void test_hand_built(void **state) {
       4, 0, 0, 0, 0x0A, 0x01, 0x08, 0x00}; /* values: RLE 5 x 1, RLE 4 x 0 */
   /* legacy: BIT_PACKED levels (MSB first) 1,1,0,1,1,1,1,1 | 1,0 ; 8 values 100..107 */
   uint8_t legacy[2 + 32];
-  hpage pages[3];
+  hpage pages[5];
   uint8_t file[4096];
   size_t n, i;
   tarn_pq_reader *r;
@@ -1084,9 +1159,19 @@ static void test_hand_built(void **state) {
   }
   /* flag levels: first 8 values bit-packed LSB first: 1,1,0,1,1,1,1,1 = 0xFB; then 2
    * more in a second group: 1,1 = 0x03 (a group holds 8: rows 8,9 + padding) */
-  pages[0] = (hpage){TARN_PQ_RLE, TARN_PQ_PLAIN, a, sizeof(a), 10};
-  pages[1] = (hpage){TARN_PQ_RLE, TARN_PQ_RLE, flag, sizeof(flag), 10};
-  pages[2] = (hpage){TARN_PQ_BIT_PACKED, TARN_PQ_PLAIN, legacy, sizeof(legacy), 10};
+  for (i = 0; i < 10; i++) {
+    memcpy(names + 6 * i, "\x02\0\0\0r", 5);
+    names[6 * i + 5] = (uint8_t)('0' + i);
+    memset(t96 + 12 * i, (int)i, 12);
+  }
+  memset(pages, 0, sizeof(pages));
+  pages[0] = (hpage){TARN_PQ_RLE, TARN_PQ_PLAIN, a, sizeof(a), 10,
+                     "\0\0\0\0", "\x09\0\0\0", 4, 4}; /* legacy stats, signed: trusted */
+  pages[1] = (hpage){TARN_PQ_RLE, TARN_PQ_RLE, flag, sizeof(flag), 10, NULL, NULL, 0, 0};
+  pages[2] = (hpage){TARN_PQ_BIT_PACKED, TARN_PQ_PLAIN, legacy, sizeof(legacy), 10, NULL, NULL,
+                     0, 0};
+  pages[3] = (hpage){TARN_PQ_RLE, TARN_PQ_PLAIN, names, sizeof(names), 10, "r0", "r9", 2, 2};
+  pages[4] = (hpage){TARN_PQ_RLE, TARN_PQ_PLAIN, t96, sizeof(t96), 10, NULL, NULL, 0, 0};
   {
     /* levels header 0x03 = one bit-packed group; need 2 groups for 10 values: 0x05 */
     static uint8_t flag2[sizeof(flag) + 1];
@@ -1095,9 +1180,13 @@ static void test_hand_built(void **state) {
     pages[1].body = flag2;
     pages[1].len = 15;
   }
-  n = build_file(file, cols, pages, 3, 10);
+  n = build_file(file, cols, pages, 5, 10);
   assert_int_equal(tarn_pq_reader_open_mem(file, n, "hand.parquet", &r, &err), 0);
   assert_int_equal(tarn_pq_reader_meta(r)->schema.cols[0].optional, 0);
+  /* legacy min/max: used for a signed INT32, ignored for byte arrays (signed byte order) */
+  assert_true(tarn_pq_reader_meta(r)->row_groups[0].chunks[0].stats.has_min_max);
+  assert_false(tarn_pq_reader_meta(r)->row_groups[0].chunks[3].stats.has_min_max);
+  assert_int_equal(tarn_pq_reader_meta(r)->schema.cols[3].logical, TARN_PQ_LT_STRING);
   assert_int_equal(tarn_pq_reader_meta(r)->schema.cols[2].logical, TARN_PQ_LT_INTEGER);
   o.row_group = -1;
   assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), 0);
@@ -1120,10 +1209,29 @@ static void test_hand_built(void **state) {
   assert_int_equal(((int32_t *)b->cols[2].values)[3], 102);
   assert_int_equal(((int32_t *)b->cols[2].values)[8], 107);
   assert_int_equal(((int32_t *)b->cols[2].values)[9], 0);
+  assert_int_equal(b->cols[3].offsets[10], 20);
+  assert_memory_equal(b->cols[3].data + b->cols[3].offsets[7], "r7", 2);
+  assert_memory_equal((uint8_t *)b->cols[4].values + 12 * 9, "\x09\x09\x09\x09", 4);
   tarn_pq_batch_free(b);
   assert_int_equal(tarn_pq_scan_next(s, &b, &err), 0);
   assert_null(b);
   tarn_pq_scan_close(s);
+  {
+    /* the trusted legacy bounds prune: a > 9 */
+    tarn_pq_predicate p = {0};
+    tarn_pq_scan_stats st;
+    o.preds = &p;
+    o.npreds = 1;
+    p.column = 0;
+    p.op = TARN_PQ_GT;
+    p.value.i32 = 9;
+    assert_int_equal(run_scan(r, &o, &st), 0);
+    assert_int_equal(st.row_groups_pruned_stats, 1);
+    p.value.i32 = 8;
+    assert_int_equal(run_scan(r, &o, &st), 10);
+    o.preds = NULL;
+    o.npreds = 0;
+  }
   tarn_pq_reader_close(r);
 
   /* A page that promises more rows than its data holds. */
@@ -1364,6 +1472,7 @@ int main(void) {
       cmocka_unit_test(test_prune_stats),
       cmocka_unit_test(test_prune_bloom),
       cmocka_unit_test(test_prune_page_index),
+      cmocka_unit_test(test_open_store),
       cmocka_unit_test(test_rle_hybrid),
       cmocka_unit_test(test_unpack_widths),
       cmocka_unit_test(test_delta),
