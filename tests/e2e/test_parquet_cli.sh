@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# End-to-end: `tarn parquet schema|meta|head|cat` on the DuckDB fixtures, output formats,
+# and error messages for missing, truncated and non-Parquet files.
+source "$(dirname "$0")/lib.sh"
+cd "$WORK"
+D="${E2E_SRC_DIR:-$(dirname "$0")/../..}/tests/data/parquet"
+
+out=$("$BIN" parquet schema "$D/all_snappy_v1.parquet"); rc=$?
+expect_eq "schema exits 0" 0 "$rc"
+expect_eq "schema: one line per column" 24 "$(printf '%s\n' "$out" | wc -l)"
+expect_match "schema: decimal of 16 bytes" $'dec38\tid=-\tFIXED_LEN_BYTE_ARRAY\\(16\\) DECIMAL\\(38,10\\)\tOPTIONAL' "$out"
+expect_match "schema: timestamp with time zone" $'tstz\tid=-\tINT64 TIMESTAMP\\(MICROS,utc\\)' "$out"
+out=$("$BIN" parquet schema "$D/hyparquet_required.parquet")
+expect_match "schema: REQUIRED columns" $'id\tid=-\tINT32\tREQUIRED' "$out"
+out=$("$BIN" parquet schema --json "$D/small_gzip.parquet")
+expect_eq "schema --json is JSON" "7" "$(printf '%s' "$out" | jq length)"
+
+out=$("$BIN" parquet meta "$D/all_zstd_v2.parquet"); rc=$?
+expect_eq "meta exits 0" 0 "$rc"
+expect_match "meta: rows" 'rows: 3000' "$out"
+expect_match "meta: row groups" 'row groups: 2' "$out"
+expect_match "meta: codec and encodings" 'id \(INT64 INTEGER\(64,signed\)\): ZSTD, encodings DELTA_BINARY_PACKED' "$out"
+expect_match "meta: decoded statistics" 'stats: min 0, max 2047; nulls 0' "$out"
+expect_match "meta: bloom filter presence" 'bloom filter: yes' "$out"
+out=$("$BIN" parquet meta --json "$D/all_zstd_v2.parquet")
+expect_eq "meta --json: rows" 3000 "$(printf '%s' "$out" | jq .num_rows)"
+expect_eq "meta --json: decimal bound" '"-9999999999999999999999999999.9999999999"' \
+  "$(printf '%s' "$out" | jq '.row_groups[0].columns[] | select(.column=="dec38") | .min')"
+
+out=$("$BIN" parquet head "$D/all_snappy_v1.parquet"); rc=$?
+expect_eq "head exits 0" 0 "$rc"
+expect_eq "head: 10 rows by default" 10 "$(printf '%s\n' "$out" | wc -l)"
+row1=$(printf '%s\n' "$out" | sed -n 2p)
+expect_eq "head: every line is JSON" 10 "$(printf '%s\n' "$out" | jq -c . | wc -l)"
+expect_match "jsonl: int64 as an exact number" '"i64":-9223372036854775808,' "$row1"
+expect_match "jsonl: uint64 exact" '"u64":11400714819323198485' "$row1"
+expect_match "jsonl: timestamp" '"ts":"2024-02-29T13:34:57.789013"' "$row1"
+expect_match "jsonl: timestamptz" '"tstz":"1960-05-07T00:08:09.123459Z"' "$row1"
+expect_match "jsonl: nanoseconds" '"tsns":"2001-01-01T00:00:01.000000007"' "$row1"
+expect_match "jsonl: date before 1970" '"dt":"1860-08-02"' "$row1"
+expect_match "jsonl: decimal as exact string" '"dec18":"-99876543.210"' "$row1"
+expect_match "jsonl: uuid" '"u":"c4ca4238-a0b9-2382-0dcc-509a6f75849b"' "$row1"
+expect_match "jsonl: empty string" '"s":""' "$row1"
+out=$("$BIN" parquet head --rows 7 --columns f,d "$D/all_snappy_v1.parquet")
+expect_match "jsonl: NaN as a string" '"f":"NaN","d":"NaN"' "$out"
+expect_match "jsonl: infinity as a string" '"f":"-Infinity","d":"-Infinity"' "$out"
+expect_match "jsonl: projection keeps order" '^\{"f":-100,"d":-15000000000\}' "$out"
+out=$("$BIN" parquet head --rows 3 --format csv --columns id,s,bl "$D/all_zstd_v2.parquet")
+expect_eq "csv: header and rows" 4 "$(printf '%s\n' "$out" | wc -l)"
+expect_match "csv: header" '^id,s,bl' "$out"
+expect_match "csv: base64 blob" '2,long-2long-2.*,AP8y' "$out"
+
+out=$("$BIN" parquet cat "$D/small_lz4_raw_v2.parquet" | wc -l)
+expect_eq "cat: every row" 1500 "$(echo $out)"
+n=$("$BIN" parquet cat --format csv "$D/nodict_v2.parquet" | wc -l)
+expect_eq "cat csv: header plus rows" 3001 "$(echo $n)"
+
+# errors: exit 1 with "tarn parquet: FILE: offset N: message"; usage errors exit 2
+"$BIN" parquet schema "$WORK/nope.parquet" 2>"$WORK/e"; rc=$?
+expect_eq "missing file exits 1" 1 "$rc"
+expect_match "missing file is named" "tarn parquet: $WORK/nope.parquet: No such file" "$(cat "$WORK/e")"
+head -c 5000 "$D/small_gzip.parquet" >"$WORK/trunc.parquet"
+"$BIN" parquet meta "$WORK/trunc.parquet" 2>"$WORK/e"; rc=$?
+expect_eq "truncated file exits 1" 1 "$rc"
+expect_match "truncated file: offset named" "^tarn parquet: $WORK/trunc.parquet: offset [0-9]+: " "$(cat "$WORK/e")"
+echo "a,b" >"$WORK/x.csv"
+"$BIN" parquet head "$WORK/x.csv" 2>"$WORK/e"; expect_eq "not parquet exits 1" 1 "$?"
+"$BIN" parquet head --format xml "$D/small_gzip.parquet" 2>/dev/null; expect_eq "bad --format exits 2" 2 "$?"
+"$BIN" parquet head --columns nope "$D/small_gzip.parquet" 2>"$WORK/e"; expect_eq "unknown column exits 2" 2 "$?"
+expect_match "unknown column named" 'no column "nope"' "$(cat "$WORK/e")"
+"$BIN" parquet frob "$D/small_gzip.parquet" 2>/dev/null; expect_eq "unknown subcommand exits 2" 2 "$?"
+"$BIN" parquet 2>/dev/null; expect_eq "no arguments exits 2" 2 "$?"
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
