@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/uuid.h"
+#include "ingest_int.h"
 
 int tarn_datasets_list(const tarn_ingest_env *env, tarn_catalog_names *out, tarn_error *err) {
   int rc = tarn_catalog_list_tables(env->cat, TARN_DATASETS_NAMESPACE, out, err);
@@ -53,8 +54,23 @@ static int objects_json(const tarn_ingest_env *env, tarn_table *t, json_t **out,
   return 0;
 }
 
-int tarn_dataset_manifest(const tarn_ingest_env *env, const char *name, json_t **out,
-                          tarn_error *err) {
+/* The value of key in the current snapshot's summary, or NULL. */
+static const char *summary_value(const tarn_ice_metadata *m, const char *key) {
+  const tarn_ice_snapshot *s = tarn_ice_metadata_snapshot(m, m->current_snapshot_id);
+  size_t i;
+  for (i = 0; s != NULL && i < s->nsummary; i++)
+    if (strcmp(s->summary[i].key, key) == 0)
+      return s->summary[i].value;
+  return NULL;
+}
+
+static json_t *int_or_null(const char *text) {
+  return text ? json_integer(strtoll(text, NULL, 10)) : json_null();
+}
+
+/* The manifest view (full = 1) or the summary (full = 0) of dataset `name`. */
+static int dataset_view(const tarn_ingest_env *env, const char *name, int full, json_t **out,
+                        tarn_error *err) {
   tarn_table *t = NULL;
   const tarn_ice_metadata *m;
   const char *p;
@@ -81,29 +97,56 @@ int tarn_dataset_manifest(const tarn_ingest_env *env, const char *name, json_t *
     json_decref(cols);
     cols = json_null();
   }
-  rc = objects_json(env, t, &objects, err);
-  if (rc != 0)
-    goto out;
+  if (full) {
+    rc = objects_json(env, t, &objects, err);
+    if (rc != 0)
+      goto out;
+  }
   created = m->nmetadata_log > 0 ? m->metadata_log[0].timestamp_ms : m->last_updated_ms;
   p = tarn_ice_metadata_property(m, "tarn.row-count");
-  j = json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:o,s:o,s:o,s:o,s:o}", "name", name, "dataset_id",
+  j = json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:o,s:o,s:o}", "name", name, "dataset_id",
                 tarn_uuid_format(&id, ids), "fingerprint",
                 tarn_ice_metadata_property(m, "tarn.fingerprint"), "source",
-                tarn_ice_metadata_property(m, "tarn.source"), "columns", cols, "objects", objects,
-                "row_count", p ? json_integer(strtoll(p, NULL, 10)) : json_null(), "created_at",
-                iso_time(created), "updated_at", iso_time(m->last_updated_ms),
+                tarn_ice_metadata_property(m, "tarn.source"), "row_count", int_or_null(p),
+                "created_at", iso_time(created), "updated_at", iso_time(m->last_updated_ms),
                 "current_snapshot_id",
                 m->current_snapshot_id >= 0 ? json_integer(m->current_snapshot_id) : json_null());
-  cols = objects = NULL; /* stolen by json_pack, also on failure */
-  if (j == NULL)
+  if (j == NULL) {
     rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    goto out;
+  }
+  if (full) {
+    if (json_object_set(j, "columns", cols) != 0 || json_object_set(j, "objects", objects) != 0)
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  } else {
+    if (json_object_set_new(j, "column_count",
+                            json_is_array(cols) ? json_integer((json_int_t)json_array_size(cols))
+                                                : json_null()) != 0 ||
+        json_object_set_new(j, "data_files",
+                            int_or_null(summary_value(m, "total-data-files"))) != 0 ||
+        json_object_set_new(j, "total_size", int_or_null(summary_value(m, "total-files-size"))) !=
+            0)
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  }
 out:
   json_decref(cols);
   json_decref(objects);
   tarn_table_close(t);
   if (rc == 0)
     *out = j;
+  else
+    json_decref(j);
   return rc;
+}
+
+int tarn_dataset_manifest(const tarn_ingest_env *env, const char *name, json_t **out,
+                          tarn_error *err) {
+  return dataset_view(env, name, 1, out, err);
+}
+
+int tarn_dataset_summary(const tarn_ingest_env *env, const char *name, json_t **out,
+                         tarn_error *err) {
+  return dataset_view(env, name, 0, out, err);
 }
 
 /* Reads every live file's footer: total rows and per-column nullability. */
@@ -153,17 +196,6 @@ static int footers(const tarn_ingest_env *env, tarn_table *t, int64_t *rows, int
   return rc;
 }
 
-static const char *csv_type_name(const tarn_ice_type *t) {
-  switch (t->id) {
-  case TARN_ICE_BOOLEAN: return "boolean";
-  case TARN_ICE_LONG: return "int64";
-  case TARN_ICE_DOUBLE: return "float64";
-  case TARN_ICE_DATE: return "date";
-  case TARN_ICE_TIMESTAMP: return "timestamp";
-  case TARN_ICE_TIMESTAMPTZ: return "timestamptz";
-  default: return "string";
-  }
-}
 
 int tarn_dataset_resync(const tarn_ingest_env *env, const char *name, int *changed,
                         tarn_error *err) {
@@ -191,7 +223,7 @@ int tarn_dataset_resync(const tarn_ingest_env *env, const char *name, int *chang
   cols = json_array();
   for (i = 0; cols != NULL && i < s->nfields; i++)
     json_array_append_new(cols, json_pack("{s:s,s:s,s:b}", "name", s->fields[i].name, "type",
-                                          csv_type_name(&s->fields[i].type), "nullable",
+                                          tarn__ingest_csv_type_of(&s->fields[i].type) ? tarn__ingest_csv_type_of(&s->fields[i].type) : "string", "nullable",
                                           nullable[i]));
   cols_text = cols ? json_dumps(cols, JSON_COMPACT) : NULL;
   if (cols_text == NULL) {

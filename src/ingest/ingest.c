@@ -12,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "ingest_int.h"
 
 #define BATCH_ROWS 65536
 #define BATCH_BYTES (32u << 20) /* string bytes per batch */
@@ -94,8 +95,8 @@ static tarn_ice_type_id ice_type_of(tarn_csv_type t) {
   }
 }
 
-/* The CSV type name of an Iceberg column, for drift reports; NULL when none maps. */
-static const char *csv_name_of_ice(const tarn_ice_type *t) {
+/* The CSV type name of an Iceberg column; NULL when none maps. */
+const char *tarn__ingest_csv_type_of(const tarn_ice_type *t) {
   switch (t->id) {
   case TARN_ICE_BOOLEAN: return "boolean";
   case TARN_ICE_LONG: return "int64";
@@ -150,12 +151,12 @@ static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
                             json_pack("{s:s,s:s}", "name", r->names[i], "type", nt));
       continue;
     }
-    if (csv_name_of_ice(&f->type) == NULL || strcmp(csv_name_of_ice(&f->type), nt) != 0) {
+    if (tarn__ingest_csv_type_of(&f->type) == NULL || strcmp(tarn__ingest_csv_type_of(&f->type), nt) != 0) {
       char ot[48];
       tarn_ice_type_format(&f->type, ot, sizeof(ot));
       json_array_append_new(json_object_get(d, "retyped"),
                             json_pack("{s:s,s:s,s:s}", "name", r->names[i], "from",
-                                      csv_name_of_ice(&f->type) ? csv_name_of_ice(&f->type) : ot,
+                                      tarn__ingest_csv_type_of(&f->type) ? tarn__ingest_csv_type_of(&f->type) : ot,
                                       "to", nt));
     }
     if (i >= old->nfields || strcmp(old->fields[i].name, r->names[i]) != 0)
@@ -166,7 +167,7 @@ static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
     for (i = 0; i < r->ncols && !found; i++)
       found = strcmp(old->fields[j].name, r->names[i]) == 0;
     if (!found) {
-      const char *ot = csv_name_of_ice(&old->fields[j].type);
+      const char *ot = tarn__ingest_csv_type_of(&old->fields[j].type);
       json_array_append_new(json_object_get(d, "removed"),
                             json_pack("{s:s,s:s}", "name", old->fields[j].name, "type",
                                       ot ? ot : "other"));
@@ -385,6 +386,33 @@ out:
   return rc;
 }
 
+/* Calls fn on the whole file at fd, COPY_CHUNK bytes at a time, from its start. */
+static int each_chunk(int fd, char *buf, int (*fn)(void *ctx, const char *p, size_t n,
+                                                   tarn_error *err),
+                      void *ctx, tarn_error *err) {
+  ssize_t n;
+  int rc = 0;
+  if (lseek(fd, 0, SEEK_SET) < 0)
+    return tarn_error_sys(err, TARN_EIO, errno, "rewinding the spool file");
+  while (rc == 0 && (n = read(fd, buf, COPY_CHUNK)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return tarn_error_sys(err, TARN_EIO, errno, "reading the spool file");
+    }
+    rc = fn(ctx, buf, (size_t)n, err);
+  }
+  return rc;
+}
+
+static int hash_chunk(void *ctx, const char *p, size_t n, tarn_error *err) {
+  return tarn_sha256_update(ctx, p, n, err);
+}
+
+static int write_chunk(void *ctx, const char *p, size_t n, tarn_error *err) {
+  return tarn_store_writer_write(ctx, p, n, err);
+}
+
 /* Hashes the spooled Parquet file and copies it to `key` in the store (put-if-absent;
  * identical content already there is fine). *created says whether we stored it. */
 static int publish(const tarn_ingest_env *env, int spool_fd, const char *table_data_key,
@@ -394,23 +422,13 @@ static int publish(const tarn_ingest_env *env, int spool_fd, const char *table_d
   tarn_sha256 *sha = NULL;
   tarn_store_writer *w = NULL;
   char *buf = tarn_malloc(COPY_CHUNK);
-  ssize_t n;
   int rc;
   *created = 0;
   if (buf == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   rc = tarn_sha256_create(&sha, err);
-  if (rc == 0 && lseek(spool_fd, 0, SEEK_SET) < 0)
-    rc = tarn_error_sys(err, TARN_EIO, errno, "rewinding the spool file");
-  while (rc == 0 && (n = read(spool_fd, buf, COPY_CHUNK)) != 0) {
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      rc = tarn_error_sys(err, TARN_EIO, errno, "reading the spool file");
-      break;
-    }
-    rc = tarn_sha256_update(sha, buf, (size_t)n, err);
-  }
+  if (rc == 0)
+    rc = each_chunk(spool_fd, buf, hash_chunk, sha, err);
   if (rc == 0)
     rc = tarn_sha256_final(sha, digest, err);
   if (rc != 0)
@@ -422,17 +440,8 @@ static int publish(const tarn_ingest_env *env, int spool_fd, const char *table_d
     rc = 0;
     goto out;
   }
-  if (rc == 0 && lseek(spool_fd, 0, SEEK_SET) < 0)
-    rc = tarn_error_sys(err, TARN_EIO, errno, "rewinding the spool file");
-  while (rc == 0 && (n = read(spool_fd, buf, COPY_CHUNK)) != 0) {
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      rc = tarn_error_sys(err, TARN_EIO, errno, "reading the spool file");
-      break;
-    }
-    rc = tarn_store_writer_write(w, buf, (size_t)n, err);
-  }
+  if (rc == 0)
+    rc = each_chunk(spool_fd, buf, write_chunk, w, err);
   if (rc == 0) {
     rc = tarn_store_writer_commit(w, err);
     w = NULL;
@@ -639,6 +648,8 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
     if (rc == 0)
       rc = tarn_table_create(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, &schema, NULL,
                              NULL, props, 2, NULL, &t, err);
+    if (rc == 0)
+      r->created = 1;
     if (rc == TARN_EEXIST) /* a concurrent first ingest won: carry on as a re-ingest */
       rc = tarn_table_load(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, &t, err);
     if (rc != 0)

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "base/config.h"
 #include "base/error.h"
 #include "catalog/catalog.h"
 #include "csv/csv.h"
@@ -30,6 +31,15 @@
 
 /* 0 when name matches [a-z0-9_]{1,128}; else TARN_EINVAL naming the rule. */
 int tarn_dataset_name_check(const char *name, tarn_error *err);
+
+/* Settings of the [ingest] section: max_upload (TARN_MAX_UPLOAD, --max-upload on serve). */
+extern const tarn_cfg_def tarn_ingest_config[];
+
+/* The delimiter a user wrote: "," ";" "|", a tab (a literal tab, "\t" or "tab"), or the
+ * names "comma", "semicolon", "pipe". TARN_EINVAL listing the accepted ones. */
+int tarn_ingest_parse_delimiter(const char *s, char *out, tarn_error *err);
+/* "replace" (0) or "append" (1); NULL or "" is replace. TARN_EINVAL otherwise. */
+int tarn_ingest_parse_mode(const char *s, int *append, tarn_error *err);
 
 /* Where an ingest works: the catalog, the lake's object store, and a local directory
  * for spool files (created if missing). */
@@ -58,6 +68,7 @@ void tarn_ingest_options_init(tarn_ingest_options *o);
 
 typedef struct tarn_ingest_result {
   int existing;                 /* byte-identical content: nothing committed */
+  int created;                  /* this ingest created the dataset's table */
   int64_t row_count;            /* rows in this file */
   int64_t parquet_size;         /* bytes of the data file (0 for infer-only) */
   char parquet_key[TARN_STORE_KEY_MAX + 1]; /* its store key */
@@ -97,6 +108,15 @@ int tarn_datasets_list(const tarn_ingest_env *env, tarn_catalog_names *out, tarn
  */
 int tarn_dataset_manifest(const tarn_ingest_env *env, const char *name, json_t **out,
                           tarn_error *err);
+
+/*
+ * The summary of a dataset, from its metadata alone (no manifest is read): the manifest
+ * view's fields without "columns" and "objects", plus "column_count", "data_files" and
+ * "total_size" (bytes) of the current snapshot. TARN_ENOTFOUND when there is no such
+ * dataset. The caller owns *out.
+ */
+int tarn_dataset_summary(const tarn_ingest_env *env, const char *name, json_t **out,
+                         tarn_error *err);
 
 /*
  * Repair: recomputes the row count and columns of a dataset from the Parquet footers of

@@ -1,0 +1,46 @@
+/* ingest_opts.c - the [ingest] settings and the parsers for what users write as options. */
+#include "ingest.h"
+
+#include <string.h>
+
+const tarn_cfg_def tarn_ingest_config[] = {
+    {"ingest", "max_upload", TARN_CFG_SIZE, "1GiB", 1, 1LL << 40, NULL, "TARN_MAX_UPLOAD",
+     "max-upload", "serve", 0,
+     "largest CSV upload POST /ingest accepts, multipart framing included (bigger: 413)"},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+int tarn_ingest_parse_delimiter(const char *s, char *out, tarn_error *err) {
+  static const struct {
+    const char *text;
+    char c;
+  } names[] = {{",", ','},     {"comma", ','}, {";", ';'},  {"semicolon", ';'}, {"|", '|'},
+               {"pipe", '|'},  {"\t", '\t'},   {"\\t", '\t'}, {"tab", '\t'}};
+  size_t i;
+  if (s == NULL || s[0] == '\0') {
+    *out = ',';
+    return 0;
+  }
+  for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if (strcmp(s, names[i].text) == 0) {
+      *out = names[i].c;
+      return 0;
+    }
+  }
+  return tarn_error_set(err, TARN_EINVAL,
+                        "delimiter \"%.32s\" is not supported: use ',' ';' '|' or a tab "
+                        "(written as a tab, \\t or tab)",
+                        s);
+}
+
+int tarn_ingest_parse_mode(const char *s, int *append, tarn_error *err) {
+  if (s == NULL || s[0] == '\0' || strcmp(s, "replace") == 0) {
+    *append = 0;
+    return 0;
+  }
+  if (strcmp(s, "append") == 0) {
+    *append = 1;
+    return 0;
+  }
+  return tarn_error_set(err, TARN_EINVAL, "mode \"%.32s\" is not one of replace, append", s);
+}
