@@ -106,6 +106,8 @@ static void test_status_mapping(void **state) {
   assert_int_equal(tarn_http_status_for(TARN_ETOOBIG), 413);
   assert_int_equal(tarn_http_status_for(TARN_ECONFLICT), 409);
   assert_int_equal(tarn_http_status_for(TARN_EIO), 502);
+  assert_int_equal(tarn_http_status_for(TARN_EUNKNOWN_OUTCOME), 502);
+  assert_int_equal(tarn_http_status_for(TARN_EFSYNC), 502);
   assert_int_equal(tarn_http_status_for(TARN_EINTERNAL), 500);
 }
 
