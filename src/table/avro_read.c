@@ -553,7 +553,7 @@ static int dbuf_grow(tarn_avro_reader *r, dec *d, size_t *room) {
 
 static int inflate_block(tarn_avro_reader *r, dec *d, const uint8_t *in, size_t n) {
   int zr, rc;
-  size_t room;
+  size_t room = 0;
   if (r->zs == NULL) {
     r->zs = tarn_calloc(1, sizeof(*r->zs));
     if (r->zs == NULL)
@@ -597,7 +597,7 @@ static int inflate_block(tarn_avro_reader *r, dec *d, const uint8_t *in, size_t 
 
 static int unzstd_block(tarn_avro_reader *r, dec *d, const uint8_t *in, size_t n) {
   ZSTD_inBuffer ib = {in, n, 0};
-  size_t room, ret = 1;
+  size_t room = 0, ret = 1;
   int rc;
   if (r->zd == NULL && (r->zd = ZSTD_createDCtx()) == NULL)
     return tarn_error_set(d->err, TARN_ENOMEM, "avro reader: out of memory (zstd)");

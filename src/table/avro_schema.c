@@ -437,6 +437,22 @@ static int parse_fixed(parse_ctx *c, const json_t *obj, const char *ns, tarn_avr
   return 0;
 }
 
+static const char *unnamed_key(tarn_avro_type t) {
+  switch (t) {
+  case TARN_AVRO_NULL: return "#null";
+  case TARN_AVRO_BOOLEAN: return "#boolean";
+  case TARN_AVRO_INT: return "#int";
+  case TARN_AVRO_LONG: return "#long";
+  case TARN_AVRO_FLOAT: return "#float";
+  case TARN_AVRO_DOUBLE: return "#double";
+  case TARN_AVRO_BYTES: return "#bytes";
+  case TARN_AVRO_STRING: return "#string";
+  case TARN_AVRO_ARRAY: return "#array";
+  case TARN_AVRO_MAP: return "#map";
+  default: return "#other";
+  }
+}
+
 static int parse_union(parse_ctx *c, const json_t *arr, const char *ns, int depth,
                        const tarn_avro_node **out) {
   tarn_avro_node *n = palloc(c, sizeof(*n));
@@ -467,12 +483,15 @@ static int parse_union(parse_ctx *c, const json_t *arr, const char *ns, int dept
       jpath_pop(c, saved);
       break;
     }
-    /* At most one branch per unnamed type; named types must differ by full name. */
-    key = br[i]->fullname != NULL ? br[i]->fullname : tarn_avro_type_name(br[i]->type);
+    /* At most one branch per unnamed type; named types must differ by full name. An
+     * unnamed type's key starts with '#', which no name holds (a record may be called
+     * "array"). */
+    key = br[i]->fullname != NULL ? br[i]->fullname : unnamed_key(br[i]->type);
     rc = strset_put(&seen, key, NULL);
     if (rc != 0) {
       rc = rc < 0 ? tarn_error_set(c->err, TARN_ENOMEM, "avro schema: out of memory")
-                  : perr(c, TARN_EINVAL, "the union has two branches of type '%s'", key);
+                  : perr(c, TARN_EINVAL, "the union has two branches of type '%s'",
+                         key[0] == '#' ? key + 1 : key);
       jpath_pop(c, saved);
       break;
     }

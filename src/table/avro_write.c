@@ -508,7 +508,7 @@ static int writer_new(const tarn_avro_schema *s, const tarn_avro_writer_options 
 
 int tarn_avro_writer_open_buf(const tarn_avro_schema *s, const tarn_avro_writer_options *o,
                               tarn_buf *out, tarn_avro_writer **wp, tarn_error *err) {
-  tarn_avro_writer *w;
+  tarn_avro_writer *w = NULL;
   int rc;
   if (out == NULL)
     return tarn_error_set(err, TARN_EINVAL, "avro writer: no output buffer");
@@ -524,7 +524,7 @@ int tarn_avro_writer_open_buf(const tarn_avro_schema *s, const tarn_avro_writer_
 int tarn_avro_writer_open_store(const tarn_avro_schema *s, const tarn_avro_writer_options *o,
                                 tarn_store *st, const char *key, unsigned store_flags,
                                 tarn_avro_writer **wp, tarn_error *err) {
-  tarn_avro_writer *w;
+  tarn_avro_writer *w = NULL;
   int rc;
   if ((rc = writer_new(s, o, &w, err)) != 0)
     return rc;
@@ -724,8 +724,8 @@ static int compress_block(tarn_avro_writer *w, const uint8_t **data, size_t *len
 
 static int flush_block(tarn_avro_writer *w, tarn_error *err) {
   uint8_t hdr[2 * TARN__AVRO_VARINT_MAX];
-  const uint8_t *data;
-  size_t len, k;
+  const uint8_t *data = NULL;
+  size_t len = 0, k;
   int rc;
   if (!w->header_done && (rc = write_header(w, err)) != 0)
     return rc;

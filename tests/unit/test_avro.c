@@ -552,6 +552,10 @@ static void test_schema_names(void **state) {
                "{\"name\":\"next\",\"type\":[\"null\",\"LongList\"]}]}");
   assert_ptr_equal(field_type(tarn_avro_schema_root(s), "next")->branches[1], tarn_avro_schema_root(s));
   tarn_avro_schema_destroy(s);
+  /* a record may be called "array" and share a union with an array */
+  s = parse_ok("[{\"type\":\"record\",\"name\":\"array\",\"fields\":[]},{\"type\":\"array\",\"items\":\"array\"}]");
+  assert_int_equal(tarn_avro_schema_root(s)->nbranches, 2);
+  tarn_avro_schema_destroy(s);
   /* a bare primitive and a primitive object are schemas too */
   s = parse_ok("\"long\"");
   assert_int_equal(tarn_avro_schema_root(s)->type, TARN_AVRO_LONG);
