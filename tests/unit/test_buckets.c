@@ -601,6 +601,55 @@ static void test_registry_rules(void **state) {
   tarn_buckets_destroy(NULL);
 }
 
+static void bucket_session(fixture *fx, const tarn_config *cfg) {
+  tarn_buckets *bs = NULL;
+  tarn_bucket *b;
+  tarn_buf buf;
+  int rescued;
+  if (tarn_buckets_from_config(cfg, NULL, NULL, fx->metrics, &bs, NULL) != 0)
+    return;
+  tarn_buckets_set_journal(bs, fx->ej);
+  b = tarn_buckets_primary(bs);
+  tarn_buf_init(&buf, TARN_BUF_UNLIMITED);
+  tarn_bucket_get(b, "only/rescue", &buf, &rescued, NULL);
+  tarn_bucket_put(b, "k", "v", 1, 0, NULL);
+  tarn_bucket_probe(b, NULL);
+  tarn_buf_free(&buf);
+  tarn_buckets_destroy(bs);
+}
+
+static void test_allocation_failures(void **state) {
+  fixture *fx = *state;
+  FILE *devnull = fopen("/dev/null", "w");
+  char text[512];
+  tarn_config *cfg;
+  long total, i;
+  snprintf(text, sizeof(text),
+           "[bucket.main]\nrole = primary\npath = %s\n[bucket.spare]\nrole = rescue\npath = %s\n",
+           fx->p_dir, fx->r_dir);
+  cfg = config_from(fx, text);
+  {
+    tarn_store *st = NULL;
+    assert_int_equal(tarn_store_local_open(fx->r_dir, &st, NULL), 0);
+    assert_int_equal(tarn_store_put(st, "only/rescue", "r", 1, 0, NULL), 0);
+    tarn_store_destroy(st);
+  }
+  tarn_log_set_stream(devnull);
+  json_set_alloc_funcs(tarn_malloc, tarn_free);
+  tarn_alloc_fail_reset();
+  bucket_session(fx, cfg);
+  total = tarn_alloc_count();
+  for (i = 0; i < total; i++) {
+    tarn_alloc_fail_after(i);
+    bucket_session(fx, cfg);
+    tarn_alloc_fail_reset();
+  }
+  json_set_alloc_funcs(malloc, free);
+  tarn_log_set_stream(NULL);
+  fclose(devnull);
+  tarn_config_destroy(cfg);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -614,6 +663,7 @@ int main(void) {
       T(test_probe),
       T(test_prober_thread_stops_promptly),
       T(test_registry_rules),
+      T(test_allocation_failures),
   };
   tarn_log_set_level(TARN_LOG_ERROR);
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "store/buckets.h"
@@ -240,6 +241,51 @@ static void test_parse_time(void **state) {
   assert_int_equal(tarn_errjournal_parse_time("2026-11-18T11:06:40.Z", &us), TARN_EINVAL);
 }
 
+/* Every allocation failing in turn: open, record, query, flush, reopen. */
+static void ej_session(tarn_store *st) {
+  tarn_errjournal *ej = NULL;
+  json_t *arr;
+  size_t total;
+  if (tarn_errjournal_open(st, NULL, &ej, NULL) != 0)
+    return;
+  record(ej, T0, "a", "k1", TARN_EIO, 0);
+  record(ej, T0 + 1, "b", "k2", TARN_ENETWORK, 1);
+  arr = tarn_errjournal_query(ej, "a", 0, 0);
+  json_decref(arr);
+  arr = tarn_errjournal_counts(ej, 0, &total);
+  json_decref(arr);
+  tarn_errjournal_flush(ej, NULL, NULL);
+  tarn_errjournal_close(ej, NULL);
+}
+
+static void test_allocation_failures(void **state) {
+  fixture *fx = *state;
+  FILE *devnull = fopen("/dev/null", "w");
+  long total, i;
+  tarn_log_set_stream(devnull);
+  json_set_alloc_funcs(tarn_malloc, tarn_free);
+  tarn_alloc_fail_reset();
+  ej_session(fx->st);
+  total = tarn_alloc_count();
+  for (i = 0; i < total; i++) {
+    tarn_alloc_fail_after(i);
+    ej_session(fx->st);
+    tarn_alloc_fail_reset();
+  }
+  /* what was persisted loads cleanly */
+  {
+    tarn_errjournal *ej = open_ej(fx->st);
+    size_t loaded, malformed;
+    tarn_errjournal_load_stats(ej, &loaded, &malformed);
+    assert_int_equal(malformed, 0);
+    assert_true(loaded >= 2);
+    assert_int_equal(tarn_errjournal_close(ej, NULL), 0);
+  }
+  json_set_alloc_funcs(malloc, free);
+  tarn_log_set_stream(NULL);
+  fclose(devnull);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_event_fields_and_queries, setup, teardown),
@@ -247,6 +293,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reload_flush_compact, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed_lines_warned, setup, teardown),
       cmocka_unit_test(test_parse_time),
+      cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
   };
   tarn_log_set_level(TARN_LOG_WARN);
   return cmocka_run_group_tests(tests, NULL, NULL);
