@@ -721,6 +721,9 @@ static int read_row_group(footer_ctx *fc, tarn_pq_row_group_meta *g, size_t rg) 
   for (i = 0; i < ncols; i++) {
     T(check_chunk(fc, &fc->schema->cols[i], &g->chunks[i], rg));
   }
+  if (ncols == 0 && g->num_rows > 0) /* rows without columns: nothing could hold them */
+    return tarn__thr_fail(t, "row group %zu declares %lld rows but the schema has no columns", rg,
+                          (long long)g->num_rows);
   if (g->file_offset < 0 && ncols > 0)
     g->file_offset = g->chunks[0].file_offset;
   return 0;
