@@ -525,6 +525,7 @@ static void test_prune_page_index(void **state) {
     copts[q].field_id = (int32_t)q + 1;
     copts[q].dictionary = 0;
   }
+  copts[1].bloom_filter = 1;
   wo.columns = copts;
   wo.ncolumns = 3;
   wo.codec = TARN_PQ_ZSTD;
@@ -544,7 +545,7 @@ static void test_prune_page_index(void **state) {
     fail_msg("%s", err.detail);
   assert_int_equal(tarn_pq_reader_open_fd(fd, path, &r, &err), 0);
   assert_true(tarn_pq_reader_meta(r)->row_groups[0].chunks[0].column_index_offset > 0);
-  for (q = 0; q < 4; q++) {
+  for (q = 0; q < 5; q++) {
     tarn_pq_predicate p[2];
     tarn_pq_scan_options o = {0};
     tarn_pq_scan *s;
@@ -565,8 +566,12 @@ static void test_prune_page_index(void **state) {
       p[0].column = 1, p[0].op = TARN_PQ_EQ;
       p[0].value.bytes = (const uint8_t *)"s00500";
       p[0].value.len = 6;
-    } else {
+    } else if (q == 3) {
       p[0].column = 0, p[0].op = TARN_PQ_LE, p[0].value.i64 = 3;
+    } else { /* row 7 is null: only tarn's bloom filter knows "s00007" is absent */
+      p[0].column = 1, p[0].op = TARN_PQ_EQ;
+      p[0].value.bytes = (const uint8_t *)"s00007";
+      p[0].value.len = 6;
     }
     assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), 0);
     for (;;) {
@@ -593,6 +598,13 @@ static void test_prune_page_index(void **state) {
     }
     if (getenv("TARN_TEST_KEEP"))
       fprintf(stderr, "%s\n", path);
+    if (q == 4) {
+      assert_int_equal(rows, 0);
+      assert_int_equal(tarn_pq_scan_stats_get(s)->row_groups_pruned_bloom, 1);
+      assert_int_equal(tarn_pq_scan_stats_get(s)->row_groups_pruned_stats, 1);
+      tarn_pq_scan_close(s);
+      continue;
+    }
     if (hits != (q == 0 ? 1 : q == 1 ? 1000 : 1 + (q == 3) * 3) || rows >= n / 4)
       fail_msg("query %zu: %lld hits in %lld rows", q, (long long)hits, (long long)rows);
     assert_true(tarn_pq_scan_stats_get(s)->pages_pruned > 0);
