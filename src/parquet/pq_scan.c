@@ -220,7 +220,12 @@ static int page_bytes(tarn_pq_scan *s, colcur *cc, const uint8_t *body, size_t n
   if (un > tarn__pq_limits_cur.max_page_bytes)
     return COL_ERR(err, s, cc, TARN_ETOOBIG, off, "page declares %zu bytes, over the cap of %zu",
                    un, tarn__pq_limits_cur.max_page_bytes);
-  if (!compressed || cc->cm->codec == TARN_PQ_UNCOMPRESSED || un == 0) {
+  if (un == 0) { /* an empty page (e.g. the dictionary of an all-null column): a codec
+                   * still frames nothing in a few bytes (zstd 9, snappy 1) */
+    *out = body;
+    return 0;
+  }
+  if (!compressed || cc->cm->codec == TARN_PQ_UNCOMPRESSED) {
     if (n != un)
       return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
                      "stored page is %zu bytes but declares %zu uncompressed", n, un);
@@ -331,6 +336,20 @@ static int decode_values(tarn_pq_scan *s, colcur *cc, tarn_pq_encoding enc, cons
   int rc;
 
   cc->pg_dict = 0;
+  if (nvals == 0) { /* every row null: whatever the encoding, there is nothing to decode */
+    if (w > 0) {
+      if (grow((void **)&cc->vals, &cc->vals_cap, rows * w + 8, 1) != 0)
+        goto nomem;
+      memset(cc->vals, 0, rows * w);
+      cc->pv = cc->vals;
+    } else {
+      if (grow((void **)&cc->views, &cc->views_cap, rows + 1, sizeof(tarn__pq_view)) != 0)
+        goto nomem;
+      memset(cc->views, 0, rows * sizeof(tarn__pq_view));
+      cc->pviews = cc->views;
+    }
+    return 0;
+  }
   if (w > 0 && grow((void **)&cc->dense, &cc->dense_cap, nvals * w + 8, 1) != 0)
     goto nomem;
   if (w == 0 && grow((void **)&cc->dviews, &cc->dviews_cap, nvals + 1, sizeof(tarn__pq_view)) != 0)

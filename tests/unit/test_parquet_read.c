@@ -1138,7 +1138,10 @@ static void test_hand_built(void **state) {
                               {"flag", TARN_PQ_BOOLEAN, 1, -1},
                               {"legacy", TARN_PQ_INT32, 1, 17 /* INT_32 */},
                               {"name", TARN_PQ_BYTE_ARRAY, 0, 0 /* UTF8 */},
-                              {"t96", TARN_PQ_INT96, 0, -1}};
+                              {"t96", TARN_PQ_INT96, 0, -1},
+                              {"none", TARN_PQ_BYTE_ARRAY, 1, -1}};
+  /* none: every row null (an RLE run of ten 0 levels) and no value bytes at all */
+  static const uint8_t none[] = {2, 0, 0, 0, 0x14, 0x00};
   /* name: PLAIN "r0".."r9"; t96: PLAIN 12-byte values */
   uint8_t names[10 * 6], t96[10 * 12];
   /* 10 rows. a: 0..9 PLAIN. */
@@ -1150,7 +1153,7 @@ static void test_hand_built(void **state) {
       4, 0, 0, 0, 0x0A, 0x01, 0x08, 0x00}; /* values: RLE 5 x 1, RLE 4 x 0 */
   /* legacy: BIT_PACKED levels (MSB first) 1,1,0,1,1,1,1,1 | 1,0 ; 8 values 100..107 */
   uint8_t legacy[2 + 32];
-  hpage pages[5];
+  hpage pages[6];
   uint8_t file[4096];
   size_t n, i;
   tarn_pq_reader *r;
@@ -1184,6 +1187,7 @@ static void test_hand_built(void **state) {
                      0, 0};
   pages[3] = (hpage){TARN_PQ_RLE, TARN_PQ_PLAIN, names, sizeof(names), 10, "r0", "r9", 2, 2};
   pages[4] = (hpage){TARN_PQ_RLE, TARN_PQ_PLAIN, t96, sizeof(t96), 10, NULL, NULL, 0, 0};
+  pages[5] = (hpage){TARN_PQ_RLE, TARN_PQ_RLE_DICTIONARY, none, sizeof(none), 10, NULL, NULL, 0, 0};
   {
     /* levels header 0x03 = one bit-packed group; need 2 groups for 10 values: 0x05 */
     static uint8_t flag2[sizeof(flag) + 1];
@@ -1192,7 +1196,7 @@ static void test_hand_built(void **state) {
     pages[1].body = flag2;
     pages[1].len = 15;
   }
-  n = build_file(file, cols, pages, 5, 10);
+  n = build_file(file, cols, pages, 6, 10);
   assert_int_equal(tarn_pq_reader_open_mem(file, n, "hand.parquet", &r, &err), 0);
   assert_int_equal(tarn_pq_reader_meta(r)->schema.cols[0].optional, 0);
   /* legacy min/max: used for a signed INT32, ignored for byte arrays (signed byte order) */
@@ -1224,6 +1228,8 @@ static void test_hand_built(void **state) {
   assert_int_equal(b->cols[3].offsets[10], 20);
   assert_memory_equal(b->cols[3].data + b->cols[3].offsets[7], "r7", 2);
   assert_memory_equal((uint8_t *)b->cols[4].values + 12 * 9, "\x09\x09\x09\x09", 4);
+  assert_int_equal(b->cols[5].null_count, 10);
+  assert_int_equal(b->cols[5].offsets[10], 0);
   tarn_pq_batch_free(b);
   assert_int_equal(tarn_pq_scan_next(s, &b, &err), 0);
   assert_null(b);
