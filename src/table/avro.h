@@ -23,8 +23,8 @@
  *
  * Values are plain structs (tarn_avro_value) that the caller builds in a
  * tarn_avro_arena, one arena reset per record, so memory stays bounded however many
- * records a file holds. Nothing here is thread-safe; distinct objects may be used from
- * distinct threads.
+ * records a file holds. Writers, readers and arenas are not thread-safe: use each from one
+ * thread at a time. A parsed schema is read-only and may be shared by several threads.
  */
 
 /* ---- types ---- */
