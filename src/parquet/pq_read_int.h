@@ -12,7 +12,7 @@
 #define TARN__PQ_MAX_STRING (1u << 20)     /* names, kv, statistics bounds */
 #define TARN__PQ_MAX_KV 100000
 #define TARN__PQ_MAX_FOOTER (256u << 20)
-#define TARN__PQ_MAX_FLBA_WIDTH (1 << 20)
+#define TARN__PQ_MAX_FLBA_WIDTH (16 << 20) /* as the writer allows */
 #define TARN__PQ_THRIFT_DEPTH 32
 
 /*

@@ -92,12 +92,12 @@ struct tarn_pq_scan {
 /* ---- errors ---- */
 
 #define COL_ERR(err, s, cc, code, off, ...)                                                    \
-  tarn__pq_col_error((err), (s)->r->name, (cc)->c->name, (s)->rg, (code), (off), __VA_ARGS__)
+  col_error((err), (s)->r->name, (cc)->c->name, (s)->rg, (code), (off), __VA_ARGS__)
 
-static int tarn__pq_col_error(tarn_error *err, const char *file, const char *col, size_t rg,
+static int col_error(tarn_error *err, const char *file, const char *col, size_t rg,
                               int code, int64_t off, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
-static int tarn__pq_col_error(tarn_error *err, const char *file, const char *col, size_t rg,
+static int col_error(tarn_error *err, const char *file, const char *col, size_t rg,
                               int code, int64_t off, const char *fmt, ...) {
   char msg[320];
   va_list ap;
