@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The optimised build first: -O2 finds warnings (-Werror) that -O0 cannot, and it is the
+# build the README's run command uses.
+bash scripts/build.sh release
 bash scripts/build.sh asan
 # Test tools (DuckDB, hyparquet, s3rver, a reference SigV4 signer): pinned versions from
 # tests/package-lock.json, installed only when the lock file changed.

@@ -83,7 +83,7 @@ int tarn__thr_byte(tarn__thrift *t, int8_t *v) {
 }
 
 int tarn__thr_bool_elem(tarn__thrift *t, int *v) {
-  int8_t b;
+  int8_t b = 0;
   if (tarn__thr_byte(t, &b) != 0)
     return -1;
   *v = b == TARN__THR_TRUE; /* writers use 1 for true and 0 or 2 for false */

@@ -147,7 +147,7 @@ static int decode_entity(const char *s, size_t n, tarn_buf *out, size_t *used, t
 }
 
 int tarn__s3_xml_decode(const char *s, size_t n, tarn_buf *out, tarn_error *err) {
-  size_t i = 0, run, used;
+  size_t i = 0, run, used = 0;
   int rc;
   while (i < n) {
     /* copy the run of plain bytes */

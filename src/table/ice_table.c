@@ -259,7 +259,7 @@ static void delete_uri(const tarn_table_io *io, const char *uri) {
  * StaticTable). Best effort: the catalog is the source of truth.
  */
 static void write_version_hint(const tarn_table *t, const char *uri, const tarn_ice_metadata *md) {
-  char key[TARN_STORE_KEY_MAX + 1], num[32];
+  char key[TARN_STORE_KEY_MAX + 1], num[48];
   tarn_buf b;
   tarn_error err;
   long v = metadata_version(uri);
