@@ -528,6 +528,10 @@ static int decode_data_page(tarn_pq_scan *s, colcur *cc, const tarn__pq_page_hea
   int rc;
   if ((int64_t)rows > tarn__pq_limits_cur.max_page_values)
     return COL_ERR(err, s, cc, TARN_ETOOBIG, off, "page declares %zu values, over the cap", rows);
+  /* Rows are expanded to w bytes each: wide FLBA columns bound how many a page may hold. */
+  if (cc->w > 0 && rows > 4 * (tarn__pq_limits_cur.max_page_bytes / (size_t)cc->w))
+    return COL_ERR(err, s, cc, TARN_ETOOBIG, off, "page of %zu values of %d bytes exceeds the cap",
+                   rows, cc->w);
   if (cc->c->optional && grow((void **)&cc->defs, &cc->defs_cap, rows + 1, 1) != 0)
     return COL_ERR(err, s, cc, TARN_ENOMEM, off, "out of memory decoding a page");
   if (h->type == TARN__PQ_DATA_PAGE) {
