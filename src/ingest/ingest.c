@@ -413,10 +413,35 @@ static int write_chunk(void *ctx, const char *p, size_t n, tarn_error *err) {
   return tarn_store_writer_write(ctx, p, n, err);
 }
 
-/* Hashes the spooled Parquet file and copies it to `key` in the store (put-if-absent;
- * identical content already there is fine). *created says whether we stored it. */
-static int publish(const tarn_ingest_env *env, int spool_fd, const char *table_data_key,
-                   char *key, size_t keylen, int *created, tarn_error *err) {
+/*
+ * A put-if-absent of a content-addressed key said "exists": fine when the object there
+ * has our size (its name is the SHA-256 of its bytes). Anything else, e.g. a store that
+ * reports EEXIST because a file sits where a folder of the key must be, is an error: a
+ * commit must never reference an object that is not there.
+ */
+static int check_existing(const tarn_ingest_env *env, const char *key, uint64_t size,
+                          const tarn_error *cause, tarn_error *err) {
+  tarn_store_stat st;
+  tarn_error e, why; /* `cause` may be `err` itself: keep its text before overwriting */
+  tarn_error_clear(&why);
+  if (cause != NULL)
+    why = *cause;
+  if (tarn_store_head(env->io->store, key, &st, &e) != 0)
+    return tarn_error_set(err, TARN_EIO, "storing %s: %s", key, tarn_error_message(&why));
+  if (st.size != size)
+    return tarn_error_set(err, TARN_ECORRUPT,
+                          "storing %s: an object of %llu bytes is already there, not the "
+                          "%llu bytes whose SHA-256 names it",
+                          key, (unsigned long long)st.size, (unsigned long long)size);
+  return 0;
+}
+
+/* Hashes the spooled Parquet file (`size` bytes) and copies it to `key` in the store
+ * (put-if-absent; identical content already there is fine). *created says whether we
+ * stored it. */
+static int publish(const tarn_ingest_env *env, int spool_fd, uint64_t size,
+                   const char *table_data_key, char *key, size_t keylen, int *created,
+                   tarn_error *err) {
   uint8_t digest[TARN_SHA256_LEN];
   char hex[TARN_SHA256_HEX_LEN];
   tarn_sha256 *sha = NULL;
@@ -437,7 +462,7 @@ static int publish(const tarn_ingest_env *env, int spool_fd, const char *table_d
   snprintf(key, keylen, "%s/%s.parquet", table_data_key, hex);
   rc = tarn_store_writer_open(env->io->store, key, TARN_STORE_IF_ABSENT, &w, err);
   if (rc == TARN_EEXIST) { /* the same bytes are stored already: content addressing */
-    rc = 0;
+    rc = check_existing(env, key, size, err, err);
     goto out;
   }
   if (rc == 0)
@@ -446,7 +471,7 @@ static int publish(const tarn_ingest_env *env, int spool_fd, const char *table_d
     rc = tarn_store_writer_commit(w, err);
     w = NULL;
     if (rc == TARN_EEXIST) /* the same bytes are stored already: content addressing */
-      rc = 0;
+      rc = check_existing(env, key, size, err, err);
     else if (rc == 0)
       *created = 1;
   }
@@ -483,14 +508,20 @@ static char *columns_json(const tarn_ingest_result *r, const char *prev) {
   return text;
 }
 
-static int64_t current_total_records(const tarn_table *t) {
+/* An integer of the current snapshot's summary ("total-records"); -1 when absent. */
+static int64_t current_summary_int(const tarn_table *t, const char *key) {
   const tarn_ice_metadata *m = tarn_table_metadata(t);
   const tarn_ice_snapshot *s = tarn_ice_metadata_snapshot(m, m->current_snapshot_id);
   size_t i;
   for (i = 0; s != NULL && i < s->nsummary; i++)
-    if (strcmp(s->summary[i].key, "total-records") == 0)
+    if (strcmp(s->summary[i].key, key) == 0)
       return strtoll(s->summary[i].value, NULL, 10);
-  return 0;
+  return -1;
+}
+
+static int64_t current_total_records(const tarn_table *t) {
+  int64_t n = current_summary_int(t, "total-records");
+  return n < 0 ? 0 : n;
 }
 
 /* Pass 1: infers types and fingerprints. Fills r->names, r->cols, r->row_count, hashes. */
@@ -608,8 +639,13 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
                           o->name, fp ? fp : "(none)", r->fingerprint);
       goto out;
     }
+    /* The same bytes as the last ingest commit nothing: a retried append does not add the
+     * rows twice; a replace is a no-op only when that file alone is the data (after an
+     * append of it, replacing with it still has to drop the earlier rows). */
     if (sha != NULL && strcmp(sha, r->source_sha256) == 0 &&
-        tarn_ice_metadata_property(m, "tarn.parquet-key") != NULL) {
+        tarn_ice_metadata_property(m, "tarn.parquet-key") != NULL &&
+        (o->append || (current_summary_int(t, "total-data-files") == 1 &&
+                       current_summary_int(t, "total-records") == r->row_count))) {
       const char *k = tarn_ice_metadata_property(m, "tarn.parquet-key");
       const char *sz = tarn_ice_metadata_property(m, "tarn.parquet-size");
       r->existing = 1;
@@ -669,7 +705,8 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
   if (rc != 0)
     goto out;
   strcat(table_key, "/data");
-  rc = publish(env, spool_fd, table_key, r->parquet_key, sizeof(r->parquet_key), &created, err);
+  rc = publish(env, spool_fd, (uint64_t)info.file_size, table_key, r->parquet_key,
+               sizeof(r->parquet_key), &created, err);
   if (rc != 0)
     goto out;
   r->parquet_size = info.file_size;
