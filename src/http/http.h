@@ -170,6 +170,33 @@ int tarn_http_add_storage_routes(tarn_http_server *srv, struct tarn_buckets *bs,
                                  struct tarn_errjournal *ej, uint64_t max_object,
                                  tarn_error *err);
 
+struct tarn_store;
+struct tarn_catalog;
+
+/* What the ingest and dataset catalog routes work on. */
+typedef struct tarn_http_ingest_options {
+  struct tarn_store *store; /* the lake's object store; borrowed, must outlive the server,
+                               used from many connection threads at once */
+  const char *root_uri;     /* the store's root as a URI ("file:///srv/lake/"); copied */
+  const char *spool_dir;    /* local directory for upload spool files; copied */
+  uint64_t max_upload;      /* cap on POST /ingest bodies, multipart framing included (>= 1) */
+  /* Opens one catalog handle for one request (handles are single-threaded); runs on
+   * connection threads, several at once. The route destroys the handle. */
+  int (*open_catalog)(void *arg, struct tarn_catalog **out, tarn_error *err);
+  void *open_catalog_arg;
+} tarn_http_ingest_options;
+
+/*
+ * POST /ingest?name=N[&mode=append][&delimiter=C] (the CSV as the multipart/form-data
+ * field "file", or as a text/csv or application/octet-stream body, streamed to a spool
+ * file, then ingested on the connection's thread), GET /catalog/datasets,
+ * GET /catalog/datasets/{name}, POST /catalog/datasets/{name}/resync and
+ * POST /catalog/resync-missing; metrics tarn_ingest_*. Statuses and bodies:
+ * src/ingest/README.md.
+ */
+int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_options *o,
+                                tarn_error *err);
+
 /*
  * GET /healthz and GET /metrics. `version` is the string /healthz reports; the metrics
  * registry is the server's. Also registers process gauges (start time, uptime).

@@ -1,0 +1,570 @@
+/* ingest_routes.c - POST /ingest (a CSV upload streamed to a spool file, then ingested) and
+ * the dataset catalog routes under /catalog/. */
+#include "http_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "ingest/ingest.h"
+
+/*
+ * Every request runs on its connection's thread (the server is thread-per-connection)
+ * and opens its own catalog handle, because catalog handles are single-threaded. The
+ * store is shared: the lake's store is safe to use from many threads at once.
+ */
+typedef struct ingest_srv {
+  tarn_store *store;
+  tarn_table_io io;
+  char *root_uri;
+  char *spool_dir;
+  uint64_t max_upload;
+  int (*open_catalog)(void *arg, tarn_catalog **out, tarn_error *err);
+  void *open_catalog_arg;
+  tarn_metric *m_total, *m_bytes, *m_rows, *m_duration;
+} ingest_srv;
+
+/* Bytes the multipart parser may buffer (for part headers; file bytes pass through). */
+#define POST_BUFFER (64 * 1024)
+
+static const double duration_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+                                          120, 300, 600};
+
+static void ingest_srv_free(void *p) {
+  ingest_srv *is = p;
+  tarn_free(is->root_uri);
+  tarn_free(is->spool_dir);
+  tarn_free(is);
+}
+
+static int reply_code(tarn_http_response *resp, int status, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Answers `status` with the stable name of `code`. */
+static int reply_code(tarn_http_response *resp, int status, int code, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  return tarn_http_reply_error(resp, status, tarn_err_name(code), "%s", msg);
+}
+
+/* Storage and catalog failures are the server's upstream failing: 502, whatever the code
+ * (a timeout or an unknown commit outcome included), so clients see one status for
+ * "retry later or ask the operator". Out of memory stays 500. */
+static int reply_backend(tarn_http_response *resp, const tarn_error *err) {
+  int status = err->code == TARN_ENOMEM ? 500 : 502;
+  return reply_code(resp, status, err->code, "%s", tarn_error_message(err));
+}
+
+/* Opens this request's catalog handle; fills env. */
+static int open_env(const ingest_srv *is, tarn_catalog **cat, tarn_ingest_env *env,
+                    tarn_error *err) {
+  int rc = is->open_catalog(is->open_catalog_arg, cat, err);
+  if (rc != 0) {
+    tarn_error_prefix(err, "opening the catalog: ");
+    return rc;
+  }
+  env->cat = *cat;
+  env->io = &is->io;
+  env->spool_dir = is->spool_dir;
+  return 0;
+}
+
+/* ---- POST /ingest ---- */
+
+typedef struct upload_ctx {
+  ingest_srv *is;
+  int fd;                       /* the spool file (already unlinked) */
+  int append;
+  char delimiter;
+  int multipart;                /* the body is multipart/form-data */
+  struct MHD_PostProcessor *pp; /* its parser, until the end of the body */
+  int file_parts;               /* parts named "file" seen */
+  int bad_part;                 /* a second "file" part, or one out of order */
+  uint64_t file_bytes;          /* CSV bytes spooled */
+  char source[256];             /* the part's file name, or "upload" */
+  tarn_error err;               /* of a failed spool write */
+  char name[TARN_DATASET_NAME_MAX + 1];
+} upload_ctx;
+
+static void upload_free(upload_ctx *uc) {
+  if (uc->pp != NULL)
+    MHD_destroy_post_processor(uc->pp);
+  if (uc->fd >= 0)
+    close(uc->fd);
+  tarn_free(uc);
+}
+
+static int spool_write(upload_ctx *uc, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(uc->fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return tarn_error_sys(&uc->err, tarn_code_from_errno(errno) == TARN_ENOSPC ? TARN_ENOSPC
+                                                                               : TARN_EIO,
+                            errno, "writing the upload to the spool directory %s",
+                            uc->is->spool_dir);
+    p += w;
+    n -= (size_t)w;
+    uc->file_bytes += (uint64_t)w;
+  }
+  return 0;
+}
+
+/* The multipart parser hands us each part's bytes; only "file" goes to the spool file. */
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *content_type,
+                               const char *transfer_encoding, const char *data, uint64_t off,
+                               size_t size) {
+  upload_ctx *uc = cls;
+  if (key == NULL || strcmp(key, "file") != 0)
+    return MHD_YES; /* other form fields are ignored (parameters go in the query) */
+  if (off == 0 && (uc->file_parts == 0 || uc->file_bytes > 0)) {
+    if (uc->file_parts++ > 0) {
+      uc->bad_part = 1; /* two CSVs in one request: which one? refuse */
+      return MHD_NO;
+    }
+    if (filename != NULL && filename[0] != '\0')
+      snprintf(uc->source, sizeof(uc->source), "%s", filename);
+  }
+  if (off != uc->file_bytes) {
+    uc->bad_part = 1;
+    return MHD_NO;
+  }
+  if (size > 0 && spool_write(uc, data, size) != 0)
+    return MHD_NO;
+  return MHD_YES;
+}
+
+/* The media type of Content-Type without parameters, lower-cased, into out. */
+static void media_type(const char *ct, char *out, size_t n) {
+  size_t i = 0;
+  while (ct != NULL && *ct == ' ')
+    ct++;
+  for (; ct != NULL && ct[i] != '\0' && ct[i] != ';' && ct[i] != ' ' && i + 1 < n; i++)
+    out[i] = (char)(ct[i] >= 'A' && ct[i] <= 'Z' ? ct[i] + 32 : ct[i]);
+  out[i] = '\0';
+}
+
+static int begin_upload(const tarn_http_request *req, tarn_http_response *resp, void **out,
+                        void *ud) {
+  ingest_srv *is = ud;
+  const char *name = tarn_http_query(req, "name");
+  const char *ct = tarn_http_header(req, "Content-Type");
+  char mt[64], path[4200];
+  upload_ctx *uc;
+  tarn_error err;
+  int append = 0, multipart = 0;
+  char delim = ',';
+  *out = NULL;
+  if (name == NULL)
+    return tarn_http_reply_error(resp, 400, "invalid_name",
+                                 "the query parameter name is required (POST /ingest?name=NAME; "
+                                 "NAME is 1 to %d characters of [a-z0-9_])",
+                                 TARN_DATASET_NAME_MAX);
+  if (tarn_dataset_name_check(name, &err) != 0)
+    return tarn_http_reply_error(resp, 400, "invalid_name", "%s", tarn_error_message(&err));
+  if (tarn_ingest_parse_mode(tarn_http_query(req, "mode"), &append, &err) != 0 ||
+      tarn_ingest_parse_delimiter(tarn_http_query(req, "delimiter"), &delim, &err) != 0)
+    return tarn_http_reply_error(resp, 400, "invalid_argument", "%s", tarn_error_message(&err));
+  media_type(ct, mt, sizeof(mt));
+  if (strcmp(mt, "multipart/form-data") == 0)
+    multipart = 1;
+  else if (mt[0] != '\0' && strcmp(mt, "text/csv") != 0 &&
+           strcmp(mt, "application/octet-stream") != 0)
+    return tarn_http_reply_error(resp, 415, "unsupported_media_type",
+                                 "Content-Type \"%s\" is not accepted: send the CSV as "
+                                 "multipart/form-data (field \"file\"), text/csv or "
+                                 "application/octet-stream",
+                                 mt);
+  uc = tarn_calloc(1, sizeof(*uc));
+  if (uc == NULL)
+    return TARN_ENOMEM;
+  uc->is = is;
+  uc->fd = -1;
+  uc->append = append;
+  uc->delimiter = delim;
+  snprintf(uc->name, sizeof(uc->name), "%s", name);
+  snprintf(uc->source, sizeof(uc->source), "upload");
+  if (mkdir(is->spool_dir, 0700) != 0 && errno != EEXIST) {
+    int e = errno;
+    upload_free(uc);
+    tarn_error_sys(&err, TARN_EIO, e, "creating the spool directory %s", is->spool_dir);
+    return reply_backend(resp, &err);
+  }
+  snprintf(path, sizeof(path), "%s/upload-XXXXXX", is->spool_dir);
+  uc->fd = mkstemp(path);
+  if (uc->fd < 0) {
+    int e = errno;
+    upload_free(uc);
+    tarn_error_sys(&err, TARN_EIO, e, "creating a spool file in %s", is->spool_dir);
+    return reply_backend(resp, &err);
+  }
+  unlink(path); /* the file lives as long as the descriptor, whatever happens */
+  uc->multipart = multipart;
+  if (multipart) {
+    uc->pp = MHD_create_post_processor(req->conn, POST_BUFFER, on_part, uc);
+    if (uc->pp == NULL) {
+      upload_free(uc);
+      return tarn_http_reply_error(resp, 400, "invalid_multipart",
+                                   "cannot parse a multipart/form-data body with Content-Type "
+                                   "\"%.200s\" (is the boundary missing?)",
+                                   ct);
+    }
+  }
+  *out = uc;
+  return 0;
+}
+
+/* Requests refused before their body is read count as ingests too. */
+static int ingest_begin(const tarn_http_request *req, tarn_http_response *resp, void **out,
+                        void *ud) {
+  ingest_srv *is = ud;
+  int rc = begin_upload(req, resp, out, ud);
+  if (rc == 0 && *out == NULL)
+    tarn_metric_add(is->m_total, (const char *[]){resp->status >= 500 ? "failed" : "invalid"}, 1);
+  return rc;
+}
+
+static int ingest_chunk(void *ctx, const void *p, size_t n) {
+  upload_ctx *uc = ctx;
+  if (uc->pp == NULL)
+    return spool_write(uc, p, n);
+  if (MHD_post_process(uc->pp, p, n) != MHD_YES)
+    return uc->err.code ? uc->err.code : TARN_EINVAL;
+  return 0;
+}
+
+static const char *outcome_of(const tarn_ingest_result *r, int append) {
+  if (r->existing)
+    return "existing";
+  if (r->created)
+    return "created";
+  return append ? "appended" : "replaced";
+}
+
+static json_t *columns_json(const tarn_ingest_result *r) {
+  json_t *a = json_array();
+  size_t i;
+  for (i = 0; a != NULL && i < r->ncols; i++) {
+    if (json_array_append_new(a, json_pack("{s:s,s:s,s:b,s:s}", "name", r->names[i], "type",
+                                           tarn_csv_type_name(r->cols[i].type), "nullable",
+                                           r->cols[i].nullable, "reason",
+                                           r->cols[i].reason)) != 0) {
+      json_decref(a);
+      return NULL;
+    }
+  }
+  return a;
+}
+
+/* Runs the ingest on the spooled file and fills resp. Returns the outcome label. */
+static const char *run_ingest(upload_ctx *uc, tarn_http_response *resp, int *rc_out) {
+  ingest_srv *is = uc->is;
+  tarn_catalog *cat = NULL;
+  tarn_ingest_env env;
+  tarn_ingest_options o;
+  tarn_ingest_result r;
+  tarn_error err;
+  json_t *manifest = NULL;
+  const char *outcome = "failed";
+  uint64_t t0 = tarn_clock_mono_ns();
+  int rc;
+  tarn_ingest_result_init(&r);
+  tarn_error_clear(&err);
+  rc = open_env(is, &cat, &env, &err);
+  if (rc != 0) {
+    *rc_out = reply_backend(resp, &err);
+    goto out;
+  }
+  tarn_ingest_options_init(&o);
+  o.name = uc->name;
+  o.append = uc->append;
+  o.delimiter = uc->delimiter;
+  o.source = uc->source;
+  rc = tarn_ingest_csv(&env, uc->fd, &o, &r, &err);
+  tarn_metric_observe(is->m_duration, NULL, (double)(tarn_clock_mono_ns() - t0) / 1e9);
+  if (rc == TARN_EINVAL || rc == TARN_ETOOBIG) {
+    /* the name was checked at begin, so this is the CSV (line and column in the detail) */
+    outcome = "invalid";
+    *rc_out = tarn_http_reply_error(resp, 400, "invalid_csv", "%s", tarn_error_message(&err));
+    goto out;
+  }
+  if (rc == TARN_ESCHEMA) {
+    outcome = "schema_mismatch";
+    *rc_out = tarn_http_reply_json(
+        resp, 409,
+        json_pack("{s:{s:s,s:s,s:O}}", "error", "code", tarn_err_name(rc), "message",
+                  tarn_error_message(&err), "drift", r.drift ? r.drift : json_null()));
+    goto out;
+  }
+  if (rc == TARN_ECONFLICT) {
+    outcome = "conflict";
+    *rc_out = reply_code(resp, 409, rc, "%s", tarn_error_message(&err));
+    goto out;
+  }
+  if (rc != 0) {
+    *rc_out = reply_backend(resp, &err);
+    goto out;
+  }
+  outcome = outcome_of(&r, uc->append);
+  if (!r.existing) {
+    tarn_metric_add(is->m_bytes, NULL, (double)uc->file_bytes);
+    tarn_metric_add(is->m_rows, NULL, (double)r.row_count);
+  }
+  /* The commit is done: a failing view only leaves the manifest out of the answer. */
+  if (tarn_dataset_manifest(&env, uc->name, &manifest, &err) != 0) {
+    tarn_log_warn("ingest committed but its manifest view failed", "name=%s error=%s",
+                  uc->name, tarn_error_message(&err));
+    manifest = NULL;
+  }
+  *rc_out = tarn_http_reply_json(
+      resp, 200,
+      json_pack("{s:o,s:b,s:s,s:I,s:I,s:s,s:s,s:s,s:o,s:o}", "manifest",
+                manifest ? manifest : json_null(), "existing", r.existing, "outcome", outcome,
+                "row_count", (json_int_t)r.row_count, "parquet_size",
+                (json_int_t)r.parquet_size, "parquet_key", r.parquet_key, "fingerprint",
+                r.fingerprint, "source_sha256", r.source_sha256, "snapshot_id",
+                r.snapshot_id >= 0 ? json_integer(r.snapshot_id) : json_null(), "columns",
+                columns_json(&r)));
+out:
+  if (rc != 0)
+    tarn_log_warn("ingest refused", "name=%s outcome=%s error=%s detail=%s", uc->name, outcome,
+                  tarn_err_name(rc), tarn_error_message(&err));
+  tarn_ingest_result_free(&r);
+  tarn_catalog_destroy(cat);
+  return outcome;
+}
+
+static int ingest_end(void *ctx, const tarn_http_request *req, tarn_http_response *resp,
+                      int code) {
+  upload_ctx *uc = ctx;
+  ingest_srv *is = uc->is;
+  const char *outcome = "failed";
+  int rc = 0;
+  if (resp == NULL) { /* the client went away; the spool file goes with the descriptor */
+    outcome = "aborted";
+    goto out;
+  }
+  if (code == TARN_ETOOBIG) { /* the server answers 413 itself */
+    outcome = "too_large";
+    goto out;
+  }
+  if (uc->pp != NULL) {
+    /* MHD_NO here means the body ended inside a part or before the closing boundary */
+    enum MHD_Result done = MHD_destroy_post_processor(uc->pp);
+    uc->pp = NULL;
+    if (code == 0 && done != MHD_YES)
+      code = TARN_EINVAL;
+  }
+  if (code != 0 && uc->err.code != 0) { /* the spool file could not be written */
+    rc = reply_backend(resp, &uc->err);
+    goto out;
+  }
+  if (code != 0 || uc->bad_part) {
+    outcome = "invalid";
+    rc = tarn_http_reply_error(resp, 400, "invalid_multipart", "%s",
+                               uc->bad_part ? "the multipart body has more than one part named "
+                                              "\"file\""
+                                            : "the multipart/form-data body is malformed or cut "
+                                              "short");
+    goto out;
+  }
+  if (uc->multipart && uc->file_parts == 0) {
+    outcome = "invalid";
+    rc = tarn_http_reply_error(resp, 400, "invalid_multipart",
+                               "the multipart/form-data body has no part named \"file\" (send "
+                               "the CSV as -F file=@data.csv)");
+    goto out;
+  }
+  outcome = run_ingest(uc, resp, &rc);
+out:
+  tarn_metric_add(is->m_total, (const char *[]){outcome}, 1);
+  upload_free(uc);
+  return rc;
+}
+
+static const tarn_http_stream_ops ingest_ops = {ingest_begin, ingest_chunk, ingest_end};
+
+/* ---- /catalog/ ---- */
+
+static int on_list(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
+  ingest_srv *is = ud;
+  tarn_catalog *cat = NULL;
+  tarn_catalog_names names;
+  tarn_ingest_env env;
+  tarn_error err;
+  json_t *arr = NULL;
+  size_t i;
+  int rc;
+  tarn_catalog_names_init(&names);
+  rc = open_env(is, &cat, &env, &err);
+  if (rc == 0)
+    rc = tarn_datasets_list(&env, &names, &err);
+  if (rc != 0) {
+    rc = reply_backend(resp, &err);
+    goto out;
+  }
+  arr = json_array();
+  for (i = 0; arr != NULL && i < names.count; i++) {
+    json_t *s = NULL;
+    tarn_error e;
+    /* one unreadable dataset must not hide the others */
+    if (tarn_dataset_summary(&env, names.items[i], &s, &e) != 0)
+      s = json_pack("{s:s,s:{s:s,s:s}}", "name", names.items[i], "error", "code",
+                    tarn_err_name(e.code), "message", tarn_error_message(&e));
+    if (json_array_append_new(arr, s) != 0) {
+      json_decref(arr);
+      arr = NULL;
+    }
+  }
+  rc = tarn_http_reply_json(resp, 200,
+                            arr ? json_pack("{s:I,s:o}", "count", (json_int_t)names.count,
+                                            "datasets", arr)
+                                : NULL);
+out:
+  tarn_catalog_names_free(&names);
+  tarn_catalog_destroy(cat);
+  return rc;
+}
+
+/* Answers 400/404/502 for a failed dataset lookup. */
+static int reply_lookup(tarn_http_response *resp, const tarn_error *err) {
+  if (err->code == TARN_EINVAL)
+    return tarn_http_reply_error(resp, 400, "invalid_name", "%s", tarn_error_message(err));
+  if (err->code == TARN_ENOTFOUND)
+    return tarn_http_reply_error(resp, 404, "not_found", "%s", tarn_error_message(err));
+  return reply_backend(resp, err);
+}
+
+static int on_show(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
+  ingest_srv *is = ud;
+  tarn_catalog *cat = NULL;
+  tarn_ingest_env env;
+  tarn_error err;
+  json_t *m = NULL;
+  int rc = open_env(is, &cat, &env, &err);
+  if (rc != 0)
+    rc = reply_backend(resp, &err);
+  else if (tarn_dataset_manifest(&env, tarn_http_param(req, "name"), &m, &err) != 0)
+    rc = reply_lookup(resp, &err);
+  else
+    rc = tarn_http_reply_json(resp, 200, m);
+  tarn_catalog_destroy(cat);
+  return rc;
+}
+
+static int on_resync(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
+  ingest_srv *is = ud;
+  const char *name = tarn_http_param(req, "name");
+  tarn_catalog *cat = NULL;
+  tarn_ingest_env env;
+  tarn_error err;
+  json_t *m = NULL;
+  int changed = 0;
+  int rc = open_env(is, &cat, &env, &err);
+  if (rc != 0)
+    rc = reply_backend(resp, &err);
+  else if (tarn_dataset_resync(&env, name, &changed, &err) != 0 ||
+           tarn_dataset_manifest(&env, name, &m, &err) != 0)
+    rc = reply_lookup(resp, &err);
+  else
+    rc = tarn_http_reply_json(resp, 200,
+                              json_pack("{s:s,s:b,s:o}", "name", name, "changed", changed,
+                                        "manifest", m));
+  tarn_catalog_destroy(cat);
+  return rc;
+}
+
+static int on_resync_missing(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
+  ingest_srv *is = ud;
+  tarn_catalog *cat = NULL;
+  tarn_ingest_env env;
+  tarn_error err;
+  json_t *report = NULL;
+  int rc = open_env(is, &cat, &env, &err);
+  if (rc == 0)
+    rc = tarn_datasets_resync_missing(&env, &report, &err);
+  if (rc != 0)
+    rc = reply_backend(resp, &err);
+  else
+    rc = tarn_http_reply_json(resp, 200, report);
+  tarn_catalog_destroy(cat);
+  return rc;
+}
+
+/* ---- registration ---- */
+
+int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_options *o,
+                                tarn_error *err) {
+  tarn_http_route routes[] = {
+      {"GET", "/catalog/datasets", on_list, NULL, 0, 0},
+      {"GET", "/catalog/datasets/{name}", on_show, NULL, 0, 0},
+      {"POST", "/catalog/datasets/{name}/resync", on_resync, NULL, 0, 0},
+      {"POST", "/catalog/resync-missing", on_resync_missing, NULL, 0, 0},
+  };
+  tarn_http_route up = {"POST", "/ingest", NULL, NULL, 0, 0};
+  tarn_metrics *reg = srv->opts.metrics;
+  ingest_srv *is;
+  size_t i;
+  int rc;
+  if (o->store == NULL || o->root_uri == NULL || o->spool_dir == NULL ||
+      o->open_catalog == NULL || o->max_upload == 0)
+    return tarn_error_set(err, TARN_EINVAL, "ingest routes need a store, a root URI, a spool "
+                          "directory, a catalog opener and a non-zero upload cap");
+  is = tarn_calloc(1, sizeof(*is));
+  if (is == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory registering ingest routes");
+  is->root_uri = tarn_strdup(o->root_uri);
+  is->spool_dir = tarn_strdup(o->spool_dir);
+  if (is->root_uri == NULL || is->spool_dir == NULL) {
+    ingest_srv_free(is);
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory registering ingest routes");
+  }
+  if (tarn__http_server_own(srv, is, ingest_srv_free) != 0) {
+    ingest_srv_free(is);
+    return tarn_error_set(err, TARN_ETOOBIG, "too many handler contexts");
+  }
+  is->store = o->store;
+  is->io.store = o->store;
+  is->io.root_uri = is->root_uri;
+  is->max_upload = o->max_upload;
+  is->open_catalog = o->open_catalog;
+  is->open_catalog_arg = o->open_catalog_arg;
+  if (reg != NULL) {
+    is->m_total = tarn_metrics_counter(
+        reg, "tarn_ingest_total",
+        "CSV ingests by outcome: created, replaced, appended, existing, schema_mismatch, "
+        "invalid, conflict, too_large, failed, aborted.",
+        "outcome");
+    is->m_bytes = tarn_metrics_counter(reg, "tarn_ingest_bytes_total",
+                                       "CSV bytes of ingests that committed data.", NULL);
+    is->m_rows = tarn_metrics_counter(reg, "tarn_ingest_rows_total",
+                                      "Rows of ingests that committed data.", NULL);
+    is->m_duration = tarn_metrics_histogram(
+        reg, "tarn_ingest_duration_seconds",
+        "Time to ingest a spooled upload: both passes over the CSV and the commit.", NULL,
+        duration_buckets, sizeof(duration_buckets) / sizeof(duration_buckets[0]));
+    if (!is->m_total || !is->m_bytes || !is->m_rows || !is->m_duration)
+      return tarn_error_set(err, TARN_ENOMEM, "cannot register ingest metrics");
+  }
+  for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    routes[i].ud = is;
+    if ((rc = tarn_http_server_route(srv, &routes[i], err)) != 0)
+      return rc;
+  }
+  up.ud = is;
+  up.max_body = o->max_upload > SIZE_MAX ? SIZE_MAX : (size_t)o->max_upload;
+  return tarn_http_server_route_stream(srv, &up, &ingest_ops, err);
+}
