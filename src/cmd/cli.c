@@ -10,13 +10,14 @@
 #include "base/version.h"
 #include "catalog/catalog.h"
 #include "http/http.h"
+#include "ingest/ingest.h"
 #include "store/buckets.h"
 
 extern char **environ;
 
 const tarn_cfg_def *const tarn_cmd_tables[] = {tarn_base_config, tarn_http_config,
                                                tarn_store_bucket_config, tarn_catalog_config,
-                                               NULL};
+                                               tarn_ingest_config, NULL};
 
 const char *tarn_cmd_version(void) { return TARN_VERSION " (commit " TARN_GIT_COMMIT ")"; }
 

@@ -8,8 +8,10 @@
 #include "base/metrics.h"
 #include "base/settings.h"
 #include "base/version.h"
+#include "catalog/catalog.h"
 #include "cli.h"
 #include "cmds.h"
+#include "dataset_env.h"
 #include "http/http.h"
 #include "store/buckets.h"
 #include "store/store.h"
@@ -32,6 +34,10 @@ static void print_serve_help(const cli *c) {
          "  GET /storage/errors?bucket=&since=&limit=   the storage error journal\n"
          "  GET /storage/bucket-health?minutes=N        is anything broken?\n"
          "  POST /storage/errors/flush, POST /storage/errors/compact\n"
+         "  POST /ingest?name=N[&mode=append][&delimiter=C]   a CSV (multipart field \"file\"\n"
+         "                 or a text/csv body, streamed) into the Iceberg table datasets.N\n"
+         "  GET /catalog/datasets, GET /catalog/datasets/N    the dataset catalog\n"
+         "  POST /catalog/datasets/N/resync, POST /catalog/resync-missing\n"
          "Errors are JSON: {\"error\":{\"code\":...,\"message\":...}}.\n"
          "SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish\n"
          "(up to [server] shutdown_timeout) and exits 0.\n\n"
@@ -43,8 +49,8 @@ static void print_serve_help(const cli *c) {
   printf("\nOther settings ([server] section or environment): max_connections "
          "(TARN_MAX_CONNECTIONS),\nidle_timeout, shutdown_timeout (TARN_SHUTDOWN_TIMEOUT); "
          "[storage] probe_interval\n(TARN_PROBE_INTERVAL), max_object_size "
-         "(TARN_MAX_OBJECT_SIZE), journal_flush_records,\njournal_flush_age. See "
-         "--print-config.\n");
+         "(TARN_MAX_OBJECT_SIZE), journal_flush_records,\njournal_flush_age; [catalog] "
+         "type, uri, postgres, name, busy_timeout. See --print-config.\n");
 }
 
 /* For --print-config: where each s3 bucket's credentials come from, never their values. */
@@ -72,6 +78,12 @@ static void print_credentials(const tarn_config *cfg, const tarn_secrets *sec) {
   }
 }
 
+/* The ingest routes open one catalog handle per request, from the [catalog] settings. */
+static int open_catalog(void *arg, tarn_catalog **out, tarn_error *err) {
+  const tarn_config *cfg = arg;
+  return tarn_catalog_open_from_config(cfg, tarn_config_str(cfg, "lake", "path"), out, err);
+}
+
 int cmd_serve(const tarn_command *self, int argc, char **argv) {
   cli c;
   tarn_error err;
@@ -83,6 +95,8 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   tarn_errjournal *ej = NULL;
   tarn_errjournal_options jo;
   tarn_http_options hopts;
+  tarn_http_ingest_options iopts;
+  char root_uri[PATH_MAX + 16], spool[PATH_MAX + 16];
   const char *secrets;
   sigset_t sigs;
   int sig = 0, rc;
@@ -164,6 +178,30 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
     goto fail;
   tarn_buckets_set_journal(bs, ej);
 
+  if (dataset_lake_paths(tarn_config_str(c.cfg, "lake", "path"), root_uri, sizeof(root_uri),
+                         spool, sizeof(spool), &err) != 0)
+    goto fail;
+  memset(&iopts, 0, sizeof(iopts));
+  iopts.store = lake; /* datasets live in the lake directory, as `tarn ingest` puts them */
+  iopts.root_uri = root_uri;
+  iopts.spool_dir = spool;
+  iopts.max_upload = (uint64_t)tarn_config_int(c.cfg, "ingest", "max_upload");
+  iopts.open_catalog = open_catalog;
+  iopts.open_catalog_arg = c.cfg;
+  { /* a catalog misconfiguration stops start-up; an unreachable one only the catalog routes */
+    tarn_catalog *cat = NULL;
+    if (open_catalog(c.cfg, &cat, &err) != 0) {
+      if (err.code == TARN_ECONFIG) {
+        cli_error(self->name, "%s", tarn_error_message(&err));
+        rc = TARN_EXIT_USAGE;
+        goto out;
+      }
+      tarn_log_warn("catalog unavailable at start-up; ingest and /catalog/ routes answer 502 "
+                    "until it is back", "error=%s", tarn_error_message(&err));
+    }
+    tarn_catalog_destroy(cat);
+  }
+
   tarn_http_options_from_config(&hopts, c.cfg);
   hopts.metrics = metrics;
   if (tarn_http_server_create(&srv, &hopts, &err) != 0 ||
@@ -171,6 +209,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
       tarn_http_add_storage_routes(srv, bs, ej,
                                    (uint64_t)tarn_config_int(c.cfg, "storage", "max_object_size"),
                                    &err) != 0 ||
+      tarn_http_add_ingest_routes(srv, &iopts, &err) != 0 ||
       tarn_http_server_start(srv, &err) != 0)
     goto fail;
   probe_ms = tarn_config_int(c.cfg, "storage", "probe_interval");

@@ -13,6 +13,10 @@ typedef struct tarn_command {
 int cmd_serve(const tarn_command *self, int argc, char **argv);
 /* `tarn parquet schema|meta|head|cat FILE` (cmd_parquet.c). */
 int cmd_parquet(const tarn_command *self, int argc, char **argv);
+/* `tarn ingest FILE.csv --name NAME ...` (cmd_ingest.c). */
+int cmd_ingest(const tarn_command *self, int argc, char **argv);
+/* `tarn datasets list|show|resync|resync-missing` (cmd_datasets.c). */
+int cmd_datasets(const tarn_command *self, int argc, char **argv);
 /* Runs a command this build does not have yet: --help shows the plan, anything else
  * says so and exits TARN_EXIT_UNAVAILABLE. */
 int cmd_planned(const tarn_command *self, int argc, char **argv);

@@ -12,17 +12,14 @@
 static int cmd_version(const tarn_command *self, int argc, char **argv);
 
 static const tarn_command commands[] = {
-    {"serve", "run the HTTP daemon (health, metrics; ingest and storage APIs to come)",
+    {"serve", "run the HTTP daemon (health, metrics, storage, CSV ingest and datasets)",
      cmd_serve, NULL, NULL},
     {"sink", "consume action-audit events from Kafka into an Iceberg table", cmd_planned,
      "tarn sink [--lake DIR] --brokers HOST:PORT --topic TOPIC --group GROUP",
      "a Kafka consumer-group sink that appends action-audit events to the Iceberg table\n"
      "default.action_log, storing committed offsets in the snapshot summary so that a\n"
      "crash neither loses nor duplicates rows"},
-    {"ingest", "land a CSV file as an Iceberg table (datasets.NAME)", cmd_planned,
-     "tarn ingest FILE.csv --name NAME [--mode append] [--delimiter C] [--infer-only]",
-     "CSV ingest with whole-file type inference, a schema fingerprint and drift\n"
-     "rejection, landing Parquet data in the Iceberg table datasets.NAME"},
+    {"ingest", "land a CSV file as an Iceberg table (datasets.NAME)", cmd_ingest, NULL, NULL},
     {"journal", "append to and query the mutation journal", cmd_planned,
      "tarn journal append|history|recent [--lake DIR] ...",
      "an append-only mutation journal (write-ahead log with group commit, flushed to\n"
@@ -32,9 +29,7 @@ static const tarn_command commands[] = {
      "Iceberg v2 tables in the SQL catalog (SQLite by default, PostgreSQL when\n"
      "configured): commits, time travel, snapshot expiry and orphan removal"},
     {"parquet", "inspect Parquet files: schema, metadata, rows", cmd_parquet, NULL, NULL},
-    {"datasets", "list and show ingested datasets", cmd_planned,
-     "tarn datasets list|show NAME [--lake DIR]",
-     "the dataset catalog: name, fingerprint, columns, objects, row count, snapshots"},
+    {"datasets", "list, show and resync ingested datasets", cmd_datasets, NULL, NULL},
     {"version", "print the version", cmd_version, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
