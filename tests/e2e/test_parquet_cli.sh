@@ -7,7 +7,7 @@ D="${E2E_SRC_DIR:-$(dirname "$0")/../..}/tests/data/parquet"
 
 out=$("$BIN" parquet schema "$D/all_snappy_v1.parquet"); rc=$?
 expect_eq "schema exits 0" 0 "$rc"
-expect_eq "schema: one line per column" 24 "$(printf '%s\n' "$out" | wc -l)"
+expect_eq "schema: one line per column" 26 "$(printf '%s\n' "$out" | wc -l)"
 expect_match "schema: decimal of 16 bytes" $'dec38\tid=-\tFIXED_LEN_BYTE_ARRAY\\(16\\) DECIMAL\\(38,10\\)\tOPTIONAL' "$out"
 expect_match "schema: timestamp with time zone" $'tstz\tid=-\tINT64 TIMESTAMP\\(MICROS,utc\\)' "$out"
 out=$("$BIN" parquet schema "$D/hyparquet_required.parquet")

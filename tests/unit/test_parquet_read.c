@@ -134,7 +134,8 @@ static int canon(const tarn_pq_column *c, const tarn_pq_array *a, int64_t i, cha
     const uint8_t *p = a->data + a->offsets[i];
     int64_t n = a->offsets[i + 1] - a->offsets[i], k;
     assert_true(n >= 0 && (size_t)n * 2 + 1 < bufn);
-    if (c->logical == TARN_PQ_LT_STRING) {
+    if (c->logical == TARN_PQ_LT_STRING || c->logical == TARN_PQ_LT_JSON ||
+        c->logical == TARN_PQ_LT_ENUM) {
       memcpy(buf, p, (size_t)n);
       buf[n] = '\0';
     } else {

@@ -44,7 +44,9 @@ await q(`CREATE VIEW t AS SELECT
   CASE WHEN i % 15 = 0 THEN NULL ELSE TIMESTAMPTZ '1960-05-06 07:08:09.123456+00' + i * INTERVAL '17 hours 3 microseconds' END AS tstz,
   CASE WHEN i % 16 = 0 THEN NULL ELSE make_timestamp_ns(978307200000000000 + i::BIGINT * 1000000007) END AS tsns,
   CASE WHEN i % 17 = 0 THEN NULL ELSE TIME '00:00:00' + i * INTERVAL '37 seconds 123 microseconds' END AS tm,
-  CASE WHEN i % 18 = 0 THEN NULL ELSE md5(i::VARCHAR)::UUID END AS u
+  CASE WHEN i % 18 = 0 THEN NULL ELSE md5(i::VARCHAR)::UUID END AS u,
+  CASE WHEN i % 19 = 0 THEN NULL ELSE json_object('k', i, 's', 'x' || i::VARCHAR) END AS j,
+  CASE WHEN i % 20 = 0 THEN NULL ELSE (['lo', 'mid', 'hi'])[i % 3 + 1]::ENUM('lo', 'mid', 'hi') END AS e
 FROM range(0, 3000) r(i)`);
 
 const cols = (await q(`SELECT column_name, column_type FROM (DESCRIBE t)`)).getRowsJS();
