@@ -626,13 +626,15 @@ static int flush_page(tarn_pq_writer *w, colw *cw) {
     h.num_rows = (int32_t)cw->page_rows;
     h.def_levels_len = (int32_t)w->lev.len;
     h.rep_levels_len = 0;
-    h.is_compressed = w->codec != TARN_PQ_UNCOMPRESSED;
+    /* An empty values section (a page of nulls) is stored as it is: a codec's encoding of
+     * no bytes is not empty, and some readers (hyparquet-compressors' LZ4) reject it. */
+    h.is_compressed = w->codec != TARN_PQ_UNCOMPRESSED && blen > 0;
     unc = w->lev.len + blen;
     if (unc > INT32_MAX)
       return tarn_error_set(err, TARN_ETOOBIG, "parquet column '%s': page of %zu bytes", c->name,
                             unc);
     h.uncompressed_size = (int32_t)unc;
-    if (w->codec == TARN_PQ_UNCOMPRESSED) {
+    if (!h.is_compressed) {
       h.compressed_size = h.uncompressed_size;
       rc = put_page(w, cw, &h, nan_count, w->lev.data, w->lev.len, body, blen, NULL, 0);
     } else {
