@@ -1096,9 +1096,10 @@ static int open_cursor(tarn_pq_scan *s, const tarn_pq_row_group_meta *g, size_t 
                    tarn_pq_codec_name(cm->codec));
   }
   if (partial && cm->offset_index_offset >= 0) {
-    /* Read only up to the last page that holds a wanted row. */
-    size_t k, r = 0;
-    int64_t last_end = -1;
+    /* Read only the pages that hold wanted rows: the dictionary region (if any), then one
+     * range from the first to the last such page. */
+    size_t k, r = 0, first = SIZE_MAX;
+    int64_t last_end = -1, pages_start;
     rc = load_offset_index(s, g, col, &cc->oi, err);
     if (rc != 0)
       return rc;
@@ -1107,11 +1108,29 @@ static int open_cursor(tarn_pq_scan *s, const tarn_pq_row_group_meta *g, size_t 
       int64_t a = cc->oi.pages[k].first_row_index, b = page_end_row(&cc->oi, k, g->num_rows);
       while (r < s->ranges.n && s->ranges.r[r].end <= a)
         r++;
-      if (r < s->ranges.n && s->ranges.r[r].start < b)
+      if (r < s->ranges.n && s->ranges.r[r].start < b) {
+        if (first == SIZE_MAX)
+          first = k;
         last_end = cc->oi.pages[k].offset + cc->oi.pages[k].compressed_page_size;
+      }
     }
-    if (last_end > start)
-      len = last_end - start;
+    if (first != SIZE_MAX) {
+      pages_start = cc->oi.pages[0].offset;
+      if (pages_start > start) { /* dictionary pages precede the first data page */
+        rc = tarn__pq_read(s->r, (uint64_t)start, (size_t)(pages_start - start), &cc->chunk, err);
+        if (rc != 0)
+          return rc;
+        rc = scan_dictionary(s, cc, err);
+        if (rc != 0)
+          return rc;
+      }
+      cc->dict_scanned = 1;
+      cc->chunk_off = cc->oi.pages[first].offset;
+      cc->pos = 0;
+      cc->next_row = cc->oi.pages[first].first_row_index;
+      return tarn__pq_read(s->r, (uint64_t)cc->chunk_off, (size_t)(last_end - cc->chunk_off),
+                           &cc->chunk, err);
+    }
   }
   rc = tarn__pq_read(s->r, (uint64_t)start, (size_t)len, &cc->chunk, err);
   if (rc != 0)
