@@ -704,6 +704,54 @@ static int scan_dictionary(tarn_pq_scan *s, colcur *cc, tarn_error *err) {
   return 0;
 }
 
+/* Packs eight 0/1 bytes into one byte, byte j into bit j (no carries: the products of
+ * distinct byte/term pairs land on distinct bits). */
+static inline uint8_t pack8(const uint8_t *p) {
+  uint64_t w;
+  memcpy(&w, p, 8);
+  return (uint8_t)((w * 0x0102040810204080ull) >> 56);
+}
+
+/* Sets bit at+k of bits for every k < n with v[k] != 0 (v holds 0/1; bits start zeroed). */
+static void set_bits(uint8_t *bits, const uint8_t *v, int64_t at, int64_t n) {
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    uint8_t b = pack8(v + k);
+    int64_t bp = at + k;
+    unsigned sh = (unsigned)(bp & 7);
+    bits[bp >> 3] |= (uint8_t)(b << sh);
+    if (sh != 0 && b != 0)
+      bits[(bp >> 3) + 1] |= (uint8_t)(b >> (8 - sh));
+  }
+  for (; k < n; k++)
+    if (v[k])
+      bits[(at + k) >> 3] |= (uint8_t)(1u << ((at + k) & 7));
+}
+
+/* Clears validity bits (set beforehand) of rows whose level is 0; counts them. */
+static void null_bits(tarn_pq_array *a, const uint8_t *defs, int64_t at, int64_t n) {
+  uint8_t *bits = a->validity;
+  int64_t k = 0, nulls = 0;
+  for (; k + 8 <= n; k += 8) {
+    uint8_t z = (uint8_t)~pack8(defs + k); /* 1 where null */
+    if (z != 0) {
+      int64_t bp = at + k;
+      unsigned sh = (unsigned)(bp & 7);
+      bits[bp >> 3] &= (uint8_t) ~(z << sh);
+      if (sh != 0)
+        bits[(bp >> 3) + 1] &= (uint8_t) ~(z >> (8 - sh));
+      nulls += __builtin_popcount(z);
+    }
+  }
+  for (; k < n; k++) {
+    if (!defs[k]) {
+      bits[(at + k) >> 3] &= (uint8_t) ~(1u << ((at + k) & 7));
+      nulls++;
+    }
+  }
+  a->null_count += nulls;
+}
+
 /* Appends rows [row, row + n) of the cursor to array a at index `at`. */
 static int cur_read(tarn_pq_scan *s, colcur *cc, int64_t row, int64_t n, tarn_pq_array *a,
                     int64_t at, int64_t cap_rows, size_t *data_cap, tarn_error *err) {
@@ -725,13 +773,7 @@ static int cur_read(tarn_pq_scan *s, colcur *cc, int64_t row, int64_t n, tarn_pq
           return COL_ERR(err, s, cc, TARN_ENOMEM, cc->chunk_off, "out of memory for a batch");
         memset(a->validity, 0xff, nb);
       }
-      for (k = 0; k < take; k++) {
-        if (!cc->defs[pr + k]) {
-          int64_t b = at + k;
-          a->validity[b >> 3] &= (uint8_t)~(1u << (b & 7));
-          a->null_count++;
-        }
-      }
+      null_bits(a, cc->defs + pr, at, take);
     }
     if (cc->pg_dict && cc->w > 0) {
       const uint32_t *ix = cc->pidx + pr;
@@ -752,11 +794,7 @@ static int cur_read(tarn_pq_scan *s, colcur *cc, int64_t row, int64_t n, tarn_pq
           memcpy(dst + (size_t)k * w, cc->dict_vals + (size_t)ix[k] * w, w);
       }
     } else if (cc->c->type == TARN_PQ_BOOLEAN) {
-      uint8_t *bits = a->values;
-      const uint8_t *v = cc->pv + pr;
-      for (k = 0; k < take; k++)
-        if (v[k])
-          bits[(at + k) >> 3] |= (uint8_t)(1u << ((at + k) & 7));
+      set_bits(a->values, cc->pv + pr, at, take);
     } else if (cc->w > 0) {
       memcpy((uint8_t *)a->values + (size_t)at * (size_t)cc->w, cc->pv + (size_t)pr * (size_t)cc->w,
              (size_t)take * (size_t)cc->w);
