@@ -35,6 +35,7 @@ int tarn__thr_fail(tarn__thrift *t, const char *fmt, ...) {
 static int varint(tarn__thrift *t, uint64_t *v) {
   uint64_t x = 0;
   int shift = 0;
+  *v = 0;
   for (;;) {
     uint8_t b;
     if (t->p >= t->end)
@@ -58,7 +59,7 @@ static int64_t unzigzag(uint64_t v) {
 }
 
 int tarn__thr_i64(tarn__thrift *t, int64_t *v) {
-  uint64_t u;
+  uint64_t u = 0;
   if (varint(t, &u) != 0)
     return -1;
   *v = unzigzag(u);
@@ -91,7 +92,9 @@ int tarn__thr_bool_elem(tarn__thrift *t, int *v) {
 }
 
 int tarn__thr_binary(tarn__thrift *t, const uint8_t **p, uint32_t *n, uint32_t cap) {
-  uint64_t len;
+  uint64_t len = 0;
+  *p = NULL;
+  *n = 0;
   if (varint(t, &len) != 0)
     return -1;
   if (len > (uint64_t)(t->end - t->p))
@@ -107,8 +110,8 @@ int tarn__thr_binary(tarn__thrift *t, const uint8_t **p, uint32_t *n, uint32_t c
 }
 
 int tarn__thr_string(tarn__thrift *t, char **out, uint32_t cap) {
-  const uint8_t *p;
-  uint32_t n;
+  const uint8_t *p = NULL;
+  uint32_t n = 0;
   char *s;
   if (tarn__thr_binary(t, &p, &n, cap) != 0)
     return -1;
@@ -126,6 +129,8 @@ int tarn__thr_string(tarn__thrift *t, char **out, uint32_t cap) {
 int tarn__thr_list(tarn__thrift *t, int *elem_type, uint32_t *n) {
   uint8_t h;
   uint64_t size;
+  *elem_type = 0;
+  *n = 0;
   if (t->p >= t->end)
     return tarn__thr_fail(t, "Thrift data ends inside a list header");
   h = *t->p++;
@@ -211,8 +216,8 @@ static int skip(tarn__thrift *t, int type, int in_container) {
   }
   case TARN__THR_LIST:
   case TARN__THR_SET: {
-    int et;
-    uint32_t n, i;
+    int et = 0;
+    uint32_t n = 0, i;
     if (tarn__thr_enter(t) != 0 || tarn__thr_list(t, &et, &n) != 0)
       return -1;
     for (i = 0; i < n; i++)
@@ -222,7 +227,7 @@ static int skip(tarn__thrift *t, int type, int in_container) {
     return 0;
   }
   case TARN__THR_MAP: {
-    uint64_t n, i;
+    uint64_t n = 0, i;
     uint8_t kv;
     if (tarn__thr_enter(t) != 0 || varint(t, &n) != 0)
       return -1;
