@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "base/alloc.h"
 
@@ -86,6 +87,7 @@ struct tarn_pq_scan {
   int64_t row;            /* next row to return within ranges[range_i] */
   colcur *cur;            /* nproj cursors */
   tarn_buf tmp;
+  tarn__pq_codec_ctx codec; /* decompression state kept across pages */
   tarn_pq_scan_stats stats;
 };
 
@@ -234,7 +236,7 @@ static int page_bytes(tarn_pq_scan *s, colcur *cc, const uint8_t *body, size_t n
   }
   if (grow((void **)&cc->page_buf, &cc->page_cap, un, 1) != 0)
     return COL_ERR(err, s, cc, TARN_ENOMEM, off, "out of memory for a %zu-byte page", un);
-  rc = tarn__pq_decompress(cc->cm->codec, body, n, cc->page_buf, un, err);
+  rc = tarn__pq_decompress(&s->codec, cc->cm->codec, body, n, cc->page_buf, un, err);
   if (rc != 0) {
     char inner[TARN_ERROR_DETAIL_MAX];
     snprintf(inner, sizeof(inner), "%s", err ? err->detail : "decompression failed");
@@ -644,6 +646,14 @@ static int cur_seek(tarn_pq_scan *s, colcur *cc, int64_t row, tarn_error *err) {
       return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
                      "page of %d bytes runs past the end of the chunk", (int)h.compressed_size);
     end = body + (size_t)h.compressed_size;
+    if (h.has_crc && (h.type == TARN__PQ_DICTIONARY_PAGE || h.type == TARN__PQ_DATA_PAGE ||
+                      h.type == TARN__PQ_DATA_PAGE_V2)) {
+      /* CRC-32 of the page's bytes as stored (after the header), when the writer gave one. */
+      uLong crc = crc32(0L, (const Bytef *)cc->chunk.data + body, (uInt)h.compressed_size);
+      if ((uint32_t)crc != h.crc)
+        return COL_ERR(err, s, cc, TARN_ECORRUPT, off, "page checksum mismatch (CRC-32 %08x, "
+                       "header says %08x)", (unsigned)crc, (unsigned)h.crc);
+    }
     if (h.type == TARN__PQ_DICTIONARY_PAGE) {
       rc = decode_dictionary(s, cc, &h, (const uint8_t *)cc->chunk.data + body, off, err);
       if (rc != 0)
@@ -1405,5 +1415,6 @@ void tarn_pq_scan_close(tarn_pq_scan *s) {
   tarn_free(s->cur);
   tarn_free(s->ranges.r);
   tarn_buf_free(&s->tmp);
+  tarn__pq_codec_ctx_free(&s->codec);
   tarn_free(s);
 }

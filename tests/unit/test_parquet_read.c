@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmocka.h>
 
@@ -1073,6 +1074,8 @@ static void tw_bin(tw *w, int16_t id, const void *p, size_t n) {
   w->n += n;
 }
 
+static int64_t hand_crc = -1; /* >= 0: page headers carry this CRC; -2: the right one */
+
 static size_t build_file(uint8_t *out, const hcol *cols, const hpage *pages, size_t n,
                          int64_t rows) {
   size_t pos = 4, i;
@@ -1086,6 +1089,9 @@ static size_t build_file(uint8_t *out, const hcol *cols, const hpage *pages, siz
     tw_i32(&h, 1, 0);
     tw_i32(&h, 2, (int64_t)pages[i].len);
     tw_i32(&h, 3, (int64_t)pages[i].len);
+    if (hand_crc != -1)
+      tw_i32(&h, 4, hand_crc >= 0 ? (int32_t)hand_crc
+                                  : (int32_t)crc32(0L, pages[i].body, (uInt)pages[i].len));
     tw_begin(&h, 5);
     tw_i32(&h, 1, pages[i].num_values);
     tw_i32(&h, 2, pages[i].enc);
@@ -1268,6 +1274,27 @@ static void test_hand_built(void **state) {
     o.npreds = 0;
   }
   tarn_pq_reader_close(r);
+
+  /* Page checksums: the right CRC-32 reads, a wrong one is corruption. */
+  {
+    int64_t rows;
+    tarn_pq_scan_stats st;
+    hand_crc = -2;
+    n = build_file(file, cols, pages, 6, 10);
+    assert_int_equal(tarn_pq_reader_open_mem(file, n, "crc.parquet", &r, &err), 0);
+    rows = run_scan(r, &o, &st);
+    assert_int_equal(rows, 10);
+    tarn_pq_reader_close(r);
+    hand_crc = 12345;
+    n = build_file(file, cols, pages, 6, 10);
+    hand_crc = -1;
+    assert_int_equal(tarn_pq_reader_open_mem(file, n, "crc.parquet", &r, &err), 0);
+    assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), 0);
+    assert_int_equal(tarn_pq_scan_next(s, &b, &err), TARN_ECORRUPT);
+    assert_non_null(strstr(err.detail, "checksum"));
+    tarn_pq_scan_close(s);
+    tarn_pq_reader_close(r);
+  }
 
   /* A page that promises more rows than its data holds. */
   pages[0].num_values = 11;
