@@ -298,7 +298,8 @@ static int gather(const tarn_pq_column *c, const tarn_pq_array *a, const int64_t
     total = 0;
     for (i = 0; i < n; i++) {
       int64_t len = a->offsets[idx[i] + 1] - a->offsets[idx[i]];
-      memcpy(dst->data + total, a->data + a->offsets[idx[i]], (size_t)len);
+      if (len > 0) /* an all-null or all-empty column may have no data buffer at all */
+        memcpy(dst->data + total, a->data + a->offsets[idx[i]], (size_t)len);
       total += len;
       dst->offsets[i + 1] = total;
     }
