@@ -119,6 +119,10 @@ int cli_parse(cli *c, const char *cmd, int argc, char **argv, const cli_opt *opt
             return usage_error(c, "option %s needs a value", arg);
           value = argv[++i];
         }
+        if (c->nrep == CLI_MAX_REPEATS)
+          return usage_error(c, "too many option values (at most %s)", "64");
+        c->rep_values[c->nrep] = value;
+        c->rep_opt[c->nrep++] = (int)k;
         c->opt_values[k] = value;
       } else {
         if (value != NULL)
@@ -147,6 +151,18 @@ int cli_parse(cli *c, const char *cmd, int argc, char **argv, const cli_opt *opt
 void cli_free(cli *c) {
   tarn_config_destroy(c->cfg);
   c->cfg = NULL;
+}
+
+int cli_opt_values(const cli *c, int k, const char **out, int max) {
+  int i, n = 0;
+  for (i = 0; i < c->nrep; i++) {
+    if (c->rep_opt[i] != k)
+      continue;
+    if (n < max)
+      out[n] = c->rep_values[i];
+    n++;
+  }
+  return n;
 }
 
 void cli_print_options(const cli *c, const cli_opt *opts, FILE *f) {

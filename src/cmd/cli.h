@@ -20,8 +20,9 @@ typedef struct cli_opt {
   const char *help;
 } cli_opt;
 
-#define CLI_MAX_OPTS 16
+#define CLI_MAX_OPTS 32
 #define CLI_MAX_ARGS 16
+#define CLI_MAX_REPEATS 64 /* values of options given more than once, all options together */
 
 /* The parsed command line of one subcommand. */
 typedef struct cli {
@@ -32,6 +33,11 @@ typedef struct cli {
   char *args[CLI_MAX_ARGS];         /* positional arguments (borrowed from argv) */
   int nargs;
   int help;                         /* --help or -h was given */
+  /* Every value of every option that takes one, in command-line order, so that an
+   * option may be repeated (--where a --where b); opt_values keeps the last one. */
+  const char *rep_values[CLI_MAX_REPEATS];
+  int rep_opt[CLI_MAX_REPEATS];     /* index into the command's cli_opt array */
+  int nrep;
 } cli;
 
 /*
@@ -44,6 +50,10 @@ typedef struct cli {
 int cli_parse(cli *c, const char *cmd, int argc, char **argv, const cli_opt *opts,
               const tarn_cfg_def *const *tables);
 void cli_free(cli *c);
+
+/* The values of the command's option `k` (index into its cli_opt array) in the order
+ * given, at most `max` of them; returns how many there are. */
+int cli_opt_values(const cli *c, int k, const char **out, int max);
 
 /* Prints the standard option section of --help: the command's own options, then the
  * settings that have flags, then the common ones (--config, --help). */
