@@ -13,6 +13,9 @@ typedef struct tarn_command {
 int cmd_serve(const tarn_command *self, int argc, char **argv);
 /* `tarn parquet schema|meta|head|cat FILE` (cmd_parquet.c). */
 int cmd_parquet(const tarn_command *self, int argc, char **argv);
+/* `tarn table create|list|show|snapshots|scan|append|overwrite|add-column|expire|
+ * remove-orphans` (cmd_table.c, cmd_table_rows.c). */
+int cmd_table(const tarn_command *self, int argc, char **argv);
 /* `tarn ingest FILE.csv --name NAME ...` (cmd_ingest.c). */
 int cmd_ingest(const tarn_command *self, int argc, char **argv);
 /* `tarn datasets list|show|resync|resync-missing` (cmd_datasets.c). */

@@ -24,10 +24,7 @@ static const tarn_command commands[] = {
      "tarn journal append|history|recent [--lake DIR] ...",
      "an append-only mutation journal (write-ahead log with group commit, flushed to\n"
      "the Iceberg table system.journal) with entity-history queries"},
-    {"table", "create, inspect, scan and maintain Iceberg tables", cmd_planned,
-     "tarn table create|list|show|snapshots|scan|expire|remove-orphans [--lake DIR] ...",
-     "Iceberg v2 tables in the SQL catalog (SQLite by default, PostgreSQL when\n"
-     "configured): commits, time travel, snapshot expiry and orphan removal"},
+    {"table", "create, inspect, scan and maintain Iceberg tables", cmd_table, NULL, NULL},
     {"parquet", "inspect Parquet files: schema, metadata, rows", cmd_parquet, NULL, NULL},
     {"datasets", "list, show and resync ingested datasets", cmd_datasets, NULL, NULL},
     {"version", "print the version", cmd_version, NULL, NULL},

@@ -23,8 +23,8 @@ for c in serve sink ingest journal table parquet datasets; do
   expect_match "tarn $c --help documents --lake" '--lake VALUE' "$out"
   expect_eq "tarn help $c equals tarn $c --help" "$out" "$("$BIN" help "$c")"
 done
-for c in sink journal table; do  # parquet: test_parquet_cli.sh,
-                                # ingest and datasets: test_ingest.sh
+for c in sink journal; do  # parquet: test_parquet_cli.sh, table: test_table_cli.sh,
+                           # ingest and datasets: test_ingest.sh
   "$BIN" "$c" 2>"$WORK/e"; rc=$?
   expect_eq "tarn $c is not available yet (exit 69)" 69 "$rc"
   expect_match "tarn $c says so" "tarn $c: not available yet" "$(cat "$WORK/e")"
