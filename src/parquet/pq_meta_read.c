@@ -487,6 +487,9 @@ static int read_stats(tarn__thrift *t, const tarn_pq_column *c, tarn_pq_stats *s
     if (is_nan_bound(c, mn, mnn) || is_nan_bound(c, mx, mxn))
       ok = 0;
     if (ok) {
+      /* A repeated Statistics field replaces, never extends, what was read before. */
+      tarn_buf_reset(&st->min);
+      tarn_buf_reset(&st->max);
       if (tarn_buf_append(&st->min, mn, mnn, NULL) != 0 ||
           tarn_buf_append(&st->max, mx, mxn, NULL) != 0)
         return oom(t);
