@@ -1,12 +1,17 @@
-/* pq_codec.c - page compression: snappy, gzip (zlib), zstd and LZ4 raw blocks. */
+/* pq_codec.c - page compression: snappy (decoded by tarn), gzip (zlib), zstd and LZ4 raw
+ * blocks. */
 #include "pq_int.h"
+
+#include "base/alloc.h"
 
 #include <limits.h>
 #include <lz4.h>
 #include <snappy-c.h>
 #include <string.h>
 #include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_customMem, ZSTD_create?Ctx_advanced */
 #include <zstd.h>
+#include <zstd_errors.h>
 
 static int compress_gzip(int level, const void *in, size_t n, tarn_buf *out, tarn_error *err) {
   z_stream zs;
@@ -37,8 +42,30 @@ static int compress_gzip(int level, const void *in, size_t n, tarn_buf *out, tar
   return 0;
 }
 
-int tarn__pq_compress(tarn_pq_codec codec, int level, const void *in, size_t n, tarn_buf *out,
-                      tarn_error *err) {
+/* zstd's own allocations go through tarn's allocator too (failure injection reaches them). */
+static void *zstd_alloc(void *opaque, size_t n) {
+  (void)opaque;
+  return tarn_malloc(n);
+}
+
+static void zstd_free(void *opaque, void *p) {
+  (void)opaque;
+  tarn_free(p);
+}
+
+static const ZSTD_customMem zstd_mem = {zstd_alloc, zstd_free, NULL};
+
+void tarn__pq_codec_ctx_free(tarn__pq_codec_ctx *cx) {
+  if (cx == NULL)
+    return;
+  ZSTD_freeCCtx(cx->zc);
+  ZSTD_freeDCtx(cx->zd);
+  cx->zc = cx->zd = NULL;
+}
+
+
+int tarn__pq_compress(tarn__pq_codec_ctx *cx, tarn_pq_codec codec, int level, const void *in,
+                      size_t n, tarn_buf *out, tarn_error *err) {
   size_t bound;
   int rc;
   if (n > INT_MAX)
@@ -65,9 +92,16 @@ int tarn__pq_compress(tarn_pq_codec codec, int level, const void *in, size_t n, 
     rc = tarn_buf_reserve(out, bound, err);
     if (rc != 0)
       return rc;
-    r = ZSTD_compress(out->data + out->len, bound, in, n, level ? level : 3);
+    if (cx != NULL && cx->zc == NULL && (cx->zc = ZSTD_createCCtx_advanced(zstd_mem)) == NULL)
+      return tarn_error_set(err, TARN_ENOMEM, "zstd: out of memory for a context");
+    if (cx != NULL)
+      r = ZSTD_compressCCtx(cx->zc, out->data + out->len, bound, in, n, level ? level : 3);
+    else
+      r = ZSTD_compress(out->data + out->len, bound, in, n, level ? level : 3);
     if (ZSTD_isError(r))
-      return tarn_error_set(err, TARN_EINTERNAL, "zstd: %s", ZSTD_getErrorName(r));
+      return tarn_error_set(err, ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation
+                                     ? TARN_ENOMEM : TARN_EINTERNAL, "zstd: %s",
+                            ZSTD_getErrorName(r));
     out->len += r;
     out->data[out->len] = '\0';
     return 0;
@@ -120,8 +154,163 @@ static int decompress_gzip(const void *in, size_t n, void *dst, size_t expect, t
   return 0;
 }
 
-int tarn__pq_decompress(tarn_pq_codec codec, const void *in, size_t n, void *dst, size_t expect,
-                        tarn_error *err) {
+static uint32_t le32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap32(v);
+#endif
+  return v;
+}
+
+/*
+ * Snappy: a varint of the uncompressed length, then elements whose tag's low two bits say
+ * literal (length in the tag, or in 1-4 bytes after it) or copy (length and an offset of
+ * 1, 2 or 4 bytes back into the output). Parquet pages make elements of a few bytes, so the
+ * per-element cost matters: while at least 66 input and 64 output bytes remain, literals
+ * and copies are moved in whole 16-byte (or 8-byte) blocks that may write past the
+ * element's end (the next element overwrites it); the last elements go byte by byte with
+ * every bound checked.
+ */
+int tarn__pq_snappy_decode(const uint8_t *ip, size_t n, uint8_t *op, size_t expect) {
+  const uint8_t *const iend = ip + n;
+  uint8_t *const ostart = op, *const oend = op + expect;
+  uint64_t ulen = 0;
+  int shift = 0;
+  for (;;) { /* the uncompressed length: at most 32 bits */
+    uint8_t b;
+    if (ip == iend || shift > 28)
+      return -1;
+    b = *ip++;
+    ulen |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80))
+      break;
+    shift += 7;
+  }
+  if (ulen != expect || ulen > UINT32_MAX)
+    return -1;
+  while ((size_t)(iend - ip) >= 66 && (size_t)(oend - op) >= 64) {
+    uint32_t tag = *ip++;
+    size_t len, off;
+    const uint8_t *src;
+    switch (tag & 3) {
+    case 0:
+      len = (tag >> 2) + 1;
+      if (len <= 60) { /* in the tag: the 65 bytes after it are readable */
+        memcpy(op, ip, 16);
+        if (len > 16) {
+          memcpy(op + 16, ip + 16, 16);
+          if (len > 32) {
+            memcpy(op + 32, ip + 32, 16);
+            memcpy(op + 48, ip + 48, 16);
+          }
+        }
+        op += len;
+        ip += len;
+        continue;
+      }
+      off = len - 60; /* bytes of length */
+      len = (size_t)(le32(ip) & (0xffffffffu >> (32 - 8 * off))) + 1;
+      ip += off;
+      if ((size_t)(iend - ip) < len || (size_t)(oend - op) < len)
+        return -1;
+      memcpy(op, ip, len);
+      op += len;
+      ip += len;
+      continue;
+    case 1:
+      len = 4 + ((tag >> 2) & 7);
+      off = ((size_t)(tag >> 5) << 8) | *ip++;
+      break;
+    case 2:
+      len = 1 + (tag >> 2);
+      off = (size_t)ip[0] | (size_t)ip[1] << 8;
+      ip += 2;
+      break;
+    default:
+      len = 1 + (tag >> 2);
+      off = le32(ip);
+      ip += 4;
+      break;
+    }
+    if (off - 1 >= (size_t)(op - ostart)) /* 0, or before the start (0 wraps around) */
+      return -1;
+    src = op - off; /* len <= 64 <= what is left of the output */
+    if (off >= 16) { /* blocks do not overlap what they read */
+      memcpy(op, src, 16);
+      if (len > 16) {
+        memcpy(op + 16, src + 16, 16);
+        if (len > 32) {
+          memcpy(op + 32, src + 32, 16);
+          memcpy(op + 48, src + 48, 16);
+        }
+      }
+    } else if (off >= 8) {
+      size_t k;
+      for (k = 0; k < len; k += 8)
+        memcpy(op + k, src + k, 8);
+    } else { /* a repeating pattern of off bytes: lay down 8, then copy 8 at a time from
+              * the nearest multiple of the period at least 8 bytes back */
+      static const uint8_t step[8] = {0, 8, 8, 9, 8, 10, 12, 14};
+      size_t k;
+      for (k = 0; k < 8; k++)
+        op[k] = src[k];
+      for (k = 8; k < len; k += 8)
+        memcpy(op + k, op + k - step[off], 8);
+    }
+    op += len;
+  }
+  while (ip < iend) {
+    uint32_t tag = *ip++;
+    size_t len, off, k;
+    if ((tag & 3) == 0) {
+      len = (size_t)(tag >> 2) + 1;
+      if (len > 60) {
+        size_t nb = len - 60;
+        if ((size_t)(iend - ip) < nb)
+          return -1;
+        len = 0;
+        for (k = 0; k < nb; k++)
+          len |= (size_t)ip[k] << (8 * k);
+        len += 1;
+        ip += nb;
+      }
+      if ((size_t)(iend - ip) < len || (size_t)(oend - op) < len)
+        return -1;
+      memcpy(op, ip, len);
+      op += len;
+      ip += len;
+      continue;
+    }
+    if ((tag & 3) == 1) {
+      if (ip == iend)
+        return -1;
+      len = 4 + ((tag >> 2) & 7);
+      off = ((size_t)(tag >> 5) << 8) | *ip++;
+    } else if ((tag & 3) == 2) {
+      if (iend - ip < 2)
+        return -1;
+      len = 1 + (tag >> 2);
+      off = (size_t)ip[0] | (size_t)ip[1] << 8;
+      ip += 2;
+    } else {
+      if (iend - ip < 4)
+        return -1;
+      len = 1 + (tag >> 2);
+      off = le32(ip);
+      ip += 4;
+    }
+    if (off - 1 >= (size_t)(op - ostart) || len > (size_t)(oend - op))
+      return -1;
+    for (k = 0; k < len; k++)
+      op[k] = op[k - off];
+    op += len;
+  }
+  return op == oend ? 0 : -1;
+}
+
+int tarn__pq_decompress(tarn__pq_codec_ctx *cx, tarn_pq_codec codec, const void *in, size_t n,
+                        void *dst, size_t expect, tarn_error *err) {
   if (n > INT_MAX || expect > INT_MAX)
     return tarn_error_set(err, TARN_ECORRUPT, "page sizes %zu/%zu are out of range", n, expect);
   switch (codec) {
@@ -132,18 +321,20 @@ int tarn__pq_decompress(tarn_pq_codec codec, const void *in, size_t n, void *dst
     if (n > 0)
       memcpy(dst, in, n);
     return 0;
-  case TARN_PQ_SNAPPY: {
-    size_t ulen = 0, got;
-    if (snappy_uncompressed_length(in, n, &ulen) != SNAPPY_OK || ulen != expect)
+  case TARN_PQ_SNAPPY:
+    if (tarn__pq_snappy_decode(in, n, dst, expect) != 0)
       return tarn_error_set(err, TARN_ECORRUPT,
-                            "snappy page does not decompress to its declared %zu bytes", expect);
-    got = expect;
-    if (snappy_uncompress(in, n, dst, &got) != SNAPPY_OK || got != expect)
-      return tarn_error_set(err, TARN_ECORRUPT, "snappy page is corrupt");
+                            "snappy page is corrupt or does not decompress to its declared %zu "
+                            "bytes", expect);
     return 0;
-  }
   case TARN_PQ_ZSTD: {
-    size_t r = ZSTD_decompress(dst, expect, in, n);
+    size_t r;
+    if (cx != NULL && cx->zd == NULL && (cx->zd = ZSTD_createDCtx_advanced(zstd_mem)) == NULL)
+      return tarn_error_set(err, TARN_ENOMEM, "zstd: out of memory for a context");
+    r = cx != NULL ? ZSTD_decompressDCtx(cx->zd, dst, expect, in, n)
+                   : ZSTD_decompress(dst, expect, in, n);
+    if (ZSTD_isError(r) && ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
+      return tarn_error_set(err, TARN_ENOMEM, "zstd: out of memory");
     if (ZSTD_isError(r) || r != expect)
       return tarn_error_set(err, TARN_ECORRUPT, "zstd page: %s",
                             ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong decompressed size");

@@ -8,14 +8,27 @@
 
 /* ---- compression (pq_codec.c) ---- */
 
+/* State kept from page to page: zstd's contexts, made on first use (a context costs more
+ * to set up than a small page costs to compress). One per writer or scan, used by one
+ * thread at a time; zero-initialise, release with tarn__pq_codec_ctx_free. */
+typedef struct tarn__pq_codec_ctx {
+  void *zc; /* ZSTD_CCtx */
+  void *zd; /* ZSTD_DCtx */
+} tarn__pq_codec_ctx;
+void tarn__pq_codec_ctx_free(tarn__pq_codec_ctx *cx);
+
 /* Appends the compressed form of in[0..n) to out. TARN_EUNSUPPORTED for LZO, BROTLI and
- * legacy LZ4. `level` is the zstd or gzip level (0 = codec default). */
-int tarn__pq_compress(tarn_pq_codec codec, int level, const void *in, size_t n, tarn_buf *out,
-                      tarn_error *err);
+ * legacy LZ4. `level` is the zstd or gzip level (0 = codec default). cx may be NULL. */
+int tarn__pq_compress(tarn__pq_codec_ctx *cx, tarn_pq_codec codec, int level, const void *in,
+                      size_t n, tarn_buf *out, tarn_error *err);
 /* Decompresses in[0..n) into dst, which must receive exactly `expect` bytes (the page
- * header's uncompressed size). Anything else is TARN_ECORRUPT. */
-int tarn__pq_decompress(tarn_pq_codec codec, const void *in, size_t n, void *dst, size_t expect,
-                        tarn_error *err);
+ * header's uncompressed size). Anything else is TARN_ECORRUPT. cx may be NULL. */
+int tarn__pq_decompress(tarn__pq_codec_ctx *cx, tarn_pq_codec codec, const void *in, size_t n,
+                        void *dst, size_t expect, tarn_error *err);
+/* Snappy's raw format, decoded by tarn (faster than libsnappy 1.1.9 on Parquet pages, whose
+ * elements are a few bytes long): 0, or -1 when in[0..n) is not exactly `expect` bytes of
+ * valid snappy. For tests and the fuzz target as well. */
+int tarn__pq_snappy_decode(const uint8_t *in, size_t n, uint8_t *dst, size_t expect);
 
 /* ---- page headers (Thrift PageHeader), encoded by the writer, decoded by the reader ---- */
 

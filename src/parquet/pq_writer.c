@@ -150,6 +150,7 @@ struct tarn_pq_writer {
   tarn_error err;
 
   /* scratch, reused across pages */
+  tarn__pq_codec_ctx codec_ctx;
   tarn_buf lev, venc, asm_, cbuf, tmp;
   tarn_pq_stats pst;
   uint32_t *fresh;
@@ -611,7 +612,7 @@ static int flush_page(tarn_pq_writer *w, colw *cw) {
           return rc;
         in = w->asm_.data;
       }
-      rc = tarn__pq_compress(w->codec, w->level, in, unc, &w->cbuf, err);
+      rc = tarn__pq_compress(&w->codec_ctx, w->codec, w->level, in, unc, &w->cbuf, err);
       if (rc != 0)
         return rc;
       if (w->cbuf.len > INT32_MAX)
@@ -639,7 +640,7 @@ static int flush_page(tarn_pq_writer *w, colw *cw) {
       rc = put_page(w, cw, &h, nan_count, w->lev.data, w->lev.len, body, blen, NULL, 0);
     } else {
       tarn_buf_reset(&w->cbuf);
-      rc = tarn__pq_compress(w->codec, w->level, body, blen, &w->cbuf, err);
+      rc = tarn__pq_compress(&w->codec_ctx, w->codec, w->level, body, blen, &w->cbuf, err);
       if (rc != 0)
         return rc;
       if (w->lev.len + w->cbuf.len > INT32_MAX)
@@ -1094,8 +1095,8 @@ static int write_chunk(tarn_pq_writer *w, colw *cw, tarn_pq_chunk_meta *cm,
     tarn_buf_reset(&w->cbuf);
     tarn_buf_reset(&w->asm_);
     if (w->codec != TARN_PQ_UNCOMPRESSED) {
-      rc = tarn__pq_compress(w->codec, w->level, plen ? cw->dict.plain.data : "", plen, &w->cbuf,
-                             err);
+      rc = tarn__pq_compress(&w->codec_ctx, w->codec, w->level, plen ? cw->dict.plain.data : "",
+                             plen, &w->cbuf, err);
       if (rc != 0)
         return rc;
       h.compressed_size = (int32_t)w->cbuf.len;
@@ -1451,6 +1452,7 @@ static void writer_free(tarn_pq_writer *w) {
   tarn_buf_free(&w->asm_);
   tarn_buf_free(&w->cbuf);
   tarn_buf_free(&w->tmp);
+  tarn__pq_codec_ctx_free(&w->codec_ctx);
   tarn__pq_stats_free(&w->pst);
   tarn_free(w->fresh);
   tarn_buf_free(&w->pidx_ci);
