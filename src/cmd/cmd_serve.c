@@ -186,6 +186,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   iopts.root_uri = root_uri;
   iopts.spool_dir = spool;
   iopts.max_upload = (uint64_t)tarn_config_int(c.cfg, "ingest", "max_upload");
+  iopts.threads = (int)tarn_config_int(c.cfg, "ingest", "threads");
   iopts.open_catalog = open_catalog;
   iopts.open_catalog_arg = c.cfg;
   { /* a catalog misconfiguration stops start-up; an unreachable one only the catalog routes */

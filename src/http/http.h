@@ -180,6 +180,7 @@ typedef struct tarn_http_ingest_options {
   const char *root_uri;     /* the store's root as a URI ("file:///srv/lake/"); copied */
   const char *spool_dir;    /* local directory for upload spool files; copied */
   uint64_t max_upload;      /* cap on POST /ingest bodies, multipart framing included (>= 1) */
+  int threads;              /* tarn_ingest_options.threads of each ingest */
   /* Opens one catalog handle for one request (handles are single-threaded); runs on
    * connection threads, several at once. The route destroys the handle. */
   int (*open_catalog)(void *arg, struct tarn_catalog **out, tarn_error *err);

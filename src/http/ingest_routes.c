@@ -27,6 +27,7 @@ typedef struct ingest_srv {
   char *root_uri;
   char *spool_dir;
   uint64_t max_upload;
+  int threads;
   int (*open_catalog)(void *arg, tarn_catalog **out, tarn_error *err);
   void *open_catalog_arg;
   tarn_metric *m_total, *m_bytes, *m_rows, *m_duration;
@@ -293,6 +294,7 @@ static const char *run_ingest(upload_ctx *uc, tarn_http_response *resp, int *rc_
   o.append = uc->append;
   o.delimiter = uc->delimiter;
   o.source = uc->source;
+  o.threads = is->threads;
   rc = tarn_ingest_csv(&env, uc->fd, &o, &r, &err);
   tarn_metric_observe(is->m_duration, NULL, (double)(tarn_clock_mono_ns() - t0) / 1e9);
   if (rc == TARN_EINVAL || rc == TARN_ETOOBIG) {
@@ -540,6 +542,7 @@ int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_op
   is->io.store = o->store;
   is->io.root_uri = is->root_uri;
   is->max_upload = o->max_upload;
+  is->threads = o->threads;
   is->open_catalog = o->open_catalog;
   is->open_catalog_arg = o->open_catalog_arg;
   if (reg != NULL) {

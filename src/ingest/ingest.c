@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,10 +311,110 @@ static int flush_batch(tarn_pq_writer *pw, colbuf *c, size_t ncols, int64_t rows
   return rc;
 }
 
+/* A running SHA-256 of the first `done` bytes of a file that only grows at its end (the
+ * Parquet spool file: the writer appends and never seeks back). */
+typedef struct running_hash {
+  tarn_sha256 *sha;
+  uint64_t done;
+} running_hash;
+
+/* Hashes bytes [h->done, end) of fd with pread (the descriptor's offset is not moved). */
+static int hash_upto(int fd, running_hash *h, uint64_t end, char *buf, tarn_error *err) {
+  while (h->done < end) {
+    size_t want = end - h->done < COPY_CHUNK ? (size_t)(end - h->done) : COPY_CHUNK;
+    ssize_t n = pread(fd, buf, want, (off_t)h->done);
+    int rc;
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return tarn_error_sys(err, TARN_EIO, n < 0 ? errno : EIO,
+                            "reading the spool file at offset %llu",
+                            (unsigned long long)h->done);
+    if ((rc = tarn_sha256_update(h->sha, buf, (size_t)n, err)) != 0)
+      return rc;
+    h->done += (uint64_t)n;
+  }
+  return 0;
+}
+
+/*
+ * With two threads (tarn_ingest_options.threads >= 2) pass 2 is a pipeline of two stages
+ * over two sets of column buffers: the ingesting thread parses and converts rows into one
+ * set while a writer thread encodes the other into Parquet (dictionaries, statistics,
+ * compression, writes). A set goes back and forth under one mutex; the writer's first
+ * failure stops both. Only the writer thread touches the Parquet writer between open and
+ * close.
+ */
+typedef struct writer_pipe {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  tarn_pq_writer *pw;
+  size_t ncols;
+  colbuf *sets[2];
+  int64_t rows[2]; /* > 0: the set is the writer's, with that many rows */
+  int done;        /* the ingesting thread has handed over its last set */
+  int rc;          /* the writer's failure, with err */
+  tarn_error err;
+  /* The writer also hashes what it has written so far, so that publishing only hashes
+   * the last row group and the footer. */
+  int spool_fd;
+  running_hash *hash;
+  char *hbuf;
+} writer_pipe;
+
+static void *writer_main(void *arg) {
+  writer_pipe *wp = arg;
+  int k = 0, rc = 0;
+  for (;;) {
+    int64_t rows;
+    pthread_mutex_lock(&wp->mu);
+    while (wp->rows[k] == 0 && !wp->done)
+      pthread_cond_wait(&wp->cv, &wp->mu);
+    rows = wp->rows[k];
+    pthread_mutex_unlock(&wp->mu);
+    if (rows == 0)
+      break; /* done, and nothing left */
+    rc = flush_batch(wp->pw, wp->sets[k], wp->ncols, rows, &wp->err);
+    if (rc == 0) {
+      struct stat st;
+      if (fstat(wp->spool_fd, &st) != 0)
+        rc = tarn_error_sys(&wp->err, TARN_EIO, errno, "the spool file");
+      else
+        rc = hash_upto(wp->spool_fd, wp->hash, (uint64_t)st.st_size, wp->hbuf, &wp->err);
+    }
+    pthread_mutex_lock(&wp->mu);
+    wp->rows[k] = 0;
+    if (rc != 0)
+      wp->rc = rc;
+    pthread_cond_broadcast(&wp->cv);
+    pthread_mutex_unlock(&wp->mu);
+    if (rc != 0)
+      break;
+    k ^= 1;
+  }
+  return NULL;
+}
+
+/* Hands set k (rows rows) to the writer and waits until set k^1 is free. Returns the
+ * writer's failure, if any, with its detail in err. */
+static int pipe_hand_over(writer_pipe *wp, int k, int64_t rows, tarn_error *err) {
+  int rc;
+  pthread_mutex_lock(&wp->mu);
+  wp->rows[k] = rows;
+  pthread_cond_broadcast(&wp->cv);
+  while (wp->rows[k ^ 1] != 0 && wp->rc == 0)
+    pthread_cond_wait(&wp->cv, &wp->mu);
+  rc = wp->rc;
+  pthread_mutex_unlock(&wp->mu);
+  if (rc != 0 && err != NULL)
+    *err = wp->err;
+  return rc;
+}
+
 /* Pass 2: the CSV again, into a Parquet file written to spool_fd. */
 static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_result *r,
-                   const tarn_ice_schema *schema, int spool_fd, tarn_pq_file_info *info,
-                   tarn_error *err) {
+                   const tarn_ice_schema *schema, int spool_fd, running_hash *hash,
+                   tarn_pq_file_info *info, tarn_error *err) {
   tarn_csv_options copt;
   tarn_csv_source src;
   hashing_src hs;
@@ -321,12 +422,16 @@ static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_resul
   tarn_pq_writer *pw = NULL;
   tarn_pq_writer_options po;
   tarn_pq_schema pq;
-  colbuf *cb = NULL;
+  colbuf *sets[2] = {NULL, NULL}, *cb;
+  writer_pipe wp;
+  pthread_t writer;
+  int started = 0, k = 0, piped = o->threads >= 2;
   const tarn_csv_record *rec;
   int64_t row = 0, total = 0;
-  size_t i, data_bytes;
+  size_t i, data_bytes = 0;
   int rc;
   memset(&pq, 0, sizeof(pq));
+  memset(&wp, 0, sizeof(wp));
   if (lseek(fd, 0, SEEK_SET) < 0)
     return tarn_error_sys(err, TARN_EIO, errno, "rewinding the CSV");
   tarn_csv_options_init(&copt);
@@ -349,7 +454,29 @@ static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_resul
   po.row_group_size = 64u << 20; /* keeps a row group's pages, and so RSS, bounded */
   rc = tarn_pq_writer_open_fd(spool_fd, &pq, &po, &pw, err);
   if (rc == 0)
-    rc = colbufs_alloc(&cb, r, err);
+    rc = colbufs_alloc(&sets[0], r, err);
+  if (rc == 0 && piped)
+    rc = colbufs_alloc(&sets[1], r, err);
+  if (rc == 0 && piped && (wp.hbuf = tarn_malloc(COPY_CHUNK)) == NULL)
+    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  if (rc == 0 && piped) {
+    wp.spool_fd = spool_fd;
+    wp.hash = hash;
+    pthread_mutex_init(&wp.mu, NULL);
+    pthread_cond_init(&wp.cv, NULL);
+    wp.pw = pw;
+    wp.ncols = r->ncols;
+    wp.sets[0] = sets[0];
+    wp.sets[1] = sets[1];
+    if (pthread_create(&writer, NULL, writer_main, &wp) != 0) {
+      pthread_mutex_destroy(&wp.mu);
+      pthread_cond_destroy(&wp.cv);
+      rc = tarn_error_set(err, TARN_ENOMEM, "cannot start the Parquet writer thread");
+    } else {
+      started = 1;
+    }
+  }
+  cb = sets[0];
   while (rc == 0) {
     rc = tarn_csv_next(rd, &rec, err);
     if (rc != 0 || rec == NULL)
@@ -360,18 +487,43 @@ static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_resul
       break;
     row++;
     total++;
-    data_bytes = 0;
     for (i = 0; i < r->ncols; i++)
-      data_bytes += cb[i].data.len;
+      if (cb[i].type == TARN_CSV_STRING)
+        data_bytes += rec->fields[i].len;
     if (row == BATCH_ROWS || data_bytes >= BATCH_BYTES) {
-      rc = flush_batch(pw, cb, r->ncols, row, err);
+      if (piped) {
+        rc = pipe_hand_over(&wp, k, row, err);
+        k ^= 1;
+        cb = sets[k];
+      } else {
+        rc = flush_batch(pw, cb, r->ncols, row, err);
+      }
       row = 0;
+      data_bytes = 0;
       if (o->progress != NULL)
         o->progress(2, hs.bytes, (uint64_t)total, o->progress_arg);
     }
   }
-  if (rc == 0 && row > 0)
-    rc = flush_batch(pw, cb, r->ncols, row, err);
+  if (rc == 0 && row > 0) {
+    if (piped)
+      rc = pipe_hand_over(&wp, k, row, err);
+    else
+      rc = flush_batch(pw, cb, r->ncols, row, err);
+  }
+  if (started) { /* the writer finishes what it holds, or stops at its failure */
+    pthread_mutex_lock(&wp.mu);
+    wp.done = 1;
+    pthread_cond_broadcast(&wp.cv);
+    pthread_mutex_unlock(&wp.mu);
+    pthread_join(writer, NULL);
+    pthread_mutex_destroy(&wp.mu);
+    pthread_cond_destroy(&wp.cv);
+    if (rc == 0 && wp.rc != 0) {
+      rc = wp.rc;
+      if (err != NULL)
+        *err = wp.err;
+    }
+  }
   if (rc == 0) {
     rc = tarn_pq_writer_close(pw, info, err);
     pw = NULL;
@@ -380,7 +532,9 @@ static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_resul
     o->progress(2, hs.bytes, (uint64_t)total, o->progress_arg);
 out:
   tarn_pq_writer_abort(pw);
-  colbufs_free(cb, r->ncols);
+  colbufs_free(sets[0], r->ncols);
+  colbufs_free(sets[1], r->ncols);
+  tarn_free(wp.hbuf);
   tarn_pq_schema_free(&pq);
   tarn_csv_reader_destroy(rd);
   return rc;
@@ -403,10 +557,6 @@ static int each_chunk(int fd, char *buf, int (*fn)(void *ctx, const char *p, siz
     rc = fn(ctx, buf, (size_t)n, err);
   }
   return rc;
-}
-
-static int hash_chunk(void *ctx, const char *p, size_t n, tarn_error *err) {
-  return tarn_sha256_update(ctx, p, n, err);
 }
 
 static int write_chunk(void *ctx, const char *p, size_t n, tarn_error *err) {
@@ -436,26 +586,23 @@ static int check_existing(const tarn_ingest_env *env, const char *key, uint64_t 
   return 0;
 }
 
-/* Hashes the spooled Parquet file (`size` bytes) and copies it to `key` in the store
- * (put-if-absent; identical content already there is fine). *created says whether we
- * stored it. */
+/* Hashes the spooled Parquet file (`size` bytes; `hash` covers a prefix of it already)
+ * and copies it to `key` in the store (put-if-absent; identical content already there is
+ * fine). *created says whether we stored it. */
 static int publish(const tarn_ingest_env *env, int spool_fd, uint64_t size,
-                   const char *table_data_key, char *key, size_t keylen, int *created,
-                   tarn_error *err) {
+                   running_hash *hash, const char *table_data_key, char *key, size_t keylen,
+                   int *created, tarn_error *err) {
   uint8_t digest[TARN_SHA256_LEN];
   char hex[TARN_SHA256_HEX_LEN];
-  tarn_sha256 *sha = NULL;
   tarn_store_writer *w = NULL;
   char *buf = tarn_malloc(COPY_CHUNK);
   int rc;
   *created = 0;
   if (buf == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-  rc = tarn_sha256_create(&sha, err);
+  rc = hash_upto(spool_fd, hash, size, buf, err);
   if (rc == 0)
-    rc = each_chunk(spool_fd, buf, hash_chunk, sha, err);
-  if (rc == 0)
-    rc = tarn_sha256_final(sha, digest, err);
+    rc = tarn_sha256_final(hash->sha, digest, err);
   if (rc != 0)
     goto out;
   tarn_hex(digest, sizeof(digest), hex);
@@ -477,7 +624,6 @@ static int publish(const tarn_ingest_env *env, int spool_fd, uint64_t size,
   }
 out:
   tarn_store_writer_abort(w);
-  tarn_sha256_destroy(sha);
   tarn_free(buf);
   return rc;
 }
@@ -524,6 +670,29 @@ static int64_t current_total_records(const tarn_table *t) {
   return n < 0 ? 0 : n;
 }
 
+/* With two threads, pass 1 hashes the CSV on a helper thread that reads the file on its
+ * own (pread, from the page cache) while the caller's thread parses and infers. */
+typedef struct csv_hasher {
+  int fd;
+  running_hash h;
+  int rc;
+  tarn_error err;
+} csv_hasher;
+
+static void *csv_hasher_main(void *arg) {
+  csv_hasher *ch = arg;
+  char *buf = tarn_malloc(COPY_CHUNK);
+  struct stat st;
+  if (buf == NULL)
+    ch->rc = tarn_error_set(&ch->err, TARN_ENOMEM, "out of memory");
+  else if (fstat(ch->fd, &st) != 0)
+    ch->rc = tarn_error_sys(&ch->err, TARN_EIO, errno, "the CSV");
+  else
+    ch->rc = hash_upto(ch->fd, &ch->h, (uint64_t)st.st_size, buf, &ch->err);
+  tarn_free(buf);
+  return NULL;
+}
+
 /* Pass 1: infers types and fingerprints. Fills r->names, r->cols, r->row_count, hashes. */
 static int infer(int fd, const tarn_ingest_options *o, tarn_ingest_result *r, tarn_error *err) {
   tarn_csv_options copt;
@@ -535,9 +704,13 @@ static int infer(int fd, const tarn_ingest_options *o, tarn_ingest_result *r, ta
   const tarn_csv_record *rec;
   uint8_t digest[TARN_SHA256_LEN];
   const char *const *names;
+  csv_hasher ch;
+  pthread_t hasher;
+  int hashing = 0;
   size_t i;
   int rc;
   memset(&hs, 0, sizeof(hs));
+  memset(&ch, 0, sizeof(ch));
   hs.fd = fd;
   hs.o = o;
   hs.phase = 1;
@@ -546,6 +719,17 @@ static int infer(int fd, const tarn_ingest_options *o, tarn_ingest_result *r, ta
   rc = tarn_sha256_create(&hs.sha, err);
   if (rc != 0)
     return rc;
+  if (o->threads >= 2) { /* the helper owns the hash until it is joined */
+    ch.fd = fd;
+    ch.h.sha = hs.sha;
+    hs.sha = NULL;
+    if (pthread_create(&hasher, NULL, csv_hasher_main, &ch) == 0) {
+      hashing = 1;
+    } else { /* hash inline instead */
+      hs.sha = ch.h.sha;
+      ch.h.sha = NULL;
+    }
+  }
   tarn_csv_options_init(&copt);
   copt.delimiter = o->delimiter ? o->delimiter : ',';
   if (o->max_field)
@@ -563,6 +747,15 @@ static int infer(int fd, const tarn_ingest_options *o, tarn_ingest_result *r, ta
     r->row_count++;
     if (o->progress != NULL && (r->row_count & 0xffff) == 0)
       o->progress(1, hs.bytes, (uint64_t)r->row_count, o->progress_arg);
+  }
+  if (hashing) {
+    pthread_join(hasher, NULL);
+    hs.sha = ch.h.sha;
+    if (rc == 0 && ch.rc != 0) {
+      rc = ch.rc;
+      if (err != NULL)
+        *err = ch.err;
+    }
   }
   if (rc != 0)
     goto out;
@@ -609,6 +802,7 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
   char spool[4096], table_key[TARN_STORE_KEY_MAX + 1], *cols_text = NULL;
   char rows_text[32], size_text[32];
   int spool_fd = -1, created = 0, rc;
+  running_hash ph = {NULL, 0}; /* of the Parquet spool file */
   memset(&schema, 0, sizeof(schema));
   memset(&info, 0, sizeof(info));
   memset(&df, 0, sizeof(df));
@@ -672,7 +866,9 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
     goto out;
   }
   unlink(spool); /* gone with the descriptor, whatever happens */
-  rc = convert(fd, o, r, &schema, spool_fd, &info, err);
+  rc = tarn_sha256_create(&ph.sha, err);
+  if (rc == 0)
+    rc = convert(fd, o, r, &schema, spool_fd, &ph, &info, err);
   if (rc != 0)
     goto out;
   if (t == NULL) {
@@ -705,7 +901,7 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
   if (rc != 0)
     goto out;
   strcat(table_key, "/data");
-  rc = publish(env, spool_fd, (uint64_t)info.file_size, table_key, r->parquet_key,
+  rc = publish(env, spool_fd, (uint64_t)info.file_size, &ph, table_key, r->parquet_key,
                sizeof(r->parquet_key), &created, err);
   if (rc != 0)
     goto out;
@@ -768,6 +964,7 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
 out:
   if (spool_fd >= 0)
     close(spool_fd);
+  tarn_sha256_destroy(ph.sha);
   tarn_free(cols_text);
   tarn_ice_data_file_free(&df);
   tarn_pq_file_info_free(&info);

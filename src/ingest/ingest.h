@@ -32,7 +32,8 @@
 /* 0 when name matches [a-z0-9_]{1,128}; else TARN_EINVAL naming the rule. */
 int tarn_dataset_name_check(const char *name, tarn_error *err);
 
-/* Settings of the [ingest] section: max_upload (TARN_MAX_UPLOAD, --max-upload on serve). */
+/* Settings of the [ingest] section: max_upload (TARN_MAX_UPLOAD, --max-upload on serve),
+ * threads (TARN_INGEST_THREADS, --threads on ingest). */
 extern const tarn_cfg_def tarn_ingest_config[];
 
 /* The delimiter a user wrote: "," ";" "|", a tab (a literal tab, "\t" or "tab"), or the
@@ -57,6 +58,9 @@ typedef struct tarn_ingest_options {
   const char *source;    /* recorded as the "tarn.source" property (file name, "upload") */
   tarn_pq_codec codec;   /* Parquet compression (tarn_ingest_options_init: SNAPPY) */
   size_t max_field;      /* CSV field cap; 0 = 1 MiB */
+  int threads;           /* 2: pass 1 hashes the CSV on a helper thread and pass 2
+                            converts rows and writes Parquet on two threads (the same
+                            bytes as one); 0 or 1: the caller's thread does everything */
   /* progress, called now and then from the ingesting thread: phase 1 or 2, bytes of the
    * file consumed in that phase, rows so far; may be NULL */
   void (*progress)(int phase, uint64_t bytes, uint64_t rows, void *arg);

@@ -7,6 +7,10 @@ const tarn_cfg_def tarn_ingest_config[] = {
     {"ingest", "max_upload", TARN_CFG_SIZE, "1GiB", 1, 1LL << 40, NULL, "TARN_MAX_UPLOAD",
      "max-upload", "serve", 0,
      "largest CSV upload POST /ingest accepts, multipart framing included (bigger: 413)"},
+    {"ingest", "threads", TARN_CFG_INT, "1", 1, 2, NULL, "TARN_INGEST_THREADS", "threads",
+     "ingest", 0,
+     "threads per ingest: 2 converts rows and writes Parquet at once (and hashes the CSV "
+     "aside)"},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
 };
 

@@ -196,8 +196,8 @@ expect_match "--infer-only prints each column with the reason" \
   'qty +int64 +yes +int64: [0-9]+ values, all integers; [0-9]+ empty' "$out"
 expect_match "--infer-only prints the fingerprint" 'fingerprint sha256:[0-9a-f]{64}' "$out"
 expect_eq "--infer-only writes nothing" "$before" "$(listing)"
-out=$("$BIN" ingest "$WORK/cli.csv" --name cli --lake "$LAKE" 2>"$WORK/err")
-expect_eq "tarn ingest exits 0" 0 $?
+out=$("$BIN" ingest "$WORK/cli.csv" --name cli --threads 2 --lake "$LAKE" 2>"$WORK/err")
+expect_eq "tarn ingest (--threads 2) exits 0" 0 $?
 expect_match "the summary line" '^datasets\.cli: created; 500 rows, 11 columns, parquet [0-9.]+ [kM]?B at warehouse/datasets/cli/data/[0-9a-f]{64}\.parquet; [0-9.]+ s, [0-9.]+ MB/s$' "$out"
 check "no progress bar when stderr is not a terminal" test -z "$(grep -a 'pass 1/2' "$WORK/err")"
 out=$("$BIN" ingest "$WORK/cli.csv" --name cli --lake "$LAKE" 2>/dev/null)
@@ -227,6 +227,16 @@ expect_match "datasets show: fingerprint, rows, columns, objects" \
 expect_eq "datasets show --json is the HTTP manifest view" \
   "$(curl -sS "$BASE/catalog/datasets/trips" | jq -S 'del(.updated_at)')" \
   "$("$BIN" datasets show trips --json --lake "$LAKE" | jq -S 'del(.updated_at)')"
+KEY_CLI=$("$BIN" datasets show cli --json --lake "$LAKE" | jq -r '.objects[0].key')
+jq '.label = "datasets.cli (two threads)" | .table_url = "file://'"$(realpath "$LAKE")"'/warehouse/datasets/cli"
+    | .pairs = [{"csv": "'"$WORK/cli.csv"'", "parquet": "'"$LAKE/$KEY_CLI"'"}]' \
+  "$WORK/spec_trips.json" >"$WORK/spec_cli.json"
+if node "$CHECK" "$WORK/spec_cli.json" >"$WORK/check_cli.log" 2>&1; then
+  ok "DuckDB and icebird read datasets.cli as the CSV says ($(tail -1 "$WORK/check_cli.log"))"
+else
+  fail "DuckDB and icebird checks of datasets.cli (log below)"
+  grep -E '^(ok|FAIL)|Error' "$WORK/check_cli.log" | sed 's/^/    /'
+fi
 "$BIN" datasets show nope --lake "$LAKE" >/dev/null 2>&1
 expect_eq "datasets show of a missing dataset exits 1" 1 $?
 expect_match "datasets resync" 'datasets\.trips: row count and columns recomputed' \

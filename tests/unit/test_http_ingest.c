@@ -63,6 +63,7 @@ static void start(fixture *fx, uint64_t max_upload) {
   io.root_uri = fx->root_uri;
   io.spool_dir = fx->spool;
   io.max_upload = max_upload;
+  io.threads = 2; /* the library's tests cover one thread; here the pipeline */
   io.open_catalog = open_catalog;
   io.open_catalog_arg = fx;
   assert_int_equal(tarn_http_add_ingest_routes(fx->srv, &io, NULL), 0);

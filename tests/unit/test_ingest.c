@@ -220,6 +220,41 @@ static void test_bad_input(void **state) {
   assert_int_equal(count_files(f), 0);
 }
 
+/* Two threads write the very bytes one thread writes (the content-addressed keys are
+ * equal, so the Parquet hash the writer thread keeps is right too) and hash the CSV alike.
+ * Enough rows for several batches, with long strings in some. */
+static void test_two_threads_same_bytes(void **state) {
+  fx *f = *state;
+  size_t cap = 40u << 20, len = 0;
+  char *text = malloc(cap);
+  tarn_ingest_result r1, r2;
+  tarn_ingest_options o;
+  tarn_error err;
+  int i, fd;
+  len += (size_t)snprintf(text + len, cap - len, "id,v,s,d\n");
+  for (i = 0; i < 200000; i++)
+    len += (size_t)snprintf(text + len, cap - len, "%d,%d.25,%s%d,2024-01-%02d\n", i, i % 977,
+                            i % 5000 == 0 ? "a-rather-long-string-for-the-dictionary-" : "s",
+                            i % 3000, 1 + i % 28);
+  fd = csv_fd(text);
+  free(text);
+  tarn_ingest_options_init(&o);
+  o.name = "one";
+  tarn_ingest_result_init(&r1);
+  assert_int_equal(tarn_ingest_csv(&f->env, fd, &o, &r1, &err), 0);
+  o.name = "two";
+  o.threads = 2;
+  tarn_ingest_result_init(&r2);
+  assert_int_equal(tarn_ingest_csv(&f->env, fd, &o, &r2, &err), 0);
+  close(fd);
+  assert_int_equal(r2.row_count, 200000);
+  assert_int_equal(r1.parquet_size, r2.parquet_size);
+  assert_string_equal(r1.source_sha256, r2.source_sha256); /* hashed on the helper thread */
+  assert_string_equal(strrchr(r1.parquet_key, '/'), strrchr(r2.parquet_key, '/'));
+  tarn_ingest_result_free(&r1);
+  tarn_ingest_result_free(&r2);
+}
+
 static void test_views_and_resync(void **state) {
   fx *f = *state;
   tarn_ingest_result r;
@@ -271,6 +306,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_replace_append_drift, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
       cmocka_unit_test_setup_teardown(test_views_and_resync, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_two_threads_same_bytes, setup, teardown),
   };
   tarn_log_set_level(TARN_LOG_WARN);
   return cmocka_run_group_tests(tests, NULL, NULL);
