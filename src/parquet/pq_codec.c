@@ -302,8 +302,11 @@ int tarn__pq_snappy_decode(const uint8_t *ip, size_t n, uint8_t *op, size_t expe
     }
     if (off - 1 >= (size_t)(op - ostart) || len > (size_t)(oend - op))
       return -1;
-    for (k = 0; k < len; k++)
-      op[k] = op[k - off];
+    {
+      const uint8_t *from = op - off; /* op[k - off] would wrap k - off around SIZE_MAX */
+      for (k = 0; k < len; k++)
+        op[k] = from[k];
+    }
     op += len;
   }
   return op == oend ? 0 : -1;
