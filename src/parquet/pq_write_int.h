@@ -232,5 +232,8 @@ int tarn__pq_schema_check(const tarn_pq_schema *s, tarn_error *err);
 /* Rows per data page at most (besides page_size), as parquet-mr's default: keeps the
  * page index useful for columns that encode very small. */
 #define TARN__PQ_PAGE_ROWS_MAX 20000
+/* Values a chunk's first dictionary-encoded page needs before the writer judges whether
+ * the dictionary pays (smaller first pages keep it until the size cap). */
+#define TARN__PQ_DICT_PROBE_VALUES 1024
 
 #endif

@@ -513,6 +513,63 @@ static int put_page(tarn_pq_writer *w, colw *cw, tarn__pq_page_header *h, int64_
   return rc;
 }
 
+/*
+ * Called for a chunk's first data page while it is dictionary-encoded. When the page has
+ * TARN__PQ_DICT_PROBE_VALUES values or more and its dictionary entries plus the indexes
+ * are not smaller than its values PLAIN (parquet-mr's test), the dictionary does not pay:
+ * the page is re-encoded PLAIN from its indexes, the dictionary is dropped and the rest of
+ * the chunk is PLAIN. High-cardinality columns then cost one page of hashing instead of a
+ * dictionary filled up to its cap. *dict_page becomes 0 when dropped.
+ */
+static int probe_dictionary(tarn_pq_writer *w, colw *cw, int *dict_page) {
+  tarn__pq_dict *d = &cw->dict;
+  const uint32_t *idx = (const uint32_t *)(const void *)cw->vals.data;
+  size_t n = cw->vals.len / 4, i, plain = 0, enc;
+  int bw = tarn__pq_bit_width(d->count > 0 ? d->count - 1 : 0);
+  tarn_buf t;
+  uint8_t *dst;
+  if (n < TARN__PQ_DICT_PROBE_VALUES)
+    return 0;
+  enc = d->plain.len + (n * (size_t)(bw ? bw : 1) + 7) / 8 + 1;
+  if (!d->bytes || d->width > 0) {
+    plain = n * (size_t)d->width;
+  } else {
+    for (i = 0; i < n; i++)
+      plain += 4 + (size_t)d->ent_len[idx[i]];
+  }
+  if (enc < plain)
+    return 0;
+  tarn_buf_reset(&w->tmp);
+  if (tarn_buf_reserve(&w->tmp, plain, &w->err) != 0)
+    return w->err.code;
+  dst = (uint8_t *)w->tmp.data;
+  if (!d->bytes) {
+    size_t wd = (size_t)d->width;
+    for (i = 0; i < n; i++)
+      memcpy(dst + i * wd, d->plain.data + (size_t)idx[i] * wd, wd);
+  } else if (d->width > 0) { /* FLBA: entries without a length */
+    size_t wd = (size_t)d->width;
+    for (i = 0; i < n; i++)
+      memcpy(dst + i * wd, d->plain.data + d->ent_off[idx[i]], wd);
+  } else { /* BYTE_ARRAY: the 4-byte length precedes each entry's bytes */
+    size_t o = 0;
+    for (i = 0; i < n; i++) {
+      size_t len = 4 + (size_t)d->ent_len[idx[i]];
+      memcpy(dst + o, d->plain.data + d->ent_off[idx[i]] - 4, len);
+      o += len;
+    }
+  }
+  w->tmp.len = plain;
+  dst[plain] = '\0';
+  t = cw->vals; /* the PLAIN bytes become the page's values */
+  cw->vals = w->tmp;
+  w->tmp = t;
+  tarn__pq_dict_reset(d);
+  cw->dict_active = 0;
+  *dict_page = 0;
+  return 0;
+}
+
 static int flush_page(tarn_pq_writer *w, colw *cw) {
   const tarn_pq_column *c = cw->col;
   tarn__pq_page_header h;
@@ -533,6 +590,11 @@ static int flush_page(tarn_pq_writer *w, colw *cw) {
   if (c->optional) {
     rc = tarn__pq_encode_hybrid_bits((const uint8_t *)cw->defs.data, (size_t)cw->page_rows,
                                      &w->lev, err);
+    if (rc != 0)
+      return rc;
+  }
+  if (dict_page && cw->dict_pages == 0 && cw->plain_pages == 0) {
+    rc = probe_dictionary(w, cw, &dict_page);
     if (rc != 0)
       return rc;
   }

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <snappy-c.h>
+
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/error.h"
@@ -290,6 +292,115 @@ static void test_hybrid_bits_roundtrip(void **state) {
     tarn_buf_free(&b);
     free(bits);
     free(got);
+  }
+}
+
+/* ---- compression ---- */
+
+/* n bytes of one of several shapes: random, zeros, a pattern repeating every `period`
+ * bytes, words from a small vocabulary, and a mix of all of these in short runs. */
+static void fill_shape(uint8_t *p, size_t n, int shape, size_t period) {
+  static const char *const words[] = {"parquet ", "tarn ", "a", "lakehouse ", "zz", "\n"};
+  size_t i = 0;
+  while (i < n) {
+    int sh = shape == 4 ? (int)(rnd() % 4) : shape;
+    size_t run = shape == 4 ? 1 + rnd() % 90 : n, k;
+    for (k = 0; k < run && i < n; k++, i++) {
+      switch (sh) {
+      case 0: p[i] = (uint8_t)rnd(); break;
+      case 1: p[i] = 0; break;
+      case 2: p[i] = i >= period ? p[i - period] : (uint8_t)rnd(); break;
+      default: {
+        const char *w = words[rnd() % 6];
+        size_t l = strlen(w), j;
+        for (j = 0; j < l && i < n; j++)
+          p[i++] = (uint8_t)w[j];
+        i--;
+        break;
+      }
+      }
+    }
+  }
+}
+
+static void test_snappy_decoder(void **state) {
+  static const size_t sizes[] = {0, 1, 5, 16, 17, 63, 64, 65, 66, 67, 100, 129, 1000, 4096,
+                                 65536, 65537, 200000};
+  size_t si, period = 1;
+  int shape;
+  (void)state;
+  for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++)
+    for (shape = 0; shape < 5; shape++) {
+      size_t n = sizes[si], cl = snappy_max_compressed_length(n), k;
+      uint8_t *in = malloc(n + 1), *c = malloc(cl), *out = malloc(n + 1), *bad = malloc(cl);
+      period = period % 23 + 1; /* 1..23: offsets below 8, below 16 and beyond */
+      fill_shape(in, n, shape, period);
+      assert_int_equal(snappy_compress((const char *)in, n, (char *)c, &cl), SNAPPY_OK);
+      assert_int_equal(tarn__pq_snappy_decode(c, cl, out, n), 0);
+      assert_memory_equal(out, in, n);
+      /* the declared length must match exactly */
+      assert_int_equal(tarn__pq_snappy_decode(c, cl, out, n + 1), -1);
+      if (n > 0)
+        assert_int_equal(tarn__pq_snappy_decode(c, cl, out, n - 1), -1);
+      /* any truncation leaves bytes missing */
+      for (k = 0; k < cl; k += 1 + cl / 40)
+        assert_int_equal(tarn__pq_snappy_decode(c, k, out, n), -1);
+      /* flipped bytes: an error or n bytes, never a read or write out of bounds (ASan) */
+      for (k = 0; k < 40 && cl > 0; k++) {
+        memcpy(bad, c, cl);
+        bad[rnd() % cl] ^= (uint8_t)(1 + rnd() % 255);
+        (void)tarn__pq_snappy_decode(bad, cl, out, n);
+      }
+      free(in);
+      free(c);
+      free(out);
+      free(bad);
+    }
+  {
+    uint8_t out[64];
+    static const uint8_t zero_off[] = {8, 0x00, 'a', 0x01 | (3 << 2), 0x00};  /* copy at 0 */
+    static const uint8_t far_off[] = {8, 0x00, 'a', 0x01 | (3 << 2), 0x02}; /* 2 back of 1 */
+    static const uint8_t long_var[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+    static const uint8_t short_lit[] = {4, 0x0c, 'a', 'b'};             /* 4 declared, 2 */
+    static const uint8_t ok[] = {7, 0x04, 'a', 'b', 0x01 | (1 << 2), 0x02}; /* ab + 5 copied */
+    assert_int_equal(tarn__pq_snappy_decode(zero_off, sizeof(zero_off), out, 8), -1);
+    assert_int_equal(tarn__pq_snappy_decode(far_off, sizeof(far_off), out, 8), -1);
+    assert_int_equal(tarn__pq_snappy_decode(long_var, sizeof(long_var), out, 0), -1);
+    assert_int_equal(tarn__pq_snappy_decode(short_lit, sizeof(short_lit), out, 4), -1);
+    assert_int_equal(tarn__pq_snappy_decode(ok, sizeof(ok), out, 7), 0);
+    assert_memory_equal(out, "abababa", 7);
+  }
+}
+
+/* Every codec round-trips through a context reused across pages, and without one. */
+static void test_codec_roundtrip(void **state) {
+  static const tarn_pq_codec codecs[] = {TARN_PQ_UNCOMPRESSED, TARN_PQ_SNAPPY, TARN_PQ_GZIP,
+                                         TARN_PQ_ZSTD, TARN_PQ_LZ4_RAW};
+  size_t ci;
+  (void)state;
+  for (ci = 0; ci < sizeof(codecs) / sizeof(codecs[0]); ci++) {
+    tarn__pq_codec_ctx cx = {0};
+    int round;
+    for (round = 0; round < 8; round++) {
+      size_t n = round == 0 ? 0 : (size_t)1 << (round * 2 + 2);
+      uint8_t *in = malloc(n + 1), *out = malloc(n + 1);
+      tarn__pq_codec_ctx *use = round == 7 ? NULL : &cx;
+      tarn_buf b;
+      tarn_error err;
+      tarn_buf_init(&b, TARN_BUF_UNLIMITED);
+      fill_shape(in, n, round % 5, 7);
+      assert_int_equal(tarn__pq_compress(use, codecs[ci], 0, in, n, &b, &err), 0);
+      assert_int_equal(tarn__pq_decompress(use, codecs[ci], b.data ? b.data : "", b.len, out, n,
+                                           &err), 0);
+      assert_memory_equal(out, in, n);
+      assert_int_equal(tarn__pq_decompress(use, codecs[ci], b.data ? b.data : "", b.len, out,
+                                           n + 1, &err), TARN_ECORRUPT);
+      tarn_buf_free(&b);
+      free(in);
+      free(out);
+    }
+    tarn__pq_codec_ctx_free(&cx);
+    tarn__pq_codec_ctx_free(&cx); /* freeing twice is harmless */
   }
 }
 
@@ -1098,6 +1209,62 @@ static void test_dictionary_fallback(void **state) {
 }
 
 /* Reads the bloom filters back from the file bytes and checks every written value. */
+/* A dictionary that does not pay on the chunk's first page is dropped: that page is
+ * re-encoded PLAIN (values intact), the chunk has no dictionary page; columns with few
+ * distinct values keep theirs. */
+static void test_dictionary_probe(void **state) {
+  tarn_pq_column cols[3];
+  tarn_pq_schema s;
+  tarn_pq_writer *w;
+  tarn_pq_reader *r;
+  tarn_pq_scan *sc;
+  tarn_pq_batch *b;
+  tarn_error err;
+  small_batch sb;
+  const tarn_pq_file_meta *m;
+  FILE *f = tmpfile();
+  int64_t row = 0, i;
+  size_t k, c;
+  (void)state;
+  assert_non_null(f);
+  small_schema(cols, &s);
+  small_fill(&sb, 0, 30000);
+  assert_int_equal(tarn_pq_writer_open_fd(fileno(f), &s, NULL, &w, &err), 0);
+  assert_int_equal(tarn_pq_writer_write(w, &sb.b, &err), 0);
+  assert_int_equal(tarn_pq_writer_close(w, NULL, &err), 0);
+  assert_int_equal(tarn_pq_reader_open_fd(fileno(f), "probe", &r, &err), 0);
+  m = tarn_pq_reader_meta(r);
+  assert_int_equal(m->nrow_groups, 1);
+  for (c = 0; c < 3; c++) {
+    const tarn_pq_chunk_meta *cm = &m->row_groups[0].chunks[c];
+    int dict = 0;
+    for (k = 0; k < cm->nencodings; k++)
+      dict += cm->encodings[k] == TARN_PQ_RLE_DICTIONARY;
+    /* id: 30,000 distinct values; name: 300; score: 1,000 */
+    assert_int_equal(dict, c == 0 ? 0 : 1);
+    assert_int_equal(cm->dictionary_page_offset >= 0, c != 0);
+  }
+  assert_int_equal(tarn_pq_scan_open(r, NULL, &sc, &err), 0);
+  while (tarn_pq_scan_next(sc, &b, &err) == 0 && b != NULL) {
+    for (i = 0; i < b->nrows; i++, row++) {
+      assert_int_equal(((int64_t *)b->cols[0].values)[i], row);
+      if (row % 4 != 0) {
+        char want[16];
+        int64_t o = b->cols[1].offsets[i], n = b->cols[1].offsets[i + 1] - o;
+        snprintf(want, sizeof(want), "n%03d", (int)(row % 300));
+        assert_int_equal(n, 4);
+        assert_memory_equal(b->cols[1].data + o, want, 4);
+      }
+    }
+    tarn_pq_batch_free(b);
+  }
+  assert_int_equal(row, 30000);
+  tarn_pq_scan_close(sc);
+  tarn_pq_reader_close(r);
+  fclose(f);
+  small_free(&sb);
+}
+
 static void test_bloom_filter(void **state) {
   fixture *fx = *state;
   tarn_pq_column cols[3];
@@ -1735,10 +1902,11 @@ static void gen_file(const char *dir, const gfile *gf) {
   snprintf(path, sizeof(path), "%s/%s.expected.json", dir, gf->name);
   ex = fopen(path, "w");
   assert_non_null(ex);
-  fprintf(ex, "{\"name\":\"%s\",\"codec\":\"%s\",\"v2\":%d,\"dict\":%d,\"rows\":%d,"
+  fprintf(ex, "{\"name\":\"%s\",\"codec\":\"%s\",\"v2\":%d,\"dict\":%d,\"card\":%d,\"rows\":%d,"
               "\"rg_rows\":%d,\"nostats\":%d,\"noindex\":%d,\"bloom\":%d,\"trunc\":%zu,"
               "\"kv\":[[\"tarn.test\",\"%s\"],[\"empty\",\"\"]],\"columns\":[\n",
-          gf->name, tarn_pq_codec_name(gf->codec), gf->v2, gf->dict, gf->nrows, gf->rg_rows,
+          gf->name, tarn_pq_codec_name(gf->codec), gf->v2, gf->dict, gf->card, gf->nrows,
+          gf->rg_rows,
           gf->nostats, gf->noindex, gf->bloom, gf->trunc ? gf->trunc : 64, gf->name);
   for (j = 0; j < NG * 2; j++) {
     char desc[96];
@@ -1876,6 +2044,8 @@ int main(void) {
       cmocka_unit_test(test_hybrid_vectors),
       cmocka_unit_test(test_hybrid_roundtrip),
       cmocka_unit_test(test_hybrid_bits_roundtrip),
+      cmocka_unit_test(test_snappy_decoder),
+      cmocka_unit_test(test_codec_roundtrip),
       cmocka_unit_test(test_bit_helpers),
       cmocka_unit_test(test_dict_fixed_and_cap),
       cmocka_unit_test(test_dict_bytes),
@@ -1891,6 +2061,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store_visibility, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_write_fault, setup, teardown),
       cmocka_unit_test(test_dictionary_fallback),
+      cmocka_unit_test(test_dictionary_probe),
       cmocka_unit_test_setup_teardown(test_bloom_filter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
       cmocka_unit_test(test_dump_for_interop),
