@@ -184,12 +184,6 @@ static void print_sub_help(const cli *c, const table_sub *s) {
 
 /* ---- shared helpers ---- */
 
-int table_fail(const table_cx *x, const tarn_error *err) {
-  cli_error("table", "%s", tarn_error_message(err));
-  (void)x;
-  return err->code == TARN_ECONFIG ? TARN_EXIT_USAGE : TARN_EXIT_FAIL;
-}
-
 int table_open(table_cx *x, tarn_table **out) {
   tarn_error err;
   int rc = tarn_table_load(x->cat, &x->io, x->ns, x->name, out, &err);
@@ -435,7 +429,7 @@ static int parse_spec(const char *text, const tarn_ice_schema *s, tarn_ice_spec 
   int n = split_list(text, &copy, items, 256), i, k;
   memset(out, 0, sizeof(*out));
   if (n < 0 || n > 256) {
-    snprintf(why, whylen, n < 0 ? "out of memory" : "at most 256 partition fields");
+    snprintf(why, whylen, "%s", n < 0 ? "out of memory" : "at most 256 partition fields");
     tarn_free(copy);
     return -1;
   }
@@ -491,7 +485,7 @@ static int parse_sort(const char *text, const tarn_ice_schema *s, tarn_ice_sort_
   int n = split_list(text, &copy, items, 256), i;
   memset(out, 0, sizeof(*out));
   if (n < 0 || n > 256) {
-    snprintf(why, whylen, n < 0 ? "out of memory" : "at most 256 sort fields");
+    snprintf(why, whylen, "%s", n < 0 ? "out of memory" : "at most 256 sort fields");
     tarn_free(copy);
     return -1;
   }

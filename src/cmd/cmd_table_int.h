@@ -49,10 +49,6 @@ typedef struct table_cx {
   int json;             /* --json */
 } table_cx;
 
-/* Prints "tarn table: message" and returns TARN_EXIT_FAIL, or TARN_EXIT_USAGE for
- * errors a user fixes on the command line (TARN_EINVAL/ECONFIG from their input). */
-int table_fail(const table_cx *x, const tarn_error *err);
-
 /* Loads x->ns.x->name; on failure prints the error naming the table. */
 int table_open(table_cx *x, tarn_table **out);
 
