@@ -245,7 +245,17 @@ int tarn__pq_snappy_decode(const uint8_t *ip, size_t n, uint8_t *op, size_t expe
           memcpy(op + 48, src + 48, 16);
         }
       }
-    } else if (off >= 8) {
+    } else if ((8 % off) == 0) { /* period 1, 2, 4 or 8 (8: int64 columns, the most
+                                  * common): one 8-byte word repeats, stored without
+                                  * reading back what was just written */
+      uint8_t word[8];
+      size_t k;
+      memcpy(word, src, off);
+      for (k = off; k < 8; k *= 2)
+        memcpy(word + k, word, k);
+      for (k = 0; k < len; k += 8)
+        memcpy(op + k, word, 8);
+    } else if (off > 8) {
       size_t k;
       for (k = 0; k < len; k += 8)
         memcpy(op + k, src + k, 8);

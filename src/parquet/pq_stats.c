@@ -161,11 +161,30 @@ int tarn__pq_acc_add_one(const tarn_pq_column *c, tarn__pq_acc *a, const uint8_t
   return 0;
 }
 
+/* The first 8 bytes of a byte string as a big-endian number, zero-padded. A strictly
+ * greater (smaller) key means a strictly greater (smaller) string in unsigned byte-wise
+ * order, so most values are placed between the bounds without a memcmp. */
+static uint64_t prefix_key(const uint8_t *p, size_t len) {
+  uint64_t k = 0;
+  size_t i;
+  if (len >= 8) {
+    memcpy(&k, p, 8);
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    k = __builtin_bswap64(k);
+#endif
+    return k;
+  }
+  for (i = 0; i < len; i++)
+    k |= (uint64_t)p[i] << (56 - 8 * i);
+  return k;
+}
+
 int tarn__pq_acc_add_bytes(const tarn_pq_column *c, tarn__pq_acc *a, const int64_t *offsets,
                            const uint8_t *data, int flba, const uint8_t *validity, int64_t start,
                            int64_t n, tarn_error *err) {
   const uint8_t *mn = NULL, *mx = NULL;
   size_t mnl = 0, mxl = 0;
+  uint64_t kmn = 0, kmx = 0; /* prefix keys of mn and mx */
   int64_t i;
   int decimal = c->logical == TARN_PQ_LT_DECIMAL, rc;
   for (i = start; i < start + n; i++) {
@@ -183,14 +202,21 @@ int tarn__pq_acc_add_bytes(const tarn_pq_column *c, tarn__pq_acc *a, const int64
     if (mn == NULL) {
       mn = mx = p;
       mnl = mxl = len;
+      kmn = kmx = prefix_key(p, len);
       continue;
     }
     if (!decimal) { /* inline unsigned byte-wise order */
-      size_t m = len < mnl ? len : mnl;
-      int r = m ? memcmp(p, mn, m) : 0;
+      uint64_t k = prefix_key(p, len);
+      size_t m;
+      int r;
+      if (k > kmn && k < kmx)
+        continue;
+      m = len < mnl ? len : mnl;
+      r = m ? memcmp(p, mn, m) : 0;
       if (r < 0 || (r == 0 && len < mnl)) {
         mn = p;
         mnl = len;
+        kmn = k;
         continue;
       }
       m = len < mxl ? len : mxl;
@@ -198,6 +224,7 @@ int tarn__pq_acc_add_bytes(const tarn_pq_column *c, tarn__pq_acc *a, const int64
       if (r > 0 || (r == 0 && len > mxl)) {
         mx = p;
         mxl = len;
+        kmx = k;
       }
     } else {
       if (cmp_bytes(c, p, len, mn, mnl) < 0) {
