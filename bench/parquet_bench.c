@@ -328,7 +328,7 @@ static int do_read(const char *path) {
       else
         raw += b->nrows * (int64_t)(col->type == TARN_PQ_INT96 ? 12 : type_width(col->type));
     }
-    tarn_pq_batch_free(b);
+    tarn_pq_scan_recycle(s, b); /* its buffers serve the next batch */
   }
   tarn_pq_scan_close(s);
   tarn_pq_reader_close(r);

@@ -351,6 +351,10 @@ int tarn_pq_scan_open(tarn_pq_reader *r, const tarn_pq_scan_options *opts, tarn_
                       tarn_error *err);
 /* Next batch (owned by the caller: tarn_pq_batch_free), or *out = NULL at the end. */
 int tarn_pq_scan_next(tarn_pq_scan *s, tarn_pq_batch **out, tarn_error *err);
+/* Gives a batch that this scan returned back to it instead of freeing it: its buffers are
+ * reused for the next batch (new memory costs page faults on every batch of a big scan).
+ * Takes b: the caller must not use it afterwards. Accepts NULL. */
+void tarn_pq_scan_recycle(tarn_pq_scan *s, tarn_pq_batch *b);
 const tarn_pq_scan_stats *tarn_pq_scan_stats_get(const tarn_pq_scan *s);
 void tarn_pq_scan_close(tarn_pq_scan *s); /* accepts NULL */
 

@@ -89,6 +89,19 @@ struct tarn_pq_scan {
   tarn_buf tmp;
   tarn__pq_codec_ctx codec; /* decompression state kept across pages */
   tarn_pq_scan_stats stats;
+  /* buffers of batches given back by tarn_pq_scan_recycle, one set per projected column,
+   * and the last such batch's shell (its struct and column array) */
+  struct spare {
+    void *values;
+    size_t values_cap;
+    uint8_t *validity;
+    size_t validity_cap;
+    int64_t *offsets;
+    size_t offsets_cap;
+    uint8_t *data;
+    size_t data_cap;
+  } *spare;
+  tarn_pq_batch *spare_batch;
 };
 
 /* ---- errors ---- */
@@ -763,6 +776,24 @@ static void null_bits(tarn_pq_array *a, const uint8_t *defs, int64_t at, int64_t
 }
 
 /* Appends rows [row, row + n) of the cursor to array a at index `at`. */
+/* A recycled buffer of at least `need` bytes when there is one (it leaves the spare
+ * slot), else a new one; NULL when out of memory. */
+static void *spare_take(void **slot, size_t *cap, size_t need) {
+  void *p = *slot;
+  *slot = NULL;
+  if (p != NULL && *cap >= need)
+    return p;
+  tarn_free(p);
+  return tarn_malloc(need);
+}
+
+/* Puts buffer p of cap bytes in a spare slot (freeing what was there). */
+static void spare_give(void **slot, size_t *cap, void *p, size_t pcap) {
+  tarn_free(*slot);
+  *slot = p;
+  *cap = p != NULL ? pcap : 0;
+}
+
 static int cur_read(tarn_pq_scan *s, colcur *cc, int64_t row, int64_t n, tarn_pq_array *a,
                     int64_t at, int64_t cap_rows, size_t *data_cap, tarn_error *err) {
   while (n > 0) {
@@ -778,7 +809,9 @@ static int cur_read(tarn_pq_scan *s, colcur *cc, int64_t row, int64_t n, tarn_pq
     if (cc->pg_nulls > 0 && memchr(cc->defs + pr, 0, (size_t)take) != NULL) {
       if (a->validity == NULL) {
         size_t nb = (size_t)(cap_rows + 7) / 8;
-        a->validity = tarn_malloc(nb ? nb : 1);
+        struct spare *sp = s->spare != NULL ? &s->spare[cc - s->cur] : NULL;
+        a->validity = sp != NULL ? spare_take((void **)&sp->validity, &sp->validity_cap, nb ? nb : 1)
+                                 : tarn_malloc(nb ? nb : 1);
         if (a->validity == NULL)
           return COL_ERR(err, s, cc, TARN_ENOMEM, cc->chunk_off, "out of memory for a batch");
         memset(a->validity, 0xff, nb);
@@ -1346,11 +1379,16 @@ int tarn_pq_scan_next(tarn_pq_scan *s, tarn_pq_batch **out, tarn_error *err) {
     if (s->row >= rr->end && ++s->range_i < s->ranges.n)
       s->row = s->ranges.r[s->range_i].start;
   }
-  b = tarn_calloc(1, sizeof(*b));
-  if (b == NULL)
-    goto nomem;
+  if (s->spare_batch != NULL) { /* a recycled shell: its column array is zeroed */
+    b = s->spare_batch;
+    s->spare_batch = NULL;
+  } else {
+    b = tarn_calloc(1, sizeof(*b));
+    if (b == NULL)
+      goto nomem;
+    b->cols = tarn_calloc(s->nproj ? s->nproj : 1, sizeof(tarn_pq_array));
+  }
   b->nrows = nrows;
-  b->cols = tarn_calloc(s->nproj ? s->nproj : 1, sizeof(tarn_pq_array));
   data_caps = tarn_calloc(s->nproj ? s->nproj : 1, sizeof(size_t));
   if (b->cols == NULL || data_caps == NULL)
     goto nomem;
@@ -1358,15 +1396,34 @@ int tarn_pq_scan_next(tarn_pq_scan *s, tarn_pq_batch **out, tarn_error *err) {
   for (i = 0; i < s->nproj; i++) {
     colcur *cc = &s->cur[i];
     tarn_pq_array *a = &b->cols[i];
+    struct spare *sp = s->spare != NULL ? &s->spare[i] : NULL;
     size_t k;
     int64_t at = 0;
     a->length = nrows;
-    if (cc->c->type == TARN_PQ_BOOLEAN)
-      a->values = tarn_calloc((size_t)(nrows + 7) / 8 + 1, 1);
-    else if (cc->w > 0)
-      a->values = tarn_malloc((size_t)nrows * (size_t)cc->w + 1);
-    else
-      a->offsets = tarn_calloc((size_t)nrows + 1, sizeof(int64_t));
+    if (sp == NULL) {
+      if (cc->c->type == TARN_PQ_BOOLEAN)
+        a->values = tarn_calloc((size_t)(nrows + 7) / 8 + 1, 1);
+      else if (cc->w > 0)
+        a->values = tarn_malloc((size_t)nrows * (size_t)cc->w + 1);
+      else
+        a->offsets = tarn_calloc((size_t)nrows + 1, sizeof(int64_t));
+    } else if (cc->c->type == TARN_PQ_BOOLEAN) {
+      size_t nb = (size_t)(nrows + 7) / 8 + 1;
+      a->values = spare_take(&sp->values, &sp->values_cap, nb);
+      if (a->values != NULL)
+        memset(a->values, 0, nb);
+    } else if (cc->w > 0) {
+      a->values = spare_take(&sp->values, &sp->values_cap, (size_t)nrows * (size_t)cc->w + 1);
+    } else {
+      a->offsets = spare_take((void **)&sp->offsets, &sp->offsets_cap,
+                              ((size_t)nrows + 1) * sizeof(int64_t));
+      if (a->offsets != NULL)
+        a->offsets[0] = 0;
+      a->data = sp->data; /* grown by cur_read as needed */
+      data_caps[i] = sp->data_cap;
+      sp->data = NULL;
+      sp->data_cap = 0;
+    }
     if (a->values == NULL && a->offsets == NULL)
       goto nomem;
     for (k = 0; k < nsegs; k++) {
@@ -1401,10 +1458,49 @@ const tarn_pq_scan_stats *tarn_pq_scan_stats_get(const tarn_pq_scan *s) {
   return &s->stats;
 }
 
+void tarn_pq_scan_recycle(tarn_pq_scan *s, tarn_pq_batch *b) {
+  size_t i;
+  if (b == NULL)
+    return;
+  if (s == NULL || b->ncols != s->nproj || b->cols == NULL) {
+    tarn_pq_batch_free(b);
+    return;
+  }
+  if (s->spare == NULL && (s->spare = tarn_calloc(s->nproj ? s->nproj : 1,
+                                                  sizeof(*s->spare))) == NULL) {
+    tarn_pq_batch_free(b); /* out of memory: the next batch is simply allocated */
+    return;
+  }
+  for (i = 0; i < b->ncols; i++) { /* capacities as tarn_pq_scan_next allocated them */
+    tarn_pq_array *a = &b->cols[i];
+    struct spare *sp = &s->spare[i];
+    const tarn_pq_column *c = &s->m->schema.cols[s->proj[i]];
+    size_t n = a->length > 0 ? (size_t)a->length : 0;
+    size_t vcap = c->type == TARN_PQ_BOOLEAN ? (n + 7) / 8 + 1 : n * (size_t)value_width(c) + 1;
+    spare_give(&sp->values, &sp->values_cap, a->values, vcap);
+    spare_give((void **)&sp->validity, &sp->validity_cap, a->validity, (n + 7) / 8);
+    spare_give((void **)&sp->offsets, &sp->offsets_cap, a->offsets, (n + 1) * sizeof(int64_t));
+    spare_give((void **)&sp->data, &sp->data_cap, a->data,
+               a->data_len > 0 ? (size_t)a->data_len : 0);
+  }
+  memset(b->cols, 0, b->ncols * sizeof(*b->cols));
+  if (s->spare_batch != NULL)
+    tarn_pq_batch_free(s->spare_batch);
+  s->spare_batch = b;
+}
+
 void tarn_pq_scan_close(tarn_pq_scan *s) {
   size_t i;
   if (s == NULL)
     return;
+  for (i = 0; s->spare != NULL && i < s->nproj; i++) {
+    tarn_free(s->spare[i].values);
+    tarn_free(s->spare[i].validity);
+    tarn_free(s->spare[i].offsets);
+    tarn_free(s->spare[i].data);
+  }
+  tarn_free(s->spare);
+  tarn_pq_batch_free(s->spare_batch);
   close_row_group(s);
   for (i = 0; s->cur != NULL && i < s->nproj; i++)
     cur_free(&s->cur[i]);

@@ -1265,6 +1265,69 @@ static void test_dictionary_probe(void **state) {
   small_free(&sb);
 }
 
+/* A scan that gets its batches back (tarn_pq_scan_recycle) returns the same rows as one
+ * that frees them, batch boundaries crossing pages and row groups, nulls in some batches
+ * and not in others. */
+static void test_scan_recycle(void **state) {
+  tarn_pq_column cols[3];
+  tarn_pq_schema s;
+  tarn_pq_writer_options o;
+  tarn_pq_writer *w;
+  tarn_pq_reader *r;
+  tarn_error err;
+  small_batch sb;
+  FILE *f = tmpfile();
+  int pass;
+  (void)state;
+  assert_non_null(f);
+  small_schema(cols, &s);
+  small_fill(&sb, 0, 50000);
+  memset(&o, 0, sizeof(o));
+  o.row_group_rows = 17000;
+  o.page_size = 4096;
+  assert_int_equal(tarn_pq_writer_open_fd(fileno(f), &s, &o, &w, &err), 0);
+  assert_int_equal(tarn_pq_writer_write(w, &sb.b, &err), 0);
+  assert_int_equal(tarn_pq_writer_close(w, NULL, &err), 0);
+  assert_int_equal(tarn_pq_reader_open_fd(fileno(f), "recycle", &r, &err), 0);
+  for (pass = 0; pass < 2; pass++) {
+    tarn_pq_scan_options so;
+    tarn_pq_scan *sc;
+    tarn_pq_batch *b;
+    int64_t row = 0, i;
+    memset(&so, 0, sizeof(so));
+    so.row_group = -1;
+    so.batch_rows = pass ? 7001 : 3;
+    assert_int_equal(tarn_pq_scan_open(r, &so, &sc, &err), 0);
+    while (tarn_pq_scan_next(sc, &b, &err) == 0 && b != NULL) {
+      for (i = 0; i < b->nrows; i++, row++) {
+        const tarn_pq_array *nm = &b->cols[1], *sc2 = &b->cols[2];
+        int nvalid = nm->validity == NULL || (nm->validity[i >> 3] >> (i & 7)) & 1;
+        int svalid = sc2->validity == NULL || (sc2->validity[i >> 3] >> (i & 7)) & 1;
+        assert_int_equal(((int64_t *)b->cols[0].values)[i], row);
+        assert_int_equal(nvalid, row % 4 != 0);
+        assert_int_equal(svalid, row % 6 != 0);
+        if (nvalid) {
+          char want[16];
+          snprintf(want, sizeof(want), "n%03d", (int)(row % 300));
+          assert_int_equal(nm->offsets[i + 1] - nm->offsets[i], 4);
+          assert_memory_equal(nm->data + nm->offsets[i], want, 4);
+        } else {
+          assert_int_equal(nm->offsets[i + 1], nm->offsets[i]);
+        }
+        if (svalid && row % 10 != 0)
+          assert_true(((double *)sc2->values)[i] == (double)(row % 1000) / 4.0 - 50.0);
+      }
+      tarn_pq_scan_recycle(sc, b);
+    }
+    assert_int_equal(row, 50000);
+    tarn_pq_scan_recycle(sc, NULL);
+    tarn_pq_scan_close(sc);
+  }
+  tarn_pq_reader_close(r);
+  fclose(f);
+  small_free(&sb);
+}
+
 static void test_bloom_filter(void **state) {
   fixture *fx = *state;
   tarn_pq_column cols[3];
@@ -2062,6 +2125,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store_write_fault, setup, teardown),
       cmocka_unit_test(test_dictionary_fallback),
       cmocka_unit_test(test_dictionary_probe),
+      cmocka_unit_test(test_scan_recycle),
       cmocka_unit_test_setup_teardown(test_bloom_filter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
       cmocka_unit_test(test_dump_for_interop),
