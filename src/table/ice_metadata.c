@@ -86,6 +86,152 @@ void tarn_ice_metadata_free(tarn_ice_metadata *m) {
   memset(m, 0, sizeof(*m));
 }
 
+/* ---- deep copy ---- */
+
+/* A copy of s, or NULL for NULL; sets *bad when out of memory. */
+static char *dup_str(const char *s, int *bad) {
+  char *d;
+  if (s == NULL)
+    return NULL;
+  d = tarn_strdup(s);
+  if (d == NULL)
+    *bad = 1;
+  return d;
+}
+
+static int kv_copy(tarn_ice_kv **dst, size_t *ndst, const tarn_ice_kv *src, size_t n) {
+  size_t i;
+  int bad = 0;
+  *dst = NULL;
+  *ndst = 0;
+  if (n == 0)
+    return 0;
+  if ((*dst = tarn_calloc(n, sizeof(**dst))) == NULL)
+    return -1;
+  for (i = 0; i < n && !bad; i++) {
+    (*dst)[i].key = dup_str(src[i].key, &bad);
+    (*dst)[i].value = dup_str(src[i].value, &bad);
+    *ndst = i + 1;
+  }
+  return bad ? -1 : 0;
+}
+
+/* n elements of `size` bytes, or NULL when n is 0; -1 when out of memory. */
+static int array_dup(void **dst, const void *src, size_t n, size_t size) {
+  *dst = NULL;
+  if (n == 0)
+    return 0;
+  if ((*dst = tarn_calloc(n, size)) == NULL)
+    return -1;
+  memcpy(*dst, src, n * size);
+  return 0;
+}
+
+int tarn_ice_metadata_copy(tarn_ice_metadata *dst, const tarn_ice_metadata *src, tarn_error *err) {
+  size_t i;
+  int bad = 0;
+  memset(dst, 0, sizeof(*dst));
+  dst->format_version = src->format_version;
+  memcpy(dst->table_uuid, src->table_uuid, sizeof(dst->table_uuid));
+  dst->location = dup_str(src->location, &bad);
+  dst->last_sequence_number = src->last_sequence_number;
+  dst->last_updated_ms = src->last_updated_ms;
+  dst->last_column_id = src->last_column_id;
+  dst->current_schema_id = src->current_schema_id;
+  dst->default_spec_id = src->default_spec_id;
+  dst->last_partition_id = src->last_partition_id;
+  dst->default_sort_order_id = src->default_sort_order_id;
+  dst->current_snapshot_id = src->current_snapshot_id;
+  /* arrays: each count grows with the elements copied, so a failure frees exactly those */
+  if (!bad && src->nschemas > 0 &&
+      (dst->schemas = tarn_calloc(src->nschemas, sizeof(*dst->schemas))) == NULL)
+    bad = 1;
+  for (i = 0; !bad && i < src->nschemas; i++) {
+    if (tarn_ice_schema_copy(&dst->schemas[i], &src->schemas[i], NULL) != 0)
+      bad = 1;
+    else
+      dst->nschemas = i + 1;
+  }
+  if (!bad && src->nspecs > 0 &&
+      (dst->specs = tarn_calloc(src->nspecs, sizeof(*dst->specs))) == NULL)
+    bad = 1;
+  for (i = 0; !bad && i < src->nspecs; i++) {
+    const tarn_ice_spec *ss = &src->specs[i];
+    tarn_ice_spec *ds = &dst->specs[i];
+    size_t k;
+    dst->nspecs = i + 1;
+    ds->spec_id = ss->spec_id;
+    if (array_dup((void **)&ds->fields, ss->fields, ss->nfields, sizeof(*ss->fields)) != 0) {
+      bad = 1;
+      break;
+    }
+    for (k = 0; k < ss->nfields; k++) /* names are the spec's own: no two share one */
+      ds->fields[k].name = NULL;
+    ds->nfields = ss->nfields;
+    for (k = 0; k < ss->nfields && !bad; k++)
+      ds->fields[k].name = dup_str(ss->fields[k].name, &bad);
+  }
+  if (!bad && src->nsort_orders > 0 &&
+      (dst->sort_orders = tarn_calloc(src->nsort_orders, sizeof(*dst->sort_orders))) == NULL)
+    bad = 1;
+  for (i = 0; !bad && i < src->nsort_orders; i++) {
+    const tarn_ice_sort_order *so = &src->sort_orders[i];
+    tarn_ice_sort_order *d = &dst->sort_orders[i];
+    dst->nsort_orders = i + 1;
+    d->order_id = so->order_id;
+    if (array_dup((void **)&d->fields, so->fields, so->nfields, sizeof(*so->fields)) != 0)
+      bad = 1;
+    else
+      d->nfields = so->nfields;
+  }
+  if (!bad && kv_copy(&dst->properties, &dst->nproperties, src->properties, src->nproperties))
+    bad = 1;
+  if (!bad && src->nsnapshots > 0 &&
+      (dst->snapshots = tarn_calloc(src->nsnapshots, sizeof(*dst->snapshots))) == NULL)
+    bad = 1;
+  for (i = 0; !bad && i < src->nsnapshots; i++) {
+    const tarn_ice_snapshot *ss = &src->snapshots[i];
+    tarn_ice_snapshot *d = &dst->snapshots[i];
+    dst->nsnapshots = i + 1;
+    d->snapshot_id = ss->snapshot_id;
+    d->parent_id = ss->parent_id;
+    d->sequence_number = ss->sequence_number;
+    d->timestamp_ms = ss->timestamp_ms;
+    d->schema_id = ss->schema_id;
+    d->manifest_list = dup_str(ss->manifest_list, &bad);
+    d->operation = dup_str(ss->operation, &bad);
+    if (!bad && kv_copy(&d->summary, &d->nsummary, ss->summary, ss->nsummary) != 0)
+      bad = 1;
+  }
+  if (!bad && array_dup((void **)&dst->snapshot_log, src->snapshot_log, src->nsnapshot_log,
+                        sizeof(*src->snapshot_log)) != 0)
+    bad = 1;
+  if (!bad)
+    dst->nsnapshot_log = src->nsnapshot_log;
+  if (!bad && src->nmetadata_log > 0 &&
+      (dst->metadata_log = tarn_calloc(src->nmetadata_log, sizeof(*dst->metadata_log))) == NULL)
+    bad = 1;
+  for (i = 0; !bad && i < src->nmetadata_log; i++) {
+    dst->nmetadata_log = i + 1;
+    dst->metadata_log[i].timestamp_ms = src->metadata_log[i].timestamp_ms;
+    dst->metadata_log[i].metadata_file = dup_str(src->metadata_log[i].metadata_file, &bad);
+  }
+  if (!bad && src->nrefs > 0 && (dst->refs = tarn_calloc(src->nrefs, sizeof(*dst->refs))) == NULL)
+    bad = 1;
+  for (i = 0; !bad && i < src->nrefs; i++) {
+    dst->nrefs = i + 1;
+    dst->refs[i] = src->refs[i];
+    dst->refs[i].name = dup_str(src->refs[i].name, &bad);
+  }
+  if (!bad && src->extra != NULL && (dst->extra = json_deep_copy(src->extra)) == NULL)
+    bad = 1;
+  if (bad) {
+    tarn_ice_metadata_free(dst);
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory copying table metadata");
+  }
+  return 0;
+}
+
 /* ---- parsing ---- */
 
 typedef struct parse_ctx {

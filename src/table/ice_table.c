@@ -131,16 +131,11 @@ int tarn_table_load(tarn_catalog *cat, const tarn_table_io *io, const char *ns, 
 
 /* ---- helpers ---- */
 
-/* A deep copy through JSON: metadata is small and this keeps one source of truth. */
+/* The next version starts as a deep copy of the current one. (A JSON round trip did the
+ * same, but costs two passes over a document that grows with every snapshot, on every
+ * attempt of every commit: with a few hundred snapshots it dominated a commit's CPU.) */
 static int metadata_clone(const tarn_ice_metadata *src, tarn_ice_metadata *dst, tarn_error *err) {
-  tarn_buf b;
-  int rc;
-  tarn_buf_init(&b, METADATA_MAX_BYTES);
-  rc = tarn_ice_metadata_write(src, &b, err);
-  if (rc == 0)
-    rc = tarn_ice_metadata_parse(b.data, b.len, dst, err);
-  tarn_buf_free(&b);
-  return rc;
+  return tarn_ice_metadata_copy(dst, src, err);
 }
 
 /* Version number of a metadata file name: "00003-uuid.metadata.json" or "v3.metadata.json". */
@@ -227,19 +222,18 @@ static void kv_remove(tarn_ice_kv *kv, size_t *n, const char *key) {
   }
 }
 
-/* Writes metadata JSON to uri (put-if-absent). */
+/* Writes metadata JSON to uri (put-if-absent). The JSON is left in `b` (reset first),
+ * which the version hint reuses rather than serializing the metadata again. */
 static int write_metadata(const tarn_table_io *io, const char *uri, const tarn_ice_metadata *md,
-                          tarn_error *err) {
+                          tarn_buf *b, tarn_error *err) {
   char key[TARN_STORE_KEY_MAX + 1];
-  tarn_buf b;
   int rc = tarn_table_io_key(io, uri, key, sizeof(key), err);
   if (rc != 0)
     return rc;
-  tarn_buf_init(&b, METADATA_MAX_BYTES);
-  rc = tarn_ice_metadata_write(md, &b, err);
+  tarn_buf_reset(b);
+  rc = tarn_ice_metadata_write(md, b, err);
   if (rc == 0)
-    rc = tarn_store_put(io->store, key, b.data, b.len, TARN_STORE_IF_ABSENT, err);
-  tarn_buf_free(&b);
+    rc = tarn_store_put(io->store, key, b->data, b->len, TARN_STORE_IF_ABSENT, err);
   return rc;
 }
 
@@ -258,21 +252,21 @@ static void delete_uri(const tarn_table_io *io, const char *uri) {
  * readers that open a table by path (DuckDB iceberg_scan, icebird, PyIceberg
  * StaticTable). Best effort: the catalog is the source of truth.
  */
-static void write_version_hint(const tarn_table *t, const char *uri, const tarn_ice_metadata *md) {
+static void write_version_hint(const tarn_table *t, const char *uri, const tarn_ice_metadata *md,
+                               const tarn_buf *json) {
   char key[TARN_STORE_KEY_MAX + 1], num[48];
-  tarn_buf b;
   tarn_error err;
   long v = metadata_version(uri);
-  int rc, n;
+  int rc = 0, n;
   if (v <= 0)
     return;
-  tarn_buf_init(&b, METADATA_MAX_BYTES);
-  rc = tarn_ice_metadata_write(md, &b, &err);
   n = snprintf(num, sizeof(num), "v%ld.metadata.json", v);
-  if (rc == 0 && tarn_table_io_key(&t->io, md->location, key, sizeof(key) - 64, &err) == 0) {
+  if (tarn_table_io_key(&t->io, md->location, key, sizeof(key) - 64, &err) != 0) {
+    rc = err.code;
+  } else {
     size_t kl = strlen(key);
     snprintf(key + kl, sizeof(key) - kl, "/metadata/%s", num);
-    rc = tarn_store_put(t->io.store, key, b.data, b.len, 0, &err);
+    rc = tarn_store_put(t->io.store, key, json->data, json->len, 0, &err);
     if (rc == 0) {
       n = snprintf(num, sizeof(num), "%ld", v);
       snprintf(key + kl, sizeof(key) - kl, "/metadata/version-hint.text");
@@ -282,7 +276,6 @@ static void write_version_hint(const tarn_table *t, const char *uri, const tarn_
   if (rc != 0)
     tarn_log_warn("version hint not written", "table=%s.%s error=%s", t->ns, t->name,
                   tarn_error_message(&err));
-  tarn_buf_free(&b);
 }
 
 /* ---- create ---- */
@@ -293,6 +286,7 @@ int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns
                       const char *location, tarn_table **out, tarn_error *err) {
   tarn_table *t = NULL;
   tarn_ice_metadata *m;
+  tarn_buf json;
   char uuid[TARN_UUID_STR_LEN], *loc = NULL, *uri = NULL;
   size_t i, j;
   int rc;
@@ -419,17 +413,20 @@ int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns
     goto fail;
   }
   sprintf(uri, "%s/metadata/00001-%s.metadata.json", m->location, uuid);
-  rc = write_metadata(&t->io, uri, m, err);
-  if (rc != 0)
-    goto fail;
-  rc = tarn_catalog_create_table(cat, ns, name, uri, err);
-  if (rc != 0) {
-    if (rc != TARN_EUNKNOWN_OUTCOME)
+  tarn_buf_init(&json, METADATA_MAX_BYTES);
+  rc = write_metadata(&t->io, uri, m, &json, err);
+  if (rc == 0) {
+    rc = tarn_catalog_create_table(cat, ns, name, uri, err);
+    if (rc != 0 && rc != TARN_EUNKNOWN_OUTCOME)
       delete_uri(&t->io, uri);
+  }
+  if (rc != 0) {
+    tarn_buf_free(&json);
     goto fail;
   }
   t->metadata_location = uri;
-  write_version_hint(t, uri, m);
+  write_version_hint(t, uri, m, &json);
+  tarn_buf_free(&json);
   tarn_log_info("table created", "table=%s.%s location=%s", ns, name, m->location);
   *out = t;
   return 0;
@@ -556,8 +553,10 @@ static int commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_commit_re
   uri_list written = {0};
   tarn_ice_metadata next;
   char uuid[TARN_UUID_STR_LEN], *uri = NULL;
+  tarn_buf json; /* this attempt's metadata JSON, reused for the version hint */
   int attempt, rc = 0, retries;
   memset(&next, 0, sizeof(next));
+  tarn_buf_init(&json, METADATA_MAX_BYTES);
   retries = (int)prop_int(&t->md, "commit.retry.num-retries", 4);
   if (retries < 0)
     retries = 0;
@@ -592,7 +591,7 @@ static int commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_commit_re
       rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
     if (rc == 0) {
       sprintf(uri, "%s/metadata/%05ld-%s.metadata.json", next.location, version, uuid);
-      rc = write_metadata(&t->io, uri, &next, err);
+      rc = write_metadata(&t->io, uri, &next, &json, err);
     }
     if (rc == 0)
       rc = uri_list_add(&written, uri, err);
@@ -616,6 +615,7 @@ static int commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_commit_re
           res->sequence_number = t->md.last_sequence_number;
         }
         tarn_free(uri);
+        tarn_buf_free(&json);
         return 0;
       }
       if (r == 0)
@@ -632,13 +632,14 @@ static int commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_commit_re
       tarn_free(t->metadata_location);
       t->metadata_location = uri;
       uri = NULL;
-      write_version_hint(t, t->metadata_location, &t->md);
+      write_version_hint(t, t->metadata_location, &t->md, &json);
       if (res != NULL) {
         res->attempts = attempt + 1;
         res->snapshot_id = t->md.current_snapshot_id;
         res->sequence_number = t->md.last_sequence_number;
       }
       uri_list_free(&written);
+      tarn_buf_free(&json);
       return 0;
     }
     tarn_ice_metadata_free(&next);
@@ -658,6 +659,7 @@ static int commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_commit_re
   uri_list_delete_all(&written, &t->io);
   uri_list_free(&written);
   tarn_free(uri);
+  tarn_buf_free(&json);
   return rc;
 }
 

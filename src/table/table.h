@@ -257,6 +257,10 @@ int tarn_ice_metadata_parse(const char *text, size_t len, tarn_ice_metadata *m, 
 /* Writes metadata JSON with every required v2 field (pretty-printed, 2 spaces). */
 int tarn_ice_metadata_write(const tarn_ice_metadata *m, tarn_buf *out, tarn_error *err);
 void tarn_ice_metadata_free(tarn_ice_metadata *m);
+/* A deep copy (dst is overwritten; on failure it is left empty and TARN_ENOMEM returned).
+ * What a commit builds the next version from: cheaper than a JSON round trip, which
+ * matters once the snapshot history is long. */
+int tarn_ice_metadata_copy(tarn_ice_metadata *dst, const tarn_ice_metadata *src, tarn_error *err);
 
 const tarn_ice_schema *tarn_ice_metadata_schema(const tarn_ice_metadata *m, int32_t schema_id);
 const tarn_ice_spec *tarn_ice_metadata_spec(const tarn_ice_metadata *m, int32_t spec_id);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/uuid.h"
 #include "table/table.h"
 
@@ -391,6 +392,53 @@ static void test_metadata_round_trip(void **state) {
   tarn_ice_metadata_free(&m2);
 }
 
+/* tarn_ice_metadata_copy: what commits build the next version from. */
+static void test_metadata_copy(void **state) {
+  tarn_ice_metadata m, c;
+  tarn_buf a, b;
+  tarn_error err;
+  long n;
+  (void)state;
+  assert_int_equal(tarn_ice_metadata_parse(sample_metadata, strlen(sample_metadata), &m, &err), 0);
+  assert_int_equal(tarn_ice_metadata_copy(&c, &m, &err), 0);
+  /* the copy writes exactly what the original writes, unknown fields included */
+  tarn_buf_init(&a, TARN_BUF_UNLIMITED);
+  tarn_buf_init(&b, TARN_BUF_UNLIMITED);
+  assert_int_equal(tarn_ice_metadata_write(&m, &a, &err), 0);
+  assert_int_equal(tarn_ice_metadata_write(&c, &b, &err), 0);
+  assert_string_equal(a.data, b.data);
+  /* and shares nothing with it */
+  assert_ptr_not_equal(c.snapshots[1].summary[0].value, m.snapshots[1].summary[0].value);
+  c.snapshots[1].summary[0].value[0] = '9';
+  c.specs[0].fields[0].name[0] = 'q';
+  c.schemas[1].fields[1].name[0] = 'w';
+  c.refs[0].name[0] = 'M';
+  assert_string_equal(m.snapshots[1].summary[0].value, "4");
+  assert_string_equal(m.specs[0].fields[0].name, "x");
+  assert_string_equal(m.schemas[1].fields[1].name, "y");
+  assert_string_equal(m.refs[0].name, "main");
+  tarn_ice_metadata_free(&c);
+  /* every allocation failure is TARN_ENOMEM with nothing leaked (LeakSanitizer checks) */
+  for (n = 0;; n++) {
+    int rc;
+    tarn_alloc_fail_after(n);
+    rc = tarn_ice_metadata_copy(&c, &m, &err);
+    tarn_alloc_fail_reset();
+    if (rc == 0)
+      break;
+    assert_int_equal(rc, TARN_ENOMEM);
+    assert_int_equal(c.nsnapshots, 0);
+  }
+  assert_true(n > 10);
+  tarn_buf_reset(&b);
+  assert_int_equal(tarn_ice_metadata_write(&c, &b, &err), 0);
+  assert_string_equal(a.data, b.data);
+  tarn_ice_metadata_free(&c);
+  tarn_ice_metadata_free(&m);
+  tarn_buf_free(&a);
+  tarn_buf_free(&b);
+}
+
 static void test_metadata_errors(void **state) {
   tarn_ice_metadata m;
   tarn_error err;
@@ -532,7 +580,8 @@ int main(void) {
       cmocka_unit_test(test_bucket_small_n),     cmocka_unit_test(test_truncate),
       cmocka_unit_test(test_time_transforms),    cmocka_unit_test(test_partition_human_escaping),
       cmocka_unit_test(test_value_serialization), cmocka_unit_test(test_value_compare),
-      cmocka_unit_test(test_metadata_round_trip), cmocka_unit_test(test_metadata_errors),
+      cmocka_unit_test(test_metadata_round_trip), cmocka_unit_test(test_metadata_copy),
+      cmocka_unit_test(test_metadata_errors),
       cmocka_unit_test(test_schema_to_parquet),  cmocka_unit_test(test_stats_from_parquet),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
