@@ -271,10 +271,11 @@ static double plan_time(tarn_table *t, const tarn_table_pred *p, size_t np, size
 
 /* avsc decoding the same manifest, best of 3, in seconds (-1 when unavailable). */
 static double avsc_seconds(const char *path, const char *node_modules, long *records) {
-  char cmd[4096];
+  char cmd[16384];
   FILE *p;
   double s = -1;
-  snprintf(cmd, sizeof(cmd),
+  int n;
+  n = snprintf(cmd, sizeof(cmd),
            "cd '%s/..' && timeout 300 node -e \"const avro=require('avsc');"
            /* snapshot ids are 63-bit: longs as BigInt, or avsc refuses them */
            "const L=avro.types.LongType.__with({fromBuffer:b=>b.readBigInt64LE(),"
@@ -289,6 +290,8 @@ static double avsc_seconds(const char *path, const char *node_modules, long *rec
            "if(d<best)best=d;}console.log(best+' '+n);})().catch(e=>{console.error(e.message);"
            "process.exit(1)})\" 2>/dev/null",
            node_modules, path);
+  if (n < 0 || (size_t)n >= sizeof(cmd))
+    return -1; /* paths too long for the command line */
   p = popen(cmd, "r");
   if (p == NULL)
     return -1;

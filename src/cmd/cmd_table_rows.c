@@ -373,7 +373,9 @@ static int parse_where(const char *text, const tarn_ice_schema *s, scan_pred *p,
   p->text = lit;
   if (table_parse_value(&p->f->type, lit, len, &p->v, &p->scratch, why, whylen) != 0) {
     char inner[256];
-    snprintf(inner, sizeof(inner), "%s", why);
+    /* the inner reason is short; a cut one still reads */
+    if (snprintf(inner, sizeof(inner), "%s", why) < 0)
+      inner[0] = '\0';
     snprintf(why, whylen, "\"%s\": column %s: %s", text, p->f->name, inner);
     return -1;
   }
