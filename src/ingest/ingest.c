@@ -606,7 +606,14 @@ static int publish(const tarn_ingest_env *env, int spool_fd, uint64_t size,
   if (rc != 0)
     goto out;
   tarn_hex(digest, sizeof(digest), hex);
-  snprintf(key, keylen, "%s/%s.parquet", table_data_key, hex);
+  {
+    int kl = snprintf(key, keylen, "%s/%s.parquet", table_data_key, hex);
+    if (kl < 0 || (size_t)kl >= keylen) {
+      rc = tarn_error_set(err, TARN_ETOOBIG, "data file key under %s is too long",
+                          table_data_key);
+      goto out;
+    }
+  }
   rc = tarn_store_writer_open(env->io->store, key, TARN_STORE_IF_ABSENT, &w, err);
   if (rc == TARN_EEXIST) { /* the same bytes are stored already: content addressing */
     rc = check_existing(env, key, size, err, err);
