@@ -5,6 +5,17 @@
 
 #include "pq_int.h"
 
+/*
+ * What the reader accepts beyond what tarn's writer produces (the file format itself is in
+ * README.md): any writer's flat files; legacy ConvertedType without LogicalType; min/max
+ * statistics preferred, legacy min/max only for signed-ordered types; dictionary_page_offset
+ * 0 read as "none"; data pages v1 (RLE or BIT_PACKED levels) and v2 (levels uncompressed,
+ * is_compressed honoured); index and unknown page types skipped; RLE booleans whose 4-byte
+ * prefix is a value count rather than a byte length (hyparquet-writer); all-null pages with
+ * no value bytes; page CRC-32 checked when present. Pruning only ever drops row groups or
+ * pages that cannot hold a matching row.
+ */
+
 /* ---- caps on what a file may declare (hostile input costs an error, not the process) ---- */
 
 #define TARN__PQ_MAX_COLUMNS 10000
