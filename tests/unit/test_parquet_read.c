@@ -1131,11 +1131,15 @@ static size_t build_file(uint8_t *out, const hcol *cols, const hpage *pages, siz
     tw_i64(&f, 7, offs[i + 1] - offs[i]);
     tw_i64(&f, 9, offs[i]);
     if (pages[i].lmin != NULL) {
-      tw_begin(&f, 12);
-      tw_bin(&f, 1, pages[i].lmax, pages[i].lmax_n);
-      tw_bin(&f, 2, pages[i].lmin, pages[i].lmin_n);
-      tw_i64(&f, 3, 0);
-      tw_end(&f);
+      int rep;
+      for (rep = 0; rep < 2; rep++) { /* twice: a repeated field replaces, never appends */
+        tw_begin(&f, 12);
+        tw_bin(&f, 1, pages[i].lmax, pages[i].lmax_n);
+        tw_bin(&f, 2, pages[i].lmin, pages[i].lmin_n);
+        tw_i64(&f, 3, 0);
+        tw_end(&f);
+        f.last[f.depth] = 11; /* the same field id again */
+      }
     }
     tw_end(&f);
     tw_end(&f);
@@ -1224,6 +1228,7 @@ static void test_hand_built(void **state) {
   assert_int_equal(tarn_pq_reader_meta(r)->schema.cols[0].optional, 0);
   /* legacy min/max: used for a signed INT32, ignored for byte arrays (signed byte order) */
   assert_true(tarn_pq_reader_meta(r)->row_groups[0].chunks[0].stats.has_min_max);
+  assert_int_equal(tarn_pq_reader_meta(r)->row_groups[0].chunks[0].stats.min.len, 4);
   assert_false(tarn_pq_reader_meta(r)->row_groups[0].chunks[3].stats.has_min_max);
   assert_int_equal(tarn_pq_reader_meta(r)->schema.cols[3].logical, TARN_PQ_LT_STRING);
   assert_int_equal(tarn_pq_reader_meta(r)->schema.cols[2].logical, TARN_PQ_LT_INTEGER);
