@@ -170,7 +170,7 @@ int tarn_http_reply_json(tarn_http_response *resp, int status, json_t *json) {
   int rc;
   if (json == NULL)
     return TARN_ENOMEM;
-  text = json_dumps(json, JSON_COMPACT | JSON_ENSURE_ASCII);
+  text = json_dumps(json, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(12));
   json_decref(json);
   if (text == NULL)
     return TARN_ENOMEM;
