@@ -283,10 +283,15 @@ void rowfmt_value(FILE *f, const tarn_pq_column *c, const tarn_pq_array *a, int6
     const uint8_t *p = (const uint8_t *)a->values + 12 * (size_t)i;
     int64_t nanos;
     int32_t jd;
+    int64_t ns;
     memcpy(&nanos, p, 8);
     memcpy(&jd, p + 8, 4);
-    fmt_timestamp(buf, sizeof(buf), ((int64_t)jd - 2440588) * 86400000000000LL + nanos,
-                  1000000000, 9, 0);
+    /* a hostile Julian day or nanosecond count must not overflow: show it raw instead */
+    if (__builtin_mul_overflow((int64_t)jd - 2440588, 86400000000000LL, &ns) ||
+        __builtin_add_overflow(ns, nanos, &ns))
+      snprintf(buf, sizeof(buf), "INT96(julian_day=%d,nanos=%lld)", (int)jd, (long long)nanos);
+    else
+      fmt_timestamp(buf, sizeof(buf), ns, 1000000000, 9, 0);
     rowfmt_text(f, buf, json);
     return;
   }
