@@ -8,6 +8,7 @@ import { createWriteStream, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { BigLong, decodeAvroFile } from './avro_decode.mjs'
 
 const nm = process.env.E2E_NODE_MODULES || new URL('../node_modules', import.meta.url).pathname
 const require = createRequire(import.meta.url)
@@ -52,33 +53,7 @@ function firstDiff(a, b) {
   return `got ...${x.slice(Math.max(0, i - 60), i + 60)}... want ...${y.slice(Math.max(0, i - 60), i + 60)}...`
 }
 
-// avsc reads longs as JS numbers and refuses unsafe ones; this type reads them as BigInt.
-const BigLong = avro.types.LongType.__with({
-  fromBuffer: buf => buf.readBigInt64LE(),
-  toBuffer: n => {
-    const b = Buffer.alloc(8)
-    b.writeBigInt64LE(BigInt(n))
-    return b
-  },
-  fromJSON: BigInt,
-  toJSON: Number,
-  isValid: n => typeof n === 'bigint',
-  compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
-})
-
-async function decodeFile(file) {
-  const records = []
-  let header
-  const dec = avro.createFileDecoder(file, {
-    parseHook: schema => avro.Type.forSchema(schema, { registry: { long: BigLong }, wrapUnions: false }),
-  })
-  dec.on('metadata', (type, codec, h) => { header = h })
-  dec.on('data', r => records.push(r))
-  await once(dec, 'end')
-  const meta = {}
-  for (const [k, v] of Object.entries(header.meta)) meta[k] = v.toString('utf8')
-  return { records, meta }
-}
+const decodeFile = decodeAvroFile
 
 // ---- the formulas shared with test_avro.c ----
 

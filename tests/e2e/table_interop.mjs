@@ -10,6 +10,7 @@ import { once } from 'node:events'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { decodeAvroFile } from './avro_decode.mjs'
 
 const nm = process.env.E2E_NODE_MODULES || new URL('../node_modules', import.meta.url).pathname
 const tarn = process.env.E2E_TARN_BIN
@@ -366,31 +367,7 @@ function duckExpr(c, t) {
 
 // ---- Avro decoding with avsc ----
 
-const BigLong = avro.types.LongType.__with({
-  fromBuffer: buf => buf.readBigInt64LE(),
-  toBuffer: n => {
-    const b = Buffer.alloc(8)
-    b.writeBigInt64LE(BigInt(n))
-    return b
-  },
-  fromJSON: BigInt,
-  toJSON: Number,
-  isValid: n => typeof n === 'bigint',
-  compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
-})
-async function decodeAvro(file) {
-  const records = []
-  let header
-  const dec = avro.createFileDecoder(file, {
-    parseHook: schema => avro.Type.forSchema(schema, { registry: { long: BigLong }, wrapUnions: false }),
-  })
-  dec.on('metadata', (type, codec, h) => { header = h })
-  dec.on('data', r => records.push(r))
-  await once(dec, 'end')
-  const meta = {}
-  for (const [k, v] of Object.entries(header.meta)) meta[k] = v.toString('utf8')
-  return { records, meta, schema: JSON.parse(meta['avro.schema']) }
-}
+const decodeAvro = decodeAvroFile
 
 // Finds a field by name in a record schema (looking through ["null", X] unions).
 function fieldOf(rec, name) {
