@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "table_int.h"
 
 static void stats_free(tarn_ice_column_stats *s, size_t n) {
   size_t i;
@@ -133,16 +134,6 @@ fail:
 
 /* ---- metrics from Parquet ---- */
 
-/* Length of the first `cps` code points of UTF-8 s (whole string if shorter). */
-static size_t utf8_prefix_len(const uint8_t *s, size_t n, size_t cps) {
-  size_t i = 0, k = 0;
-  while (i < n && k < cps) {
-    uint8_t c = s[i];
-    i += c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
-    k++;
-  }
-  return i > n ? n : i;
-}
 
 /*
  * Rounds a truncated UTF-8 prefix up: increments its last code point that can be
@@ -222,7 +213,7 @@ static int convert_bound(const tarn_ice_field *f, const tarn_pq_column *pc, cons
   case TARN_ICE_BINARY: {
     size_t keep = n;
     if (truncate > 0)
-      keep = f->type.id == TARN_ICE_STRING ? utf8_prefix_len(p, n, truncate)
+      keep = f->type.id == TARN_ICE_STRING ? tarn__ice_utf8_prefix(p, n, truncate)
                                            : (n < truncate ? n : truncate);
     if (keep == n)
       return tarn_buf_append(out, p, n, err);

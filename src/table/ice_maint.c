@@ -97,16 +97,6 @@ static int collect(const tarn_table_io *io, const tarn_ice_metadata *m,
   return rc;
 }
 
-static void delete_uri(const tarn_table_io *io, const char *uri, size_t *count) {
-  char key[TARN_STORE_KEY_MAX + 1];
-  tarn_error err;
-  if (tarn_table_io_key(io, uri, key, sizeof(key), NULL) != 0)
-    return;
-  if (tarn_store_delete(io->store, key, &err) == 0)
-    (*count)++;
-  else if (err.code != TARN_ENOTFOUND)
-    tarn_log_warn("cannot delete expired file", "uri=%s error=%s", uri, tarn_error_message(&err));
-}
 
 static int cmp_snap_time(const void *a, const void *b) {
   const tarn_ice_snapshot *x = *(const tarn_ice_snapshot *const *)a;
@@ -168,13 +158,13 @@ int tarn_table_expire_snapshots(tarn_table *t, int64_t older_than_ms, int keep_l
   r.snapshots_expired = ngone;
   for (i = 0; i < glists.n; i++)
     if (!set_has(&klists, glists.items[i]))
-      delete_uri(io, glists.items[i], &r.files_deleted);
+      r.files_deleted += (size_t)tarn__table_delete_uri(io, glists.items[i], "expired file");
   for (i = 0; i < gmans.n; i++)
     if (!set_has(&kmans, gmans.items[i]))
-      delete_uri(io, gmans.items[i], &r.files_deleted);
+      r.files_deleted += (size_t)tarn__table_delete_uri(io, gmans.items[i], "expired file");
   for (i = 0; i < gdata.n; i++)
     if (!set_has(&kdata, gdata.items[i]))
-      delete_uri(io, gdata.items[i], &r.files_deleted);
+      r.files_deleted += (size_t)tarn__table_delete_uri(io, gdata.items[i], "expired file");
   tarn_log_info("snapshots expired", "location=%s expired=%zu files_deleted=%zu",
                 tarn_table_metadata(t)->location, r.snapshots_expired, r.files_deleted);
 out:

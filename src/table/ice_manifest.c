@@ -6,6 +6,8 @@
 
 #include "avro.h"
 #include "base/alloc.h"
+#include "base/log.h"
+#include "table_int.h"
 
 /* Manifests are small; the cap only stops a hostile file. */
 #define MANIFEST_MAX_BYTES (512u << 20)
@@ -22,12 +24,18 @@ int tarn_table_io_key(const tarn_table_io *io, const char *uri, char *key, size_
   return 0;
 }
 
-/* Bytes of a FIXED holding a decimal of `precision` digits (as Parquet/Iceberg size it). */
-static size_t decimal_fixed_size(int32_t precision) {
-  size_t n = 1;
-  while ((double)(8 * n - 1) < (double)precision * 3.321928094887362)
-    n++;
-  return n;
+
+int tarn__table_delete_uri(const tarn_table_io *io, const char *uri, const char *what) {
+  char key[TARN_STORE_KEY_MAX + 1];
+  tarn_error err;
+  if (uri == NULL || tarn_table_io_key(io, uri, key, sizeof(key), NULL) != 0)
+    return 0;
+  if (tarn_store_delete(io->store, key, &err) == 0)
+    return 1;
+  if (err.code != TARN_ENOTFOUND)
+    tarn_log_warn("cannot delete file", "what=%s uri=%s error=%s", what, uri,
+                  tarn_error_message(&err));
+  return 0;
 }
 
 int tarn_ice_partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_error *err) {
@@ -59,7 +67,7 @@ int tarn_ice_partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_err
     return tarn_buf_appendf(out, err,
                             "{\"type\":\"fixed\",\"name\":\"decimal_%d_%d\",\"size\":%zu,"
                             "\"logicalType\":\"decimal\",\"precision\":%d,\"scale\":%d}",
-                            (int)t->precision, (int)t->scale, decimal_fixed_size(t->precision),
+                            (int)t->precision, (int)t->scale, (size_t)tarn__ice_decimal_bytes(t->precision),
                             (int)t->precision, (int)t->scale);
   }
   return tarn_error_set(err, TARN_EINVAL, "no Avro type for this partition type");
@@ -276,7 +284,7 @@ static tarn_avro_value partition_value(tarn_avro_arena *a, const tarn_ice_type *
   case TARN_ICE_UUID: case TARN_ICE_FIXED: return tarn_avro_fixed(v->bytes, v->len);
   case TARN_ICE_DECIMAL: {
     /* fixed of the precision's size: sign-extend the big-endian unscaled value */
-    size_t size = decimal_fixed_size(t->precision), i;
+    size_t size = (size_t)tarn__ice_decimal_bytes(t->precision), i;
     uint8_t *b = tarn_avro_arena_alloc(a, size);
     tarn_buf tmp;
     if (b == NULL)

@@ -237,15 +237,6 @@ static int write_metadata(const tarn_table_io *io, const char *uri, const tarn_i
   return rc;
 }
 
-static void delete_uri(const tarn_table_io *io, const char *uri) {
-  char key[TARN_STORE_KEY_MAX + 1];
-  tarn_error err;
-  if (uri == NULL || tarn_table_io_key(io, uri, key, sizeof(key), NULL) != 0)
-    return;
-  if (tarn_store_delete(io->store, key, &err) != 0 && err.code != TARN_ENOTFOUND)
-    tarn_log_warn("cannot delete unreferenced file", "uri=%s error=%s", uri,
-                  tarn_error_message(&err));
-}
 
 /*
  * After a commit: metadata/v<N>.metadata.json and metadata/version-hint.text ("N") for
@@ -418,7 +409,7 @@ int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns
   if (rc == 0) {
     rc = tarn_catalog_create_table(cat, ns, name, uri, err);
     if (rc != 0 && rc != TARN_EUNKNOWN_OUTCOME)
-      delete_uri(&t->io, uri);
+      tarn__table_delete_uri(&t->io, uri, "unreferenced file");
   }
   if (rc != 0) {
     tarn_buf_free(&json);
@@ -470,7 +461,7 @@ static int uri_list_add(uri_list *l, const char *uri, tarn_error *err) {
 static void uri_list_delete_all(uri_list *l, const tarn_table_io *io) {
   size_t i;
   for (i = 0; i < l->n; i++)
-    delete_uri(io, l->items[i]);
+    tarn__table_delete_uri(io, l->items[i], "unreferenced file");
 }
 
 static void uri_list_free(uri_list *l) {

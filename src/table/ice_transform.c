@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/uuid.h"
+#include "table_int.h"
 
 int tarn_ice_transform_parse(const char *s, tarn_ice_transform *t, tarn_error *err) {
   static const struct {
@@ -199,18 +200,6 @@ static size_t i128_to_be(i128 x, uint8_t out[16]) {
   return 16 - skip;
 }
 
-/* Length of the first `w` UTF-8 code points of s. */
-static size_t utf8_prefix(const uint8_t *s, size_t n, int32_t w) {
-  size_t i = 0;
-  int32_t cps = 0;
-  while (i < n && cps < w) {
-    uint8_t c = s[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    i += len;
-    cps++;
-  }
-  return i > n ? n : i;
-}
 
 int tarn_ice_transform_apply(const tarn_ice_transform *t, const tarn_ice_type *src,
                              const tarn_ice_value *in, tarn_ice_value *out, tarn_buf *scratch,
@@ -276,7 +265,7 @@ int tarn_ice_transform_apply(const tarn_ice_transform *t, const tarn_ice_type *s
     }
     case TARN_ICE_STRING:
       out->bytes = in->bytes;
-      out->len = utf8_prefix(in->bytes, in->len, t->param);
+      out->len = tarn__ice_utf8_prefix(in->bytes, in->len, (size_t)t->param);
       return 0;
     default: /* binary */
       out->bytes = in->bytes;

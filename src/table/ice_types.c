@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "table_int.h"
 
 static const struct {
   const char *name;
@@ -428,8 +429,7 @@ fail:
   return rc;
 }
 
-/* Bytes needed for a decimal of `precision` digits as FIXED_LEN_BYTE_ARRAY. */
-static int32_t decimal_bytes(int32_t precision) {
+int32_t tarn__ice_decimal_bytes(int32_t precision) {
   int32_t n = 1;
   /* smallest n with 2^(8n-1) > 10^precision - 1, via log2(10) ~ 3.3219 */
   while ((double)(8 * n - 1) < (double)precision * 3.321928094887362)
@@ -494,10 +494,20 @@ int tarn_ice_schema_to_parquet(const tarn_ice_schema *s, tarn_pq_schema *out, ta
         c->type = TARN_PQ_INT64;
       } else {
         c->type = TARN_PQ_FIXED_LEN_BYTE_ARRAY;
-        c->type_length = decimal_bytes(f->type.precision);
+        c->type_length = tarn__ice_decimal_bytes(f->type.precision);
       }
       break;
     }
   }
   return 0;
+}
+
+size_t tarn__ice_utf8_prefix(const uint8_t *s, size_t n, size_t cps) {
+  size_t i = 0, k = 0;
+  while (i < n && k < cps) {
+    uint8_t c = s[i];
+    i += c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    k++;
+  }
+  return i > n ? n : i;
 }
