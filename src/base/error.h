@@ -39,7 +39,10 @@
   XX(ENETWORK,    22, "network_error",   RETRY, "network error")                     \
   XX(EUNKNOWN_OUTCOME, 23, "commit_state_unknown", RETRY,                               \
      "outcome unknown: the connection was lost after the request was sent; check before retrying") \
-  XX(ESCHEMA,     24, "schema_mismatch", FATAL, "schema does not match the existing one")
+  XX(ESCHEMA,     24, "schema_mismatch", FATAL, "schema does not match the existing one") \
+  XX(EALREADY,    25, "already_done",    FATAL, "already done; nothing was changed")   \
+  XX(EUNAUTH,     26, "unauthorized",    FATAL, "authentication required")           \
+  XX(EBUSY,       27, "busy",            RETRY, "busy; retry later")
 
 typedef enum tarn_code {
 #define TARN__ERR_ENUM(sfx, num, name, cls, msg) TARN_##sfx = num,

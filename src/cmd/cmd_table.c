@@ -70,6 +70,7 @@ static int sub_snapshots(table_cx *x);
 static int sub_append(table_cx *x);
 static int sub_overwrite(table_cx *x);
 static int sub_add_column(table_cx *x);
+static int sub_set_properties(table_cx *x);
 static int sub_expire(table_cx *x);
 static int sub_remove_orphans(table_cx *x);
 
@@ -128,6 +129,11 @@ static const table_sub subs[] = {
      "add an optional column",
      "Adds an optional column with a new field id. Files written before read it as null.\n",
      sub_add_column},
+    {"set-properties", "NS.NAME --property K=V...", 1, 1, O(TOPT_PROPERTY) | O(TOPT_JSON),
+     "set or remove table properties",
+     "Sets each --property KEY=VALUE on the table in one commit; KEY= (empty value)\n"
+     "removes KEY. For example commit.retry.num-retries=10.\n",
+     sub_set_properties},
     {"expire", "NS.NAME", 1, 1, O(TOPT_OLDER_THAN) | O(TOPT_KEEP_LAST) | O(TOPT_JSON),
      "expire old snapshots and their files",
      "Expires snapshots older than --older-than (default: table property\n"
@@ -563,16 +569,88 @@ static void describe_term(const tarn_ice_schema *s, const tarn_ice_transform *tr
 
 /* ---- create ---- */
 
+/* The --property K=V options as key/value pairs (keys owned: free_props; values borrowed).
+ * With `unset_empty`, "K=" means remove K (value NULL). */
+static int parse_props(table_cx *x, int unset_empty, tarn_ice_kv **out, int *n) {
+  const char *pv[CLI_MAX_REPEATS];
+  tarn_ice_kv *props;
+  int np = cli_opt_values(&x->c, TOPT_PROPERTY, pv, CLI_MAX_REPEATS), i;
+  *out = NULL;
+  *n = 0;
+  props = tarn_calloc(np > 0 ? (size_t)np : 1, sizeof(*props));
+  if (props == NULL) {
+    cli_error("table", "out of memory");
+    return TARN_EXIT_FAIL;
+  }
+  *out = props;
+  for (i = 0; i < np; i++) {
+    const char *eq = strchr(pv[i], '=');
+    if (eq == NULL || eq == pv[i]) {
+      cli_error("table", "--property \"%s\": expected KEY=VALUE", pv[i]);
+      return TARN_EXIT_USAGE;
+    }
+    props[i].key = tarn_strndup(pv[i], (size_t)(eq - pv[i]));
+    props[i].value = unset_empty && eq[1] == '\0' ? NULL : (char *)(eq + 1);
+    if (props[i].key == NULL) {
+      cli_error("table", "out of memory");
+      return TARN_EXIT_FAIL;
+    }
+    *n = i + 1;
+  }
+  return TARN_EXIT_OK;
+}
+
+static void free_props(tarn_ice_kv *props, int n) {
+  int i;
+  for (i = 0; props != NULL && i < n; i++)
+    tarn_free(props[i].key);
+  tarn_free(props);
+}
+
+static int sub_set_properties(table_cx *x) {
+  tarn_ice_kv *props = NULL;
+  tarn_table *t = NULL;
+  tarn_error err;
+  int np = 0, rc;
+  rc = parse_props(x, 1, &props, &np);
+  if (rc == TARN_EXIT_OK && np == 0) {
+    cli_error("table", "set-properties needs at least one --property KEY=VALUE");
+    rc = TARN_EXIT_USAGE;
+  }
+  if (rc == TARN_EXIT_OK)
+    rc = table_open(x, &t);
+  if (rc != TARN_EXIT_OK)
+    goto out;
+  if (tarn_table_set_properties(t, props, (size_t)np, &err) != 0) {
+    cli_error("table", "setting properties of %s.%s: %s", x->ns, x->name,
+              tarn_error_message(&err));
+    rc = TARN_EXIT_FAIL;
+    goto out;
+  }
+  if (x->json) {
+    json_t *o = json_object();
+    json_object_set_new(o, "table", json_sprintf("%s.%s", x->ns, x->name));
+    json_object_set_new(o, "metadata_location", json_string(tarn_table_metadata_location(t)));
+    print_json(o);
+    json_decref(o);
+  } else {
+    printf("set %d propert%s of %s.%s\n", np, np == 1 ? "y" : "ies", x->ns, x->name);
+  }
+out:
+  free_props(props, np);
+  tarn_table_close(t);
+  return rc;
+}
+
 static int sub_create(table_cx *x) {
   tarn_ice_schema schema;
   tarn_ice_spec spec;
   tarn_ice_sort_order order;
   tarn_ice_kv *props = NULL;
-  const char *pv[CLI_MAX_REPEATS];
   tarn_table *t = NULL;
   tarn_error err;
   char why[512];
-  int np = 0, i, rc = TARN_EXIT_USAGE;
+  int np = 0, rc = TARN_EXIT_USAGE;
   memset(&schema, 0, sizeof(schema));
   memset(&spec, 0, sizeof(spec));
   memset(&order, 0, sizeof(order));
@@ -594,27 +672,9 @@ static int sub_create(table_cx *x) {
     cli_error("table", "--sort: %s", why);
     goto out;
   }
-  np = cli_opt_values(&x->c, TOPT_PROPERTY, pv, CLI_MAX_REPEATS);
-  props = tarn_calloc(np > 0 ? (size_t)np : 1, sizeof(*props));
-  if (props == NULL) {
-    cli_error("table", "out of memory");
-    rc = TARN_EXIT_FAIL;
+  rc = parse_props(x, 0, &props, &np);
+  if (rc != TARN_EXIT_OK)
     goto out;
-  }
-  for (i = 0; i < np; i++) {
-    const char *eq = strchr(pv[i], '=');
-    if (eq == NULL || eq == pv[i]) {
-      cli_error("table", "--property \"%s\": expected KEY=VALUE", pv[i]);
-      goto out;
-    }
-    props[i].key = tarn_strndup(pv[i], (size_t)(eq - pv[i]));
-    props[i].value = (char *)(eq + 1);
-    if (props[i].key == NULL) {
-      cli_error("table", "out of memory");
-      rc = TARN_EXIT_FAIL;
-      goto out;
-    }
-  }
   rc = TARN_EXIT_FAIL;
   if (tarn_catalog_create_namespace(x->cat, x->ns, NULL, 0, &err) != 0 &&
       err.code != TARN_EEXIST) {
@@ -639,9 +699,7 @@ static int sub_create(table_cx *x) {
     printf("created table %s.%s at %s\n", x->ns, x->name, tarn_table_metadata(t)->location);
   }
 out:
-  for (i = 0; props != NULL && i < np; i++)
-    tarn_free(props[i].key);
-  tarn_free(props);
+  free_props(props, np);
   tarn_table_close(t);
   tarn_ice_schema_free(&schema);
   spec_free_fields(&spec);

@@ -588,16 +588,15 @@ static int check_existing(const tarn_ingest_env *env, const char *key, uint64_t 
 
 /* Hashes the spooled Parquet file (`size` bytes; `hash` covers a prefix of it already)
  * and copies it to `key` in the store (put-if-absent; identical content already there is
- * fine). *created says whether we stored it. */
+ * fine). */
 static int publish(const tarn_ingest_env *env, int spool_fd, uint64_t size,
                    running_hash *hash, const char *table_data_key, char *key, size_t keylen,
-                   int *created, tarn_error *err) {
+                   tarn_error *err) {
   uint8_t digest[TARN_SHA256_LEN];
   char hex[TARN_SHA256_HEX_LEN];
   tarn_store_writer *w = NULL;
   char *buf = tarn_malloc(COPY_CHUNK);
   int rc;
-  *created = 0;
   if (buf == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   rc = hash_upto(spool_fd, hash, size, buf, err);
@@ -626,8 +625,6 @@ static int publish(const tarn_ingest_env *env, int spool_fd, uint64_t size,
     w = NULL;
     if (rc == TARN_EEXIST) /* the same bytes are stored already: content addressing */
       rc = check_existing(env, key, size, err, err);
-    else if (rc == 0)
-      *created = 1;
   }
 out:
   tarn_store_writer_abort(w);
@@ -662,8 +659,7 @@ static char *columns_json(const tarn_ingest_result *r, const char *prev) {
 }
 
 /* An integer of the current snapshot's summary ("total-records"); -1 when absent. */
-static int64_t current_summary_int(const tarn_table *t, const char *key) {
-  const tarn_ice_metadata *m = tarn_table_metadata(t);
+static int64_t current_summary_int(const tarn_ice_metadata *m, const char *key) {
   const tarn_ice_snapshot *s = tarn_ice_metadata_snapshot(m, m->current_snapshot_id);
   size_t i;
   for (i = 0; s != NULL && i < s->nsummary; i++)
@@ -672,9 +668,83 @@ static int64_t current_summary_int(const tarn_table *t, const char *key) {
   return -1;
 }
 
-static int64_t current_total_records(const tarn_table *t) {
-  int64_t n = current_summary_int(t, "total-records");
-  return n < 0 ? 0 : n;
+/*
+ * Whether the dataset at metadata m already holds exactly what this ingest would commit:
+ * the same CSV bytes as its last ingest, and for a replace, that file alone (after an
+ * append of it, replacing with it still has to drop the earlier rows). A retried append
+ * must not add the rows twice. On 1, r describes the existing data.
+ */
+static int already_ingested(const tarn_ice_metadata *m, const tarn_ingest_options *o,
+                            tarn_ingest_result *r) {
+  const char *sha = tarn_ice_metadata_property(m, "tarn.source-sha256");
+  const char *k = tarn_ice_metadata_property(m, "tarn.parquet-key");
+  const char *sz = tarn_ice_metadata_property(m, "tarn.parquet-size");
+  if (sha == NULL || strcmp(sha, r->source_sha256) != 0 || k == NULL)
+    return 0;
+  if (!o->append && (current_summary_int(m, "total-data-files") != 1 ||
+                     current_summary_int(m, "total-records") != r->row_count))
+    return 0;
+  r->existing = 1;
+  snprintf(r->parquet_key, sizeof(r->parquet_key), "%s", k);
+  r->parquet_size = sz ? strtoll(sz, NULL, 10) : 0;
+  r->snapshot_id = m->current_snapshot_id;
+  return 1;
+}
+
+/* What the commit check needs; see commit_check. */
+typedef struct ingest_commit {
+  const tarn_ingest_options *o;
+  tarn_ingest_result *r;
+  const char *name;
+  int64_t file_size;
+} ingest_commit;
+
+/*
+ * Runs inside every attempt of the dataset's commit, on the metadata the swap replaces:
+ * the schema check, the "identical content" check and the properties that depend on
+ * what is there (row total, columns' nullability) are decided there, never before, so
+ * concurrent ingests get the answers they would get one after the other.
+ */
+static int commit_check(void *arg, const tarn_ice_metadata *base, tarn_ice_metadata *next,
+                        tarn_error *err) {
+  ingest_commit *ic = arg;
+  const tarn_ingest_options *o = ic->o;
+  tarn_ingest_result *r = ic->r;
+  const char *fp = tarn_ice_metadata_property(base, "tarn.fingerprint");
+  char rows_text[32], size_text[32], *cols_text;
+  tarn_ice_kv props[7];
+  int64_t total;
+  int rc;
+  if (fp == NULL || strcmp(fp, r->fingerprint) != 0) {
+    json_decref(r->drift);
+    r->drift = drift_report(tarn_ice_metadata_schema(base, base->current_schema_id), fp, r);
+    return tarn_error_set(err, TARN_ESCHEMA,
+                          "dataset %s has schema %s; this file has %s (nothing was written)",
+                          ic->name, fp ? fp : "(none)", r->fingerprint);
+  }
+  if (already_ingested(base, o, r))
+    return TARN_EALREADY;
+  /* "created" is the commit that gives the dataset its first data, whichever request
+   * made the empty table */
+  r->created = base->current_snapshot_id < 0;
+  cols_text = columns_json(r, o->append ? tarn_ice_metadata_property(base, "tarn.columns") : NULL);
+  if (cols_text == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  total = r->row_count;
+  if (o->append && current_summary_int(base, "total-records") > 0)
+    total += current_summary_int(base, "total-records");
+  snprintf(rows_text, sizeof(rows_text), "%lld", (long long)total);
+  snprintf(size_text, sizeof(size_text), "%lld", (long long)ic->file_size);
+  props[0] = (tarn_ice_kv){"tarn.fingerprint", r->fingerprint};
+  props[1] = (tarn_ice_kv){"tarn.source", (char *)(o->source ? o->source : "upload")};
+  props[2] = (tarn_ice_kv){"tarn.source-sha256", r->source_sha256};
+  props[3] = (tarn_ice_kv){"tarn.columns", cols_text};
+  props[4] = (tarn_ice_kv){"tarn.row-count", rows_text};
+  props[5] = (tarn_ice_kv){"tarn.parquet-key", r->parquet_key};
+  props[6] = (tarn_ice_kv){"tarn.parquet-size", size_text};
+  rc = tarn_ice_metadata_set_properties(next, props, 7, err);
+  tarn_free(cols_text);
+  return rc;
 }
 
 /* With two threads, pass 1 hashes the CSV on a helper thread that reads the file on its
@@ -806,9 +876,8 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
   tarn_ice_schema schema;
   tarn_pq_file_info info;
   tarn_ice_data_file df;
-  char spool[4096], table_key[TARN_STORE_KEY_MAX + 1], *cols_text = NULL;
-  char rows_text[32], size_text[32];
-  int spool_fd = -1, created = 0, rc;
+  char spool[4096], table_key[TARN_STORE_KEY_MAX + 1];
+  int spool_fd = -1, rc;
   running_hash ph = {NULL, 0}; /* of the Parquet spool file */
   memset(&schema, 0, sizeof(schema));
   memset(&info, 0, sizeof(info));
@@ -832,7 +901,6 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
   if (t != NULL) {
     const tarn_ice_metadata *m = tarn_table_metadata(t);
     const char *fp = tarn_ice_metadata_property(m, "tarn.fingerprint");
-    const char *sha = tarn_ice_metadata_property(m, "tarn.source-sha256");
     if (fp == NULL || strcmp(fp, r->fingerprint) != 0) {
       r->drift = drift_report(tarn_table_schema(t), fp, r);
       rc = tarn_error_set(err, TARN_ESCHEMA,
@@ -840,21 +908,10 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
                           o->name, fp ? fp : "(none)", r->fingerprint);
       goto out;
     }
-    /* The same bytes as the last ingest commit nothing: a retried append does not add the
-     * rows twice; a replace is a no-op only when that file alone is the data (after an
-     * append of it, replacing with it still has to drop the earlier rows). */
-    if (sha != NULL && strcmp(sha, r->source_sha256) == 0 &&
-        tarn_ice_metadata_property(m, "tarn.parquet-key") != NULL &&
-        (o->append || (current_summary_int(t, "total-data-files") == 1 &&
-                       current_summary_int(t, "total-records") == r->row_count))) {
-      const char *k = tarn_ice_metadata_property(m, "tarn.parquet-key");
-      const char *sz = tarn_ice_metadata_property(m, "tarn.parquet-size");
-      r->existing = 1;
-      snprintf(r->parquet_key, sizeof(r->parquet_key), "%s", k);
-      r->parquet_size = sz ? strtoll(sz, NULL, 10) : 0;
-      r->snapshot_id = m->current_snapshot_id;
+    /* The same bytes as the last ingest: skip the conversion. This early answer only
+     * saves work; the commit decides again on the state it replaces (commit_check). */
+    if (already_ingested(m, o, r))
       goto out;
-    }
   }
 
   /* Pass 2 into a spool file, then into the store under its content hash. */
@@ -887,8 +944,6 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
     if (rc == 0)
       rc = tarn_table_create(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, &schema, NULL,
                              NULL, props, 2, NULL, &t, err);
-    if (rc == 0)
-      r->created = 1;
     if (rc == TARN_EEXIST) /* a concurrent first ingest won: carry on as a re-ingest */
       rc = tarn_table_load(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, &t, err);
     if (rc != 0)
@@ -909,7 +964,7 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
     goto out;
   strcat(table_key, "/data");
   rc = publish(env, spool_fd, (uint64_t)info.file_size, &ph, table_key, r->parquet_key,
-               sizeof(r->parquet_key), &created, err);
+               sizeof(r->parquet_key), err);
   if (rc != 0)
     goto out;
   r->parquet_size = info.file_size;
@@ -917,10 +972,9 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
   /* The data-file entry and the commit (snapshot + properties together). */
   {
     size_t ul = strlen(env->io->root_uri) + strlen(r->parquet_key) + 1;
-    tarn_ice_kv props[7];
     tarn_ice_kv summary[2];
     tarn_table_commit_result cres;
-    int64_t total;
+    ingest_commit ic = {o, r, o->name, info.file_size};
     df.file_path = tarn_malloc(ul);
     df.file_format = tarn_strdup("PARQUET");
     if (df.file_path == NULL || df.file_format == NULL) {
@@ -935,32 +989,19 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
     rc = tarn_ice_stats_from_parquet(tarn_table_schema(t), &info, 16, &df.stats, &df.nstats, err);
     if (rc != 0)
       goto out;
-    cols_text = columns_json(r, o->append ? tarn_ice_metadata_property(tarn_table_metadata(t),
-                                                                        "tarn.columns")
-                                          : NULL);
-    if (cols_text == NULL) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-      goto out;
-    }
-    total = (o->append ? current_total_records(t) : 0) + r->row_count;
-    snprintf(rows_text, sizeof(rows_text), "%lld", (long long)total);
-    snprintf(size_text, sizeof(size_text), "%lld", (long long)info.file_size);
-    props[0] = (tarn_ice_kv){"tarn.fingerprint", r->fingerprint};
-    props[1] = (tarn_ice_kv){"tarn.source", (char *)(o->source ? o->source : "upload")};
-    props[2] = (tarn_ice_kv){"tarn.source-sha256", r->source_sha256};
-    props[3] = (tarn_ice_kv){"tarn.columns", cols_text};
-    props[4] = (tarn_ice_kv){"tarn.row-count", rows_text};
-    props[5] = (tarn_ice_kv){"tarn.parquet-key", r->parquet_key};
-    props[6] = (tarn_ice_kv){"tarn.parquet-size", size_text};
     summary[0] = (tarn_ice_kv){"tarn.source", (char *)(o->source ? o->source : "upload")};
     summary[1] = (tarn_ice_kv){"tarn.source-sha256", r->source_sha256};
     memset(&cres, 0, sizeof(cres));
-    rc = tarn_table_commit_files(t, !o->append, 0, NULL, &df, 1, summary, 2, props, 7, &cres,
-                                 err);
-    if (rc != 0) {
-      /* Nothing references a data file we just stored unless the outcome is unknown. */
-      if (created && rc != TARN_EUNKNOWN_OUTCOME)
-        tarn_store_delete(env->io->store, r->parquet_key, NULL);
+    /* On failure the data file stays: it is named by its content, so another ingest of
+     * the same bytes may have committed a reference to it meanwhile. An unreferenced one
+     * is left to the orphan sweep (tarn table remove-orphans). */
+    rc = tarn_table_commit_files(t, !o->append, 0, NULL, &df, 1, summary, 2, commit_check, &ic,
+                                 &cres, err);
+    if (rc != 0)
+      goto out;
+    if (!cres.committed) { /* a concurrent ingest of the same bytes committed first */
+      tarn_log_info("dataset ingest found identical content", "name=%s snapshot_id=%lld",
+                    o->name, (long long)r->snapshot_id);
       goto out;
     }
     r->snapshot_id = cres.snapshot_id;
@@ -972,7 +1013,6 @@ out:
   if (spool_fd >= 0)
     close(spool_fd);
   tarn_sha256_destroy(ph.sha);
-  tarn_free(cols_text);
   tarn_ice_data_file_free(&df);
   tarn_pq_file_info_free(&info);
   tarn_ice_schema_free(&schema);

@@ -664,8 +664,8 @@ typedef struct produce_ctx {
   const tarn_ice_value *partition; /* overwrite filter; NULL = everything */
   const tarn_ice_kv *summary;
   size_t nsummary;
-  const tarn_ice_kv *props;  /* table properties set in the same commit */
-  size_t nprops;
+  tarn_table_commit_check check; /* the caller's decision inside each attempt, or NULL */
+  void *check_arg;
   int64_t snapshot_id;
   tarn_ice_manifest_file added;  /* the manifest of `files`, written on the first attempt */
   int have_added;
@@ -928,6 +928,9 @@ static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_
     uri_list_delete_all(c->cleanup, &t->io);
     uri_list_free(c->cleanup);
   }
+  /* The caller's check sees the state this attempt replaces, before anything is written. */
+  if (c->check != NULL && (rc = c->check(c->check_arg, base, next, err)) != 0)
+    return rc;
   /* 1. the new files' manifest, written once and reused by every attempt */
   if (c->nfiles > 0 && !c->have_added) {
     tarn_ice_manifest_entry *es = tarn_calloc(c->nfiles, sizeof(*es));
@@ -1077,13 +1080,6 @@ static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_
   }
   next->refs[i].snapshot_id = c->snapshot_id;
   next->refs[i].is_tag = 0;
-  for (i = 0; i < c->nprops; i++) {
-    if (c->props[i].value == NULL)
-      kv_remove(next->properties, &next->nproperties, c->props[i].key);
-    else if ((rc = kv_set(&next->properties, &next->nproperties, c->props[i].key,
-                          c->props[i].value, err)) != 0)
-      goto out;
-  }
 out:
   tarn_free(list_uri);
   tarn_ice_manifest_files_free(in, nin);
@@ -1107,8 +1103,20 @@ static int produce(tarn_table *t, produce_ctx *c, tarn_table_commit_result *res,
     rc = commit(t, apply_produce, c, res, err);
   if (rc == 0) {
     /* cleanup now holds only the winning attempt's files: they are referenced */
-    if (res != NULL)
+    if (res != NULL) {
       res->manifests_merged = c->merged;
+      res->committed = 1;
+    }
+  } else if (rc == TARN_EALREADY) {
+    /* The check found the work done: what this call wrote is referenced by nothing. */
+    uri_list_delete_all(&cleanup, &t->io);
+    uri_list_delete_all(&c->keep_on_success, &t->io);
+    if (res != NULL) {
+      memset(res, 0, sizeof(*res));
+      res->snapshot_id = t->md.current_snapshot_id;
+      res->sequence_number = t->md.last_sequence_number;
+    }
+    rc = 0;
   } else if (rc != TARN_EUNKNOWN_OUTCOME) {
     uri_list_delete_all(&cleanup, &t->io);
     uri_list_delete_all(&c->keep_on_success, &t->io);
@@ -1122,7 +1130,7 @@ static int produce(tarn_table *t, produce_ctx *c, tarn_table_commit_result *res,
 int tarn_table_commit_files(tarn_table *t, int overwrite, int32_t spec_id,
                             const tarn_ice_value *partition, const tarn_ice_data_file *files,
                             size_t n, const tarn_ice_kv *summary, size_t nsummary,
-                            const tarn_ice_kv *props, size_t nprops,
+                            tarn_table_commit_check check, void *check_arg,
                             tarn_table_commit_result *res, tarn_error *err) {
   produce_ctx c;
   memset(&c, 0, sizeof(c));
@@ -1133,8 +1141,8 @@ int tarn_table_commit_files(tarn_table *t, int overwrite, int32_t spec_id,
   c.partition = partition;
   c.summary = summary;
   c.nsummary = nsummary;
-  c.props = props;
-  c.nprops = nprops;
+  c.check = check;
+  c.check_arg = check_arg;
   return produce(t, &c, res, err);
 }
 
@@ -1225,20 +1233,25 @@ typedef struct props_ctx {
   size_t n;
 } props_ctx;
 
-static int apply_props(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_metadata *next,
-                       int attempt, void *ctx, tarn_error *err) {
-  props_ctx *c = ctx;
+int tarn_ice_metadata_set_properties(tarn_ice_metadata *m, const tarn_ice_kv *set, size_t n,
+                                     tarn_error *err) {
   size_t i;
-  for (i = 0; i < c->n; i++) {
-    if (c->set[i].value == NULL) {
-      kv_remove(next->properties, &next->nproperties, c->set[i].key);
+  for (i = 0; i < n; i++) {
+    if (set[i].value == NULL) {
+      kv_remove(m->properties, &m->nproperties, set[i].key);
     } else {
-      int rc = kv_set(&next->properties, &next->nproperties, c->set[i].key, c->set[i].value, err);
+      int rc = kv_set(&m->properties, &m->nproperties, set[i].key, set[i].value, err);
       if (rc != 0)
         return rc;
     }
   }
   return 0;
+}
+
+static int apply_props(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_metadata *next,
+                       int attempt, void *ctx, tarn_error *err) {
+  props_ctx *c = ctx;
+  return tarn_ice_metadata_set_properties(next, c->set, c->n, err);
 }
 
 int tarn_table_set_properties(tarn_table *t, const tarn_ice_kv *set, size_t n, tarn_error *err) {

@@ -446,6 +446,8 @@ typedef struct tarn_table_commit_result {
   int64_t sequence_number;
   int attempts;            /* 1 when the first try won */
   int manifests_merged;    /* manifests folded into one by this commit */
+  int committed;           /* 1 when a snapshot was committed; 0 when a check said
+                              TARN_EALREADY (snapshot_id is then the current one) */
 } tarn_table_commit_result;
 
 /*
@@ -473,14 +475,35 @@ int tarn_table_overwrite(tarn_table *t, int32_t spec_id, const tarn_ice_value *p
                          size_t nsummary, tarn_table_commit_result *res, tarn_error *err);
 
 /*
+ * A caller's decision inside the compare-and-swap. It runs at the start of every
+ * attempt of a commit, against `base`: the table's metadata as that attempt builds on it
+ * (re-read from the catalog after a lost race), before the attempt writes anything. So an
+ * idempotency or existence check made here sees what the swap will replace, and two
+ * writers racing get the same answers as two writers one after the other.
+ * Return 0 to go on; the hook may edit `next` (a copy of base that becomes the new
+ * metadata), e.g. with tarn_ice_metadata_set_properties, so that properties derived from
+ * the current state land with the snapshot. Return TARN_EALREADY to commit nothing
+ * (the base already holds what the caller wants). Any other code (with err filled)
+ * abandons the commit with that code.
+ */
+typedef int (*tarn_table_commit_check)(void *arg, const tarn_ice_metadata *base,
+                                       tarn_ice_metadata *next, tarn_error *err);
+
+/* Sets (value non-NULL) or removes (value NULL) properties of m. */
+int tarn_ice_metadata_set_properties(tarn_ice_metadata *m, const tarn_ice_kv *set, size_t n,
+                                     tarn_error *err);
+
+/*
  * The general form of append and overwrite: `overwrite` 0 appends; 1 removes the live
- * files of `partition` (NULL: all) first. `props` (value NULL removes the key) are set
- * on the table in the same commit as the snapshot, so both land or neither does.
+ * files of `partition` (NULL: all) first. `check` (may be NULL) runs inside every
+ * attempt as described above; when it answers TARN_EALREADY the call returns 0 with
+ * res->committed 0 and res->snapshot_id the table's current snapshot, and removes the
+ * manifests it wrote (the data files stay the caller's).
  */
 int tarn_table_commit_files(tarn_table *t, int overwrite, int32_t spec_id,
                             const tarn_ice_value *partition, const tarn_ice_data_file *files,
                             size_t n, const tarn_ice_kv *summary, size_t nsummary,
-                            const tarn_ice_kv *props, size_t nprops,
+                            tarn_table_commit_check check, void *check_arg,
                             tarn_table_commit_result *res, tarn_error *err);
 
 /* Adds an optional column (a new field id, last-column-id + 1) in a new schema. */
