@@ -191,6 +191,7 @@ static const tarn_http_stream_ops put_ops = {put_begin, put_chunk, put_end};
 
 typedef struct get_ctx {
   tarn_bucket *b; /* the bucket that serves the object (the rescue after a fallback) */
+  tarn_store_reader *r; /* the version being sent */
   uint64_t size;
   tarn_buf chunk; /* bytes [chunk_off, chunk_off + chunk.len) of the object */
   uint64_t chunk_off;
@@ -207,7 +208,7 @@ static long long get_read(void *cls, uint64_t pos, char *buf, size_t max) {
     uint64_t want = gc->size - pos < READ_CHUNK ? gc->size - pos : READ_CHUNK;
     tarn_buf_reset(&gc->chunk);
     gc->chunk_off = pos;
-    if (tarn_bucket_read_at(gc->b, gc->key, pos, want, &gc->chunk, &err) != 0 ||
+    if (tarn_bucket_read_at(gc->b, gc->r, gc->key, pos, want, &gc->chunk, &err) != 0 ||
         gc->chunk.len == 0) {
       tarn_log_warn("object download failed midway; connection closed",
                     "bucket=%s key=%s offset=%llu error=%s", tarn_bucket_name(gc->b), gc->key,
@@ -226,6 +227,7 @@ static long long get_read(void *cls, uint64_t pos, char *buf, size_t max) {
 
 static void get_free(void *cls) {
   get_ctx *gc = cls;
+  tarn_store_reader_close(gc->r);
   tarn_buf_free(&gc->chunk);
   tarn_free(gc);
 }
@@ -234,6 +236,7 @@ static int on_get(const tarn_http_request *req, tarn_http_response *resp, void *
   storage_ctx *sc = ud;
   const char *key = NULL;
   tarn_bucket *b, *served = NULL;
+  tarn_store_reader *r = NULL;
   tarn_store_stat st;
   tarn_error err;
   get_ctx *gc;
@@ -242,21 +245,26 @@ static int on_get(const tarn_http_request *req, tarn_http_response *resp, void *
   b = resolve(sc, req, resp, &key, &rc);
   if (b == NULL)
     return rc;
-  /* HEAD answers from the stat alone; GET then streams from whichever bucket has it. */
+  /* HEAD answers from the stat alone; GET pins the version it starts sending (an open
+   * file, an S3 ETag) so that the body is exactly one stored version, whatever
+   * overwrites the key meanwhile. */
   if (strcmp(req->method, "HEAD") == 0)
     rc = tarn_bucket_head(b, key, &st, &served, &err);
-  else
-    rc = tarn_bucket_open_get(b, key, &st, &served, &err);
+  else if ((rc = tarn_bucket_open_get(b, key, &r, &served, &err)) == 0)
+    st = r->stat;
   if (rc == TARN_ENOTFOUND)
     return tarn_http_reply_error(resp, 404, "not_found", "no object \"%s\" in bucket %s", key,
                                  tarn_bucket_name(b));
   if (rc != 0)
     return reply_code(resp, rc, "%s", tarn_error_message(&err));
   gc = tarn_calloc(1, sizeof(*gc) + strlen(key) + 1);
-  if (gc == NULL)
+  if (gc == NULL) {
+    tarn_store_reader_close(r);
     return TARN_ENOMEM;
+  }
   strcpy(gc->key, key);
   gc->b = served;
+  gc->r = r;
   gc->size = st.size;
   tarn_buf_init(&gc->chunk, READ_CHUNK);
   resp->status = 200;

@@ -364,6 +364,7 @@ typedef struct read_args {
   uint64_t off, len;
   tarn_buf *out;
   tarn_store_stat *stat;
+  tarn_store_reader **reader; /* R_OPEN */
 } read_args;
 
 static const char *read_op(read_kind k) {
@@ -375,8 +376,8 @@ static int raw_read(tarn_bucket *b, const read_args *a, tarn_error *err) {
   switch (a->kind) {
   case R_GET: return tarn_store_get(b->st, a->key, a->out, err);
   case R_RANGE: return tarn_store_get_range(b->st, a->key, a->off, a->len, a->out, err);
-  case R_HEAD:
-  case R_OPEN: return tarn_store_head(b->st, a->key, a->stat, err);
+  case R_HEAD: return tarn_store_head(b->st, a->key, a->stat, err);
+  case R_OPEN: return tarn_store_reader_open(b->st, a->key, a->reader, err);
   }
   return TARN_EINTERNAL;
 }
@@ -444,29 +445,30 @@ static int read_with_fallback(tarn_bucket *b, const read_args *a, tarn_bucket **
 
 int tarn_bucket_get(tarn_bucket *b, const char *key, tarn_buf *out, int *rescued,
                     tarn_error *err) {
-  read_args a = {R_GET, key, 0, 0, out, NULL};
+  read_args a = {R_GET, key, 0, 0, out, NULL, NULL};
   return read_with_fallback(b, &a, NULL, rescued, err);
 }
 
 int tarn_bucket_get_range(tarn_bucket *b, const char *key, uint64_t off, uint64_t len,
                           tarn_buf *out, int *rescued, tarn_error *err) {
-  read_args a = {R_RANGE, key, off, len, out, NULL};
+  read_args a = {R_RANGE, key, off, len, out, NULL, NULL};
   return read_with_fallback(b, &a, NULL, rescued, err);
 }
 
-int tarn_bucket_open_get(tarn_bucket *b, const char *key, tarn_store_stat *out,
+int tarn_bucket_open_get(tarn_bucket *b, const char *key, tarn_store_reader **out,
                          tarn_bucket **served, tarn_error *err) {
-  read_args a = {R_OPEN, key, 0, 0, NULL, out};
+  read_args a = {R_OPEN, key, 0, 0, NULL, NULL, out};
+  *out = NULL;
   return read_with_fallback(b, &a, served, NULL, err);
 }
 
-int tarn_bucket_read_at(tarn_bucket *b, const char *key, uint64_t off, uint64_t len,
-                        tarn_buf *out, tarn_error *err) {
-  read_args a = {R_RANGE, key, off, len, out, NULL};
+int tarn_bucket_read_at(tarn_bucket *b, tarn_store_reader *r, const char *key, uint64_t off,
+                        uint64_t len, tarn_buf *out, tarn_error *err) {
   tarn_error e;
   int rc;
+  count_op(b, "get_range");
   tarn_error_clear(&e);
-  rc = raw_read(b, &a, &e);
+  rc = tarn_store_reader_read(r, off, len, out, &e);
   if (rc != 0 && err != NULL)
     *err = e;
   return done(b, "get_range", key, rc, &e);
@@ -474,7 +476,7 @@ int tarn_bucket_read_at(tarn_bucket *b, const char *key, uint64_t off, uint64_t 
 
 int tarn_bucket_head(tarn_bucket *b, const char *key, tarn_store_stat *out,
                      tarn_bucket **served, tarn_error *err) {
-  read_args a = {R_HEAD, key, 0, 0, NULL, out};
+  read_args a = {R_HEAD, key, 0, 0, NULL, out, NULL};
   return read_with_fallback(b, &a, served, NULL, err);
 }
 
@@ -628,9 +630,15 @@ static int view_del(tarn_store *st, const char *key, tarn_error *err) {
   return tarn_bucket_delete(view_bucket(st), key, err);
 }
 static void view_destroy(tarn_store *st) { (void)st; /* the registry owns the bucket */ }
+/* The reader comes from the bucket that serves the object (the rescue after a fallback). */
+static int view_reader_open(tarn_store *st, const char *key, tarn_store_reader **out,
+                            tarn_error *err) {
+  return tarn_bucket_open_get(view_bucket(st), key, out, NULL, err);
+}
 
 static const tarn_store_ops view_ops = {"bucket", view_writer_open, view_get, view_get_range,
-                                        view_head, view_list, view_del, view_destroy};
+                                        view_head, view_list, view_del, view_destroy,
+                                        view_reader_open};
 
 /* ======================================================================== */
 /* probes                                                                    */

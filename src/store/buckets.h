@@ -268,15 +268,16 @@ int tarn_bucket_get(tarn_bucket *b, const char *key, tarn_buf *out, int *rescued
                     tarn_error *err);
 int tarn_bucket_get_range(tarn_bucket *b, const char *key, uint64_t off, uint64_t len,
                           tarn_buf *out, int *rescued, tarn_error *err);
-/* Starts a streamed read: like tarn_bucket_head (*served is the bucket that has the
- * object, after any fallback) but counted and journaled as a "get". Then read the bytes
- * from *served with tarn_bucket_read_at. */
-int tarn_bucket_open_get(tarn_bucket *b, const char *key, tarn_store_stat *out,
+/* Starts a streamed read: pins the object's current version (tarn_store_reader_open) on
+ * b, or on the rescue bucket when b cannot serve it; counted and journaled as a "get".
+ * *served (may be NULL) is the bucket that has it and (*out)->stat its size. Read with
+ * tarn_bucket_read_at(*served, *out, ...); close with tarn_store_reader_close. */
+int tarn_bucket_open_get(tarn_bucket *b, const char *key, tarn_store_reader **out,
                          tarn_bucket **served, tarn_error *err);
-/* Reads a range of b's own object, never falling back (failures are journaled): for
- * continuing a read that began on b, so that one response never mixes two copies. */
-int tarn_bucket_read_at(tarn_bucket *b, const char *key, uint64_t off, uint64_t len,
-                        tarn_buf *out, tarn_error *err);
+/* Reads a range of the version r pinned on b, never falling back (failures are
+ * journaled under b): one response never mixes two copies or two versions. */
+int tarn_bucket_read_at(tarn_bucket *b, tarn_store_reader *r, const char *key, uint64_t off,
+                        uint64_t len, tarn_buf *out, tarn_error *err);
 /* *served (may be NULL) is the bucket that answered: b, or the rescue bucket. */
 int tarn_bucket_head(tarn_bucket *b, const char *key, tarn_store_stat *out,
                      tarn_bucket **served, tarn_error *err);

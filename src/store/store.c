@@ -230,6 +230,25 @@ int tarn_store_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t
   return st->ops->get_range(st, key, off, len, out, err);
 }
 
+int tarn_store_reader_open(tarn_store *st, const char *key, tarn_store_reader **out,
+                           tarn_error *err) {
+  int rc = key_check_str(key, err);
+  *out = NULL;
+  if (rc != 0)
+    return rc;
+  return st->ops->reader_open(st, key, out, err);
+}
+
+int tarn_store_reader_read(tarn_store_reader *r, uint64_t off, uint64_t len, tarn_buf *out,
+                           tarn_error *err) {
+  return r->ops->read_at(r, off, len, out, err);
+}
+
+void tarn_store_reader_close(tarn_store_reader *r) {
+  if (r != NULL)
+    r->ops->close(r);
+}
+
 int tarn_store_head(tarn_store *st, const char *key, tarn_store_stat *out, tarn_error *err) {
   int rc = key_check_str(key, err);
   if (rc != 0)

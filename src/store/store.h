@@ -27,6 +27,7 @@
 
 typedef struct tarn_store tarn_store;
 typedef struct tarn_store_writer tarn_store_writer;
+typedef struct tarn_store_reader tarn_store_reader;
 
 typedef struct tarn_store_stat {
   uint64_t size;
@@ -74,7 +75,21 @@ typedef struct tarn_store_ops {
   /* Deleting a missing key is TARN_ENOTFOUND. */
   int (*del)(tarn_store *st, const char *key, tarn_error *err);
   void (*destroy)(tarn_store *st);
+  /* Opens a read of the object's current version: every read_at of the reader returns
+   * bytes of that one version, even if the key is overwritten or deleted meanwhile. */
+  int (*reader_open)(tarn_store *st, const char *key, tarn_store_reader **out,
+                     tarn_error *err);
 } tarn_store_ops;
+
+/* The reader a backend returns from reader_open. */
+typedef struct tarn_store_reader_ops {
+  /* Appends min(len, size - off) bytes at off of the version opened; off past the end is
+   * TARN_ERANGE. TARN_ECONFLICT when that version is gone from a store that cannot pin
+   * it (S3: the key was overwritten), so a caller never mixes bytes of two versions. */
+  int (*read_at)(tarn_store_reader *r, uint64_t off, uint64_t len, tarn_buf *out,
+                 tarn_error *err);
+  void (*close)(tarn_store_reader *r);
+} tarn_store_reader_ops;
 
 /* The writer a backend returns from writer_open. */
 typedef struct tarn_store_writer_ops {
@@ -95,6 +110,10 @@ struct tarn_store_writer {
   const tarn_store_writer_ops *ops;
   uint64_t written; /* bytes accepted so far */
 };
+struct tarn_store_reader {
+  const tarn_store_reader_ops *ops;
+  tarn_store_stat stat; /* of the version opened */
+};
 
 /* Validates a key of `len` bytes (len lets callers catch embedded NULs). */
 int tarn_store_key_check(const char *key, size_t len, tarn_error *err);
@@ -114,6 +133,16 @@ int tarn_store_get(tarn_store *st, const char *key, tarn_buf *out, tarn_error *e
 int tarn_store_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t len,
                          tarn_buf *out, tarn_error *err);
 int tarn_store_head(tarn_store *st, const char *key, tarn_store_stat *out, tarn_error *err);
+/*
+ * Pins the object's current version for a streamed read (TARN_ENOTFOUND when absent).
+ * r->stat is its size and mtime; tarn_store_reader_read returns only that version's
+ * bytes (see tarn_store_reader_ops). The caller closes the reader (accepts NULL).
+ */
+int tarn_store_reader_open(tarn_store *st, const char *key, tarn_store_reader **out,
+                           tarn_error *err);
+int tarn_store_reader_read(tarn_store_reader *r, uint64_t off, uint64_t len, tarn_buf *out,
+                           tarn_error *err);
+void tarn_store_reader_close(tarn_store_reader *r);
 /* prefix may be "" (everything) and need not end at a '/'. max_keys 0 means 1000.
  * out must be initialised; on success its previous page is released and replaced (so
  * start_after may be out->next_after), on failure it is left unchanged. */

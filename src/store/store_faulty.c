@@ -193,6 +193,60 @@ static int faulty_get_range(tarn_store *st, const char *key, uint64_t off, uint6
   return fs->inner->ops->get_range(fs->inner, key, off, len, out, err);
 }
 
+/* A reader over the inner store's reader; GET faults fire at open and at every read. */
+typedef struct faulty_reader {
+  tarn_store_reader base;
+  faulty_store *fs;
+  tarn_store_reader *inner;
+  char key[];
+} faulty_reader;
+
+static const tarn_store_reader_ops faulty_reader_ops;
+
+static int faulty_reader_open(tarn_store *st, const char *key, tarn_store_reader **out,
+                              tarn_error *err) {
+  faulty_store *fs = (faulty_store *)st;
+  faulty_reader *fr;
+  fault_rule hit;
+  int rc;
+  if (fault_check(fs, TARN_FAULT_GET, key, &hit))
+    return fault_fail(&hit, TARN_EIO, "get of", key, err);
+  fr = tarn_calloc(1, sizeof(*fr) + strlen(key) + 1);
+  if (fr == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  rc = fs->inner->ops->reader_open(fs->inner, key, &fr->inner, err);
+  if (rc != 0) {
+    tarn_free(fr);
+    return rc;
+  }
+  fr->base.ops = &faulty_reader_ops;
+  fr->base.stat = fr->inner->stat;
+  fr->fs = fs;
+  memcpy(fr->key, key, strlen(key) + 1);
+  *out = &fr->base;
+  return 0;
+}
+
+static int faulty_reader_read(tarn_store_reader *r, uint64_t off, uint64_t len, tarn_buf *out,
+                              tarn_error *err) {
+  faulty_reader *fr = (faulty_reader *)r;
+  fault_rule hit;
+  if (fault_check(fr->fs, TARN_FAULT_GET, fr->key, &hit))
+    return fault_fail(&hit, TARN_EIO, "ranged get of", fr->key, err);
+  return fr->inner->ops->read_at(fr->inner, off, len, out, err);
+}
+
+static void faulty_reader_close(tarn_store_reader *r) {
+  faulty_reader *fr = (faulty_reader *)r;
+  fr->inner->ops->close(fr->inner);
+  tarn_free(fr);
+}
+
+static const tarn_store_reader_ops faulty_reader_ops = {
+    .read_at = faulty_reader_read,
+    .close = faulty_reader_close,
+};
+
 static int faulty_head(tarn_store *st, const char *key, tarn_store_stat *out, tarn_error *err) {
   faulty_store *fs = (faulty_store *)st;
   fault_rule hit;
@@ -330,6 +384,7 @@ static const tarn_store_ops faulty_ops = {
     .list = faulty_list,
     .del = faulty_del,
     .destroy = faulty_destroy,
+    .reader_open = faulty_reader_open,
 };
 
 static const tarn_store_writer_ops faulty_writer_ops = {

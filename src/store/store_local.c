@@ -524,6 +524,60 @@ out:
   return rc;
 }
 
+/* A reader keeps the object's file open: a rename over the key or an unlink leaves the
+ * open file as it was, so every read returns the version that was opened. */
+typedef struct local_reader {
+  tarn_store_reader base;
+  int fd;
+  char key[];
+} local_reader;
+
+static const tarn_store_reader_ops local_reader_ops;
+
+static int local_reader_open(tarn_store *st, const char *key, tarn_store_reader **out,
+                             tarn_error *err) {
+  local_store *ls = (local_store *)st;
+  struct stat sb;
+  local_reader *lr;
+  int fd = -1, rc;
+  rc = open_object(ls, key, &fd, &sb, err);
+  if (rc != 0)
+    return rc;
+  lr = tarn_malloc(sizeof(*lr) + strlen(key) + 1);
+  if (lr == NULL) {
+    close(fd);
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory reading key '%s'", key);
+  }
+  lr->base.ops = &local_reader_ops;
+  lr->base.stat.size = (uint64_t)sb.st_size;
+  lr->base.stat.mtime_us = stat_mtime_us(&sb);
+  lr->fd = fd;
+  memcpy(lr->key, key, strlen(key) + 1);
+  *out = &lr->base;
+  return 0;
+}
+
+static int local_reader_read(tarn_store_reader *r, uint64_t off, uint64_t len, tarn_buf *out,
+                             tarn_error *err) {
+  local_reader *lr = (local_reader *)r;
+  uint64_t size = r->stat.size;
+  if (off > size)
+    return tarn_error_set(err, TARN_ERANGE, "key '%s': offset %llu is past the end (size %llu)",
+                          lr->key, (unsigned long long)off, (unsigned long long)size);
+  return read_into(lr->fd, lr->key, off, size - off < len ? size - off : len, out, err);
+}
+
+static void local_reader_close(tarn_store_reader *r) {
+  local_reader *lr = (local_reader *)r;
+  close(lr->fd);
+  tarn_free(lr);
+}
+
+static const tarn_store_reader_ops local_reader_ops = {
+    .read_at = local_reader_read,
+    .close = local_reader_close,
+};
+
 /* Size and mtime of the object (following a symlink, as get does). */
 static int local_head(tarn_store *st, const char *key, tarn_store_stat *out, tarn_error *err) {
   local_store *ls = (local_store *)st;
@@ -1005,6 +1059,7 @@ static const tarn_store_ops local_ops = {
     .list = local_list,
     .del = local_del,
     .destroy = local_destroy,
+    .reader_open = local_reader_open,
 };
 
 static const tarn_store_writer_ops local_writer_ops = {

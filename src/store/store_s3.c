@@ -447,6 +447,102 @@ static int s3_head(tarn_store *st, const char *key, tarn_store_stat *out, tarn_e
   return head_full(s3, fk, "HEAD", out, err);
 }
 
+/*
+ * A reader pins the version by its ETag: every ranged GET must come back with the ETag
+ * the HEAD saw, or the read fails with TARN_ECONFLICT rather than hand out bytes of
+ * another version. (The ETag is compared, not sent as If-Match: Ceph RGW never matches
+ * a quoted If-Match, and a comparison holds whatever the server does with the header.)
+ */
+typedef struct s3_reader {
+  tarn_store_reader base;
+  tarn__s3_store *s3;
+  char etag[136];
+  char key[TARN__S3_KEY_MAX + 1]; /* full key */
+} s3_reader;
+
+static const tarn_store_reader_ops s3_reader_ops;
+
+static int s3_reader_open(tarn_store *st, const char *key, tarn_store_reader **out,
+                          tarn_error *err) {
+  tarn__s3_store *s3 = (tarn__s3_store *)st;
+  s3_reader *sr = tarn_calloc(1, sizeof(*sr));
+  tarn__s3_req rq;
+  int rc;
+  if (sr == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  rc = full_key(s3, key, sr->key, "get", err);
+  if (rc == 0) {
+    req_init(&rq, "HEAD", "HEAD", sr->key);
+    rc = tarn__s3_do(s3, &rq, err);
+  }
+  if (rc == 0 && rq.content_length < 0)
+    rc = tarn_error_set(err, TARN_ECORRUPT, "HEAD s3://%s/%s: response has no Content-Length",
+                        s3->bucket, sr->key);
+  if (rc != 0) {
+    tarn_free(sr);
+    return rc;
+  }
+  sr->base.ops = &s3_reader_ops;
+  sr->base.stat.size = (uint64_t)rq.content_length;
+  sr->base.stat.mtime_us = rq.mtime_us;
+  sr->s3 = s3;
+  memcpy(sr->etag, rq.etag, sizeof(sr->etag));
+  *out = &sr->base;
+  return 0;
+}
+
+static int s3_reader_read(tarn_store_reader *r, uint64_t off, uint64_t len, tarn_buf *out,
+                          tarn_error *err) {
+  s3_reader *sr = (s3_reader *)r;
+  uint64_t size = r->stat.size;
+  size_t keep = out->len;
+  char range[64];
+  tarn__s3_req rq;
+  int rc;
+  if (off > size)
+    return tarn_error_set(err, TARN_ERANGE,
+                          "GET s3://%s/%s: offset %llu is past the end (size %llu)",
+                          sr->s3->bucket, sr->key, (unsigned long long)off,
+                          (unsigned long long)size);
+  if (len > size - off)
+    len = size - off;
+  if (len == 0)
+    return tarn_buf_reserve(out, 0, err);
+  snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)off,
+           (unsigned long long)(off + len - 1));
+  req_init(&rq, "GET", "GET", sr->key);
+  rq.range = range;
+  rq.out = out;
+  rq.out_skip = off; /* used only if a server ignores Range and sends 200 */
+  rq.out_limit = len;
+  rc = tarn__s3_do(sr->s3, &rq, err);
+  if (rc == TARN_ENOTFOUND || rc == TARN_ERANGE || (rc == 0 && strcmp(rq.etag, sr->etag) != 0)) {
+    out->len = keep;
+    return tarn_error_set(err, TARN_ECONFLICT,
+                          "GET s3://%s/%s: the object changed while it was being read (ETag "
+                          "%s, now %s)",
+                          sr->s3->bucket, sr->key, sr->etag[0] ? sr->etag : "none",
+                          rc == 0 && rq.etag[0] ? rq.etag : "gone");
+  }
+  if (rc == 0 && out->len - keep != len) {
+    size_t got = out->len - keep;
+    out->len = keep;
+    return tarn_error_set(err, TARN_ECONFLICT,
+                          "GET s3://%s/%s: %zu bytes at offset %llu where %llu were expected "
+                          "(the object changed while it was being read)",
+                          sr->s3->bucket, sr->key, got, (unsigned long long)off,
+                          (unsigned long long)len);
+  }
+  return rc != 0 ? rc : tarn_buf_reserve(out, 0, err);
+}
+
+static void s3_reader_close(tarn_store_reader *r) { tarn_free(r); }
+
+static const tarn_store_reader_ops s3_reader_ops = {
+    .read_at = s3_reader_read,
+    .close = s3_reader_close,
+};
+
 /* ---- list ---- */
 
 /*
@@ -854,6 +950,7 @@ static const tarn_store_ops s3_ops = {
     .list = s3_list,
     .del = s3_del,
     .destroy = s3_destroy,
+    .reader_open = s3_reader_open,
 };
 
 static const tarn_store_writer_ops s3_writer_ops = {

@@ -322,12 +322,28 @@ static void test_rescue_fallback(void **state) {
   assert_string_equal(tarn_bucket_name(served), "spare");
   /* the start of a streamed get: found on the rescue, then read from there only */
   served = NULL;
-  assert_int_equal(tarn_bucket_open_get(main_b, "only/rescue", &st, &served, NULL), 0);
-  assert_string_equal(tarn_bucket_name(served), "spare");
-  tarn_buf_reset(&b);
-  assert_int_equal(tarn_bucket_read_at(served, "only/rescue", 0, 5, &b, NULL), 0);
-  assert_string_equal(b.data, "saved");
-  assert_int_equal(tarn_bucket_read_at(main_b, "only/rescue", 0, 5, &b, NULL), TARN_ENOTFOUND);
+  {
+    tarn_store_reader *r = NULL;
+    assert_int_equal(tarn_bucket_open_get(main_b, "only/rescue", &r, &served, NULL), 0);
+    assert_string_equal(tarn_bucket_name(served), "spare");
+    assert_int_equal(r->stat.size, 19);
+    tarn_buf_reset(&b);
+    assert_int_equal(tarn_bucket_read_at(served, r, "only/rescue", 0, 5, &b, NULL), 0);
+    assert_string_equal(b.data, "saved");
+    /* the version is pinned: an overwrite and a delete do not change what it reads */
+    assert_int_equal(tarn_bucket_put(served, "only/rescue", "a new version entirely", 22, 0, NULL),
+                     0);
+    tarn_buf_reset(&b);
+    assert_int_equal(tarn_bucket_read_at(served, r, "only/rescue", 6, 13, &b, NULL), 0);
+    assert_string_equal(b.data, "by the rescue");
+    assert_int_equal(tarn_bucket_delete(served, "only/rescue", NULL), 0);
+    tarn_buf_reset(&b);
+    assert_int_equal(tarn_bucket_read_at(served, r, "only/rescue", 0, 100, &b, NULL), 0);
+    assert_string_equal(b.data, "saved by the rescue");
+    assert_int_equal(tarn_bucket_read_at(served, r, "only/rescue", 20, 1, &b, NULL), TARN_ERANGE);
+    tarn_store_reader_close(r);
+    assert_int_equal(tarn_bucket_put(served, "only/rescue", "saved by the rescue", 19, 0, NULL), 0);
+  }
   /* through the tarn_store view too */
   tarn_buf_reset(&b);
   assert_int_equal(tarn_store_get(tarn_bucket_store(main_b), "only/rescue", &b, NULL), 0);

@@ -365,6 +365,8 @@ static void test_rescue_over_http(void **state) {
   /* a broken primary: every read fails, the rescue still answers */
   assert_int_equal(tarn_store_faulty_add(fx->faulty, TARN_FAULT_HEAD, TARN_FAULT_ERROR, TARN_EIO,
                                          NULL, 0, 0, NULL), 0);
+  assert_int_equal(tarn_store_faulty_add(fx->faulty, TARN_FAULT_GET, TARN_FAULT_ERROR, TARN_EIO,
+                                         NULL, 0, 0, NULL), 0);
   r = call(fx, "GET", "/storage/buckets/main/objects/only/in/rescue", 0, 0, 0, NULL);
   assert_int_equal(r->status, 200);
   reply_free(r);

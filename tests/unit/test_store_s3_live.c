@@ -439,6 +439,46 @@ static void test_ranges(void **state) {
   tarn_store_destroy(st);
 }
 
+/* A reader pins the version it opened: reads return its bytes, and once the key holds
+ * another version they fail with TARN_ECONFLICT instead of mixing two versions. */
+static void test_reader_pins_version(void **state) {
+  tarn_store *st;
+  tarn_store_reader *r = NULL;
+  tarn_buf b;
+  tarn_error err;
+  char v1[100], v2[100];
+  (void)state;
+  if (!live())
+    skip();
+  fill(v1, sizeof(v1), 7);
+  fill(v2, sizeof(v2), 8);
+  st = open_default();
+  tarn_buf_init(&b, 1024);
+  CHECK(tarn_store_put(st, "reader/obj", v1, sizeof(v1), 0, &err));
+  CHECK(tarn_store_reader_open(st, "reader/obj", &r, &err));
+  assert_int_equal(r->stat.size, sizeof(v1));
+  CHECK(tarn_store_reader_read(r, 10, 20, &b, &err));
+  assert_int_equal(b.len, 20);
+  assert_memory_equal(b.data, v1 + 10, 20);
+  tarn_buf_reset(&b);
+  CHECK(tarn_store_reader_read(r, 90, 50, &b, &err)); /* clipped at the end */
+  assert_int_equal(b.len, 10);
+  tarn_buf_reset(&b);
+  CHECK(tarn_store_reader_read(r, 100, 5, &b, &err));
+  assert_int_equal(b.len, 0);
+  assert_int_equal(tarn_store_reader_read(r, 101, 1, &b, &err), TARN_ERANGE);
+  CHECK(tarn_store_put(st, "reader/obj", v2, sizeof(v2), 0, &err));
+  assert_int_equal(tarn_store_reader_read(r, 0, 20, &b, &err), TARN_ECONFLICT);
+  assert_int_equal(b.len, 0);
+  assert_non_null(strstr(err.detail, "changed while it was being read"));
+  CHECK(tarn_store_delete(st, "reader/obj", &err));
+  assert_int_equal(tarn_store_reader_read(r, 0, 20, &b, &err), TARN_ECONFLICT);
+  tarn_store_reader_close(r);
+  assert_int_equal(tarn_store_reader_open(st, "reader/obj", &r, &err), TARN_ENOTFOUND);
+  tarn_buf_free(&b);
+  tarn_store_destroy(st);
+}
+
 static void test_wrong_secret(void **state) {
   tarn_store_s3_options o;
   tarn_store *st;
@@ -593,6 +633,7 @@ int main(void) {
       cmocka_unit_test(test_abort_leaves_no_parts),
       cmocka_unit_test(test_list_pages),
       cmocka_unit_test(test_ranges),
+      cmocka_unit_test(test_reader_pins_version),
       cmocka_unit_test(test_wrong_secret),
       cmocka_unit_test(test_retries_when_down),
       cmocka_unit_test(test_tls),
