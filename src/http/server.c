@@ -46,7 +46,8 @@ typedef struct req_ctx {
   int too_large;
   int status;       /* what we answered */
   tarn_buf body;
-  char method[16];
+  char method[16];  /* the request's method, or "other" for one HTTP does not define */
+  int method_other;
   char *path;
   /* streaming routes */
   void *sctx;        /* the handler's context between begin and end */
@@ -300,13 +301,26 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, req_ctx *ctx, int
 
 /* ---- request lifecycle ---- */
 
+/* The methods HTTP/1.1 defines (RFC 9110) and PATCH: any other token a client sends is
+ * answered 501 and counted as "other", so junk methods cannot add label values. */
+static int method_known(const char *m) {
+  static const char *const known[] = {"GET",     "HEAD",  "POST",    "PUT",  "DELETE",
+                                      "OPTIONS", "TRACE", "CONNECT", "PATCH"};
+  size_t i;
+  for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+    if (strcmp(m, known[i]) == 0)
+      return 1;
+  return 0;
+}
+
 static req_ctx *ctx_create(tarn_http_server *srv, const char *method, const char *url) {
   req_ctx *ctx = tarn_calloc(1, sizeof(*ctx));
   if (ctx == NULL)
     return NULL;
   ctx->srv = srv;
   ctx->start_ns = tarn_clock_mono_ns();
-  snprintf(ctx->method, sizeof(ctx->method), "%s", method);
+  ctx->method_other = !method_known(method);
+  snprintf(ctx->method, sizeof(ctx->method), "%s", ctx->method_other ? "other" : method);
   ctx->path = tarn_strdup(url);
   if (ctx->path == NULL) {
     tarn_free(ctx);
@@ -452,6 +466,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     *con_cls = ctx;
     atomic_fetch_add(&srv->inflight, 1);
     tarn_metric_add(srv->m_inflight, NULL, 1);
+    if (ctx->method_other)
+      return send_error(conn, ctx, 501, "not_implemented", NULL,
+                        "the method is not one HTTP defines; tarn serves GET, HEAD, PUT, "
+                        "POST and DELETE");
     if (tarn__http_router_match(&srv->router, method, url, &ctx->match) != 0)
       return MHD_NO;
     ctx->cap = ctx->match.route && ctx->match.route->max_body ? ctx->match.route->max_body

@@ -450,6 +450,34 @@ static void test_metrics_after_requests(void **state) {
   tarn_buf_free(&b);
 }
 
+/* Junk methods get 501 and one label value: they cannot fill the metrics registry. */
+static void test_unknown_methods(void **state) {
+  fixture *f = *state;
+  tarn_buf b;
+  char *r, method[32], want[160];
+  int i;
+  for (i = 0; i < 300; i++) {
+    snprintf(method, sizeof(method), "JUNK%d", i);
+    r = http_get(f->port, method, i % 2 ? "/healthz" : "/nope");
+    assert_non_null(r);
+    assert_non_null(strstr(r, "HTTP/1.1 501"));
+    assert_non_null(strstr(r, "\"code\":\"not_implemented\""));
+    free(r);
+  }
+  r = http_get(f->port, "PATCH", "/healthz"); /* a method HTTP defines: 405 as before */
+  assert_non_null(strstr(r, "HTTP/1.1 405"));
+  free(r);
+  tarn_buf_init(&b, TARN_BUF_UNLIMITED);
+  assert_int_equal(tarn_metrics_render(f->metrics, &b, NULL), 0);
+  snprintf(want, sizeof(want),
+           "tarn_http_requests_total{route=\"unmatched\",method=\"other\",status=\"501\"} 300\n");
+  assert_non_null(strstr(b.data, want));
+  assert_null(strstr(b.data, "JUNK"));
+  tarn_buf_free(&b);
+  r = http_get(f->port, "GET", "/healthz");
+  assert_non_null(strstr(r, "HTTP/1.1 200"));
+  free(r);
+}
 
 /* Builds a chunked PUT of n bytes of a pattern in pieces of `piece`. Caller frees. */
 static char *chunked_put(const char *path, size_t n, size_t piece, size_t *len) {
@@ -644,6 +672,7 @@ int main(void) {
                                       teardown_server),
       cmocka_unit_test_setup_teardown(test_stop_timeout_abandons, setup_server, teardown_server),
       cmocka_unit_test_setup_teardown(test_metrics_after_requests, setup_server, teardown_server),
+      cmocka_unit_test_setup_teardown(test_unknown_methods, setup_server, teardown_server),
       cmocka_unit_test_setup_teardown(test_streamed_request_body, setup_server, teardown_server),
       cmocka_unit_test_setup_teardown(test_streamed_body_cap, setup_server, teardown_server),
       cmocka_unit_test_setup_teardown(test_streamed_body_client_gone, setup_server,
