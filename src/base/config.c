@@ -386,8 +386,11 @@ void tarn_config_destroy(tarn_config *cfg) {
   size_t i;
   if (cfg == NULL)
     return;
-  for (i = 0; i < cfg->n; i++)
+  for (i = 0; i < cfg->n; i++) {
+    if (cfg->v[i].def->secret && cfg->v[i].text != NULL) /* no secret lingers in freed memory */
+      explicit_bzero(cfg->v[i].text, strlen(cfg->v[i].text));
     tarn_free(cfg->v[i].text);
+  }
   for (i = 0; i < cfg->ninst; i++)
     tarn_free(cfg->inst[i]);
   tarn_free(cfg->inst);
@@ -706,8 +709,8 @@ void tarn_config_print_flags(const tarn_config *cfg, const char *cmd, FILE *f) {
     const tarn_cfg_def *d = cfg->v[i].def;
     if (d->flag == NULL || (d->flag_cmd != NULL && (cmd == NULL || strcmp(d->flag_cmd, cmd) != 0)))
       continue;
-    snprintf(left, sizeof(left), "--%s %s", d->flag,
-             d->type == TARN_CFG_BOOL ? "BOOL" : d->type == TARN_CFG_HOSTPORT ? "HOST:PORT"
+    snprintf(left, sizeof(left), "--%s%s%s", d->flag, d->type == TARN_CFG_BOOL ? "" : " ",
+             d->type == TARN_CFG_BOOL ? "" : d->type == TARN_CFG_HOSTPORT ? "HOST:PORT"
              : d->type == TARN_CFG_SIZE ? "SIZE" : d->type == TARN_CFG_DURATION ? "DURATION"
              : d->type == TARN_CFG_INT ? "N" : "VALUE");
     fprintf(f, "  %-26s %s\n", left, d->help);

@@ -7,7 +7,8 @@ const tarn_cfg_def tarn_base_config[] = {
     {"lake", "path", TARN_CFG_STRING, "./lake", 0, 0, NULL, "TARN_LAKE", "lake", NULL, 0,
      "lake directory: catalog, warehouse, journal (created if missing)"},
     {"lake", "secrets", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_SECRETS", "secrets", NULL, 0,
-     "secrets file of S3 credentials per [bucket.NAME] (mode 0600 or stricter)"},
+     "secrets file: S3 credentials per [bucket.NAME], API token hashes per [token.NAME] "
+     "(owned by you, mode 0600)"},
     {"log", "level", TARN_CFG_ENUM, "info", 0, 0, "debug|info|warn|error", "TARN_LOG_LEVEL",
      "log-level", NULL, 0, "least severe log lines written to stderr"},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},

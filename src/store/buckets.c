@@ -1,5 +1,6 @@
 /* buckets.c - the bucket registry: configuration, rescue fallback, journaling, probes, secrets. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,7 @@ const tarn_cfg_def tarn_store_bucket_config[] = {
 /* secrets                                                                   */
 /* ======================================================================== */
 
-static const tarn_cfg_def secrets_table[] = {
+const tarn_cfg_def tarn_store_bucket_secrets[] = {
     {"bucket.*", "access_key_id", TARN_CFG_STRING, NULL, 0, 0, NULL, NULL, NULL, NULL, 1,
      "access key id"},
     {"bucket.*", "secret_access_key", TARN_CFG_STRING, NULL, 0, 0, NULL, NULL, NULL, NULL, 1,
@@ -56,74 +57,12 @@ static const tarn_cfg_def secrets_table[] = {
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
 };
 
-struct tarn_secrets {
-  tarn_config *cfg;
-  char *path;
-};
-
-/* Overwrites a secret in place before it is freed. */
-static void wipe(const char *s) {
-  if (s != NULL)
-    explicit_bzero((char *)s, strlen(s));
-}
-
-void tarn_secrets_destroy(tarn_secrets *sec) {
-  size_t i;
-  if (sec == NULL)
-    return;
-  if (sec->cfg != NULL) {
-    const char *section;
-    for (i = 0; (section = tarn_config_instance(sec->cfg, "bucket.*", i)) != NULL; i++) {
-      wipe(tarn_config_str(sec->cfg, section, "access_key_id"));
-      wipe(tarn_config_str(sec->cfg, section, "secret_access_key"));
-      wipe(tarn_config_str(sec->cfg, section, "session_token"));
-    }
-  }
-  tarn_config_destroy(sec->cfg);
-  tarn_free(sec->path);
-  tarn_free(sec);
-}
-
-const char *tarn_secrets_path(const tarn_secrets *sec) { return sec->path; }
-
-int tarn_secrets_has(const tarn_secrets *sec, const char *name) {
+int tarn_bucket_secrets_has(const tarn_secrets *sec, const char *name) {
+  const tarn_config *sc = sec != NULL ? tarn_secrets_config(sec) : NULL;
   char section[TARN_BUCKET_NAME_MAX + 16];
   snprintf(section, sizeof(section), "bucket.%s", name);
-  return sec != NULL && tarn_config_has(sec->cfg, section, "access_key_id") &&
-         tarn_config_str(sec->cfg, section, "access_key_id") != NULL;
-}
-
-int tarn_secrets_load(const char *path, tarn_secrets **out, tarn_error *err) {
-  static const tarn_cfg_def *const tables[] = {secrets_table, NULL};
-  tarn_secrets *sec = NULL;
-  struct stat stt;
-  int rc;
-  *out = NULL;
-  if (stat(path, &stt) != 0)
-    return tarn_error_sys(err, tarn_code_from_errno(errno), errno, "secrets file %s", path);
-  if (!S_ISREG(stt.st_mode))
-    return tarn_error_set(err, TARN_EINVAL, "secrets file %s is not a regular file", path);
-  if ((stt.st_mode & 077) != 0)
-    return tarn_error_set(err, TARN_EPERM,
-                          "secrets file %s has mode %04o; it must not be readable by group or "
-                          "others (chmod 600)",
-                          path, (unsigned)(stt.st_mode & 07777));
-  sec = tarn_calloc(1, sizeof(*sec));
-  if (sec == NULL || (sec->path = tarn_strdup(path)) == NULL) {
-    tarn_free(sec);
-    return tarn_error_set(err, TARN_ENOMEM, "out of memory loading secrets");
-  }
-  rc = tarn_config_create(&sec->cfg, tables, err);
-  if (rc == 0)
-    rc = tarn_config_load_file(sec->cfg, path, err);
-  if (rc != 0) {
-    /* The config errors already name the file and line; they never quote a value of a
-     * setting that exists, so no secret leaks into the message. */
-    tarn_secrets_destroy(sec);
-    return rc;
-  }
-  *out = sec;
-  return 0;
+  return sc != NULL && tarn_config_has(sc, section, "access_key_id") &&
+         tarn_config_str(sc, section, "access_key_id") != NULL;
 }
 
 /* ======================================================================== */
@@ -144,6 +83,12 @@ struct tarn_bucket {
   bucket_view view;
   pthread_mutex_t mu; /* guards health */
   tarn_bucket_health health;
+  /* keys that are files of tarn's own (the catalog, the warehouse ...), set before serving */
+  struct {
+    char *key;   /* "" protects every key of the bucket */
+    int prefix;  /* 1: any key starting with it ("catalog.db" covers catalog.db-wal) */
+  } *prot;
+  size_t nprot;
 };
 
 struct tarn_buckets {
@@ -216,6 +161,10 @@ void tarn_buckets_destroy(tarn_buckets *bs) {
     return;
   tarn_buckets_prober_stop(bs);
   for (i = 0; i < bs->n; i++) {
+    size_t k;
+    for (k = 0; k < bs->b[i]->nprot; k++)
+      tarn_free(bs->b[i]->prot[k].key);
+    tarn_free(bs->b[i]->prot);
     tarn_store_destroy(bs->b[i]->st);
     pthread_mutex_destroy(&bs->b[i]->mu);
     tarn_free(bs->b[i]);
@@ -604,6 +553,82 @@ static void bw_abort(tarn_store_writer *w) {
 
 static const tarn_store_writer_ops bucket_writer_ops = {bw_write, bw_commit, bw_abort};
 
+/* ---- tarn's own files ---- */
+
+static int add_protected(tarn_bucket *b, const char *key, int prefix, tarn_error *err) {
+  void *np = tarn_reallocarray(b->prot, b->nprot + 1, sizeof(*b->prot));
+  if (np == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  b->prot = np;
+  b->prot[b->nprot].key = tarn_strdup(key);
+  if (b->prot[b->nprot].key == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  b->prot[b->nprot].prefix = prefix;
+  b->nprot++;
+  return 0;
+}
+
+/* The absolute, symlink-free form of `path`, which need not exist yet (its folder must). */
+static int canonical(const char *path, char *out, size_t n) {
+  char dir[PATH_MAX], real[PATH_MAX];
+  const char *slash = strrchr(path, '/'), *base;
+  if (realpath(path, real) != NULL)
+    return snprintf(out, n, "%s", real) >= (int)n ? -1 : 0;
+  if (slash == NULL) {
+    snprintf(dir, sizeof(dir), ".");
+    base = path;
+  } else {
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
+    base = slash + 1;
+  }
+  if (realpath(dir, real) == NULL || base[0] == '\0')
+    return -1;
+  return snprintf(out, n, "%s/%s", strcmp(real, "/") == 0 ? "" : real, base) >= (int)n ? -1 : 0;
+}
+
+int tarn_buckets_protect_path(tarn_buckets *bs, const char *path, int prefix, tarn_error *err) {
+  char p[PATH_MAX], root[PATH_MAX];
+  size_t i;
+  if (canonical(path, p, sizeof(p)) != 0)
+    return 0; /* nothing there, nor a folder for it: no bucket can reach it */
+  for (i = 0; i < bs->n; i++) {
+    tarn_bucket *b = bs->b[i];
+    size_t rl;
+    int rc = 0;
+    if (tarn_store_local_root(b->st, root, sizeof(root)) != 0)
+      continue; /* not a local bucket */
+    rl = strlen(root);
+    if (strcmp(root, "/") == 0)
+      rl = 0;
+    if (strncmp(p, root, rl) == 0 && p[rl] == '/' && p[rl + 1] != '\0')
+      rc = add_protected(b, p + rl + 1, prefix, err); /* the path is a key of the bucket */
+    else if (strncmp(root, p, strlen(p)) == 0 && (root[strlen(p)] == '/' || root[strlen(p)] == '\0'))
+      rc = add_protected(b, "", 1, err); /* the whole bucket lies inside the path */
+    if (rc != 0)
+      return rc;
+    if (rc == 0 && b->nprot > 0)
+      tarn_log_debug("bucket keys protected", "bucket=%s key=%s prefix=%d", b->name,
+                     b->prot[b->nprot - 1].key, b->prot[b->nprot - 1].prefix);
+  }
+  return 0;
+}
+
+int tarn_bucket_protected(const tarn_bucket *b, const char *key) {
+  size_t i;
+  for (i = 0; i < b->nprot; i++) {
+    const char *k = b->prot[i].key;
+    size_t kl = strlen(k);
+    if (kl == 0 || strcmp(key, k) == 0)
+      return 1;
+    if (strncmp(key, k, kl) == 0 && (b->prot[i].prefix || key[kl] == '/'))
+      return 1;
+    /* a key naming a folder that holds protected files: writing it would need the folder */
+    if (strncmp(k, key, strlen(key)) == 0 && k[strlen(key)] == '/')
+      return 1;
+  }
+  return 0;
+}
+
 /* ---- the tarn_store view ---- */
 
 static tarn_bucket *view_bucket(tarn_store *st) { return ((bucket_view *)st)->b; }
@@ -808,10 +833,11 @@ static int open_s3(const tarn_config *cfg, const char *section, const tarn_secre
   o.bucket = tarn_config_str(cfg, section, "bucket");
   o.prefix = tarn_config_str(cfg, section, "prefix");
   o.virtual_hosted = strcmp(tarn_config_str(cfg, section, "addressing"), "virtual") == 0;
-  if (sec != NULL && tarn_config_has(sec->cfg, section, "access_key_id")) {
-    ak = tarn_config_str(sec->cfg, section, "access_key_id");
-    sk = tarn_config_str(sec->cfg, section, "secret_access_key");
-    tok = tarn_config_str(sec->cfg, section, "session_token");
+  if (sec != NULL && tarn_config_has(tarn_secrets_config(sec), section, "access_key_id")) {
+    const tarn_config *sc = tarn_secrets_config(sec);
+    ak = tarn_config_str(sc, section, "access_key_id");
+    sk = tarn_config_str(sc, section, "secret_access_key");
+    tok = tarn_config_str(sc, section, "session_token");
     src = "secrets file";
   } else {
     ak = env_get(envp, "AWS_ACCESS_KEY_ID");
@@ -864,18 +890,20 @@ static tarn_bucket_role parse_role(const char *s) {
 static int check_secrets(const tarn_config *cfg, const tarn_secrets *sec, tarn_error *err) {
   const char *section;
   size_t i;
-  for (i = 0; (section = tarn_config_instance(sec->cfg, "bucket.*", i)) != NULL; i++) {
-    const char *ak = tarn_config_str(sec->cfg, section, "access_key_id");
-    const char *sk = tarn_config_str(sec->cfg, section, "secret_access_key");
+  const tarn_config *sc = tarn_secrets_config(sec);
+  const char *path = tarn_secrets_path(sec);
+  for (i = 0; (section = tarn_config_instance(sc, "bucket.*", i)) != NULL; i++) {
+    const char *ak = tarn_config_str(sc, section, "access_key_id");
+    const char *sk = tarn_config_str(sc, section, "secret_access_key");
     if (!tarn_config_has(cfg, section, "backend"))
       return tarn_error_set(err, TARN_ECONFIG,
-                            "secrets file %s: [%s] names no configured bucket", sec->path, section);
+                            "secrets file %s: [%s] names no configured bucket", path, section);
     if (strcmp(tarn_config_str(cfg, section, "backend"), "s3") != 0)
       return tarn_error_set(err, TARN_ECONFIG,
                             "secrets file %s: [%s] is a %s bucket, which takes no credentials",
-                            sec->path, section, tarn_config_str(cfg, section, "backend"));
+                            path, section, tarn_config_str(cfg, section, "backend"));
     if (ak == NULL || sk == NULL)
-      return tarn_error_set(err, TARN_ECONFIG, "secrets file %s: [%s] %s is missing", sec->path,
+      return tarn_error_set(err, TARN_ECONFIG, "secrets file %s: [%s] %s is missing", path,
                             section, ak == NULL ? "access_key_id" : "secret_access_key");
   }
   return 0;

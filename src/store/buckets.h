@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "base/config.h"
+#include "base/secrets.h"
 #include "base/error.h"
 #include "base/metrics.h"
 #include "base/uuid.h"
@@ -177,20 +178,11 @@ int tarn_errjournal_close(tarn_errjournal *ej, tarn_error *err);
 /* credentials                                                               */
 /* ======================================================================== */
 
-typedef struct tarn_secrets tarn_secrets;
-
-/*
- * Loads a secrets file: INI, one [bucket.NAME] section per bucket with access_key_id,
- * secret_access_key and optionally session_token. Refuses (TARN_EPERM) a file that
- * group or others may access (mode & 077), naming the file and its mode. Caller owns
- * *out (tarn_secrets_destroy wipes the values).
- */
-int tarn_secrets_load(const char *path, tarn_secrets **out, tarn_error *err);
-void tarn_secrets_destroy(tarn_secrets *sec);
-/* The file it was loaded from. */
-const char *tarn_secrets_path(const tarn_secrets *sec);
-/* 1 when the file has credentials for bucket `name` (section [bucket.NAME]). */
-int tarn_secrets_has(const tarn_secrets *sec, const char *name);
+/* The [bucket.NAME] sections of the secrets file (base/secrets.h): access_key_id,
+ * secret_access_key and optionally session_token of an s3 bucket. */
+extern const tarn_cfg_def tarn_store_bucket_secrets[];
+/* 1 when the secrets file has credentials for bucket `name` (section [bucket.NAME]). */
+int tarn_bucket_secrets_has(const tarn_secrets *sec, const char *name);
 
 /* ======================================================================== */
 /* buckets                                                                   */
@@ -250,6 +242,17 @@ const char *tarn_bucket_backend(const tarn_bucket *b);
 tarn_bucket_role tarn_bucket_role_of(const tarn_bucket *b);
 /* The backend store itself, bypassing journaling and fallback (borrowed). */
 tarn_store *tarn_bucket_raw_store(tarn_bucket *b);
+
+/*
+ * tarn's own files are not objects: registers the file or folder at `path` (absolute or
+ * relative; it need not exist) as protected in every local bucket whose directory holds
+ * it, under the key it would have there; a bucket whose directory lies inside `path` is
+ * protected whole. With `prefix`, keys that merely start with it are covered too
+ * ("catalog.db" covers catalog.db-wal). Call before serving (not thread-safe).
+ */
+int tarn_buckets_protect_path(tarn_buckets *bs, const char *path, int prefix, tarn_error *err);
+/* 1 when `key` of b is, lies in, or is a folder of, a protected file. */
+int tarn_bucket_protected(const tarn_bucket *b, const char *key);
 
 /*
  * A tarn_store view of the bucket (borrowed, lives as long as the registry): every call

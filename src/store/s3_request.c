@@ -356,6 +356,15 @@ static int on_seek(void *ud, curl_off_t off, int origin) {
 
 /* ---- messages ---- */
 
+/* Keeps what S3 error codes and request ids are made of (letters, digits, . _ - + = /);
+ * anything else a server sends there becomes '?'. */
+static void safe_token(char *s) {
+  for (; *s != '\0'; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+          *s == '.' || *s == '_' || *s == '-' || *s == '+' || *s == '=' || *s == '/'))
+      *s = '?';
+}
+
 static const char *reason(long status) {
   switch (status) {
   case 400: return "Bad Request";
@@ -671,14 +680,25 @@ int tarn__s3_do(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err) {
                           errbuf[0] ? errbuf : curl_easy_strerror(res),
                           attempt_no > 1 ? "; gave up after retries" : "");
     } else {
+      /* The detail keeps the status, the S3 error code and the request id, which is what
+       * an operator quotes to the provider. The server's free-text <Message> goes to the
+       * log only: an error detail may be shown to HTTP clients, and upstream text is not
+       * ours to pass on. Code and id are cut to the characters S3 uses for them. */
       char rid[160] = "";
-      char msg[300] = "";
+      tarn_error lm;
+      safe_token(ei.code);
+      safe_token(rq->request_id);
       if (rq->request_id[0] != '\0')
         snprintf(rid, sizeof(rid), " (request id %s)", rq->request_id);
-      if (ei.message[0] != '\0')
-        snprintf(msg, sizeof(msg), ": %s", ei.message);
-      rc = tarn_error_set(err, code, "%s: %ld %s%s%s%s", t, at.status,
-                          ei.code[0] ? ei.code : reason(at.status), rid, msg,
+      if (ei.message[0] != '\0') {
+        tarn_error_set(&lm, code, "%s", ei.message);
+        tarn__s3_scrub(s3, &lm);
+        tarn_log_warn("s3 request failed", "op=%s bucket=%s key=%s status=%ld code=%s "
+                      "request_id=%s message=%s", rq->op, s3->bucket, rq->key ? rq->key : "",
+                      at.status, ei.code, rq->request_id, lm.detail);
+      }
+      rc = tarn_error_set(err, code, "%s: %ld %s%s%s", t, at.status,
+                          ei.code[0] ? ei.code : reason(at.status), rid,
                           code == TARN_EUNKNOWN_OUTCOME
                               ? "; an earlier attempt was cut off after sending and may have "
                                 "succeeded: check before retrying"

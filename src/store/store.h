@@ -167,6 +167,10 @@ int tarn_store_list_push(tarn_store_listing *l, const char *key, uint64_t size, 
  */
 int tarn_store_local_open(const char *root, tarn_store **out, tarn_error *err);
 
+/* The store's directory, absolute and without symlinks, into buf; TARN_EINVAL when st is
+ * not a local store. */
+int tarn_store_local_root(tarn_store *st, char *buf, size_t n);
+
 /* Removes temp files left by writers that died, if older than `older_than_ms`.
  * Returns the number removed in *removed. */
 int tarn_store_local_sweep(tarn_store *st, int64_t older_than_ms, size_t *removed,

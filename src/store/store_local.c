@@ -960,6 +960,14 @@ out:
   return rc;
 }
 
+int tarn_store_local_root(tarn_store *st, char *buf, size_t n) {
+  char real[PATH_MAX];
+  if (st == NULL || st->ops != &local_ops || realpath(((local_store *)st)->root, real) == NULL ||
+      snprintf(buf, n, "%s", real) >= (int)n)
+    return TARN_EINVAL;
+  return 0;
+}
+
 /* ---- sweep ---- */
 
 typedef struct sweeper {

@@ -218,6 +218,8 @@ static char *write_secrets(fixture *fx, const char *text, mode_t mode) {
   return path;
 }
 
+static const tarn_cfg_def *const secret_tables[] = {tarn_store_bucket_secrets, NULL};
+
 static void test_secrets_file(void **state) {
   fixture *fx = *state;
   tarn_secrets *sec = NULL;
@@ -226,18 +228,18 @@ static void test_secrets_file(void **state) {
   tarn_config *cfg;
   const char *text = "[bucket.cloud]\naccess_key_id = AKIDFILE\nsecret_access_key = file-secret\n";
   path = write_secrets(fx, text, 0644);
-  assert_int_equal(tarn_secrets_load(path, &sec, &err), TARN_EPERM);
+  assert_int_equal(tarn_secrets_load(path, secret_tables, &sec, &err), TARN_EPERM);
   snprintf(want, sizeof(want),
            "secrets file %s has mode 0644; it must not be readable by group or others (chmod 600)",
            path);
   assert_string_equal(err.detail, want);
   path = write_secrets(fx, text, 0640);
-  assert_int_equal(tarn_secrets_load(path, &sec, &err), TARN_EPERM);
+  assert_int_equal(tarn_secrets_load(path, secret_tables, &sec, &err), TARN_EPERM);
   assert_non_null(strstr(err.detail, "has mode 0640"));
   path = write_secrets(fx, text, 0604);
-  assert_int_equal(tarn_secrets_load(path, &sec, &err), TARN_EPERM);
+  assert_int_equal(tarn_secrets_load(path, secret_tables, &sec, &err), TARN_EPERM);
   path = write_secrets(fx, text, 0600);
-  assert_int_equal(tarn_secrets_load(path, &sec, &err), 0);
+  assert_int_equal(tarn_secrets_load(path, secret_tables, &sec, &err), 0);
   assert_string_equal(tarn_secrets_path(sec), path);
   {
     char text2[512];
@@ -253,7 +255,7 @@ static void test_secrets_file(void **state) {
   tarn_secrets_destroy(NULL);
   /* a secrets section for a bucket that does not exist, or half a pair */
   path = write_secrets(fx, "[bucket.clod]\naccess_key_id = A\nsecret_access_key = B\n", 0600);
-  assert_int_equal(tarn_secrets_load(path, &sec, &err), 0);
+  assert_int_equal(tarn_secrets_load(path, secret_tables, &sec, &err), 0);
   tarn_buckets_destroy(fx->bs);
   fx->bs = NULL;
   assert_int_equal(tarn_buckets_from_config(cfg, sec, NULL, fx->metrics, &fx->bs, &err),
@@ -261,24 +263,24 @@ static void test_secrets_file(void **state) {
   assert_non_null(strstr(err.detail, "[bucket.clod] names no configured bucket"));
   tarn_secrets_destroy(sec);
   path = write_secrets(fx, "[bucket.cloud]\naccess_key_id = A\n", 0600);
-  assert_int_equal(tarn_secrets_load(path, &sec, &err), 0);
+  assert_int_equal(tarn_secrets_load(path, secret_tables, &sec, &err), 0);
   assert_int_equal(tarn_buckets_from_config(cfg, sec, NULL, fx->metrics, &fx->bs, &err),
                    TARN_ECONFIG);
   assert_non_null(strstr(err.detail, "[bucket.cloud] secret_access_key is missing"));
   tarn_secrets_destroy(sec);
   path = write_secrets(fx, "[bucket.main]\naccess_key_id = A\nsecret_access_key = B\n", 0600);
-  assert_int_equal(tarn_secrets_load(path, &sec, &err), 0);
+  assert_int_equal(tarn_secrets_load(path, secret_tables, &sec, &err), 0);
   assert_int_equal(tarn_buckets_from_config(cfg, sec, NULL, fx->metrics, &fx->bs, &err),
                    TARN_ECONFIG);
   assert_non_null(strstr(err.detail, "is a local bucket, which takes no credentials"));
   tarn_secrets_destroy(sec);
   /* unknown keys are refused without echoing values */
   path = write_secrets(fx, "[bucket.cloud]\nsecret_acess_key = topsecret\n", 0600);
-  assert_int_equal(tarn_secrets_load(path, &sec, &err), TARN_ECONFIG);
+  assert_int_equal(tarn_secrets_load(path, secret_tables, &sec, &err), TARN_ECONFIG);
   assert_non_null(strstr(err.detail, "unknown key \"secret_acess_key\""));
   assert_null(strstr(err.detail, "topsecret"));
   /* missing file */
-  assert_int_equal(tarn_secrets_load("/nonexistent/secrets.ini", &sec, &err), TARN_ENOTFOUND);
+  assert_int_equal(tarn_secrets_load("/nonexistent/secrets.ini", secret_tables, &sec, &err), TARN_ENOTFOUND);
   assert_non_null(strstr(err.detail, "secrets file /nonexistent/secrets.ini"));
   tarn_config_destroy(cfg);
 }

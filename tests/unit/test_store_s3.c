@@ -1278,8 +1278,10 @@ static void test_error_detail_no_secret(void **state) {
   assert_int_equal(err.http_status, 403);
   assert_int_equal(err.attempts, 1);
   assert_false(tarn_err_retriable(err.code));
+  /* status, S3 code and request id; the server's free text stays out of the detail,
+   * which HTTP clients may see (it is logged, scrubbed) */
   assert_string_equal(err.detail, "PUT s3://bkt/pre/k: 403 SignatureDoesNotMatch (request id "
-                                  "tx00000abc-0065): bad signature for [redacted]");
+                                  "tx00000abc-0065)");
   /* HEAD has no body: the request id comes from the header */
   assert_int_equal(tarn_store_head(st, "k", &ss, &err), TARN_EPERM);
   assert_string_equal(err.detail, "HEAD s3://bkt/pre/k: 403 Forbidden (request id hdr-id-9)");
