@@ -109,20 +109,11 @@ static void progress_end(progress *p) {
 /* Copies a non-seekable input (a pipe, standard input) into an unlinked file in dir: the
  * ingest reads its input twice. Returns the new descriptor or -1 with err set. */
 static int spool_input(int in, const char *dir, tarn_error *err) {
-  char path[PATH_MAX + 32], *buf;
+  char *buf;
   ssize_t n;
-  int fd;
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-    tarn_error_sys(err, TARN_EIO, errno, "creating the spool directory %s", dir);
+  int fd = tarn_ingest_spool_open(dir, err);
+  if (fd < 0)
     return -1;
-  }
-  snprintf(path, sizeof(path), "%s/stdin-XXXXXX", dir);
-  fd = mkstemp(path);
-  if (fd < 0) {
-    tarn_error_sys(err, TARN_EIO, errno, "creating a spool file in %s", dir);
-    return -1;
-  }
-  unlink(path);
   buf = tarn_malloc(1 << 20);
   if (buf == NULL) {
     close(fd);

@@ -33,9 +33,6 @@ typedef struct ingest_srv {
   tarn_metric *m_total, *m_bytes, *m_rows, *m_duration;
 } ingest_srv;
 
-/* Bytes the multipart parser may buffer (for part headers; file bytes pass through). */
-#define POST_BUFFER (64 * 1024)
-
 static const double duration_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
                                           120, 300, 600};
 
@@ -89,9 +86,10 @@ typedef struct upload_ctx {
   int append;
   char delimiter;
   int multipart;                /* the body is multipart/form-data */
-  struct MHD_PostProcessor *pp; /* its parser, until the end of the body */
+  tarn__mp *mp;                 /* its parser */
   int file_parts;               /* parts named "file" seen */
-  int bad_part;                 /* a second "file" part, or one out of order */
+  int in_file;                  /* the current part is the "file" part */
+  int bad_part;                 /* a second "file" part */
   uint64_t file_bytes;          /* CSV bytes spooled */
   char source[256];             /* the part's file name, or "upload" */
   tarn_error err;               /* of a failed spool write */
@@ -99,8 +97,7 @@ typedef struct upload_ctx {
 } upload_ctx;
 
 static void upload_free(upload_ctx *uc) {
-  if (uc->pp != NULL)
-    MHD_destroy_post_processor(uc->pp);
+  tarn_free(uc->mp);
   if (uc->fd >= 0)
     close(uc->fd);
   tarn_free(uc);
@@ -114,8 +111,7 @@ static int spool_write(upload_ctx *uc, const char *p, size_t n) {
     if (w < 0)
       return tarn_error_sys(&uc->err, tarn_code_from_errno(errno) == TARN_ENOSPC ? TARN_ENOSPC
                                                                                : TARN_EIO,
-                            errno, "writing the upload to the spool directory %s",
-                            uc->is->spool_dir);
+                            errno, "writing the upload to the spool folder");
     p += w;
     n -= (size_t)w;
     uc->file_bytes += (uint64_t)w;
@@ -123,30 +119,33 @@ static int spool_write(upload_ctx *uc, const char *p, size_t n) {
   return 0;
 }
 
-/* The multipart parser hands us each part's bytes; only "file" goes to the spool file. */
-static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *filename, const char *content_type,
-                               const char *transfer_encoding, const char *data, uint64_t off,
-                               size_t size) {
-  upload_ctx *uc = cls;
-  if (key == NULL || strcmp(key, "file") != 0)
-    return MHD_YES; /* other form fields are ignored (parameters go in the query) */
-  if (off == 0 && (uc->file_parts == 0 || uc->file_bytes > 0)) {
-    if (uc->file_parts++ > 0) {
-      uc->bad_part = 1; /* two CSVs in one request: which one? refuse */
-      return MHD_NO;
-    }
-    if (filename != NULL && filename[0] != '\0')
-      snprintf(uc->source, sizeof(uc->source), "%s", filename);
-  }
-  if (off != uc->file_bytes) {
+/* The multipart parser hands us each part; only the one named "file" goes to the spool
+ * file. A second "file" part is refused, whatever the first held: which CSV was meant? */
+static int part_begin(void *ud, const char *name, const char *filename, const char *ctype) {
+  upload_ctx *uc = ud;
+  uc->in_file = strcmp(name, "file") == 0;
+  if (!uc->in_file)
+    return 0; /* other form fields are ignored (parameters go in the query) */
+  if (uc->file_parts++ > 0) {
     uc->bad_part = 1;
-    return MHD_NO;
+    return TARN_EINVAL;
   }
-  if (size > 0 && spool_write(uc, data, size) != 0)
-    return MHD_NO;
-  return MHD_YES;
+  if (filename != NULL && filename[0] != '\0')
+    snprintf(uc->source, sizeof(uc->source), "%s", filename);
+  return 0;
 }
+
+static int part_data(void *ud, const char *p, size_t n) {
+  upload_ctx *uc = ud;
+  return uc->in_file ? spool_write(uc, p, n) : 0;
+}
+
+static int part_end(void *ud) {
+  ((upload_ctx *)ud)->in_file = 0;
+  return 0;
+}
+
+static const tarn__mp_ops part_ops = {part_begin, part_data, part_end};
 
 /* The media type of Content-Type without parameters, lower-cased, into out. */
 static void media_type(const char *ct, char *out, size_t n) {
@@ -163,7 +162,7 @@ static int begin_upload(const tarn_http_request *req, tarn_http_response *resp, 
   ingest_srv *is = ud;
   const char *name = tarn_http_query(req, "name");
   const char *ct = tarn_http_header(req, "Content-Type");
-  char mt[64], path[4200];
+  char mt[64];
   upload_ctx *uc;
   tarn_error err;
   int append = 0, multipart = 0;
@@ -198,29 +197,25 @@ static int begin_upload(const tarn_http_request *req, tarn_http_response *resp, 
   uc->delimiter = delim;
   snprintf(uc->name, sizeof(uc->name), "%s", name);
   snprintf(uc->source, sizeof(uc->source), "upload");
-  if (mkdir(is->spool_dir, 0700) != 0 && errno != EEXIST) {
-    int e = errno;
-    upload_free(uc);
-    tarn_error_sys(&err, TARN_EIO, e, "creating the spool directory %s", is->spool_dir);
-    return reply_backend(resp, &err);
-  }
-  snprintf(path, sizeof(path), "%s/upload-XXXXXX", is->spool_dir);
-  uc->fd = mkstemp(path);
+  uc->fd = tarn_ingest_spool_open(is->spool_dir, &err); /* gone with the descriptor */
   if (uc->fd < 0) {
-    int e = errno;
     upload_free(uc);
-    tarn_error_sys(&err, TARN_EIO, e, "creating a spool file in %s", is->spool_dir);
     return reply_backend(resp, &err);
   }
-  unlink(path); /* the file lives as long as the descriptor, whatever happens */
   uc->multipart = multipart;
   if (multipart) {
-    uc->pp = MHD_create_post_processor(req->conn, POST_BUFFER, on_part, uc);
-    if (uc->pp == NULL) {
+    char boundary[80];
+    uc->mp = tarn_malloc(sizeof(*uc->mp));
+    if (uc->mp == NULL) {
+      upload_free(uc);
+      return TARN_ENOMEM;
+    }
+    if (tarn__mp_boundary(ct, boundary, sizeof(boundary)) != 0 ||
+        tarn__mp_init(uc->mp, boundary, &part_ops, uc) != 0) {
       upload_free(uc);
       return tarn_http_reply_error(resp, 400, "invalid_multipart",
-                                   "cannot parse a multipart/form-data body with Content-Type "
-                                   "\"%.200s\" (is the boundary missing?)",
+                                   "Content-Type \"%.200s\" has no valid boundary parameter (1 "
+                                   "to 70 printable characters)",
                                    ct);
     }
   }
@@ -240,11 +235,9 @@ static int ingest_begin(const tarn_http_request *req, tarn_http_response *resp, 
 
 static int ingest_chunk(void *ctx, const void *p, size_t n) {
   upload_ctx *uc = ctx;
-  if (uc->pp == NULL)
+  if (uc->mp == NULL)
     return spool_write(uc, p, n);
-  if (MHD_post_process(uc->pp, p, n) != MHD_YES)
-    return uc->err.code ? uc->err.code : TARN_EINVAL;
-  return 0;
+  return tarn__mp_feed(uc->mp, p, n);
 }
 
 static const char *outcome_of(const tarn_ingest_result *r, int append) {
@@ -363,24 +356,22 @@ static int ingest_end(void *ctx, const tarn_http_request *req, tarn_http_respons
     outcome = "too_large";
     goto out;
   }
-  if (uc->pp != NULL) {
-    /* MHD_NO here means the body ended inside a part or before the closing boundary */
-    enum MHD_Result done = MHD_destroy_post_processor(uc->pp);
-    uc->pp = NULL;
-    if (code == 0 && done != MHD_YES)
-      code = TARN_EINVAL;
-  }
+  if (uc->mp != NULL && code == 0)
+    code = tarn__mp_finish(uc->mp);
   if (code != 0 && uc->err.code != 0) { /* the spool file could not be written */
     rc = reply_backend(resp, &uc->err);
     goto out;
   }
   if (code != 0 || uc->bad_part) {
     outcome = "invalid";
-    rc = tarn_http_reply_error(resp, 400, "invalid_multipart", "%s",
-                               uc->bad_part ? "the multipart body has more than one part named "
-                                              "\"file\""
-                                            : "the multipart/form-data body is malformed or cut "
-                                              "short");
+    if (uc->bad_part)
+      rc = tarn_http_reply_error(resp, 400, "invalid_multipart",
+                                 "the multipart body has more than one part named \"file\": "
+                                 "send one CSV per request");
+    else
+      rc = tarn_http_reply_error(resp, 400, "invalid_multipart",
+                                 "the multipart/form-data body is malformed: %s",
+                                 uc->mp ? tarn__mp_error(uc->mp) : "cut short");
     goto out;
   }
   if (uc->multipart && uc->file_parts == 0) {
@@ -511,12 +502,12 @@ static int on_resync_missing(const tarn_http_request *req, tarn_http_response *r
 int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_options *o,
                                 tarn_error *err) {
   tarn_http_route routes[] = {
-      {"GET", "/catalog/datasets", on_list, NULL, 0, 0},
-      {"GET", "/catalog/datasets/{name}", on_show, NULL, 0, 0},
-      {"POST", "/catalog/datasets/{name}/resync", on_resync, NULL, 0, 0},
-      {"POST", "/catalog/resync-missing", on_resync_missing, NULL, 0, 0},
+      {"GET", "/catalog/datasets", on_list, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
+      {"GET", "/catalog/datasets/{name}", on_show, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
+      {"POST", "/catalog/datasets/{name}/resync", on_resync, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE},
+      {"POST", "/catalog/resync-missing", on_resync_missing, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE},
   };
-  tarn_http_route up = {"POST", "/ingest", NULL, NULL, 0, 0};
+  tarn_http_route up = {"POST", "/ingest", NULL, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE};
   tarn_metrics *reg = srv->opts.metrics;
   ingest_srv *is;
   size_t i;

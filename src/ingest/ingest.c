@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "ingest_int.h"
@@ -870,13 +872,70 @@ out:
   return rc;
 }
 
+/* The folder's last component, for messages that may reach clients. */
+static const char *base_name(const char *dir) {
+  const char *slash = strrchr(dir, '/');
+  return slash != NULL && slash[1] != '\0' ? slash + 1 : dir;
+}
+
+/* Makes `dir` a directory of ours: created when missing; a non-directory in the way is
+ * renamed aside (and a directory of someone else's making is used as it is). */
+static int spool_dir_ready(const char *dir, tarn_error *err) {
+  struct stat sb;
+  char aside[PATH_MAX];
+  int e;
+  if (mkdir(dir, 0700) == 0)
+    return 0;
+  e = errno;
+  if (e != EEXIST)
+    return tarn_error_sys(err, tarn_code_from_errno(e), e, "creating the spool folder %s",
+                          base_name(dir));
+  if (lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return 0;
+  if (snprintf(aside, sizeof(aside), "%s.blocked-%lld", dir,
+               (long long)tarn_clock_wall_us()) >= (int)sizeof(aside) ||
+      rename(dir, aside) != 0)
+    return tarn_error_sys(err, TARN_EIO, errno, "the spool folder %s is not a folder and cannot "
+                          "be moved aside", base_name(dir));
+  tarn_log_warn("something that was not a folder was in the way of the spool folder; moved "
+                "aside", "spool=%s moved_to=%s", dir, aside);
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    return tarn_error_sys(err, tarn_code_from_errno(errno), errno, "creating the spool folder %s",
+                          base_name(dir));
+  return 0;
+}
+
+int tarn_ingest_spool_open(const char *dir, tarn_error *err) {
+  char path[PATH_MAX];
+  int fd, rc = spool_dir_ready(dir, err);
+  if (rc != 0)
+    return -1;
+  /* O_TMPFILE: a file without a name, so nothing is ever left behind */
+  fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0)
+    return fd;
+  if (snprintf(path, sizeof(path), "%s/spool-XXXXXX", dir) >= (int)sizeof(path)) {
+    tarn_error_set(err, TARN_EINVAL, "spool folder path too long");
+    return -1;
+  }
+  fd = mkostemp(path, O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    tarn_error_sys(err, tarn_code_from_errno(e) == TARN_ENOSPC ? TARN_ENOSPC : TARN_EIO, e,
+                   "creating a spool file in the spool folder %s", base_name(dir));
+    return -1;
+  }
+  unlink(path);
+  return fd;
+}
+
 int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_options *o,
                     tarn_ingest_result *r, tarn_error *err) {
   tarn_table *t = NULL;
   tarn_ice_schema schema;
   tarn_pq_file_info info;
   tarn_ice_data_file df;
-  char spool[4096], table_key[TARN_STORE_KEY_MAX + 1];
+  char table_key[TARN_STORE_KEY_MAX + 1];
   int spool_fd = -1, rc;
   running_hash ph = {NULL, 0}; /* of the Parquet spool file */
   memset(&schema, 0, sizeof(schema));
@@ -918,18 +977,11 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
   rc = build_schema(r, &schema, err);
   if (rc != 0)
     goto out;
-  if (mkdir(env->spool_dir, 0700) != 0 && errno != EEXIST) {
-    rc = tarn_error_sys(err, TARN_EIO, errno, "spool directory %s", env->spool_dir);
-    goto out;
-  }
-  snprintf(spool, sizeof(spool), "%s/ingest-XXXXXX", env->spool_dir);
-  spool_fd = mkstemp(spool);
+  spool_fd = tarn_ingest_spool_open(env->spool_dir, err);
   if (spool_fd < 0) {
-    rc = tarn_error_sys(err, tarn_code_from_errno(errno), errno, "spool file in %s",
-                        env->spool_dir);
+    rc = err != NULL && err->code != 0 ? err->code : TARN_EIO;
     goto out;
   }
-  unlink(spool); /* gone with the descriptor, whatever happens */
   rc = tarn_sha256_create(&ph.sha, err);
   if (rc == 0)
     rc = convert(fd, o, r, &schema, spool_fd, &ph, &info, err);

@@ -42,6 +42,15 @@ int tarn_ingest_parse_delimiter(const char *s, char *out, tarn_error *err);
 /* "replace" (0) or "append" (1); NULL or "" is replace. TARN_EINVAL otherwise. */
 int tarn_ingest_parse_mode(const char *s, int *append, tarn_error *err);
 
+/*
+ * A new spool file in `dir`, already unlinked (it lives as long as the descriptor,
+ * whatever happens to the process), or -1 with err set (naming the spool folder by its
+ * last component only: callers may show the message to clients). The folder is created
+ * when missing (0700); anything else in its way (a file, a symlink) is renamed aside to
+ * "<dir>.blocked-<time>" with a warning, so it never blocks an ingest.
+ */
+int tarn_ingest_spool_open(const char *dir, tarn_error *err);
+
 /* Where an ingest works: the catalog, the lake's object store, and a local directory
  * for spool files (created if missing). */
 typedef struct tarn_ingest_env {

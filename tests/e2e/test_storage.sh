@@ -60,7 +60,7 @@ expect_match "probes repeat on their interval" . \
   "$( [ "$(curl -sS "$OBJ" | jq -r '.[0].last_probe')" != "$first" ] && echo yes)"
 # A probe object exists for the instant of its put/head/delete: look until none is there.
 probe_files() { find "$WORK/main" "$WORK/spare" "$WORK/misc" -path '*_tarn_probe*' -type f; }
-for _ in $(seq 1 50); do [ -z "$(probe_files)" ] && break; sleep 0.01; done
+for _ in $(seq 1 300); do [ -z "$(probe_files)" ] && break; sleep 0.01; done
 check "probes leave nothing behind" test -z "$(probe_files)"
 m=$(curl -sS "$BASE/metrics")
 expect_match "reachable gauge" 'tarn_storage_bucket_reachable\{bucket="main"\} 1' "$m"
