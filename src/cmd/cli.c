@@ -134,7 +134,9 @@ int cli_parse(cli *c, const char *cmd, int argc, char **argv, const cli_opt *opt
     d = tarn_config_flag(c->cfg, cmd, name);
     if (d == NULL)
       return usage_error(c, "unknown option %s", arg);
-    if (value == NULL) {
+    if (value == NULL && d->type == TARN_CFG_BOOL) {
+      value = "true"; /* a boolean flag alone turns it on; --flag=false turns it off */
+    } else if (value == NULL) {
       if (i + 1 >= argc)
         return usage_error(c, "option %s needs a value", arg);
       value = argv[++i];

@@ -1,4 +1,5 @@
 /* cmd_serve.c - `tarn serve`: the HTTP daemon, with graceful shutdown on SIGTERM/SIGINT. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,10 +54,23 @@ static void print_serve_help(const cli *c) {
          "type, uri, postgres, name, busy_timeout. See --print-config.\n");
 }
 
-/* For --print-config: where each s3 bucket's credentials come from, never their values. */
+/* The secrets file's sections: bucket credentials and API tokens. */
+static const tarn_cfg_def *const secret_tables[] = {tarn_store_bucket_secrets,
+                                                   tarn_http_token_secrets, NULL};
+
+/* For --print-config: where each s3 bucket's credentials come from and which tokens
+ * exist, never their values. */
 static void print_credentials(const tarn_config *cfg, const tarn_secrets *sec) {
   const char *section;
   size_t i;
+  for (i = 0; sec != NULL &&
+              (section = tarn_config_instance(tarn_secrets_config(sec), "token.*", i)) != NULL;
+       i++)
+    printf("; [%s] API token: scope %s, sha256 = <redacted> (secrets file %s)\n", section,
+           tarn_config_str(tarn_secrets_config(sec), section, "scope"), tarn_secrets_path(sec));
+  if (i == 0)
+    printf("; no [token.NAME] in a secrets file: no authentication, so tarn serve listens on "
+           "loopback only\n");
   if (tarn_config_instance(cfg, "bucket.*", 0) == NULL) {
     printf("\n; no [bucket.NAME] sections: the lake directory is the primary bucket \"lake\"\n");
     return;
@@ -65,7 +79,7 @@ static void print_credentials(const tarn_config *cfg, const tarn_secrets *sec) {
     const char *name = section + strlen("bucket.");
     if (strcmp(tarn_config_str(cfg, section, "backend"), "s3") != 0)
       continue;
-    if (tarn_secrets_has(sec, name))
+    if (tarn_bucket_secrets_has(sec, name))
       printf("; [%s] credentials: secrets file %s (access_key_id = <redacted>, "
              "secret_access_key = <redacted>)\n",
              section, tarn_secrets_path(sec));
@@ -76,6 +90,55 @@ static void print_credentials(const tarn_config *cfg, const tarn_secrets *sec) {
     else
       printf("; [%s] credentials: none found (tarn serve would refuse to start)\n", section);
   }
+}
+
+/*
+ * The lake's own files are not objects: whichever local bucket holds them (by default the
+ * lake directory is the primary bucket), the catalog, the tables, the spool, the journals,
+ * and the files that configure tarn cannot be written or deleted through the object API.
+ */
+static int protect_lake(const cli *c, tarn_buckets *bs, tarn_error *err) {
+  static const char *const own[] = {".spool", "_errors", "warehouse", "journal"};
+  const char *lake = tarn_config_str(c->cfg, "lake", "path");
+  const char *type = tarn_config_str(c->cfg, "catalog", "type");
+  const char *uri = tarn_config_str(c->cfg, "catalog", "uri");
+  const char *files[] = {tarn_config_str(c->cfg, "lake", "secrets"), c->config_path,
+                         tarn_config_str(c->cfg, "server", "tls_cert"),
+                         tarn_config_str(c->cfg, "server", "tls_key")};
+  char path[PATH_MAX + 32];
+  size_t i;
+  int rc = 0;
+  for (i = 0; rc == 0 && i < sizeof(own) / sizeof(own[0]); i++) {
+    snprintf(path, sizeof(path), "%s/%s", lake, own[i]);
+    rc = tarn_buckets_protect_path(bs, path, 0, err);
+  }
+  if (rc == 0 && (type == NULL || strcmp(type, "postgres") != 0)) {
+    /* the SQLite file and its -wal, -shm and -journal companions */
+    if (uri != NULL && uri[0] != '\0')
+      snprintf(path, sizeof(path), "%s", uri);
+    else
+      snprintf(path, sizeof(path), "%s/catalog.db", lake);
+    rc = tarn_buckets_protect_path(bs, path, 1, err);
+  }
+  for (i = 0; rc == 0 && i < sizeof(files) / sizeof(files[0]); i++)
+    if (files[i] != NULL && files[i][0] != '\0')
+      rc = tarn_buckets_protect_path(bs, files[i], 0, err);
+  return rc;
+}
+
+/* Error bodies name lake keys, never where the lake or a bucket lives on disk. */
+static int hide_paths(const cli *c, tarn_http_server *srv, tarn_buckets *bs, tarn_error *err) {
+  char root[PATH_MAX], label[TARN_BUCKET_NAME_MAX + 32];
+  size_t i;
+  int rc = tarn_http_server_hide_path(srv, tarn_config_str(c->cfg, "lake", "path"), "<lake>", err);
+  for (i = 0; rc == 0 && i < tarn_buckets_count(bs) && i < 6; i++) {
+    tarn_bucket *b = tarn_buckets_at(bs, i);
+    if (tarn_store_local_root(tarn_bucket_raw_store(b), root, sizeof(root)) != 0)
+      continue;
+    snprintf(label, sizeof(label), "<bucket %s>", tarn_bucket_name(b));
+    rc = tarn_http_server_hide_path(srv, root, label, err);
+  }
+  return rc;
 }
 
 /* The ingest routes open one catalog handle per request, from the [catalog] settings. */
@@ -118,7 +181,8 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   }
   /* The secrets file is checked before anything else: a readable one stops start-up. */
   secrets = tarn_config_str(c.cfg, "lake", "secrets");
-  if (secrets != NULL && secrets[0] != '\0' && tarn_secrets_load(secrets, &sec, &err) != 0) {
+  if (secrets != NULL && secrets[0] != '\0' &&
+      tarn_secrets_load(secrets, secret_tables, &sec, &err) != 0) {
     cli_error(self->name, "%s", tarn_error_message(&err));
     rc = TARN_EXIT_USAGE;
     goto out;
@@ -151,8 +215,8 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
     rc = err.code == TARN_ECONFIG ? TARN_EXIT_USAGE : TARN_EXIT_FAIL;
     goto out;
   }
-  tarn_secrets_destroy(sec); /* the stores hold their own copies */
-  sec = NULL;
+  if (protect_lake(&c, bs, &err) != 0)
+    goto fail;
   /* Writers that died (kill -9, power loss) leave at most temp files; an hour is far
    * longer than any live write, so older ones are garbage. */
   for (i = 0; i <= tarn_buckets_count(bs); i++) {
@@ -205,14 +269,28 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
 
   tarn_http_options_from_config(&hopts, c.cfg);
   hopts.metrics = metrics;
-  if (tarn_http_server_create(&srv, &hopts, &err) != 0 ||
+  hopts.secrets = sec;
+  rc = tarn_http_server_create(&srv, &hopts, &err);
+  tarn_secrets_destroy(sec); /* the stores and the server hold their own copies */
+  sec = NULL;
+  if (rc != 0) {
+    cli_error(self->name, "%s", tarn_error_message(&err));
+    rc = err.code == TARN_ECONFIG ? TARN_EXIT_USAGE : TARN_EXIT_FAIL;
+    goto out;
+  }
+  rc = TARN_EXIT_FAIL;
+  if (hide_paths(&c, srv, bs, &err) != 0 ||
       tarn_http_add_ops_routes(srv, TARN_VERSION, &err) != 0 ||
       tarn_http_add_storage_routes(srv, bs, ej,
                                    (uint64_t)tarn_config_int(c.cfg, "storage", "max_object_size"),
                                    &err) != 0 ||
-      tarn_http_add_ingest_routes(srv, &iopts, &err) != 0 ||
-      tarn_http_server_start(srv, &err) != 0)
+      tarn_http_add_ingest_routes(srv, &iopts, &err) != 0)
     goto fail;
+  if (tarn_http_server_start(srv, &err) != 0) {
+    cli_error(self->name, "%s", tarn_error_message(&err));
+    rc = err.code == TARN_ECONFIG ? TARN_EXIT_USAGE : TARN_EXIT_FAIL;
+    goto out;
+  }
   probe_ms = tarn_config_int(c.cfg, "storage", "probe_interval");
   if (probe_ms > 0 && tarn_buckets_prober_start(bs, probe_ms, &err) != 0)
     goto fail;

@@ -27,6 +27,8 @@ static const tarn_command commands[] = {
     {"table", "create, inspect, scan and maintain Iceberg tables", cmd_table, NULL, NULL},
     {"parquet", "inspect Parquet files: schema, metadata, rows", cmd_parquet, NULL, NULL},
     {"datasets", "list, show and resync ingested datasets", cmd_datasets, NULL, NULL},
+    {"token", "make API tokens for tarn serve (and their secrets-file lines)", cmd_token, NULL,
+     NULL},
     {"version", "print the version", cmd_version, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

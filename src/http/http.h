@@ -14,6 +14,32 @@
 
 /* Settings of the [server] section. */
 extern const tarn_cfg_def tarn_http_config[];
+/* The [token.NAME] sections of the secrets file (base/secrets.h): sha256 (hex of the
+ * token's SHA-256) and scope (read, write or admin). */
+extern const tarn_cfg_def tarn_http_token_secrets[];
+
+/*
+ * What a bearer token may do. Each route states the least scope it needs; a higher
+ * scope includes the lower ones (admin > write > read). Without tokens configured the
+ * server listens on loopback only and every caller is treated as admin.
+ */
+typedef enum tarn_http_scope {
+  TARN_HTTP_SCOPE_UNSET = 0, /* a route must state its scope: refused at registration */
+  TARN_HTTP_SCOPE_PUBLIC,    /* no token needed */
+  TARN_HTTP_SCOPE_READ,
+  TARN_HTTP_SCOPE_WRITE,
+  TARN_HTTP_SCOPE_ADMIN,
+} tarn_http_scope;
+
+/* "public", "read", "write", "admin". */
+const char *tarn_http_scope_name(tarn_http_scope s);
+
+/* A new random bearer token ("tarn_" and 64 hex digits, NUL-terminated: 70 bytes) and
+ * the hex SHA-256 that goes in the secrets file. */
+#define TARN_HTTP_TOKEN_LEN 69
+int tarn_http_token_new(char token[TARN_HTTP_TOKEN_LEN + 1], char sha256_hex[65], tarn_error *err);
+/* The hex SHA-256 of a token, as the secrets file keeps it. */
+int tarn_http_token_hash(const char *token, char sha256_hex[65], tarn_error *err);
 
 typedef struct tarn_http_server tarn_http_server;
 
@@ -30,6 +56,9 @@ typedef struct tarn_http_request {
   size_t nparams;
   const tarn_buf *body;   /* the request body (bounded by the route's cap) */
   void *conn;             /* the libmicrohttpd connection, for the accessors below */
+  tarn_http_scope scope;  /* what the caller's token grants (admin when the server has no
+                             tokens: loopback only); at least the route's scope */
+  const char *token_name; /* the [token.NAME] that authenticated the caller, or NULL */
 } tarn_http_request;
 
 /*
@@ -101,30 +130,55 @@ typedef struct tarn_http_route {
   void *ud;
   size_t max_body;      /* body cap for this route; 0 = the server's max_body */
   int quiet;            /* log requests at debug instead of info (probes, scrapes) */
+  tarn_http_scope scope; /* the least scope a caller needs (required) */
 } tarn_http_route;
 
 typedef struct tarn_http_options {
   const char *listen;          /* HOST:PORT; port 0 picks a free port */
   size_t max_body;             /* default body cap in bytes */
-  unsigned max_connections;
+  unsigned max_connections;    /* connections served at once; more get 503 */
+  unsigned max_per_client;     /* connections from one IP address; more get 503 (0: no cap) */
   unsigned idle_timeout_s;     /* close idle keep-alive connections after this */
+  unsigned header_timeout_ms;  /* a request's head must arrive within this (0: 10 s) */
+  uint64_t min_rate;           /* bytes/s a body or streamed response must average over
+                                  each window of header_timeout (0: no minimum) */
+  const char *tls_cert_file;   /* PEM certificate chain and key: HTTPS when both are set */
+  const char *tls_key_file;
+  int insecure;                /* allow listening beyond loopback without tokens */
+  int public_healthz;          /* GET /healthz needs no token */
+  int public_metrics;          /* GET /metrics needs no token */
+  const struct tarn_secrets *secrets; /* [token.NAME] sections; borrowed for create only;
+                                  NULL or none: no tokens (loopback only) */
   tarn_metrics *metrics;       /* borrowed; may be NULL */
 } tarn_http_options;
 
-/* Fills options from the [server] settings of cfg. */
+/* Fills options from the [server] settings of cfg (secrets and metrics stay NULL). */
 void tarn_http_options_from_config(tarn_http_options *o, const tarn_config *cfg);
 
-/* Creates a server; nothing is bound until start. Caller owns *out. */
+/* Creates a server; nothing is bound until start. Tokens are read from opts->secrets
+ * (TARN_ECONFIG naming the section for a bad hash or scope). Caller owns *out. */
 int tarn_http_server_create(tarn_http_server **out, const tarn_http_options *opts,
                             tarn_error *err);
+/*
+ * Error bodies (status >= 400) never show the file-system path `path` (copied; relative
+ * paths are made absolute): "file://PATH/" and "PATH/" are cut, leaving the lake key that
+ * follows, and PATH alone becomes `label`. For the lake and bucket directories, whose
+ * location is no client's business. Only before start.
+ */
+int tarn_http_server_hide_path(tarn_http_server *srv, const char *path, const char *label,
+                               tarn_error *err);
 /* Registers a route (copied). Only before start. */
 int tarn_http_server_route(tarn_http_server *srv, const tarn_http_route *route, tarn_error *err);
 /* Registers a route whose request body is streamed to `stream` (borrowed; must outlive
  * the server); route->fn is unused. Only before start. */
 int tarn_http_server_route_stream(tarn_http_server *srv, const tarn_http_route *route,
                                   const tarn_http_stream_ops *stream, tarn_error *err);
-/* Binds, listens and starts serving on background threads. Logs the bound address. */
+/* Binds, listens and starts serving on background threads. Logs the bound address.
+ * Without tokens, an address beyond loopback is refused (TARN_ECONFIG saying how to add a
+ * token) unless opts->insecure. */
 int tarn_http_server_start(tarn_http_server *srv, tarn_error *err);
+/* 1 when the server listens beyond loopback without tokens (--insecure). */
+int tarn_http_server_insecure(const tarn_http_server *srv);
 /* The bound address, "127.0.0.1:41234" ("[::1]:8080" for IPv6); valid after start. */
 const char *tarn_http_server_address(const tarn_http_server *srv);
 /* Requests being processed now. */

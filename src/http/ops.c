@@ -5,6 +5,7 @@
 #include "base/clock.h"
 
 typedef struct ops_ctx {
+  tarn_http_server *srv;
   char *version;
   tarn_metrics *metrics;
   int64_t start_us;
@@ -21,12 +22,16 @@ static int on_healthz(const tarn_http_request *req, tarn_http_response *resp, vo
   ops_ctx *ops = ud;
   char ts[TARN_TIME_ISO_MAX];
   int64_t now = tarn_clock_wall_us();
+  json_t *j;
   tarn_time_iso8601(now, 3, ts, sizeof(ts));
-  return tarn_http_reply_json(
-      resp, 200,
-      json_pack("{s:s,s:s,s:s,s:s,s:f}", "status", "ok", "service", "tarn", "version",
+  j = json_pack("{s:s,s:s,s:s,s:s,s:f}", "status", "ok", "service", "tarn", "version",
                 ops->version, "timestamp", ts, "uptime_seconds",
-                (double)(now - ops->start_us) / 1e6));
+                (double)(now - ops->start_us) / 1e6);
+  if (j != NULL && tarn_http_server_insecure(ops->srv))
+    json_object_set_new(j, "warnings",
+                        json_pack("[s]", "listening beyond loopback without authentication "
+                                         "(--insecure): add tokens to the secrets file"));
+  return tarn_http_reply_json(resp, 200, j);
 }
 
 static int on_metrics(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
@@ -46,8 +51,10 @@ static int on_metrics(const tarn_http_request *req, tarn_http_response *resp, vo
 }
 
 int tarn_http_add_ops_routes(tarn_http_server *srv, const char *version, tarn_error *err) {
-  tarn_http_route health = {"GET", "/healthz", on_healthz, NULL, 0, 1};
-  tarn_http_route metrics = {"GET", "/metrics", on_metrics, NULL, 0, 1};
+  tarn_http_route health = {"GET", "/healthz", on_healthz, NULL, 0, 1,
+                            srv->opts.public_healthz ? TARN_HTTP_SCOPE_PUBLIC : TARN_HTTP_SCOPE_READ};
+  tarn_http_route metrics = {"GET", "/metrics", on_metrics, NULL, 0, 1,
+                             srv->opts.public_metrics ? TARN_HTTP_SCOPE_PUBLIC : TARN_HTTP_SCOPE_READ};
   ops_ctx *ops;
   tarn_metric *start;
   int rc;
@@ -61,6 +68,7 @@ int tarn_http_add_ops_routes(tarn_http_server *srv, const char *version, tarn_er
     return tarn_error_set(err, TARN_ETOOBIG, "too many handler contexts");
   }
   ops->metrics = srv->opts.metrics;
+  ops->srv = srv;
   ops->start_us = tarn_clock_wall_us();
   if (ops->metrics != NULL) {
     tarn_metric *info = tarn_metrics_gauge(ops->metrics, "tarn_build_info",

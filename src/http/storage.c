@@ -66,6 +66,20 @@ static tarn_bucket *resolve(const storage_ctx *sc, const tarn_http_request *req,
                                 "\" is reserved for reachability probes");
     return NULL;
   }
+  /* The lake's own files (catalog, warehouse, spool, journals) are not objects: nobody
+   * writes or deletes them here, and only an admin reads them. */
+  if (tarn_bucket_protected(b, key)) {
+    int write = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
+    if (write || req->scope < TARN_HTTP_SCOPE_ADMIN) {
+      *rc = tarn_http_reply_error(resp, 403, "forbidden",
+                                  "key \"%s\" of bucket %s is one of tarn's own files (the "
+                                  "catalog, tables, spool or journals): %s",
+                                  key, name,
+                                  write ? "it cannot be written or deleted through the object API"
+                                        : "only an admin token may read it");
+      return NULL;
+    }
+  }
   *key_out = key;
   return b;
 }
@@ -340,7 +354,8 @@ static int on_list(const tarn_http_request *req, tarn_http_response *resp, void 
   }
   arr = json_array();
   for (i = 0; arr != NULL && i < l.count; i++)
-    if (json_array_append_new(arr, json_pack("{s:s,s:I,s:o}", "key", l.entries[i].key, "size",
+    if ((req->scope >= TARN_HTTP_SCOPE_ADMIN || !tarn_bucket_protected(b, l.entries[i].key)) &&
+        json_array_append_new(arr, json_pack("{s:s,s:I,s:o}", "key", l.entries[i].key, "size",
                                              (json_int_t)l.entries[i].size, "modified",
                                              time_or_null(l.entries[i].mtime_us))) != 0) {
       json_decref(arr);
@@ -496,16 +511,16 @@ int tarn_http_add_storage_routes(tarn_http_server *srv, tarn_buckets *bs, tarn_e
   storage_ctx *sc = tarn_calloc(1, sizeof(*sc));
   const char *obj = "/storage/buckets/{bucket}/objects/{key...}";
   tarn_http_route routes[] = {
-      {"GET", "/storage/buckets", on_buckets, NULL, 0, 0},
-      {"GET", "/storage/buckets/{bucket}/objects", on_list, NULL, 0, 0},
-      {"GET", obj, on_get, NULL, 0, 0},
-      {"DELETE", obj, on_delete, NULL, 0, 0},
-      {"GET", "/storage/errors", on_errors, NULL, 0, 0},
-      {"POST", "/storage/errors/flush", on_flush, NULL, 0, 0},
-      {"POST", "/storage/errors/compact", on_compact, NULL, 0, 0},
-      {"GET", "/storage/bucket-health", on_health, NULL, 0, 0},
+      {"GET", "/storage/buckets", on_buckets, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
+      {"GET", "/storage/buckets/{bucket}/objects", on_list, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
+      {"GET", obj, on_get, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
+      {"DELETE", obj, on_delete, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE},
+      {"GET", "/storage/errors", on_errors, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
+      {"POST", "/storage/errors/flush", on_flush, NULL, 0, 0, TARN_HTTP_SCOPE_ADMIN},
+      {"POST", "/storage/errors/compact", on_compact, NULL, 0, 0, TARN_HTTP_SCOPE_ADMIN},
+      {"GET", "/storage/bucket-health", on_health, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
   };
-  tarn_http_route put = {"PUT", obj, NULL, NULL, 0, 0};
+  tarn_http_route put = {"PUT", obj, NULL, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE};
   size_t i;
   int rc;
   if (sc == NULL)
