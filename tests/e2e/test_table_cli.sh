@@ -176,6 +176,15 @@ T append db.multi --jsonl m1.jsonl --jsonl nosuch.jsonl --commit-each --json >ou
 expect_eq "--commit-each stops at the first failure (exit 1)..." "1 4" "$? $(jq -r .sequence_number out.txt)"
 T overwrite db.multi --jsonl m1.jsonl --commit-each 2>"$WORK/e"; expect_eq "--commit-each is for append" 2 "$?"
 
+# ---- truncate(W) of an int near INT_MIN wraps in 32 bits, as Java computes it ----
+T create x.tr --schema "i int" --partition "truncate(10, i)" >/dev/null
+printf '{"i":-2147483648}\n{"i":0}\n{"i":5}\n' | T append x.tr --jsonl - >/dev/null
+check "the folder holds the wrapped value" test -d lake/warehouse/x/tr/data/i_trunc=2147483646
+expect_eq "scan i = 5 finds its row" '{"i":5}' "$(T scan x.tr --where 'i = 5')"
+expect_eq "scan i = INT_MIN finds its row" '{"i":-2147483648}' "$(T scan x.tr --where 'i = -2147483648')"
+expect_eq "scan i < -2147483640 keeps the wrapped partition" '{"i":-2147483648}' "$(T scan x.tr --where 'i < -2147483640')"
+expect_eq "scan i >= INT_MIN finds every row" "-2147483648 0 5" "$(T scan x.tr --where 'i >= -2147483648' | jq -r .i | sort -n | xargs)"
+
 # ---- [catalog] from file, environment and flags ----
 printf '[catalog]\nuri = %s/other.db\nname = cfgcat\n' "$WORK" >cat.ini
 T create x.t1 --schema "a int" --config cat.ini >/dev/null
@@ -184,7 +193,7 @@ expect_eq "that catalog holds the table" "x.t1" "$(T list --config cat.ini)"
 expect_eq "the default catalog does not" "" "$(T list | grep x.t1)"
 expect_eq "TARN_CATALOG_URI from the environment" "x.t1" "$(TARN_CATALOG_URI=$WORK/other.db TARN_CATALOG_NAME=cfgcat T list)"
 expect_eq "a different catalog name sees nothing" "" "$(TARN_CATALOG_URI=$WORK/other.db T list)"
-expect_eq "--catalog FILE" "a.b.deep db.events db.multi" "$(T list --catalog "$WORK/lake/catalog.db" --json | jq -r '[.[].table] | join(" ")')"
+expect_eq "--catalog FILE" "a.b.deep db.events db.multi x.tr" "$(T list --catalog "$WORK/lake/catalog.db" --json | jq -r '[.[].table] | join(" ")')"
 TARN_CATALOG_TYPE=postgres T list 2>"$WORK/e"; expect_eq "postgres without a connection string exits 2" 2 "$?"
 expect_match "...naming the setting" 'needs \[catalog\] postgres' "$(cat "$WORK/e")"
 T list --catalog "host=127.0.0.1 port=1 dbname=x user=u password=sekrit connect_timeout=2" 2>"$WORK/e"
