@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -633,6 +634,79 @@ static void test_truncate_int_min(void **state) {
   tarn_table_close(t);
 }
 
+/* Writes a manifest of entries whose one partition value (a double) is vals[i]; *mf gets
+ * its summary. */
+static void write_double_manifest(fx *f, const char *name, const double *vals, size_t n,
+                                  tarn_ice_entry_status status, tarn_ice_manifest_file *mf) {
+  tarn_ice_field fld;
+  tarn_ice_schema s = {0, &fld, 1};
+  tarn_ice_partition_field pf = {1, 1000, "d", {TARN_ICE_IDENTITY, 0}};
+  tarn_ice_spec spec = {0, &pf, 1};
+  tarn_ice_manifest_entry es[8];
+  tarn_ice_value pv[8];
+  char uri[PATH_MAX + 64], paths[8][48];
+  tarn_error err;
+  size_t i;
+  assert_true(n <= 8);
+  memset(&fld, 0, sizeof(fld));
+  fld.id = 1;
+  fld.name = "d";
+  assert_int_equal(tarn_ice_type_parse("double", &fld.type, NULL), 0);
+  memset(es, 0, sizeof(es));
+  memset(pv, 0, sizeof(pv));
+  for (i = 0; i < n; i++) {
+    snprintf(paths[i], sizeof(paths[i]), "file:///x/%zu.parquet", i);
+    pv[i].f64 = vals[i];
+    es[i].status = status;
+    es[i].snapshot_id = es[i].sequence_number = es[i].file_sequence_number = 7;
+    es[i].file.file_path = paths[i];
+    es[i].file.partition = &pv[i];
+    es[i].file.npartition = 1;
+    es[i].file.record_count = 1;
+    es[i].file.file_size = 10;
+    es[i].file.sort_order_id = -1;
+  }
+  snprintf(uri, sizeof(uri), "%smetadata/%s.avro", f->root_uri, name);
+  if (tarn_ice_manifest_write(&f->io, uri, &s, &spec, 7, es, n, mf, &err) != 0)
+    fail_msg("manifest: %s", tarn_error_message(&err));
+  assert_int_equal(mf->npartitions, 1);
+}
+
+/* The summary's bound as a double, with its sign of zero intact. */
+static double summary_bound(const tarn_ice_manifest_file *mf, int upper) {
+  const tarn_buf *b = upper ? &mf->partitions[0].upper : &mf->partitions[0].lower;
+  double d;
+  assert_true(upper ? mf->partitions[0].has_upper : mf->partitions[0].has_lower);
+  assert_int_equal(b->len, 8);
+  memcpy(&d, b->data, 8); /* little-endian, as the spec serializes */
+  return d;
+}
+
+/* Partition summaries order -0.0 before +0.0 (the spec's float order) and never take NaN
+ * as a bound. */
+static void test_partition_summary_bounds(void **state) {
+  fx *f = *state;
+  tarn_ice_manifest_file mf;
+  static const double neg_first[] = {-0.0, 0.0, NAN}, pos_first[] = {NAN, 0.0, -0.0};
+  static const double only_neg[] = {-0.0}, only_pos[] = {0.0};
+  write_double_manifest(f, "m1", neg_first, 3, TARN_ICE_ADDED, &mf);
+  assert_true(summary_bound(&mf, 0) == 0.0 && signbit(summary_bound(&mf, 0)));
+  assert_true(summary_bound(&mf, 1) == 0.0 && !signbit(summary_bound(&mf, 1)));
+  assert_int_equal(mf.partitions[0].contains_nan, 1);
+  tarn_ice_manifest_file_free(&mf);
+  write_double_manifest(f, "m2", pos_first, 3, TARN_ICE_ADDED, &mf);
+  assert_true(signbit(summary_bound(&mf, 0)));
+  assert_false(signbit(summary_bound(&mf, 1)));
+  tarn_ice_manifest_file_free(&mf);
+  write_double_manifest(f, "m3", only_neg, 1, TARN_ICE_ADDED, &mf);
+  assert_true(signbit(summary_bound(&mf, 0)) && signbit(summary_bound(&mf, 1)));
+  assert_int_equal(mf.partitions[0].contains_nan, 0);
+  tarn_ice_manifest_file_free(&mf);
+  write_double_manifest(f, "m4", only_pos, 1, TARN_ICE_ADDED, &mf);
+  assert_true(!signbit(summary_bound(&mf, 0)) && !signbit(summary_bound(&mf, 1)));
+  tarn_ice_manifest_file_free(&mf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create_append_scan, setup, teardown),
@@ -642,6 +716,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_conflict_retry, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lost_acknowledgement, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncate_int_min, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_partition_summary_bounds, setup, teardown),
   };
   tarn_log_set_level(TARN_LOG_WARN);
   return cmocka_run_group_tests(tests, NULL, NULL);
