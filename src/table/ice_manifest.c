@@ -532,11 +532,10 @@ int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri,
     for (j = 0; j < spec->nfields; j++) {
       tarn_avro_set_id(part, spec->fields[j].field_id,
                        partition_value(arena, &ptypes[j], &f->partition[j]));
-      if (e->status != TARN_ICE_DELETED) {
-        rc = acc_add(&acc[j], &ptypes[j], &f->partition[j], err);
-        if (rc != 0)
-          goto out;
-      }
+      /* every entry, deleted ones too, as Java's ManifestWriter summarises them */
+      rc = acc_add(&acc[j], &ptypes[j], &f->partition[j], err);
+      if (rc != 0)
+        goto out;
     }
     tarn_avro_set(df, "partition", tarn_avro_record(part));
     tarn_avro_set(df, "record_count", tarn_avro_long(f->record_count));

@@ -707,6 +707,20 @@ static void test_partition_summary_bounds(void **state) {
   tarn_ice_manifest_file_free(&mf);
 }
 
+/* A manifest of only deleted entries gets a summary too: Java's ManifestWriter updates it
+ * for every entry, whatever its status. */
+static void test_partition_summary_deleted(void **state) {
+  fx *f = *state;
+  tarn_ice_manifest_file mf;
+  static const double deleted[] = {1.5, -2.5};
+  write_double_manifest(f, "m5", deleted, 2, TARN_ICE_DELETED, &mf);
+  assert_int_equal(mf.deleted_files_count, 2);
+  assert_true(summary_bound(&mf, 0) == -2.5);
+  assert_true(summary_bound(&mf, 1) == 1.5);
+  assert_int_equal(mf.partitions[0].contains_null, 0);
+  tarn_ice_manifest_file_free(&mf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create_append_scan, setup, teardown),
@@ -717,6 +731,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_lost_acknowledgement, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncate_int_min, setup, teardown),
       cmocka_unit_test_setup_teardown(test_partition_summary_bounds, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_partition_summary_deleted, setup, teardown),
   };
   tarn_log_set_level(TARN_LOG_WARN);
   return cmocka_run_group_tests(tests, NULL, NULL);
