@@ -623,7 +623,7 @@ bad:
 
 /* Checks a chunk's offsets against the file; fills file_offset with the chunk's start. */
 static int check_chunk(footer_ctx *fc, const tarn_pq_column *c, tarn_pq_chunk_meta *cm,
-                       size_t rg) {
+                       size_t rg, int64_t rg_rows) {
   tarn__thrift *t = fc->t;
   int64_t lim = fc->footer_start, start;
   if (cm->type != c->type)
@@ -636,6 +636,13 @@ static int check_chunk(footer_ctx *fc, const tarn_pq_column *c, tarn_pq_chunk_me
   if (cm->dictionary_page_offset < 4 || cm->dictionary_page_offset >= cm->data_page_offset)
     cm->dictionary_page_offset = -1;
   start = cm->dictionary_page_offset >= 0 ? cm->dictionary_page_offset : cm->data_page_offset;
+  /* A chunk of no values in a row group of no rows is never read (scans skip such row
+   * groups). arrow-cpp writes it with data_page_offset 0 and a few bytes of size, and
+   * DuckDB and arrow-rs read the file as 0 rows: keep its offsets for display only. */
+  if (rg_rows == 0 && cm->num_values == 0) {
+    cm->file_offset = start;
+    return 0;
+  }
   if (start < 4 || start >= lim || cm->total_compressed_size > lim - start)
     return tarn__thr_fail(t,
                           "row group %zu: column \"%s\" chunk at %lld (+%lld bytes) lies outside "
@@ -722,7 +729,7 @@ static int read_row_group(footer_ctx *fc, tarn_pq_row_group_meta *g, size_t rg) 
   if (!have_cols || !have_rows || g->num_rows < 0)
     return tarn__thr_fail(t, "row group %zu lacks its columns or row count", rg);
   for (i = 0; i < ncols; i++) {
-    T(check_chunk(fc, &fc->schema->cols[i], &g->chunks[i], rg));
+    T(check_chunk(fc, &fc->schema->cols[i], &g->chunks[i], rg, g->num_rows));
   }
   if (ncols == 0 && g->num_rows > 0) /* rows without columns: nothing could hold them */
     return tarn__thr_fail(t, "row group %zu declares %lld rows but the schema has no columns", rg,

@@ -55,6 +55,28 @@ expect_eq "cat: every row" 1500 "$(echo $out)"
 n=$("$BIN" parquet cat --format csv "$D/nodict_v2.parquet" | wc -l)
 expect_eq "cat csv: header plus rows" 3001 "$(echo $n)"
 
+# a valid file of 0 rows as arrow-cpp writes it (parquet-testing's
+# column_chunk_key_value_metadata.parquet, not available offline; these bytes are the
+# footer test_parquet_read's zero_row_footer builds): one row group of 0 rows whose chunks
+# say data_page_offset 0, 14 bytes, 0 values
+: >"$WORK/zero.parquet"
+printf '\x50\x41\x52\x31\x15\x04\x19\x3c\x48\x04\x72\x6f\x6f\x74\x15\x04\x00\x15\x02\x25\x02\x18\x01\x61\x55\x02\x00\x15\x0c\x25\x02\x18' >>"$WORK/zero.parquet"
+printf '\x01\x62\x25\x00\x35\x04\x00\x16\x00\x19\x1c\x19\x2c\x26\x00\x1c\x15\x02\x19\x25\x00\x06\x19\x18\x01\x61\x15\x02\x16\x00\x16\x1c' >>"$WORK/zero.parquet"
+printf '\x16\x1c\x19\x1c\x18\x03\x66\x6f\x6f\x18\x03\x62\x61\x72\x00\x16\x00\x00\x00\x26\x00\x1c\x15\x0c\x19\x25\x00\x06\x19\x18\x01\x62' >>"$WORK/zero.parquet"
+printf '\x15\x02\x16\x00\x16\x1c\x16\x1c\x19\x1c\x18\x03\x66\x6f\x6f\x18\x03\x62\x61\x72\x00\x16\x00\x00\x00\x16\x38\x16\x00\x00\x28\x20' >>"$WORK/zero.parquet"
+printf '\x70\x61\x72\x71\x75\x65\x74\x2d\x63\x70\x70\x2d\x61\x72\x72\x6f\x77\x20\x76\x65\x72\x73\x69\x6f\x6e\x20\x31\x34\x2e\x30\x2e\x30' >>"$WORK/zero.parquet"
+printf '\x00\x9d\x00\x00\x00\x50\x41\x52\x31' >>"$WORK/zero.parquet"
+out=$("$BIN" parquet schema "$WORK/zero.parquet"); rc=$?
+expect_eq "0-row file: schema exits 0" 0 "$rc"
+expect_eq "0-row file: schema lists both columns" $'a\tid=1\tINT32\tOPTIONAL\nb\tid=2\tBYTE_ARRAY STRING\tOPTIONAL' "$out"
+out=$("$BIN" parquet meta "$WORK/zero.parquet"); rc=$?
+expect_eq "0-row file: meta exits 0" 0 "$rc"
+expect_match "0-row file: meta says 0 rows" $'rows: 0\ncolumns: 2\nrow groups: 1' "$out"
+expect_eq "0-row file: meta --json num_rows" "0 0" "$("$BIN" parquet meta --json "$WORK/zero.parquet" | jq -r '"\(.num_rows) \(.row_groups[0].num_rows)"')"
+out=$("$BIN" parquet cat "$WORK/zero.parquet"); rc=$?
+expect_eq "0-row file: cat exits 0 and prints no rows" "0 []" "$rc [$out]"
+expect_eq "0-row file: cat csv prints the header only" "a,b" "$("$BIN" parquet cat --format csv "$WORK/zero.parquet" | tr -d '\r')"
+
 # errors: exit 1 with "tarn parquet: FILE: offset N: message"; usage errors exit 2
 "$BIN" parquet schema "$WORK/nope.parquet" 2>"$WORK/e"; rc=$?
 expect_eq "missing file exits 1" 1 "$rc"

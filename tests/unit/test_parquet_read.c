@@ -1437,6 +1437,84 @@ static void test_hostile_footers(void **state) {
   assert_non_null(strstr(err.detail, "offset 0"));
 }
 
+/*
+ * A footer as arrow-cpp writes it for a file of 0 rows (parquet-testing's
+ * column_chunk_key_value_metadata.parquet): one row group of 0 rows whose chunks say
+ * data_page_offset 0, 14 bytes, 0 values, and carry key-value metadata. With rows != 0
+ * the same offsets are corrupt.
+ */
+static void zero_row_footer(tw *f, int64_t rows) {
+  static const hcol cols[] = {{"a", TARN_PQ_INT32, 1, -1}, {"b", TARN_PQ_BYTE_ARRAY, 1, 0}};
+  size_t i;
+  memset(f, 0, sizeof(*f));
+  tw_begin(f, 0);
+  tw_i32(f, 1, 2);
+  tw_schema(f, cols, 2);
+  tw_i64(f, 3, rows);
+  tw_list(f, 4, TARN__THR_STRUCT, 1);
+  tw_begin(f, 0);
+  tw_list(f, 1, TARN__THR_STRUCT, 2);
+  for (i = 0; i < 2; i++) {
+    tw_begin(f, 0);
+    tw_i64(f, 2, 0);
+    tw_begin(f, 3);
+    tw_i32(f, 1, cols[i].type);
+    tw_list(f, 2, TARN__THR_I32, 2);
+    tw_varint(f, (uint64_t)TARN_PQ_PLAIN << 1);
+    tw_varint(f, (uint64_t)TARN_PQ_RLE << 1);
+    tw_list(f, 3, TARN__THR_BINARY, 1);
+    tw_varint(f, 1);
+    tw_byte(f, (uint8_t)cols[i].name[0]);
+    tw_i32(f, 4, 1); /* SNAPPY */
+    tw_i64(f, 5, rows);
+    tw_i64(f, 6, 14);
+    tw_i64(f, 7, 14);
+    tw_list(f, 8, TARN__THR_STRUCT, 1); /* key_value_metadata */
+    tw_begin(f, 0);
+    tw_str(f, 1, "foo");
+    tw_str(f, 2, "bar");
+    tw_end(f);
+    tw_i64(f, 9, 0); /* data_page_offset */
+    tw_end(f);
+    tw_end(f);
+  }
+  tw_i64(f, 2, 28);
+  tw_i64(f, 3, rows);
+  tw_end(f);
+  tw_str(f, 6, "parquet-cpp-arrow version 14.0.0");
+  tw_end(f);
+}
+
+static void test_zero_row_chunks(void **state) {
+  uint8_t file[9000];
+  tw f;
+  tarn_pq_reader *r = NULL;
+  const tarn_pq_file_meta *m;
+  tarn_pq_scan_stats st;
+  tarn_error err;
+  size_t n;
+  (void)state;
+  zero_row_footer(&f, 0);
+  n = wrap_footer(file, &f);
+  if (tarn_pq_reader_open_mem(file, n, "zero.parquet", &r, &err) != 0)
+    fail_msg("%s", err.detail);
+  m = tarn_pq_reader_meta(r);
+  assert_int_equal(m->num_rows, 0);
+  assert_int_equal(m->schema.ncols, 2);
+  assert_int_equal(m->nrow_groups, 1);
+  assert_int_equal(m->row_groups[0].num_rows, 0);
+  assert_int_equal(m->row_groups[0].chunks[1].num_values, 0);
+  assert_int_equal(m->row_groups[0].chunks[1].total_compressed_size, 14);
+  assert_int_equal(run_scan(r, NULL, &st), 0);
+  assert_int_equal(st.row_groups_total, 1);
+  tarn_pq_reader_close(r);
+  /* the same offsets in a row group with rows are still corrupt */
+  zero_row_footer(&f, 3);
+  n = wrap_footer(file, &f);
+  assert_int_equal(tarn_pq_reader_open_mem(file, n, "rows.parquet", &r, &err), TARN_ECORRUPT);
+  assert_non_null(strstr(err.detail, "chunk at 0 (+14 bytes) lies outside the data region"));
+}
+
 /* Every truncation and many bit flips of real files: errors, never crashes. */
 static void scan_all(const uint8_t *p, size_t n, int *opened) {
   tarn_pq_reader *r = NULL;
@@ -1546,6 +1624,7 @@ int main(void) {
       cmocka_unit_test(test_byte_arrays),
       cmocka_unit_test(test_hand_built),
       cmocka_unit_test(test_hostile_footers),
+      cmocka_unit_test(test_zero_row_chunks),
       cmocka_unit_test(test_truncated_and_flipped),
       cmocka_unit_test(test_alloc_failures),
   };
