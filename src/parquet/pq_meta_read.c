@@ -38,6 +38,7 @@ typedef struct selem {
   int32_t conv;
   int32_t scale, precision;
   int32_t field_id;
+  int has_field_id;
   /* LogicalType, when present */
   int lt;        /* logical field id of the union (0 none) */
   int lt_unit;   /* 1 millis, 2 micros, 3 nanos */
@@ -176,6 +177,7 @@ static int read_schema_element(tarn__thrift *t, selem *e) {
       if (!FIELD_IS(TARN__THR_I32))
         goto skip;
       T(tarn__thr_i32(t, &e->field_id));
+      e->has_field_id = 1;
       break;
     case 10:
       if (!FIELD_IS(TARN__THR_STRUCT))
@@ -212,6 +214,7 @@ static int decimal_ok(tarn_pq_type type, int32_t tl, int32_t precision, int32_t 
 static void column_from(tarn_pq_column *c, const selem *e) {
   tarn_pq_type ty = (tarn_pq_type)e->type;
   c->field_id = e->field_id;
+  c->has_field_id = e->has_field_id;
   c->type = ty;
   c->type_length = ty == TARN_PQ_FIXED_LEN_BYTE_ARRAY ? e->type_length : 0;
   c->optional = e->has_rep && e->rep == 1;
@@ -241,7 +244,8 @@ static void column_from(tarn_pq_column *c, const selem *e) {
       break;
     case 12: c->logical = TARN_PQ_LT_JSON; break;
     case 14: c->logical = TARN_PQ_LT_UUID; break;
-    default: break; /* MAP, LIST, UNKNOWN, BSON, FLOAT16, ...: raw physical values */
+    case 15: c->logical = TARN_PQ_LT_FLOAT16; break;
+    default: break; /* MAP, LIST, UNKNOWN, BSON, VARIANT, ...: raw physical values */
     }
   } else if (e->has_conv) {
     switch (e->conv) {
@@ -307,6 +311,10 @@ static void column_from(tarn_pq_column *c, const selem *e) {
     break;
   case TARN_PQ_LT_UUID:
     if (ty != TARN_PQ_FIXED_LEN_BYTE_ARRAY || c->type_length != 16)
+      c->logical = TARN_PQ_LT_NONE;
+    break;
+  case TARN_PQ_LT_FLOAT16:
+    if (ty != TARN_PQ_FIXED_LEN_BYTE_ARRAY || c->type_length != 2)
       c->logical = TARN_PQ_LT_NONE;
     break;
   case TARN_PQ_LT_DECIMAL:
