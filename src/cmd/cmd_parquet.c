@@ -33,9 +33,10 @@ static void print_parquet_help(const cli *c) {
          "          bloom filter presence\n"
          "  head    the first rows (--rows N, default 10)\n"
          "  cat     every row\n"
-         "Rows are JSON lines by default (int64 as numbers, timestamps as ISO-8601 strings,\n"
-         "dates as YYYY-MM-DD, decimals as exact strings, binary as base64, UUIDs canonical,\n"
-         "NaN and infinities as strings) or CSV with a header row (--format csv).\n"
+         "Rows are JSON lines by default (int64 and floats, FLOAT16 included, as numbers,\n"
+         "timestamps (INT96 too) as ISO-8601 strings, dates as YYYY-MM-DD, decimals as exact\n"
+         "strings, binary as base64, UUIDs canonical, NaN and infinities as strings) or CSV\n"
+         "with a header row (--format csv). Statistics are shown as plain values.\n"
          "Errors print \"tarn parquet: FILE: offset N: message\" and exit 1.\n");
   cli_print_options(c, parquet_opts, stdout);
 }
@@ -55,10 +56,12 @@ static int do_schema(const tarn_pq_file_meta *m, int json) {
     for (i = 0; i < m->schema.ncols; i++) {
       const tarn_pq_column *c = &m->schema.cols[i];
       tarn_pq_column_describe(c, d, sizeof(d));
-      json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:s, s:b}", "name", c->name,
-                                           "field_id", (json_int_t)c->field_id, "type",
-                                           tarn_pq_type_name(c->type), "description", d,
-                                           "optional", c->optional));
+      json_array_append_new(arr, json_pack("{s:s, s:o, s:s, s:s, s:b}", "name", c->name,
+                                           "field_id", c->has_field_id
+                                                           ? json_integer(c->field_id)
+                                                           : json_null(),
+                                           "type", tarn_pq_type_name(c->type), "description",
+                                           d, "optional", c->optional));
     }
     s = json_dumps(arr, JSON_INDENT(2));
     if (s != NULL)
@@ -70,7 +73,7 @@ static int do_schema(const tarn_pq_file_meta *m, int json) {
   for (i = 0; i < m->schema.ncols; i++) {
     const tarn_pq_column *c = &m->schema.cols[i];
     tarn_pq_column_describe(c, d, sizeof(d));
-    if (c->field_id != 0)
+    if (c->has_field_id) /* 0 is an id like any other */
       printf("%s\tid=%d\t%s\t%s\n", c->name, (int)c->field_id, d,
              c->optional ? "OPTIONAL" : "REQUIRED");
     else

@@ -117,8 +117,13 @@ static const table_sub subs[] = {
      "JSON object mapped to the columns by name\n"
      "(missing keys are null); values: numbers, true/false, strings for string, date\n"
      "(YYYY-MM-DD), time, timestamp(tz) (ISO-8601), decimal (\"12.34\"), uuid, and base64\n"
-     "for binary and fixed. A lost race with another writer is retried (table property\n"
-     "commit.retry.num-retries). --json prints one JSON object per commit.\n",
+     "for binary and fixed. Floats and doubles also take \"NaN\", \"Infinity\" and\n"
+     "\"-Infinity\"; a finite value beyond a float's range (about 3.4e38) is an error, not\n"
+     "infinity (a tiny one rounds to 0). A timestamp column holds local date-times: a value\n"
+     "with an offset is an error (Z or +00:00 pass as the same wall time); a timestamptz\n"
+     "column converts offsets to UTC and takes a value without one as UTC. Errors name\n"
+     "the file, line and column. A lost race with another writer is retried (table\n"
+     "property commit.retry.num-retries). --json prints one JSON object per commit.\n",
      sub_append},
     {"overwrite", "NS.NAME --jsonl FILE...", 1, 1, O(TOPT_JSONL) | O(TOPT_DYNAMIC) | O(TOPT_JSON),
      "replace the rows (or one partition)",

@@ -154,6 +154,27 @@ static int parse_time(const char *s, size_t n, int64_t *us) {
   return 0;
 }
 
+/* Would a finite double round to infinity as a float? (At or past FLT_MAX plus half its
+ * last place, round-to-nearest gives infinity; tested before converting, which C leaves
+ * undefined out of range.) */
+static int float_overflows(double d) {
+  return isfinite(d) && fabs(d) >= 0x1.ffffffp+127;
+}
+
+/* Is the zone of an ISO timestamp (text after the seconds: "Z", "+HH:MM", "-HHMM") UTC
+ * itself, so that it names the same wall time? */
+static int zone_is_utc(const char *s, size_t len) {
+  size_t i = 19; /* YYYY-MM-DDTHH:MM:SS */
+  while (i < len && s[i] != 'Z' && s[i] != '+' && s[i] != '-')
+    i++;
+  if (i < len && s[i] == 'Z')
+    return 1;
+  for (i++; i < len; i++)
+    if (s[i] != '0' && s[i] != ':')
+      return 0;
+  return 1;
+}
+
 int table_parse_value(const tarn_ice_type *t, const char *s, size_t len, tarn_ice_value *v,
                       tarn_buf *scratch, char *why, size_t whylen) {
   char tn[64];
@@ -184,6 +205,11 @@ int table_parse_value(const tarn_ice_type *t, const char *s, size_t len, tarn_ic
       d = -INFINITY;
     else if (tarn_csv_parse_float64(s, len, &d) != 0)
       goto bad;
+    if (t->id == TARN_ICE_FLOAT && float_overflows(d)) {
+      snprintf(why, whylen, "\"%.*s\" is out of range for a float (at most about 3.4028235e38 "
+               "in magnitude; use a double column)", len > 64 ? 64 : (int)len, s);
+      return -1;
+    }
     v->f64 = d;
     v->f32 = (float)d;
     return 0;
@@ -198,10 +224,18 @@ int table_parse_value(const tarn_ice_type *t, const char *s, size_t len, tarn_ic
     return 0;
   case TARN_ICE_TIMESTAMP:
   case TARN_ICE_TIMESTAMPTZ:
-    /* a zone-less value in a timestamptz column is taken as UTC; a zoned one in a
-     * timestamp column is converted to UTC wall time; a bare date is its midnight */
-    if (tarn_csv_parse_timestamp(s, len, &v->i64, &b) == 0)
+    /* a zone-less value in a timestamptz column is taken as UTC; a bare date is its
+     * midnight. A timestamp column holds local date-times: shifting a value with an offset
+     * would invent one, so only a UTC designator (Z, +00:00) passes, as the same wall time. */
+    if (tarn_csv_parse_timestamp(s, len, &v->i64, &b) == 0) {
+      if (t->id == TARN_ICE_TIMESTAMP && b && !zone_is_utc(s, len)) {
+        snprintf(why, whylen, "\"%.*s\" has a UTC offset, but a timestamp column holds "
+                 "date-times without a zone: give the local time without the offset, or use "
+                 "a timestamptz column", len > 64 ? 64 : (int)len, s);
+        return -1;
+      }
       return 0;
+    }
     if (tarn_csv_parse_date(s, len, &day) != 0) /* a bare date is its midnight */
       goto bad;
     v->i64 = (int64_t)day * 86400000000LL;
@@ -986,6 +1020,11 @@ static int json_to_value(const tarn_ice_field *f, json_t *j, tarn_ice_value *v, 
     if (!json_is_number(j))
       break;
     v->f64 = json_number_value(j);
+    if (f->type.id == TARN_ICE_FLOAT && float_overflows(v->f64)) {
+      snprintf(why, whylen, "%.17g is out of range for a float (at most about 3.4028235e38 in "
+               "magnitude; use a double column)", v->f64);
+      return -1;
+    }
     v->f32 = (float)v->f64;
     return 0;
   case TARN_ICE_DECIMAL:

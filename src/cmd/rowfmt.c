@@ -110,6 +110,14 @@ static void fmt_decimal_int(char *out, size_t n, int64_t v, int scale) {
   fmt_decimal_be(out, n, be, 8, scale);
 }
 
+/* Plain notation for ordinary magnitudes: -100 rather than -1e+02 (prec significant digits). */
+static void plain_notation(char *out, size_t n, double v, int prec) {
+  if (strchr(out, 'e') != NULL && fabs(v) >= 1e-5 && fabs(v) < 1e16) {
+    int decimals = prec - 1 - (int)floor(log10(fabs(v)));
+    snprintf(out, n, "%.*f", decimals > 0 ? decimals : 0, v);
+  }
+}
+
 static void fmt_double(char *out, size_t n, double v, int is_float) {
   int prec;
   for (prec = 1; prec <= 17; prec++) { /* shortest text that reads back the same */
@@ -117,11 +125,35 @@ static void fmt_double(char *out, size_t n, double v, int is_float) {
     if (is_float ? strtof(out, NULL) == (float)v : strtod(out, NULL) == v)
       break;
   }
-  /* Plain notation for ordinary magnitudes: -100 rather than -1e+02. */
-  if (strchr(out, 'e') != NULL && fabs(v) >= 1e-5 && fabs(v) < 1e16) {
-    int decimals = prec - 1 - (int)floor(log10(fabs(v)));
-    snprintf(out, n, "%.*f", decimals > 0 ? decimals : 0, v);
+  plain_notation(out, n, v, prec);
+}
+
+/*
+ * A finite FLOAT16 (little-endian bytes p) as the shortest decimal that reads back as the
+ * same half: one whose distance to the value is under half the gap to either neighbour
+ * (5 significant digits always do).
+ */
+static void fmt_half(char *out, size_t n, const uint8_t *p) {
+  unsigned mag = ((unsigned)p[0] | (unsigned)p[1] << 8) & 0x7fff;
+  uint8_t nb[2];
+  double v = tarn_pq_float16_to_double(p), h = fabs(v), up, down;
+  int prec;
+  nb[0] = (uint8_t)(mag + 1);
+  nb[1] = (uint8_t)((mag + 1) >> 8);
+  up = mag >= 0x7bff ? 65536.0 : tarn_pq_float16_to_double(nb); /* past the largest: 2^16 */
+  nb[0] = (uint8_t)(mag - 1);
+  nb[1] = (uint8_t)((mag - 1) >> 8);
+  down = mag == 0 ? -ldexp(1.0, -24) : tarn_pq_float16_to_double(nb);
+  for (prec = 1; prec < 5; prec++) {
+    double x;
+    snprintf(out, n, "%.*g", prec, v);
+    x = fabs(strtod(out, NULL));
+    if (2 * (x - h) < up - h && 2 * (h - x) < h - down)
+      break;
   }
+  if (prec == 5)
+    snprintf(out, n, "%.5g", v);
+  plain_notation(out, n, v, prec);
 }
 
 void rowfmt_base64(FILE *f, const uint8_t *p, size_t n) {
@@ -202,6 +234,30 @@ void rowfmt_json_string(FILE *f, const uint8_t *p, size_t n) {
   putc('"', f);
 }
 
+/* The bytes as they are, invalid UTF-8 replaced by U+FFFD. */
+static void plain_utf8(FILE *f, const uint8_t *p, size_t n) {
+  size_t i = 0, l;
+  while (i < n) {
+    if ((l = utf8_len(p + i, n - i)) == 0) {
+      fputs("\xef\xbf\xbd", f);
+      i++;
+    } else {
+      fwrite(p + i, 1, l, f);
+      i += l;
+    }
+  }
+}
+
+/* A string of bytes in `mode`. */
+static void text_bytes(FILE *f, const uint8_t *p, size_t n, int mode) {
+  if (mode == ROWFMT_JSON)
+    rowfmt_json_string(f, p, n);
+  else if (mode == ROWFMT_PLAIN)
+    plain_utf8(f, p, n);
+  else
+    rowfmt_csv_field(f, p, n);
+}
+
 void rowfmt_csv_field(FILE *f, const uint8_t *p, size_t n) {
   size_t i;
   int quote = 0;
@@ -220,19 +276,15 @@ void rowfmt_csv_field(FILE *f, const uint8_t *p, size_t n) {
   putc('"', f);
 }
 
-/* A text value: JSON string or CSV field. */
-void rowfmt_text(FILE *f, const char *s, int json) {
-  if (json)
-    rowfmt_json_string(f, (const uint8_t *)s, strlen(s));
-  else
-    rowfmt_csv_field(f, (const uint8_t *)s, strlen(s));
+void rowfmt_text(FILE *f, const char *s, int mode) {
+  text_bytes(f, (const uint8_t *)s, strlen(s), mode);
 }
 
 void rowfmt_value(FILE *f, const tarn_pq_column *c, const tarn_pq_array *a, int64_t i,
-                  int json) {
+                  int mode) {
   char buf[256];
   if (a->validity != NULL && !(a->validity[i >> 3] & (1u << (i & 7)))) {
-    if (json)
+    if (mode == ROWFMT_JSON)
       fputs("null", f);
     return;
   }
@@ -255,7 +307,7 @@ void rowfmt_value(FILE *f, const tarn_pq_column *c, const tarn_pq_array *a, int6
         fprintf(f, "%d", v);
       return;
     }
-    rowfmt_text(f, buf, json);
+    rowfmt_text(f, buf, mode);
     return;
   }
   case TARN_PQ_INT64: {
@@ -276,23 +328,24 @@ void rowfmt_value(FILE *f, const tarn_pq_column *c, const tarn_pq_array *a, int6
         fprintf(f, "%lld", (long long)v);
       return;
     }
-    rowfmt_text(f, buf, json);
+    rowfmt_text(f, buf, mode);
     return;
   }
   case TARN_PQ_INT96: { /* legacy timestamp: nanoseconds of the day, then the Julian day */
     const uint8_t *p = (const uint8_t *)a->values + 12 * (size_t)i;
-    int64_t nanos;
+    const int64_t ns_per_day = 86400000000000LL;
+    int64_t nanos, day;
     int32_t jd;
-    int64_t ns;
+    char d[40], t[48];
     memcpy(&nanos, p, 8);
     memcpy(&jd, p + 8, 4);
-    /* a hostile Julian day or nanosecond count must not overflow: show it raw instead */
-    if (__builtin_mul_overflow((int64_t)jd - 2440588, 86400000000000LL, &ns) ||
-        __builtin_add_overflow(ns, nanos, &ns))
-      snprintf(buf, sizeof(buf), "INT96(julian_day=%d,nanos=%lld)", (int)jd, (long long)nanos);
-    else
-      fmt_timestamp(buf, sizeof(buf), ns, 1000000000, 9, 0);
-    rowfmt_text(f, buf, json);
+    /* Day and time of day kept apart, so no Julian day overflows (nanoseconds since 1970
+     * hold only 1677..2262); nanoseconds outside the day carry into it. */
+    day = (int64_t)jd - 2440588 + floordiv(nanos, ns_per_day);
+    rowfmt_date(d, sizeof(d), day);
+    fmt_time_of_day(t, sizeof(t), nanos - floordiv(nanos, ns_per_day) * ns_per_day, 1000000000, 9);
+    snprintf(buf, sizeof(buf), "%sT%s", d, t);
+    rowfmt_text(f, buf, mode);
     return;
   }
   case TARN_PQ_FLOAT:
@@ -300,7 +353,7 @@ void rowfmt_value(FILE *f, const tarn_pq_column *c, const tarn_pq_array *a, int6
     double v = c->type == TARN_PQ_FLOAT ? (double)((const float *)a->values)[i]
                                         : ((const double *)a->values)[i];
     if (isnan(v) || isinf(v)) {
-      rowfmt_text(f, isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity", json);
+      rowfmt_text(f, isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity", mode);
       return;
     }
     fmt_double(buf, sizeof(buf), v, c->type == TARN_PQ_FLOAT);
@@ -320,24 +373,29 @@ void rowfmt_value(FILE *f, const tarn_pq_column *c, const tarn_pq_array *a, int6
     }
     if (c->logical == TARN_PQ_LT_STRING || c->logical == TARN_PQ_LT_JSON ||
         c->logical == TARN_PQ_LT_ENUM) {
-      if (json)
-        rowfmt_json_string(f, p, n);
-      else
-        rowfmt_csv_field(f, p, n);
+      text_bytes(f, p, n, mode);
+    } else if (c->logical == TARN_PQ_LT_FLOAT16 && n == 2) {
+      double v = tarn_pq_float16_to_double(p);
+      if (isnan(v) || isinf(v)) {
+        rowfmt_text(f, isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity", mode);
+        return;
+      }
+      fmt_half(buf, sizeof(buf), p);
+      fputs(buf, f);
     } else if (c->logical == TARN_PQ_LT_UUID && n == 16) {
       snprintf(buf, sizeof(buf),
                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", p[0],
                p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13],
                p[14], p[15]);
-      rowfmt_text(f, buf, json);
+      rowfmt_text(f, buf, mode);
     } else if (c->logical == TARN_PQ_LT_DECIMAL && n <= 64) {
       fmt_decimal_be(buf, sizeof(buf), p, n, c->scale);
-      rowfmt_text(f, buf, json);
+      rowfmt_text(f, buf, mode);
     } else {
-      if (json)
+      if (mode == ROWFMT_JSON)
         putc('"', f);
       rowfmt_base64(f, p, n);
-      if (json)
+      if (mode == ROWFMT_JSON)
         putc('"', f);
     }
     return;
@@ -372,7 +430,7 @@ char *rowfmt_plain_to_text(const tarn_pq_column *c, const void *p, size_t n) {
     memcpy(fixed, p, n < sizeof(fixed) ? n : sizeof(fixed));
     a.values = fixed;
   }
-  rowfmt_value(f, &cc, &a, 0, 0);
+  rowfmt_value(f, &cc, &a, 0, ROWFMT_PLAIN);
   fclose(f);
   return out;
 }

@@ -41,6 +41,7 @@ typedef enum tarn_pq_logical {
   TARN_PQ_LT_DECIMAL,   /* INT32, INT64 or FIXED_LEN_BYTE_ARRAY; precision and scale */
   TARN_PQ_LT_JSON,      /* BYTE_ARRAY (read only) */
   TARN_PQ_LT_ENUM,      /* BYTE_ARRAY (read only) */
+  TARN_PQ_LT_FLOAT16,   /* FIXED_LEN_BYTE_ARRAY(2), IEEE 754 half, little-endian (read only) */
 } tarn_pq_logical;
 
 typedef enum tarn_pq_unit {
@@ -77,7 +78,7 @@ typedef enum tarn_pq_encoding {
 /* One column of a flat schema. */
 typedef struct tarn_pq_column {
   char *name;             /* UTF-8; owned by the schema */
-  int32_t field_id;       /* Iceberg field id; 0 = none (reader only: writer requires > 0) */
+  int32_t field_id;       /* Iceberg field id (writer requires > 0); see has_field_id */
   tarn_pq_type type;
   int32_t type_length;    /* FIXED_LEN_BYTE_ARRAY only */
   int optional;           /* 1 = OPTIONAL (nullable), 0 = REQUIRED */
@@ -88,6 +89,8 @@ typedef struct tarn_pq_column {
   int is_signed;          /* INTEGER */
   int32_t precision;      /* DECIMAL */
   int32_t scale;          /* DECIMAL */
+  int has_field_id;       /* reader: the file gives field_id (0 is a valid id); the writer
+                             ignores it and always writes field_id */
 } tarn_pq_column;
 
 typedef struct tarn_pq_schema {
@@ -100,6 +103,8 @@ int tarn_pq_schema_copy(tarn_pq_schema *dst, const tarn_pq_schema *src, tarn_err
 void tarn_pq_schema_free(tarn_pq_schema *s);
 /* A short type description for people: "INT64 TIMESTAMP(MICROS,utc)", "BYTE_ARRAY STRING". */
 void tarn_pq_column_describe(const tarn_pq_column *c, char *dst, size_t n);
+/* The value of a FLOAT16 (2 bytes, little-endian IEEE 754 half), exactly, as a double. */
+double tarn_pq_float16_to_double(const uint8_t *p);
 
 /* ---- columnar batches (Arrow layout) ---- */
 

@@ -96,6 +96,7 @@ void tarn_pq_column_describe(const tarn_pq_column *c, char *dst, size_t n) {
   case TARN_PQ_LT_JSON: snprintf(dst, n, "%s JSON", phys); break;
   case TARN_PQ_LT_ENUM: snprintf(dst, n, "%s ENUM", phys); break;
   case TARN_PQ_LT_UUID: snprintf(dst, n, "%s UUID", phys); break;
+  case TARN_PQ_LT_FLOAT16: snprintf(dst, n, "%s FLOAT16", phys); break;
   case TARN_PQ_LT_TIME:
     snprintf(dst, n, "%s TIME(%s,%s)", phys, unit, c->adjusted_to_utc ? "utc" : "local");
     break;
@@ -229,6 +230,18 @@ static int cmp_decimal_be(const uint8_t *a, size_t alen, const uint8_t *b, size_
   return 0;
 }
 
+double tarn_pq_float16_to_double(const uint8_t *p) {
+  unsigned h = (unsigned)p[0] | (unsigned)p[1] << 8, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  double v;
+  if (e == 0)
+    v = ldexp((double)m, -24); /* subnormal */
+  else if (e == 31)
+    v = m != 0 ? (double)NAN : (double)INFINITY;
+  else
+    v = ldexp((double)(m | 0x400), (int)e - 25);
+  return (h & 0x8000) ? -v : v;
+}
+
 int tarn__pq_compare(const tarn_pq_column *c, const uint8_t *a, size_t alen, const uint8_t *b,
                      size_t blen) {
   switch (c->type) {
@@ -269,6 +282,11 @@ int tarn__pq_compare(const tarn_pq_column *c, const uint8_t *a, size_t alen, con
   case TARN_PQ_BYTE_ARRAY:
     if (c->logical == TARN_PQ_LT_DECIMAL)
       return cmp_decimal_be(a, alen, b, blen);
+    if (c->logical == TARN_PQ_LT_FLOAT16 && alen == 2 && blen == 2) {
+      /* Parquet orders FLOAT16 statistics by value, as floats (IEEE; NaN never a bound) */
+      double x = tarn_pq_float16_to_double(a), y = tarn_pq_float16_to_double(b);
+      return x < y ? -1 : x > y;
+    }
     return cmp_bytes(a, alen, b, blen);
   default:
     return cmp_bytes(a, alen, b, blen);

@@ -38,6 +38,7 @@ typedef struct selem {
   int32_t conv;
   int32_t scale, precision;
   int32_t field_id;
+  int has_field_id;
   /* LogicalType, when present */
   int lt;        /* logical field id of the union (0 none) */
   int lt_unit;   /* 1 millis, 2 micros, 3 nanos */
@@ -176,6 +177,7 @@ static int read_schema_element(tarn__thrift *t, selem *e) {
       if (!FIELD_IS(TARN__THR_I32))
         goto skip;
       T(tarn__thr_i32(t, &e->field_id));
+      e->has_field_id = 1;
       break;
     case 10:
       if (!FIELD_IS(TARN__THR_STRUCT))
@@ -212,6 +214,7 @@ static int decimal_ok(tarn_pq_type type, int32_t tl, int32_t precision, int32_t 
 static void column_from(tarn_pq_column *c, const selem *e) {
   tarn_pq_type ty = (tarn_pq_type)e->type;
   c->field_id = e->field_id;
+  c->has_field_id = e->has_field_id;
   c->type = ty;
   c->type_length = ty == TARN_PQ_FIXED_LEN_BYTE_ARRAY ? e->type_length : 0;
   c->optional = e->has_rep && e->rep == 1;
@@ -241,7 +244,8 @@ static void column_from(tarn_pq_column *c, const selem *e) {
       break;
     case 12: c->logical = TARN_PQ_LT_JSON; break;
     case 14: c->logical = TARN_PQ_LT_UUID; break;
-    default: break; /* MAP, LIST, UNKNOWN, BSON, FLOAT16, ...: raw physical values */
+    case 15: c->logical = TARN_PQ_LT_FLOAT16; break;
+    default: break; /* MAP, LIST, UNKNOWN, BSON, VARIANT, ...: raw physical values */
     }
   } else if (e->has_conv) {
     switch (e->conv) {
@@ -307,6 +311,10 @@ static void column_from(tarn_pq_column *c, const selem *e) {
     break;
   case TARN_PQ_LT_UUID:
     if (ty != TARN_PQ_FIXED_LEN_BYTE_ARRAY || c->type_length != 16)
+      c->logical = TARN_PQ_LT_NONE;
+    break;
+  case TARN_PQ_LT_FLOAT16:
+    if (ty != TARN_PQ_FIXED_LEN_BYTE_ARRAY || c->type_length != 2)
       c->logical = TARN_PQ_LT_NONE;
     break;
   case TARN_PQ_LT_DECIMAL:
@@ -623,7 +631,7 @@ bad:
 
 /* Checks a chunk's offsets against the file; fills file_offset with the chunk's start. */
 static int check_chunk(footer_ctx *fc, const tarn_pq_column *c, tarn_pq_chunk_meta *cm,
-                       size_t rg) {
+                       size_t rg, int64_t rg_rows) {
   tarn__thrift *t = fc->t;
   int64_t lim = fc->footer_start, start;
   if (cm->type != c->type)
@@ -636,6 +644,13 @@ static int check_chunk(footer_ctx *fc, const tarn_pq_column *c, tarn_pq_chunk_me
   if (cm->dictionary_page_offset < 4 || cm->dictionary_page_offset >= cm->data_page_offset)
     cm->dictionary_page_offset = -1;
   start = cm->dictionary_page_offset >= 0 ? cm->dictionary_page_offset : cm->data_page_offset;
+  /* A chunk of no values in a row group of no rows is never read (scans skip such row
+   * groups). arrow-cpp writes it with data_page_offset 0 and a few bytes of size, and
+   * DuckDB and arrow-rs read the file as 0 rows: keep its offsets for display only. */
+  if (rg_rows == 0 && cm->num_values == 0) {
+    cm->file_offset = start;
+    return 0;
+  }
   if (start < 4 || start >= lim || cm->total_compressed_size > lim - start)
     return tarn__thr_fail(t,
                           "row group %zu: column \"%s\" chunk at %lld (+%lld bytes) lies outside "
@@ -722,7 +737,7 @@ static int read_row_group(footer_ctx *fc, tarn_pq_row_group_meta *g, size_t rg) 
   if (!have_cols || !have_rows || g->num_rows < 0)
     return tarn__thr_fail(t, "row group %zu lacks its columns or row count", rg);
   for (i = 0; i < ncols; i++) {
-    T(check_chunk(fc, &fc->schema->cols[i], &g->chunks[i], rg));
+    T(check_chunk(fc, &fc->schema->cols[i], &g->chunks[i], rg, g->num_rows));
   }
   if (ncols == 0 && g->num_rows > 0) /* rows without columns: nothing could hold them */
     return tarn__thr_fail(t, "row group %zu declares %lld rows but the schema has no columns", rg,

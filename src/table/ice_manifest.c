@@ -1,6 +1,7 @@
 /* ice_manifest.c - Iceberg v2 manifests and manifest lists as Avro container files. */
 #include "table.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -388,6 +389,23 @@ static int acc_bound(summary_acc *s, const tarn_ice_type *t, const tarn_ice_valu
   return 0;
 }
 
+/*
+ * Order of bounds: the type's order, except that -0.0 sorts before +0.0, as the spec
+ * orders floats (a summary holding both zeros has lower -0.0 and upper +0.0, and a bound
+ * must be the zero the data holds). Comparisons of values (filters, pruning) keep
+ * IEEE equality of the zeros.
+ */
+static int bound_compare(const tarn_ice_type *t, const tarn_ice_value *a, const tarn_ice_value *b) {
+  int c = tarn_ice_value_compare(t, a, b);
+  if (c != 0)
+    return c;
+  if (t->id == TARN_ICE_FLOAT)
+    return (signbit(b->f32) != 0) - (signbit(a->f32) != 0);
+  if (t->id == TARN_ICE_DOUBLE)
+    return (signbit(b->f64) != 0) - (signbit(a->f64) != 0);
+  return 0;
+}
+
 static int acc_add(summary_acc *s, const tarn_ice_type *t, const tarn_ice_value *v,
                    tarn_error *err) {
   int rc = 0;
@@ -396,12 +414,12 @@ static int acc_add(summary_acc *s, const tarn_ice_type *t, const tarn_ice_value 
     return 0;
   }
   if ((t->id == TARN_ICE_FLOAT && v->f32 != v->f32) || (t->id == TARN_ICE_DOUBLE && v->f64 != v->f64)) {
-    s->contains_nan = 1;
+    s->contains_nan = 1; /* never a bound */
     return 0;
   }
-  if (!s->any || tarn_ice_value_compare(t, v, &s->lo) < 0)
+  if (!s->any || bound_compare(t, v, &s->lo) < 0)
     rc = acc_bound(s, t, v, 0, err);
-  if (rc == 0 && (!s->any || tarn_ice_value_compare(t, v, &s->hi) > 0))
+  if (rc == 0 && (!s->any || bound_compare(t, v, &s->hi) > 0))
     rc = acc_bound(s, t, v, 1, err);
   s->any = 1;
   return rc;
@@ -514,11 +532,10 @@ int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri,
     for (j = 0; j < spec->nfields; j++) {
       tarn_avro_set_id(part, spec->fields[j].field_id,
                        partition_value(arena, &ptypes[j], &f->partition[j]));
-      if (e->status != TARN_ICE_DELETED) {
-        rc = acc_add(&acc[j], &ptypes[j], &f->partition[j], err);
-        if (rc != 0)
-          goto out;
-      }
+      /* every entry, deleted ones too, as Java's ManifestWriter summarises them */
+      rc = acc_add(&acc[j], &ptypes[j], &f->partition[j], err);
+      if (rc != 0)
+        goto out;
     }
     tarn_avro_set(df, "partition", tarn_avro_record(part));
     tarn_avro_set(df, "record_count", tarn_avro_long(f->record_count));

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "table_int.h"
 
 void tarn_ice_data_files_free(tarn_ice_data_file *f, size_t n) {
   size_t i;
@@ -111,6 +112,35 @@ static int project(const tarn_ice_partition_field *pf, const tarn_ice_type *src,
   }
 }
 
+/*
+ * May partition values in [lo, hi] (either may be absent) of field pf hold a row that
+ * satisfies p? A range on an int or long under truncate(W) is answered on the source
+ * values those partitions hold: Java's truncation wraps near the type's minimum, so the
+ * partition values are not in the order of the rows they hold.
+ */
+static int partition_range_may_match(const tarn_ice_partition_field *pf,
+                                     const tarn_ice_type *src, const tarn_ice_type *rt,
+                                     const tarn_table_pred *p, const tarn_ice_value *lo,
+                                     const tarn_ice_value *hi, tarn_buf *scratch) {
+  tarn_ice_value lit;
+  tarn_pq_op op;
+  if (pf->transform.kind == TARN_ICE_TRUNCATE && p->op != TARN_PQ_EQ &&
+      (src->id == TARN_ICE_INT || src->id == TARN_ICE_LONG)) {
+    int is_long = src->id == TARN_ICE_LONG;
+    tarn_ice_value slo, shi;
+    memset(&slo, 0, sizeof(slo));
+    memset(&shi, 0, sizeof(shi));
+    tarn__ice_truncate_source_range(pf->transform.param, is_long,
+                                    lo ? lo->i64 : is_long ? INT64_MIN : INT32_MIN,
+                                    hi ? hi->i64 : is_long ? INT64_MAX : INT32_MAX, &slo.i64,
+                                    &shi.i64);
+    return range_may_match(src, p->op, &p->value, &slo, &shi);
+  }
+  if (!project(pf, src, p, &op, &lit, scratch))
+    return 1;
+  return range_may_match(rt, op, &lit, lo, hi);
+}
+
 /* Do the manifest's partition summaries allow a match for every predicate? */
 static int manifest_may_match(const tarn_ice_schema *schema, const tarn_ice_spec *spec,
                               const tarn_ice_manifest_file *mf, const tarn_table_pred *preds,
@@ -147,7 +177,7 @@ static int manifest_may_match(const tarn_ice_schema *schema, const tarn_ice_spec
         continue;
       }
       if (!project(pf, &src->type, p, &op, &lit, &scratch))
-        continue;
+        continue; /* the partition field says nothing about this predicate */
       if (!fs->has_lower && !fs->has_upper) {
         if (fs->contains_nan <= 0 && fs->contains_null)
           ok = 0; /* only nulls: no comparison holds */
@@ -161,7 +191,8 @@ static int manifest_may_match(const tarn_ice_schema *schema, const tarn_ice_spec
           tarn_ice_value_deserialize(&rt, (const uint8_t *)fs->upper.data, fs->upper.len, &hi,
                                      NULL) != 0)
         continue;
-      if (!range_may_match(&rt, op, &lit, fs->has_lower ? &lo : NULL, fs->has_upper ? &hi : NULL))
+      if (!partition_range_may_match(pf, &src->type, &rt, p, fs->has_lower ? &lo : NULL,
+                                     fs->has_upper ? &hi : NULL, &scratch))
         ok = 0;
     }
   }
@@ -185,8 +216,6 @@ static int file_partition_may_match(const tarn_ice_schema *schema, const tarn_ic
       const tarn_ice_partition_field *pf = &spec->fields[j];
       const tarn_ice_value *pv = &f->partition[j];
       tarn_ice_type rt;
-      tarn_ice_value lit;
-      tarn_pq_op op;
       if (pf->source_id != p->field_id || pf->transform.kind == TARN_ICE_VOID ||
           tarn_ice_transform_result_type(&pf->transform, &src->type, &rt, NULL) != 0)
         continue;
@@ -202,8 +231,7 @@ static int file_partition_may_match(const tarn_ice_schema *schema, const tarn_ic
         ok = 0;
         continue;
       }
-      if (project(pf, &src->type, p, &op, &lit, &scratch))
-        ok = range_may_match(&rt, op, &lit, pv, pv);
+      ok = partition_range_may_match(pf, &src->type, &rt, p, pv, pv, &scratch);
     }
   }
   tarn_buf_free(&scratch);

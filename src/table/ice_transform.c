@@ -1,6 +1,7 @@
 /* ice_transform.c - Iceberg partition transforms: identity, bucket, truncate, year..hour, void. */
 #include "table.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,60 @@ static size_t i128_to_be(i128 x, uint8_t out[16]) {
 }
 
 
+/* ---- truncate(W) of int and long ---- */
+
+/* Two's complement value of the low 32 / 64 bits of u, without implementation-defined casts. */
+static int32_t wrap32(uint32_t u) {
+  return u <= (uint32_t)INT32_MAX ? (int32_t)u : -(int32_t)(UINT32_MAX - u) - 1;
+}
+
+static int64_t wrap64(uint64_t u) {
+  return u <= (uint64_t)INT64_MAX ? (int64_t)u : -(int64_t)(UINT64_MAX - u) - 1;
+}
+
+/*
+ * The spec's v - (((v % W) + W) % W), step by step in the column's width as Iceberg Java
+ * computes it (int or long arithmetic, which wraps): near the type's minimum the result
+ * wraps to the top of the range (truncate(10) of INT_MIN is 2147483646), and for int
+ * widths above 2^30 the sum (v % W) + W wraps too. Readers and writers must agree on the
+ * value bit for bit, so we reproduce the wrapping instead of "fixing" it; unsigned
+ * arithmetic keeps it free of undefined behaviour.
+ */
+static int64_t truncate_integer(int64_t v, int32_t w, int is_long) {
+  if (is_long) {
+    int64_t r = v % w, m = wrap64((uint64_t)r + (uint64_t)w) % w;
+    return wrap64((uint64_t)v - (uint64_t)m);
+  } else {
+    int32_t x = wrap32((uint32_t)(uint64_t)v); /* an int column's value fits; a wider literal wraps as in Java's (int) cast */
+    int32_t r = x % w, m = wrap32((uint32_t)r + (uint32_t)w) % w;
+    return wrap32((uint32_t)x - (uint32_t)m);
+  }
+}
+
+void tarn__ice_truncate_source_range(int32_t w, int is_long, int64_t lo, int64_t hi,
+                                     int64_t *src_lo, int64_t *src_hi) {
+  const int64_t min = is_long ? INT64_MIN : INT32_MIN, max = is_long ? INT64_MAX : INT32_MAX;
+  int64_t fm = min % w, wrapped;
+  *src_lo = min;
+  *src_hi = max;
+  if (!is_long && w > (INT32_C(1) << 30))
+    return; /* (v % W) + W wraps for some positive v too: no order to rely on */
+  /* Only the sources [min, min + W - fm - 1] truncate below the minimum (fm: the minimum's
+   * floor remainder), all to one value, which wraps to max - fm + 1 (unaligned). Every
+   * other partition value p is aligned and holds the sources [p, p + W - 1]. */
+  fm = fm == 0 ? 0 : fm + w;
+  wrapped = max - fm + 1;
+  if (fm != 0 && lo == wrapped && hi == wrapped) {
+    *src_hi = min + (w - fm - 1);
+    return;
+  }
+  if ((fm == 0 || wrapped < lo || wrapped > hi) && lo % w == 0)
+    *src_lo = lo; /* an unaligned lo is not a value Java writes: assume nothing */
+  if (hi <= max - w + 1)
+    *src_hi = hi + w - 1;
+}
+
+
 int tarn_ice_transform_apply(const tarn_ice_transform *t, const tarn_ice_type *src,
                              const tarn_ice_value *in, tarn_ice_value *out, tarn_buf *scratch,
                              tarn_error *err) {
@@ -242,7 +297,7 @@ int tarn_ice_transform_apply(const tarn_ice_transform *t, const tarn_ice_type *s
     switch (src->id) {
     case TARN_ICE_INT:
     case TARN_ICE_LONG:
-      out->i64 = in->i64 - (((in->i64 % w) + w) % w);
+      out->i64 = truncate_integer(in->i64, t->param, src->id == TARN_ICE_LONG);
       return 0;
     case TARN_ICE_DECIMAL: {
       i128 x = decimal_to_i128(in);

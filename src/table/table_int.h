@@ -19,4 +19,11 @@ int32_t tarn__ice_decimal_bytes(int32_t precision);
  * `what` ("unreferenced file", "expired file"). Returns 1 when a file was deleted. */
 int tarn__table_delete_uri(const tarn_table_io *io, const char *uri, const char *what);
 
+/* Source values a truncate(W) partition of an int (is_long 0) or long column can hold when
+ * its partition values lie in [lo, hi] (pass the type's minimum and maximum for absent
+ * bounds), as the inclusive range [*src_lo, *src_hi]. Conservative: the type's full range
+ * where Java's wrapping arithmetic leaves no order to rely on. */
+void tarn__ice_truncate_source_range(int32_t w, int is_long, int64_t lo, int64_t hi,
+                                     int64_t *src_lo, int64_t *src_hi);
+
 #endif

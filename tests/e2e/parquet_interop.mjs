@@ -950,7 +950,7 @@ async function tarnRead(dir) {
         fx.eq(`${c.name} type`, c.type, s.type)
         fx.eq(`${c.name} description`, c.description, tarnDescOf(types[i], s))
         fx.eq(`${c.name} optional`, c.optional, s.repetition_type === 'OPTIONAL')
-        fx.eq(`${c.name} field id`, c.field_id, s.field_id === null ? 0 : Number(s.field_id))
+        fx.eq(`${c.name} field id`, c.field_id, s.field_id === null ? null : Number(s.field_id)) // absent: null (0 is an id)
       })
       // rows: DuckDB's own read, canonicalised in SQL; tarn's JSON lines canonicalised here
       const sel = desc.map((r, i) => `${duckCanonSql(`"${r.column_name}"`, types[i])} AS "${r.column_name}"`)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end: `tarn parquet schema|meta|head|cat` on the DuckDB fixtures, output formats,
-# and error messages for missing, truncated and non-Parquet files.
+# End-to-end: `tarn parquet schema|meta|head|cat` on the DuckDB fixtures and on files of
+# other writers hand-built by test_parquet_read, output formats, and error messages for
+# missing, truncated and non-Parquet files. Needs E2E_BUILD_DIR (ctest sets it).
 source "$(dirname "$0")/lib.sh"
+: "${E2E_BUILD_DIR:?set E2E_BUILD_DIR to the build directory (holding test_parquet_read)}"
 cd "$WORK"
 D="${E2E_SRC_DIR:-$(dirname "$0")/../..}/tests/data/parquet"
 
@@ -54,6 +56,47 @@ out=$("$BIN" parquet cat "$D/small_lz4_raw_v2.parquet" | wc -l)
 expect_eq "cat: every row" 1500 "$(echo $out)"
 n=$("$BIN" parquet cat --format csv "$D/nodict_v2.parquet" | wc -l)
 expect_eq "cat csv: header plus rows" 3001 "$(echo $n)"
+
+# Files other writers make and tarn's writer cannot, hand-built by test_parquet_read
+# (TARN_PQR_DUMP): zero.parquet, 0 rows as arrow-cpp writes them (parquet-testing's
+# column_chunk_key_value_metadata.parquet: chunks with data_page_offset 0, 14 bytes, 0
+# values); others.parquet, a STRING column with field id 0 and statistics "a,b".."q\"z", a
+# FLOAT16 column (1.5, -0.1, NaN) and an INT96 column (2500-01-01, ...).
+if ! TARN_PQR_DUMP="$WORK" "$E2E_BUILD_DIR/test_parquet_read" >"$WORK/gen.log" 2>&1; then
+  fail "test_parquet_read with TARN_PQR_DUMP (log below)"
+  cat "$WORK/gen.log"
+fi
+out=$("$BIN" parquet schema "$WORK/zero.parquet"); rc=$?
+expect_eq "0-row file: schema exits 0" 0 "$rc"
+expect_eq "0-row file: schema lists both columns" $'a\tid=1\tINT32\tOPTIONAL\nb\tid=2\tBYTE_ARRAY STRING\tOPTIONAL' "$out"
+out=$("$BIN" parquet meta "$WORK/zero.parquet"); rc=$?
+expect_eq "0-row file: meta exits 0" 0 "$rc"
+expect_match "0-row file: meta says 0 rows" $'rows: 0\ncolumns: 2\nrow groups: 1' "$out"
+expect_eq "0-row file: meta --json num_rows" "0 0" "$("$BIN" parquet meta --json "$WORK/zero.parquet" | jq -r '"\(.num_rows) \(.row_groups[0].num_rows)"')"
+out=$("$BIN" parquet cat "$WORK/zero.parquet"); rc=$?
+expect_eq "0-row file: cat exits 0 and prints no rows" "0 []" "$rc [$out]"
+expect_eq "0-row file: cat csv prints the header only" "a,b" "$("$BIN" parquet cat --format csv "$WORK/zero.parquet" | tr -d '\r')"
+
+O="$WORK/others.parquet"
+out=$("$BIN" parquet schema "$O")
+expect_eq "schema: field id 0 is an id, FLOAT16 named, an absent id shown as -" \
+  $'s\tid=0\tBYTE_ARRAY STRING\tREQUIRED\nh\tid=-\tFIXED_LEN_BYTE_ARRAY(2) FLOAT16\tREQUIRED\nt\tid=7\tINT96\tREQUIRED' "$out"
+expect_eq "schema --json: field_id 0, null when absent" "0 null 7" \
+  "$("$BIN" parquet schema --json "$O" | jq -r 'map(.field_id | tostring) | join(" ")')"
+expect_eq "schema --json: FLOAT16 described" "FIXED_LEN_BYTE_ARRAY(2) FLOAT16" \
+  "$("$BIN" parquet schema --json "$O" | jq -r '.[1].description')"
+out=$("$BIN" parquet meta --json "$O")
+expect_eq "meta --json: string statistics carry the plain value" '["a,b","q\"z"]' \
+  "$(jq -c '[.row_groups[0].columns[0] | .min, .max]' <<<"$out")"
+expect_eq "meta --json: FLOAT16 statistics as numbers" '["-0.1","1.5"]' \
+  "$(jq -c '[.row_groups[0].columns[1] | .min, .max]' <<<"$out")"
+out=$("$BIN" parquet cat "$O")
+expect_eq "cat: FLOAT16 as numbers, INT96 past 2262 as a timestamp" \
+  '{"s":"a,b","h":1.5,"t":"2500-01-01T00:00:00.000000000"}
+{"s":"q\"z","h":-0.1,"t":"2000-01-01T12:00:00.000000001"}
+{"s":"b","h":"NaN","t":"1999-12-31T23:59:59.999999999"}' "$out"
+expect_eq "cat csv: the same values" $'s,h,t\n"a,b",1.5,2500-01-01T00:00:00.000000000\n"q""z",-0.1,2000-01-01T12:00:00.000000001\nb,NaN,1999-12-31T23:59:59.999999999' \
+  "$("$BIN" parquet cat --format csv "$O" | tr -d '\r')"
 
 # errors: exit 1 with "tarn parquet: FILE: offset N: message"; usage errors exit 2
 "$BIN" parquet schema "$WORK/nope.parquet" 2>"$WORK/e"; rc=$?

@@ -86,6 +86,24 @@ expect_match "a JSON number for a timestamp is refused" 'a JSON integer is not a
 printf 'not json\n' >bad5.jsonl
 T append db.events --jsonl bad5.jsonl 2>"$WORK/e"; expect_eq "bad JSON exits 1" 1 "$?"
 expect_match "bad JSON: file and line" 'bad5.jsonl:1: ' "$(cat "$WORK/e")"
+# no silent loss: a float beyond its range, an offset on a zone-less timestamp
+T create db.conv --schema "f float, ts timestamp, tz timestamptz" >/dev/null
+printf '{"f": 1.5}\n{"f": 3.5e38}\n' >big1.jsonl
+T append db.conv --jsonl big1.jsonl 2>"$WORK/e"; expect_eq "a float beyond its range exits 1" 1 "$?"
+expect_match "...naming file, line and column" 'big1.jsonl:2: column "f": 3.5e\+38 is out of range for a float' "$(cat "$WORK/e")"
+printf '{"f": "-3.5e38"}\n' >big2.jsonl
+T append db.conv --jsonl big2.jsonl 2>"$WORK/e"; expect_eq "...also given as a string" 1 "$?"
+expect_match "...naming it" 'big2.jsonl:1: column "f": "-3.5e38" is out of range for a float' "$(cat "$WORK/e")"
+printf '{"ts": "2026-01-01T10:00:00", "tz": "2026-01-01T10:00:00"}\n{"ts": "2026-01-01T10:00:00+05:00"}\n' >off.jsonl
+T append db.conv --jsonl off.jsonl 2>"$WORK/e"; expect_eq "an offset on a timestamp column exits 1" 1 "$?"
+expect_match "...naming file, line and column" 'off.jsonl:2: column "ts": "2026-01-01T10:00:00\+05:00" has a UTC offset' "$(cat "$WORK/e")"
+expect_eq "...and nothing was committed" "" "$(T scan db.conv)"
+printf '{"f": 3.4028235e38, "ts": "2026-01-01T10:00:00Z", "tz": "2026-01-01T10:00:00+05:00"}\n{"f": "-Infinity", "ts": "2026-01-01T11:00:00+00:00", "tz": "2026-01-01T10:00:00"}\n' >ok.jsonl
+T append db.conv --jsonl ok.jsonl >/dev/null; expect_eq "the largest float, Infinity, Z and +00:00 are accepted" 0 "$?"
+expect_eq "...values as given; timestamptz offsets converted, a value without one taken as UTC" \
+  '{"f":3.4028235e+38,"ts":"2026-01-01T10:00:00.000000","tz":"2026-01-01T05:00:00.000000Z"}
+{"f":"-Infinity","ts":"2026-01-01T11:00:00.000000","tz":"2026-01-01T10:00:00.000000Z"}' "$(T scan db.conv)"
+T scan db.conv --where "ts = 2026-01-01T10:00:00+05:00" 2>"$WORK/e"; expect_eq "an offset in a --where literal on a timestamp exits 2" 2 "$?"
 T append db.events --jsonl nosuch.jsonl 2>"$WORK/e"; expect_eq "a missing input file exits 1" 1 "$?"
 expect_eq "failed appends committed nothing" 2 "$(T snapshots db.events --json | jq length)"
 
@@ -176,6 +194,15 @@ T append db.multi --jsonl m1.jsonl --jsonl nosuch.jsonl --commit-each --json >ou
 expect_eq "--commit-each stops at the first failure (exit 1)..." "1 4" "$? $(jq -r .sequence_number out.txt)"
 T overwrite db.multi --jsonl m1.jsonl --commit-each 2>"$WORK/e"; expect_eq "--commit-each is for append" 2 "$?"
 
+# ---- truncate(W) of an int near INT_MIN wraps in 32 bits, as Java computes it ----
+T create x.tr --schema "i int" --partition "truncate(10, i)" >/dev/null
+printf '{"i":-2147483648}\n{"i":0}\n{"i":5}\n' | T append x.tr --jsonl - >/dev/null
+check "the folder holds the wrapped value" test -d lake/warehouse/x/tr/data/i_trunc=2147483646
+expect_eq "scan i = 5 finds its row" '{"i":5}' "$(T scan x.tr --where 'i = 5')"
+expect_eq "scan i = INT_MIN finds its row" '{"i":-2147483648}' "$(T scan x.tr --where 'i = -2147483648')"
+expect_eq "scan i < -2147483640 keeps the wrapped partition" '{"i":-2147483648}' "$(T scan x.tr --where 'i < -2147483640')"
+expect_eq "scan i >= INT_MIN finds every row" "-2147483648 0 5" "$(T scan x.tr --where 'i >= -2147483648' | jq -r .i | sort -n | xargs)"
+
 # ---- [catalog] from file, environment and flags ----
 printf '[catalog]\nuri = %s/other.db\nname = cfgcat\n' "$WORK" >cat.ini
 T create x.t1 --schema "a int" --config cat.ini >/dev/null
@@ -184,7 +211,7 @@ expect_eq "that catalog holds the table" "x.t1" "$(T list --config cat.ini)"
 expect_eq "the default catalog does not" "" "$(T list | grep x.t1)"
 expect_eq "TARN_CATALOG_URI from the environment" "x.t1" "$(TARN_CATALOG_URI=$WORK/other.db TARN_CATALOG_NAME=cfgcat T list)"
 expect_eq "a different catalog name sees nothing" "" "$(TARN_CATALOG_URI=$WORK/other.db T list)"
-expect_eq "--catalog FILE" "a.b.deep db.events db.multi" "$(T list --catalog "$WORK/lake/catalog.db" --json | jq -r '[.[].table] | join(" ")')"
+expect_eq "--catalog FILE" "a.b.deep db.conv db.events db.multi x.tr" "$(T list --catalog "$WORK/lake/catalog.db" --json | jq -r '[.[].table] | join(" ")')"
 TARN_CATALOG_TYPE=postgres T list 2>"$WORK/e"; expect_eq "postgres without a connection string exits 2" 2 "$?"
 expect_match "...naming the setting" 'needs \[catalog\] postgres' "$(cat "$WORK/e")"
 T list --catalog "host=127.0.0.1 port=1 dbname=x user=u password=sekrit connect_timeout=2" 2>"$WORK/e"

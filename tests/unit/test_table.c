@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -513,6 +514,213 @@ static void test_lost_acknowledgement(void **state) {
   tarn_catalog_destroy(faulty);
 }
 
+/* One int column "i" (field id 1): appends the values, one commit. */
+static void append_ints(tarn_table *t, const int32_t *v, int64_t n) {
+  tarn_table_writer *w;
+  tarn_ice_data_file *files;
+  size_t nf;
+  tarn_pq_array col;
+  tarn_pq_batch b;
+  tarn_error err;
+  memset(&col, 0, sizeof(col));
+  col.length = n;
+  col.values = (void *)(uintptr_t)v;
+  b.nrows = n;
+  b.ncols = 1;
+  b.cols = &col;
+  assert_int_equal(tarn_table_writer_open(t, NULL, &w, &err), 0);
+  assert_int_equal(tarn_table_writer_write(w, &b, &err), 0);
+  assert_int_equal(tarn_table_writer_close(w, &files, &nf, &err), 0);
+  if (tarn_table_append(t, files, nf, NULL, 0, NULL, &err) != 0)
+    fail_msg("append: %s", tarn_error_message(&err));
+  tarn_ice_data_files_free(files, nf);
+}
+
+/* The partition values (field 0, an int) of the files a scan with `i op v` plans, in
+ * ascending order, as a space-separated string. */
+static void planned_partitions(tarn_table *t, tarn_pq_op op, int64_t v, char *dst, size_t n) {
+  tarn_table_pred pred;
+  tarn_table_scan_options o;
+  tarn_ice_data_file *files;
+  size_t nf, i, j, used = 0;
+  int64_t vals[16];
+  tarn_error err;
+  memset(&pred, 0, sizeof(pred));
+  pred.field_id = 1;
+  pred.op = op;
+  pred.value.i64 = v;
+  memset(&o, 0, sizeof(o));
+  o.snapshot_id = -1;
+  o.as_of_ms = -1;
+  o.preds = &pred;
+  o.npreds = 1;
+  if (tarn_table_plan(t, &o, &files, &nf, NULL, NULL, &err) != 0)
+    fail_msg("plan: %s", tarn_error_message(&err));
+  assert_true(nf <= 16);
+  for (i = 0; i < nf; i++) {
+    int64_t x = files[i].partition[0].i64;
+    for (j = i; j > 0 && vals[j - 1] > x; j--)
+      vals[j] = vals[j - 1];
+    vals[j] = x;
+  }
+  dst[0] = '\0';
+  for (i = 0; i < nf && used < n; i++)
+    used += (size_t)snprintf(dst + used, n - used, "%s%lld", i ? " " : "", (long long)vals[i]);
+  tarn_ice_data_files_free(files, nf);
+}
+
+/* truncate(10) of an int near INT_MIN wraps in 32 bits as in Java: folder, partition value,
+ * manifest-list summary and pruning agree, and no predicate drops a matching row. */
+static void test_truncate_int_min(void **state) {
+  fx *f = *state;
+  tarn_ice_field fld;
+  tarn_ice_schema s = {0, &fld, 1};
+  tarn_ice_partition_field pf = {1, 0, "i_trunc", {TARN_ICE_TRUNCATE, 10}};
+  tarn_ice_spec spec = {0, &pf, 1};
+  static const int32_t vals[] = {INT32_MIN, 0, 5, INT32_MAX};
+  tarn_table *t;
+  tarn_ice_manifest_file *mfs;
+  tarn_ice_value lo, hi;
+  tarn_ice_type ti;
+  size_t nmf;
+  char got[256], path[PATH_MAX + 96];
+  struct stat sb;
+  tarn_error err;
+  memset(&fld, 0, sizeof(fld));
+  fld.id = 1;
+  fld.name = "i";
+  assert_int_equal(tarn_ice_type_parse("int", &fld.type, NULL), 0);
+  ti = fld.type;
+  assert_int_equal(tarn_table_create(f->cat, &f->io, "db", "tr", &s, &spec, NULL, NULL, 0, NULL,
+                                     &t, &err),
+                   0);
+  append_ints(t, vals, 4);
+  /* INT_MIN - 2 wraps to 2147483646, in the folder name as in the value */
+  snprintf(path, sizeof(path), "%s/warehouse/db/tr/data/i_trunc=2147483646", f->dir);
+  assert_int_equal(stat(path, &sb), 0);
+  planned_partitions(t, TARN_PQ_EQ, INT32_MIN, got, sizeof(got));
+  assert_string_equal(got, "2147483646");
+  /* the manifest list's summary: lower 0, upper 2147483646 (was lower > upper) */
+  assert_int_equal(tarn_ice_manifest_list_read(&f->io,
+                                               tarn_table_metadata(t)->snapshots[0].manifest_list,
+                                               &mfs, &nmf, &err),
+                   0);
+  assert_int_equal(nmf, 1);
+  assert_int_equal(mfs[0].npartitions, 1);
+  assert_int_equal(tarn_ice_value_deserialize(&ti, (const uint8_t *)mfs[0].partitions[0].lower.data,
+                                              mfs[0].partitions[0].lower.len, &lo, NULL),
+                   0);
+  assert_int_equal(tarn_ice_value_deserialize(&ti, (const uint8_t *)mfs[0].partitions[0].upper.data,
+                                              mfs[0].partitions[0].upper.len, &hi, NULL),
+                   0);
+  assert_int_equal(lo.i64, 0);
+  assert_int_equal(hi.i64, 2147483646);
+  tarn_ice_manifest_files_free(mfs, nmf);
+  /* pruning keeps every partition holding a match */
+  planned_partitions(t, TARN_PQ_EQ, 5, got, sizeof(got));
+  assert_string_equal(got, "0");
+  planned_partitions(t, TARN_PQ_LT, -2147483640, got, sizeof(got));
+  assert_string_equal(got, "2147483646");
+  planned_partitions(t, TARN_PQ_LE, INT32_MIN, got, sizeof(got));
+  assert_string_equal(got, "2147483646");
+  planned_partitions(t, TARN_PQ_GE, INT32_MIN, got, sizeof(got));
+  assert_string_equal(got, "0 2147483640 2147483646");
+  planned_partitions(t, TARN_PQ_LT, 3, got, sizeof(got));
+  assert_string_equal(got, "0 2147483646");
+  planned_partitions(t, TARN_PQ_GT, 9, got, sizeof(got)); /* INT_MIN's file: by its metrics */
+  assert_string_equal(got, "2147483640");
+  planned_partitions(t, TARN_PQ_GE, 2147483647, got, sizeof(got));
+  assert_string_equal(got, "2147483640");
+  tarn_table_close(t);
+}
+
+/* Writes a manifest of entries whose one partition value (a double) is vals[i]; *mf gets
+ * its summary. */
+static void write_double_manifest(fx *f, const char *name, const double *vals, size_t n,
+                                  tarn_ice_entry_status status, tarn_ice_manifest_file *mf) {
+  tarn_ice_field fld;
+  tarn_ice_schema s = {0, &fld, 1};
+  tarn_ice_partition_field pf = {1, 1000, "d", {TARN_ICE_IDENTITY, 0}};
+  tarn_ice_spec spec = {0, &pf, 1};
+  tarn_ice_manifest_entry es[8];
+  tarn_ice_value pv[8];
+  char uri[PATH_MAX + 64], paths[8][48];
+  tarn_error err;
+  size_t i;
+  assert_true(n <= 8);
+  memset(&fld, 0, sizeof(fld));
+  fld.id = 1;
+  fld.name = "d";
+  assert_int_equal(tarn_ice_type_parse("double", &fld.type, NULL), 0);
+  memset(es, 0, sizeof(es));
+  memset(pv, 0, sizeof(pv));
+  for (i = 0; i < n; i++) {
+    snprintf(paths[i], sizeof(paths[i]), "file:///x/%zu.parquet", i);
+    pv[i].f64 = vals[i];
+    es[i].status = status;
+    es[i].snapshot_id = es[i].sequence_number = es[i].file_sequence_number = 7;
+    es[i].file.file_path = paths[i];
+    es[i].file.partition = &pv[i];
+    es[i].file.npartition = 1;
+    es[i].file.record_count = 1;
+    es[i].file.file_size = 10;
+    es[i].file.sort_order_id = -1;
+  }
+  snprintf(uri, sizeof(uri), "%smetadata/%s.avro", f->root_uri, name);
+  if (tarn_ice_manifest_write(&f->io, uri, &s, &spec, 7, es, n, mf, &err) != 0)
+    fail_msg("manifest: %s", tarn_error_message(&err));
+  assert_int_equal(mf->npartitions, 1);
+}
+
+/* The summary's bound as a double, with its sign of zero intact. */
+static double summary_bound(const tarn_ice_manifest_file *mf, int upper) {
+  const tarn_buf *b = upper ? &mf->partitions[0].upper : &mf->partitions[0].lower;
+  double d;
+  assert_true(upper ? mf->partitions[0].has_upper : mf->partitions[0].has_lower);
+  assert_int_equal(b->len, 8);
+  memcpy(&d, b->data, 8); /* little-endian, as the spec serializes */
+  return d;
+}
+
+/* Partition summaries order -0.0 before +0.0 (the spec's float order) and never take NaN
+ * as a bound. */
+static void test_partition_summary_bounds(void **state) {
+  fx *f = *state;
+  tarn_ice_manifest_file mf;
+  static const double neg_first[] = {-0.0, 0.0, NAN}, pos_first[] = {NAN, 0.0, -0.0};
+  static const double only_neg[] = {-0.0}, only_pos[] = {0.0};
+  write_double_manifest(f, "m1", neg_first, 3, TARN_ICE_ADDED, &mf);
+  assert_true(summary_bound(&mf, 0) == 0.0 && signbit(summary_bound(&mf, 0)));
+  assert_true(summary_bound(&mf, 1) == 0.0 && !signbit(summary_bound(&mf, 1)));
+  assert_int_equal(mf.partitions[0].contains_nan, 1);
+  tarn_ice_manifest_file_free(&mf);
+  write_double_manifest(f, "m2", pos_first, 3, TARN_ICE_ADDED, &mf);
+  assert_true(signbit(summary_bound(&mf, 0)));
+  assert_false(signbit(summary_bound(&mf, 1)));
+  tarn_ice_manifest_file_free(&mf);
+  write_double_manifest(f, "m3", only_neg, 1, TARN_ICE_ADDED, &mf);
+  assert_true(signbit(summary_bound(&mf, 0)) && signbit(summary_bound(&mf, 1)));
+  assert_int_equal(mf.partitions[0].contains_nan, 0);
+  tarn_ice_manifest_file_free(&mf);
+  write_double_manifest(f, "m4", only_pos, 1, TARN_ICE_ADDED, &mf);
+  assert_true(!signbit(summary_bound(&mf, 0)) && !signbit(summary_bound(&mf, 1)));
+  tarn_ice_manifest_file_free(&mf);
+}
+
+/* A manifest of only deleted entries gets a summary too: Java's ManifestWriter updates it
+ * for every entry, whatever its status. */
+static void test_partition_summary_deleted(void **state) {
+  fx *f = *state;
+  tarn_ice_manifest_file mf;
+  static const double deleted[] = {1.5, -2.5};
+  write_double_manifest(f, "m5", deleted, 2, TARN_ICE_DELETED, &mf);
+  assert_int_equal(mf.deleted_files_count, 2);
+  assert_true(summary_bound(&mf, 0) == -2.5);
+  assert_true(summary_bound(&mf, 1) == 1.5);
+  assert_int_equal(mf.partitions[0].contains_null, 0);
+  tarn_ice_manifest_file_free(&mf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create_append_scan, setup, teardown),
@@ -521,6 +729,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_manifest_merge_expire_orphans, setup, teardown),
       cmocka_unit_test_setup_teardown(test_conflict_retry, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lost_acknowledgement, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_truncate_int_min, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_partition_summary_bounds, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_partition_summary_deleted, setup, teardown),
   };
   tarn_log_set_level(TARN_LOG_WARN);
   return cmocka_run_group_tests(tests, NULL, NULL);

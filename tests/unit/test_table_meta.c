@@ -12,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/uuid.h"
 #include "table/table.h"
+#include "table/table_int.h"
 
 static tarn_ice_type T(tarn_ice_type_id id) {
   tarn_ice_type t;
@@ -153,6 +154,61 @@ static void test_truncate(void **state) {
   assert_int_equal(tarn_ice_transform_apply(&tr3, &tb, &v, &out, &scratch, NULL), 0);
   assert_int_equal(out.len, 3);
   tarn_buf_free(&scratch);
+}
+
+static int64_t trunc_of(int32_t w, tarn_ice_type_id id, int64_t v) {
+  tarn_ice_transform tr = {TARN_ICE_TRUNCATE, w};
+  tarn_ice_type t = T(id);
+  tarn_ice_value in, out;
+  memset(&in, 0, sizeof(in));
+  in.i64 = v;
+  assert_int_equal(tarn_ice_transform_apply(&tr, &t, &in, &out, NULL, NULL), 0);
+  return out.i64;
+}
+
+/* Java computes v - (((v % W) + W) % W) in int or long arithmetic, which wraps; so do we,
+ * bit for bit, and the pruning side knows which sources each wrapped value holds. */
+static void test_truncate_wraps_like_java(void **state) {
+  int64_t lo, hi;
+  assert_int_equal(trunc_of(10, TARN_ICE_INT, INT32_MIN), 2147483646);
+  assert_int_equal(trunc_of(10, TARN_ICE_INT, INT32_MIN + 7), 2147483646);
+  assert_int_equal(trunc_of(10, TARN_ICE_INT, INT32_MIN + 8), -2147483640);
+  assert_int_equal(trunc_of(10, TARN_ICE_INT, INT32_MAX), 2147483640);
+  assert_int_equal(trunc_of(3, TARN_ICE_INT, INT32_MIN), 2147483647); /* -2147483649 wrapped */
+  assert_int_equal(trunc_of(16, TARN_ICE_INT, INT32_MIN), INT32_MIN);
+  /* (v % W) + W wraps for W above 2^30: Java's int arithmetic gives -2147483647 */
+  assert_int_equal(trunc_of(INT32_MAX, TARN_ICE_INT, 2147483646), -2147483647);
+  assert_int_equal(trunc_of(INT32_MAX, TARN_ICE_INT, -1), -2147483647);
+  assert_true(trunc_of(10, TARN_ICE_LONG, INT64_MIN) == INT64_MAX - 1);
+  assert_true(trunc_of(10, TARN_ICE_LONG, INT64_MIN + 8) == INT64_MIN + 8);
+  assert_true(trunc_of(3, TARN_ICE_LONG, INT64_MAX) == INT64_MAX - 1);
+  /* -2^63 % W = -2 (2^31 = 1 mod W), so -2^63 - (W - 2), wrapped: 2^63 - W + 2 */
+  assert_true(trunc_of(INT32_MAX, TARN_ICE_LONG, INT64_MIN) == INT64_MAX - INT32_MAX + 3);
+  /* sources of partition values */
+  tarn__ice_truncate_source_range(10, 0, 0, 0, &lo, &hi);
+  assert_true(lo == 0 && hi == 9);
+  tarn__ice_truncate_source_range(10, 0, 2147483646, 2147483646, &lo, &hi); /* wrapped */
+  assert_true(lo == INT32_MIN && hi == INT32_MIN + 7);
+  tarn__ice_truncate_source_range(10, 0, 2147483640, 2147483640, &lo, &hi); /* aligned top */
+  assert_true(lo == 2147483640 && hi == INT32_MAX);
+  tarn__ice_truncate_source_range(10, 0, 0, 2147483640, &lo, &hi); /* no wrapped one fits */
+  assert_true(lo == 0 && hi == INT32_MAX);
+  tarn__ice_truncate_source_range(10, 0, -20, 2147483646, &lo, &hi); /* a wrapped one may */
+  assert_true(lo == INT32_MIN && hi == INT32_MAX);
+  tarn__ice_truncate_source_range(16, 0, -32, 2147483632, &lo, &hi); /* 2^k: never wraps */
+  assert_true(lo == -32 && hi == INT32_MAX);
+  tarn__ice_truncate_source_range(10, 0, -20, 100, &lo, &hi);
+  assert_true(lo == -20 && hi == 109);
+  tarn__ice_truncate_source_range(1 << 30 | 1, 0, 0, 0, &lo, &hi); /* no order at all */
+  assert_true(lo == INT32_MIN && hi == INT32_MAX);
+  tarn__ice_truncate_source_range(10, 1, INT64_MAX - 1, INT64_MAX - 1, &lo, &hi);
+  assert_true(lo == INT64_MIN && hi == INT64_MIN + 7);
+  assert_int_equal(trunc_of(3, TARN_ICE_INT, INT32_MIN + 1), 2147483647);
+  assert_int_equal(trunc_of(3, TARN_ICE_INT, INT32_MIN + 2), INT32_MIN + 2);
+  tarn__ice_truncate_source_range(3, 0, 2147483647, 2147483647, &lo, &hi);
+  assert_true(lo == INT32_MIN && hi == INT32_MIN + 1);
+  tarn__ice_truncate_source_range(10, 1, -10, 0, &lo, &hi);
+  assert_true(lo == -10 && hi == 9);
 }
 
 static void test_time_transforms(void **state) {
@@ -578,6 +634,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_type_parse_format),  cmocka_unit_test(test_bucket_spec_vectors),
       cmocka_unit_test(test_bucket_small_n),     cmocka_unit_test(test_truncate),
+      cmocka_unit_test(test_truncate_wraps_like_java),
       cmocka_unit_test(test_time_transforms),    cmocka_unit_test(test_partition_human_escaping),
       cmocka_unit_test(test_value_serialization), cmocka_unit_test(test_value_compare),
       cmocka_unit_test(test_metadata_round_trip), cmocka_unit_test(test_metadata_copy),
