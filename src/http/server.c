@@ -1037,7 +1037,13 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   n = strlen(msg);
   while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
     msg[--n] = '\0';
-  tarn_log_warn("libmicrohttpd", "detail=%s", msg);
+  /* A client that goes away (or that the watchdog closed) is no news: keep the log
+   * readable under a flood of such connections. */
+  if (strstr(msg, "closed") != NULL || strstr(msg, "Failed to receive") != NULL ||
+      strstr(msg, "Failed to send") != NULL || strstr(msg, "timed out") != NULL)
+    tarn_log_debug("libmicrohttpd", "detail=%s", msg);
+  else
+    tarn_log_warn("libmicrohttpd", "detail=%s", msg);
 }
 
 /* ---- start and stop ---- */

@@ -92,4 +92,28 @@ kill -INT "$SERVE_PID"
 wait_exit "$SERVE_PID" 20
 expect_eq "SIGINT exits 0" 0 "$EXIT_CODE"
 
+# ---- connections that hold slots without using them ----
+# 40 connections that never send a byte and 8 that trickle a head, against 16 slots:
+# /healthz and ordinary requests are still answered at once, and the idle ones go.
+TARN_MAX_CONNECTIONS=16 start_serve "$WORK/serve3.log" --lake "$WORK/lake" \
+  --listen 127.0.0.1:0 || exit 1
+PORT=${ADDR##*:}
+idle=()
+for _ in $(seq 1 40); do exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" && idle+=("$fd"); done
+trickle=()
+for _ in $(seq 1 8); do exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" && trickle+=("$fd"); done
+trap '' PIPE # a connection the server refused must fail the write, not kill the test
+for fd in "${trickle[@]}"; do printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a' >&"$fd" 2>/dev/null; done
+expect_eq "48 idle or trickling connections on 16 slots: /healthz answers" 200 \
+  "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 3 "http://$ADDR/healthz")"
+expect_eq "... and so does an ordinary route" 200 \
+  "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 3 "http://$ADDR/storage/buckets")"
+expect_match "the server counted the connections it closed" \
+  'tarn_http_connections_closed_total\{reason="evicted"\} [1-9]' \
+  "$(curl -sS --max-time 3 "http://$ADDR/metrics")"
+for fd in "${idle[@]}" "${trickle[@]}"; do exec {fd}>&-; done
+kill -TERM "$SERVE_PID"
+wait_exit "$SERVE_PID" 20
+expect_eq "it still stops cleanly" 0 "$EXIT_CODE"
+
 finish
