@@ -283,6 +283,7 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
   o.delimiter = delim;
   o.infer_only = infer;
   o.threads = (int)tarn_config_int(c.cfg, "ingest", "threads");
+  o.memory_budget = (size_t)tarn_config_int(c.cfg, "ingest", "memory_budget");
   o.source = strcmp(file, "-") == 0 ? "stdin" : (strrchr(file, '/') ? strrchr(file, '/') + 1
                                                                      : file);
   if (isatty(2)) {

@@ -251,6 +251,15 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   iopts.spool_dir = spool;
   iopts.max_upload = (uint64_t)tarn_config_int(c.cfg, "ingest", "max_upload");
   iopts.threads = (int)tarn_config_int(c.cfg, "ingest", "threads");
+  iopts.memory_budget = (uint64_t)tarn_config_int(c.cfg, "ingest", "memory_budget");
+  iopts.max_memory = (uint64_t)tarn_config_int(c.cfg, "ingest", "max_memory");
+  if (iopts.max_memory > 0 && iopts.max_memory < iopts.memory_budget) {
+    cli_error(self->name, "[ingest] max_memory (%lld MiB) is below memory_budget (%lld MiB): no "
+              "ingest could run", (long long)(iopts.max_memory >> 20),
+              (long long)(iopts.memory_budget >> 20));
+    rc = TARN_EXIT_USAGE;
+    goto out;
+  }
   iopts.open_catalog = open_catalog;
   iopts.open_catalog_arg = c.cfg;
   { /* a catalog misconfiguration stops start-up; an unreachable one only the catalog routes */

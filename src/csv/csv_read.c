@@ -321,7 +321,8 @@ static int grow_fields(tarn_csv_reader *rd, size_t start, size_t at, tarn_error 
   size_t *ne;
   if (rd->fcap >= rd->opt.max_columns)
     return fail_at(rd, start, at, rd->fcap + 1, TARN_ETOOBIG,
-                   "more than %zu columns in the header (max_columns)", rd->opt.max_columns);
+                   "more than %zu columns in the header: the most a table may have",
+                   rd->opt.max_columns);
   ncap = rd->fcap < 16 ? 16 : rd->fcap * 2;
   if (ncap > rd->opt.max_columns)
     ncap = rd->opt.max_columns;

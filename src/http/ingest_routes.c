@@ -3,6 +3,8 @@
 #include "http_int.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,9 @@ typedef struct ingest_srv {
   char *spool_dir;
   uint64_t max_upload;
   int threads;
+  uint64_t budget, max_memory;
+  pthread_mutex_t mu;        /* guards reserved */
+  uint64_t reserved;         /* budgets of the ingests under way */
   int (*open_catalog)(void *arg, tarn_catalog **out, tarn_error *err);
   void *open_catalog_arg;
   tarn_metric *m_total, *m_bytes, *m_rows, *m_duration;
@@ -38,6 +43,7 @@ static const double duration_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 
 static void ingest_srv_free(void *p) {
   ingest_srv *is = p;
+  pthread_mutex_destroy(&is->mu);
   tarn_free(is->root_uri);
   tarn_free(is->spool_dir);
   tarn_free(is);
@@ -91,12 +97,35 @@ typedef struct upload_ctx {
   int in_file;                  /* the current part is the "file" part */
   int bad_part;                 /* a second "file" part */
   uint64_t file_bytes;          /* CSV bytes spooled */
+  int reserved;                 /* holds its budget in is->reserved */
   char source[256];             /* the part's file name, or "upload" */
   tarn_error err;               /* of a failed spool write */
   char name[TARN_DATASET_NAME_MAX + 1];
 } upload_ctx;
 
+/* Takes this ingest's share of the server's ingest memory; 0 when it would not fit. */
+static int budget_take(ingest_srv *is) {
+  int ok;
+  pthread_mutex_lock(&is->mu);
+  ok = is->max_memory == 0 || is->reserved + is->budget <= is->max_memory;
+  if (ok)
+    is->reserved += is->budget;
+  pthread_mutex_unlock(&is->mu);
+  return ok;
+}
+
+static void budget_give(ingest_srv *is) {
+  pthread_mutex_lock(&is->mu);
+  is->reserved -= is->budget;
+  pthread_mutex_unlock(&is->mu);
+  /* an ingest of a wide or big file leaves free memory in this thread's malloc arena:
+   * hand it back to the system rather than keep the peak for the process's life */
+  malloc_trim(0);
+}
+
 static void upload_free(upload_ctx *uc) {
+  if (uc->reserved)
+    budget_give(uc->is);
   tarn_free(uc->mp);
   if (uc->fd >= 0)
     close(uc->fd);
@@ -188,9 +217,20 @@ static int begin_upload(const tarn_http_request *req, tarn_http_response *resp, 
                                  "multipart/form-data (field \"file\"), text/csv or "
                                  "application/octet-stream",
                                  mt);
+  if (!budget_take(is)) {
+    tarn_http_add_header(resp, "Retry-After", "5");
+    return tarn_http_reply_error(resp, 503, "busy",
+                                 "as many ingests as [ingest] max_memory allows (%llu MiB, %llu "
+                                 "MiB each) are running; retry later",
+                                 (unsigned long long)(is->max_memory >> 20),
+                                 (unsigned long long)(is->budget >> 20));
+  }
   uc = tarn_calloc(1, sizeof(*uc));
-  if (uc == NULL)
+  if (uc == NULL) {
+    budget_give(is);
     return TARN_ENOMEM;
+  }
+  uc->reserved = 1;
   uc->is = is;
   uc->fd = -1;
   uc->append = append;
@@ -229,7 +269,11 @@ static int ingest_begin(const tarn_http_request *req, tarn_http_response *resp, 
   ingest_srv *is = ud;
   int rc = begin_upload(req, resp, out, ud);
   if (rc == 0 && *out == NULL)
-    tarn_metric_add(is->m_total, (const char *[]){resp->status >= 500 ? "failed" : "invalid"}, 1);
+    tarn_metric_add(is->m_total,
+                    (const char *[]){resp->status == 503   ? "busy"
+                                     : resp->status >= 500 ? "failed"
+                                                           : "invalid"},
+                    1);
   return rc;
 }
 
@@ -288,12 +332,18 @@ static const char *run_ingest(upload_ctx *uc, tarn_http_response *resp, int *rc_
   o.delimiter = uc->delimiter;
   o.source = uc->source;
   o.threads = is->threads;
+  o.memory_budget = (size_t)is->budget;
   rc = tarn_ingest_csv(&env, uc->fd, &o, &r, &err);
   tarn_metric_observe(is->m_duration, NULL, (double)(tarn_clock_mono_ns() - t0) / 1e9);
-  if (rc == TARN_EINVAL || rc == TARN_ETOOBIG) {
+  if (rc == TARN_EINVAL) {
     /* the name was checked at begin, so this is the CSV (line and column in the detail) */
     outcome = "invalid";
     *rc_out = tarn_http_reply_error(resp, 400, "invalid_csv", "%s", tarn_error_message(&err));
+    goto out;
+  }
+  if (rc == TARN_ETOOBIG) { /* a field, a record, or the file's shape for the memory budget */
+    outcome = "too_large";
+    *rc_out = tarn_http_reply_error(resp, 413, "too_large", "%s", tarn_error_message(&err));
     goto out;
   }
   if (rc == TARN_ESCHEMA) {
@@ -534,13 +584,16 @@ int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_op
   is->io.root_uri = is->root_uri;
   is->max_upload = o->max_upload;
   is->threads = o->threads;
+  is->budget = o->memory_budget ? o->memory_budget : TARN_INGEST_MEMORY_BUDGET;
+  is->max_memory = o->max_memory;
+  pthread_mutex_init(&is->mu, NULL);
   is->open_catalog = o->open_catalog;
   is->open_catalog_arg = o->open_catalog_arg;
   if (reg != NULL) {
     is->m_total = tarn_metrics_counter(
         reg, "tarn_ingest_total",
         "CSV ingests by outcome: created, replaced, appended, existing, schema_mismatch, "
-        "invalid, conflict, too_large, failed, aborted.",
+        "invalid, conflict, too_large, busy, failed, aborted.",
         "outcome");
     is->m_bytes = tarn_metrics_counter(reg, "tarn_ingest_bytes_total",
                                        "CSV bytes of ingests that committed data.", NULL);

@@ -17,8 +17,48 @@
 #include "base/log.h"
 #include "ingest_int.h"
 
-#define BATCH_ROWS 65536
-#define BATCH_BYTES (32u << 20) /* string bytes per batch */
+/*
+ * Memory. An ingest works within its budget (tarn_ingest_options.memory_budget) whatever
+ * the file's shape: each column costs a fixed amount (the Parquet writer's column state,
+ * its dictionary table, statistics, inference), and what is left is shared between the
+ * Parquet row group being built (and the slack of its growing buffers) and the batches of
+ * typed values handed to the writer, whose row count shrinks as columns grow. A file
+ * whose columns alone would not fit is refused up front (TARN_ETOOBIG).
+ */
+#define BATCH_ROWS 65536              /* at most, per batch */
+#define BATCH_BYTES (32u << 20)        /* string bytes per batch, at most */
+#define BATCH_ROWS_MIN 16
+#define COL_FIXED 4096                 /* bytes a column costs whatever the rows */
+#define ROW_GROUP_MAX ((size_t)64 << 20)
+
+typedef struct plan {
+  int64_t batch_rows;
+  size_t batch_bytes, row_group;
+} plan;
+
+static int make_plan(const tarn_ingest_options *o, const tarn_ingest_result *r, plan *p,
+                     tarn_error *err) {
+  size_t budget = o->memory_budget ? o->memory_budget : TARN_INGEST_MEMORY_BUDGET;
+  size_t sets = o->threads >= 2 ? 2 : 1, per_row = 1, fixed, rest, share, i;
+  fixed = r->ncols * COL_FIXED;
+  for (i = 0; i < r->ncols; i++) /* a row's bytes in a batch, validity bits included */
+    per_row += 1 + (r->cols[i].type == TARN_CSV_DATE ? 4 : r->cols[i].type == TARN_CSV_BOOLEAN ? 1 : 8);
+  rest = fixed < budget ? budget - fixed : 0;
+  p->row_group = rest / 4 < ROW_GROUP_MAX ? rest / 4 : ROW_GROUP_MAX;
+  share = rest / 4 / sets; /* values and string bytes of one batch set */
+  p->batch_rows = (int64_t)(share / 2 / per_row);
+  if (p->batch_rows > BATCH_ROWS)
+    p->batch_rows = BATCH_ROWS;
+  p->batch_bytes = share / 2 < BATCH_BYTES ? share / 2 : BATCH_BYTES;
+  if (p->batch_rows < BATCH_ROWS_MIN || p->row_group < ((size_t)1 << 20))
+    return tarn_error_set(err, TARN_ETOOBIG,
+                          "the file's %zu columns need more memory than an ingest may use: "
+                          "about %zu MiB at least, and [ingest] memory_budget is %zu MiB",
+                          r->ncols,
+                          (fixed + sets * 2 * BATCH_ROWS_MIN * per_row + (4u << 20)) * 4 / 3 >> 20,
+                          budget >> 20);
+  return 0;
+}
 #define COPY_CHUNK (1u << 20)
 
 void tarn_ingest_options_init(tarn_ingest_options *o) {
@@ -184,6 +224,7 @@ static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
 
 typedef struct colbuf {
   tarn_csv_type type;
+  size_t keep;         /* string bytes whose buffer is kept between batches */
   uint8_t *validity;   /* allocated for every column; attached when the batch has nulls */
   void *values;        /* bool bitmap / int32 / int64 / double */
   int64_t *offsets;    /* strings */
@@ -202,25 +243,29 @@ static void colbufs_free(colbuf *c, size_t n) {
   tarn_free(c);
 }
 
-static int colbufs_alloc(colbuf **out, const tarn_ingest_result *r, tarn_error *err) {
+static int colbufs_alloc(colbuf **out, const tarn_ingest_result *r, const plan *pl,
+                         tarn_error *err) {
   colbuf *c = tarn_calloc(r->ncols ? r->ncols : 1, sizeof(*c));
-  size_t i;
+  size_t i, rows = (size_t)pl->batch_rows;
   *out = NULL;
   if (c == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   for (i = 0; i < r->ncols; i++) {
     size_t width = 8;
     c[i].type = r->cols[i].type;
+    /* a column whose strings took a big buffer once gives it back after its batch, so
+     * that many columns each peaking once cannot add up past the budget */
+    c[i].keep = pl->batch_bytes / (r->ncols ? r->ncols : 1) + (64u << 10);
     tarn_buf_init(&c[i].data, TARN_BUF_UNLIMITED);
-    c[i].validity = tarn_calloc(BATCH_ROWS / 8 + 1, 1);
+    c[i].validity = tarn_calloc(rows / 8 + 1, 1);
     if (c[i].type == TARN_CSV_BOOLEAN)
       width = 0;
     else if (c[i].type == TARN_CSV_DATE)
       width = 4;
     if (c[i].type == TARN_CSV_STRING)
-      c[i].offsets = tarn_calloc(BATCH_ROWS + 1, sizeof(int64_t));
+      c[i].offsets = tarn_calloc(rows + 1, sizeof(int64_t));
     else
-      c[i].values = width ? tarn_calloc(BATCH_ROWS, width) : tarn_calloc(BATCH_ROWS / 8 + 1, 1);
+      c[i].values = width ? tarn_calloc(rows, width) : tarn_calloc(rows / 8 + 1, 1);
     if (c[i].validity == NULL ||
         (c[i].type == TARN_CSV_STRING ? c[i].offsets == NULL : c[i].values == NULL)) {
       colbufs_free(c, r->ncols);
@@ -306,7 +351,10 @@ static int flush_batch(tarn_pq_writer *pw, colbuf *c, size_t ncols, int64_t rows
   tarn_free(arr);
   for (i = 0; i < ncols; i++) { /* reset for the next batch */
     c[i].nulls = 0;
-    tarn_buf_reset(&c[i].data);
+    if (c[i].data.cap > c[i].keep)
+      tarn_buf_free(&c[i].data);
+    else
+      tarn_buf_reset(&c[i].data);
     if (c[i].offsets != NULL)
       c[i].offsets[0] = 0;
   }
@@ -431,13 +479,18 @@ static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_resul
   const tarn_csv_record *rec;
   int64_t row = 0, total = 0;
   size_t i, data_bytes = 0;
+  plan pl;
   int rc;
   memset(&pq, 0, sizeof(pq));
   memset(&wp, 0, sizeof(wp));
+  rc = make_plan(o, r, &pl, err);
+  if (rc != 0)
+    return rc;
   if (lseek(fd, 0, SEEK_SET) < 0)
     return tarn_error_sys(err, TARN_EIO, errno, "rewinding the CSV");
   tarn_csv_options_init(&copt);
   copt.delimiter = o->delimiter ? o->delimiter : ',';
+  copt.max_columns = TARN_PQ_MAX_COLUMNS; /* a dataset is one Parquet file */
   if (o->max_field)
     copt.max_field = o->max_field;
   memset(&hs, 0, sizeof(hs));
@@ -453,12 +506,12 @@ static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_resul
     goto out;
   memset(&po, 0, sizeof(po));
   po.codec = o->codec;
-  po.row_group_size = 64u << 20; /* keeps a row group's pages, and so RSS, bounded */
+  po.row_group_size = pl.row_group; /* keeps a row group's pages, and so RSS, bounded */
   rc = tarn_pq_writer_open_fd(spool_fd, &pq, &po, &pw, err);
   if (rc == 0)
-    rc = colbufs_alloc(&sets[0], r, err);
+    rc = colbufs_alloc(&sets[0], r, &pl, err);
   if (rc == 0 && piped)
-    rc = colbufs_alloc(&sets[1], r, err);
+    rc = colbufs_alloc(&sets[1], r, &pl, err);
   if (rc == 0 && piped && (wp.hbuf = tarn_malloc(COPY_CHUNK)) == NULL)
     rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
   if (rc == 0 && piped) {
@@ -492,7 +545,7 @@ static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_resul
     for (i = 0; i < r->ncols; i++)
       if (cb[i].type == TARN_CSV_STRING)
         data_bytes += rec->fields[i].len;
-    if (row == BATCH_ROWS || data_bytes >= BATCH_BYTES) {
+    if (row == pl.batch_rows || data_bytes >= pl.batch_bytes) {
       if (piped) {
         rc = pipe_hand_over(&wp, k, row, err);
         k ^= 1;
@@ -811,6 +864,7 @@ static int infer(int fd, const tarn_ingest_options *o, tarn_ingest_result *r, ta
   }
   tarn_csv_options_init(&copt);
   copt.delimiter = o->delimiter ? o->delimiter : ',';
+  copt.max_columns = TARN_PQ_MAX_COLUMNS; /* a dataset is one Parquet file */
   if (o->max_field)
     copt.max_field = o->max_field;
   src.read = src_read;

@@ -59,6 +59,8 @@ typedef struct tarn_ingest_env {
   const char *spool_dir;
 } tarn_ingest_env;
 
+#define TARN_INGEST_MEMORY_BUDGET ((size_t)256 << 20)
+
 typedef struct tarn_ingest_options {
   const char *name;      /* dataset name */
   int append;            /* 1: append instead of replace */
@@ -67,6 +69,8 @@ typedef struct tarn_ingest_options {
   const char *source;    /* recorded as the "tarn.source" property (file name, "upload") */
   tarn_pq_codec codec;   /* Parquet compression (tarn_ingest_options_init: SNAPPY) */
   size_t max_field;      /* CSV field cap; 0 = 1 MiB */
+  size_t memory_budget;  /* the most this ingest may use (0 = TARN_INGEST_MEMORY_BUDGET);
+                            a file whose columns cannot fit is TARN_ETOOBIG */
   int threads;           /* 2: pass 1 hashes the CSV on a helper thread and pass 2
                             converts rows and writes Parquet on two threads (the same
                             bytes as one); 0 or 1: the caller's thread does everything */

@@ -11,6 +11,13 @@ const tarn_cfg_def tarn_ingest_config[] = {
      "ingest", 0,
      "threads per ingest: 2 converts rows and writes Parquet at once (and hashes the CSV "
      "aside)"},
+    {"ingest", "memory_budget", TARN_CFG_SIZE, "256MiB", 16LL << 20, 1LL << 40, NULL,
+     "TARN_INGEST_MEMORY_BUDGET", NULL, NULL, 0,
+     "the most one ingest may use; a file whose columns cannot fit it is refused (413)"},
+    {"ingest", "max_memory", TARN_CFG_SIZE, "1GiB", 0, 1LL << 42, NULL, "TARN_INGEST_MAX_MEMORY",
+     NULL, NULL, 0,
+     "tarn serve: memory budgets of ingests running at once, together (past it: 503 with "
+     "Retry-After); 0 = no cap"},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
 };
 

@@ -17,6 +17,10 @@
  * readers trust min_value/max_value statistics.
  */
 
+/* The most columns a file may have: the writer refuses a schema with more and the reader
+ * a file with more, so that whatever tarn writes, tarn reads. */
+#define TARN_PQ_MAX_COLUMNS 10000
+
 /* ---- types (numbers are the Parquet format's own enum values) ---- */
 
 typedef enum tarn_pq_type {

@@ -256,7 +256,8 @@ static uint32_t hash_fixed(uint64_t key) {
 /* Doubles the table (or makes the first one) and reinserts every entry. */
 static int grow_table(tarn__pq_dict *d, tarn_error *err) {
   size_t oslots = d->slots != NULL ? (size_t)d->mask + 1 : 0;
-  size_t nslots = oslots ? oslots * 2 : 1024, s;
+  /* small at first: a file may have thousands of columns, most with few distinct values */
+  size_t nslots = oslots ? oslots * 2 : 64, s;
   struct tarn__pq_dict_slot *ns;
   uint32_t nmask = (uint32_t)(nslots - 1);
   if (nslots > ((size_t)1 << 31))

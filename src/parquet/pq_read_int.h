@@ -18,7 +18,7 @@
 
 /* ---- caps on what a file may declare (hostile input costs an error, not the process) ---- */
 
-#define TARN__PQ_MAX_COLUMNS 10000
+#define TARN__PQ_MAX_COLUMNS TARN_PQ_MAX_COLUMNS /* the writer's limit too */
 #define TARN__PQ_MAX_ROW_GROUPS 1000000
 #define TARN__PQ_MAX_STRING (1u << 20)     /* names, kv, statistics bounds */
 #define TARN__PQ_MAX_KV 100000

@@ -189,6 +189,11 @@ int tarn__pq_schema_check(const tarn_pq_schema *s, tarn_error *err) {
   size_t i, j;
   if (s == NULL || s->ncols == 0 || s->cols == NULL)
     return tarn_error_set(err, TARN_EINVAL, "parquet schema has no columns");
+  if (s->ncols > TARN_PQ_MAX_COLUMNS)
+    return tarn_error_set(err, TARN_ETOOBIG,
+                          "parquet schema has %zu columns; a file has at most %d (what tarn "
+                          "writes, tarn must read)",
+                          s->ncols, TARN_PQ_MAX_COLUMNS);
   for (i = 0; i < s->ncols; i++) {
     const tarn_pq_column *c = &s->cols[i];
     const char *nm = c->name != NULL ? c->name : "";

@@ -868,6 +868,32 @@ static void expect_schema_error(tarn_pq_column *cols, size_t n, const char *need
   close(fd);
 }
 
+/* One column limit for the writer and the reader: a schema past it is refused. */
+static void test_column_limit(void **state) {
+  size_t n = TARN_PQ_MAX_COLUMNS + 1, i;
+  tarn_pq_column *c = calloc(n, sizeof(*c));
+  char (*names)[16] = calloc(n, 16);
+  tarn_pq_schema s;
+  tarn_pq_writer *w = NULL;
+  tarn_error err;
+  int fd = open("/dev/null", O_WRONLY);
+  (void)state;
+  for (i = 0; i < n; i++) {
+    snprintf(names[i], 16, "c%zu", i);
+    c[i] = mkcol(names[i], (int32_t)i + 1, TARN_PQ_INT32, 1);
+  }
+  s.cols = c;
+  s.ncols = n;
+  assert_int_equal(tarn_pq_writer_open_fd(fd, &s, NULL, &w, &err), TARN_ETOOBIG);
+  assert_non_null(strstr(err.detail, "at most 10000"));
+  s.ncols = n - 1; /* at the limit: accepted */
+  assert_int_equal(tarn_pq_writer_open_fd(fd, &s, NULL, &w, &err), 0);
+  tarn_pq_writer_abort(w);
+  close(fd);
+  free(names);
+  free(c);
+}
+
 static void test_schema_validation(void **state) {
   tarn_pq_column c[2];
   (void)state;
@@ -2117,6 +2143,7 @@ int main(void) {
       cmocka_unit_test(test_truncation),
       cmocka_unit_test(test_bytes_stats_and_bounds),
       cmocka_unit_test(test_schema_validation),
+      cmocka_unit_test(test_column_limit),
       cmocka_unit_test(test_option_validation),
       cmocka_unit_test(test_batch_validation),
       cmocka_unit_test_setup_teardown(test_fd_output_and_info, setup, teardown),
