@@ -253,6 +253,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   iopts.threads = (int)tarn_config_int(c.cfg, "ingest", "threads");
   iopts.memory_budget = (uint64_t)tarn_config_int(c.cfg, "ingest", "memory_budget");
   iopts.max_memory = (uint64_t)tarn_config_int(c.cfg, "ingest", "max_memory");
+  iopts.queue_timeout_ms = (uint64_t)tarn_config_int(c.cfg, "ingest", "queue_timeout");
   if (iopts.max_memory > 0 && iopts.max_memory < iopts.memory_budget) {
     cli_error(self->name, "[ingest] max_memory (%lld MiB) is below memory_budget (%lld MiB): no "
               "ingest could run", (long long)(iopts.max_memory >> 20),

@@ -236,8 +236,9 @@ typedef struct tarn_http_ingest_options {
   uint64_t max_upload;      /* cap on POST /ingest bodies, multipart framing included (>= 1) */
   int threads;              /* tarn_ingest_options.threads of each ingest */
   uint64_t memory_budget;   /* tarn_ingest_options.memory_budget of each ingest (0: default) */
-  uint64_t max_memory;      /* budgets of ingests running at once, together; an ingest that
-                               would pass it is answered 503 with Retry-After (0: no cap) */
+  uint64_t max_memory;      /* what conversions running at once may use together; one
+                               that would pass it waits (0: no cap) ... */
+  uint64_t queue_timeout_ms; /* ... this long, then is answered 503 with Retry-After */
   /* Opens one catalog handle for one request (handles are single-threaded); runs on
    * connection threads, several at once. The route destroys the handle. */
   int (*open_catalog)(void *arg, struct tarn_catalog **out, tarn_error *err);

@@ -30,9 +30,10 @@ typedef struct ingest_srv {
   char *spool_dir;
   uint64_t max_upload;
   int threads;
-  uint64_t budget, max_memory;
+  uint64_t budget, max_memory, queue_ms;
   pthread_mutex_t mu;        /* guards reserved */
-  uint64_t reserved;         /* budgets of the ingests under way */
+  pthread_cond_t freed;      /* signalled when an ingest gives its memory back */
+  uint64_t reserved;         /* what the conversions under way may use, together */
   int (*open_catalog)(void *arg, tarn_catalog **out, tarn_error *err);
   void *open_catalog_arg;
   tarn_metric *m_total, *m_bytes, *m_rows, *m_duration;
@@ -44,6 +45,7 @@ static const double duration_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 static void ingest_srv_free(void *p) {
   ingest_srv *is = p;
   pthread_mutex_destroy(&is->mu);
+  pthread_cond_destroy(&is->freed);
   tarn_free(is->root_uri);
   tarn_free(is->spool_dir);
   tarn_free(is);
@@ -97,26 +99,57 @@ typedef struct upload_ctx {
   int in_file;                  /* the current part is the "file" part */
   int bad_part;                 /* a second "file" part */
   uint64_t file_bytes;          /* CSV bytes spooled */
-  int reserved;                 /* holds its budget in is->reserved */
+  uint64_t reserved;            /* bytes it holds in is->reserved */
   char source[256];             /* the part's file name, or "upload" */
   tarn_error err;               /* of a failed spool write */
   char name[TARN_DATASET_NAME_MAX + 1];
 } upload_ctx;
 
-/* Takes this ingest's share of the server's ingest memory; 0 when it would not fit. */
-static int budget_take(ingest_srv *is) {
-  int ok;
+/*
+ * Admission: a conversion starts only when what it may use fits [ingest] max_memory with
+ * the conversions under way; it waits up to [ingest] queue_timeout for one to finish,
+ * then gives up with TARN_EBUSY (503 with Retry-After). Called by the ingest after it has
+ * read the file once and knows its shape.
+ */
+static int admit(void *arg, uint64_t bytes, tarn_error *err) {
+  upload_ctx *uc = arg;
+  ingest_srv *is = uc->is;
+  struct timespec until;
+  uint64_t end = tarn_clock_mono_ns() + is->queue_ms * 1000000ull;
+  int waited = 0;
+  until.tv_sec = (time_t)(end / 1000000000ull);
+  until.tv_nsec = (long)(end % 1000000000ull);
   pthread_mutex_lock(&is->mu);
-  ok = is->max_memory == 0 || is->reserved + is->budget <= is->max_memory;
-  if (ok)
-    is->reserved += is->budget;
+  while (is->max_memory > 0 && is->reserved + bytes > is->max_memory) {
+    if (tarn_clock_mono_ns() >= end ||
+        pthread_cond_timedwait(&is->freed, &is->mu, &until) == ETIMEDOUT) {
+      if (is->reserved + bytes <= is->max_memory)
+        break;
+      pthread_mutex_unlock(&is->mu);
+      return tarn_error_set(err, TARN_EBUSY,
+                            "the ingests under way use the memory [ingest] max_memory allows "
+                            "(%llu MiB); this one needs %llu MiB and waited %llu ms (queue_timeout)",
+                            (unsigned long long)(is->max_memory >> 20),
+                            (unsigned long long)((bytes + (1u << 20) - 1) >> 20),
+                            (unsigned long long)is->queue_ms);
+    }
+    waited = 1;
+  }
+  is->reserved += bytes;
+  uc->reserved = bytes;
   pthread_mutex_unlock(&is->mu);
-  return ok;
+  if (waited)
+    tarn_log_info("ingest admitted after waiting for memory", "name=%s need_mib=%llu", uc->name,
+                  (unsigned long long)(bytes >> 20));
+  return 0;
 }
 
-static void budget_give(ingest_srv *is) {
+static void budget_give(upload_ctx *uc) {
+  ingest_srv *is = uc->is;
   pthread_mutex_lock(&is->mu);
-  is->reserved -= is->budget;
+  is->reserved -= uc->reserved;
+  uc->reserved = 0;
+  pthread_cond_broadcast(&is->freed);
   pthread_mutex_unlock(&is->mu);
   /* an ingest of a wide or big file leaves free memory in this thread's malloc arena:
    * hand it back to the system rather than keep the peak for the process's life */
@@ -125,7 +158,7 @@ static void budget_give(ingest_srv *is) {
 
 static void upload_free(upload_ctx *uc) {
   if (uc->reserved)
-    budget_give(uc->is);
+    budget_give(uc);
   tarn_free(uc->mp);
   if (uc->fd >= 0)
     close(uc->fd);
@@ -217,20 +250,9 @@ static int begin_upload(const tarn_http_request *req, tarn_http_response *resp, 
                                  "multipart/form-data (field \"file\"), text/csv or "
                                  "application/octet-stream",
                                  mt);
-  if (!budget_take(is)) {
-    tarn_http_add_header(resp, "Retry-After", "5");
-    return tarn_http_reply_error(resp, 503, "busy",
-                                 "as many ingests as [ingest] max_memory allows (%llu MiB, %llu "
-                                 "MiB each) are running; retry later",
-                                 (unsigned long long)(is->max_memory >> 20),
-                                 (unsigned long long)(is->budget >> 20));
-  }
   uc = tarn_calloc(1, sizeof(*uc));
-  if (uc == NULL) {
-    budget_give(is);
+  if (uc == NULL)
     return TARN_ENOMEM;
-  }
-  uc->reserved = 1;
   uc->is = is;
   uc->fd = -1;
   uc->append = append;
@@ -333,6 +355,8 @@ static const char *run_ingest(upload_ctx *uc, tarn_http_response *resp, int *rc_
   o.source = uc->source;
   o.threads = is->threads;
   o.memory_budget = (size_t)is->budget;
+  o.admit = admit;
+  o.admit_arg = uc;
   rc = tarn_ingest_csv(&env, uc->fd, &o, &r, &err);
   tarn_metric_observe(is->m_duration, NULL, (double)(tarn_clock_mono_ns() - t0) / 1e9);
   if (rc == TARN_EINVAL) {
@@ -344,6 +368,13 @@ static const char *run_ingest(upload_ctx *uc, tarn_http_response *resp, int *rc_
   if (rc == TARN_ETOOBIG) { /* a field, a record, or the file's shape for the memory budget */
     outcome = "too_large";
     *rc_out = tarn_http_reply_error(resp, 413, "too_large", "%s", tarn_error_message(&err));
+    goto out;
+  }
+  if (rc == TARN_EBUSY) {
+    outcome = "busy";
+    tarn_http_add_header(resp, "Retry-After", "5");
+    *rc_out = tarn_http_reply_error(resp, 503, "busy", "%s; retry later",
+                                    tarn_error_message(&err));
     goto out;
   }
   if (rc == TARN_ESCHEMA) {
@@ -586,7 +617,15 @@ int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_op
   is->threads = o->threads;
   is->budget = o->memory_budget ? o->memory_budget : TARN_INGEST_MEMORY_BUDGET;
   is->max_memory = o->max_memory;
+  is->queue_ms = o->queue_timeout_ms;
   pthread_mutex_init(&is->mu, NULL);
+  {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&is->freed, &ca);
+    pthread_condattr_destroy(&ca);
+  }
   is->open_catalog = o->open_catalog;
   is->open_catalog_arg = o->open_catalog_arg;
   if (reg != NULL) {

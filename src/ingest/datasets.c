@@ -197,9 +197,34 @@ static int footers(const tarn_ingest_env *env, tarn_table *t, int64_t *rows, int
 }
 
 
+/* The row count and columns are true of the snapshot they were read from: the commit
+ * refuses to set them on any other (a concurrent ingest), and resync reads again. */
+static int same_snapshot(void *arg, const tarn_ice_metadata *base, tarn_ice_metadata *next,
+                         tarn_error *err) {
+  int64_t want = *(const int64_t *)arg;
+  if (base->current_snapshot_id != want)
+    return tarn_error_set(err, TARN_ECONFLICT, "the dataset changed while it was read");
+  return 0;
+}
+
+static int resync_once(const tarn_ingest_env *env, const char *name, int *changed,
+                       tarn_error *err);
+
 int tarn_dataset_resync(const tarn_ingest_env *env, const char *name, int *changed,
                         tarn_error *err) {
+  int attempt, rc = 0;
+  for (attempt = 0; attempt < 5; attempt++) {
+    rc = resync_once(env, name, changed, err);
+    if (rc != TARN_ECONFLICT)
+      break;
+  }
+  return rc;
+}
+
+static int resync_once(const tarn_ingest_env *env, const char *name, int *changed,
+                       tarn_error *err) {
   tarn_table *t = NULL;
+  int64_t snap;
   const tarn_ice_schema *s;
   int64_t rows = 0;
   int *nullable = NULL;
@@ -236,7 +261,8 @@ int tarn_dataset_resync(const tarn_ingest_env *env, const char *name, int *chang
   if (old_cols == NULL || strcmp(old_cols, cols_text) != 0 || old_rows == NULL ||
       strcmp(old_rows, rows_text) != 0) {
     tarn_ice_kv props[2] = {{"tarn.columns", cols_text}, {"tarn.row-count", rows_text}};
-    rc = tarn_table_set_properties(t, props, 2, err);
+    snap = tarn_table_metadata(t)->current_snapshot_id;
+    rc = tarn_table_set_properties_checked(t, props, 2, same_snapshot, &snap, err);
     if (rc == 0 && changed != NULL)
       *changed = 1;
   }

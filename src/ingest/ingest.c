@@ -28,16 +28,19 @@
 #define BATCH_ROWS 65536              /* at most, per batch */
 #define BATCH_BYTES (32u << 20)        /* string bytes per batch, at most */
 #define BATCH_ROWS_MIN 16
-#define COL_FIXED 4096                 /* bytes a column costs whatever the rows */
+#define COL_FIXED 12288                /* bytes a column costs whatever the rows (measured: about
+                                          11 KB with the Parquet writer's state) */
 #define ROW_GROUP_MAX ((size_t)64 << 20)
 
 typedef struct plan {
   int64_t batch_rows;
   size_t batch_bytes, row_group;
+  size_t need; /* what the conversion may use: the fixed part, and the rest as far as a
+                  file of this size can fill it (values and pages are a few times the CSV) */
 } plan;
 
-static int make_plan(const tarn_ingest_options *o, const tarn_ingest_result *r, plan *p,
-                     tarn_error *err) {
+static int make_plan(const tarn_ingest_options *o, const tarn_ingest_result *r,
+                     uint64_t csv_bytes, plan *p, tarn_error *err) {
   size_t budget = o->memory_budget ? o->memory_budget : TARN_INGEST_MEMORY_BUDGET;
   size_t sets = o->threads >= 2 ? 2 : 1, per_row = 1, fixed, rest, share, i;
   fixed = r->ncols * COL_FIXED;
@@ -57,6 +60,9 @@ static int make_plan(const tarn_ingest_options *o, const tarn_ingest_result *r, 
                           r->ncols,
                           (fixed + sets * 2 * BATCH_ROWS_MIN * per_row + (4u << 20)) * 4 / 3 >> 20,
                           budget >> 20);
+  p->need = fixed + (csv_bytes < rest / 4 ? (size_t)csv_bytes * 4 + ((size_t)8 << 20) : rest);
+  if (p->need > budget)
+    p->need = budget;
   return 0;
 }
 #define COPY_CHUNK (1u << 20)
@@ -463,8 +469,8 @@ static int pipe_hand_over(writer_pipe *wp, int k, int64_t rows, tarn_error *err)
 
 /* Pass 2: the CSV again, into a Parquet file written to spool_fd. */
 static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_result *r,
-                   const tarn_ice_schema *schema, int spool_fd, running_hash *hash,
-                   tarn_pq_file_info *info, tarn_error *err) {
+                   const plan *plp, const tarn_ice_schema *schema, int spool_fd,
+                   running_hash *hash, tarn_pq_file_info *info, tarn_error *err) {
   tarn_csv_options copt;
   tarn_csv_source src;
   hashing_src hs;
@@ -479,13 +485,10 @@ static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_resul
   const tarn_csv_record *rec;
   int64_t row = 0, total = 0;
   size_t i, data_bytes = 0;
-  plan pl;
+  plan pl = *plp;
   int rc;
   memset(&pq, 0, sizeof(pq));
   memset(&wp, 0, sizeof(wp));
-  rc = make_plan(o, r, &pl, err);
-  if (rc != 0)
-    return rc;
   if (lseek(fd, 0, SEEK_SET) < 0)
     return tarn_error_sys(err, TARN_EIO, errno, "rewinding the CSV");
   tarn_csv_options_init(&copt);
@@ -990,6 +993,7 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
   tarn_pq_file_info info;
   tarn_ice_data_file df;
   char table_key[TARN_STORE_KEY_MAX + 1];
+  plan pl;
   int spool_fd = -1, rc;
   running_hash ph = {NULL, 0}; /* of the Parquet spool file */
   memset(&schema, 0, sizeof(schema));
@@ -1027,8 +1031,16 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
       goto out;
   }
 
-  /* Pass 2 into a spool file, then into the store under its content hash. */
-  rc = build_schema(r, &schema, err);
+  /* Pass 2 into a spool file, then into the store under its content hash, within the
+   * memory the plan needs (which the caller may have to wait for). */
+  {
+    struct stat sb;
+    rc = make_plan(o, r, fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0, &pl, err);
+    if (rc == 0 && o->admit != NULL)
+      rc = o->admit(o->admit_arg, pl.need, err);
+  }
+  if (rc == 0)
+    rc = build_schema(r, &schema, err);
   if (rc != 0)
     goto out;
   spool_fd = tarn_ingest_spool_open(env->spool_dir, err);
@@ -1038,7 +1050,7 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
   }
   rc = tarn_sha256_create(&ph.sha, err);
   if (rc == 0)
-    rc = convert(fd, o, r, &schema, spool_fd, &ph, &info, err);
+    rc = convert(fd, o, r, &pl, &schema, spool_fd, &ph, &info, err);
   if (rc != 0)
     goto out;
   if (t == NULL) {

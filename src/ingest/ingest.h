@@ -71,6 +71,11 @@ typedef struct tarn_ingest_options {
   size_t max_field;      /* CSV field cap; 0 = 1 MiB */
   size_t memory_budget;  /* the most this ingest may use (0 = TARN_INGEST_MEMORY_BUDGET);
                             a file whose columns cannot fit is TARN_ETOOBIG */
+  /* Called once, after pass 1 and before pass 2 (which holds the memory), with the bytes
+   * the conversion may use (at most memory_budget); a non-zero return (err filled, e.g.
+   * TARN_EBUSY) stops the ingest before anything is written. May be NULL. */
+  int (*admit)(void *arg, uint64_t bytes, tarn_error *err);
+  void *admit_arg;
   int threads;           /* 2: pass 1 hashes the CSV on a helper thread and pass 2
                             converts rows and writes Parquet on two threads (the same
                             bytes as one); 0 or 1: the caller's thread does everything */

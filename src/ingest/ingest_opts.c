@@ -16,8 +16,10 @@ const tarn_cfg_def tarn_ingest_config[] = {
      "the most one ingest may use; a file whose columns cannot fit it is refused (413)"},
     {"ingest", "max_memory", TARN_CFG_SIZE, "1GiB", 0, 1LL << 42, NULL, "TARN_INGEST_MAX_MEMORY",
      NULL, NULL, 0,
-     "tarn serve: memory budgets of ingests running at once, together (past it: 503 with "
-     "Retry-After); 0 = no cap"},
+     "tarn serve: what the ingests converting at once may use together; one that would pass "
+     "it waits for memory (0 = no cap)"},
+    {"ingest", "queue_timeout", TARN_CFG_DURATION, "30s", 0, 3600 * 1000, NULL, NULL, NULL, NULL,
+     0, "tarn serve: how long an ingest waits for memory before 503 with Retry-After"},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
 };
 

@@ -344,7 +344,7 @@ int tarn__pq_dict_put_bytes(tarn__pq_dict *d, const uint8_t *p, uint32_t len, ui
   if (d->plain.len + need > d->cap_bytes)
     return 0;
   if (d->count == d->ent_cap) {
-    uint32_t ncap = d->ent_cap ? d->ent_cap * 2 : 256;
+    uint32_t ncap = d->ent_cap ? d->ent_cap * 2 : 16;
     uint64_t *no = tarn_reallocarray(d->ent_off, ncap, sizeof(*no));
     uint32_t *nl;
     if (no == NULL)

@@ -1231,6 +1231,8 @@ int tarn_table_add_column(tarn_table *t, const char *name, const tarn_ice_type *
 typedef struct props_ctx {
   const tarn_ice_kv *set;
   size_t n;
+  tarn_table_commit_check check;
+  void *check_arg;
 } props_ctx;
 
 int tarn_ice_metadata_set_properties(tarn_ice_metadata *m, const tarn_ice_kv *set, size_t n,
@@ -1251,12 +1253,20 @@ int tarn_ice_metadata_set_properties(tarn_ice_metadata *m, const tarn_ice_kv *se
 static int apply_props(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_metadata *next,
                        int attempt, void *ctx, tarn_error *err) {
   props_ctx *c = ctx;
-  return tarn_ice_metadata_set_properties(next, c->set, c->n, err);
+  int rc = c->check != NULL ? c->check(c->check_arg, base, next, err) : 0;
+  return rc != 0 ? rc : tarn_ice_metadata_set_properties(next, c->set, c->n, err);
 }
 
 int tarn_table_set_properties(tarn_table *t, const tarn_ice_kv *set, size_t n, tarn_error *err) {
-  props_ctx c = {set, n};
-  return commit(t, apply_props, &c, NULL, err);
+  return tarn_table_set_properties_checked(t, set, n, NULL, NULL, err);
+}
+
+int tarn_table_set_properties_checked(tarn_table *t, const tarn_ice_kv *set, size_t n,
+                                      tarn_table_commit_check check, void *check_arg,
+                                      tarn_error *err) {
+  props_ctx c = {set, n, check, check_arg};
+  int rc = commit(t, apply_props, &c, NULL, err);
+  return rc == TARN_EALREADY ? 0 : rc;
 }
 
 /* ---- snapshot removal (expiry) ---- */

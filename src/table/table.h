@@ -512,6 +512,11 @@ int tarn_table_add_column(tarn_table *t, const char *name, const tarn_ice_type *
 
 /* Sets (value non-NULL) or removes (value NULL) table properties in one commit. */
 int tarn_table_set_properties(tarn_table *t, const tarn_ice_kv *set, size_t n, tarn_error *err);
+/* The same, with `check` (may be NULL) run inside every attempt as for
+ * tarn_table_commit_files; its TARN_EALREADY commits nothing and returns 0. */
+int tarn_table_set_properties_checked(tarn_table *t, const tarn_ice_kv *set, size_t n,
+                                      tarn_table_commit_check check, void *check_arg,
+                                      tarn_error *err);
 
 /* ---- writing data files ---- */
 

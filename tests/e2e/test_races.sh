@@ -73,6 +73,18 @@ expect_eq "one created it, the others found it existing" "1 5" \
 expect_eq "datasets.y has the file's rows once" 20000 "$(rows y)"
 expect_eq "datasets.y has one snapshot" 1 "$(snapshots y)"
 
+# ---- resync racing appends never stores a row count of an older snapshot ----
+(for _ in $(seq 1 30); do curl -sS -o /dev/null -X POST "$BASE/catalog/datasets/y/resync"; done) &
+resyncer=$!
+for f in b c; do
+  curl -sS -o /dev/null --data-binary "@$WORK/$f.csv" -H 'Content-Type: text/csv' \
+    "$BASE/ingest?name=y&mode=append"
+done
+wait "$resyncer"
+curl -sS -o /dev/null -X POST "$BASE/catalog/datasets/y/resync"
+expect_eq "after resyncs raced two appends, the dataset's row count is its rows" \
+  "$(rows y)" "$(curl -sS "$BASE/catalog/datasets/y" | jq -r .row_count)"
+
 # ---- 3. a GET racing overwrites returns exactly one stored version ----
 OBJ="$BASE/storage/buckets/lake/objects/race/obj"
 # 24 MiB: more than loopback socket buffers hold, so the server reads on while it sends
