@@ -116,6 +116,8 @@ typedef struct tarn__conn {
   unsigned requests;        /* requests begun on this connection */
   int overflow;             /* accepted past a limit: requests get 503 (but /healthz) */
   int nul_in_uri;           /* the current request's raw URI holds %00 */
+  int busy;                 /* the server is working for it (a handler's chunk or read
+                               callback): its rate window does not run meanwhile */
   int killed;               /* shut down by the watchdog; why in `why` */
   const char *why;
 } tarn__conn;

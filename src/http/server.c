@@ -360,6 +360,20 @@ static void conn_progress(tarn_http_server *srv, tarn__conn *cs, uint64_t bytes)
   pthread_mutex_unlock(&srv->conn_mu);
 }
 
+/* Marks the server busy for the connection (storage behind a chunk or read callback may
+ * be slow): the client is not to blame, so the rate window starts afresh afterwards. */
+static void conn_busy(tarn_http_server *srv, tarn__conn *cs, int on) {
+  if (cs == NULL)
+    return;
+  pthread_mutex_lock(&srv->conn_mu);
+  cs->busy = on;
+  if (!on) {
+    cs->window_ns = tarn_clock_mono_ns();
+    cs->window_bytes = 0;
+  }
+  pthread_mutex_unlock(&srv->conn_mu);
+}
+
 /* Closes a connection from the watchdog or the acceptor; conn_mu held. The connection's
  * thread sees its socket fail and ends it; libmicrohttpd closes the descriptor only after
  * the CLOSED notice, which waits for conn_mu, so fd is still this connection's. */
@@ -489,7 +503,7 @@ static void *watchdog_main(void *arg) {
         break;
       case TARN__CONN_BODY:
       case TARN__CONN_SENDING:
-        if (srv->opts.min_rate > 0 && now - cs->window_ns >= head_ns) {
+        if (srv->opts.min_rate > 0 && !cs->busy && now - cs->window_ns >= head_ns) {
           uint64_t want = srv->opts.min_rate * (uint64_t)srv->opts.header_timeout_ms / 1000;
           if (cs->window_bytes < want)
             conn_kill(srv, cs, cs->phase == TARN__CONN_BODY ? "slow_body" : "slow_reader");
@@ -606,7 +620,10 @@ typedef struct reader_glue {
 
 static ssize_t reader_read(void *cls, uint64_t pos, char *buf, size_t max) {
   reader_glue *g = cls;
-  long long n = g->r.read(g->r.cls, pos, buf, max);
+  long long n;
+  conn_busy(g->srv, g->cs, 1);
+  n = g->r.read(g->r.cls, pos, buf, max);
+  conn_busy(g->srv, g->cs, 0);
   if (n == 0)
     return MHD_CONTENT_READER_END_OF_STREAM;
   if (n < 0 || (size_t)n > max)
@@ -820,7 +837,9 @@ static enum MHD_Result stream_next(struct MHD_Connection *conn, req_ctx *ctx,
         ctx->sctx = NULL;
       } else {
         ctx->received += *size;
+        conn_busy(ctx->srv, conn_of(conn), 1);
         rc = ctx->match.stream->chunk(ctx->sctx, data, *size);
+        conn_busy(ctx->srv, conn_of(conn), 0);
         if (rc != 0)
           ctx->stream_code = rc;
       }
