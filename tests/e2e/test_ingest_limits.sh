@@ -41,6 +41,25 @@ expect_eq "the last value of the last row is right" '"s10001"' \
   "$("$BIN" table scan datasets.w10ks --lake "$LAKE" --columns c9999 | tail -1 | jq .c9999)"
 
 # ---- memory: six wide ingests at once stay within max_memory, and it goes back after ----
+# Measured on the optimised build (scripts/test.sh builds it first): AddressSanitizer
+# keeps freed memory in quarantine and has its own allocator, so RSS means nothing there.
+kill "$SERVE_PID"; wait_exit "$SERVE_PID" 20
+MEMBIN=${E2E_SRC_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/build/tarn
+if [ ! -x "$MEMBIN" ] || nm "$MEMBIN" 2>/dev/null | grep -q __asan_init; then
+  MEMBIN=$BIN
+fi
+if nm "$MEMBIN" 2>/dev/null | grep -q __asan_init; then
+  echo "SKIP - memory figures: no optimised build next to this sanitized one"
+  start_serve "$WORK/serve.log" --lake "$LAKE" --listen 127.0.0.1:0 \
+    --config <(printf '[ingest]\nmax_memory = 512MiB\nmemory_budget = 256MiB\n') || exit 1
+else
+  BIN_SAVED=$BIN; BIN=$MEMBIN
+  start_serve "$WORK/serve.log" --lake "$LAKE" --listen 127.0.0.1:0 \
+    --config <(printf '[ingest]\nmax_memory = 512MiB\nmemory_budget = 256MiB\n') || exit 1
+  BIN=$BIN_SAVED
+fi
+BASE="http://$ADDR"
+base_rss=$(rss_kb "$SERVE_PID" VmRSS)
 pids=()
 for i in 1 2 3 4 5 6; do
   curl -sS -o "$WORK/six$i" -w '%{http_code}\n' --data-binary "@$WORK/w10ks.csv" \
@@ -50,12 +69,14 @@ done
 wait "${pids[@]}"
 expect_eq "six 10,000-column ingests at once: all 200 (they wait for memory in turn)" \
   "200 200 200 200 200 200" "$(cat "$WORK"/c.six? | tr '\n' ' ' | sed 's/ $//')"
-hwm=$(rss_kb "$SERVE_PID" VmHWM)
-check "peak RSS ${hwm} kB stays under max_memory (512 MiB) + what the server had ($base_rss kB)" \
-  test "$hwm" -lt $((512 * 1024 + base_rss))
-sleep 1
-rss=$(rss_kb "$SERVE_PID" VmRSS)
-check "after the ingests RSS went back to ${rss} kB (under 160 MiB)" test "$rss" -lt $((160 * 1024))
+if ! nm "$MEMBIN" 2>/dev/null | grep -q __asan_init; then
+  hwm=$(rss_kb "$SERVE_PID" VmHWM)
+  check "peak RSS ${hwm} kB stays under max_memory (512 MiB) + what the server had ($base_rss kB)" \
+    test "$hwm" -lt $((512 * 1024 + base_rss))
+  sleep 1
+  rss=$(rss_kb "$SERVE_PID" VmRSS)
+  check "after the ingests RSS went back to ${rss} kB (under 160 MiB)" test "$rss" -lt $((160 * 1024))
+fi
 kill "$SERVE_PID"; wait_exit "$SERVE_PID" 20
 
 # ---- no waiting: past max_memory an ingest is 503 with Retry-After ----
