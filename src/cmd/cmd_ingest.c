@@ -25,7 +25,7 @@
 static const cli_opt ingest_opts[] = {
     {"name", 1, "NAME", "the dataset: datasets.NAME, NAME of [a-z0-9_]{1,128}"},
     {"mode", 1, "MODE", "replace (default: the file becomes the data) or append"},
-    {"delimiter", 1, "C", "field delimiter: , (default) ; | or tab"},
+    {"delimiter", 1, "C", "field delimiter: , ; | or tab (default: detected from the file)"},
     {"infer-only", 0, NULL, "print the inferred schema, the reasons and the fingerprint; "
                             "write nothing"},
     {"json", 0, NULL, "print the result as JSON (the body POST /ingest answers)"},
@@ -180,7 +180,10 @@ static void print_schema(const char *file, const tarn_ingest_result *r) {
     printf("  %-4zu %-*s  %-11s  %-8s  %s\n", i + 1, (int)w, r->names[i],
            tarn_csv_type_name(r->cols[i].type), r->cols[i].nullable ? "yes" : "no",
            r->cols[i].reason);
-  printf("\nfingerprint %s\nsource sha256 %s\n", r->fingerprint, r->source_sha256);
+  printf("\ndelimiter %s (%s)\nfingerprint %s\nsource sha256 %s\n",
+         r->delimiter == '\t' ? "tab" : r->delimiter == ';' ? "';'" : r->delimiter == '|' ? "'|'" : "','",
+         r->delimiter_detected ? "detected; --delimiter overrides" : "given", r->fingerprint,
+         r->source_sha256);
 }
 
 static void print_drift(const json_t *d) {
@@ -209,7 +212,7 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
   progress prog;
   struct stat st;
   const char *file, *name;
-  char delim = ',', spool_tmp[PATH_MAX + 16];
+  char delim = 0, spool_tmp[PATH_MAX + 16];
   int append = 0, fd = -1, rc, json, infer;
   uint64_t t0;
   memset(&de, 0, sizeof(de));
@@ -313,9 +316,10 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
   progress_end(&prog);
   if (infer) {
     if (json)
-      print_json(json_pack("{s:I,s:o,s:s,s:s}", "row_count", (json_int_t)r.row_count, "columns",
-                           columns_json(&r), "fingerprint", r.fingerprint, "source_sha256",
-                           r.source_sha256));
+      print_json(json_pack("{s:I,s:o,s:s,s:s,s:s#,s:b}", "row_count", (json_int_t)r.row_count,
+                           "columns", columns_json(&r), "fingerprint", r.fingerprint,
+                           "source_sha256", r.source_sha256, "delimiter", &r.delimiter,
+                           (size_t)1, "delimiter_detected", r.delimiter_detected));
     else {
       print_schema(file, &r);
       printf("nothing was written (--infer-only)\n");

@@ -147,6 +147,19 @@ uint64_t tarn_csv_reader_offset(const tarn_csv_reader *rd);
  * the same record moves it down). O(bytes of fields before i): for messages. */
 uint64_t tarn_csv_field_line(const tarn_csv_record *rec, size_t i);
 
+/* ---- delimiter detection (csv_sniff.c) ---- */
+
+/*
+ * The delimiter (',' ';' '\t' or '|') a CSV uses, judged from its first n bytes (a
+ * sample of about 64 KiB is plenty; `complete` says whether it is the whole input): the
+ * one under which the header and the sample's records have one and the same field count,
+ * the most columns winning, ',' when none splits the header. *ncols (may be NULL) gets
+ * its column count (0 when none splits). Never fails.
+ */
+char tarn_csv_sniff_delimiter(const void *p, size_t n, int complete, size_t *ncols);
+/* Fields in the header of the sample with `delimiter` (0 when it has no header). */
+size_t tarn_csv_header_columns(const void *p, size_t n, char delimiter);
+
 /* ---- converters: field text to typed values ---- */
 
 /*

@@ -778,8 +778,8 @@ int tarn_csv_next(tarn_csv_reader *rd, const tarn_csv_record **rec, tarn_error *
     }
     if (rd->ncols != 1) {
       fail_at(rd, rd->pos, rd->pos, 0, TARN_EINVAL,
-              "empty line: expected %zu fields, found 1 (only empty lines at the end of the "
-              "input are ignored)",
+              "empty line: expected %zu fields (as the header has), found 1 (only empty lines "
+              "at the end of the input are ignored)",
               rd->ncols);
       return return_failure(rd, err);
     }
@@ -788,8 +788,8 @@ int tarn_csv_next(tarn_csv_reader *rd, const tarn_csv_record **rec, tarn_error *
     so.nf = 1;
     so.nesc = 0;
   } else if (so.nf != rd->ncols) {
-    fail_at(rd, rd->pos, rd->pos, 0, TARN_EINVAL, "expected %zu fields, found %zu", rd->ncols,
-            so.nf);
+    fail_at(rd, rd->pos, rd->pos, 0, TARN_EINVAL, "expected %zu field%s (as the header has), "
+            "found %zu", rd->ncols, rd->ncols == 1 ? "" : "s", so.nf);
     return return_failure(rd, err);
   }
   unescape(rd, so.nesc);

@@ -228,7 +228,7 @@ static int begin_upload(const tarn_http_request *req, tarn_http_response *resp, 
   upload_ctx *uc;
   tarn_error err;
   int append = 0, multipart = 0;
-  char delim = ',';
+  char delim = 0;
   *out = NULL;
   if (name == NULL)
     return tarn_http_reply_error(resp, 400, "invalid_name",
@@ -405,15 +405,19 @@ static const char *run_ingest(upload_ctx *uc, tarn_http_response *resp, int *rc_
                   uc->name, tarn_error_message(&err));
     manifest = NULL;
   }
-  *rc_out = tarn_http_reply_json(
-      resp, 200,
-      json_pack("{s:o,s:b,s:s,s:I,s:I,s:s,s:s,s:s,s:o,s:o}", "manifest",
-                manifest ? manifest : json_null(), "existing", r.existing, "outcome", outcome,
-                "row_count", (json_int_t)r.row_count, "parquet_size",
-                (json_int_t)r.parquet_size, "parquet_key", r.parquet_key, "fingerprint",
-                r.fingerprint, "source_sha256", r.source_sha256, "snapshot_id",
-                r.snapshot_id >= 0 ? json_integer(r.snapshot_id) : json_null(), "columns",
-                columns_json(&r)));
+  {
+    char d[2] = {r.delimiter, '\0'}; /* the delimiter the file was read with */
+    *rc_out = tarn_http_reply_json(
+        resp, 200,
+        json_pack("{s:o,s:b,s:s,s:I,s:I,s:s,s:s,s:s,s:o,s:o,s:s,s:b}", "manifest",
+                  manifest ? manifest : json_null(), "existing", r.existing, "outcome", outcome,
+                  "row_count", (json_int_t)r.row_count, "parquet_size",
+                  (json_int_t)r.parquet_size, "parquet_key", r.parquet_key, "fingerprint",
+                  r.fingerprint, "source_sha256", r.source_sha256, "snapshot_id",
+                  r.snapshot_id >= 0 ? json_integer(r.snapshot_id) : json_null(), "columns",
+                  columns_json(&r), "delimiter", d, "delimiter_detected",
+                  r.delimiter_detected));
+  }
 out:
   if (rc != 0)
     tarn_log_warn("ingest refused", "name=%s outcome=%s error=%s detail=%s", uc->name, outcome,

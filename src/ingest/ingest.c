@@ -69,7 +69,7 @@ static int make_plan(const tarn_ingest_options *o, const tarn_ingest_result *r,
 
 void tarn_ingest_options_init(tarn_ingest_options *o) {
   memset(o, 0, sizeof(*o));
-  o->delimiter = ',';
+  o->delimiter = 0; /* detect */
   o->codec = TARN_PQ_SNAPPY;
   o->source = "upload";
 }
@@ -492,7 +492,7 @@ static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_resul
   if (lseek(fd, 0, SEEK_SET) < 0)
     return tarn_error_sys(err, TARN_EIO, errno, "rewinding the CSV");
   tarn_csv_options_init(&copt);
-  copt.delimiter = o->delimiter ? o->delimiter : ',';
+  copt.delimiter = r->delimiter;
   copt.max_columns = TARN_PQ_MAX_COLUMNS; /* a dataset is one Parquet file */
   if (o->max_field)
     copt.max_field = o->max_field;
@@ -769,8 +769,8 @@ static int commit_check(void *arg, const tarn_ice_metadata *base, tarn_ice_metad
   const tarn_ingest_options *o = ic->o;
   tarn_ingest_result *r = ic->r;
   const char *fp = tarn_ice_metadata_property(base, "tarn.fingerprint");
-  char rows_text[32], size_text[32], *cols_text;
-  tarn_ice_kv props[7];
+  char rows_text[32], size_text[32], delim_text[2] = {r->delimiter, '\0'}, *cols_text;
+  tarn_ice_kv props[8];
   int64_t total;
   int rc;
   if (fp == NULL || strcmp(fp, r->fingerprint) != 0) {
@@ -800,7 +800,8 @@ static int commit_check(void *arg, const tarn_ice_metadata *base, tarn_ice_metad
   props[4] = (tarn_ice_kv){"tarn.row-count", rows_text};
   props[5] = (tarn_ice_kv){"tarn.parquet-key", r->parquet_key};
   props[6] = (tarn_ice_kv){"tarn.parquet-size", size_text};
-  rc = tarn_ice_metadata_set_properties(next, props, 7, err);
+  props[7] = (tarn_ice_kv){"tarn.delimiter", delim_text};
+  rc = tarn_ice_metadata_set_properties(next, props, 8, err);
   tarn_free(cols_text);
   return rc;
 }
@@ -828,6 +829,52 @@ static void *csv_hasher_main(void *arg) {
   return NULL;
 }
 
+/* How a delimiter is named in messages. */
+static const char *delim_name(char d) {
+  return d == '\t' ? "tab" : d == ';' ? "';'" : d == '|' ? "'|'" : "','";
+}
+
+/*
+ * Decides the delimiter from the file's first 64 KiB: detected when none was given; a
+ * given one that leaves the header in one piece while another splits it is refused, since
+ * a one-column dataset of whole lines is never what was meant.
+ */
+static int choose_delimiter(int fd, const tarn_ingest_options *o, tarn_ingest_result *r,
+                            tarn_error *err) {
+  char *buf = tarn_malloc(64 << 10);
+  ssize_t n;
+  size_t cols = 0;
+  char best;
+  if (buf == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  do
+    n = pread(fd, buf, 64 << 10, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    tarn_free(buf);
+    return tarn_error_sys(err, TARN_EIO, errno, "reading the CSV");
+  }
+  best = tarn_csv_sniff_delimiter(buf, (size_t)n, n < (64 << 10), &cols);
+  if (o->delimiter == 0) {
+    r->delimiter = best;
+    r->delimiter_detected = 1;
+  } else {
+    r->delimiter = o->delimiter;
+    if (best != o->delimiter && cols > 1 &&
+        tarn_csv_header_columns(buf, (size_t)n, o->delimiter) <= 1) {
+      tarn_free(buf);
+      return tarn_error_set(err, TARN_EINVAL,
+                            "line 1: the delimiter %s splits nothing in the header, while %s "
+                            "splits it into %zu columns: try --delimiter %s (delimiter=%s over "
+                            "HTTP), or leave it out to detect it",
+                            delim_name(o->delimiter), delim_name(best), cols, delim_name(best),
+                            best == '\t' ? "tab" : best == ';' ? "%3B" : best == '|' ? "%7C" : "%2C");
+    }
+  }
+  tarn_free(buf);
+  return 0;
+}
+
 /* Pass 1: infers types and fingerprints. Fills r->names, r->cols, r->row_count, hashes. */
 static int infer(int fd, const tarn_ingest_options *o, tarn_ingest_result *r, tarn_error *err) {
   tarn_csv_options copt;
@@ -851,6 +898,9 @@ static int infer(int fd, const tarn_ingest_options *o, tarn_ingest_result *r, ta
   hs.phase = 1;
   if (lseek(fd, 0, SEEK_SET) < 0)
     return tarn_error_sys(err, TARN_EIO, errno, "the CSV must be a seekable file");
+  rc = choose_delimiter(fd, o, r, err);
+  if (rc != 0)
+    return rc;
   rc = tarn_sha256_create(&hs.sha, err);
   if (rc != 0)
     return rc;
@@ -866,7 +916,7 @@ static int infer(int fd, const tarn_ingest_options *o, tarn_ingest_result *r, ta
     }
   }
   tarn_csv_options_init(&copt);
-  copt.delimiter = o->delimiter ? o->delimiter : ',';
+  copt.delimiter = r->delimiter;
   copt.max_columns = TARN_PQ_MAX_COLUMNS; /* a dataset is one Parquet file */
   if (o->max_field)
     copt.max_field = o->max_field;

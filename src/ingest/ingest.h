@@ -37,7 +37,8 @@ int tarn_dataset_name_check(const char *name, tarn_error *err);
 extern const tarn_cfg_def tarn_ingest_config[];
 
 /* The delimiter a user wrote: "," ";" "|", a tab (a literal tab, "\t" or "tab"), or the
- * names "comma", "semicolon", "pipe". TARN_EINVAL listing the accepted ones. */
+ * names "comma", "semicolon", "pipe"; NULL, "" or "auto" give 0 (detect it from the
+ * file). TARN_EINVAL listing the accepted ones. */
 int tarn_ingest_parse_delimiter(const char *s, char *out, tarn_error *err);
 /* "replace" (0) or "append" (1); NULL or "" is replace. TARN_EINVAL otherwise. */
 int tarn_ingest_parse_mode(const char *s, int *append, tarn_error *err);
@@ -64,7 +65,7 @@ typedef struct tarn_ingest_env {
 typedef struct tarn_ingest_options {
   const char *name;      /* dataset name */
   int append;            /* 1: append instead of replace */
-  char delimiter;        /* ',' (0 = ','), ';', '\t', '|' */
+  char delimiter;        /* ',', ';', '\t', '|'; 0 (the default): detected from the file */
   int infer_only;        /* 1: pass 1 only; nothing is written */
   const char *source;    /* recorded as the "tarn.source" property (file name, "upload") */
   tarn_pq_codec codec;   /* Parquet compression (tarn_ingest_options_init: SNAPPY) */
@@ -95,6 +96,8 @@ typedef struct tarn_ingest_result {
   int64_t parquet_size;         /* bytes of the data file (0 for infer-only) */
   char parquet_key[TARN_STORE_KEY_MAX + 1]; /* its store key */
   char fingerprint[TARN_CSV_FINGERPRINT_LEN];
+  char delimiter;               /* the one the file was read with */
+  int delimiter_detected;       /* 1: detected, 0: given */
   char source_sha256[65];       /* of the CSV bytes */
   size_t ncols;
   char **names;                 /* header names */

@@ -30,8 +30,8 @@ int tarn_ingest_parse_delimiter(const char *s, char *out, tarn_error *err) {
   } names[] = {{",", ','},     {"comma", ','}, {";", ';'},  {"semicolon", ';'}, {"|", '|'},
                {"pipe", '|'},  {"\t", '\t'},   {"\\t", '\t'}, {"tab", '\t'}};
   size_t i;
-  if (s == NULL || s[0] == '\0') {
-    *out = ',';
+  if (s == NULL || s[0] == '\0' || strcmp(s, "auto") == 0) {
+    *out = 0; /* detect it from the file */
     return 0;
   }
   for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -41,8 +41,8 @@ int tarn_ingest_parse_delimiter(const char *s, char *out, tarn_error *err) {
     }
   }
   return tarn_error_set(err, TARN_EINVAL,
-                        "delimiter \"%.32s\" is not supported: use ',' ';' '|' or a tab "
-                        "(written as a tab, \\t or tab)",
+                        "delimiter \"%.32s\" is not supported: use ',' ';' '|', a tab "
+                        "(written as a tab, \\t or tab), or auto (detect it)",
                         s);
 }
 

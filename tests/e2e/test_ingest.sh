@@ -59,6 +59,20 @@ code=$(post 'name=semi&delimiter=%3B' --data-binary "@$WORK/semi.csv" -H 'Conten
 expect_eq "raw text/csv body with ';': 200 created" "200 created 3000" "$code $(j .outcome) $(j .row_count)"
 KEY_SEMI=$(j .parquet_key)
 
+# ---- the delimiter is detected when not given; a given one that splits nothing is refused ----
+code=$(post 'name=semi' --data-binary "@$WORK/semi.csv" -H 'Content-Type: text/csv')
+expect_eq "';' detected without delimiter=: 200, 3000 rows, 11 columns, the same data" \
+  "200 ; true 3000 11 existing" \
+  "$code $(j .delimiter) $(j .delimiter_detected) $(j .row_count) $(j '.columns | length') $(j .outcome)"
+expect_eq "... the same data file as with delimiter=%3B" "$KEY_SEMI" "$(j .parquet_key)"
+code=$(post 'name=semi3&delimiter=%2C' --data-binary "@$WORK/semi.csv" -H 'Content-Type: text/csv')
+expect_eq "delimiter=, on a ';' file: 400" 400 "$code"
+expect_match "... saying what to try" "the delimiter ',' splits nothing in the header, while ';' splits it into 11 columns: try --delimiter ';'" "$(j .error.message)"
+expect_match "tarn ingest --infer-only shows the detected delimiter" "delimiter ';' \(detected" \
+  "$("$BIN" ingest "$WORK/semi.csv" --infer-only --lake "$LAKE")"
+expect_eq "the dataset records its delimiter" ";" \
+  "$("$BIN" table show datasets.semi --lake "$LAKE" --json | jq -r '.metadata.properties["tarn.delimiter"]')"
+
 # ---- identical: nothing new anywhere ----
 before=$(listing)
 meta=$(metadata_of trips)
@@ -161,8 +175,8 @@ expect_eq "resync-missing: 200, nothing missing" "200 0 0" "$code $(j '.resynced
 
 m=$(curl -sS "$BASE/metrics")
 expect_match "metrics: created" 'tarn_ingest_total\{outcome="created"\} 2' "$m"
-expect_match "metrics: existing, replaced, appended" \
-  'outcome="existing"\} 1.*' "$(grep -E 'tarn_ingest_total\{outcome="(existing|replaced|appended)"\} 1' <<<"$m" | tr '\n' ' ')"
+expect_match "metrics: existing (2: trips, and semi with its delimiter detected), replaced, appended" \
+  'outcome="existing"\} 2.*' "$(grep -E 'tarn_ingest_total\{outcome="(existing|replaced|appended)"\} [12]' <<<"$m" | tr '\n' ' ')"
 expect_match "metrics: drift, failures" 'schema_mismatch"\} 1' "$(grep 'tarn_ingest_total' <<<"$m" | tr '\n' ' ')"
 expect_match "metrics: failed storage" 'outcome="failed"\} 1' "$m"
 expect_match "metrics: rows ingested" 'tarn_ingest_rows_total 9500' "$m"

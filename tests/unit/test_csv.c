@@ -261,11 +261,11 @@ static void test_header_errors(void **state) {
 
 static void test_field_count(void **state) {
   (void)state;
-  expect_err(S("a,b\n1,2\n1,2,3\n"), NULL, TARN_EINVAL, 3, 1, "expected 2 fields, found 3");
-  expect_err(S("a,b,c\n1,2,3\n4,5\n"), NULL, TARN_EINVAL, 3, 1, "expected 3 fields, found 2");
+  expect_err(S("a,b\n1,2\n1,2,3\n"), NULL, TARN_EINVAL, 3, 1, "expected 2 fields (as the header has), found 3");
+  expect_err(S("a,b,c\n1,2,3\n4,5\n"), NULL, TARN_EINVAL, 3, 1, "expected 3 fields (as the header has), found 2");
   /* reported at the line where the record starts, after quoted newlines */
   expect_err(S("a,b\n\"x\ny\",1\n\"p\nq\"\n"), NULL, TARN_EINVAL, 4, 1,
-             "expected 2 fields, found 1");
+             "expected 2 fields (as the header has), found 1");
   expect_err(S("a,b\n1,2\n1,2,"), NULL, TARN_EINVAL, 3, 1, "found 3");
 }
 
@@ -955,8 +955,41 @@ static void test_fingerprint(void **state) {
   assert_int_equal(tarn_csv_fingerprint(names, types, 1, fp, &err), TARN_EINVAL);
 }
 
+/* The delimiter is judged by structure: the most columns with one field count throughout. */
+static void test_sniff_delimiter(void **state) {
+  static const struct {
+    const char *text;
+    int complete;
+    char want;
+    size_t cols;
+  } cases[] = {
+      {"a;b;c\n1;2;3\n", 1, ';', 3},
+      {"a,b\n1,2", 1, ',', 2},
+      {"a\tb\tc\n1\t2\t3\n", 1, '\t', 3},
+      {"a|b\n1|2\n", 1, '|', 2},
+      {"name;note\nx;\"a,b,c\"\ny;\"d,e\"\n", 1, ';', 2}, /* commas only in quotes */
+      {"a,x;b\n1;2\n3;4\n", 1, ';', 2},                    /* ',' splits the header only */
+      {"a\n1\n2\n", 1, ',', 0},                              /* one column: none splits */
+      {"a;b\n1;2\n3;4\n5;6;7", 1, ',', 0},                   /* ragged, and complete */
+      {"a;b\n1;2\n3;4\n5;6;7", 0, ';', 2},                   /* the sample's cut end */
+      {"", 1, ',', 0},
+  };
+  size_t i, cols;
+  (void)state;
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char got = tarn_csv_sniff_delimiter(cases[i].text, strlen(cases[i].text), cases[i].complete,
+                                        &cols);
+    if (got != cases[i].want || cols != cases[i].cols)
+      fail_msg("case %zu: want '%c' %zu, got '%c' %zu", i, cases[i].want, cases[i].cols, got,
+               cols);
+  }
+  assert_int_equal(tarn_csv_header_columns("a;b;c\n", 6, ';'), 3);
+  assert_int_equal(tarn_csv_header_columns("a;b;c\n", 6, ','), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sniff_delimiter),
       cmocka_unit_test(test_basic_lf_crlf_final),
       cmocka_unit_test(test_delimiters),
       cmocka_unit_test(test_quotes),
