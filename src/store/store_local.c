@@ -662,91 +662,108 @@ static int walk_wants(walker *w, const char *name, int is_dir) {
   return keep;
 }
 
-/* Reads the wanted entries of directory w->path into v. A missing directory is empty. */
-static int walk_read(walker *w, name_vec *v) {
+/* Decides about one entry of open directory dfd: -1 skips it, 0 keeps it as a file, 1 as
+ * a directory. */
+typedef int (*entry_fn)(void *arg, int dfd, const struct dirent *de);
+
+/*
+ * Reads the entries of directory `path` below the root ("" for the root) that `keep`
+ * keeps into v, directories as "name/". A missing directory is empty. `op` names the
+ * caller in messages ("listing", "sweep"). On failure v holds what was read so far.
+ */
+static int read_dir(local_store *ls, const char *path, const char *op, entry_fn keep, void *arg,
+                    name_vec *v, tarn_error *err) {
   DIR *d = NULL;
   struct dirent *de;
-  struct stat sb;
-  int fd, e, rc = 0, is_dir;
-  fd = openat(w->ls->root_fd, w->path_len ? w->path : ".",
-              O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  int fd, e, rc = 0, kind;
+  fd = openat(ls->root_fd, path[0] ? path : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     e = errno;
     if (e == ENOENT || e == ENOTDIR || e == ELOOP)
       return 0;
-    return tarn_error_sys(w->err, tarn_code_from_errno(e), e, "listing: opening '%s' in '%s'",
-                          w->path, w->ls->root);
+    return tarn_error_sys(err, tarn_code_from_errno(e), e, "%s: opening '%s' in '%s'", op, path,
+                          ls->root);
   }
   d = fdopendir(fd);
   if (d == NULL) {
     e = errno;
     close(fd);
-    return tarn_error_sys(w->err, tarn_code_from_errno(e), e, "listing: reading '%s'", w->path);
+    return tarn_error_sys(err, tarn_code_from_errno(e), e, "%s: reading '%s'", op, path);
   }
   for (;;) {
+    size_t n;
+    char *name;
     errno = 0;
     de = readdir(d);
     if (de == NULL) {
       if (errno != 0) {
         e = errno;
-        rc = tarn_error_sys(w->err, tarn_code_from_errno(e), e, "listing: reading '%s'",
-                            w->path);
+        rc = tarn_error_sys(err, tarn_code_from_errno(e), e, "%s: reading '%s'", op, path);
       }
       break;
     }
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-        is_tmp_name(de->d_name))
-      continue;
-    if (de->d_type == DT_DIR) {
-      is_dir = 1;
-    } else if (de->d_type == DT_REG) {
-      is_dir = 0;
-    } else if (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) {
-      /* Symlinks count as objects when they lead to a file; linked directories are
-       * not descended (no loops, no walking out of the root). */
-      if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
-        continue;
-      if (S_ISLNK(sb.st_mode) && (fstatat(dirfd(d), de->d_name, &sb, 0) != 0 ||
-                                  !S_ISREG(sb.st_mode)))
-        continue;
-      if (S_ISDIR(sb.st_mode))
-        is_dir = 1;
-      else if (S_ISREG(sb.st_mode))
-        is_dir = 0;
-      else
-        continue;
-    } else {
-      continue;
-    }
-    if (!walk_wants(w, de->d_name, is_dir))
+        (kind = keep(arg, dirfd(d), de)) < 0)
       continue;
     if (v->count == v->cap) {
       size_t ncap = v->cap ? v->cap * 2 : 32;
       char **nn = tarn_reallocarray(v->names, ncap, sizeof(*nn));
       if (nn == NULL) {
-        rc = tarn_error_set(w->err, TARN_ENOMEM, "listing: out of memory reading '%s'",
-                            w->path);
+        rc = tarn_error_set(err, TARN_ENOMEM, "%s: out of memory reading '%s'", op, path);
         break;
       }
       v->names = nn;
       v->cap = ncap;
     }
-    {
-      size_t n = strlen(de->d_name);
-      char *s = tarn_malloc(n + 2);
-      if (s == NULL) {
-        rc = tarn_error_set(w->err, TARN_ENOMEM, "listing: out of memory reading '%s'",
-                            w->path);
-        break;
-      }
-      memcpy(s, de->d_name, n);
-      s[n] = is_dir ? '/' : '\0';
-      s[n + 1] = '\0';
-      v->names[v->count++] = s;
+    n = strlen(de->d_name);
+    name = tarn_malloc(n + 2);
+    if (name == NULL) {
+      rc = tarn_error_set(err, TARN_ENOMEM, "%s: out of memory reading '%s'", op, path);
+      break;
     }
+    memcpy(name, de->d_name, n);
+    name[n] = kind ? '/' : '\0';
+    name[n + 1] = '\0';
+    v->names[v->count++] = name;
   }
   closedir(d);
   return rc;
+}
+
+/* The listing's entries: objects (regular files, symlinks to them) and directories that
+ * can hold wanted keys; never temp files. */
+static int walk_entry(void *arg, int dfd, const struct dirent *de) {
+  walker *w = arg;
+  struct stat sb;
+  int is_dir;
+  if (is_tmp_name(de->d_name))
+    return -1;
+  if (de->d_type == DT_DIR) {
+    is_dir = 1;
+  } else if (de->d_type == DT_REG) {
+    is_dir = 0;
+  } else if (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) {
+    /* Symlinks count as objects when they lead to a file; linked directories are
+     * not descended (no loops, no walking out of the root). */
+    if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+      return -1;
+    if (S_ISLNK(sb.st_mode) && (fstatat(dfd, de->d_name, &sb, 0) != 0 || !S_ISREG(sb.st_mode)))
+      return -1;
+    if (S_ISDIR(sb.st_mode))
+      is_dir = 1;
+    else if (S_ISREG(sb.st_mode))
+      is_dir = 0;
+    else
+      return -1;
+  } else {
+    return -1;
+  }
+  return walk_wants(w, de->d_name, is_dir) ? is_dir : -1;
+}
+
+/* Reads the wanted entries of directory w->path into v. A missing directory is empty. */
+static int walk_read(walker *w, name_vec *v) {
+  return read_dir(w->ls, w->path, "listing", walk_entry, w, v, w->err);
 }
 
 /* Visits directory w->path in key order, pushing keys until w->want are collected. Holds
@@ -989,89 +1006,38 @@ typedef struct sweeper {
   tarn_error *err;
 } sweeper;
 
+/* The sweep's entries: temp files (checked to be regular files when reached) and real
+ * directories that can hold paths with the prefix. */
+static int sweep_entry(void *arg, int dfd, const struct dirent *de) {
+  sweeper *s = arg;
+  struct stat sb;
+  size_t n = strlen(de->d_name), full, m;
+  int is_dir, keep;
+  if (is_tmp_name(de->d_name))
+    is_dir = 0;
+  else if (de->d_type == DT_DIR)
+    is_dir = 1;
+  else if (de->d_type == DT_UNKNOWN)
+    is_dir = fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
+  else
+    return -1;
+  if (!is_dir && !is_tmp_name(de->d_name))
+    return -1;
+  if (s->path_len + n + 2 > sizeof(s->path))
+    return -1; /* deeper than any key can be */
+  /* s->path as scratch: the entry's path, '/' after a directory, against the prefix */
+  full = s->path_len + n + (size_t)is_dir;
+  memcpy(s->path + s->path_len, de->d_name, n);
+  s->path[s->path_len + n] = '/';
+  m = full < s->prefix_len ? full : s->prefix_len;
+  keep = strncmp(s->path, s->prefix, m) == 0 && (is_dir || full >= s->prefix_len);
+  s->path[s->path_len] = '\0';
+  return keep ? is_dir : -1;
+}
+
 /* Reads directory s->path's subdirectories ("name/") and temp files ("name") into v. */
 static int sweep_read(sweeper *s, name_vec *v) {
-  DIR *d = NULL;
-  struct dirent *de;
-  struct stat sb;
-  int fd, e, rc = 0, is_dir;
-  fd = openat(s->ls->root_fd, s->path_len ? s->path : ".",
-              O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    e = errno;
-    if (e == ENOENT || e == ENOTDIR || e == ELOOP)
-      return 0;
-    return tarn_error_sys(s->err, tarn_code_from_errno(e), e, "sweep: opening '%s' in '%s'",
-                          s->path, s->ls->root);
-  }
-  d = fdopendir(fd);
-  if (d == NULL) {
-    e = errno;
-    close(fd);
-    return tarn_error_sys(s->err, tarn_code_from_errno(e), e, "sweep: reading '%s'", s->path);
-  }
-  for (;;) {
-    size_t n;
-    char *name;
-    errno = 0;
-    de = readdir(d);
-    if (de == NULL) {
-      if (errno != 0) {
-        e = errno;
-        rc = tarn_error_sys(s->err, tarn_code_from_errno(e), e, "sweep: reading '%s'",
-                            s->path);
-      }
-      break;
-    }
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    if (is_tmp_name(de->d_name))
-      is_dir = 0; /* a regular file or not: checked when it is reached */
-    else if (de->d_type == DT_DIR)
-      is_dir = 1;
-    else if (de->d_type == DT_UNKNOWN)
-      is_dir = fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
-    else
-      continue;
-    if (!is_dir && !is_tmp_name(de->d_name))
-      continue;
-    n = strlen(de->d_name);
-    if (s->path_len + n + 2 > sizeof(s->path))
-      continue; /* deeper than any key can be */
-    {
-      /* only directories that can hold paths with the prefix */
-      size_t full = s->path_len + n + (size_t)is_dir, m;
-      memcpy(s->path + s->path_len, de->d_name, n);
-      s->path[s->path_len + n] = '/';
-      m = full < s->prefix_len ? full : s->prefix_len;
-      if (strncmp(s->path, s->prefix, m) != 0 || (!is_dir && full < s->prefix_len)) {
-        s->path[s->path_len] = '\0';
-        continue;
-      }
-      s->path[s->path_len] = '\0';
-    }
-    if (v->count == v->cap) {
-      size_t ncap = v->cap ? v->cap * 2 : 32;
-      char **nn = tarn_reallocarray(v->names, ncap, sizeof(*nn));
-      if (nn == NULL) {
-        rc = tarn_error_set(s->err, TARN_ENOMEM, "sweep: out of memory reading '%s'", s->path);
-        break;
-      }
-      v->names = nn;
-      v->cap = ncap;
-    }
-    name = tarn_malloc(n + 2);
-    if (name == NULL) {
-      rc = tarn_error_set(s->err, TARN_ENOMEM, "sweep: out of memory reading '%s'", s->path);
-      break;
-    }
-    memcpy(name, de->d_name, n);
-    name[n] = is_dir ? '/' : '\0';
-    name[n + 1] = '\0';
-    v->names[v->count++] = name;
-  }
-  closedir(d);
-  return rc;
+  return read_dir(s->ls, s->path, "sweep", sweep_entry, s, v, s->err);
 }
 
 /* One temp file at s->path: reported and (unless a dry run) removed when old enough. */
