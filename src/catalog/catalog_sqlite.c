@@ -1,4 +1,5 @@
 /* catalog_sqlite.c - the SQLite driver of the SQL catalog: one connection, WAL, FULL sync. */
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,12 @@
  *    so many processes can write; write transactions start with BEGIN IMMEDIATE so the
  *    lock is taken before anything is read (no SQLITE_BUSY_SNAPSHOT half-way through).
  * Statements are prepared once per connection and cached by the address of their text.
+ *
+ * A full disk: the first connection to a WAL database must create and size the -shm file
+ * (32 KiB); with no space left that fails (SQLITE_IOERR_SHMSIZE) and nothing can be read.
+ * Then the database is reopened read-only with an exclusive lock and the WAL index in heap
+ * memory (locking_mode=EXCLUSIVE before the first read), which needs no new disk space:
+ * reads work, every write is TARN_ENOSPC. README.md explains the choice.
  */
 
 typedef struct stmt_entry {
@@ -31,6 +38,7 @@ typedef struct lite_db {
   stmt_entry *stmts;
   size_t nstmts;
   uint64_t busy_start_ns; /* first busy callback outside a catalog call */
+  int nospace;            /* opened read-only because the disk is full: writes refused */
 } lite_db;
 
 static const tarn__sql_ops lite_ops;
@@ -39,6 +47,9 @@ static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
 static const char SQL_ROLLBACK[] = "ROLLBACK";
 static const char SQL_WAL[] = "PRAGMA journal_mode=WAL";
 static const char SQL_SYNC[] = "PRAGMA synchronous=FULL";
+static const char SQL_EXCLUSIVE[] = "PRAGMA locking_mode=EXCLUSIVE";
+static const char SQL_QUERY_ONLY[] = "PRAGMA query_only=1";
+static const char SQL_READ_SCHEMA[] = "SELECT count(*) FROM sqlite_master";
 static const char SQL_TABLE_EXISTS[] =
     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1";
 static const char SQL_COLUMN_EXISTS[] = "SELECT 1 FROM pragma_table_info($1) WHERE name = $2";
@@ -60,9 +71,23 @@ static int busy_cb(void *arg, int count) {
   return 1;
 }
 
-/* Maps an SQLite result code; marks what a retry of the transaction may fix. */
+/* errno ENOSPC or EDQUOT: the file system (or the user's quota) is full. */
+static int is_nospace_errno(int e) {
+  return e == ENOSPC || e == EDQUOT;
+}
+
+/* Maps an SQLite result code; marks what a retry of the transaction may fix. A full disk
+ * (SQLITE_FULL, or an I/O error whose errno is ENOSPC: sizing the -shm file) is
+ * TARN_ENOSPC saying "no space left", unless a commit may have reached the WAL. */
 static int map_error(lite_db *d, int rc, unsigned flags, const char *msg, tarn_error *err) {
-  int code;
+  int code, e = sqlite3_system_errno(d->db);
+  if ((rc & 0xff) == SQLITE_FULL ||
+      ((rc & 0xff) == SQLITE_IOERR && is_nospace_errno(e) && !(flags & TARN__SQL_AMBIGUOUS))) {
+    code = tarn_error_set(err, TARN_ENOSPC, "no space left on device: %s (sqlite %d)", msg, rc);
+    if (err != NULL)
+      err->sys_errno = is_nospace_errno(e) ? e : ENOSPC;
+    return code;
+  }
   switch (rc & 0xff) {
   case SQLITE_BUSY:
   case SQLITE_LOCKED:
@@ -75,7 +100,6 @@ static int map_error(lite_db *d, int rc, unsigned flags, const char *msg, tarn_e
                                                                                 : TARN_EINVAL;
     break;
   case SQLITE_NOMEM: code = TARN_ENOMEM; break;
-  case SQLITE_FULL: code = TARN_ENOSPC; break;
   /* An I/O error while a commit is written (WAL append or fsync) may leave a committed
    * frame in the WAL that becomes visible after recovery: the caller must check. */
   case SQLITE_IOERR: code = flags & TARN__SQL_AMBIGUOUS ? TARN_EUNKNOWN_OUTCOME : TARN_EIO; break;
@@ -87,6 +111,8 @@ static int map_error(lite_db *d, int rc, unsigned flags, const char *msg, tarn_e
   case SQLITE_TOOBIG: code = TARN_ETOOBIG; break;
   default: code = TARN_EIO; break;
   }
+  if ((rc & 0xff) == SQLITE_IOERR && e != 0) /* the errno says which I/O error */
+    return tarn_error_sys(err, code, e, "%s (sqlite %d)", msg, rc);
   return tarn_error_set(err, code, "%s (sqlite %d)", msg, rc);
 }
 
@@ -119,6 +145,14 @@ static int lite_exec(tarn__sql *base, const char *sql, const char *const *params
   int rc, i, np;
   if ((rc = get_stmt(d, sql, &st, err)) != 0)
     return rc;
+  if (d->nospace && !sqlite3_stmt_readonly(st)) { /* BEGIN IMMEDIATE included */
+    rc = tarn_error_set(err, TARN_ENOSPC,
+                        "no space left on device: the catalog is open read-only until space "
+                        "is freed in its directory");
+    if (err != NULL)
+      err->sys_errno = ENOSPC;
+    return rc;
+  }
   np = sqlite3_bind_parameter_count(st);
   for (i = 1; i <= np; i++) {
     const char *name = sqlite3_bind_parameter_name(st, i);
@@ -212,14 +246,12 @@ static int lite_schema_lock(tarn__sql *base, tarn_error *err) {
   return 0; /* BEGIN IMMEDIATE holds the write lock already */
 }
 
+static void lite_close(lite_db *d);
+
 static void lite_destroy(tarn__sql *base) {
   lite_db *d = (lite_db *)base;
-  size_t i;
-  for (i = 0; i < d->nstmts; i++)
-    sqlite3_finalize(d->stmts[i].st);
+  lite_close(d);
   tarn_free(d->stmts);
-  if (d->db != NULL)
-    sqlite3_close(d->db);
   tarn_free(d->base.display);
   tarn_free(d);
 }
@@ -255,10 +287,80 @@ static int exec_retry(lite_db *d, const char *sql, tarn__sql_rows *rows, tarn_er
   return rc;
 }
 
+/* Closes the connection and its prepared statements (d stays, for a second open). */
+static void lite_close(lite_db *d) {
+  size_t i;
+  for (i = 0; i < d->nstmts; i++)
+    sqlite3_finalize(d->stmts[i].st);
+  d->nstmts = 0;
+  if (d->db != NULL)
+    sqlite3_close(d->db);
+  d->db = NULL;
+}
+
+/*
+ * Opens path and runs the set-up. nospace = 0: the shared mode every client uses (WAL,
+ * FULL sync). nospace = 1, after the shared mode found no space for the -shm file: an
+ * exclusive lock and the WAL index in heap memory, so nothing on disk grows; query_only
+ * and no checkpoint at close, so nothing on disk is written either. The first read takes
+ * the exclusive lock (after other connections finish, through the busy handler) and it
+ * is held until close; in WAL mode it cannot be given back earlier.
+ */
+static int lite_open(lite_db *d, const char *path, int nospace, tarn_error *err) {
+  tarn__sql_rows rows;
+  int rc;
+  d->nospace = 0;
+  /* NOMUTEX: a handle is used by one thread at a time (catalog.h), so SQLite's own
+   * connection mutex would only cost. */
+  rc = sqlite3_open_v2(path, &d->db,
+                       SQLITE_OPEN_READWRITE | (nospace ? 0 : SQLITE_OPEN_CREATE) |
+                           SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                       NULL);
+  if (rc != SQLITE_OK) {
+    if (d->db != NULL && is_nospace_errno(sqlite3_system_errno(d->db)))
+      rc = map_error(d, SQLITE_FULL, 0, sqlite3_errmsg(d->db), err);
+    else
+      rc = tarn_error_set(err, (rc & 0xff) == SQLITE_PERM || (rc & 0xff) == SQLITE_READONLY
+                                   ? TARN_EPERM
+                                   : TARN_EIO,
+                          "%s", d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
+    lite_close(d);
+    return rc;
+  }
+  sqlite3_busy_handler(d->db, busy_cb, d);
+  tarn__sql_rows_init(&rows);
+  if (nospace) {
+    rc = sqlite3_db_config(d->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    if (rc != SQLITE_OK)
+      rc = map_error(d, rc, 0, sqlite3_errmsg(d->db), err);
+    if (rc == 0)
+      rc = exec_retry(d, SQL_EXCLUSIVE, NULL, err);
+    if (rc == 0)
+      rc = exec_retry(d, SQL_QUERY_ONLY, NULL, err);
+    if (rc == 0)
+      rc = exec_retry(d, SQL_READ_SCHEMA, NULL, err);
+    d->nospace = 1;
+  } else {
+    rc = exec_retry(d, SQL_WAL, &rows, err);
+    if (rc == 0) {
+      const char *mode = tarn__sql_cell(&rows, 0, 0);
+      if (mode == NULL || strcmp(mode, "wal") != 0)
+        tarn_log_warn("SQLite catalog is not in WAL mode; writers will block readers",
+                      "db=%s journal_mode=%s", path, mode ? mode : "unknown");
+    }
+  }
+  tarn__sql_rows_free(&rows);
+  if (rc == 0)
+    rc = exec_retry(d, SQL_SYNC, NULL, err);
+  if (rc != 0)
+    lite_close(d);
+  return rc;
+}
+
 int tarn__sql_sqlite_connect(const char *path, int64_t busy_timeout_ms, tarn__sql **out,
                              tarn_error *err) {
   lite_db *d;
-  tarn__sql_rows rows;
+  tarn_error first, second;
   int rc;
   *out = NULL;
   if (path == NULL || path[0] == '\0')
@@ -271,33 +373,20 @@ int tarn__sql_sqlite_connect(const char *path, int64_t busy_timeout_ms, tarn__sq
   d->base.ops = &lite_ops;
   d->base.busy_timeout_ms = busy_timeout_ms;
   d->base.rng = tarn_clock_mono_ns() ^ ((uint64_t)getpid() << 32);
-  /* NOMUTEX: a handle is used by one thread at a time (catalog.h), so SQLite's own
-   * connection mutex would only cost. */
-  rc = sqlite3_open_v2(path, &d->db,
-                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                           SQLITE_OPEN_EXRESCODE,
-                       NULL);
-  if (rc != SQLITE_OK) {
-    rc = tarn_error_set(err, (rc & 0xff) == SQLITE_PERM || (rc & 0xff) == SQLITE_READONLY
-                                 ? TARN_EPERM
-                                 : TARN_EIO,
-                        "opening SQLite catalog %s: %s", path,
-                        d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
-    lite_destroy(&d->base);
-    return rc;
+  tarn_error_clear(&first);
+  rc = lite_open(d, path, 0, &first);
+  if (rc == TARN_ENOSPC) {
+    tarn_log_warn("no space left on device for the SQLite catalog; reading it read-only under "
+                  "an exclusive lock, writes refused until space is freed",
+                  "db=%s error=%s", path, tarn_error_message(&first));
+    tarn_error_clear(&second);
+    rc = lite_open(d, path, 1, &second);
+    if (rc != 0) /* the first failure is the one to report */
+      rc = tarn_error_set(err, first.code, "%s (read-only: %s)", tarn_error_message(&first),
+                          tarn_error_message(&second));
+  } else if (rc != 0 && err != NULL) {
+    *err = first;
   }
-  sqlite3_busy_handler(d->db, busy_cb, d);
-  tarn__sql_rows_init(&rows);
-  rc = exec_retry(d, SQL_WAL, &rows, err);
-  if (rc == 0) {
-    const char *mode = tarn__sql_cell(&rows, 0, 0);
-    if (mode == NULL || strcmp(mode, "wal") != 0)
-      tarn_log_warn("SQLite catalog is not in WAL mode; writers will block readers",
-                    "db=%s journal_mode=%s", path, mode ? mode : "unknown");
-  }
-  tarn__sql_rows_free(&rows);
-  if (rc == 0)
-    rc = exec_retry(d, SQL_SYNC, NULL, err);
   if (rc != 0) {
     tarn_error_prefix(err, "opening SQLite catalog %s", path);
     lite_destroy(&d->base);

@@ -150,7 +150,8 @@ static const table_sub subs[] = {
      "delete files nothing references",
      "Deletes files under the table location that no metadata file, snapshot or manifest\n"
      "references and that are older than --older-than (default 3d: a grace period so\n"
-     "that files of a commit in flight are never taken), e.g. what a killed writer left.\n",
+     "that files of a commit in flight are never taken), e.g. what a killed writer left,\n"
+     "its unfinished temp files (.tarn-tmp-*) included.\n",
      sub_remove_orphans},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL},
 };

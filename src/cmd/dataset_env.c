@@ -23,7 +23,7 @@ int dataset_env_open(const tarn_config *cfg, dataset_env *d, tarn_error *err) {
   memset(d, 0, sizeof(*d));
   rc = tarn_store_local_open(lake, &d->store, err);
   if (rc != 0) {
-    tarn_error_prefix(err, "lake %s: ", lake);
+    tarn_error_prefix(err, "lake %s", lake);
     return rc;
   }
   rc = dataset_lake_paths(lake, d->root_uri, sizeof(d->root_uri), d->spool, sizeof(d->spool),
@@ -31,7 +31,7 @@ int dataset_env_open(const tarn_config *cfg, dataset_env *d, tarn_error *err) {
   if (rc == 0) {
     rc = tarn_catalog_open_from_config(cfg, lake, &d->cat, err);
     if (rc != 0)
-      tarn_error_prefix(err, "catalog: ");
+      tarn_error_prefix(err, "catalog");
   }
   if (rc != 0) {
     dataset_env_close(d);

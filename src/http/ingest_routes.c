@@ -66,9 +66,9 @@ static int reply_code(tarn_http_response *resp, int status, int code, const char
 
 /* Storage and catalog failures are the server's upstream failing: 502, whatever the code
  * (a timeout or an unknown commit outcome included), so clients see one status for
- * "retry later or ask the operator". Out of memory stays 500. */
+ * "retry later or ask the operator". Out of memory stays 500; no space left is 507. */
 static int reply_backend(tarn_http_response *resp, const tarn_error *err) {
-  int status = err->code == TARN_ENOMEM ? 500 : 502;
+  int status = err->code == TARN_ENOMEM ? 500 : err->code == TARN_ENOSPC ? 507 : 502;
   return reply_code(resp, status, err->code, "%s", tarn_error_message(err));
 }
 

@@ -604,7 +604,8 @@ int tarn_http_status_for(int code) {
   case TARN_ENOTAVAIL: case TARN_EUNSUPPORTED: return 501;
   case TARN_ETIMEDOUT: return 504;
   case TARN_EBUSY: return 503;
-  case TARN_EIO: case TARN_ENETWORK: case TARN_EFSYNC: case TARN_ESHORTWRITE: case TARN_ENOSPC:
+  case TARN_ENOSPC: return 507; /* Insufficient Storage (RFC 4918) */
+  case TARN_EIO: case TARN_ENETWORK: case TARN_EFSYNC: case TARN_ESHORTWRITE:
   case TARN_EUNKNOWN_OUTCOME: /* the storage behind us may or may not have done it */
     return 502;
   default: return 500;

@@ -661,9 +661,16 @@ static int view_reader_open(tarn_store *st, const char *key, tarn_store_reader *
   return tarn_bucket_open_get(view_bucket(st), key, out, NULL, err);
 }
 
+/* Temp files of the bucket's own store (a sweep never falls back to the rescue). */
+static int view_sweep(tarn_store *st, const char *prefix, int64_t before_ms, int dry_run,
+                      tarn_store_temp_fn each, void *arg, size_t *count, tarn_error *err) {
+  return tarn_store_sweep(tarn_bucket_raw_store(view_bucket(st)), prefix, before_ms, dry_run,
+                          each, arg, count, err);
+}
+
 static const tarn_store_ops view_ops = {"bucket", view_writer_open, view_get, view_get_range,
                                         view_head, view_list, view_del, view_destroy,
-                                        view_reader_open};
+                                        view_reader_open, view_sweep};
 
 /* ======================================================================== */
 /* probes                                                                    */

@@ -289,6 +289,19 @@ int tarn_store_delete(tarn_store *st, const char *key, tarn_error *err) {
   return st->ops->del(st, key, err);
 }
 
+int tarn_store_sweep(tarn_store *st, const char *prefix, int64_t before_ms, int dry_run,
+                     tarn_store_temp_fn each, void *arg, size_t *count, tarn_error *err) {
+  int rc;
+  if (count != NULL)
+    *count = 0;
+  if (prefix == NULL)
+    prefix = "";
+  rc = prefix_check(prefix, err);
+  if (rc != 0 || st->ops->sweep == NULL)
+    return rc;
+  return st->ops->sweep(st, prefix, before_ms, dry_run, each, arg, count, err);
+}
+
 void tarn_store_destroy(tarn_store *st) {
   if (st != NULL)
     st->ops->destroy(st);

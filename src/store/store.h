@@ -53,6 +53,10 @@ typedef struct tarn_store_list {
 /* put flags */
 #define TARN_STORE_IF_ABSENT 1u /* fail with TARN_EEXIST if the key exists; atomic */
 
+/* Called by a sweep for each temp file: its path below the store (not a key: its last
+ * segment starts with ".tarn-tmp-") and its size. */
+typedef void (*tarn_store_temp_fn)(const char *path, uint64_t size, void *arg);
+
 /*
  * Backend operations. Keys reaching a backend are already validated. Every operation
  * returns 0 or a tarn_code and fills err (naming the key) on failure.
@@ -79,6 +83,10 @@ typedef struct tarn_store_ops {
    * bytes of that one version, even if the key is overwritten or deleted meanwhile. */
   int (*reader_open)(tarn_store *st, const char *key, tarn_store_reader **out,
                      tarn_error *err);
+  /* Temp files of puts in flight or dead (see tarn_store_sweep). NULL: the backend leaves
+   * none (S3: nothing is visible before a put completes). */
+  int (*sweep)(tarn_store *st, const char *prefix, int64_t before_ms, int dry_run,
+               tarn_store_temp_fn each, void *arg, size_t *count, tarn_error *err);
 } tarn_store_ops;
 
 /* The reader a backend returns from reader_open. */
@@ -149,6 +157,18 @@ void tarn_store_reader_close(tarn_store_reader *r);
 int tarn_store_list(tarn_store *st, const char *prefix, const char *start_after, size_t max_keys,
                     tarn_store_listing *out, tarn_error *err);
 int tarn_store_delete(tarn_store *st, const char *key, tarn_error *err);
+/*
+ * The temp files that puts leave while in flight, or for ever when their writer dies
+ * (kill -9, power loss): never listed, never objects. Finds those whose path below the
+ * store starts with `prefix` (a list prefix; "" for all) and that were last modified
+ * before `before_ms` (Unix ms; INT64_MAX: all), reports each to `each` (may be NULL) and,
+ * unless dry_run, removes it; *count (may be NULL) is how many were reported. A live
+ * writer's temp file is modified at every write, so a cut-off well in the past (a grace
+ * period) never takes it; a removed one makes that writer's commit fail, nothing else.
+ * With dry_run nothing changes. Backends without temp files report none.
+ */
+int tarn_store_sweep(tarn_store *st, const char *prefix, int64_t before_ms, int dry_run,
+                     tarn_store_temp_fn each, void *arg, size_t *count, tarn_error *err);
 void tarn_store_destroy(tarn_store *st); /* accepts NULL */
 
 void tarn_store_list_init(tarn_store_listing *l);
@@ -171,8 +191,9 @@ int tarn_store_local_open(const char *root, tarn_store **out, tarn_error *err);
  * not a local store. */
 int tarn_store_local_root(tarn_store *st, char *buf, size_t n);
 
-/* Removes temp files left by writers that died, if older than `older_than_ms`.
- * Returns the number removed in *removed. */
+/* Removes temp files left by writers that died anywhere in the store, if older than
+ * `older_than_ms` (0: all, for start-up when no writer runs). Returns the number removed
+ * in *removed. Same as tarn_store_sweep with prefix "" and before_ms = now - older. */
 int tarn_store_local_sweep(tarn_store *st, int64_t older_than_ms, size_t *removed,
                            tarn_error *err);
 

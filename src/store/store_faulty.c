@@ -264,6 +264,13 @@ static int faulty_list(tarn_store *st, const char *prefix, const char *start_aft
   return fs->inner->ops->list(fs->inner, prefix, start_after, max_keys, out, err);
 }
 
+/* Temp files are the inner store's: no fault rules apply. */
+static int faulty_sweep(tarn_store *st, const char *prefix, int64_t before_ms, int dry_run,
+                        tarn_store_temp_fn each, void *arg, size_t *count, tarn_error *err) {
+  faulty_store *fs = (faulty_store *)st;
+  return tarn_store_sweep(fs->inner, prefix, before_ms, dry_run, each, arg, count, err);
+}
+
 static int faulty_del(tarn_store *st, const char *key, tarn_error *err) {
   faulty_store *fs = (faulty_store *)st;
   fault_rule hit;
@@ -385,6 +392,7 @@ static const tarn_store_ops faulty_ops = {
     .del = faulty_del,
     .destroy = faulty_destroy,
     .reader_open = faulty_reader_open,
+    .sweep = faulty_sweep,
 };
 
 static const tarn_store_writer_ops faulty_writer_ops = {

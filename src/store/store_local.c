@@ -662,91 +662,108 @@ static int walk_wants(walker *w, const char *name, int is_dir) {
   return keep;
 }
 
-/* Reads the wanted entries of directory w->path into v. A missing directory is empty. */
-static int walk_read(walker *w, name_vec *v) {
+/* Decides about one entry of open directory dfd: -1 skips it, 0 keeps it as a file, 1 as
+ * a directory. */
+typedef int (*entry_fn)(void *arg, int dfd, const struct dirent *de);
+
+/*
+ * Reads the entries of directory `path` below the root ("" for the root) that `keep`
+ * keeps into v, directories as "name/". A missing directory is empty. `op` names the
+ * caller in messages ("listing", "sweep"). On failure v holds what was read so far.
+ */
+static int read_dir(local_store *ls, const char *path, const char *op, entry_fn keep, void *arg,
+                    name_vec *v, tarn_error *err) {
   DIR *d = NULL;
   struct dirent *de;
-  struct stat sb;
-  int fd, e, rc = 0, is_dir;
-  fd = openat(w->ls->root_fd, w->path_len ? w->path : ".",
-              O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  int fd, e, rc = 0, kind;
+  fd = openat(ls->root_fd, path[0] ? path : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     e = errno;
     if (e == ENOENT || e == ENOTDIR || e == ELOOP)
       return 0;
-    return tarn_error_sys(w->err, tarn_code_from_errno(e), e, "listing: opening '%s' in '%s'",
-                          w->path, w->ls->root);
+    return tarn_error_sys(err, tarn_code_from_errno(e), e, "%s: opening '%s' in '%s'", op, path,
+                          ls->root);
   }
   d = fdopendir(fd);
   if (d == NULL) {
     e = errno;
     close(fd);
-    return tarn_error_sys(w->err, tarn_code_from_errno(e), e, "listing: reading '%s'", w->path);
+    return tarn_error_sys(err, tarn_code_from_errno(e), e, "%s: reading '%s'", op, path);
   }
   for (;;) {
+    size_t n;
+    char *name;
     errno = 0;
     de = readdir(d);
     if (de == NULL) {
       if (errno != 0) {
         e = errno;
-        rc = tarn_error_sys(w->err, tarn_code_from_errno(e), e, "listing: reading '%s'",
-                            w->path);
+        rc = tarn_error_sys(err, tarn_code_from_errno(e), e, "%s: reading '%s'", op, path);
       }
       break;
     }
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-        is_tmp_name(de->d_name))
-      continue;
-    if (de->d_type == DT_DIR) {
-      is_dir = 1;
-    } else if (de->d_type == DT_REG) {
-      is_dir = 0;
-    } else if (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) {
-      /* Symlinks count as objects when they lead to a file; linked directories are
-       * not descended (no loops, no walking out of the root). */
-      if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
-        continue;
-      if (S_ISLNK(sb.st_mode) && (fstatat(dirfd(d), de->d_name, &sb, 0) != 0 ||
-                                  !S_ISREG(sb.st_mode)))
-        continue;
-      if (S_ISDIR(sb.st_mode))
-        is_dir = 1;
-      else if (S_ISREG(sb.st_mode))
-        is_dir = 0;
-      else
-        continue;
-    } else {
-      continue;
-    }
-    if (!walk_wants(w, de->d_name, is_dir))
+        (kind = keep(arg, dirfd(d), de)) < 0)
       continue;
     if (v->count == v->cap) {
       size_t ncap = v->cap ? v->cap * 2 : 32;
       char **nn = tarn_reallocarray(v->names, ncap, sizeof(*nn));
       if (nn == NULL) {
-        rc = tarn_error_set(w->err, TARN_ENOMEM, "listing: out of memory reading '%s'",
-                            w->path);
+        rc = tarn_error_set(err, TARN_ENOMEM, "%s: out of memory reading '%s'", op, path);
         break;
       }
       v->names = nn;
       v->cap = ncap;
     }
-    {
-      size_t n = strlen(de->d_name);
-      char *s = tarn_malloc(n + 2);
-      if (s == NULL) {
-        rc = tarn_error_set(w->err, TARN_ENOMEM, "listing: out of memory reading '%s'",
-                            w->path);
-        break;
-      }
-      memcpy(s, de->d_name, n);
-      s[n] = is_dir ? '/' : '\0';
-      s[n + 1] = '\0';
-      v->names[v->count++] = s;
+    n = strlen(de->d_name);
+    name = tarn_malloc(n + 2);
+    if (name == NULL) {
+      rc = tarn_error_set(err, TARN_ENOMEM, "%s: out of memory reading '%s'", op, path);
+      break;
     }
+    memcpy(name, de->d_name, n);
+    name[n] = kind ? '/' : '\0';
+    name[n + 1] = '\0';
+    v->names[v->count++] = name;
   }
   closedir(d);
   return rc;
+}
+
+/* The listing's entries: objects (regular files, symlinks to them) and directories that
+ * can hold wanted keys; never temp files. */
+static int walk_entry(void *arg, int dfd, const struct dirent *de) {
+  walker *w = arg;
+  struct stat sb;
+  int is_dir;
+  if (is_tmp_name(de->d_name))
+    return -1;
+  if (de->d_type == DT_DIR) {
+    is_dir = 1;
+  } else if (de->d_type == DT_REG) {
+    is_dir = 0;
+  } else if (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) {
+    /* Symlinks count as objects when they lead to a file; linked directories are
+     * not descended (no loops, no walking out of the root). */
+    if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+      return -1;
+    if (S_ISLNK(sb.st_mode) && (fstatat(dfd, de->d_name, &sb, 0) != 0 || !S_ISREG(sb.st_mode)))
+      return -1;
+    if (S_ISDIR(sb.st_mode))
+      is_dir = 1;
+    else if (S_ISREG(sb.st_mode))
+      is_dir = 0;
+    else
+      return -1;
+  } else {
+    return -1;
+  }
+  return walk_wants(w, de->d_name, is_dir) ? is_dir : -1;
+}
+
+/* Reads the wanted entries of directory w->path into v. A missing directory is empty. */
+static int walk_read(walker *w, name_vec *v) {
+  return read_dir(w->ls, w->path, "listing", walk_entry, w, v, w->err);
 }
 
 /* Visits directory w->path in key order, pushing keys until w->want are collected. Holds
@@ -970,92 +987,135 @@ int tarn_store_local_root(tarn_store *st, char *buf, size_t n) {
 
 /* ---- sweep ---- */
 
+/*
+ * The walk of list, for temp files: from the deepest directory the prefix names in full,
+ * each directory's entries in strcmp order of "name" and "name/" (so paths come in byte
+ * order), directories only where the prefix allows, symlinks never followed.
+ */
 typedef struct sweeper {
   local_store *ls;
-  int64_t now_us, older_than_ms;
-  size_t removed;
+  const char *prefix;
+  size_t prefix_len;
+  int64_t before_ms;
+  int dry_run;
+  tarn_store_temp_fn each;
+  void *arg;
+  size_t count;
+  char path[TARN_STORE_KEY_MAX + NAME_MAX + 2]; /* current directory with its '/', or "" */
+  size_t path_len;
   tarn_error *err;
 } sweeper;
 
-/* Sweeps directory fd (taken: closed here) whose path below the root is `path`. */
-static int sweep_dir(sweeper *s, int fd, const char *path) {
-  DIR *d = NULL;
-  struct dirent *de;
+/* The sweep's entries: temp files (checked to be regular files when reached) and real
+ * directories that can hold paths with the prefix. */
+static int sweep_entry(void *arg, int dfd, const struct dirent *de) {
+  sweeper *s = arg;
   struct stat sb;
-  int rc = 0, e, cfd;
-  d = fdopendir(fd);
-  if (d == NULL) {
+  size_t n = strlen(de->d_name), full, m;
+  int is_dir, keep;
+  if (is_tmp_name(de->d_name))
+    is_dir = 0;
+  else if (de->d_type == DT_DIR)
+    is_dir = 1;
+  else if (de->d_type == DT_UNKNOWN)
+    is_dir = fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
+  else
+    return -1;
+  if (!is_dir && !is_tmp_name(de->d_name))
+    return -1;
+  if (s->path_len + n + 2 > sizeof(s->path))
+    return -1; /* deeper than any key can be */
+  /* s->path as scratch: the entry's path, '/' after a directory, against the prefix */
+  full = s->path_len + n + (size_t)is_dir;
+  memcpy(s->path + s->path_len, de->d_name, n);
+  s->path[s->path_len + n] = '/';
+  m = full < s->prefix_len ? full : s->prefix_len;
+  keep = strncmp(s->path, s->prefix, m) == 0 && (is_dir || full >= s->prefix_len);
+  s->path[s->path_len] = '\0';
+  return keep ? is_dir : -1;
+}
+
+/* Reads directory s->path's subdirectories ("name/") and temp files ("name") into v. */
+static int sweep_read(sweeper *s, name_vec *v) {
+  return read_dir(s->ls, s->path, "sweep", sweep_entry, s, v, s->err);
+}
+
+/* One temp file at s->path: reported and (unless a dry run) removed when old enough. */
+static int sweep_file(sweeper *s) {
+  struct stat sb;
+  int e;
+  if (fstatat(s->ls->root_fd, s->path, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+    return 0; /* renamed into place (or removed) meanwhile, or not a file */
+  if (stat_mtime_us(&sb) / 1000 >= s->before_ms)
+    return 0; /* inside the grace period: maybe a live writer's */
+  if (!s->dry_run && unlinkat(s->ls->root_fd, s->path, 0) != 0) {
     e = errno;
-    close(fd);
-    return tarn_error_sys(s->err, tarn_code_from_errno(e), e, "sweep: reading '%s'", path);
+    if (e == ENOENT)
+      return 0;
+    return tarn_error_sys(s->err, tarn_code_from_errno(e), e, "sweep: removing '%s' in '%s'",
+                          s->path, s->ls->root);
   }
-  for (;;) {
-    errno = 0;
-    de = readdir(d);
-    if (de == NULL) {
-      if (errno != 0) {
-        e = errno;
-        rc = tarn_error_sys(s->err, tarn_code_from_errno(e), e, "sweep: reading '%s'", path);
-      }
-      break;
-    }
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
-      continue; /* gone meanwhile */
-    if (S_ISDIR(sb.st_mode)) {
-      cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-      if (cfd < 0)
-        continue;
-      rc = sweep_dir(s, cfd, de->d_name);
-      if (rc != 0)
-        break;
-    } else if (S_ISREG(sb.st_mode) && is_tmp_name(de->d_name)) {
-      int64_t age_us = s->now_us - stat_mtime_us(&sb);
-      if (s->older_than_ms > 0 && age_us <= s->older_than_ms * 1000)
-        continue;
-      if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-        s->removed++;
-      else if (errno != ENOENT) {
-        e = errno;
-        rc = tarn_error_sys(s->err, tarn_code_from_errno(e), e,
-                            "sweep: removing '%s' in directory '%s' under '%s'", de->d_name,
-                            path, s->ls->root);
-        break;
-      }
-    }
+  if (s->each != NULL)
+    s->each(s->path, (uint64_t)sb.st_size, s->arg);
+  s->count++;
+  return 0;
+}
+
+/* Sweeps directory s->path in path order. Holds no descriptor across recursion. */
+static int sweep_dir(sweeper *s) {
+  name_vec v = {NULL, 0, 0};
+  size_t i, saved = s->path_len, n;
+  int rc = sweep_read(s, &v);
+  if (rc == 0 && v.count > 1)
+    qsort(v.names, v.count, sizeof(*v.names), cmp_names);
+  for (i = 0; rc == 0 && i < v.count; i++) {
+    n = strlen(v.names[i]);
+    memcpy(s->path + saved, v.names[i], n + 1);
+    s->path_len = saved + n;
+    rc = v.names[i][n - 1] == '/' ? sweep_dir(s) : sweep_file(s);
   }
-  closedir(d);
+  s->path_len = saved;
+  s->path[saved] = '\0';
+  name_vec_free(&v);
   return rc;
 }
 
-/*
- * Removes temp files of dead writers anywhere under the root. A live writer's temp file
- * is younger than any sensible `older_than_ms` (writers do not idle for long); 0 removes
- * every temp file, for use when no writer can be running. Only local stores can be swept.
- */
+static int local_sweep(tarn_store *st, const char *prefix, int64_t before_ms, int dry_run,
+                       tarn_store_temp_fn each, void *arg, size_t *count, tarn_error *err) {
+  sweeper *s = tarn_calloc(1, sizeof(*s));
+  const char *slash = strrchr(prefix, '/');
+  int rc;
+  if (s == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "sweep of '%s': out of memory", prefix);
+  s->ls = (local_store *)st;
+  s->prefix = prefix;
+  s->prefix_len = strlen(prefix);
+  s->before_ms = before_ms;
+  s->dry_run = dry_run;
+  s->each = each;
+  s->arg = arg;
+  s->err = err;
+  if (slash != NULL) { /* start in the deepest directory the prefix names in full */
+    s->path_len = (size_t)(slash - prefix) + 1;
+    memcpy(s->path, prefix, s->path_len);
+  }
+  s->path[s->path_len] = '\0';
+  rc = sweep_dir(s);
+  if (count != NULL)
+    *count = s->count;
+  tarn_free(s);
+  return rc;
+}
+
 int tarn_store_local_sweep(tarn_store *st, int64_t older_than_ms, size_t *removed,
                            tarn_error *err) {
-  local_store *ls = (local_store *)st;
-  sweeper s;
-  int fd, rc;
+  int64_t now_ms = tarn_clock_wall_us() / 1000;
   if (removed != NULL)
     *removed = 0;
   if (st == NULL || st->ops != &local_ops)
     return tarn_error_set(err, TARN_EINVAL, "sweep: not a local store");
-  s.ls = ls;
-  s.now_us = tarn_clock_wall_us();
-  s.older_than_ms = older_than_ms;
-  s.removed = 0;
-  s.err = err;
-  fd = openat(ls->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return tarn_error_sys(err, tarn_code_from_errno(errno), errno, "sweep: opening root '%s'",
-                          ls->root);
-  rc = sweep_dir(&s, fd, ".");
-  if (removed != NULL)
-    *removed = s.removed;
-  return rc;
+  return local_sweep(st, "", older_than_ms > 0 ? now_ms - older_than_ms : INT64_MAX, 0, NULL,
+                     NULL, removed, err);
 }
 
 static const tarn_store_ops local_ops = {
@@ -1068,6 +1128,7 @@ static const tarn_store_ops local_ops = {
     .del = local_del,
     .destroy = local_destroy,
     .reader_open = local_reader_open,
+    .sweep = local_sweep,
 };
 
 static const tarn_store_writer_ops local_writer_ops = {

@@ -203,7 +203,7 @@ int tarn_table_remove_orphans(tarn_table *t, int64_t older_than_ms, int dry_run,
   uri_set lists = {0}, mans = {0}, data = {0}, meta = {0};
   tarn_store_listing page;
   char prefix[TARN_STORE_KEY_MAX + 1], *after = NULL;
-  size_t i, count = 0, plen, rootlen = strlen(io->root_uri);
+  size_t i, count = 0, temps = 0, plen, rootlen = strlen(io->root_uri);
   int rc;
   tarn_store_list_init(&page);
   if (removed != NULL)
@@ -211,8 +211,9 @@ int tarn_table_remove_orphans(tarn_table *t, int64_t older_than_ms, int dry_run,
   rc = tarn_table_io_key(io, m->location, prefix, sizeof(prefix) - 2, err);
   if (rc != 0)
     return rc;
-  strcat(prefix, "/");
-  plen = strlen(prefix);
+  plen = strlen(prefix); /* room for the '/' was kept */
+  prefix[plen++] = '/';
+  prefix[plen] = '\0';
   all = tarn_calloc(m->nsnapshots ? m->nsnapshots : 1, sizeof(*all));
   if (all == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
@@ -241,7 +242,7 @@ int tarn_table_remove_orphans(tarn_table *t, int64_t older_than_ms, int dry_run,
         break;
       }
       memcpy(uri, io->root_uri, rootlen);
-      strcpy(uri + rootlen, e->key);
+      memcpy(uri + rootlen, e->key, strlen(e->key) + 1);
       referenced = set_has(&lists, uri) || set_has(&mans, uri) || set_has(&data, uri) ||
                    set_has(&meta, uri);
       tarn_free(uri);
@@ -266,6 +267,10 @@ int tarn_table_remove_orphans(tarn_table *t, int64_t older_than_ms, int dry_run,
     if (after == NULL)
       rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
   }
+  /* Temp files of puts that never finished (a writer killed mid-write) are orphans too;
+   * the same grace period keeps a live writer's. */
+  if (rc == 0)
+    rc = tarn_store_sweep(io->store, prefix, older_than_ms, dry_run, each, arg, &temps, err);
   tarn_free(after);
   tarn_store_list_free(&page);
   tarn_free(all);
@@ -274,9 +279,9 @@ int tarn_table_remove_orphans(tarn_table *t, int64_t older_than_ms, int dry_run,
   set_free(&data);
   set_free(&meta);
   if (rc == 0 && removed != NULL)
-    *removed = count;
+    *removed = count + temps;
   if (rc == 0)
-    tarn_log_info("orphan files", "location=%s count=%zu dry_run=%s", m->location, count,
-                  dry_run ? "true" : "false");
+    tarn_log_info("orphan files", "location=%s count=%zu temp_files=%zu dry_run=%s", m->location,
+                  count + temps, temps, dry_run ? "true" : "false");
   return rc;
 }

@@ -590,8 +590,9 @@ int tarn_table_expire_snapshots(tarn_table *t, int64_t older_than_ms, int keep_l
                                 tarn_table_expire_result *res, tarn_error *err);
 
 /* Deletes files under the table location that no snapshot, manifest or metadata file
- * references and that are older than older_than_ms (Unix ms). With dry_run, only counts
- * (and lists through the callback when given). */
+ * references and that are older than older_than_ms (Unix ms), then the temp files of puts
+ * that never finished there (tarn_store_sweep: `each` gets their paths, which are not
+ * keys). With dry_run, only counts (and lists through the callback when given). */
 int tarn_table_remove_orphans(tarn_table *t, int64_t older_than_ms, int dry_run,
                               void (*each)(const char *key, uint64_t size, void *arg), void *arg,
                               size_t *removed, tarn_error *err);

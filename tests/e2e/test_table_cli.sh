@@ -182,6 +182,51 @@ expect_eq "remove-orphans --json" "1 false" "$(jq -r '"\(.count) \(.dry_run)"' <
 check "the orphan is gone" test ! -e lake/warehouse/db/events/data/junk/orphan.parquet
 expect_eq "nothing else was an orphan" "1 4 5 20" "$(T scan db.events | jq -r .id | sort -n | xargs)"
 
+# ---- remove-orphans: the temp files of an append killed mid-write ----
+T create db.crash --schema "id long not null, s string" >/dev/null
+printf '{"id": 1, "s": "kept"}\n' | T append db.crash --jsonl - >/dev/null
+mkfifo crash.fifo
+"$BIN" table append db.crash --jsonl crash.fifo >/dev/null 2>&1 &  # not T: $! must be tarn
+apid=$!
+PIDS+=("$apid")
+exec 3>crash.fifo
+# more than one 4096-row chunk: the data file's put is under way, its temp file open
+seq 1000 6000 | awk '{printf "{\"id\": %d, \"s\": \"row %d\"}\n", $1, $1}' >&3
+tmp=""
+for _ in $(seq 1 200); do
+  tmp=$(cd lake && find warehouse/db/crash -name '.tarn-tmp-*' | head -1)
+  [ -n "$tmp" ] && break
+  sleep 0.05
+done
+kill -9 "$apid"; wait "$apid" 2>/dev/null
+exec 3>&-
+check "the append killed mid-write left a temp file" test -n "$tmp" -a -f "lake/$tmp"
+tmp_size=$(stat -c %s "lake/$tmp")
+# and one from an older crash, planted in metadata/ two hours back
+old_tmp=warehouse/db/crash/metadata/.tarn-tmp-00009-dead.metadata.json.0123456789abcdef
+printf '{"half": ' >"lake/$old_tmp"
+touch -d '2 hours ago' "lake/$old_tmp"
+expect_match "remove-orphans: temp files inside the 3-day grace are left alone" '0 orphan files' \
+  "$(T remove-orphans db.crash --dry-run)"
+out=$(T remove-orphans db.crash --older-than 1h --dry-run)
+expect_eq "--older-than 1h --dry-run lists the old temp file with its size, not the fresh one" \
+  "would remove $old_tmp (9 bytes)"$'\n'"db.crash: 1 orphan file, 9 bytes (dry run: nothing removed)" "$out"
+out=$(T remove-orphans db.crash --older-than 0s --dry-run)
+expect_match "--older-than 0s --dry-run lists the killed append's temp file with its size" \
+  "would remove ${tmp//./\\.} \\($tmp_size bytes\\)" "$out"
+expect_match "...and counts both" "2 orphan files, $((tmp_size + 9)) bytes \\(dry run" "$out"
+check "a dry run removes nothing" test -f "lake/$tmp" -a -f "lake/$old_tmp"
+out=$(T remove-orphans db.crash --older-than 1h --json)
+expect_eq "--older-than 1h removes the old one" "1 $old_tmp 9" \
+  "$(jq -r '"\(.count) \(.orphans[0].key) \(.orphans[0].size)"' <<<"$out")"
+check "...which is gone" test ! -e "lake/$old_tmp"
+check "...and leaves the fresh one" test -f "lake/$tmp"
+out=$(T remove-orphans db.crash --older-than 0s)
+expect_match "--older-than 0s removes the killed append's temp file" "removing ${tmp//./\\.} " "$out"
+check "...which is gone" test ! -e "lake/$tmp"
+expect_eq "no temp file is left" "" "$(find lake/warehouse/db/crash -name '.tarn-tmp-*')"
+expect_eq "the committed row is still there" '{"id":1,"s":"kept"}' "$(T scan db.crash)"
+
 # ---- several input files: one commit, or one commit each ----
 T create db.multi --schema "id long not null" >/dev/null
 for i in 1 2 3; do echo "{\"id\": $i}" >"m$i.jsonl"; done
@@ -211,7 +256,7 @@ expect_eq "that catalog holds the table" "x.t1" "$(T list --config cat.ini)"
 expect_eq "the default catalog does not" "" "$(T list | grep x.t1)"
 expect_eq "TARN_CATALOG_URI from the environment" "x.t1" "$(TARN_CATALOG_URI=$WORK/other.db TARN_CATALOG_NAME=cfgcat T list)"
 expect_eq "a different catalog name sees nothing" "" "$(TARN_CATALOG_URI=$WORK/other.db T list)"
-expect_eq "--catalog FILE" "a.b.deep db.conv db.events db.multi x.tr" "$(T list --catalog "$WORK/lake/catalog.db" --json | jq -r '[.[].table] | join(" ")')"
+expect_eq "--catalog FILE" "a.b.deep db.conv db.crash db.events db.multi x.tr" "$(T list --catalog "$WORK/lake/catalog.db" --json | jq -r '[.[].table] | join(" ")')"
 TARN_CATALOG_TYPE=postgres T list 2>"$WORK/e"; expect_eq "postgres without a connection string exits 2" 2 "$?"
 expect_match "...naming the setting" 'needs \[catalog\] postgres' "$(cat "$WORK/e")"
 T list --catalog "host=127.0.0.1 port=1 dbname=x user=u password=sekrit connect_timeout=2" 2>"$WORK/e"

@@ -108,6 +108,7 @@ static void test_status_mapping(void **state) {
   assert_int_equal(tarn_http_status_for(TARN_EIO), 502);
   assert_int_equal(tarn_http_status_for(TARN_EUNKNOWN_OUTCOME), 502);
   assert_int_equal(tarn_http_status_for(TARN_EFSYNC), 502);
+  assert_int_equal(tarn_http_status_for(TARN_ENOSPC), 507);
   assert_int_equal(tarn_http_status_for(TARN_EINTERNAL), 500);
 }
 

@@ -721,6 +721,89 @@ static void test_sweep_age(void **state) {
   assert_object(fx->st, "s/keep", "k", 1);
 }
 
+/* What tarn_store_sweep reported, in order, as "path size" lines. */
+typedef struct sweep_log {
+  char text[1024];
+} sweep_log;
+
+static void collect_swept(const char *path, uint64_t size, void *arg) {
+  sweep_log *w = arg;
+  size_t n = strlen(w->text);
+  snprintf(w->text + n, sizeof(w->text) - n, "%s %llu\n", path, (unsigned long long)size);
+}
+
+/* Sets the modification time of <dir>/<rel> to `ago_s` seconds ago. */
+static void age_file(const char *dir, const char *rel, time_t ago_s) {
+  struct timespec ts[2];
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir, rel);
+  clock_gettime(CLOCK_REALTIME, &ts[0]);
+  ts[0].tv_sec -= ago_s;
+  ts[1] = ts[0];
+  assert_int_equal(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static void test_sweep_prefix_dry_run(void **state) {
+  fixture *fx = *state;
+  tarn_store *fs = NULL;
+  tarn_error err;
+  sweep_log w;
+  size_t n = 99;
+  int64_t hour_ago_ms;
+  char path[512], target[512];
+  put_str(fx->st, "t/a/obj", "object");
+  make_file(fx->dir, "t/a/.tarn-tmp-obj.0000000000000001", "12345");
+  make_file(fx->dir, "t/a/b/.tarn-tmp-x.0000000000000002", "123");
+  make_file(fx->dir, "t/ab/.tarn-tmp-y.0000000000000003", "1");   /* not under "t/a/" */
+  make_file(fx->dir, "t/.tarn-tmp-a.0000000000000004", "1");       /* not under "t/a/" */
+  make_file(fx->dir, "elsewhere/.tarn-tmp-z.0000000000000005", "1");
+  make_file(fx->dir, "t/a/.tarn-tmp-fresh.0000000000000006", "12"); /* a live writer's */
+  age_file(fx->dir, "t/a/.tarn-tmp-obj.0000000000000001", 7200);
+  age_file(fx->dir, "t/a/b/.tarn-tmp-x.0000000000000002", 7200);
+  /* a symlinked directory is not followed */
+  snprintf(path, sizeof(path), "%s/t/a/link", fx->dir);
+  snprintf(target, sizeof(target), "%s/elsewhere", fx->dir);
+  assert_int_equal(symlink(target, path), 0);
+  hour_ago_ms = tarn_clock_wall_us() / 1000 - 3600 * 1000;
+
+  /* dry run under t/a/ with an hour's grace: the two old ones, in path order, sizes */
+  memset(&w, 0, sizeof(w));
+  assert_int_equal(tarn_store_sweep(fx->st, "t/a/", hour_ago_ms, 1, collect_swept, &w, &n, &err),
+                   0);
+  assert_int_equal(n, 2);
+  assert_string_equal(w.text, "t/a/.tarn-tmp-obj.0000000000000001 5\n"
+                              "t/a/b/.tarn-tmp-x.0000000000000002 3\n");
+  assert_int_equal(count_tmp_files(fx->dir), 6); /* a dry run removes nothing */
+  /* no grace: the fresh one too; a prefix that stops mid-name matches by bytes */
+  memset(&w, 0, sizeof(w));
+  assert_int_equal(tarn_store_sweep(fx->st, "t/a", INT64_MAX, 1, collect_swept, &w, &n, &err), 0);
+  assert_int_equal(n, 4);
+  assert_string_equal(w.text, "t/a/.tarn-tmp-fresh.0000000000000006 2\n"
+                              "t/a/.tarn-tmp-obj.0000000000000001 5\n"
+                              "t/a/b/.tarn-tmp-x.0000000000000002 3\n"
+                              "t/ab/.tarn-tmp-y.0000000000000003 1\n");
+  /* a missing directory has none; a bad prefix is refused */
+  assert_int_equal(tarn_store_sweep(fx->st, "nope/", INT64_MAX, 1, NULL, NULL, &n, &err), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(tarn_store_sweep(fx->st, "/t", INT64_MAX, 1, NULL, NULL, &n, &err),
+                   TARN_EBADKEY);
+
+  /* for real, through the faulty wrapper (it passes sweeps through) */
+  assert_int_equal(tarn_store_faulty_wrap(fx->st, &fs, &err), 0);
+  fx->st = fs;
+  memset(&w, 0, sizeof(w));
+  assert_int_equal(tarn_store_sweep(fs, "t/a/", hour_ago_ms, 0, collect_swept, &w, &n, &err), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(w.text, "t/a/.tarn-tmp-obj.0000000000000001 5\n"
+                              "t/a/b/.tarn-tmp-x.0000000000000002 3\n");
+  assert_int_equal(count_tmp_files(fx->dir), 4);
+  assert_int_equal(tarn_store_sweep(fs, "t/a/", hour_ago_ms, 0, NULL, NULL, &n, &err), 0);
+  assert_int_equal(n, 0); /* the fresh one is left alone */
+  assert_object(fs, "t/a/obj", "object", 6);
+  snprintf(path, sizeof(path), "%s/elsewhere/.tarn-tmp-z.0000000000000005", fx->dir);
+  assert_int_equal(access(path, F_OK), 0); /* never reached through the symlink */
+}
+
 /* One thread puts, another deletes, in a directory that keeps vanishing: the put side
  * must survive a concurrent rmdir of its (empty) parent. */
 typedef struct race_arg {
@@ -1166,6 +1249,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_writer_abort, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_root, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sweep_age, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sweep_prefix_dry_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_put_delete_race, setup, teardown),
       cmocka_unit_test_setup_teardown(test_faulty_get_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_faulty_short_write, setup, teardown),

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,9 @@
  *     committed snapshot (the new rows only when the swap happened);
  *   - tarn_table_remove_orphans (dry run, no grace period) reports exactly the files
  *     that appeared since the child started, when the swap did not happen, and none
- *     when it did (v<N>.metadata.json and version-hint.text are not orphans by rule);
- * then removes those orphans and sweeps temp files so the next round starts clean.
+ *     when it did (v<N>.metadata.json and version-hint.text are not orphans by rule),
+ *     plus, either way, the temp file of the put the child was killed in (found on disk);
+ * then removes those orphans, which leaves no temp file for a sweep of the whole store.
  */
 
 #define KILLED 77
@@ -237,6 +239,25 @@ static void list_table(tarn_store *st, keyset *out) {
   tarn_store_list_free(&page);
 }
 
+/* Every temp file under the table location, as a path below the store root, found on
+ * disk (not through the store). nftw takes no argument: the walk's state is static. */
+static keyset *temps_out;
+static size_t temps_root_len;
+static int temps_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  if (flag == FTW_F && strncmp(path + ftw->base, ".tarn-tmp-", 10) == 0)
+    keyset_add(temps_out, path + temps_root_len);
+  return 0;
+}
+
+static void temp_files(const fx *f, keyset *out) {
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof(dir), "%s/%s", f->dir, TABLE_PREFIX);
+  temps_out = out;
+  temps_root_len = strlen(f->dir) + 1;
+  nftw(dir, temps_cb, 16, FTW_PHYS);
+}
+
 static int is_convention(const char *key) {
   const char *base = strrchr(key, '/') + 1;
   return strcmp(base, "version-hint.text") == 0 ||
@@ -337,7 +358,7 @@ static void test_kill_at_every_step(void **state) {
   tarn_error err;
   int64_t committed_sum, committed_rows, next_id = 0, sum, rows;
   int n, finished = 0, kills = 0, kills_before_swap = 0, kills_after_swap = 0;
-  int max_steps = 0, orphans_total = 0;
+  int max_steps = 0, orphans_total = 0, temps_total = 0;
   char seen[64][16];
   int nseen = 0;
 
@@ -428,6 +449,11 @@ static void test_kill_at_every_step(void **state) {
     for (i = 0; !swapped && i < after.n; i++)
       if (!keyset_has(&before, after.keys[i]) && !is_convention(after.keys[i]))
         keyset_add(&want, after.keys[i]);
+    {
+      size_t n0 = want.n;
+      temp_files(f, &want);
+      temps_total += (int)(want.n - n0);
+    }
     if (tarn_table_remove_orphans(t, INT64_MAX, 1, collect_orphan, &orphans, NULL, &err) != 0)
       fail_msg("step %d: remove-orphans: %s", n, tarn_error_message(&err));
     if (orphans.n != want.n)
@@ -438,12 +464,13 @@ static void test_kill_at_every_step(void **state) {
         fail_msg("step %d (%s): %s was left by the child but not reported", n, last,
                  want.keys[i]);
     orphans_total += (int)orphans.n;
-    /* clean up for the next round: orphans, then temp files of the killed put */
+    /* clean up for the next round: the orphans, temp files included, and nothing else */
     {
       size_t removed = 0, swept = 0;
       assert_int_equal(tarn_table_remove_orphans(t, INT64_MAX, 0, NULL, NULL, &removed, &err), 0);
       assert_int_equal(removed, want.n);
       assert_int_equal(tarn_store_local_sweep(st, 0, &swept, &err), 0);
+      assert_int_equal(swept, 0);
     }
     tarn_table_close(t);
     tarn_catalog_destroy(cat);
@@ -467,9 +494,10 @@ static void test_kill_at_every_step(void **state) {
   }
   assert_int_equal(kills, max_steps);
   assert_true(kills_before_swap > 0 && kills_after_swap > 0);
+  assert_true(temps_total > 0);
   print_message("killed at each of %d steps (%d before the catalog swap, %d after); %d orphan "
-                "files found and removed; %lld rows committed\n",
-                kills, kills_before_swap, kills_after_swap, orphans_total,
+                "files (%d of them temp files) found and removed; %lld rows committed\n",
+                kills, kills_before_swap, kills_after_swap, orphans_total, temps_total,
                 (long long)committed_rows);
 }
 
