@@ -131,6 +131,8 @@ typedef struct tarn_http_route {
   size_t max_body;      /* body cap for this route; 0 = the server's max_body */
   int quiet;            /* log requests at debug instead of info (probes, scrapes) */
   tarn_http_scope scope; /* the least scope a caller needs (required) */
+  const char *params;   /* the query parameters it takes, "a,b,c"; NULL: none. Any other
+                           is answered 400 naming it */
 } tarn_http_route;
 
 typedef struct tarn_http_options {

@@ -587,12 +587,15 @@ static int on_resync_missing(const tarn_http_request *req, tarn_http_response *r
 int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_options *o,
                                 tarn_error *err) {
   tarn_http_route routes[] = {
-      {"GET", "/catalog/datasets", on_list, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"GET", "/catalog/datasets/{name}", on_show, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"POST", "/catalog/datasets/{name}/resync", on_resync, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE},
-      {"POST", "/catalog/resync-missing", on_resync_missing, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE},
+      {"GET", "/catalog/datasets", on_list, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"GET", "/catalog/datasets/{name}", on_show, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"POST", "/catalog/datasets/{name}/resync", on_resync, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE,
+       NULL},
+      {"POST", "/catalog/resync-missing", on_resync_missing, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE,
+       NULL},
   };
-  tarn_http_route up = {"POST", "/ingest", NULL, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE};
+  tarn_http_route up = {"POST", "/ingest", NULL, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE,
+                        "name,mode,delimiter"};
   tarn_metrics *reg = srv->opts.metrics;
   ingest_srv *is;
   size_t i;

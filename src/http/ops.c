@@ -52,9 +52,11 @@ static int on_metrics(const tarn_http_request *req, tarn_http_response *resp, vo
 
 int tarn_http_add_ops_routes(tarn_http_server *srv, const char *version, tarn_error *err) {
   tarn_http_route health = {"GET", "/healthz", on_healthz, NULL, 0, 1,
-                            srv->opts.public_healthz ? TARN_HTTP_SCOPE_PUBLIC : TARN_HTTP_SCOPE_READ};
+                            srv->opts.public_healthz ? TARN_HTTP_SCOPE_PUBLIC : TARN_HTTP_SCOPE_READ,
+                            NULL};
   tarn_http_route metrics = {"GET", "/metrics", on_metrics, NULL, 0, 1,
-                             srv->opts.public_metrics ? TARN_HTTP_SCOPE_PUBLIC : TARN_HTTP_SCOPE_READ};
+                             srv->opts.public_metrics ? TARN_HTTP_SCOPE_PUBLIC : TARN_HTTP_SCOPE_READ,
+                             NULL};
   ops_ctx *ops;
   tarn_metric *start;
   int rc;

@@ -918,6 +918,27 @@ static enum MHD_Result authorize(struct MHD_Connection *conn, req_ctx *ctx) {
   return MHD_YES;
 }
 
+typedef struct param_check {
+  const char *allowed; /* "a,b,c" or NULL */
+  char bad[64];        /* the first one not in it */
+} param_check;
+
+static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value) {
+  param_check *pc = cls;
+  const char *p = pc->allowed;
+  size_t kl = strlen(key);
+  while (p != NULL && *p != '\0') {
+    const char *comma = strchr(p, ',');
+    size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    if (n == kl && strncmp(p, key, n) == 0)
+      return MHD_YES;
+    p = comma ? comma + 1 : NULL;
+  }
+  snprintf(pc->bad, sizeof(pc->bad), "%s", key);
+  return MHD_NO; /* stop at the first unknown one */
+}
+
 /* The first call of a request: the head is in, nothing of the body is read. Everything
  * that refuses the request (method, URI, capacity, token, cap, route) answers here. */
 static enum MHD_Result on_head(struct MHD_Connection *conn, req_ctx *ctx, const char *url,
@@ -951,6 +972,18 @@ static enum MHD_Result on_head(struct MHD_Connection *conn, req_ctx *ctx, const 
   ret = authorize(conn, ctx);
   if (ctx->answered)
     return ret;
+  if (ctx->match.route != NULL) { /* a misspelt parameter must not be silently ignored */
+    param_check pc;
+    pc.allowed = ctx->match.route->params;
+    pc.bad[0] = '\0';
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, check_param, &pc);
+    if (pc.bad[0] != '\0')
+      return send_error(conn, ctx, 400, "invalid_argument", NULL, NULL,
+                        "unknown query parameter \"%s\" for %s %s (%s%s)", pc.bad,
+                        ctx->method, ctx->match.route->pattern,
+                        pc.allowed ? "it takes: " : "it takes none",
+                        pc.allowed ? pc.allowed : "");
+  }
   ctx->cap = ctx->match.route && ctx->match.route->max_body ? ctx->match.route->max_body
                                                             : srv->opts.max_body;
   tarn_buf_init(&ctx->body, ctx->cap);

@@ -393,6 +393,8 @@ static int on_errors(const tarn_http_request *req, tarn_http_response *resp, voi
   json_t *events;
   if (bucket != NULL && bucket[0] == '\0')
     bucket = NULL;
+  if (bucket != NULL && tarn_buckets_find(sc->bs, bucket) == NULL)
+    return tarn_http_reply_error(resp, 404, "not_found", "no bucket named \"%s\"", bucket);
   if (since_s != NULL && since_s[0] != '\0' && tarn_errjournal_parse_time(since_s, &since) != 0)
     return tarn_http_reply_error(resp, 400, "invalid_argument",
                                  "since=\"%s\": must be an ISO 8601 UTC time such as "
@@ -511,16 +513,18 @@ int tarn_http_add_storage_routes(tarn_http_server *srv, tarn_buckets *bs, tarn_e
   storage_ctx *sc = tarn_calloc(1, sizeof(*sc));
   const char *obj = "/storage/buckets/{bucket}/objects/{key...}";
   tarn_http_route routes[] = {
-      {"GET", "/storage/buckets", on_buckets, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"GET", "/storage/buckets/{bucket}/objects", on_list, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"GET", obj, on_get, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"DELETE", obj, on_delete, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE},
-      {"GET", "/storage/errors", on_errors, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"POST", "/storage/errors/flush", on_flush, NULL, 0, 0, TARN_HTTP_SCOPE_ADMIN},
-      {"POST", "/storage/errors/compact", on_compact, NULL, 0, 0, TARN_HTTP_SCOPE_ADMIN},
-      {"GET", "/storage/bucket-health", on_health, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
+      {"GET", "/storage/buckets", on_buckets, NULL, 0, 0, TARN_HTTP_SCOPE_READ, "probe"},
+      {"GET", "/storage/buckets/{bucket}/objects", on_list, NULL, 0, 0, TARN_HTTP_SCOPE_READ,
+       "prefix,start_after,limit"},
+      {"GET", obj, on_get, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"DELETE", obj, on_delete, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE, NULL},
+      {"GET", "/storage/errors", on_errors, NULL, 0, 0, TARN_HTTP_SCOPE_READ,
+       "bucket,since,limit"},
+      {"POST", "/storage/errors/flush", on_flush, NULL, 0, 0, TARN_HTTP_SCOPE_ADMIN, NULL},
+      {"POST", "/storage/errors/compact", on_compact, NULL, 0, 0, TARN_HTTP_SCOPE_ADMIN, NULL},
+      {"GET", "/storage/bucket-health", on_health, NULL, 0, 0, TARN_HTTP_SCOPE_READ, "minutes"},
   };
-  tarn_http_route put = {"PUT", obj, NULL, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE};
+  tarn_http_route put = {"PUT", obj, NULL, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE, NULL};
   size_t i;
   int rc;
   if (sc == NULL)

@@ -141,6 +141,10 @@ expect_match "HEAD too" $'X-Tarn-Rescue-Used: true\r' "$(cat "$WORK/h")"
 curl -sS -D "$WORK/h" -o /dev/null "$OBJ/main/objects/big/50mb.bin"
 expect_eq "an object on the primary is not a rescue" "" "$(grep -i rescue "$WORK/h")"
 curl -sS -o /dev/null "$OBJ/main/objects/reports/q3.csv"
+expect_eq "the journal of a bucket that does not exist: 404" 404 \
+  "$(curl -sS -o /dev/null -w '%{http_code}' "$BASE/storage/errors?bucket=nosuch")"
+expect_eq "a misspelt query parameter: 400, not ignored" 400 \
+  "$(curl -sS -o /dev/null -w '%{http_code}' "$BASE/storage/errors?buckets=main")"
 body=$(curl -sS "$BASE/storage/errors?bucket=main")
 expect_eq "the fallbacks are journaled" 3 "$(jq -r .count <<<"$body")"
 expect_eq "as rescued events on the primary" "true main get reports/q3.csv fatal" \

@@ -25,11 +25,11 @@ static void test_router_match(void **state) {
   tarn__http_router r = {0};
   tarn__http_match m;
   tarn_http_route routes[] = {
-      {"GET", "/healthz", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"GET", "/catalog/datasets/{name}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"POST", "/catalog/datasets/{name}/resync", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"PUT", "/storage/buckets/{bucket}/objects/{key...}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"GET", "/storage/buckets/{bucket}/objects/{key...}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
+      {"GET", "/healthz", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"GET", "/catalog/datasets/{name}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"POST", "/catalog/datasets/{name}/resync", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"PUT", "/storage/buckets/{bucket}/objects/{key...}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"GET", "/storage/buckets/{bucket}/objects/{key...}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
   };
   size_t i;
   for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
@@ -87,12 +87,12 @@ static void test_router_match(void **state) {
 static void test_router_rejects_bad_patterns(void **state) {
   tarn__http_router r = {0};
   tarn_http_route bad[] = {
-      {"GET", "healthz", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"GET", "/a/{", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"GET", "/a/{}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"GET", "/a/x{y}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"GET", "/a/{y}z", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
-      {"GET", "/ok", NULL, NULL, 0, 0, TARN_HTTP_SCOPE_READ},
+      {"GET", "healthz", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"GET", "/a/{", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"GET", "/a/{}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"GET", "/a/x{y}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"GET", "/a/{y}z", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"GET", "/ok", NULL, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
   };
   size_t i;
   for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -230,9 +230,9 @@ static int gen_handler(const tarn_http_request *req, tarn_http_response *resp, v
 static int setup_server(void **state) {
   fixture *f = calloc(1, sizeof(*f));
   tarn_http_options o;
-  tarn_http_route slow = {"GET", "/slow", slow_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ};
-  tarn_http_route echo = {"POST", "/echo/{name}", echo_handler, NULL, 64, 0, TARN_HTTP_SCOPE_READ};
-  tarn_http_route failing = {"GET", "/fail", failing_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ};
+  tarn_http_route slow = {"GET", "/slow", slow_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ, "ms"};
+  tarn_http_route echo = {"POST", "/echo/{name}", echo_handler, NULL, 64, 0, TARN_HTTP_SCOPE_READ, NULL};
+  tarn_http_route failing = {"GET", "/fail", failing_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL};
   tarn_error err;
   const char *colon;
   memset(&o, 0, sizeof(o));
@@ -246,8 +246,9 @@ static int setup_server(void **state) {
   assert_int_equal(tarn_http_server_route(f->srv, &echo, &err), 0);
   assert_int_equal(tarn_http_server_route(f->srv, &failing, &err), 0);
   {
-    tarn_http_route up = {"PUT", "/up/{name}", NULL, NULL, 200000, 0, TARN_HTTP_SCOPE_READ};
-    tarn_http_route gen = {"GET", "/gen", gen_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ};
+    tarn_http_route up = {"PUT", "/up/{name}", NULL, NULL, 200000, 0, TARN_HTTP_SCOPE_READ, NULL};
+    tarn_http_route gen = {"GET", "/gen", gen_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ,
+                           "n,fail,chunked"};
     assert_int_equal(tarn_http_server_route_stream(f->srv, &up, &up_ops, &err), 0);
     assert_int_equal(tarn_http_server_route_stream(f->srv, &up, NULL, &err), TARN_EINVAL);
     assert_int_equal(tarn_http_server_route(f->srv, &gen, &err), 0);
@@ -335,6 +336,19 @@ static void test_serves_and_errors(void **state) {
   r = http_get(f->port, "GET", "/fail");
   assert_non_null(strstr(r, "HTTP/1.1 500"));
   assert_non_null(strstr(r, "\"code\":\"internal\""));
+  free(r);
+
+  /* a query parameter the route does not take is named, not ignored */
+  r = http_get(f->port, "GET", "/slow?ms=1&msec=5");
+  assert_non_null(strstr(r, "HTTP/1.1 400"));
+  assert_non_null(strstr(r, "unknown query parameter \\\"msec\\\" for GET /slow (it takes: ms)"));
+  free(r);
+  r = http_get(f->port, "GET", "/healthz?verbose=1");
+  assert_non_null(strstr(r, "HTTP/1.1 400"));
+  assert_non_null(strstr(r, "(it takes none)"));
+  free(r);
+  r = http_get(f->port, "GET", "/slow?ms=1");
+  assert_non_null(strstr(r, "HTTP/1.1 200"));
   free(r);
 }
 

@@ -66,8 +66,8 @@ static const tarn_http_stream_ops sink_ops = {sink_begin, sink_chunk, sink_end};
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof(*f));
   tarn_http_options o;
-  tarn_http_route slow = {"GET", "/slow", slow_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ};
-  tarn_http_route echo = {"POST", "/echo", echo_handler, NULL, 1 << 20, 0, TARN_HTTP_SCOPE_WRITE};
+  tarn_http_route slow = {"GET", "/slow", slow_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ, "ms"};
+  tarn_http_route echo = {"POST", "/echo", echo_handler, NULL, 1 << 20, 0, TARN_HTTP_SCOPE_WRITE, NULL};
   tarn_error err;
   memset(&o, 0, sizeof(o));
   o.listen = "127.0.0.1:0";
@@ -85,7 +85,7 @@ static int setup(void **state) {
   assert_int_equal(tarn_http_server_route(f->srv, &slow, &err), 0);
   assert_int_equal(tarn_http_server_route(f->srv, &echo, &err), 0);
   {
-    tarn_http_route sink = {"PUT", "/sink", NULL, NULL, 1 << 20, 0, TARN_HTTP_SCOPE_WRITE};
+    tarn_http_route sink = {"PUT", "/sink", NULL, NULL, 1 << 20, 0, TARN_HTTP_SCOPE_WRITE, NULL};
     assert_int_equal(tarn_http_server_route_stream(f->srv, &sink, &sink_ops, &err), 0);
   }
   assert_int_equal(tarn_http_server_start(f->srv, &err), 0);
