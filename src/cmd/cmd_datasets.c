@@ -125,8 +125,11 @@ static void print_manifest(const json_t *m) {
     w = 40;
   printf("columns (%zu):\n", json_array_size(json_object_get(m, "columns")));
   json_array_foreach(json_object_get(m, "columns"), i, v)
-    printf("  %-*s  %-11s  %s\n", (int)w, str_or(v, "name", "?"), str_or(v, "type", "?"),
-           json_is_true(json_object_get(v, "nullable")) ? "nullable" : "not null");
+    /* every dataset column is optional in the table's schema (a later file may bring
+     * nulls, as `tarn table show` says); "nullable" reports whether any null came yet */
+    printf("  %-*s  %-11s  optional, %s\n", (int)w, str_or(v, "name", "?"),
+           str_or(v, "type", "?"),
+           json_is_true(json_object_get(v, "nullable")) ? "has nulls" : "no nulls so far");
   printf("objects (%zu):\n", json_array_size(json_object_get(m, "objects")));
   json_array_foreach(json_object_get(m, "objects"), i, v) {
     char size[24];
