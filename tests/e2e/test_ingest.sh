@@ -239,7 +239,7 @@ expect_eq "datasets list --json" "cli semi trips tty" \
   "$("$BIN" datasets list --json --lake "$LAKE" | jq -r '[.datasets[].name] | join(" ")')"
 out=$("$BIN" datasets show trips --lake "$LAKE")
 expect_match "datasets show: fingerprint, rows, columns, objects" \
-  'fingerprint +sha256:.*rows +3500.*columns \(11\):.*qty +int64 +nullable.*objects \(2\):' "$(tr '\n' ' ' <<<"$out")"
+  'fingerprint +sha256:.*rows +3500.*columns \(11\):.*id +int64 +optional, no nulls so far.*qty +int64 +optional, has nulls.*objects \(2\):' "$(tr '\n' ' ' <<<"$out")"
 expect_eq "datasets show --json is the HTTP manifest view" \
   "$(curl -sS "$BASE/catalog/datasets/trips" | jq -S 'del(.updated_at)')" \
   "$("$BIN" datasets show trips --json --lake "$LAKE" | jq -S 'del(.updated_at)')"
