@@ -333,11 +333,36 @@ typedef struct tarn_pq_predicate {
   tarn_pq_value value;
 } tarn_pq_predicate;
 
+/*
+ * A pruning filter: a tree of predicates under AND and OR (callers push NOT down to the
+ * leaves first, e.g. NOT(a < 5) becomes a >= 5 OR a is NaN, and leave out leaves they
+ * cannot express: under AND a left-out leaf is simply dropped, under OR it makes the
+ * whole OR unprunable). A row group or page is skipped only when the tree proves that
+ * no row in it can satisfy it: an AND when one child proves it, an OR when every child
+ * does. An IN list is an OR of EQ leaves, so bloom filters prune it too.
+ */
+typedef enum tarn_pq_filter_kind {
+  TARN_PQ_FILTER_PRED = 1, /* pred */
+  TARN_PQ_FILTER_AND,      /* children; none = true */
+  TARN_PQ_FILTER_OR,       /* children; at least one */
+} tarn_pq_filter_kind;
+
+typedef struct tarn_pq_filter {
+  tarn_pq_filter_kind kind;
+  tarn_pq_predicate pred;                 /* PRED */
+  const struct tarn_pq_filter *children;  /* AND, OR: an array */
+  size_t nchildren;
+} tarn_pq_filter;
+
+/* Deepest filter tree a scan accepts (TARN_EINVAL beyond). */
+#define TARN_PQ_FILTER_MAX_DEPTH 64
+
 typedef struct tarn_pq_scan_options {
   const size_t *columns;   /* projection: schema column indexes in output order; NULL = all */
   size_t ncolumns;
   const tarn_pq_predicate *preds; /* ANDed; used to prune row groups and pages */
   size_t npreds;
+  const tarn_pq_filter *filter;   /* ANDed with preds; NULL = none. Copied at open */
   int64_t batch_rows;      /* rows per output batch at most; 0 = 65536 */
   int64_t row_group;       /* read only this row group; -1 = all */
 } tarn_pq_scan_options;
