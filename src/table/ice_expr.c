@@ -718,7 +718,7 @@ static int read_literal(pstate *p, int in_list, tarn_buf *out) {
     size_t start = p->pos, end;
     while (p->pos < p->len) {
       char c = p->text[p->pos];
-      if ((c == ')' && p->depth > 0) || (c == ',' && in_list))
+      if ((c == ')' && (p->depth > 0 || in_list)) || (c == ',' && in_list))
         break;
       if (isspace((unsigned char)c)) {
         size_t save = p->pos;

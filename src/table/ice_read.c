@@ -462,6 +462,30 @@ static int push_node(tarn_table_scan *s, pqf *q, const tarn__nnf *n, tarn_pq_fil
   return 0;
 }
 
+/* May a row of the open file make n true, knowing only which columns the file lacks (null
+ * in every row, so only IS NULL can hold on them)? */
+static int absent_may_match(const tarn_table_scan *s, const tarn__nnf *n) {
+  size_t i;
+  long fi;
+  switch (n->kind) {
+  case TARN__NNF_LEAF:
+    fi = field_index(s, n->field_id);
+    return n->op == TARN__OP_IS_NULL || (fi >= 0 && s->fcol[fi] >= 0);
+  case TARN__NNF_AND:
+    for (i = 0; i < n->nkids; i++)
+      if (!absent_may_match(s, &n->kids[i]))
+        return 0;
+    return 1;
+  case TARN__NNF_OR:
+    for (i = 0; i < n->nkids; i++)
+      if (absent_may_match(s, &n->kids[i]))
+        return 1;
+    return n->nkids == 0;
+  default:
+    return 1;
+  }
+}
+
 static void pqf_free(pqf *q) {
   size_t i;
   for (i = 0; i < q->nblocks; i++)
@@ -494,6 +518,8 @@ static void close_file(tarn_table_scan *s) {
   s->r = NULL;
 }
 
+/* Opens a data file for reading: 0, 1 when its footer proves no row can match (nothing
+ * open then but the reader), or an error code. */
 static int open_file(tarn_table_scan *s, const tarn_ice_data_file *df, tarn_error *err) {
   char key[TARN_STORE_KEY_MAX + 1];
   const tarn_pq_file_meta *fm;
@@ -546,6 +572,10 @@ static int open_file(tarn_table_scan *s, const tarn_ice_data_file *df, tarn_erro
       proj[nproj++] = hit->col;
     }
   }
+  if (s->has_nnf && !absent_may_match(s, &s->nnf)) {
+    rc = 1; /* e.g. x > 5 on a file written before x was added */
+    goto out;
+  }
   if (nproj == 0 && fm->schema.ncols > 0)
     proj[nproj++] = 0; /* rows still have to be counted */
   memset(&o, 0, sizeof(o));
@@ -572,7 +602,7 @@ out:
   pqf_free(&q);
   tarn_free(ids);
   tarn_free(proj);
-  if (rc != 0)
+  if (rc < 0 || rc > 1)
     tarn_error_prefix(err, "%s: data file %s: ", s->label, df->file_path);
   return rc;
 }
@@ -776,6 +806,13 @@ int tarn_table_scan_next(tarn_table_scan *s, const tarn_table_batch **out, tarn_
       if (s->next_file >= s->nfiles)
         return 0;
       rc = open_file(s, &s->files[s->next_file++], err);
+      if (rc == 1) { /* the footer shows no row can match */
+        s->st.files_pruned_metrics++;
+        tarn_log_debug("scan pruned", "level=file_schema table=%s file=%s", s->label,
+                       s->cur_path);
+        close_file(s);
+        continue;
+      }
       if (rc != 0)
         goto fail;
       s->st.files_read++;

@@ -157,6 +157,8 @@ typedef struct tarn_table_scan_stats {
   int64_t snapshot_id;      /* -1: the table has no snapshot (no rows) */
   int64_t manifests_total, manifests_pruned;           /* by partition summaries */
   int64_t files_total, files_pruned_partition, files_pruned_metrics, files_read;
+  /* files_pruned_metrics also counts files whose footer lacks a column the filter needs a
+   * value in (added after the file was written: null there) */
   int64_t row_groups_total, row_groups_pruned_stats, row_groups_pruned_bloom;
   int64_t pages_total, pages_pruned;                   /* by the page index */
   int64_t rows_read;        /* rows decoded from data files (after row group/page pruning) */
