@@ -107,6 +107,10 @@ int tarn_pq_schema_copy(tarn_pq_schema *dst, const tarn_pq_schema *src, tarn_err
 void tarn_pq_schema_free(tarn_pq_schema *s);
 /* A short type description for people: "INT64 TIMESTAMP(MICROS,utc)", "BYTE_ARRAY STRING". */
 void tarn_pq_column_describe(const tarn_pq_column *c, char *dst, size_t n);
+/* Bytes of one PLAIN value of fixed width: 1 for BOOLEAN (in statistics; arrays hold a
+ * bitmap), 4 or 8 for numbers, 12 for INT96, type_length for FIXED_LEN_BYTE_ARRAY (also
+ * the bytes per value of an array); 0 for BYTE_ARRAY. */
+int tarn_pq_plain_width(const tarn_pq_column *c);
 /* The value of a FLOAT16 (2 bytes, little-endian IEEE 754 half), exactly, as a double. */
 double tarn_pq_float16_to_double(const uint8_t *p);
 

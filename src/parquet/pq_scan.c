@@ -159,18 +159,6 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   return 0;
 }
 
-static int value_width(const tarn_pq_column *c) {
-  switch (c->type) {
-  case TARN_PQ_BOOLEAN: return 1;
-  case TARN_PQ_INT32:
-  case TARN_PQ_FLOAT: return 4;
-  case TARN_PQ_INT64:
-  case TARN_PQ_DOUBLE: return 8;
-  case TARN_PQ_INT96: return 12;
-  case TARN_PQ_FIXED_LEN_BYTE_ARRAY: return c->type_length;
-  default: return 0;
-  }
-}
 
 static int ranges_push(rranges *rr, int64_t a, int64_t b) {
   if (a >= b)
@@ -1088,7 +1076,7 @@ static int bounds_exclude(const tarn_pq_column *c, tarn_pq_op op, const uint8_t 
 }
 
 static int fixed_bound_ok(const tarn_pq_column *c, size_t n) {
-  int w = value_width(c);
+  int w = tarn_pq_plain_width(c);
   return w == 0 || n == (size_t)w;
 }
 
@@ -1427,7 +1415,7 @@ static int open_cursor(tarn_pq_scan *s, const tarn_pq_row_group_meta *g, size_t 
   cc->col = col;
   cc->c = &s->m->schema.cols[col];
   cc->cm = cm;
-  cc->w = value_width(cc->c);
+  cc->w = tarn_pq_plain_width(cc->c);
   cc->rg_rows = g->num_rows;
   cc->chunk_off = start;
   switch (cm->codec) {
@@ -1560,8 +1548,8 @@ int tarn_pq_scan_open(tarn_pq_reader *r, const tarn_pq_scan_options *opts, tarn_
                             r->name, col, m->schema.ncols);
     }
     s->proj[i] = col;
-    if ((size_t)value_width(&m->schema.cols[col]) > maxw)
-      maxw = (size_t)value_width(&m->schema.cols[col]);
+    if ((size_t)tarn_pq_plain_width(&m->schema.cols[col]) > maxw)
+      maxw = (size_t)tarn_pq_plain_width(&m->schema.cols[col]);
   }
   {
     int rc = filter_open(s, opts, err);
@@ -1725,7 +1713,8 @@ void tarn_pq_scan_recycle(tarn_pq_scan *s, tarn_pq_batch *b) {
     struct spare *sp = &s->spare[i];
     const tarn_pq_column *c = &s->m->schema.cols[s->proj[i]];
     size_t n = a->length > 0 ? (size_t)a->length : 0;
-    size_t vcap = c->type == TARN_PQ_BOOLEAN ? (n + 7) / 8 + 1 : n * (size_t)value_width(c) + 1;
+    size_t vcap = c->type == TARN_PQ_BOOLEAN ? (n + 7) / 8 + 1
+                                            : n * (size_t)tarn_pq_plain_width(c) + 1;
     spare_give(&sp->values, &sp->values_cap, a->values, vcap);
     spare_give((void **)&sp->validity, &sp->validity_cap, a->validity, (n + 7) / 8);
     spare_give((void **)&sp->offsets, &sp->offsets_cap, a->offsets, (n + 1) * sizeof(int64_t));

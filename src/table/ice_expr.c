@@ -626,6 +626,26 @@ static int nnf_build(const tarn_expr *e, int neg, tarn__nnf *n, int depth) {
   return 0;
 }
 
+int tarn__nnf_may_match(const tarn__nnf *n, tarn__nnf_leaf_fn leaf, void *arg) {
+  size_t i;
+  switch (n->kind) {
+  case TARN__NNF_AND:
+    for (i = 0; i < n->nkids; i++)
+      if (!tarn__nnf_may_match(&n->kids[i], leaf, arg))
+        return 0;
+    return 1;
+  case TARN__NNF_OR:
+    for (i = 0; i < n->nkids; i++)
+      if (tarn__nnf_may_match(&n->kids[i], leaf, arg))
+        return 1;
+    return n->nkids == 0;
+  case TARN__NNF_LEAF:
+    return leaf(arg, n);
+  default:
+    return 1;
+  }
+}
+
 int tarn__expr_nnf(const tarn_expr *e, tarn__nnf *out, tarn_error *err) {
   int rc = nnf_build(e, 0, out, 0);
   if (rc == 0)
@@ -950,37 +970,24 @@ out:
   return rc;
 }
 
-static int parse_and(pstate *p, tarn_expr **out) {
-  int rc = parse_factor(p, out);
-  while (rc == 0 && take_kw(p, "and")) {
+/* term { AND term } (kw "and", below OR) or expr := and-chain { OR and-chain }. */
+static int parse_chain(pstate *p, int is_or, tarn_expr **out) {
+  int rc = is_or ? parse_chain(p, 0, out) : parse_factor(p, out);
+  while (rc == 0 && take_kw(p, is_or ? "or" : "and")) {
     tarn_expr *r = NULL;
-    rc = parse_factor(p, &r);
+    rc = is_or ? parse_chain(p, 0, &r) : parse_factor(p, &r);
     if (rc != 0) {
       tarn_expr_free(*out);
       *out = NULL;
       break;
     }
-    if ((*out = tarn_expr_and(*out, r)) == NULL)
+    if ((*out = (is_or ? tarn_expr_or : tarn_expr_and)(*out, r)) == NULL)
       rc = tarn_error_set(p->err, TARN_ENOMEM, "out of memory parsing a predicate");
   }
   return rc;
 }
 
-static int parse_or(pstate *p, tarn_expr **out) {
-  int rc = parse_and(p, out);
-  while (rc == 0 && take_kw(p, "or")) {
-    tarn_expr *r = NULL;
-    rc = parse_and(p, &r);
-    if (rc != 0) {
-      tarn_expr_free(*out);
-      *out = NULL;
-      break;
-    }
-    if ((*out = tarn_expr_or(*out, r)) == NULL)
-      rc = tarn_error_set(p->err, TARN_ENOMEM, "out of memory parsing a predicate");
-  }
-  return rc;
-}
+static int parse_or(pstate *p, tarn_expr **out) { return parse_chain(p, 1, out); }
 
 int tarn_expr_parse(const tarn_ice_schema *s, const char *text, tarn_expr **out,
                     tarn_error *err) {

@@ -462,28 +462,12 @@ static int push_node(tarn_table_scan *s, pqf *q, const tarn__nnf *n, tarn_pq_fil
   return 0;
 }
 
-/* May a row of the open file make n true, knowing only which columns the file lacks (null
- * in every row, so only IS NULL can hold on them)? */
-static int absent_may_match(const tarn_table_scan *s, const tarn__nnf *n) {
-  size_t i;
-  long fi;
-  switch (n->kind) {
-  case TARN__NNF_LEAF:
-    fi = field_index(s, n->field_id);
-    return n->op == TARN__OP_IS_NULL || (fi >= 0 && s->fcol[fi] >= 0);
-  case TARN__NNF_AND:
-    for (i = 0; i < n->nkids; i++)
-      if (!absent_may_match(s, &n->kids[i]))
-        return 0;
-    return 1;
-  case TARN__NNF_OR:
-    for (i = 0; i < n->nkids; i++)
-      if (absent_may_match(s, &n->kids[i]))
-        return 1;
-    return n->nkids == 0;
-  default:
-    return 1;
-  }
+/* May a row of the open file satisfy leaf n, knowing only which columns the file lacks
+ * (null in every row, so only IS NULL can hold on them)? */
+static int present_leaf(void *arg, const tarn__nnf *n) {
+  const tarn_table_scan *s = arg;
+  long fi = field_index(s, n->field_id);
+  return n->op == TARN__OP_IS_NULL || (fi >= 0 && s->fcol[fi] >= 0);
 }
 
 static void pqf_free(pqf *q) {
@@ -572,7 +556,7 @@ static int open_file(tarn_table_scan *s, const tarn_ice_data_file *df, tarn_erro
       proj[nproj++] = hit->col;
     }
   }
-  if (s->has_nnf && !absent_may_match(s, &s->nnf)) {
+  if (s->has_nnf && !tarn__nnf_may_match(&s->nnf, present_leaf, s)) {
     rc = 1; /* e.g. x > 5 on a file written before x was added */
     goto out;
   }
@@ -692,16 +676,19 @@ static int grow_to(void **p, size_t *cap, size_t need) {
   return 0;
 }
 
-static int value_width(const tarn_pq_column *c) {
-  switch (c->type) {
-  case TARN_PQ_INT32:
-  case TARN_PQ_FLOAT: return 4;
-  case TARN_PQ_INT64:
-  case TARN_PQ_DOUBLE: return 8;
-  case TARN_PQ_INT96: return 12;
-  case TARN_PQ_FIXED_LEN_BYTE_ARRAY: return c->type_length;
-  default: return 0;
-  }
+/* dst (grown as needed) = the bits of src at the nsel rows of sel. */
+static int gather_bits(const void *src, const int64_t *sel, int64_t nsel, uint8_t **dst,
+                       size_t *cap) {
+  const uint8_t *in = src;
+  size_t nb = (size_t)nsel / 8 + 1;
+  int64_t i;
+  if (grow_to((void **)dst, cap, nb) != 0)
+    return -1;
+  memset(*dst, 0, nb);
+  for (i = 0; i < nsel; i++)
+    if (in[sel[i] >> 3] & (1u << (sel[i] & 7)))
+      (*dst)[i >> 3] |= (uint8_t)(1u << (i & 7));
+  return 0;
 }
 
 /* Column k of the output for the nsel rows in s->sel of the file batch (all rows when sel
@@ -712,12 +699,12 @@ static int fill_column(tarn_table_scan *s, size_t k, int64_t nrows, int64_t nsel
   const tarn_pq_column *lc = &s->olayout[k];
   obuf *b = &s->obufs[k];
   const tarn_pq_array *a;
-  int w = value_width(lc);
+  int w = tarn_pq_plain_width(lc); /* BOOLEAN: a bitmap, below */
   int64_t i;
   memset(o, 0, sizeof(*o));
   o->length = nsel;
   if (s->pos[fi] < 0) { /* absent from this file: null in every row */
-    size_t need = (size_t)nsel * (size_t)(w > 8 ? w : 8) + 16;
+    size_t need = (size_t)nsel * (size_t)(w > 8 ? w : 8) + 16; /* also bitmaps, offsets */
     if (grow_to((void **)&s->zero, &s->zero_cap, need) != 0)
       return -1;
     memset(s->zero, 0, need);
@@ -739,29 +726,15 @@ static int fill_column(tarn_table_scan *s, size_t k, int64_t nrows, int64_t nsel
     return 0;
   }
   if (a->validity != NULL) {
-    size_t nb = (size_t)nsel / 8 + 1;
-    if (grow_to((void **)&b->validity, &b->validity_cap, nb) != 0)
+    if (gather_bits(a->validity, s->sel, nsel, &b->validity, &b->validity_cap) != 0)
       return -1;
-    memset(b->validity, 0, nb);
-    for (i = 0; i < nsel; i++) {
-      int64_t r = s->sel[i];
-      if (a->validity[r >> 3] & (1u << (r & 7)))
-        b->validity[i >> 3] |= (uint8_t)(1u << (i & 7));
-      else
-        o->null_count++;
-    }
     o->validity = b->validity;
+    for (i = 0; i < nsel; i++)
+      o->null_count += !(b->validity[i >> 3] & (1u << (i & 7)));
   }
   if (lc->type == TARN_PQ_BOOLEAN) {
-    size_t nb = (size_t)nsel / 8 + 1;
-    if (grow_to((void **)&b->values, &b->values_cap, nb) != 0)
+    if (gather_bits(a->values, s->sel, nsel, &b->values, &b->values_cap) != 0)
       return -1;
-    memset(b->values, 0, nb);
-    for (i = 0; i < nsel; i++) {
-      int64_t r = s->sel[i];
-      if (((const uint8_t *)a->values)[r >> 3] & (1u << (r & 7)))
-        b->values[i >> 3] |= (uint8_t)(1u << (i & 7));
-    }
     o->values = b->values;
   } else if (w > 0) {
     if (grow_to((void **)&b->values, &b->values_cap, (size_t)nsel * (size_t)w + 1) != 0)

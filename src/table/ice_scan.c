@@ -281,34 +281,23 @@ typedef struct prune_cx {
   tarn_buf scratch;
 } prune_cx;
 
-/* May some row of the region make n true? AND: every child may; OR: one child may. */
-static int nnf_may_match(prune_cx *cx, const tarn__nnf *n) {
-  size_t i;
+/* May some row of the region cx describes satisfy leaf n? */
+static int leaf_may_match(void *arg, const tarn__nnf *n) {
+  prune_cx *cx = arg;
   tarn_table_pred p;
-  switch (n->kind) {
-  case TARN__NNF_AND:
-    for (i = 0; i < n->nkids; i++)
-      if (!nnf_may_match(cx, &n->kids[i]))
-        return 0;
-    return 1;
-  case TARN__NNF_OR:
-    for (i = 0; i < n->nkids; i++)
-      if (nnf_may_match(cx, &n->kids[i]))
-        return 1;
-    return n->nkids == 0;
-  case TARN__NNF_LEAF:
-    memset(&p, 0, sizeof(p));
-    p.field_id = n->field_id;
-    p.op = n->op <= TARN__OP_NOT_NULL ? (tarn_pq_op)n->op : TARN_PQ_EQ; /* op decides */
-    p.value = n->value;
-    switch (cx->level) {
-    case AT_MANIFEST: return manifest_leaf(cx->schema, cx->spec, cx->mf, &p, n->op, &cx->scratch);
-    case AT_PARTITION: return partition_leaf(cx->schema, cx->spec, cx->f, &p, n->op, &cx->scratch);
-    default: return metrics_leaf(cx->schema, cx->f, &p, n->op);
-    }
-  default:
-    return 1;
+  memset(&p, 0, sizeof(p));
+  p.field_id = n->field_id;
+  p.op = n->op <= TARN__OP_NOT_NULL ? (tarn_pq_op)n->op : TARN_PQ_EQ; /* n->op decides */
+  p.value = n->value;
+  switch (cx->level) {
+  case AT_MANIFEST: return manifest_leaf(cx->schema, cx->spec, cx->mf, &p, n->op, &cx->scratch);
+  case AT_PARTITION: return partition_leaf(cx->schema, cx->spec, cx->f, &p, n->op, &cx->scratch);
+  default: return metrics_leaf(cx->schema, cx->f, &p, n->op);
   }
+}
+
+static int nnf_may_match(prune_cx *cx, const tarn__nnf *n) {
+  return tarn__nnf_may_match(n, leaf_may_match, cx);
 }
 
 /* The options' predicates (ANDed) and filter as one tree; leaves borrow their values. */

@@ -64,6 +64,10 @@ typedef struct tarn__nnf {
 } tarn__nnf;
 
 int tarn__expr_nnf(const tarn_expr *e, tarn__nnf *out, tarn_error *err);
+/* May some row of a region make n true, given what `leaf` says of each leaf (1: some row
+ * may satisfy it)? An AND when every child may, an OR when one does. */
+typedef int (*tarn__nnf_leaf_fn)(void *arg, const tarn__nnf *leaf);
+int tarn__nnf_may_match(const tarn__nnf *n, tarn__nnf_leaf_fn leaf, void *arg);
 void tarn__nnf_free(tarn__nnf *n);
 
 /* One leaf of an expression on value v: 1 true, 0 false, -1 unknown. */

@@ -271,7 +271,9 @@ static int o_not_b(const mrow *r) { return !r->null[F_B] && r->i[F_B] != 1; }
 static int o_dec(const mrow *r) { return r->i[F_DEC] >= 150; }
 static int o_d(const mrow *r) { return r->i[F_D] < 20003 || r->i[F_D] == 20099; }
 static int o_u(const mrow *r) { return r->u[15] == 3; }
-static int o_ts(const mrow *r) { return r->i[F_TS] >= 3600 * 1000000LL && r->i[F_TS] < 3700000000LL; }
+static int o_ts(const mrow *r) {
+  return r->i[F_TS] >= 3600 * 1000000LL && r->i[F_TS] < 3700000000LL;
+}
 static int o_dw(const mrow *r) { return r->i[F_DW] < 50000; }
 static int o_x_null(const mrow *r) { return r->null[F_X]; }
 static int o_x_or(const mrow *r) { return (!r->null[F_X] && r->i[F_X] > 11900) || r->i[F_ID] < 3; }
