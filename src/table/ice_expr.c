@@ -368,16 +368,19 @@ static int set_values(tarn_expr *e, const tarn_ice_value *v, size_t n, int sort)
   if (tarn_buf_reserve(&e->bytes, total + 1, NULL) != 0)
     return -1;
   for (i = 0; i < n; i++) {
-    e->values[i] = v[i];
-    e->values[i].is_null = 0;
+    if (sort && value_is_nan(&e->type, &v[i]))
+      continue; /* NaN is in no IN list: nothing equals it */
+    e->values[e->nvalues] = v[i];
+    e->values[e->nvalues].is_null = 0;
     if (v[i].bytes != NULL) {
       size_t at = e->bytes.len;
       if (v[i].len > 0 && tarn_buf_append(&e->bytes, v[i].bytes, v[i].len, NULL) != 0)
         return -1;
-      e->values[i].bytes = (const uint8_t *)e->bytes.data + at; /* reserved: never moves */
+      e->values[e->nvalues].bytes = (const uint8_t *)e->bytes.data + at; /* reserved */
     }
+    e->nvalues++;
   }
-  e->nvalues = n;
+  n = e->nvalues;
   if (sort && n > 1) {
     tarn_ice_value *tmp = tarn_calloc(n, sizeof(*tmp));
     if (tmp == NULL)
@@ -502,8 +505,8 @@ int tarn__expr_leaf_eval(const tarn_expr *e, const tarn_ice_value *v) {
   case TARN_EXPR_CMP:
     if (v->is_null)
       return -1;
-    if (value_is_nan(&e->type, v))
-      return e->op == TARN_EXPR_NE;
+    if (value_is_nan(&e->type, v) || value_is_nan(&e->type, &e->values[0]))
+      return e->op == TARN_EXPR_NE; /* a constructor may be given a NaN literal */
     return tarn__expr_cmp_holds(e->op, tarn_ice_value_compare(&e->type, v, &e->values[0]));
   case TARN_EXPR_IN:
     if (v->is_null)
@@ -552,6 +555,10 @@ void tarn__nnf_free(tarn__nnf *n) {
 }
 
 static int nnf_leaf(tarn__nnf *n, const tarn_expr *e, int op, const tarn_ice_value *v) {
+  if (v != NULL && value_is_nan(&e->type, v)) {
+    n->kind = TARN__NNF_TRUE; /* a NaN literal (constructors allow one): prune nothing */
+    return 0;
+  }
   n->kind = TARN__NNF_LEAF;
   n->field_id = e->field_id;
   n->type = e->type;

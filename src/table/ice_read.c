@@ -85,7 +85,8 @@ static int mark_fields(tarn_table_scan *s, const tarn_expr *e, tarn_error *err) 
     }
     return 0;
   }
-  if ((e->kind == TARN_EXPR_CMP && e->nvalues != 1) || (e->kind == TARN_EXPR_IN && e->nvalues == 0))
+  if ((e->kind == TARN_EXPR_CMP && e->nvalues != 1) ||
+      (e->kind == TARN_EXPR_IN && e->values == NULL))
     return tarn_error_set(err, TARN_EINVAL, "%s: a predicate on field id %d has %zu values",
                           s->label, (int)e->field_id, e->nvalues);
   for (i = 0; i < s->schema.nfields; i++)

@@ -113,7 +113,8 @@ int tarn_expr_parse(const tarn_ice_schema *s, const char *text, tarn_expr **out,
 
 /* Constructors. Each copies the values (and their bytes); AND/OR/NOT take the children
  * (on success and on failure: they are freed if the node cannot be built). NULL on
- * allocation failure. */
+ * allocation failure. A NaN literal compares as IEEE says (only != holds); NaN values of
+ * an IN list are dropped (nothing equals them). */
 tarn_expr *tarn_expr_cmp(const tarn_ice_field *f, tarn_expr_op op, const tarn_ice_value *v);
 tarn_expr *tarn_expr_in(const tarn_ice_field *f, const tarn_ice_value *v, size_t n);
 tarn_expr *tarn_expr_null_test(const tarn_ice_field *f, tarn_expr_kind kind); /* IS_NULL,
