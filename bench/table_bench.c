@@ -13,14 +13,14 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/clock.h"
 #include "base/log.h"
 #include "catalog/catalog.h"
 #include "store/store.h"
 #include "table/table.h"
 
+#include "bench_table.h"
+
 #define NFILES 10000
-#define DAY_US 86400000000LL
 
 typedef struct env {
   char dir[64];
@@ -30,17 +30,6 @@ typedef struct env {
   tarn_table_io io;
 } env;
 
-static double now_s(void) { return (double)tarn_clock_mono_ns() / 1e9; }
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof(*v), cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int env_open(env *e) {
   char real[PATH_MAX], db[128];
@@ -72,23 +61,6 @@ static void env_close(env *e) {
 }
 
 /* Schema: id long required, ts timestamptz required, name string. */
-static void make_schema(tarn_ice_schema *s, tarn_ice_field *f) {
-  memset(f, 0, 3 * sizeof(*f));
-  f[0].id = 1;
-  f[0].name = "id";
-  f[0].required = 1;
-  f[0].type.id = TARN_ICE_LONG;
-  f[1].id = 2;
-  f[1].name = "ts";
-  f[1].required = 1;
-  f[1].type.id = TARN_ICE_TIMESTAMPTZ;
-  f[2].id = 3;
-  f[2].name = "name";
-  f[2].type.id = TARN_ICE_STRING;
-  s->schema_id = 0;
-  s->fields = f;
-  s->nfields = 3;
-}
 
 /* ---- 1. small appends ---- */
 
@@ -105,12 +77,12 @@ static double small_appends(int n, double *commit_s, int *merged) {
   *merged = 0;
   if (env_open(&e) != 0)
     return -1;
-  make_schema(&s, f);
+  bench_make_schema(&s, f);
   if (tarn_table_create(e.cat, &e.io, "bench", "small", &s, NULL, NULL, NULL, 0, NULL, &t, &err)) {
     fprintf(stderr, "table_bench: %s\n", tarn_error_message(&err));
     goto out;
   }
-  t0 = now_s();
+  t0 = bench_now_s();
   for (i = 0; i < n; i++) {
     int64_t ids[10], ts[10], offs[11];
     char data[10 * 16];
@@ -126,7 +98,7 @@ static double small_appends(int n, double *commit_s, int *merged) {
     offs[0] = 0;
     for (k = 0; k < 10; k++) {
       ids[k] = (int64_t)i * 10 + k;
-      ts[k] = 20000 * DAY_US + ids[k];
+      ts[k] = 20000 * BENCH_DAY_US + ids[k];
       offs[k + 1] = offs[k] + sprintf(data + offs[k], "n%lld", (long long)ids[k]);
     }
     cols[0].length = cols[1].length = cols[2].length = 10;
@@ -144,17 +116,17 @@ static double small_appends(int n, double *commit_s, int *merged) {
       fprintf(stderr, "table_bench: write: %s\n", tarn_error_message(&err));
       goto out;
     }
-    c0 = now_s();
+    c0 = bench_now_s();
     if (tarn_table_append(t, files, nf, NULL, 0, &res, &err) != 0) {
       fprintf(stderr, "table_bench: append: %s\n", tarn_error_message(&err));
       tarn_ice_data_files_free(files, nf);
       goto out;
     }
-    in_commit += now_s() - c0;
+    in_commit += bench_now_s() - c0;
     *merged += res.manifests_merged > 0;
     tarn_ice_data_files_free(files, nf);
   }
-  total = now_s() - t0;
+  total = bench_now_s() - t0;
   *commit_s = in_commit;
 out:
   tarn_table_close(t);
@@ -195,7 +167,7 @@ static int make_entry(const env *e, const char *table, int i, tarn_ice_data_file
   f->nstats = 2;
   for (k = 0; k < 2; k++) {
     tarn_ice_column_stats *cs = &f->stats[k];
-    int64_t lo = k == 0 ? (int64_t)i * 1000 : (20000 + i / 100) * DAY_US + (i % 100) * 1000;
+    int64_t lo = k == 0 ? (int64_t)i * 1000 : (20000 + i / 100) * BENCH_DAY_US + (i % 100) * 1000;
     int64_t hi = k == 0 ? lo + 999 : lo + 999;
     cs->field_id = k + 1;
     cs->column_size = 4000;
@@ -221,7 +193,7 @@ static tarn_table *planning_table(env *e, const char *name, int commits) {
   tarn_table *t = NULL;
   tarn_error err;
   int per = NFILES / commits, c, i;
-  make_schema(&s, f);
+  bench_make_schema(&s, f);
   if (tarn_table_create(e->cat, &e->io, "bench", name, &s, &spec, NULL, props, 1, NULL, &t, &err)) {
     fprintf(stderr, "table_bench: %s\n", tarn_error_message(&err));
     return NULL;
@@ -258,15 +230,15 @@ static double plan_time(tarn_table *t, const tarn_table_pred *p, size_t np, size
   for (r = 0; r < 7; r++) {
     tarn_ice_data_file *files;
     tarn_error err;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (tarn_table_plan(t, &o, &files, nfiles, NULL, st, &err) != 0) {
       fprintf(stderr, "table_bench: plan: %s\n", tarn_error_message(&err));
       exit(1);
     }
-    v[r] = now_s() - t0;
+    v[r] = bench_now_s() - t0;
     tarn_ice_data_files_free(files, *nfiles);
   }
-  return median(v, 7);
+  return bench_median(v, 7);
 }
 
 /* avsc decoding the same manifest, best of 3, in seconds (-1 when unavailable). */
@@ -325,9 +297,9 @@ int main(int argc, char **argv) {
   printf("table_bench: %d appends of 10 rows (Parquet file + commit), SQLite catalog, "
          "local store\n", appends);
   printf("  commits/s (append + data file):  %7.1f   median of 3 runs\n",
-         appends / median(total, 3));
+         appends / bench_median(total, 3));
   printf("  commits/s (commit alone):         %7.1f   (%d of them merged manifests)\n",
-         appends / median(commit, 3), merged);
+         appends / bench_median(commit, 3), merged);
 
   /* 2. planning over 10,000 data files */
   if (env_open(&e) != 0)
@@ -343,10 +315,10 @@ int main(int argc, char **argv) {
   memset(p_day, 0, sizeof(p_day));
   p_day[0].field_id = 2;
   p_day[0].op = TARN_PQ_GE;
-  p_day[0].value.i64 = 20042 * DAY_US;
+  p_day[0].value.i64 = 20042 * BENCH_DAY_US;
   p_day[1] = p_day[0];
   p_day[1].op = TARN_PQ_LT;
-  p_day[1].value.i64 = 20043 * DAY_US;
+  p_day[1].value.i64 = 20043 * BENCH_DAY_US;
   printf("table_bench: scan planning over %d data files (median of 7)\n", NFILES);
   t_all = plan_time(one, NULL, 0, &kept, &st);
   printf("  1 manifest,    no predicate:      %8.2f ms  %zu files\n", t_all * 1e3, kept);
@@ -381,16 +353,16 @@ int main(int argc, char **argv) {
       return 1;
     }
     for (r = 0; r < 5; r++) {
-      double t0 = now_s();
+      double t0 = bench_now_s();
       if (tarn_ice_manifest_read(&e.io, &mfs[0], tarn_table_schema(one), tarn_table_spec(one), &es,
                                  &ne, &err) != 0) {
         fprintf(stderr, "table_bench: manifest: %s\n", tarn_error_message(&err));
         return 1;
       }
-      v[r] = now_s() - t0;
+      v[r] = bench_now_s() - t0;
       tarn_ice_manifest_entries_free(es, ne);
     }
-    best = median(v, 5);
+    best = bench_median(v, 5);
     printf("table_bench: manifest read, %zu entries, %.1f KiB (deflate): %.1f ms, %.0f entries/s, "
            "%.1f MB/s of Avro\n",
            ne, (double)mfs[0].manifest_length / 1024, best * 1e3, (double)ne / best,

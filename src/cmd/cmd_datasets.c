@@ -8,7 +8,9 @@
 #include "base/settings.h"
 #include "cli.h"
 #include "cmds.h"
-#include "dataset_env.h"
+#include "ingest/ingest.h"
+#include "rowfmt.h"
+#include "table/lake.h"
 #include "ingest/ingest.h"
 
 static const cli_opt datasets_opts[] = {
@@ -51,18 +53,18 @@ static long long int_or(const json_t *o, const char *key, long long dflt) {
   return json_is_integer(v) ? (long long)json_integer_value(v) : dflt;
 }
 
-static int do_list(dataset_env *de, int json, tarn_error *err) {
+static int do_list(const tarn_ingest_env *env, int json, tarn_error *err) {
   tarn_catalog_names names;
   json_t *arr = json_array(), *out = NULL;
   size_t i;
   int rc;
   tarn_catalog_names_init(&names);
-  rc = arr ? tarn_datasets_list(&de->env, &names, err)
+  rc = arr ? tarn_datasets_list(env, &names, err)
            : tarn_error_set(err, TARN_ENOMEM, "out of memory");
   for (i = 0; rc == 0 && i < names.count; i++) {
     json_t *s = NULL;
     tarn_error e;
-    if (tarn_dataset_summary(&de->env, names.items[i], &s, &e) != 0)
+    if (tarn_dataset_summary(env, names.items[i], &s, &e) != 0)
       s = json_pack("{s:s,s:{s:s,s:s}}", "name", names.items[i], "error", "code",
                     tarn_err_name(e.code), "message", tarn_error_message(&e));
     json_array_append_new(arr, s);
@@ -90,7 +92,7 @@ static int do_list(dataset_env *de, int json, tarn_error *err) {
     }
     printf("%-32s %12lld %7lld %5lld %10s  %-24s %.19s\n", str_or(s, "name", "?"),
            int_or(s, "row_count", -1), int_or(s, "column_count", -1), int_or(s, "data_files", 0),
-           dataset_fmt_bytes((double)int_or(s, "total_size", 0), size, sizeof(size)),
+           rowfmt_bytes((double)int_or(s, "total_size", 0), size, sizeof(size)),
            str_or(s, "updated_at", "-"), str_or(s, "fingerprint", "-"));
   }
 out:
@@ -134,17 +136,18 @@ static void print_manifest(const json_t *m) {
   json_array_foreach(json_object_get(m, "objects"), i, v) {
     char size[24];
     printf("  %s  %s\n", str_or(v, "key", "?"),
-           dataset_fmt_bytes((double)int_or(v, "size", 0), size, sizeof(size)));
+           rowfmt_bytes((double)int_or(v, "size", 0), size, sizeof(size)));
   }
 }
 
 int cmd_datasets(const tarn_command *self, int argc, char **argv) {
   cli c;
-  dataset_env de;
+  tarn_lake *lake = NULL;
+  tarn_ingest_env env;
   tarn_error err;
   const char *sub;
   int rc, json, need_name;
-  memset(&de, 0, sizeof(de));
+  memset(&env, 0, sizeof(env));
   tarn_error_clear(&err);
   rc = cli_parse(&c, self->name, argc, argv, datasets_opts, tarn_cmd_tables);
   if (rc != TARN_EXIT_OK)
@@ -176,16 +179,21 @@ int cmd_datasets(const tarn_command *self, int argc, char **argv) {
   }
   tarn_settings_apply_log(c.cfg);
   rc = TARN_EXIT_FAIL;
-  if (dataset_env_open(c.cfg, &de, &err) != 0) {
+  /* list and show only read: they never create a lake */
+  if (tarn_lake_open(c.cfg, strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0
+                                ? TARN_LAKE_MUST_EXIST : 0, &lake, &err) != 0) {
     cli_error(self->name, "%s", tarn_error_message(&err));
     goto out;
   }
+  env.cat = lake->cat;
+  env.io = &lake->io;
+  env.spool_dir = lake->spool_dir;
   if (strcmp(sub, "list") == 0) {
-    if (do_list(&de, json, &err) != 0)
+    if (do_list(&env, json, &err) != 0)
       goto fail;
   } else if (strcmp(sub, "show") == 0) {
     json_t *m = NULL;
-    if (tarn_dataset_manifest(&de.env, c.args[1], &m, &err) != 0)
+    if (tarn_dataset_manifest(&env, c.args[1], &m, &err) != 0)
       goto fail;
     if (json)
       print_json(m);
@@ -194,7 +202,7 @@ int cmd_datasets(const tarn_command *self, int argc, char **argv) {
     json_decref(m);
   } else if (strcmp(sub, "resync") == 0) {
     int changed = 0;
-    if (tarn_dataset_resync(&de.env, c.args[1], &changed, &err) != 0)
+    if (tarn_dataset_resync(&env, c.args[1], &changed, &err) != 0)
       goto fail;
     if (json) {
       json_t *j = json_pack("{s:s,s:b}", "name", c.args[1], "changed", changed);
@@ -208,7 +216,7 @@ int cmd_datasets(const tarn_command *self, int argc, char **argv) {
     json_t *report = NULL, *v;
     size_t i;
     int failed;
-    if (tarn_datasets_resync_missing(&de.env, &report, &err) != 0)
+    if (tarn_datasets_resync_missing(&env, &report, &err) != 0)
       goto fail;
     failed = json_array_size(json_object_get(report, "failed")) > 0;
     if (json) {
@@ -231,7 +239,7 @@ int cmd_datasets(const tarn_command *self, int argc, char **argv) {
 fail:
   cli_error(self->name, "%s", tarn_error_message(&err));
 out:
-  dataset_env_close(&de);
+  tarn_lake_close(lake);
   cli_free(&c);
   return rc;
 }

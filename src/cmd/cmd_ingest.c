@@ -15,7 +15,9 @@
 #include "base/settings.h"
 #include "cli.h"
 #include "cmds.h"
-#include "dataset_env.h"
+#include "ingest/ingest.h"
+#include "rowfmt.h"
+#include "table/lake.h"
 #include "ingest/ingest.h"
 
 /* A drifted schema: the file is fine, the dataset has another shape. Scripts tell it from
@@ -75,8 +77,8 @@ static void draw(progress *p, uint64_t bytes, uint64_t rows, uint64_t now) {
   bar[24] = '\0';
   fprintf(stderr, "\r\033[Kpass %d/2 %-8s [%s] %3d%%  %s / %s  %.2fM rows  %.1f MB/s", p->phase,
           p->phase == 1 ? "infer" : "convert", bar, (int)(frac * 100),
-          dataset_fmt_bytes((double)bytes, done, sizeof(done)),
-          dataset_fmt_bytes((double)p->total, total, sizeof(total)), (double)rows / 1e6,
+          rowfmt_bytes((double)bytes, done, sizeof(done)),
+          rowfmt_bytes((double)p->total, total, sizeof(total)), (double)rows / 1e6,
           secs > 0 ? (double)bytes / 1e6 / secs : 0.0);
   fflush(stderr);
   p->open = 1;
@@ -205,7 +207,8 @@ static void print_drift(const json_t *d) {
 
 int cmd_ingest(const tarn_command *self, int argc, char **argv) {
   cli c;
-  dataset_env de;
+  tarn_lake *lake = NULL;
+  tarn_ingest_env env;
   tarn_ingest_options o;
   tarn_ingest_result r;
   tarn_error err;
@@ -215,7 +218,7 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
   char delim = 0, spool_tmp[PATH_MAX + 16];
   int append = 0, fd = -1, rc, json, infer;
   uint64_t t0;
-  memset(&de, 0, sizeof(de));
+  memset(&env, 0, sizeof(env));
   memset(&prog, 0, sizeof(prog));
   tarn_ingest_result_init(&r);
   tarn_error_clear(&err);
@@ -257,9 +260,14 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
   rc = TARN_EXIT_FAIL;
 
   /* --infer-only writes nothing, so it does not even open the lake. */
-  if (!infer && dataset_env_open(c.cfg, &de, &err) != 0) {
-    cli_error(self->name, "%s", tarn_error_message(&err));
-    goto out;
+  if (!infer) {
+    if (tarn_lake_open(c.cfg, 0, &lake, &err) != 0) {
+      cli_error(self->name, "%s", tarn_error_message(&err));
+      goto out;
+    }
+    env.cat = lake->cat;
+    env.io = &lake->io;
+    env.spool_dir = lake->spool_dir;
   }
   fd = strcmp(file, "-") == 0 ? dup(0) : open(file, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -270,7 +278,7 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
     const char *tmp = getenv("TMPDIR");
     int spooled;
     snprintf(spool_tmp, sizeof(spool_tmp), "%s", infer ? (tmp && tmp[0] ? tmp : "/tmp")
-                                                       : de.spool);
+                                                       : lake->spool_dir);
     spooled = spool_input(fd, spool_tmp, &err);
     close(fd);
     fd = spooled;
@@ -295,7 +303,7 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
     o.progress_arg = &prog;
   }
   t0 = tarn_clock_mono_ns();
-  if (tarn_ingest_csv(&de.env, fd, &o, &r, &err) != 0) {
+  if (tarn_ingest_csv(&env, fd, &o, &r, &err) != 0) {
     progress_end(&prog);
     if (err.code == TARN_ESCHEMA) {
       cli_error(self->name, "%s: %s", file, tarn_error_message(&err));
@@ -335,7 +343,7 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
     char size[24];
     if (json) {
       json_t *m = NULL;
-      if (tarn_dataset_manifest(&de.env, name, &m, &err) != 0)
+      if (tarn_dataset_manifest(&env, name, &m, &err) != 0)
         m = NULL;
       print_json(json_pack(
           "{s:o,s:b,s:s,s:I,s:I,s:s,s:s,s:s,s:o,s:o,s:f}", "manifest", m ? m : json_null(),
@@ -349,7 +357,7 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
              name, r.existing ? "unchanged" : what,
              r.existing ? " (the same bytes are already its data; nothing written)" : "",
              (long long)r.row_count, r.ncols,
-             dataset_fmt_bytes((double)r.parquet_size, size, sizeof(size)), r.parquet_key, secs,
+             rowfmt_bytes((double)r.parquet_size, size, sizeof(size)), r.parquet_key, secs,
              secs > 0 ? (double)st.st_size / 1e6 / secs : 0.0);
     }
   }
@@ -358,7 +366,7 @@ out:
   if (fd >= 0)
     close(fd);
   tarn_ingest_result_free(&r);
-  dataset_env_close(&de);
+  tarn_lake_close(lake);
   cli_free(&c);
   return rc;
 }

@@ -12,7 +12,7 @@
 #include "catalog/catalog.h"
 #include "cli.h"
 #include "cmds.h"
-#include "dataset_env.h"
+#include "table/lake.h"
 #include "http/http.h"
 #include "store/buckets.h"
 #include "store/store.h"
@@ -242,7 +242,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
     goto fail;
   tarn_buckets_set_journal(bs, ej);
 
-  if (dataset_lake_paths(tarn_config_str(c.cfg, "lake", "path"), root_uri, sizeof(root_uri),
+  if (tarn_lake_paths(tarn_config_str(c.cfg, "lake", "path"), root_uri, sizeof(root_uri),
                          spool, sizeof(spool), &err) != 0)
     goto fail;
   memset(&iopts, 0, sizeof(iopts));

@@ -32,8 +32,9 @@ static const cli_opt table_opts[] = {
     [TOPT_SNAPSHOT] = {"snapshot", 1, "ID", "read this snapshot (time travel)"},
     [TOPT_AS_OF] = {"as-of", 1, "TIME", "read the snapshot current at this ISO-8601 time"},
     [TOPT_WHERE] = {"where", 1, "PRED",
-                    "\"col OP value\" (OP: = != < <= > >=) or \"col is [not] null\"; "
-                    "repeatable, ANDed"},
+                    "\"col OP value\" (OP: = != < <= > >=), \"col [not] in (v1, v2)\", "
+                    "\"col is [not] null\", \"col is [not] nan\", joined with and, or, not "
+                    "and ( ); repeatable, ANDed"},
     [TOPT_COLUMNS] = {"columns", 1, "A,B", "only these columns, in this order"},
     [TOPT_LIMIT] = {"limit", 1, "N", "at most N rows"},
     [TOPT_FORMAT] = {"format", 1, "FMT", "jsonl (default) or csv"},
@@ -106,9 +107,13 @@ static const table_sub subs[] = {
      "Data files are planned with partition and column-metrics pruning, read with tarn's\n"
      "Parquet reader mapping columns by field id (a column added after a file was written\n"
      "reads as null), and rows are filtered exactly. Values print as `tarn parquet cat`\n"
-     "prints them. Literals in --where are typed by the column: numbers, true/false,\n"
-     "dates YYYY-MM-DD, ISO timestamps, decimals, UUIDs, base64 for binary; quote them\n"
-     "with ' or \" to keep spaces.\n",
+     "prints them. --where takes SQL-like predicates: col = 5, col in (1, 2),\n"
+     "col is null, col is not nan, joined with and, or, not and parentheses, with SQL's\n"
+     "null logic (a comparison with null is unknown; only true rows print). Literals\n"
+     "are typed by the column: numbers, true/false, dates YYYY-MM-DD, ISO timestamps,\n"
+     "decimals, UUIDs, base64 for binary; quote them with ' or \" (double a quote inside\n"
+     "to keep it). The predicate is pushed into the plan (partition values, column\n"
+     "bounds) and into Parquet (row-group statistics, page index, bloom filters).\n",
      table_scan},
     {"append", "NS.NAME --jsonl FILE...", 1, 1, O(TOPT_JSONL) | O(TOPT_COMMIT_EACH) | O(TOPT_JSON),
      "append JSON-lines rows in one commit",
@@ -1170,32 +1175,23 @@ static int apply_catalog_flag(cli *c) {
   return 0;
 }
 
+/* Opens the lake; commands that only read never create one (they say which they looked at). */
 static int open_lake(table_cx *x) {
-  const char *lake = tarn_config_str(x->c.cfg, "lake", "path");
-  char real[PATH_MAX];
+  static const char *const readers[] = {"list", "show", "snapshots", "scan", NULL};
+  unsigned flags = 0;
   tarn_error err;
-  size_t n;
-  if (tarn_store_local_open(lake, &x->store, &err) != 0) {
-    cli_error("table", "lake %s: %s", lake, tarn_error_message(&err));
-    return TARN_EXIT_FAIL;
-  }
-  if (realpath(lake, real) == NULL) {
-    cli_error("table", "lake %s: %s", lake, strerror(errno));
-    return TARN_EXIT_FAIL;
-  }
-  n = strlen(real) + 16;
-  x->root_uri = tarn_malloc(n);
-  if (x->root_uri == NULL) {
-    cli_error("table", "out of memory");
-    return TARN_EXIT_FAIL;
-  }
-  snprintf(x->root_uri, n, "file://%s%s", real, strcmp(real, "/") == 0 ? "" : "/");
-  x->io.store = x->store;
-  x->io.root_uri = x->root_uri;
-  if (tarn_catalog_open_from_config(x->c.cfg, lake, &x->cat, &err) != 0) {
-    cli_error("table", "opening the catalog: %s", tarn_error_message(&err));
+  size_t i;
+  for (i = 0; readers[i] != NULL; i++)
+    if (strcmp(x->sub, readers[i]) == 0)
+      flags |= TARN_LAKE_MUST_EXIST;
+  if (tarn_lake_open(x->c.cfg, flags, &x->lake, &err) != 0) {
+    cli_error("table", "%s", tarn_error_message(&err));
     return err.code == TARN_ECONFIG ? TARN_EXIT_USAGE : TARN_EXIT_FAIL;
   }
+  x->store = x->lake->store;
+  x->root_uri = x->lake->root_uri;
+  x->io = x->lake->io;
+  x->cat = x->lake->cat;
   return TARN_EXIT_OK;
 }
 
@@ -1274,9 +1270,7 @@ int cmd_table(const tarn_command *self, int argc, char **argv) {
     rc = TARN_EXIT_FAIL;
   }
 out:
-  tarn_catalog_destroy(x.cat);
-  tarn_store_destroy(x.store);
-  tarn_free(x.root_uri);
+  tarn_lake_close(x.lake);
   tarn_free(x.ns);
   tarn_free(x.name);
   cli_free(&x.c);

@@ -9,6 +9,7 @@
 #include "catalog/catalog.h"
 #include "cli.h"
 #include "store/store.h"
+#include "table/lake.h"
 #include "table/table.h"
 
 /* Options of `tarn table`, in the order of table_opts[] in cmd_table.c. */
@@ -42,8 +43,9 @@ typedef struct table_cx {
   cli c;
   const char *sub;      /* the subcommand name */
   char *ns, *name;      /* from NS.NAME (owned) */
-  tarn_store *store;    /* the lake */
-  char *root_uri;       /* "file://" + realpath(lake) + "/" */
+  tarn_lake *lake;      /* the lake (tarn_lake_open); the four below are its */
+  tarn_store *store;
+  const char *root_uri; /* "file://" + realpath(lake) + "/" */
   tarn_table_io io;
   tarn_catalog *cat;
   int json;             /* --json */
@@ -51,12 +53,6 @@ typedef struct table_cx {
 
 /* Loads x->ns.x->name; on failure prints the error naming the table. */
 int table_open(table_cx *x, tarn_table **out);
-
-/* A value given as text (--where, JSON strings) for a column of type t. Bytes of the
- * result point into `s` (string) or into `scratch` (binary, uuid, fixed, wide
- * decimals), so both must outlive *v. On error fills why. */
-int table_parse_value(const tarn_ice_type *t, const char *s, size_t len, tarn_ice_value *v,
-                      tarn_buf *scratch, char *why, size_t whylen);
 
 /* The subcommands of cmd_table_rows.c. */
 int table_scan(table_cx *x);

@@ -1,5 +1,5 @@
-/* cmd_table_rows.c - `tarn table scan|append|overwrite`: rows out of a table (planned, read
- * by field id, filtered exactly) and rows into it (JSON lines, one commit). */
+/* cmd_table_rows.c - `tarn table scan|append|overwrite`: rows out of a table (printed from
+ * the library's scan) and rows into it (JSON lines, one commit). */
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -9,452 +9,18 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "base/uuid.h"
 #include "cmd_table_int.h"
 #include "csv/csv.h"
 #include "rowfmt.h"
+#include "table/scan.h"
 
-/* ---- text to values ---- */
+/* ---- scan: a printer over tarn_table_scan ---- */
 
-static int b64_digit(int c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+' || c == '-')
-    return 62;
-  if (c == '/' || c == '_')
-    return 63;
-  return -1;
-}
-
-/* Standard or URL-safe base64, padding optional. -1 on a bad character or length. */
-static int base64_decode(const char *s, size_t n, tarn_buf *out) {
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t i;
-  while (n > 0 && s[n - 1] == '=')
-    n--;
-  if (n % 4 == 1)
-    return -1;
-  for (i = 0; i < n; i++) {
-    int d = b64_digit((unsigned char)s[i]);
-    if (d < 0)
-      return -1;
-    acc = (acc << 6) | (uint32_t)d;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      if (tarn_buf_append_byte(out, (uint8_t)(acc >> bits), NULL) != 0)
-        return -1;
-    }
-  }
-  return 0;
-}
-
-/*
- * Decimal text ("-12.5", "3", "0.001") as the unscaled value of decimal(precision,
- * scale), big-endian two's complement in 16 bytes. More fraction digits than the scale
- * are refused unless they are zeros (no silent rounding), as are more digits than the
- * precision allows.
- */
-static int parse_decimal(const char *s, size_t n, int precision, int scale, uint8_t be[16],
-                         char *why, size_t whylen) {
-  size_t i = 0;
-  int neg = 0, int_digits = 0, frac_digits = 0, any = 0, seen_point = 0, k;
-  memset(be, 0, 16);
-  if (i < n && (s[i] == '-' || s[i] == '+'))
-    neg = s[i++] == '-';
-  for (; i < n; i++) {
-    int d, carry;
-    if (s[i] == '.' && !seen_point) {
-      seen_point = 1;
-      continue;
-    }
-    if (!isdigit((unsigned char)s[i]))
-      goto bad;
-    any = 1;
-    d = s[i] - '0';
-    if (seen_point) {
-      if (frac_digits == scale) {
-        if (d != 0) {
-          snprintf(why, whylen, "\"%.*s\" has more than %d digits after the point", (int)n, s,
-                   scale);
-          return -1;
-        }
-        continue;
-      }
-      frac_digits++;
-    } else if (int_digits > 0 || d != 0) {
-      int_digits++;
-    }
-    if (int_digits + scale > precision) {
-      snprintf(why, whylen, "\"%.*s\" does not fit decimal(%d, %d)", (int)n, s, precision, scale);
-      return -1;
-    }
-    /* be = be * 10 + d */
-    carry = d;
-    for (k = 15; k >= 0; k--) {
-      int v = be[k] * 10 + carry;
-      be[k] = (uint8_t)(v & 0xff);
-      carry = v >> 8;
-    }
-  }
-  if (!any)
-    goto bad;
-  for (; frac_digits < scale; frac_digits++) { /* scale up: "1.5" at scale 2 is 150 */
-    int carry = 0;
-    for (k = 15; k >= 0; k--) {
-      int v = be[k] * 10 + carry;
-      be[k] = (uint8_t)(v & 0xff);
-      carry = v >> 8;
-    }
-  }
-  if (neg) { /* two's complement negate */
-    int carry = 1;
-    for (k = 15; k >= 0; k--) {
-      int v = (uint8_t)~be[k] + carry;
-      be[k] = (uint8_t)v;
-      carry = v >> 8;
-    }
-  }
-  return 0;
-bad:
-  snprintf(why, whylen, "\"%.*s\" is not a decimal number", (int)n, s);
-  return -1;
-}
-
-/* "HH:MM:SS[.ffffff]" as microseconds since midnight. */
-static int parse_time(const char *s, size_t n, int64_t *us) {
-  int h, m, sec;
-  int64_t frac = 0, scale = 100000;
-  size_t i;
-  if (n < 8 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) || s[2] != ':' ||
-      !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]) || s[5] != ':' ||
-      !isdigit((unsigned char)s[6]) || !isdigit((unsigned char)s[7]))
-    return -1;
-  h = (s[0] - '0') * 10 + (s[1] - '0');
-  m = (s[3] - '0') * 10 + (s[4] - '0');
-  sec = (s[6] - '0') * 10 + (s[7] - '0');
-  if (h > 23 || m > 59 || sec > 59)
-    return -1;
-  if (n > 8) {
-    if (s[8] != '.' || n == 9 || n > 18)
-      return -1;
-    for (i = 9; i < n; i++) {
-      if (!isdigit((unsigned char)s[i]))
-        return -1;
-      frac += (s[i] - '0') * scale;
-      scale /= 10;
-    }
-  }
-  *us = ((int64_t)h * 3600 + m * 60 + sec) * 1000000 + frac;
-  return 0;
-}
-
-/* Would a finite double round to infinity as a float? (At or past FLT_MAX plus half its
- * last place, round-to-nearest gives infinity; tested before converting, which C leaves
- * undefined out of range.) */
-static int float_overflows(double d) {
-  return isfinite(d) && fabs(d) >= 0x1.ffffffp+127;
-}
-
-/* Is the zone of an ISO timestamp (text after the seconds: "Z", "+HH:MM", "-HHMM") UTC
- * itself, so that it names the same wall time? */
-static int zone_is_utc(const char *s, size_t len) {
-  size_t i = 19; /* YYYY-MM-DDTHH:MM:SS */
-  while (i < len && s[i] != 'Z' && s[i] != '+' && s[i] != '-')
-    i++;
-  if (i < len && s[i] == 'Z')
-    return 1;
-  for (i++; i < len; i++)
-    if (s[i] != '0' && s[i] != ':')
-      return 0;
-  return 1;
-}
-
-int table_parse_value(const tarn_ice_type *t, const char *s, size_t len, tarn_ice_value *v,
-                      tarn_buf *scratch, char *why, size_t whylen) {
-  char tn[64];
-  int b;
-  int32_t day;
-  double d;
-  memset(v, 0, sizeof(*v));
-  tarn_ice_type_format(t, tn, sizeof(tn));
-  switch (t->id) {
-  case TARN_ICE_BOOLEAN:
-    if (tarn_csv_parse_bool(s, len, &b) != 0)
-      goto bad;
-    v->i64 = b;
-    return 0;
-  case TARN_ICE_INT:
-  case TARN_ICE_LONG:
-    if (tarn_csv_parse_int64(s, len, &v->i64) != 0 ||
-        (t->id == TARN_ICE_INT && (v->i64 < INT32_MIN || v->i64 > INT32_MAX)))
-      goto bad;
-    return 0;
-  case TARN_ICE_FLOAT:
-  case TARN_ICE_DOUBLE:
-    if (len == 3 && memcmp(s, "NaN", 3) == 0)
-      d = NAN;
-    else if (len == 8 && memcmp(s, "Infinity", 8) == 0)
-      d = INFINITY;
-    else if (len == 9 && memcmp(s, "-Infinity", 9) == 0)
-      d = -INFINITY;
-    else if (tarn_csv_parse_float64(s, len, &d) != 0)
-      goto bad;
-    if (t->id == TARN_ICE_FLOAT && float_overflows(d)) {
-      snprintf(why, whylen, "\"%.*s\" is out of range for a float (at most about 3.4028235e38 "
-               "in magnitude; use a double column)", len > 64 ? 64 : (int)len, s);
-      return -1;
-    }
-    v->f64 = d;
-    v->f32 = (float)d;
-    return 0;
-  case TARN_ICE_DATE:
-    if (tarn_csv_parse_date(s, len, &day) != 0)
-      goto bad;
-    v->i64 = day;
-    return 0;
-  case TARN_ICE_TIME:
-    if (parse_time(s, len, &v->i64) != 0)
-      goto bad;
-    return 0;
-  case TARN_ICE_TIMESTAMP:
-  case TARN_ICE_TIMESTAMPTZ:
-    /* a zone-less value in a timestamptz column is taken as UTC; a bare date is its
-     * midnight. A timestamp column holds local date-times: shifting a value with an offset
-     * would invent one, so only a UTC designator (Z, +00:00) passes, as the same wall time. */
-    if (tarn_csv_parse_timestamp(s, len, &v->i64, &b) == 0) {
-      if (t->id == TARN_ICE_TIMESTAMP && b && !zone_is_utc(s, len)) {
-        snprintf(why, whylen, "\"%.*s\" has a UTC offset, but a timestamp column holds "
-                 "date-times without a zone: give the local time without the offset, or use "
-                 "a timestamptz column", len > 64 ? 64 : (int)len, s);
-        return -1;
-      }
-      return 0;
-    }
-    if (tarn_csv_parse_date(s, len, &day) != 0) /* a bare date is its midnight */
-      goto bad;
-    v->i64 = (int64_t)day * 86400000000LL;
-    return 0;
-  case TARN_ICE_STRING:
-    v->bytes = (const uint8_t *)s;
-    v->len = len;
-    return 0;
-  case TARN_ICE_UUID: {
-    char u[TARN_UUID_STR_LEN];
-    tarn_uuid id;
-    if (len != TARN_UUID_STR_LEN - 1)
-      goto bad;
-    memcpy(u, s, len);
-    u[len] = '\0';
-    if (tarn_uuid_parse(u, &id, NULL) != 0)
-      goto bad;
-    tarn_buf_reset(scratch);
-    if (tarn_buf_append(scratch, id.b, 16, NULL) != 0)
-      goto nomem;
-    v->bytes = (const uint8_t *)scratch->data;
-    v->len = 16;
-    return 0;
-  }
-  case TARN_ICE_BINARY:
-  case TARN_ICE_FIXED:
-    tarn_buf_reset(scratch);
-    if (base64_decode(s, len, scratch) != 0) {
-      snprintf(why, whylen, "\"%.*s\" is not base64 (binary values are given in base64)",
-               len > 64 ? 64 : (int)len, s);
-      return -1;
-    }
-    if (t->id == TARN_ICE_FIXED && scratch->len != (size_t)t->length) {
-      snprintf(why, whylen, "%s needs %d bytes; the base64 text decodes to %zu", tn,
-               (int)t->length, scratch->len);
-      return -1;
-    }
-    v->bytes = scratch->data ? (const uint8_t *)scratch->data : (const uint8_t *)"";
-    v->len = scratch->len;
-    return 0;
-  case TARN_ICE_DECIMAL: {
-    uint8_t be[16];
-    int k, fits = 1;
-    if (parse_decimal(s, len, t->precision, t->scale, be, why, whylen) != 0)
-      return -1;
-    for (k = 0; k < 8; k++) /* fits in int64 when the top 8 bytes only sign-extend */
-      fits &= be[k] == ((be[8] & 0x80) ? 0xff : 0x00);
-    if (fits) {
-      uint64_t u = 0;
-      for (k = 8; k < 16; k++)
-        u = u << 8 | be[k];
-      v->i64 = (int64_t)u;
-      return 0;
-    }
-    tarn_buf_reset(scratch);
-    if (tarn_buf_append(scratch, be, 16, NULL) != 0)
-      goto nomem;
-    v->bytes = (const uint8_t *)scratch->data;
-    v->len = 16;
-    v->wide = 1;
-    return 0;
-  }
-  }
-bad:
-  snprintf(why, whylen, "\"%.*s\" is not a %s value", len > 64 ? 64 : (int)len, s, tn);
-  return -1;
-nomem:
-  snprintf(why, whylen, "out of memory");
-  return -1;
-}
-
-/* ---- scan ---- */
-
-#define OP_NE 100 /* filter only: the planner knows no "not equal" */
-
-typedef struct scan_pred {
-  const tarn_ice_field *f;
-  int op;            /* tarn_pq_op or OP_NE */
-  char *text;        /* the literal (owned) */
-  tarn_ice_value v;
-  tarn_buf scratch;
-} scan_pred;
-
-static int parse_where(const char *text, const tarn_ice_schema *s, scan_pred *p, char *why,
-                       size_t whylen) {
-  const char *q = text, *name, *rest;
-  char col[256], *lit;
-  size_t n, len;
-  while (isspace((unsigned char)*q))
-    q++;
-  name = q;
-  while (*q && !isspace((unsigned char)*q) && !strchr("=!<>", *q))
-    q++;
-  n = (size_t)(q - name);
-  if (n == 0 || n >= sizeof(col)) {
-    snprintf(why, whylen, "\"%s\": expected COLUMN OP VALUE", text);
-    return -1;
-  }
-  memcpy(col, name, n);
-  col[n] = '\0';
-  p->f = tarn_ice_schema_field_by_name(s, col);
-  if (p->f == NULL) {
-    snprintf(why, whylen, "\"%s\": no column \"%s\"", text, col);
-    return -1;
-  }
-  while (isspace((unsigned char)*q))
-    q++;
-  if (strncasecmp(q, "is", 2) == 0 && (q[2] == '\0' || isspace((unsigned char)q[2]))) {
-    char tail[32];
-    size_t k = 0;
-    q += 2;
-    while (*q && k < sizeof(tail) - 1) {
-      if (!isspace((unsigned char)*q))
-        tail[k++] = (char)tolower((unsigned char)*q);
-      else if (k > 0 && tail[k - 1] != ' ')
-        tail[k++] = ' ';
-      q++;
-    }
-    while (k > 0 && tail[k - 1] == ' ')
-      k--;
-    tail[k] = '\0';
-    if (strcmp(tail, "null") == 0)
-      p->op = TARN_PQ_IS_NULL;
-    else if (strcmp(tail, "not null") == 0)
-      p->op = TARN_PQ_NOT_NULL;
-    else {
-      snprintf(why, whylen, "\"%s\": expected \"is null\" or \"is not null\"", text);
-      return -1;
-    }
-    return 0;
-  }
-  if (strncmp(q, "==", 2) == 0)
-    p->op = TARN_PQ_EQ, q += 2;
-  else if (strncmp(q, "!=", 2) == 0 || strncmp(q, "<>", 2) == 0)
-    p->op = OP_NE, q += 2;
-  else if (strncmp(q, "<=", 2) == 0)
-    p->op = TARN_PQ_LE, q += 2;
-  else if (strncmp(q, ">=", 2) == 0)
-    p->op = TARN_PQ_GE, q += 2;
-  else if (*q == '=')
-    p->op = TARN_PQ_EQ, q++;
-  else if (*q == '<')
-    p->op = TARN_PQ_LT, q++;
-  else if (*q == '>')
-    p->op = TARN_PQ_GT, q++;
-  else {
-    snprintf(why, whylen, "\"%s\": expected an operator (= != < <= > >= is null, is not null)",
-             text);
-    return -1;
-  }
-  while (isspace((unsigned char)*q))
-    q++;
-  rest = q;
-  len = strlen(rest);
-  while (len > 0 && isspace((unsigned char)rest[len - 1]))
-    len--;
-  if (len >= 2 && (rest[0] == '\'' || rest[0] == '"') && rest[len - 1] == rest[0]) {
-    rest++;
-    len -= 2;
-  } else if (len == 0) {
-    snprintf(why, whylen, "\"%s\": missing value after the operator", text);
-    return -1;
-  }
-  lit = tarn_strndup(rest, len);
-  if (lit == NULL) {
-    snprintf(why, whylen, "out of memory");
-    return -1;
-  }
-  p->text = lit;
-  if (table_parse_value(&p->f->type, lit, len, &p->v, &p->scratch, why, whylen) != 0) {
-    char inner[256];
-    /* the inner reason is short; a cut one still reads */
-    if (snprintf(inner, sizeof(inner), "%s", why) < 0)
-      inner[0] = '\0';
-    snprintf(why, whylen, "\"%s\": column %s: %s", text, p->f->name, inner);
-    return -1;
-  }
-  if ((p->f->type.id == TARN_ICE_FLOAT || p->f->type.id == TARN_ICE_DOUBLE) && isnan(p->v.f64)) {
-    snprintf(why, whylen, "\"%s\": NaN compares with nothing", text);
-    return -1;
-  }
-  return 0;
-}
-
-static int is_nan_value(const tarn_ice_type *t, const tarn_ice_value *v) {
-  return (t->id == TARN_ICE_FLOAT && isnan(v->f32)) || (t->id == TARN_ICE_DOUBLE && isnan(v->f64));
-}
-
-/* Does a row value satisfy the predicate? Null and NaN satisfy no comparison but !=
- * (NaN) and IS NULL (null). */
-static int pred_holds(const scan_pred *p, const tarn_ice_value *v) {
-  int c;
-  if (p->op == TARN_PQ_IS_NULL)
-    return v->is_null;
-  if (p->op == TARN_PQ_NOT_NULL)
-    return !v->is_null;
-  if (v->is_null)
-    return 0;
-  if (is_nan_value(&p->f->type, v))
-    return p->op == OP_NE;
-  c = tarn_ice_value_compare(&p->f->type, v, &p->v);
-  switch (p->op) {
-  case TARN_PQ_EQ: return c == 0;
-  case TARN_PQ_LT: return c < 0;
-  case TARN_PQ_LE: return c <= 0;
-  case TARN_PQ_GT: return c > 0;
-  case TARN_PQ_GE: return c >= 0;
-  case OP_NE: return c != 0;
-  default: return 0;
-  }
-}
-
-/* The snapshot a scan reads and the schema to read it with. */
-static int pick_snapshot(table_cx *x, const tarn_ice_metadata *m, int64_t *snap_id,
-                         const tarn_ice_schema **schema) {
+/* --snapshot / --as-of as a snapshot id and a time (Unix ms), -1 when absent. */
+static int scan_when(table_cx *x, int64_t *snap_id, int64_t *as_of_ms) {
   const char *sv = x->c.opt_values[TOPT_SNAPSHOT], *av = x->c.opt_values[TOPT_AS_OF];
-  const tarn_ice_snapshot *s = NULL;
   *snap_id = -1;
-  *schema = tarn_ice_metadata_schema(m, m->current_schema_id);
+  *as_of_ms = -1;
   if (sv != NULL && av != NULL) {
     cli_error("table", "--snapshot and --as-of exclude each other");
     return TARN_EXIT_USAGE;
@@ -468,17 +34,11 @@ static int pick_snapshot(table_cx *x, const tarn_ice_metadata *m, int64_t *snap_
       cli_error("table", "--snapshot \"%s\": expected a snapshot id", sv);
       return TARN_EXIT_USAGE;
     }
-    s = tarn_ice_metadata_snapshot(m, id);
-    if (s == NULL) {
-      cli_error("table", "table %s.%s has no snapshot %lld (it may have expired)", x->ns, x->name,
-                id);
-      return TARN_EXIT_FAIL;
-    }
+    *snap_id = id;
   } else if (av != NULL) {
-    int64_t us, id = -1;
+    int64_t us;
     int32_t day;
     int zone;
-    size_t i;
     if (tarn_csv_parse_timestamp(av, strlen(av), &us, &zone) != 0) {
       if (tarn_csv_parse_date(av, strlen(av), &day) != 0) {
         cli_error("table", "--as-of \"%s\": expected an ISO-8601 time (2026-01-31T12:00:00Z)", av);
@@ -486,254 +46,30 @@ static int pick_snapshot(table_cx *x, const tarn_ice_metadata *m, int64_t *snap_
       }
       us = (int64_t)day * 86400000000LL;
     }
-    for (i = 0; i < m->nsnapshot_log; i++)
-      if (m->snapshot_log[i].timestamp_ms * 1000 <= us)
-        id = m->snapshot_log[i].snapshot_id;
-    s = id >= 0 ? tarn_ice_metadata_snapshot(m, id) : NULL;
-    if (s == NULL) {
-      cli_error("table", "table %s.%s has no snapshot at or before %s%s", x->ns, x->name, av,
-                id >= 0 ? " (it has expired)" : "");
-      return TARN_EXIT_FAIL;
-    }
-  }
-  if (s != NULL) {
-    *snap_id = s->snapshot_id;
-    if (s->schema_id >= 0 && tarn_ice_metadata_schema(m, s->schema_id) != NULL)
-      *schema = tarn_ice_metadata_schema(m, s->schema_id); /* time travel reads its schema */
-  }
-  if (*schema == NULL) {
-    cli_error("table", "table %s.%s: schema missing from its metadata", x->ns, x->name);
-    return TARN_EXIT_FAIL;
+    /* floor to ms: a snapshot at ms M is current at every time from M on */
+    *as_of_ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+    if (*as_of_ms == -1) /* -1 means "none" to the library; 1 ms earlier reads the same */
+      *as_of_ms = -2;
   }
   return TARN_EXIT_OK;
 }
 
-/* The Parquet predicate for row-group and page pruning, when the column type allows. */
-static int pq_pushdown(const scan_pred *p, const tarn_pq_column *fc, size_t col,
-                       tarn_pq_predicate *out) {
-  memset(out, 0, sizeof(*out));
-  out->column = col;
-  if (p->op == OP_NE)
-    return 0;
-  out->op = (tarn_pq_op)p->op;
-  if (p->op == TARN_PQ_IS_NULL || p->op == TARN_PQ_NOT_NULL)
-    return 1;
-  if (p->v.wide)
-    return 0;
-  switch (fc->type) {
-  case TARN_PQ_INT32:
-    if (fc->logical == TARN_PQ_LT_INTEGER && !fc->is_signed)
-      return 0;
-    out->value.i32 = (int32_t)p->v.i64;
-    return p->v.i64 >= INT32_MIN && p->v.i64 <= INT32_MAX;
-  case TARN_PQ_INT64:
-    if (fc->logical == TARN_PQ_LT_INTEGER && !fc->is_signed)
-      return 0;
-    out->value.i64 = p->v.i64;
-    return 1;
-  case TARN_PQ_FLOAT:
-    out->value.f32 = p->v.f32;
-    return p->f->type.id == TARN_ICE_FLOAT;
-  case TARN_PQ_DOUBLE:
-    out->value.f64 = p->v.f64;
-    return p->f->type.id == TARN_ICE_DOUBLE;
-  case TARN_PQ_BYTE_ARRAY:
-    out->value.bytes = p->v.bytes;
-    out->value.len = p->v.len;
-    return 1;
-  default:
-    return 0;
-  }
-}
-
-typedef struct scan_out {
-  int json;
-  int64_t limit, printed;
-  int64_t rows_read, row_groups, row_groups_pruned, pages_pruned;
-} scan_out;
-
-/* Reads one data file and prints its matching rows. */
-static int scan_file(table_cx *x, const tarn_ice_data_file *df, const tarn_ice_schema *schema,
-                     const tarn_pq_schema *want, const size_t *outc, size_t nout,
-                     const scan_pred *preds, size_t npreds, scan_out *so) {
-  char key[TARN_STORE_KEY_MAX + 1];
-  tarn_pq_reader *r = NULL;
-  tarn_pq_scan *sc = NULL;
-  tarn_pq_batch *b = NULL;
-  const tarn_pq_file_meta *fm;
-  tarn_pq_scan_options o;
-  tarn_pq_predicate *pqp = NULL;
-  size_t *proj = NULL, nproj = 0, npqp = 0, i, k;
-  long *pos = NULL; /* schema field index -> projection position, -1 when absent */
-  long *fcol = NULL; /* schema field index -> file column, -1 when absent */
-  tarn_error err;
-  int rc = TARN_EXIT_FAIL;
-  if (tarn_table_io_key(&x->io, df->file_path, key, sizeof(key), &err) != 0 ||
-      tarn_pq_reader_open_store(x->store, key, &r, &err) != 0) {
-    cli_error("table", "%s.%s: data file %s: %s", x->ns, x->name, df->file_path,
-              tarn_error_message(&err));
-    goto out;
-  }
-  fm = tarn_pq_reader_meta(r);
-  pos = tarn_calloc(schema->nfields + 1, sizeof(*pos));
-  fcol = tarn_calloc(schema->nfields + 1, sizeof(*fcol));
-  proj = tarn_calloc(schema->nfields + 1, sizeof(*proj));
-  pqp = tarn_calloc(npreds + 1, sizeof(*pqp));
-  if (pos == NULL || fcol == NULL || proj == NULL || pqp == NULL) {
-    cli_error("table", "out of memory");
-    goto out;
-  }
-  /* columns BY FIELD ID: a file written before a column was added lacks it (null) */
-  for (i = 0; i < schema->nfields; i++) {
-    pos[i] = fcol[i] = -1;
-    for (k = 0; k < fm->schema.ncols; k++) {
-      const tarn_pq_column *fc = &fm->schema.cols[k];
-      if (fc->field_id != schema->fields[i].id)
-        continue;
-      if (fc->type != want->cols[i].type ||
-          (fc->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY &&
-           fc->type_length != want->cols[i].type_length)) {
-        char d1[160], d2[160];
-        tarn_pq_column_describe(fc, d1, sizeof(d1));
-        tarn_pq_column_describe(&want->cols[i], d2, sizeof(d2));
-        cli_error("table", "%s.%s: data file %s: column %s (field id %d) is %s; the table "
-                  "expects %s", x->ns, x->name, df->file_path, schema->fields[i].name,
-                  (int)schema->fields[i].id, d1, d2);
-        goto out;
-      }
-      fcol[i] = (long)k;
-      break;
-    }
-  }
-  /* the projection: output columns and predicate columns present in the file */
-  for (i = 0; i < schema->nfields; i++) {
-    int needed = 0;
-    for (k = 0; k < nout; k++)
-      needed |= outc[k] == i;
-    for (k = 0; k < npreds; k++)
-      needed |= preds[k].f->id == schema->fields[i].id;
-    if (needed && fcol[i] >= 0) {
-      pos[i] = (long)nproj;
-      proj[nproj++] = (size_t)fcol[i];
-    }
-  }
-  if (nproj == 0 && fm->schema.ncols > 0)
-    proj[nproj++] = 0; /* rows still have to be counted */
-  for (k = 0; k < npreds; k++) {
-    const tarn_ice_field *pf = tarn_ice_schema_field(schema, preds[k].f->id);
-    size_t fi = (size_t)(pf - schema->fields);
-    if (pf != NULL && fcol[fi] >= 0 &&
-        pq_pushdown(&preds[k], &fm->schema.cols[fcol[fi]], (size_t)fcol[fi], &pqp[npqp]))
-      npqp++;
-  }
-  memset(&o, 0, sizeof(o));
-  o.columns = proj;
-  o.ncolumns = nproj;
-  o.preds = pqp;
-  o.npreds = npqp;
-  o.batch_rows = 8192;
-  o.row_group = -1;
-  if (tarn_pq_scan_open(r, &o, &sc, &err) != 0) {
-    cli_error("table", "%s.%s: data file %s: %s", x->ns, x->name, df->file_path,
-              tarn_error_message(&err));
-    goto out;
-  }
-  for (;;) {
-    int64_t row;
-    if (tarn_pq_scan_next(sc, &b, &err) != 0) {
-      cli_error("table", "%s.%s: data file %s: %s", x->ns, x->name, df->file_path,
-                tarn_error_message(&err));
-      goto out;
-    }
-    if (b == NULL)
-      break;
-    so->rows_read += b->nrows;
-    for (row = 0; row < b->nrows; row++) {
-      int keep = 1;
-      if (so->limit >= 0 && so->printed >= so->limit)
-        break;
-      for (k = 0; keep && k < npreds; k++) {
-        size_t fi = (size_t)(tarn_ice_schema_field(schema, preds[k].f->id) - schema->fields);
-        tarn_ice_value v;
-        if (pos[fi] < 0) {
-          memset(&v, 0, sizeof(v));
-          v.is_null = 1;
-        } else {
-          tarn_ice_value_from_array(&schema->fields[fi].type, &fm->schema.cols[fcol[fi]],
-                                    &b->cols[pos[fi]], row, &v);
-        }
-        keep = pred_holds(&preds[k], &v);
-      }
-      if (!keep)
-        continue;
-      if (so->json)
-        putchar('{');
-      for (k = 0; k < nout; k++) {
-        size_t fi = outc[k];
-        if (k)
-          putchar(',');
-        if (so->json) {
-          rowfmt_json_string(stdout, (const uint8_t *)schema->fields[fi].name,
-                             strlen(schema->fields[fi].name));
-          putchar(':');
-        }
-        if (pos[fi] < 0) {
-          if (so->json)
-            fputs("null", stdout);
-        } else {
-          rowfmt_value(stdout, &fm->schema.cols[fcol[fi]], &b->cols[pos[fi]], row, so->json);
-        }
-      }
-      fputs(so->json ? "}\n" : "\r\n", stdout);
-      so->printed++;
-    }
-    tarn_pq_batch_free(b);
-    b = NULL;
-    if (so->limit >= 0 && so->printed >= so->limit)
-      break;
-  }
-  {
-    const tarn_pq_scan_stats *st = tarn_pq_scan_stats_get(sc);
-    so->row_groups += st->row_groups_total;
-    so->row_groups_pruned += st->row_groups_pruned_stats + st->row_groups_pruned_bloom;
-    so->pages_pruned += st->pages_pruned;
-  }
-  rc = TARN_EXIT_OK;
-out:
-  tarn_pq_batch_free(b);
-  tarn_pq_scan_close(sc);
-  tarn_pq_reader_close(r);
-  tarn_free(pos);
-  tarn_free(fcol);
-  tarn_free(proj);
-  tarn_free(pqp);
-  return rc;
-}
-
 int table_scan(table_cx *x) {
   tarn_table *t = NULL;
-  const tarn_ice_metadata *m;
+  tarn_table_scan *sc = NULL;
+  tarn_table_scan_spec spec;
   const tarn_ice_schema *schema;
-  tarn_pq_schema want;
+  const tarn_table_batch *b;
   const char *wv[CLI_MAX_REPEATS];
-  scan_pred *preds = NULL;
-  tarn_table_pred *tp = NULL;
-  size_t npreds = 0, ntp = 0, *outc = NULL, nout = 0, i, nfiles = 0;
-  tarn_ice_data_file *files = NULL;
-  tarn_table_scan_options so;
-  tarn_table_plan_stats ps;
-  scan_out out;
+  tarn_expr *filter = NULL;
+  int32_t *ids = NULL;
+  size_t nids = 0, i;
   tarn_error err;
-  int64_t snap_id, planned = -1;
-  char why[600];
-  int rc, nw;
-  memset(&want, 0, sizeof(want));
-  memset(&out, 0, sizeof(out));
-  out.json = 1;
-  out.limit = -1;
+  int64_t snap_id, as_of, limit = -1, printed = 0;
+  int rc, nw, json = 1;
   if (x->c.opt_values[TOPT_FORMAT] != NULL) {
     if (strcmp(x->c.opt_values[TOPT_FORMAT], "csv") == 0)
-      out.json = 0;
+      json = 0;
     else if (strcmp(x->c.opt_values[TOPT_FORMAT], "jsonl") != 0) {
       cli_error("table", "--format must be jsonl or csv (got \"%s\")",
                 x->c.opt_values[TOPT_FORMAT]);
@@ -743,28 +79,29 @@ int table_scan(table_cx *x) {
   if (x->c.opt_values[TOPT_LIMIT] != NULL) {
     char *end;
     errno = 0;
-    out.limit = strtoll(x->c.opt_values[TOPT_LIMIT], &end, 10);
-    if (errno != 0 || end == x->c.opt_values[TOPT_LIMIT] || *end != '\0' || out.limit < 0) {
+    limit = strtoll(x->c.opt_values[TOPT_LIMIT], &end, 10);
+    if (errno != 0 || end == x->c.opt_values[TOPT_LIMIT] || *end != '\0' || limit < 0) {
       cli_error("table", "--limit must be a non-negative integer (got \"%s\")",
                 x->c.opt_values[TOPT_LIMIT]);
       return TARN_EXIT_USAGE;
     }
   }
+  rc = scan_when(x, &snap_id, &as_of);
+  if (rc != TARN_EXIT_OK)
+    return rc;
   rc = table_open(x, &t);
   if (rc != TARN_EXIT_OK)
     return rc;
-  m = tarn_table_metadata(t);
-  rc = pick_snapshot(x, m, &snap_id, &schema);
-  if (rc != TARN_EXIT_OK)
-    goto done;
   rc = TARN_EXIT_FAIL;
-  if (tarn_ice_schema_to_parquet(schema, &want, &err) != 0) {
-    cli_error("table", "%s.%s: %s", x->ns, x->name, tarn_error_message(&err));
+  if (tarn_table_scan_target(t, snap_id, as_of, NULL, &schema, &err) != 0) {
+    const char *av = x->c.opt_values[TOPT_AS_OF];
+    cli_error("table", "%s%s%s%s", tarn_error_message(&err), av ? " (--as-of " : "",
+              av ? av : "", av ? ")" : "");
     goto done;
   }
-  /* output columns */
-  outc = tarn_calloc(schema->nfields + 1, sizeof(*outc));
-  if (outc == NULL) {
+  /* the projection, by name in the schema read */
+  ids = tarn_calloc(schema->nfields + 1, sizeof(*ids));
+  if (ids == NULL) {
     cli_error("table", "out of memory");
     goto done;
   }
@@ -781,95 +118,110 @@ int table_scan(table_cx *x) {
         rc = TARN_EXIT_USAGE;
         goto done;
       }
-      if (nout == schema->nfields) {
+      if (nids == schema->nfields) {
         cli_error("table", "--columns: too many columns");
         rc = TARN_EXIT_USAGE;
         goto done;
       }
-      outc[nout++] = k;
+      ids[nids++] = schema->fields[k].id;
       p += len;
       if (*p == ',')
         p++;
     }
   } else {
     for (i = 0; i < schema->nfields; i++)
-      outc[nout++] = i;
+      ids[nids++] = schema->fields[i].id;
   }
-  /* predicates */
+  /* every --where, ANDed */
   nw = cli_opt_values(&x->c, TOPT_WHERE, wv, CLI_MAX_REPEATS);
-  preds = tarn_calloc((size_t)nw + 1, sizeof(*preds));
-  tp = tarn_calloc((size_t)nw + 1, sizeof(*tp));
-  if (preds == NULL || tp == NULL) {
-    cli_error("table", "out of memory");
-    goto done;
-  }
   for (i = 0; i < (size_t)nw; i++) {
-    tarn_buf_init(&preds[i].scratch, 4096);
-    npreds = i + 1;
-    if (parse_where(wv[i], schema, &preds[i], why, sizeof(why)) != 0) {
-      cli_error("table", "--where %s", why);
-      rc = TARN_EXIT_USAGE;
+    tarn_expr *e = NULL;
+    if (tarn_expr_parse(schema, wv[i], &e, &err) != 0) {
+      cli_error("table", "--where %s", tarn_error_message(&err));
+      rc = err.code == TARN_ENOMEM ? TARN_EXIT_FAIL : TARN_EXIT_USAGE;
       goto done;
     }
-    if (preds[i].op != OP_NE) {
-      tp[ntp].field_id = preds[i].f->id;
-      tp[ntp].op = (tarn_pq_op)preds[i].op;
-      tp[ntp].value = preds[i].v;
-      ntp++;
+    filter = filter == NULL ? e : tarn_expr_and(filter, e);
+    if (filter == NULL) {
+      cli_error("table", "out of memory");
+      goto done;
     }
   }
-  if (snap_id < 0 && m->current_snapshot_id < 0)
-    goto header_only; /* an empty table */
-  memset(&so, 0, sizeof(so));
-  so.snapshot_id = snap_id;
-  so.as_of_ms = -1;
-  so.preds = tp;
-  so.npreds = ntp;
-  if (tarn_table_plan(t, &so, &files, &nfiles, &planned, &ps, &err) != 0) {
-    cli_error("table", "planning a scan of %s.%s: %s", x->ns, x->name, tarn_error_message(&err));
+  memset(&spec, 0, sizeof(spec));
+  spec.snapshot_id = snap_id;
+  spec.as_of_ms = as_of;
+  spec.field_ids = ids;
+  spec.nfield_ids = nids;
+  spec.filter = filter;
+  spec.batch_rows = limit >= 0 && limit < 8192 ? (limit > 0 ? limit : 1) : 8192;
+  if (tarn_table_scan_open(t, &spec, &sc, &err) != 0) {
+    cli_error("table", "%s", tarn_error_message(&err));
     goto done;
   }
-header_only:
-  if (!out.json) {
-    for (i = 0; i < nout; i++) {
-      const char *name = schema->fields[outc[i]].name;
+  if (!json) {
+    for (i = 0; i < nids; i++) {
+      const char *name = tarn_ice_schema_field(schema, ids[i])->name;
       if (i)
         putchar(',');
       rowfmt_csv_field(stdout, (const uint8_t *)name, strlen(name));
     }
     fputs("\r\n", stdout);
   }
-  for (i = 0; i < nfiles; i++) {
-    if (out.limit >= 0 && out.printed >= out.limit)
-      break;
-    if (scan_file(x, &files[i], schema, &want, outc, nout, preds, npreds, &out) != TARN_EXIT_OK)
+  while (limit < 0 || printed < limit) {
+    int64_t row;
+    if (tarn_table_scan_next(sc, &b, &err) != 0) {
+      cli_error("table", "%s", tarn_error_message(&err));
       goto done;
+    }
+    if (b == NULL)
+      break;
+    for (row = 0; row < b->nrows && (limit < 0 || printed < limit); row++) {
+      if (json)
+        putchar('{');
+      for (i = 0; i < b->ncols; i++) {
+        const tarn_pq_array *a = &b->cols[i];
+        if (i)
+          putchar(',');
+        if (json) {
+          rowfmt_json_string(stdout, (const uint8_t *)b->fields[i].name,
+                             strlen(b->fields[i].name));
+          putchar(':');
+        }
+        if (a->validity != NULL && !(a->validity[row >> 3] & (1u << (row & 7)))) {
+          if (json)
+            fputs("null", stdout);
+        } else {
+          rowfmt_value(stdout, &b->layout[i], a, row, json);
+        }
+      }
+      fputs(json ? "}\n" : "\r\n", stdout);
+      printed++;
+    }
   }
   if (x->c.opt_values[TOPT_STATS] != NULL) {
-    if (planned < 0)
+    const tarn_table_scan_stats *st = tarn_table_scan_stats_get(sc);
+    if (st->snapshot_id < 0)
       fprintf(stderr, "tarn table: %s.%s is empty (no snapshot)\n", x->ns, x->name);
     else
       fprintf(stderr,
               "tarn table: %s.%s snapshot %lld: manifests %lld (%lld pruned), data files %lld "
-              "(%lld pruned by partition, %lld by metrics, %zu read), row groups %lld (%lld "
-              "pruned), rows read %lld, rows printed %lld\n",
-              x->ns, x->name, (long long)planned, (long long)ps.manifests_total,
-              (long long)ps.manifests_pruned, (long long)ps.files_total,
-              (long long)ps.files_pruned_partition, (long long)ps.files_pruned_metrics, nfiles,
-              (long long)out.row_groups, (long long)out.row_groups_pruned,
-              (long long)out.rows_read, (long long)out.printed);
+              "(%lld pruned by partition, %lld by metrics, %lld read), row groups %lld (%lld "
+              "pruned by statistics, %lld by bloom filters), pages %lld (%lld pruned by the "
+              "page index), rows read %lld, rows printed %lld\n",
+              x->ns, x->name, (long long)st->snapshot_id, (long long)st->manifests_total,
+              (long long)st->manifests_pruned, (long long)st->files_total,
+              (long long)st->files_pruned_partition, (long long)st->files_pruned_metrics,
+              (long long)(st->files_total - st->files_pruned_partition -
+                          st->files_pruned_metrics),
+              (long long)st->row_groups_total, (long long)st->row_groups_pruned_stats,
+              (long long)st->row_groups_pruned_bloom, (long long)st->pages_total,
+              (long long)st->pages_pruned, (long long)st->rows_read, (long long)printed);
   }
   rc = TARN_EXIT_OK;
 done:
-  for (i = 0; i < npreds; i++) {
-    tarn_free(preds[i].text);
-    tarn_buf_free(&preds[i].scratch);
-  }
-  tarn_free(preds);
-  tarn_free(tp);
-  tarn_free(outc);
-  tarn_ice_data_files_free(files, nfiles);
-  tarn_pq_schema_free(&want);
+  tarn_table_scan_close(sc);
+  tarn_expr_free(filter);
+  tarn_free(ids);
   tarn_table_close(t);
   return rc;
 }
@@ -997,7 +349,7 @@ static int json_to_value(const tarn_ice_field *f, json_t *j, tarn_ice_value *v, 
     return 0;
   }
   if (json_is_string(j) && f->type.id != TARN_ICE_BOOLEAN)
-    return table_parse_value(&f->type, json_string_value(j), json_string_length(j), v, scratch,
+    return tarn_ice_value_parse(&f->type, json_string_value(j), json_string_length(j), v, scratch,
                              why, whylen);
   switch (f->type.id) {
   case TARN_ICE_BOOLEAN:
@@ -1020,7 +372,7 @@ static int json_to_value(const tarn_ice_field *f, json_t *j, tarn_ice_value *v, 
     if (!json_is_number(j))
       break;
     v->f64 = json_number_value(j);
-    if (f->type.id == TARN_ICE_FLOAT && float_overflows(v->f64)) {
+    if (f->type.id == TARN_ICE_FLOAT && tarn_ice_float_overflows(v->f64)) {
       snprintf(why, whylen, "%.17g is out of range for a float (at most about 3.4028235e38 in "
                "magnitude; use a double column)", v->f64);
       return -1;
@@ -1030,7 +382,7 @@ static int json_to_value(const tarn_ice_field *f, json_t *j, tarn_ice_value *v, 
   case TARN_ICE_DECIMAL:
     if (json_is_integer(j)) {
       snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(j));
-      return table_parse_value(&f->type, num, strlen(num), v, scratch, why, whylen);
+      return tarn_ice_value_parse(&f->type, num, strlen(num), v, scratch, why, whylen);
     }
     if (json_is_real(j)) {
       snprintf(why, whylen, "give decimal values as strings (\"12.34\") so they stay exact");

@@ -434,3 +434,17 @@ char *rowfmt_plain_to_text(const tarn_pq_column *c, const void *p, size_t n) {
   fclose(f);
   return out;
 }
+
+const char *rowfmt_bytes(double bytes, char *buf, size_t n) {
+  static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
+  size_t u = 0;
+  while (bytes >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
+    bytes /= 1000;
+    u++;
+  }
+  if (u == 0)
+    snprintf(buf, n, "%.0f B", bytes);
+  else
+    snprintf(buf, n, "%.1f %s", bytes, units[u]);
+  return buf;
+}

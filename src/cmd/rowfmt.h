@@ -36,4 +36,7 @@ void rowfmt_date(char *out, size_t n, int64_t days);
  * when out of memory. The result comes from open_memstream: release it with free(). */
 char *rowfmt_plain_to_text(const tarn_pq_column *c, const void *p, size_t n);
 
+/* "455.2 MB" (powers of ten, as MB/s rates are). */
+const char *rowfmt_bytes(double bytes, char *buf, size_t n);
+
 #endif

@@ -77,7 +77,7 @@ static int open_env(const ingest_srv *is, tarn_catalog **cat, tarn_ingest_env *e
                     tarn_error *err) {
   int rc = is->open_catalog(is->open_catalog_arg, cat, err);
   if (rc != 0) {
-    tarn_error_prefix(err, "opening the catalog: ");
+    tarn_error_prefix(err, "opening the catalog");
     return rc;
   }
   env->cat = *cat;

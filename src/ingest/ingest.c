@@ -1102,7 +1102,7 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
   if (rc == 0)
     rc = convert(fd, o, r, &pl, &schema, spool_fd, &ph, &info, err);
   if (rc == TARN_ENOSPC) /* the input was read; what could not be written is ours */
-    tarn_error_prefix(err, "writing the Parquet spool file in the spool folder %s: ",
+    tarn_error_prefix(err, "writing the Parquet spool file in the spool folder %s",
                       base_name(env->spool_dir));
   if (rc != 0)
     goto out;

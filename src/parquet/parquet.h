@@ -107,6 +107,10 @@ int tarn_pq_schema_copy(tarn_pq_schema *dst, const tarn_pq_schema *src, tarn_err
 void tarn_pq_schema_free(tarn_pq_schema *s);
 /* A short type description for people: "INT64 TIMESTAMP(MICROS,utc)", "BYTE_ARRAY STRING". */
 void tarn_pq_column_describe(const tarn_pq_column *c, char *dst, size_t n);
+/* Bytes of one PLAIN value of fixed width: 1 for BOOLEAN (in statistics; arrays hold a
+ * bitmap), 4 or 8 for numbers, 12 for INT96, type_length for FIXED_LEN_BYTE_ARRAY (also
+ * the bytes per value of an array); 0 for BYTE_ARRAY. */
+int tarn_pq_plain_width(const tarn_pq_column *c);
 /* The value of a FLOAT16 (2 bytes, little-endian IEEE 754 half), exactly, as a double. */
 double tarn_pq_float16_to_double(const uint8_t *p);
 
@@ -333,11 +337,36 @@ typedef struct tarn_pq_predicate {
   tarn_pq_value value;
 } tarn_pq_predicate;
 
+/*
+ * A pruning filter: a tree of predicates under AND and OR (callers push NOT down to the
+ * leaves first, e.g. NOT(a < 5) becomes a >= 5 OR a is NaN, and leave out leaves they
+ * cannot express: under AND a left-out leaf is simply dropped, under OR it makes the
+ * whole OR unprunable). A row group or page is skipped only when the tree proves that
+ * no row in it can satisfy it: an AND when one child proves it, an OR when every child
+ * does. An IN list is an OR of EQ leaves, so bloom filters prune it too.
+ */
+typedef enum tarn_pq_filter_kind {
+  TARN_PQ_FILTER_PRED = 1, /* pred */
+  TARN_PQ_FILTER_AND,      /* children; none = true */
+  TARN_PQ_FILTER_OR,       /* children; at least one */
+} tarn_pq_filter_kind;
+
+typedef struct tarn_pq_filter {
+  tarn_pq_filter_kind kind;
+  tarn_pq_predicate pred;                 /* PRED */
+  const struct tarn_pq_filter *children;  /* AND, OR: an array */
+  size_t nchildren;
+} tarn_pq_filter;
+
+/* Deepest filter tree a scan accepts (TARN_EINVAL beyond). */
+#define TARN_PQ_FILTER_MAX_DEPTH 64
+
 typedef struct tarn_pq_scan_options {
   const size_t *columns;   /* projection: schema column indexes in output order; NULL = all */
   size_t ncolumns;
   const tarn_pq_predicate *preds; /* ANDed; used to prune row groups and pages */
   size_t npreds;
+  const tarn_pq_filter *filter;   /* ANDed with preds; NULL = none. Copied at open */
   int64_t batch_rows;      /* rows per output batch at most; 0 = 65536 */
   int64_t row_group;       /* read only this row group; -1 = all */
 } tarn_pq_scan_options;

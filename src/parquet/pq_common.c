@@ -349,3 +349,16 @@ uint64_t tarn__pq_hash_value(const tarn_pq_column *c, const uint8_t *plain, size
   (void)c;
   return tarn_xxh64(plain, len, 0);
 }
+
+int tarn_pq_plain_width(const tarn_pq_column *c) {
+  switch (c->type) {
+  case TARN_PQ_BOOLEAN: return 1;
+  case TARN_PQ_INT32:
+  case TARN_PQ_FLOAT: return 4;
+  case TARN_PQ_INT64:
+  case TARN_PQ_DOUBLE: return 8;
+  case TARN_PQ_INT96: return 12;
+  case TARN_PQ_FIXED_LEN_BYTE_ARRAY: return c->type_length;
+  default: return 0;
+  }
+}

@@ -404,18 +404,6 @@ bad:
 
 /* ---- statistics ---- */
 
-static int fixed_width(const tarn_pq_column *c) {
-  switch (c->type) {
-  case TARN_PQ_BOOLEAN: return 1;
-  case TARN_PQ_INT32:
-  case TARN_PQ_FLOAT: return 4;
-  case TARN_PQ_INT64:
-  case TARN_PQ_DOUBLE: return 8;
-  case TARN_PQ_INT96: return 12;
-  case TARN_PQ_FIXED_LEN_BYTE_ARRAY: return c->type_length;
-  default: return 0;
-  }
-}
 
 /* Legacy min/max were computed with signed comparison: trustworthy only for types whose
  * order is signed. */
@@ -488,7 +476,7 @@ static int read_stats(tarn__thrift *t, const tarn_pq_column *c, tarn_pq_stats *s
     min_exact = max_exact = 1;
   }
   if (mn && mx) {
-    int w = fixed_width(c);
+    int w = tarn_pq_plain_width(c);
     int ok = 1;
     if (w > 0 && (mnn != (uint32_t)w || mxn != (uint32_t)w))
       ok = 0; /* a fixed-width bound of the wrong size is unusable */

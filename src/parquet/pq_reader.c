@@ -67,7 +67,7 @@ static int store_read(tarn__pq_source *src, uint64_t off, size_t len, tarn_buf *
     return tarn_buf_reserve(out, 0, err);
   rc = tarn_store_get_range(src->st, src->key, off, len, out, err);
   if (rc != 0) {
-    tarn_error_prefix(err, "%s: offset %llu: ", src->name, (unsigned long long)off);
+    tarn_error_prefix(err, "%s: offset %llu", src->name, (unsigned long long)off);
     return rc;
   }
   if (out->len != len)

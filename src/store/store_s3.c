@@ -321,7 +321,7 @@ static int complete_upload(s3_writer *sw, tarn_error *err) {
     rq.error_in_200 = 1;
     rc = tarn__s3_do(sw->s3, &rq, err);
     if (rc == TARN_EEXIST)
-      tarn_error_prefix(err, "put-if-absent: key already exists: ");
+      tarn_error_prefix(err, "put-if-absent: key already exists");
   }
   tarn_buf_free(&resp);
   tarn_buf_free(&body);
@@ -350,7 +350,7 @@ static int s3_writer_commit(tarn_store_writer *w, tarn_error *err) {
     rq.if_none_match = (sw->flags & TARN_STORE_IF_ABSENT) ? "*" : NULL;
     rc = tarn__s3_do(s3, &rq, err);
     if (rc == TARN_EEXIST)
-      tarn_error_prefix(err, "put-if-absent: key already exists: ");
+      tarn_error_prefix(err, "put-if-absent: key already exists");
     goto out;
   }
   if (sw->buf.len > 0 || sw->nparts == 0) {
@@ -614,7 +614,7 @@ static int s3_list(tarn_store *st, const char *prefix, const char *start_after,
     token = NULL;
     rc = tarn__s3_parse_list(body.data, body.len, &page, &truncated, &token, err);
     if (rc != 0) {
-      tarn_error_prefix(err, "LIST s3://%s/%s: ", s3->bucket, fprefix);
+      tarn_error_prefix(err, "LIST s3://%s/%s", s3->bucket, fprefix);
       goto out;
     }
     for (i = 0; i < page.count; i++) {

@@ -141,139 +141,189 @@ static int partition_range_may_match(const tarn_ice_partition_field *pf,
   return range_may_match(rt, op, &lit, lo, hi);
 }
 
-/* Do the manifest's partition summaries allow a match for every predicate? */
-static int manifest_may_match(const tarn_ice_schema *schema, const tarn_ice_spec *spec,
-                              const tarn_ice_manifest_file *mf, const tarn_table_pred *preds,
-                              size_t npreds) {
-  size_t i, j;
-  tarn_buf scratch;
-  int ok = 1;
-  if (mf->npartitions != spec->nfields)
+/* ---- one leaf at each level: may some row of the region make it true? ---- */
+
+/* A manifest, by its partition field summaries. */
+static int manifest_leaf(const tarn_ice_schema *schema, const tarn_ice_spec *spec,
+                         const tarn_ice_manifest_file *mf, const tarn_table_pred *p, int op,
+                         tarn_buf *scratch) {
+  const tarn_ice_field *src = tarn_ice_schema_field(schema, p->field_id);
+  size_t j;
+  if (src == NULL || mf->npartitions != spec->nfields)
     return 1;
-  tarn_buf_init(&scratch, 64);
-  for (i = 0; ok && i < npreds; i++) {
-    const tarn_table_pred *p = &preds[i];
-    const tarn_ice_field *src = tarn_ice_schema_field(schema, p->field_id);
-    if (src == NULL)
+  for (j = 0; j < spec->nfields; j++) {
+    const tarn_ice_partition_field *pf = &spec->fields[j];
+    const tarn_ice_field_summary *fs = &mf->partitions[j];
+    tarn_ice_type rt;
+    tarn_ice_value lit, lo, hi;
+    tarn_pq_op pop;
+    if (pf->source_id != p->field_id || pf->transform.kind == TARN_ICE_VOID ||
+        tarn_ice_transform_result_type(&pf->transform, &src->type, &rt, NULL) != 0)
       continue;
-    for (j = 0; ok && j < spec->nfields; j++) {
-      const tarn_ice_partition_field *pf = &spec->fields[j];
-      const tarn_ice_field_summary *fs = &mf->partitions[j];
-      tarn_ice_type rt;
-      tarn_ice_value lit, lo, hi;
-      tarn_pq_op op;
-      if (pf->source_id != p->field_id ||
-          tarn_ice_transform_result_type(&pf->transform, &src->type, &rt, NULL) != 0)
-        continue;
-      if (p->op == TARN_PQ_IS_NULL) {
-        if (pf->transform.kind != TARN_ICE_VOID && !fs->contains_null)
-          ok = 0;
-        continue;
-      }
-      if (p->op == TARN_PQ_NOT_NULL) {
-        if (pf->transform.kind != TARN_ICE_VOID && !fs->has_lower && !fs->has_upper &&
-            fs->contains_null && fs->contains_nan <= 0)
-          ok = 0; /* every partition value is null */
-        continue;
-      }
-      if (!project(pf, &src->type, p, &op, &lit, &scratch))
-        continue; /* the partition field says nothing about this predicate */
-      if (!fs->has_lower && !fs->has_upper) {
-        if (fs->contains_nan <= 0 && fs->contains_null)
-          ok = 0; /* only nulls: no comparison holds */
-        continue;
-      }
-      if (fs->has_lower &&
-          tarn_ice_value_deserialize(&rt, (const uint8_t *)fs->lower.data, fs->lower.len, &lo,
-                                     NULL) != 0)
-        continue;
-      if (fs->has_upper &&
-          tarn_ice_value_deserialize(&rt, (const uint8_t *)fs->upper.data, fs->upper.len, &hi,
-                                     NULL) != 0)
-        continue;
-      if (!partition_range_may_match(pf, &src->type, &rt, p, fs->has_lower ? &lo : NULL,
-                                     fs->has_upper ? &hi : NULL, &scratch))
-        ok = 0;
-    }
-  }
-  tarn_buf_free(&scratch);
-  return ok;
-}
-
-static int file_partition_may_match(const tarn_ice_schema *schema, const tarn_ice_spec *spec,
-                                    const tarn_ice_data_file *f, const tarn_table_pred *preds,
-                                    size_t npreds) {
-  size_t i, j;
-  tarn_buf scratch;
-  int ok = 1;
-  tarn_buf_init(&scratch, 64);
-  for (i = 0; ok && i < npreds; i++) {
-    const tarn_table_pred *p = &preds[i];
-    const tarn_ice_field *src = tarn_ice_schema_field(schema, p->field_id);
-    if (src == NULL)
-      continue;
-    for (j = 0; ok && j < spec->nfields && j < f->npartition; j++) {
-      const tarn_ice_partition_field *pf = &spec->fields[j];
-      const tarn_ice_value *pv = &f->partition[j];
-      tarn_ice_type rt;
-      if (pf->source_id != p->field_id || pf->transform.kind == TARN_ICE_VOID ||
-          tarn_ice_transform_result_type(&pf->transform, &src->type, &rt, NULL) != 0)
-        continue;
-      if (p->op == TARN_PQ_IS_NULL) {
-        ok = pv->is_null; /* every transform maps null, and only null, to null */
-        continue;
-      }
-      if (p->op == TARN_PQ_NOT_NULL) {
-        ok = !pv->is_null;
-        continue;
-      }
-      if (pv->is_null) {
-        ok = 0;
-        continue;
-      }
-      ok = partition_range_may_match(pf, &src->type, &rt, p, pv, pv, &scratch);
-    }
-  }
-  tarn_buf_free(&scratch);
-  return ok;
-}
-
-static int file_metrics_may_match(const tarn_ice_schema *schema, const tarn_ice_data_file *f,
-                                  const tarn_table_pred *preds, size_t npreds) {
-  size_t i, j;
-  for (i = 0; i < npreds; i++) {
-    const tarn_table_pred *p = &preds[i];
-    const tarn_ice_field *fld = tarn_ice_schema_field(schema, p->field_id);
-    const tarn_ice_column_stats *s = NULL;
-    tarn_ice_value lo, hi;
-    int has_lo, has_hi;
-    if (fld == NULL)
-      continue;
-    for (j = 0; j < f->nstats; j++)
-      if (f->stats[j].field_id == p->field_id)
-        s = &f->stats[j];
-    if (s == NULL)
-      continue; /* no metrics for this column (or it was added later): cannot prune */
-    if (p->op == TARN_PQ_IS_NULL) {
-      if (s->null_count == 0)
+    /* every transform maps null, and only null, to null */
+    if (op == TARN__OP_IS_NULL) {
+      if (!fs->contains_null)
         return 0;
       continue;
     }
-    if (p->op == TARN_PQ_NOT_NULL) {
-      if (s->value_count >= 0 && s->null_count >= 0 && s->value_count == s->null_count)
-        return 0;
+    if (!fs->has_lower && !fs->has_upper && fs->contains_null && fs->contains_nan <= 0)
+      return 0; /* every partition value is null: only IS NULL can hold */
+    if (op > TARN__OP_NOT_NULL || op == TARN__OP_NOT_NULL)
+      continue; /* !=, NaN tests: the summaries say nothing more */
+    if (!project(pf, &src->type, p, &pop, &lit, scratch))
+      continue; /* the partition field says nothing about this predicate */
+    if (!fs->has_lower && !fs->has_upper)
       continue;
-    }
-    if (s->value_count >= 0 && s->null_count >= 0 && s->value_count == s->null_count)
-      return 0; /* only nulls: no comparison can hold */
-    has_lo = s->has_lower && tarn_ice_value_deserialize(&fld->type, (const uint8_t *)s->lower.data,
-                                                        s->lower.len, &lo, NULL) == 0;
-    has_hi = s->has_upper && tarn_ice_value_deserialize(&fld->type, (const uint8_t *)s->upper.data,
-                                                        s->upper.len, &hi, NULL) == 0;
-    if (!range_may_match(&fld->type, p->op, &p->value, has_lo ? &lo : NULL, has_hi ? &hi : NULL))
+    if (fs->has_lower &&
+        tarn_ice_value_deserialize(&rt, (const uint8_t *)fs->lower.data, fs->lower.len, &lo,
+                                   NULL) != 0)
+      continue;
+    if (fs->has_upper &&
+        tarn_ice_value_deserialize(&rt, (const uint8_t *)fs->upper.data, fs->upper.len, &hi,
+                                   NULL) != 0)
+      continue;
+    if (!partition_range_may_match(pf, &src->type, &rt, p, fs->has_lower ? &lo : NULL,
+                                   fs->has_upper ? &hi : NULL, scratch))
       return 0;
   }
   return 1;
+}
+
+/* A data file, by its partition values. */
+static int partition_leaf(const tarn_ice_schema *schema, const tarn_ice_spec *spec,
+                          const tarn_ice_data_file *f, const tarn_table_pred *p, int op,
+                          tarn_buf *scratch) {
+  const tarn_ice_field *src = tarn_ice_schema_field(schema, p->field_id);
+  size_t j;
+  if (src == NULL)
+    return 1;
+  for (j = 0; j < spec->nfields && j < f->npartition; j++) {
+    const tarn_ice_partition_field *pf = &spec->fields[j];
+    const tarn_ice_value *pv = &f->partition[j];
+    tarn_ice_type rt;
+    if (pf->source_id != p->field_id || pf->transform.kind == TARN_ICE_VOID ||
+        tarn_ice_transform_result_type(&pf->transform, &src->type, &rt, NULL) != 0)
+      continue;
+    if (op == TARN__OP_IS_NULL) { /* every transform maps null, and only null, to null */
+      if (!pv->is_null)
+        return 0;
+      continue;
+    }
+    if (pv->is_null)
+      return 0; /* the source is null here: nothing but IS NULL holds */
+    if (op == TARN__OP_NE) {
+      if (pf->transform.kind == TARN_ICE_IDENTITY && !is_nan(&src->type, pv) &&
+          tarn_ice_value_compare(&src->type, pv, &p->value) == 0)
+        return 0;
+      continue;
+    }
+    if (op > TARN__OP_NOT_NULL || op == TARN__OP_NOT_NULL)
+      continue;
+    if (!partition_range_may_match(pf, &src->type, &rt, p, pv, pv, scratch))
+      return 0;
+  }
+  return 1;
+}
+
+/* A data file, by its column metrics (counts and bounds). */
+static int metrics_leaf(const tarn_ice_schema *schema, const tarn_ice_data_file *f,
+                        const tarn_table_pred *p, int op) {
+  const tarn_ice_field *fld = tarn_ice_schema_field(schema, p->field_id);
+  const tarn_ice_column_stats *s = NULL;
+  tarn_ice_value lo, hi;
+  int has_lo, has_hi, all_null, flt;
+  size_t j;
+  if (fld == NULL)
+    return 1;
+  for (j = 0; j < f->nstats; j++)
+    if (f->stats[j].field_id == p->field_id)
+      s = &f->stats[j];
+  if (s == NULL)
+    return 1; /* no metrics for this column (or it was added later): cannot prune */
+  all_null = s->value_count >= 0 && s->null_count >= 0 && s->value_count == s->null_count;
+  flt = fld->type.id == TARN_ICE_FLOAT || fld->type.id == TARN_ICE_DOUBLE;
+  switch (op) {
+  case TARN__OP_IS_NULL:
+    return s->null_count != 0;
+  case TARN__OP_NOT_NULL:
+    return !all_null;
+  case TARN__OP_IS_NAN:
+    return !all_null && flt && s->nan_count != 0;
+  case TARN__OP_NOT_NAN:
+    return !all_null && !(flt && s->value_count >= 0 && s->null_count >= 0 &&
+                          s->nan_count >= 0 && s->value_count == s->null_count + s->nan_count);
+  default:
+    break;
+  }
+  if (all_null)
+    return 0; /* only nulls: no comparison can hold */
+  has_lo = s->has_lower && tarn_ice_value_deserialize(&fld->type, (const uint8_t *)s->lower.data,
+                                                      s->lower.len, &lo, NULL) == 0;
+  has_hi = s->has_upper && tarn_ice_value_deserialize(&fld->type, (const uint8_t *)s->upper.data,
+                                                      s->upper.len, &hi, NULL) == 0;
+  if (op == TARN__OP_NE) /* prune only a file holding v alone (and no NaN, which != v) */
+    return !(has_lo && has_hi && (!flt || s->nan_count == 0) &&
+             tarn_ice_value_compare(&fld->type, &lo, &p->value) == 0 &&
+             tarn_ice_value_compare(&fld->type, &hi, &p->value) == 0);
+  return range_may_match(&fld->type, p->op, &p->value, has_lo ? &lo : NULL, has_hi ? &hi : NULL);
+}
+
+/* ---- the predicate tree at each level ---- */
+
+enum { AT_MANIFEST, AT_PARTITION, AT_METRICS };
+
+typedef struct prune_cx {
+  int level;
+  const tarn_ice_schema *schema;
+  const tarn_ice_spec *spec;
+  const tarn_ice_manifest_file *mf;
+  const tarn_ice_data_file *f;
+  tarn_buf scratch;
+} prune_cx;
+
+/* May some row of the region cx describes satisfy leaf n? */
+static int leaf_may_match(void *arg, const tarn__nnf *n) {
+  prune_cx *cx = arg;
+  tarn_table_pred p;
+  memset(&p, 0, sizeof(p));
+  p.field_id = n->field_id;
+  p.op = n->op <= TARN__OP_NOT_NULL ? (tarn_pq_op)n->op : TARN_PQ_EQ; /* n->op decides */
+  p.value = n->value;
+  switch (cx->level) {
+  case AT_MANIFEST: return manifest_leaf(cx->schema, cx->spec, cx->mf, &p, n->op, &cx->scratch);
+  case AT_PARTITION: return partition_leaf(cx->schema, cx->spec, cx->f, &p, n->op, &cx->scratch);
+  default: return metrics_leaf(cx->schema, cx->f, &p, n->op);
+  }
+}
+
+static int nnf_may_match(prune_cx *cx, const tarn__nnf *n) {
+  return tarn__nnf_may_match(n, leaf_may_match, cx);
+}
+
+/* The options' predicates (ANDed) and filter as one tree; leaves borrow their values. */
+static int plan_tree(const tarn_table_scan_options *o, tarn__nnf *root, tarn_error *err) {
+  size_t i, n = o != NULL ? o->npreds : 0;
+  memset(root, 0, sizeof(*root));
+  root->kind = TARN__NNF_AND;
+  root->kids = tarn_calloc(n + 1, sizeof(*root->kids));
+  if (root->kids == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory planning a scan");
+  for (i = 0; i < n; i++) {
+    tarn__nnf *l = &root->kids[root->nkids++];
+    l->kind = TARN__NNF_LEAF;
+    l->field_id = o->preds[i].field_id;
+    l->op = (int)o->preds[i].op;
+    l->value = o->preds[i].value;
+  }
+  if (o != NULL && o->filter != NULL) {
+    int rc = tarn__expr_nnf(o->filter, &root->kids[root->nkids], err);
+    if (rc != 0) {
+      tarn__nnf_free(root);
+      return rc;
+    }
+    root->nkids++;
+  }
+  return 0;
 }
 
 int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts,
@@ -283,18 +333,25 @@ int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts,
   const tarn_table_io *io = tarn_table_io_of(t);
   const tarn_ice_snapshot *snap;
   const tarn_ice_schema *schema = tarn_table_schema(t);
-  const tarn_table_pred *preds = opts ? opts->preds : NULL;
-  size_t npreds = opts ? opts->npreds : 0;
   tarn_ice_manifest_file *mfs = NULL;
+  tarn__nnf tree;
+  prune_cx cx;
   tarn_ice_data_file *out = NULL;
   size_t nmfs = 0, n = 0, cap = 0, i, k;
   tarn_table_plan_stats st;
   int rc;
   memset(&st, 0, sizeof(st));
+  memset(&cx, 0, sizeof(cx));
+  tarn_buf_init(&cx.scratch, 64);
   *files = NULL;
   *nfiles = 0;
   if (snapshot_id != NULL)
     *snapshot_id = -1;
+  rc = plan_tree(opts, &tree, err);
+  if (rc != 0) {
+    tarn_buf_free(&cx.scratch);
+    return rc;
+  }
   rc = pick_snapshot(m, opts, &snap, err);
   if (rc != 0 || snap == NULL)
     goto out;
@@ -326,7 +383,11 @@ int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts,
       st.manifests_pruned++;
       continue;
     }
-    if (!manifest_may_match(schema, spec, &mfs[i], preds, npreds)) {
+    cx.level = AT_MANIFEST;
+    cx.schema = schema;
+    cx.spec = spec;
+    cx.mf = &mfs[i];
+    if (!nnf_may_match(&cx, &tree)) {
       st.manifests_pruned++;
       continue;
     }
@@ -336,11 +397,14 @@ int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts,
       if (es[k].status == TARN_ICE_DELETED)
         continue;
       st.files_total++;
-      if (!file_partition_may_match(schema, spec, f, preds, npreds)) {
+      cx.f = f;
+      cx.level = AT_PARTITION;
+      if (!nnf_may_match(&cx, &tree)) {
         st.files_pruned_partition++;
         continue;
       }
-      if (!file_metrics_may_match(schema, f, preds, npreds)) {
+      cx.level = AT_METRICS;
+      if (!nnf_may_match(&cx, &tree)) {
         st.files_pruned_metrics++;
         continue;
       }
@@ -360,6 +424,8 @@ int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts,
     tarn_ice_manifest_entries_free(es, ne);
   }
 out:
+  tarn__nnf_free(&tree);
+  tarn_buf_free(&cx.scratch);
   tarn_ice_manifest_files_free(mfs, nmfs);
   if (rc != 0) {
     tarn_ice_data_files_free(out, n);

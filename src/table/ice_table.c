@@ -28,6 +28,11 @@ const tarn_ice_metadata *tarn_table_metadata(const tarn_table *t) { return &t->m
 const char *tarn_table_metadata_location(const tarn_table *t) { return t->metadata_location; }
 const tarn_table_io *tarn_table_io_of(const tarn_table *t) { return &t->io; }
 
+void tarn_table_ident(const tarn_table *t, const char **ns, const char **name) {
+  *ns = t->ns;
+  *name = t->name;
+}
+
 const tarn_ice_schema *tarn_table_schema(const tarn_table *t) {
   return tarn_ice_metadata_schema(&t->md, t->md.current_schema_id);
 }

@@ -439,6 +439,8 @@ const char *tarn_table_metadata_location(const tarn_table *t);
 const tarn_ice_schema *tarn_table_schema(const tarn_table *t);
 const tarn_ice_spec *tarn_table_spec(const tarn_table *t);
 const tarn_table_io *tarn_table_io_of(const tarn_table *t);
+/* The namespace and name the table was loaded or created as (owned by t). */
+void tarn_table_ident(const tarn_table *t, const char **ns, const char **name);
 
 /* What a commit did, for callers and logs. */
 typedef struct tarn_table_commit_result {
@@ -553,11 +555,14 @@ typedef struct tarn_table_pred {
   tarn_ice_value value; /* in the column's Iceberg representation */
 } tarn_table_pred;
 
+typedef struct tarn_expr tarn_expr; /* scan.h */
+
 typedef struct tarn_table_scan_options {
   int64_t snapshot_id;  /* -1: current (or as_of_ms) */
   int64_t as_of_ms;     /* -1: none; else the snapshot current at that time */
   const tarn_table_pred *preds; /* ANDed */
   size_t npreds;
+  const tarn_expr *filter;      /* ANDed with preds (AND, OR, NOT, IN, ...); NULL = none */
 } tarn_table_scan_options;
 
 typedef struct tarn_table_plan_stats {
@@ -568,7 +573,8 @@ typedef struct tarn_table_plan_stats {
 /*
  * Lists the live data files of a snapshot that may hold rows matching every predicate:
  * manifests are pruned by their partition summaries, files by partition values and
- * column bounds (conservative: never drops a file that could match). *files is an array
+ * column bounds (conservative: never drops a file that could match; an OR prunes only
+ * when every branch does). Rows are read through tarn_table_scan_open (scan.h). *files is an array
  * the caller frees with tarn_ice_data_files_free. *snapshot_id (may be NULL) gets the
  * snapshot planned (-1 for an empty table).
  */

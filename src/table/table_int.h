@@ -3,6 +3,7 @@
 #define TARN_TABLE_INT_H
 
 #include "table.h"
+#include "scan.h"
 
 /* Commits metadata without the snapshots `ids` (and their snapshot-log entries). The
  * current snapshot and snapshots that refs point at are never dropped (TARN_EINVAL). */
@@ -25,5 +26,53 @@ int tarn__table_delete_uri(const tarn_table_io *io, const char *uri, const char 
  * where Java's wrapping arithmetic leaves no order to rely on. */
 void tarn__ice_truncate_source_range(int32_t w, int is_long, int64_t lo, int64_t hi,
                                      int64_t *src_lo, int64_t *src_hi);
+
+/* ---- predicates (ice_expr.c) ---- */
+
+/* Leaf operators of the negation normal form: comparisons, null and NaN tests. */
+/* Leaf operators of the negation normal form: the first seven are tarn_pq_op's values. */
+enum {
+  TARN__OP_EQ = 1,
+  TARN__OP_LT,
+  TARN__OP_LE,
+  TARN__OP_GT,
+  TARN__OP_GE,
+  TARN__OP_IS_NULL,
+  TARN__OP_NOT_NULL,
+  TARN__OP_NE,
+  TARN__OP_IS_NAN,
+  TARN__OP_NOT_NAN, /* not null and not NaN */
+};
+
+enum { TARN__NNF_TRUE = 1, TARN__NNF_LEAF, TARN__NNF_AND, TARN__NNF_OR };
+
+/*
+ * A predicate in negation normal form: NOT pushed down to the leaves (De Morgan, and
+ * NOT(x < v) as x >= v OR x IS NAN on floats, NOT IN as an AND of !=), what pruning
+ * reasons about: a region (manifest, file, row group, page) is skipped when no row in it
+ * can make a leaf true, an AND when one child is skipped, an OR when every child is.
+ * Leaf values are borrowed from the expression it was built from.
+ */
+typedef struct tarn__nnf {
+  int kind;
+  int32_t field_id;     /* LEAF */
+  tarn_ice_type type;   /* LEAF: the field's type */
+  int op;               /* LEAF: TARN__OP_* */
+  tarn_ice_value value; /* LEAF comparisons */
+  struct tarn__nnf *kids;
+  size_t nkids;
+} tarn__nnf;
+
+int tarn__expr_nnf(const tarn_expr *e, tarn__nnf *out, tarn_error *err);
+/* May some row of a region make n true, given what `leaf` says of each leaf (1: some row
+ * may satisfy it)? An AND when every child may, an OR when one does. */
+typedef int (*tarn__nnf_leaf_fn)(void *arg, const tarn__nnf *leaf);
+int tarn__nnf_may_match(const tarn__nnf *n, tarn__nnf_leaf_fn leaf, void *arg);
+void tarn__nnf_free(tarn__nnf *n);
+
+/* One leaf of an expression on value v: 1 true, 0 false, -1 unknown. */
+int tarn__expr_leaf_eval(const tarn_expr *e, const tarn_ice_value *v);
+int tarn__expr_cmp_holds(tarn_expr_op op, int c);
+int tarn__expr_in_holds(const tarn_expr *e, const tarn_ice_value *v);
 
 #endif

@@ -132,6 +132,33 @@ T scan db.events --where 'id ~ 3' 2>"$WORK/e"; expect_eq "an unknown operator ex
 T scan db.events --columns id,nope 2>"$WORK/e"; expect_eq "an unknown column exits 2" 2 "$?"
 expect_match "unknown column named" 'no column "nope"' "$(cat "$WORK/e")"
 T scan db.events --format xml 2>"$WORK/e"; expect_eq "a bad format exits 2" 2 "$?"
+# OR, IN, IS NULL, NOT, parentheses (names: 1 alpha, 2 null, 3 c,"q", 4 null, 5 "no ts")
+expect_eq "scan: or" "1 5" "$(T scan db.events --where 'id = 1 or id >= 5' | jq -r .id | sort -n | xargs)"
+expect_eq "scan: in" "2 3" "$(T scan db.events --where 'id in (2, 3, 99)' | jq -r .id | sort -n | xargs)"
+expect_eq "scan: not in" "1 4 5" "$(T scan db.events --where 'id not in (2, 3)' | jq -r .id | sort -n | xargs)"
+expect_eq "scan: is null or a value" "2 3 4" \
+  "$(T scan db.events --where "name is null or name = 'c,\"q\"'" | jq -r .id | sort -n | xargs)"
+expect_eq "scan: not of unknown is unknown (null names drop out)" "3 5" \
+  "$(T scan db.events --where "not name = 'alpha'" | jq -r .id | sort -n | xargs)"
+expect_eq "scan: parentheses and and/or precedence" "1 2" \
+  "$(T scan db.events --where '(id = 1 or id = 2) and (name is null or amount > 10)' | jq -r .id | sort -n | xargs)"
+expect_eq "scan: keywords in any case, ANDed with a second --where" "4" \
+  "$(T scan db.events --where 'name IS NULL' --where 'id IN (3, 4)' | jq -r .id | xargs)"
+T scan db.events --where 'id in (1, 2' 2>"$WORK/e"; expect_eq "an unclosed IN list exits 2" 2 "$?"
+expect_match "...and says what it expected" "expected ',' or '\)' in the IN list" "$(cat "$WORK/e")"
+T scan db.events --where 'id = 1 or' 2>"$WORK/e"; expect_eq "a dangling or exits 2" 2 "$?"
+T scan db.events --where 'id in (1, 2) or id > 4' --stats >/dev/null 2>"$WORK/e"
+expect_match "scan --stats: row groups, bloom filters and pages" \
+  'row groups [0-9]+ \([0-9]+ pruned by statistics, [0-9]+ by bloom filters\), pages [0-9]+ \([0-9]+ pruned by the page index\)' \
+  "$(cat "$WORK/e")"
+TARN_LOG_LEVEL=debug T scan db.events --where 'ts < 2026-01-02' >/dev/null 2>"$WORK/e"
+expect_match "scan: a debug line per pruning level" 'msg="scan pruned" level=manifest table=db.events .*skipped=1 kept=1' "$(cat "$WORK/e")"
+# a command that only reads never creates a lake
+"$BIN" table list --lake "$WORK/nolake" 2>"$WORK/e"; expect_eq "list on a missing lake exits 1" 1 "$?"
+expect_match "...naming the lake it looked at" "no lake at $WORK/nolake" "$(cat "$WORK/e")"
+check "...and creates nothing" test ! -e "$WORK/nolake"
+"$BIN" table scan db.events --lake "$WORK/nolake" 2>/dev/null; expect_eq "scan on a missing lake exits 1" 1 "$?"
+check "...and creates nothing either" test ! -e "$WORK/nolake"
 
 # ---- snapshots, time travel ----
 out=$(T snapshots db.events)
