@@ -154,7 +154,7 @@ static double duckdb_seconds(const char *path, const char *node_modules) {
 }
 
 int main(int argc, char **argv) {
-  size_t mb = argc > 1 ? (size_t)atol(argv[1]) : 256;
+  size_t mb = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 256;
   const char *nm = argc > 2 ? argv[2] : "tests/node_modules";
   const char *path = "/tmp/tarn-csv-bench.csv";
   tarn_csv_type types[16];

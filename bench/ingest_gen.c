@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
   if (buf == NULL)
     return 1;
   p = buf;
-  p += sprintf(p, "id,ts,amount,category,code,flag,qty,day,n,note\n");
+  p += snprintf(p, 512, "id,ts,amount,category,code,flag,qty,day,n,note\n");
   while (written + (uint64_t)(p - buf) < limit) {
     uint64_t r = rnd(), r2 = rnd();
     int64_t secs = t0 + (int64_t)id * 7 + (int64_t)(r % 7), sod = secs % 86400;
@@ -126,9 +126,10 @@ int main(int argc, char **argv) {
     p = put_u64(p, (r2 >> 8) % 10000000);
     *p++ = ',';
     if ((r >> 60) % 5 == 0) { /* a fifth of the notes are quoted with a comma */
-      p += sprintf(p, "\"order %llu, %s\"", (unsigned long long)id, words[(r >> 56) & 3]);
+      /* a row stays far below the 512 bytes kept past cap */
+      p += snprintf(p, 64, "\"order %llu, %s\"", (unsigned long long)id, words[(r >> 56) & 3]);
     } else {
-      p += sprintf(p, "order %llu %s", (unsigned long long)id, words[(r >> 56) & 3]);
+      p += snprintf(p, 64, "order %llu %s", (unsigned long long)id, words[(r >> 56) & 3]);
     }
     *p++ = '\n';
     id++;

@@ -347,7 +347,7 @@ fail:
 
 int main(int argc, char **argv) {
   if (argc == 5 && strcmp(argv[1], "write") == 0)
-    return do_write(argv[2], atoll(argv[3]), argv[4]);
+    return do_write(argv[2], strtoll(argv[3], NULL, 10), argv[4]);
   if (argc == 3 && strcmp(argv[1], "read") == 0)
     return do_read(argv[2]);
   fprintf(stderr, "usage: parquet_bench write OUT.parquet ROWS CODEC | read FILE.parquet\n");

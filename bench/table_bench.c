@@ -99,7 +99,7 @@ static double small_appends(int n, double *commit_s, int *merged) {
     for (k = 0; k < 10; k++) {
       ids[k] = (int64_t)i * 10 + k;
       ts[k] = 20000 * BENCH_DAY_US + ids[k];
-      offs[k + 1] = offs[k] + sprintf(data + offs[k], "n%lld", (long long)ids[k]);
+      offs[k + 1] = offs[k] + snprintf(data + offs[k], 24, "n%lld", (long long)ids[k]);
     }
     cols[0].length = cols[1].length = cols[2].length = 10;
     cols[0].values = ids;
@@ -275,7 +275,7 @@ static double avsc_seconds(const char *path, const char *node_modules, long *rec
 }
 
 int main(int argc, char **argv) {
-  int appends = argc > 1 ? atoi(argv[1]) : 200, run, merged = 0;
+  int appends = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 200, run, merged = 0;
   const char *nm = argc > 2 ? argv[2] : "tests/node_modules";
   double total[3], commit[3];
   env e;

@@ -86,7 +86,7 @@ int tarn_catalog_open_from_config(const tarn_config *cfg, const char *lake_dir,
   path = tarn_malloc(strlen(lake_dir) + sizeof("/catalog.db"));
   if (path == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "opening the catalog: out of memory");
-  sprintf(path, "%s/catalog.db", lake_dir);
+  snprintf(path, strlen(lake_dir) + sizeof("/catalog.db"), "%s/catalog.db", lake_dir);
   rc = tarn_catalog_sqlite_open(path, &o, out, err);
   tarn_free(path);
   return rc;

@@ -149,7 +149,7 @@ static int put_begin(const tarn_http_request *req, tarn_http_response *resp, voi
   pc = tarn_calloc(1, sizeof(*pc) + strlen(key) + 1);
   if (pc == NULL)
     return TARN_ENOMEM;
-  strcpy(pc->key, key);
+  memcpy(pc->key, key, strlen(key) + 1);
   pc->b = b;
   inm = tarn_http_header(req, "If-None-Match");
   pc->if_absent = inm != NULL && strcmp(inm, "*") == 0;
@@ -276,7 +276,7 @@ static int on_get(const tarn_http_request *req, tarn_http_response *resp, void *
     tarn_store_reader_close(r);
     return TARN_ENOMEM;
   }
-  strcpy(gc->key, key);
+  memcpy(gc->key, key, strlen(key) + 1);
   gc->b = served;
   gc->r = r;
   gc->size = st.size;

@@ -1133,7 +1133,7 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
                          sizeof(table_key) - 80, err);
   if (rc != 0)
     goto out;
-  strcat(table_key, "/data");
+  memcpy(table_key + strlen(table_key), "/data", sizeof("/data")); /* 80 bytes were kept */
   rc = publish(env, spool_fd, (uint64_t)info.file_size, &ph, table_key, r->parquet_key,
                sizeof(r->parquet_key), err);
   if (rc != 0)

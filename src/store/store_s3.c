@@ -574,7 +574,7 @@ static int s3_list(tarn_store *st, const char *prefix, const char *start_after,
       goto out;
     }
     memcpy(fafter, s3->prefix, pl);
-    strcpy(fafter + pl, start_after);
+    memcpy(fafter + pl, start_after, strlen(start_after) + 1);
   }
 
   for (;;) {

@@ -275,9 +275,9 @@ static int define_name(parse_ctx *c, const json_t *obj, const char *enclosing_ns
     if (full == NULL)
       return TARN_ENOMEM;
     if (nslen)
-      sprintf(full, "%s.%s", ns, name);
+      snprintf(full, nslen + strlen(name) + 2, "%s.%s", ns, name);
     else
-      strcpy(full, name);
+      memcpy(full, name, strlen(name) + 1);
     n->name = full + (nslen ? nslen + 1 : 0);
   }
   if (!valid_namespace(ns))

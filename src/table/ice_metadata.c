@@ -1,6 +1,7 @@
 /* ice_metadata.c - Iceberg table metadata JSON: parse, write, free and lookups. */
 #include "table.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -757,6 +758,24 @@ const tarn_ice_snapshot *tarn_ice_metadata_snapshot(const tarn_ice_metadata *m,
     if (m->snapshots[i].snapshot_id == snapshot_id)
       return &m->snapshots[i];
   return NULL;
+}
+
+int tarn_ice_property_int(const tarn_ice_metadata *m, const char *key, int64_t def, int64_t min,
+                          int64_t max, int64_t *out, tarn_error *err) {
+  const char *v = tarn_ice_metadata_property(m, key);
+  char *end;
+  long long x;
+  *out = def;
+  if (v == NULL)
+    return 0;
+  errno = 0;
+  x = strtoll(v, &end, 10);
+  if (end == v || *end != '\0' || errno != 0 || x < min || x > max)
+    return tarn_error_set(err, TARN_EINVAL,
+                          "table property %s = \"%.64s\": must be an integer from %lld to %lld",
+                          key, v, (long long)min, (long long)max);
+  *out = (int64_t)x;
+  return 0;
 }
 
 const char *tarn_ice_metadata_property(const tarn_ice_metadata *m, const char *key) {

@@ -174,15 +174,6 @@ static int new_snapshot_id(int64_t *id, tarn_error *err) {
   return 0;
 }
 
-static int64_t prop_int(const tarn_ice_metadata *m, const char *key, int64_t def) {
-  const char *v = tarn_ice_metadata_property(m, key);
-  char *end;
-  long long x;
-  if (v == NULL)
-    return def;
-  x = strtoll(v, &end, 10);
-  return (*end == '\0' && end != v) ? (int64_t)x : def;
-}
 
 static int kv_set(tarn_ice_kv **kv, size_t *n, const char *key, const char *value,
                   tarn_error *err) {
@@ -408,7 +399,8 @@ int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns
     rc = tarn_error_set(err, TARN_ENOMEM, "out of memory creating %s.%s", ns, name);
     goto fail;
   }
-  sprintf(uri, "%s/metadata/00001-%s.metadata.json", m->location, uuid);
+  snprintf(uri, strlen(m->location) + 80, "%s/metadata/00001-%s.metadata.json", m->location,
+           uuid);
   tarn_buf_init(&json, METADATA_MAX_BYTES);
   rc = write_metadata(&t->io, uri, m, &json, err);
   if (rc == 0) {
@@ -481,10 +473,12 @@ static void uri_list_free(uri_list *l) {
  * write.metadata.previous-versions-max (default 100). */
 static int push_metadata_log(tarn_ice_metadata *next, const char *prev_uri, int64_t prev_ms,
                              tarn_error *err) {
-  int64_t max = prop_int(next, "write.metadata.previous-versions-max", 100);
+  int64_t max;
   tarn_ice_metadata_log *nl;
-  if (prev_uri == NULL)
-    return 0;
+  int rc = tarn_ice_property_int(next, "write.metadata.previous-versions-max", 100, 1,
+                                 INT32_MAX, &max, err);
+  if (rc != 0 || prev_uri == NULL)
+    return rc;
   nl = tarn_reallocarray(next->metadata_log, next->nmetadata_log + 1, sizeof(*nl));
   if (nl == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
@@ -503,9 +497,23 @@ static int push_metadata_log(tarn_ice_metadata *next, const char *prev_uri, int6
   return 0;
 }
 
-static uint64_t backoff_ms(const tarn_ice_metadata *m, int attempt) {
-  uint64_t lo = (uint64_t)prop_int(m, "commit.retry.min-wait-ms", 100);
-  uint64_t hi = (uint64_t)prop_int(m, "commit.retry.max-wait-ms", 60000);
+/* commit.retry.* of the table, each checked (a typo is an error, not a default). */
+typedef struct retry_policy {
+  int64_t retries, min_ms, max_ms;
+} retry_policy;
+
+static int retry_policy_read(const tarn_ice_metadata *m, retry_policy *p, tarn_error *err) {
+  int rc = tarn_ice_property_int(m, "commit.retry.num-retries", 4, 0, 1000, &p->retries, err);
+  if (rc == 0)
+    rc = tarn_ice_property_int(m, "commit.retry.min-wait-ms", 100, 0, 3600000, &p->min_ms, err);
+  if (rc == 0)
+    rc = tarn_ice_property_int(m, "commit.retry.max-wait-ms", 60000, 0, 3600000, &p->max_ms,
+                               err);
+  return rc;
+}
+
+static uint64_t backoff_ms(const retry_policy *p, int attempt) {
+  uint64_t lo = (uint64_t)p->min_ms, hi = (uint64_t)p->max_ms;
   uint64_t cap = lo << (attempt < 20 ? attempt : 20), r = 0;
   if (cap > hi)
     cap = hi;
@@ -544,6 +552,9 @@ out:
   return r;
 }
 
+static int apply_props(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_metadata *next,
+                       int attempt, void *ctx, tarn_error *err);
+
 static int commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_commit_result *res,
                   tarn_error *err) {
   uri_list written = {0};
@@ -551,15 +562,27 @@ static int commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_commit_re
   char uuid[TARN_UUID_STR_LEN], *uri = NULL;
   tarn_buf json; /* this attempt's metadata JSON, reused for the version hint */
   int attempt, rc = 0, retries;
+  retry_policy policy;
   memset(&next, 0, sizeof(next));
+  rc = retry_policy_read(&t->md, &policy, err);
+  if (rc != 0 && apply == apply_props) {
+    /* setting properties must stay possible, or a malformed retry property could never
+     * be fixed: this commit runs on the defaults */
+    tarn_log_warn("table property ignored for this commit", "table=%s.%s error=%s", t->ns,
+                  t->name, tarn_error_message(err));
+    policy.retries = 4;
+    policy.min_ms = 100;
+    policy.max_ms = 60000;
+    rc = 0;
+  }
+  if (rc != 0)
+    return rc;
   tarn_buf_init(&json, METADATA_MAX_BYTES);
-  retries = (int)prop_int(&t->md, "commit.retry.num-retries", 4);
-  if (retries < 0)
-    retries = 0;
+  retries = (int)policy.retries;
   for (attempt = 0; attempt <= retries; attempt++) {
     long version;
     if (attempt > 0) {
-      tarn_sleep_ms(backoff_ms(&t->md, attempt));
+      tarn_sleep_ms(backoff_ms(&policy, attempt));
       rc = tarn_table_refresh(t, err);
       if (rc != 0)
         break;
@@ -586,7 +609,8 @@ static int commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_commit_re
     if (rc == 0 && uri == NULL)
       rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
     if (rc == 0) {
-      sprintf(uri, "%s/metadata/%05ld-%s.metadata.json", next.location, version, uuid);
+      snprintf(uri, strlen(next.location) + 96, "%s/metadata/%05ld-%s.metadata.json",
+               next.location, version, uuid);
       rc = write_metadata(&t->io, uri, &next, &json, err);
     }
     if (rc == 0)
@@ -916,7 +940,7 @@ static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_
   tarn_ice_manifest_file *in = NULL, *outm = NULL;
   size_t nin = 0, nout = 0, outcap = 0, i, nspec_same = 0;
   int64_t seq = base->last_sequence_number + 1;
-  int64_t merge_min = prop_int(base, "commit.manifest.min-count-to-merge", 100);
+  int64_t merge_min;
   const char *merge_on = tarn_ice_metadata_property(base, "commit.manifest-merge.enabled");
   tarn_ice_snapshot *snaps, *s;
   tarn_ice_ref *refs;
@@ -933,6 +957,10 @@ static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_
     uri_list_delete_all(c->cleanup, &t->io);
     uri_list_free(c->cleanup);
   }
+  rc = tarn_ice_property_int(base, "commit.manifest.min-count-to-merge", 100, 0, INT32_MAX,
+                             &merge_min, err);
+  if (rc != 0)
+    return rc;
   /* The caller's check sees the state this attempt replaces, before anything is written. */
   if (c->check != NULL && (rc = c->check(c->check_arg, base, next, err)) != 0)
     return rc;

@@ -118,12 +118,23 @@ int tarn_table_writer_open(tarn_table *t, const tarn_pq_writer_options *pq,
     w->opts = *pq;
   } else {
     const char *codec = tarn_ice_metadata_property(m, "write.parquet.compression-codec");
-    const char *level = tarn_ice_metadata_property(m, "write.parquet.compression-level");
     int c = codec ? tarn_pq_codec_parse(codec) : TARN_PQ_ZSTD;
+    int64_t level;
     memset(&w->opts, 0, sizeof(w->opts));
-    w->opts.codec = c >= 0 ? (tarn_pq_codec)c : TARN_PQ_ZSTD;
-    if (level != NULL)
-      w->opts.zstd_level = w->opts.gzip_level = atoi(level);
+    if (c < 0) {
+      tarn_table_writer_abort(w);
+      return tarn_error_set(err, TARN_EINVAL,
+                            "table property write.parquet.compression-codec = \"%.32s\": not a "
+                            "codec tarn writes (uncompressed, snappy, gzip, zstd, lz4_raw)",
+                            codec);
+    }
+    rc = tarn_ice_property_int(m, "write.parquet.compression-level", 0, -7, 22, &level, err);
+    if (rc != 0) {
+      tarn_table_writer_abort(w);
+      return rc;
+    }
+    w->opts.codec = (tarn_pq_codec)c;
+    w->opts.zstd_level = w->opts.gzip_level = (int)level;
   }
   w->ptypes = tarn_calloc(w->spec->nfields ? w->spec->nfields : 1, sizeof(*w->ptypes));
   if (w->ptypes == NULL) {

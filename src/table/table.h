@@ -267,6 +267,10 @@ const tarn_ice_spec *tarn_ice_metadata_spec(const tarn_ice_metadata *m, int32_t 
 const tarn_ice_snapshot *tarn_ice_metadata_snapshot(const tarn_ice_metadata *m,
                                                     int64_t snapshot_id);
 const char *tarn_ice_metadata_property(const tarn_ice_metadata *m, const char *key);
+/* The table property `key` as an integer in [min, max] into *out, def when unset; a value
+ * that is not one is TARN_EINVAL naming the property and the range (never read as 0). */
+int tarn_ice_property_int(const tarn_ice_metadata *m, const char *key, int64_t def, int64_t min,
+                          int64_t max, int64_t *out, tarn_error *err);
 
 /* ---- data files and manifests ---- */
 

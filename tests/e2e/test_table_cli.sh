@@ -292,4 +292,18 @@ expect_eq "an unreachable PostgreSQL exits 1" 1 "$?"
 out=$("$BIN" serve --print-config)
 expect_match "print-config shows [catalog]" 'type = sqlite  ; default' "$out"
 
+# a table property that is not a number is an error naming it, never read as 0
+T create db.badprop --schema "a int" --property commit.retry.num-retries=abc \
+  --property write.parquet.compression-level=x >/dev/null
+echo '{"a":1}' >"$WORK/one.jsonl"
+T append db.badprop --jsonl "$WORK/one.jsonl" 2>"$WORK/e" >/dev/null
+expect_eq "append with a malformed property: exit 1" 1 "$?"
+expect_match "... naming the property and its range" \
+  'table property (commit.retry.num-retries = "abc"|write.parquet.compression-level = "x"): must be an integer from' \
+  "$(cat "$WORK/e")"
+T set-properties db.badprop --property commit.retry.num-retries=3 \
+  --property write.parquet.compression-level=3 >/dev/null
+T append db.badprop --jsonl "$WORK/one.jsonl" >/dev/null
+expect_eq "once fixed, the append works" 0 "$?"
+
 finish
