@@ -1,6 +1,7 @@
-/* fuzz_config.c - libFuzzer target: arbitrary bytes as a tarn INI config file, against the
- * settings tables the tarn binary uses. A file that loads must print (--print-config) as
- * INI that loads again to the same values: the printed form is a valid config file. */
+/* fuzz_config.c - libFuzzer target: arbitrary bytes as a tarn INI config file and as a
+ * secrets file, against the settings tables the tarn binary uses for each. A file that
+ * loads must print (--print-config) as INI that loads again to the same values: the
+ * printed form is a valid config file. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "store/buckets.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Known and left alone: print writes values as they are, and libinih reads ';' after
  * whitespace as the start of a comment. A file can still hold such a value: one that
@@ -36,11 +39,14 @@ static int lossy(const char *text) {
   return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const tarn_cfg_def *const tables[] = {tarn_base_config, tarn_http_config,
-                                             tarn_store_bucket_config, tarn_ingest_config,
-                                             tarn_catalog_config, NULL};
+/* The config file's tables, in src/cmd/cli.c's order, and the secrets file's
+ * (src/cmd/cmd_serve.c): every input is read as both. */
+static const tarn_cfg_def *const config_tables[] = {tarn_base_config, tarn_http_config,
+                                                    tarn_store_bucket_config,
+                                                    tarn_catalog_config, tarn_ingest_config,
+                                                    NULL};
+static const tarn_cfg_def *const secret_tables[] = {tarn_store_bucket_secrets,
+                                                    tarn_http_token_secrets, NULL};
 
 /* --print-config text of cfg (malloc'd), or NULL when out of memory. */
 static char *print(const tarn_config *cfg, size_t *len) {
@@ -75,21 +81,33 @@ static void drop_sources(char *text) {
   }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+/* Every instance of a section family ([bucket.NAME], [token.NAME]) the file created has
+ * every key of its family, readable as the server reads it. */
+static void instances(const tarn_config *cfg, const tarn_cfg_def *const *tables) {
+  const tarn_cfg_def *const *t;
+  const tarn_cfg_def *d;
+  const char *section;
+  size_t i;
+  for (t = tables; *t != NULL; t++)
+    for (d = *t; d->section != NULL; d++)
+      for (i = 0; (section = tarn_config_instance(cfg, d->section, i)) != NULL; i++) {
+        if (!tarn_config_has(cfg, section, d->key))
+          abort();
+        (void)tarn_config_str(cfg, section, d->key);
+        (void)tarn_config_source(cfg, section, d->key);
+      }
+}
+
+static void check(const tarn_cfg_def *const *tables, const uint8_t *data, size_t size) {
   tarn_config *cfg = NULL, *again = NULL;
   tarn_error err;
   char *first = NULL, *second = NULL;
-  size_t first_len = 0, second_len = 0, i;
+  size_t first_len = 0, second_len = 0;
   if (tarn_config_create(&cfg, tables, &err) != 0)
     abort(); /* the tables are ours: they must build */
   if (tarn_config_load_mem(cfg, "fuzz.ini", (const char *)data, size, &err) != 0)
     goto out;
-  for (i = 0; tarn_config_instance(cfg, "bucket.*", i) != NULL; i++) {
-    const char *section = tarn_config_instance(cfg, "bucket.*", i);
-    if (!tarn_config_has(cfg, section, "backend"))
-      abort();
-    (void)tarn_config_str(cfg, section, "backend");
-  }
+  instances(cfg, tables);
   first = print(cfg, &first_len);
   if (first == NULL)
     goto out;
@@ -116,5 +134,10 @@ out:
   free(first);
   tarn_config_destroy(again);
   tarn_config_destroy(cfg);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  check(config_tables, data, size);
+  check(secret_tables, data, size);
   return 0;
 }

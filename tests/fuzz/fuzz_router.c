@@ -18,14 +18,15 @@ static int handler(const tarn_http_request *req, tarn_http_response *resp, void 
   return 0;
 }
 
-/* The routes of src/http/ops.c, storage.c and ingest_routes.c (POST /ingest is streamed
- * there; matching does not depend on that). */
+/* The routes of src/http/ops.c, storage.c and ingest_routes.c (POST /ingest and PUT of an
+ * object are streamed there; matching does not depend on that, nor on scopes). */
 static const char *const routes[][2] = {
     {"GET", "/healthz"},
     {"GET", "/metrics"},
     {"GET", "/storage/buckets"},
     {"GET", "/storage/buckets/{bucket}/objects"},
     {"GET", "/storage/buckets/{bucket}/objects/{key...}"},
+    {"PUT", "/storage/buckets/{bucket}/objects/{key...}"},
     {"DELETE", "/storage/buckets/{bucket}/objects/{key...}"},
     {"GET", "/storage/errors"},
     {"POST", "/storage/errors/flush"},
@@ -46,7 +47,7 @@ static tarn__http_router *router(void) {
   if (ready)
     return &r;
   for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-    tarn_http_route rt = {routes[i][0], routes[i][1], handler, NULL, 0, 0};
+    tarn_http_route rt = {.method = routes[i][0], .pattern = routes[i][1], .fn = handler};
     if (tarn__http_router_add(&r, &rt, &err) != 0)
       abort();
   }
