@@ -23,10 +23,10 @@ stage "asan build"
 # pipeline, the bucket prober, the error journal's flusher, the catalog and store tests
 # that race writers) and the end-to-end tests that send `tarn serve` requests at once.
 # Multi-process tests (table concurrency) gain nothing here.
-TSAN_UNIT=(test_http test_http_ingest test_http_storage test_ingest test_buckets test_applog
-           test_errjournal test_store test_store_s3 test_catalog test_table test_base_log
-           test_base_metrics test_base_hash)
-TSAN_E2E=(test_serve test_ingest test_storage test_races)
+TSAN_UNIT=(test_http test_http_ingest test_http_storage test_http_limits test_ingest
+           test_buckets test_applog test_errjournal test_store test_store_s3 test_catalog
+           test_table test_base_log test_base_metrics test_base_hash)
+TSAN_E2E=(test_serve test_auth test_ingest test_storage test_races)
 if [ $# -eq 0 ]; then
   bash scripts/build.sh tsan tarn "${TSAN_UNIT[@]}"
   stage "tsan build"
