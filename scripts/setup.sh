@@ -4,12 +4,18 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config git curl ca-certificates
+  # build (gcc brings the ASan, UBSan and TSan runtimes the test builds link)
+  build-essential cmake pkg-config git ca-certificates
   libmicrohttpd-dev libjansson-dev libinih-dev libssl-dev libxxhash-dev
   libcurl4-openssl-dev libsqlite3-dev libpq-dev librdkafka-dev
   libsnappy-dev libzstd-dev liblz4-dev zlib1g-dev
-  libcmocka-dev jq
-  postgresql
+  libcmocka-dev
+  # commands the end-to-end tests run (tests/e2e/*.sh)
+  curl jq openssl sqlite3 uuid-runtime
+  # peers the tests start on loopback: PostgreSQL 15 (lib_pg.sh) and a Ceph RADOS
+  # Gateway that checks S3 signatures (lib_ceph.sh: ceph-mon, ceph-osd, radosgw, and
+  # the ceph, monmaptool and radosgw-admin commands)
+  postgresql ceph-mon ceph-osd radosgw ceph-common
 )
 
 # Test tools from npm (tests/package.json) need Node.js; Debian's will do when none is

@@ -587,23 +587,43 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
   return c->rc == 0;
 }
 
-int tarn_config_load_file(tarn_config *cfg, const char *path, tarn_error *err) {
-  ini_ctx c = {cfg, path, err, NULL, 0, 0};
-  int line;
-  c.f = fopen(path, "r");
-  if (c.f == NULL)
-    return tarn_error_sys(err, tarn_code_from_errno(errno), errno, "config file %s", path);
-  line = ini_parse_stream(read_line, &c, on_ini_entry, &c);
-  fclose(c.f);
+/* Parses the open stream f; `name` names it in messages. Does not close f. */
+static int load_stream(tarn_config *cfg, const char *name, FILE *f, tarn_error *err) {
+  ini_ctx c = {cfg, name, err, f, 0, 0};
+  int line = ini_parse_stream(read_line, &c, on_ini_entry, &c);
   if (c.rc != 0)
     return c.rc;
   if (line > 0)
     return tarn_error_set(err, TARN_ECONFIG,
                           "config file %s line %d: not INI syntax (expected [section] or key = value)",
-                          path, line);
+                          name, line);
   if (line < 0)
-    return tarn_error_set(err, TARN_EIO, "config file %s: cannot read", path);
+    return tarn_error_set(err, TARN_EIO, "config file %s: cannot read", name);
   return 0;
+}
+
+int tarn_config_load_file(tarn_config *cfg, const char *path, tarn_error *err) {
+  FILE *f = fopen(path, "r");
+  int rc;
+  if (f == NULL)
+    return tarn_error_sys(err, tarn_code_from_errno(errno), errno, "config file %s", path);
+  rc = load_stream(cfg, path, f, err);
+  fclose(f);
+  return rc;
+}
+
+int tarn_config_load_mem(tarn_config *cfg, const char *name, const char *text, size_t len,
+                         tarn_error *err) {
+  FILE *f;
+  int rc;
+  if (len == 0)
+    return 0; /* an empty file sets nothing (and fmemopen may refuse a size of 0) */
+  f = fmemopen((void *)text, len, "r"); /* read-only: the cast drops no promise */
+  if (f == NULL)
+    return tarn_error_sys(err, tarn_code_from_errno(errno), errno, "config %s", name);
+  rc = load_stream(cfg, name, f, err);
+  fclose(f);
+  return rc;
 }
 
 int tarn_config_load_env(tarn_config *cfg, char *const *envp, const char *const *ignore,

@@ -57,6 +57,10 @@ void tarn_config_destroy(tarn_config *cfg);
  * naming the file, line and key; a missing file is TARN_ENOTFOUND. On failure settings
  * already applied from the file stay applied; callers stop at the first error. */
 int tarn_config_load_file(tarn_config *cfg, const char *path, tarn_error *err);
+/* The same for INI text in memory (borrowed; need not be NUL-terminated); `name` stands
+ * for the file name in messages. */
+int tarn_config_load_mem(tarn_config *cfg, const char *name, const char *text, size_t len,
+                         tarn_error *err);
 
 /*
  * Applies the TARN_* variables of `envp` (NULL-terminated "NAME=value" strings). A

@@ -408,7 +408,7 @@ static int s3_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t 
   char fk[TARN__S3_KEY_MAX + 1];
   char range[64];
   tarn__s3_req rq;
-  tarn_store_stat stat;
+  tarn_store_stat stat = {0}; /* (gcc -O2+ cannot see that a failed head_full returns non-zero) */
   uint64_t last;
   int rc = full_key(s3, key, fk, "get", err);
   if (rc != 0)

@@ -165,6 +165,29 @@ static void test_load_file_missing(void **state) {
   tarn_config_destroy(cfg);
 }
 
+/* The memory loader reads the same syntax and names its source like a file. */
+static void test_load_mem(void **state) {
+  tarn_config *cfg = new_cfg();
+  tarn_error err;
+  static const char text[] = "[server]\nworkers = 9\nname = mem";
+  static const char bad[] = "[server]\nworkerz = 1\n";
+  char buf[sizeof(text)];
+  (void)state;
+  /* not NUL-terminated: the length ends the text ("memo" would be read otherwise) */
+  memcpy(buf, text, sizeof(text) - 1);
+  buf[sizeof(text) - 1] = 'o';
+  assert_int_equal(tarn_config_load_mem(cfg, "<mem>", buf, sizeof(text) - 1, &err), 0);
+  assert_int_equal(tarn_config_int(cfg, "server", "workers"), 9);
+  assert_string_equal(tarn_config_str(cfg, "server", "name"), "mem");
+  assert_string_equal(tarn_config_source(cfg, "server", "workers"), "file <mem> line 2");
+  assert_int_equal(tarn_config_load_mem(cfg, "<mem>", "", 0, &err), 0);
+  tarn_error_clear(&err);
+  assert_int_equal(tarn_config_load_mem(cfg, "<mem>", bad, strlen(bad), &err),
+                   TARN_ECONFIG);
+  assert_non_null(strstr(err.detail, "<mem> line 2"));
+  tarn_config_destroy(cfg);
+}
+
 /* Loads `text` and expects TARN_ECONFIG whose detail names every string in `want`. */
 static void expect_file_error(const char *text, int line, const char *const *want) {
   tarn_config *cfg = new_cfg();
@@ -900,6 +923,7 @@ int main(void) {
       T(test_defaults),
       T(test_load_file),
       T(test_load_file_missing),
+      T(test_load_mem),
       T(test_file_unknown_section_and_key),
       T(test_file_long_line),
       T(test_file_out_of_range),
