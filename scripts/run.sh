@@ -6,6 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh release
+# Installed, so that the README's `tarn ...` commands work as typed from any directory.
+prefix=${TARN_PREFIX:-/usr/local}
+if [ -w "$prefix" ] || [ "$(id -u)" -eq 0 ]; then
+  cmake --install build --prefix "$prefix" >/dev/null
+  echo "run.sh: installed $prefix/bin/tarn (and each command's --help in $prefix/share/doc/tarn)"
+else
+  echo "run.sh: $prefix is not writable: the binary is $(pwd)/build/tarn"
+fi
 cat <<'MSG'
 
 tarn serve is starting on the embedded defaults (lake ./lake, 127.0.0.1:8080).

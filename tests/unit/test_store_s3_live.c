@@ -645,6 +645,12 @@ int main(void) {
   env.access = getenv("S3_TEST_ACCESS_KEY");
   env.secret = getenv("S3_TEST_SECRET_KEY");
   env.region = getenv("S3_TEST_REGION") ? getenv("S3_TEST_REGION") : "us-east-1";
+  if (!live()) {
+    /* every case would skip: say so to ctest (SKIP_RETURN_CODE) rather than pass */
+    printf("SKIP - S3_TEST_ENDPOINT is unset: e2e.test_s3 runs these against s3rver and "
+           "Ceph RGW\n");
+    return 77;
+  }
   env.flavor = getenv("S3_TEST_FLAVOR") ? getenv("S3_TEST_FLAVOR") : "s3rver";
   env.stop_cmd = getenv("S3_TEST_STOP_CMD");
   env.start_cmd = getenv("S3_TEST_START_CMD");
