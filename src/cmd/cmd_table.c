@@ -995,7 +995,7 @@ static int parse_cutoff(const char *s, int64_t *ms) {
   int64_t d, us;
   int32_t day;
   int zone;
-  if (tarn_parse_duration_ms(s, &d) == 0 && d >= 0) {
+  if (tarn_parse_duration_ms(s, &d, NULL) == 0 && d >= 0) {
     *ms = tarn_clock_wall_us() / 1000 - d;
     return 0;
   }

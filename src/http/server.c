@@ -1109,9 +1109,12 @@ static int bind_listen(tarn_http_server *srv, tarn_error *err) {
   struct sockaddr_storage ss;
   socklen_t sl = sizeof(ss);
   char ip[INET6_ADDRSTRLEN];
-  if (tarn_parse_hostport(srv->listen, host, sizeof(host), &port) != 0)
-    return tarn_error_set(err, TARN_ECONFIG, "listen address \"%s\" is not HOST:PORT",
-                          srv->listen);
+  if (tarn_parse_hostport(srv->listen, host, sizeof(host), &port, err) != 0) {
+    tarn_error_prefix(err, "listen address");
+    if (err != NULL)
+      err->code = TARN_ECONFIG;
+    return TARN_ECONFIG;
+  }
   snprintf(portstr, sizeof(portstr), "%d", port);
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;

@@ -110,10 +110,10 @@ static int on_buckets(const tarn_http_request *req, tarn_http_response *resp, vo
   json_t *arr = json_array();
   size_t i;
   int on = 0;
-  if (probe != NULL && tarn_parse_bool(probe, &on) != 0) {
+  tarn_error e = {0};
+  if (probe != NULL && tarn_parse_bool(probe, &on, &e) != 0) {
     json_decref(arr);
-    return tarn_http_reply_error(resp, 400, "invalid_argument",
-                                 "probe=\"%s\": must be true or false", probe);
+    return tarn_http_reply_error(resp, 400, "invalid_argument", "probe=%s", e.detail);
   }
   if (on)
     tarn_buckets_probe_all(sc->bs);
