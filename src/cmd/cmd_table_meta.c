@@ -68,8 +68,7 @@ static void partition_name(const tarn_ice_transform *t, const char *col, char *o
  * "year(col)" ... The rest after the term (for sort fields) goes to *rest.
  */
 static int parse_term(const char *text, const tarn_ice_schema *s, tarn_ice_transform *tr,
-                      int32_t *source_id, const char **col, const char **rest, char *why,
-                      size_t whylen) {
+                      int32_t *source_id, const char **col, const char **rest, tarn_error *err) {
   char fn[32], arg1[64], name[256];
   const char *p = text, *open, *close;
   const tarn_ice_field *f;
@@ -80,8 +79,7 @@ static int parse_term(const char *text, const tarn_ice_schema *s, tarn_ice_trans
   open = p[n] == '(' ? p + n : NULL;
   if (open == NULL) { /* a bare column */
     if (n == 0 || n >= sizeof(name)) {
-      snprintf(why, whylen, "\"%s\": expected a column or a transform", text);
-      return -1;
+      return tarn_error_set(err, TARN_EINVAL, "\"%s\": expected a column or a transform", text);
     }
     memcpy(name, p, n);
     name[n] = '\0';
@@ -90,8 +88,8 @@ static int parse_term(const char *text, const tarn_ice_schema *s, tarn_ice_trans
     char *inner, *comma;
     close = strchr(open, ')');
     if (n == 0 || n >= sizeof(fn) || close == NULL || (size_t)(close - open - 1) >= sizeof(name)) {
-      snprintf(why, whylen, "\"%s\": expected TRANSFORM(COLUMN) or TRANSFORM(N, COLUMN)", text);
-      return -1;
+      return tarn_error_set(err, TARN_EINVAL,
+                            "\"%s\": expected TRANSFORM(COLUMN) or TRANSFORM(N, COLUMN)", text);
     }
     memcpy(fn, p, n);
     fn[n] = '\0';
@@ -104,32 +102,30 @@ static int parse_term(const char *text, const tarn_ice_schema *s, tarn_ice_trans
     if (strcmp(fn, "bucket") == 0 || strcmp(fn, "truncate") == 0) {
       char tname[128];
       if (comma == NULL) {
-        snprintf(why, whylen, "\"%s\": %s needs a width: %s(N, COLUMN)", text, fn, fn);
-        return -1;
+        return tarn_error_set(err, TARN_EINVAL, "\"%s\": %s needs a width: %s(N, COLUMN)", text, fn,
+                              fn);
       }
       *comma = '\0';
       snprintf(arg1, sizeof(arg1), "%s", trim(name));
       memmove(name, comma + 1, strlen(comma + 1) + 1);
       snprintf(tname, sizeof(tname), "%s[%s]", fn, arg1);
       if (tarn_ice_transform_parse(tname, tr, NULL) != 0) {
-        snprintf(why, whylen, "\"%s\": %s needs a positive integer width (got \"%s\")", text, fn,
-                 arg1);
-        return -1;
+        return tarn_error_set(err, TARN_EINVAL,
+                              "\"%s\": %s needs a positive integer width (got \"%s\")", text, fn,
+                              arg1);
       }
     } else if (comma != NULL || tarn_ice_transform_parse(fn, tr, NULL) != 0) {
-      snprintf(why, whylen,
+      return tarn_error_set(err, TARN_EINVAL,
                "\"%s\": unknown transform (identity, bucket(N, col), truncate(W, col), year, "
                "month, day, hour, void)",
                text);
-      return -1;
     }
     inner = trim(name);
     memmove(name, inner, strlen(inner) + 1);
   }
   f = tarn_ice_schema_field_by_name(s, name);
   if (f == NULL) {
-    snprintf(why, whylen, "\"%s\": no column \"%s\" in the schema", text, name);
-    return -1;
+    return tarn_error_set(err, TARN_EINVAL, "\"%s\": no column \"%s\" in the schema", text, name);
   }
   *source_id = f->id;
   *col = f->name;
@@ -137,21 +133,20 @@ static int parse_term(const char *text, const tarn_ice_schema *s, tarn_ice_trans
 }
 
 /* "id long not null, ts timestamptz, ..." into a schema (field ids 1..n). */
-static int parse_schema(const char *text, tarn_ice_schema *out, char *why, size_t whylen) {
+static int parse_schema(const char *text, tarn_ice_schema *out, tarn_error *err) {
   char *copy = NULL, *items[1024];
-  int n = split_list(text, &copy, items, 1024), i;
+  int n = split_list(text, &copy, items, 1024), i, rc = 0;
   memset(out, 0, sizeof(*out));
   if (n < 0) {
-    snprintf(why, whylen, "out of memory");
-    return -1;
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   }
   if (n > 1024) {
-    snprintf(why, whylen, "at most 1024 columns");
+    rc = tarn_error_set(err, TARN_EINVAL, "at most 1024 columns");
     goto fail;
   }
   out->fields = tarn_calloc((size_t)n, sizeof(*out->fields));
   if (out->fields == NULL) {
-    snprintf(why, whylen, "out of memory");
+    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
     goto fail;
   }
   for (i = 0; i < n; i++) {
@@ -161,14 +156,15 @@ static int parse_schema(const char *text, tarn_ice_schema *out, char *why, size_
     int required = 0;
     len = strcspn(item, " \t");
     if (len == 0 || item[len] == '\0') {
-      snprintf(why, whylen, "column %d (\"%s\"): expected NAME TYPE [not null]", i + 1, item);
+      rc = tarn_error_set(err, TARN_EINVAL, "column %d (\"%s\"): expected NAME TYPE [not null]",
+                          i + 1, item);
       goto fail;
     }
     item[len] = '\0';
     type = trim(item + len + 1);
     len = strlen(type);
     if (len >= sizeof(lower)) {
-      snprintf(why, whylen, "column \"%s\": type too long", item);
+      rc = tarn_error_set(err, TARN_EINVAL, "column \"%s\": type too long", item);
       goto fail;
     }
     for (k = 0; k <= len; k++)
@@ -198,17 +194,17 @@ static int parse_schema(const char *text, tarn_ice_schema *out, char *why, size_
     f->name = tarn_strdup(item);
     out->nfields = (size_t)i + 1;
     if (f->name == NULL) {
-      snprintf(why, whylen, "out of memory");
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
       goto fail;
     }
     for (k = 0; k < (size_t)i; k++) {
       if (strcmp(out->fields[k].name, f->name) == 0) {
-        snprintf(why, whylen, "column \"%s\" appears twice", f->name);
+        rc = tarn_error_set(err, TARN_EINVAL, "column \"%s\" appears twice", f->name);
         goto fail;
       }
     }
     if (tarn_ice_type_parse(lower, &f->type, NULL) != 0) {
-      snprintf(why, whylen,
+      rc = tarn_error_set(err, TARN_EINVAL,
                "column \"%s\": unknown type \"%s\" (boolean, int, long, float, double, date, "
                "time, timestamp, timestamptz, string, uuid, binary, fixed[L], decimal(P,S))",
                f->name, lower);
@@ -221,7 +217,7 @@ fail:
   tarn_free(copy);
   tarn_ice_schema_free(out);
   memset(out, 0, sizeof(*out));
-  return -1;
+  return rc;
 }
 
 static void spec_free_fields(tarn_ice_spec *sp) {
@@ -233,50 +229,54 @@ static void spec_free_fields(tarn_ice_spec *sp) {
   sp->nfields = 0;
 }
 
-static int parse_spec(const char *text, const tarn_ice_schema *s, tarn_ice_spec *out, char *why,
-                      size_t whylen) {
+static int parse_spec(const char *text, const tarn_ice_schema *s, tarn_ice_spec *out,
+                      tarn_error *err) {
   char *copy = NULL, *items[256];
-  int n = split_list(text, &copy, items, 256), i, k;
+  int n = split_list(text, &copy, items, 256), i, k, rc = 0;
   memset(out, 0, sizeof(*out));
   if (n < 0 || n > 256) {
-    snprintf(why, whylen, "%s", n < 0 ? "out of memory" : "at most 256 partition fields");
+    rc = n < 0 ? tarn_error_set(err, TARN_ENOMEM, "out of memory")
+               : tarn_error_set(err, TARN_EINVAL, "at most 256 partition fields");
     tarn_free(copy);
-    return -1;
+    return rc;
   }
   out->fields = tarn_calloc((size_t)n, sizeof(*out->fields));
   if (out->fields == NULL) {
-    snprintf(why, whylen, "out of memory");
+    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
     tarn_free(copy);
-    return -1;
+    return rc;
   }
   for (i = 0; i < n; i++) {
     tarn_ice_partition_field *pf = &out->fields[i];
     const char *col, *rest;
     char pname[300];
     tarn_ice_type rt;
-    tarn_error err;
-    if (parse_term(items[i], s, &pf->transform, &pf->source_id, &col, &rest, why, whylen) != 0)
+    tarn_error terr;
+    rc = parse_term(items[i], s, &pf->transform, &pf->source_id, &col, &rest, err);
+    if (rc != 0)
       goto fail;
     if (*trim((char *)rest) != '\0') {
-      snprintf(why, whylen, "partition field \"%s\": unexpected \"%s\"", items[i], rest);
+      rc = tarn_error_set(err, TARN_EINVAL, "partition field \"%s\": unexpected \"%s\"", items[i],
+                          rest);
       goto fail;
     }
     if (tarn_ice_transform_result_type(&pf->transform,
                                        &tarn_ice_schema_field(s, pf->source_id)->type, &rt,
-                                       &err) != 0) {
-      snprintf(why, whylen, "partition field \"%s\": %s", items[i], tarn_error_message(&err));
+                                       &terr) != 0) {
+      rc = tarn_error_set(err, TARN_EINVAL, "partition field \"%s\": %s", items[i],
+                          tarn_error_message(&terr));
       goto fail;
     }
     partition_name(&pf->transform, col, pname, sizeof(pname));
     pf->name = tarn_strdup(pname);
     out->nfields = (size_t)i + 1;
     if (pf->name == NULL) {
-      snprintf(why, whylen, "out of memory");
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
       goto fail;
     }
     for (k = 0; k < i; k++) {
       if (strcmp(out->fields[k].name, pf->name) == 0) {
-        snprintf(why, whylen, "partition field \"%s\" appears twice", pf->name);
+        rc = tarn_error_set(err, TARN_EINVAL, "partition field \"%s\" appears twice", pf->name);
         goto fail;
       }
     }
@@ -286,24 +286,25 @@ static int parse_spec(const char *text, const tarn_ice_schema *s, tarn_ice_spec 
 fail:
   tarn_free(copy);
   spec_free_fields(out);
-  return -1;
+  return rc;
 }
 
 static int parse_sort(const char *text, const tarn_ice_schema *s, tarn_ice_sort_order *out,
-                      char *why, size_t whylen) {
+                      tarn_error *err) {
   char *copy = NULL, *items[256];
-  int n = split_list(text, &copy, items, 256), i;
+  int n = split_list(text, &copy, items, 256), i, rc = 0;
   memset(out, 0, sizeof(*out));
   if (n < 0 || n > 256) {
-    snprintf(why, whylen, "%s", n < 0 ? "out of memory" : "at most 256 sort fields");
+    rc = n < 0 ? tarn_error_set(err, TARN_ENOMEM, "out of memory")
+               : tarn_error_set(err, TARN_EINVAL, "at most 256 sort fields");
     tarn_free(copy);
-    return -1;
+    return rc;
   }
   out->fields = tarn_calloc((size_t)n, sizeof(*out->fields));
   if (out->fields == NULL) {
-    snprintf(why, whylen, "out of memory");
+    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
     tarn_free(copy);
-    return -1;
+    return rc;
   }
   out->order_id = 1;
   for (i = 0; i < n; i++) {
@@ -311,7 +312,8 @@ static int parse_sort(const char *text, const tarn_ice_schema *s, tarn_ice_sort_
     const char *col, *rest;
     char words[128], *w, *save = NULL;
     int nulls = -1;
-    if (parse_term(items[i], s, &sf->transform, &sf->source_id, &col, &rest, why, whylen) != 0)
+    rc = parse_term(items[i], s, &sf->transform, &sf->source_id, &col, &rest, err);
+    if (rc != 0)
       goto fail;
     snprintf(words, sizeof(words), "%s", rest);
     for (w = strtok_r(words, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
@@ -333,12 +335,14 @@ static int parse_sort(const char *text, const tarn_ice_schema *s, tarn_ice_sort_
         else if (w != NULL && strcasecmp(w, "last") == 0)
           nulls = 0;
         else {
-          snprintf(why, whylen, "sort field \"%s\": expected nulls first|last", items[i]);
+          rc = tarn_error_set(err, TARN_EINVAL, "sort field \"%s\": expected nulls first|last",
+                              items[i]);
           goto fail;
         }
       } else {
-        snprintf(why, whylen, "sort field \"%s\": unexpected \"%s\" (asc, desc, nulls-first, "
-                 "nulls-last)", items[i], w);
+        rc = tarn_error_set(err, TARN_EINVAL,
+                            "sort field \"%s\": unexpected \"%s\" (asc, desc, nulls-first, "
+                            "nulls-last)", items[i], w);
         goto fail;
       }
     }
@@ -352,7 +356,7 @@ fail:
   tarn_free(copy);
   tarn_free(out->fields);
   memset(out, 0, sizeof(*out));
-  return -1;
+  return rc;
 }
 
 static void describe_term(const tarn_ice_schema *s, const tarn_ice_transform *tr, int32_t source,
@@ -453,7 +457,6 @@ int table_create(table_cx *x) {
   tarn_ice_kv *props = NULL;
   tarn_table *t = NULL;
   tarn_error err;
-  char why[512];
   int np = 0, rc = TARN_EXIT_USAGE;
   memset(&schema, 0, sizeof(schema));
   memset(&spec, 0, sizeof(spec));
@@ -462,18 +465,18 @@ int table_create(table_cx *x) {
     cli_error("table", "create needs --schema \"NAME TYPE [not null], ...\"");
     goto out;
   }
-  if (parse_schema(x->c.opt_values[TOPT_SCHEMA], &schema, why, sizeof(why)) != 0) {
-    cli_error("table", "--schema: %s", why);
+  if (parse_schema(x->c.opt_values[TOPT_SCHEMA], &schema, &err) != 0) {
+    cli_error("table", "--schema: %s", tarn_error_message(&err));
     goto out;
   }
   if (x->c.opt_values[TOPT_PARTITION] != NULL &&
-      parse_spec(x->c.opt_values[TOPT_PARTITION], &schema, &spec, why, sizeof(why)) != 0) {
-    cli_error("table", "--partition: %s", why);
+      parse_spec(x->c.opt_values[TOPT_PARTITION], &schema, &spec, &err) != 0) {
+    cli_error("table", "--partition: %s", tarn_error_message(&err));
     goto out;
   }
   if (x->c.opt_values[TOPT_SORT] != NULL &&
-      parse_sort(x->c.opt_values[TOPT_SORT], &schema, &order, why, sizeof(why)) != 0) {
-    cli_error("table", "--sort: %s", why);
+      parse_sort(x->c.opt_values[TOPT_SORT], &schema, &order, &err) != 0) {
+    cli_error("table", "--sort: %s", tarn_error_message(&err));
     goto out;
   }
   rc = parse_props(x, 0, &props, &np);
