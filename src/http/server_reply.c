@@ -46,16 +46,18 @@ void tarn__srv_response_free(tarn_http_response *resp) {
   resp->nheaders = 0;
 }
 
-int tarn_http_add_header(tarn_http_response *resp, const char *name, const char *value) {
+int tarn_http_add_header(tarn_http_response *resp, const char *name, const char *value,
+                         tarn_error *err) {
   char *n, *v;
   if (resp->nheaders == TARN_HTTP_MAX_HEADERS)
-    return TARN_ETOOBIG;
+    return tarn_error_set(err, TARN_ETOOBIG, "response header %s: at most %d headers", name,
+                          TARN_HTTP_MAX_HEADERS);
   n = tarn_strdup(name);
   v = tarn_strdup(value);
   if (n == NULL || v == NULL) {
     tarn_free(n);
     tarn_free(v);
-    return TARN_ENOMEM;
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory adding response header %s", name);
   }
   resp->header_names[resp->nheaders] = n;
   resp->header_values[resp->nheaders] = v;
@@ -203,9 +205,9 @@ enum MHD_Result tarn__srv_send_error(struct MHD_Connection *conn, req_ctx *ctx, 
     return MHD_NO;
   }
   if (hname != NULL)
-    tarn_http_add_header(&resp, hname, hvalue);
+    tarn_http_add_header(&resp, hname, hvalue, NULL); /* best effort: the error still goes out */
   if (status == 503)
-    tarn_http_add_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    tarn_http_add_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close", NULL);
   ret = tarn__srv_send_response(conn, ctx, &resp);
   tarn__srv_response_free(&resp);
   return ret;

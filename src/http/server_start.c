@@ -474,9 +474,10 @@ unsigned tarn_http_server_stop(tarn_http_server *srv, uint64_t timeout_ms) {
   return left;
 }
 
-int tarn__http_server_own(tarn_http_server *srv, void *p, void (*fn)(void *)) {
+int tarn__http_server_own(tarn_http_server *srv, void *p, void (*fn)(void *), tarn_error *err) {
   if (srv->nowned == TARN__HTTP_MAX_OWNED)
-    return TARN_ETOOBIG;
+    return tarn_error_set(err, TARN_ETOOBIG, "too many handler contexts (at most %d)",
+                          TARN__HTTP_MAX_OWNED);
   srv->owned[srv->nowned].p = p;
   srv->owned[srv->nowned].fn = fn;
   srv->nowned++;

@@ -288,9 +288,9 @@ static int on_get(const tarn_http_request *req, tarn_http_response *resp, void *
   resp->reader.cls = gc;
   resp->reader.size = st.size;
   snprintf(len, sizeof(len), "%llu", (unsigned long long)st.size);
-  if (served != b && (rc = tarn_http_add_header(resp, "X-Tarn-Rescue-Used", "true")) != 0)
+  if (served != b && (rc = tarn_http_add_header(resp, "X-Tarn-Rescue-Used", "true", NULL)) != 0)
     return rc;
-  return tarn_http_add_header(resp, "X-Tarn-Bucket", tarn_bucket_name(served));
+  return tarn_http_add_header(resp, "X-Tarn-Bucket", tarn_bucket_name(served), NULL);
 }
 
 /* ---- DELETE ---- */
@@ -529,9 +529,10 @@ int tarn_http_add_storage_routes(tarn_http_server *srv, tarn_buckets *bs, tarn_e
   int rc;
   if (sc == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory registering storage routes");
-  if (tarn__http_server_own(srv, sc, tarn_free) != 0) {
+  rc = tarn__http_server_own(srv, sc, tarn_free, err);
+  if (rc != 0) {
     tarn_free(sc);
-    return tarn_error_set(err, TARN_ETOOBIG, "too many handler contexts");
+    return rc;
   }
   sc->bs = bs;
   sc->ej = ej;
