@@ -130,15 +130,66 @@ out:
   return r;
 }
 
+static void fill_result(const tarn_table *t, int attempt, tarn_table_commit_result *res) {
+  if (res != NULL) {
+    res->attempts = attempt + 1;
+    res->snapshot_id = t->md.current_snapshot_id;
+    res->sequence_number = t->md.last_sequence_number;
+  }
+}
+
+/* One attempt's new metadata: `next` built by apply on a copy of the current metadata,
+ * its log entry and timestamp, written as the next metadata file *uri (recorded in
+ * written). On failure next is freed. */
+static int attempt_write(tarn_table *t, apply_fn apply, void *ctx, int attempt,
+                         tarn_ice_metadata *next, char uuid[TARN_UUID_STR_LEN], char **uri,
+                         tarn_buf *json, uri_list *written, tarn_error *err) {
+  long version;
+  size_t cap;
+  int rc = tarn__table_metadata_clone(&t->md, next, err);
+  if (rc != 0)
+    return rc;
+  rc = apply(t, &t->md, next, attempt, ctx, err);
+  if (rc != 0)
+    goto out;
+  next->last_updated_ms = tarn_clock_wall_us() / 1000;
+  if (next->last_updated_ms <= t->md.last_updated_ms)
+    next->last_updated_ms = t->md.last_updated_ms + 1;
+  rc = push_metadata_log(next, t->metadata_location, t->md.last_updated_ms, err);
+  if (rc == 0)
+    rc = tarn__table_new_uuid_str(uuid, err);
+  if (rc != 0)
+    goto out;
+  version = tarn__table_metadata_version(t->metadata_location) + 1;
+  if (version < 2)
+    version = (long)next->nmetadata_log + 1;
+  tarn_free(*uri);
+  cap = strlen(next->location) + 96;
+  *uri = tarn_malloc(cap);
+  if (*uri == NULL) {
+    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    goto out;
+  }
+  snprintf(*uri, cap, "%s/metadata/%05ld-%s.metadata.json", next->location, version, uuid);
+  rc = tarn__table_write_metadata(&t->io, *uri, next, json, err);
+  if (rc == 0)
+    rc = tarn__table_uri_list_add(written, *uri, err);
+out:
+  if (rc != 0)
+    tarn_ice_metadata_free(next);
+  return rc;
+}
+
 int tarn__table_commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_commit_result *res,
                        tarn_error *err) {
-  uri_list written = {0};
+  uri_list written = {0}; /* this attempt's files; deleted at out: when the commit failed */
   tarn_ice_metadata next;
   char uuid[TARN_UUID_STR_LEN], *uri = NULL;
   tarn_buf json; /* this attempt's metadata JSON, reused for the version hint */
   int attempt, rc = 0, retries;
   retry_policy policy;
   memset(&next, 0, sizeof(next));
+  tarn_buf_init(&json, METADATA_MAX_BYTES);
   rc = retry_policy_read(&t->md, &policy, err);
   if (rc != 0 && apply == tarn__table_apply_props) {
     /* setting properties must stay possible, or a malformed retry property could never
@@ -151,95 +202,53 @@ int tarn__table_commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_comm
     rc = 0;
   }
   if (rc != 0)
-    return rc;
-  tarn_buf_init(&json, METADATA_MAX_BYTES);
+    goto out;
   retries = (int)policy.retries;
   for (attempt = 0; attempt <= retries; attempt++) {
-    long version;
     if (attempt > 0) {
       tarn_sleep_ms(backoff_ms(&policy, attempt));
       rc = tarn_table_refresh(t, err);
       if (rc != 0)
-        break;
+        goto out;
     }
-    rc = tarn__table_metadata_clone(&t->md, &next, err);
+    rc = attempt_write(t, apply, ctx, attempt, &next, uuid, &uri, &json, &written, err);
     if (rc != 0)
-      break;
-    rc = apply(t, &t->md, &next, attempt, ctx, err);
-    if (rc != 0) {
-      tarn_ice_metadata_free(&next);
-      break;
-    }
-    next.last_updated_ms = tarn_clock_wall_us() / 1000;
-    if (next.last_updated_ms <= t->md.last_updated_ms)
-      next.last_updated_ms = t->md.last_updated_ms + 1;
-    rc = push_metadata_log(&next, t->metadata_location, t->md.last_updated_ms, err);
-    if (rc == 0)
-      rc = tarn__table_new_uuid_str(uuid, err);
-    version = tarn__table_metadata_version(t->metadata_location) + 1;
-    if (version < 2)
-      version = (long)next.nmetadata_log + 1;
-    tarn_free(uri);
-    uri = rc == 0 ? tarn_malloc(strlen(next.location) + 96) : NULL;
-    if (rc == 0 && uri == NULL)
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    if (rc == 0) {
-      snprintf(uri, strlen(next.location) + 96, "%s/metadata/%05ld-%s.metadata.json",
-               next.location, version, uuid);
-      rc = tarn__table_write_metadata(&t->io, uri, &next, &json, err);
-    }
-    if (rc == 0)
-      rc = tarn__table_uri_list_add(&written, uri, err);
-    if (rc != 0) {
-      tarn_ice_metadata_free(&next);
-      break;
-    }
+      goto out;
     rc = tarn_catalog_commit(t->cat, t->ns, t->name, t->metadata_location, uri, err);
     if (rc == TARN_EUNKNOWN_OUTCOME) {
       int r = resolve_unknown(t, uri);
-      if (r == 1) { /* it happened, and maybe others committed on top since */
-        tarn_error lerr;
-        tarn_ice_metadata_free(&next);
+      if (r != 0) {
+        /* it happened (1), or it is still unknown (-1): every file this call wrote may be
+         * referenced, so none is deleted */
         tarn__table_uri_list_free(&written);
-        if (tarn_table_refresh(t, &lerr) != 0)
-          tarn_log_warn("reload after an unknown commit outcome failed", "table=%s.%s error=%s",
-                        t->ns, t->name, tarn_error_message(&lerr));
-        if (res != NULL) {
-          res->attempts = attempt + 1;
-          res->snapshot_id = t->md.current_snapshot_id;
-          res->sequence_number = t->md.last_sequence_number;
+        if (r == 1) {
+          /* it happened, and maybe others committed on top since */
+          tarn_error lerr;
+          if (tarn_table_refresh(t, &lerr) != 0)
+            tarn_log_warn("reload after an unknown commit outcome failed",
+                          "table=%s.%s error=%s", t->ns, t->name, tarn_error_message(&lerr));
+          rc = 0;
+          fill_result(t, attempt, res);
         }
-        tarn_free(uri);
-        tarn_buf_free(&json);
-        return 0;
+        goto out;
       }
-      if (r == 0)
-        rc = TARN_ECONFLICT; /* it did not happen: an ordinary lost race */
-      else { /* still unknown: keep every file, tell the caller */
-        tarn_ice_metadata_free(&next);
-        tarn__table_uri_list_free(&written);
-        break;
-      }
+      rc = TARN_ECONFLICT; /* it did not happen: an ordinary lost race */
     }
     if (rc == 0) {
       tarn_ice_metadata_free(&t->md);
       t->md = next;
+      memset(&next, 0, sizeof(next));
       tarn_free(t->metadata_location);
       t->metadata_location = uri;
       uri = NULL;
       tarn__table_write_version_hint(t, t->metadata_location, &t->md, &json);
-      if (res != NULL) {
-        res->attempts = attempt + 1;
-        res->snapshot_id = t->md.current_snapshot_id;
-        res->sequence_number = t->md.last_sequence_number;
-      }
       tarn__table_uri_list_free(&written);
-      tarn_buf_free(&json);
-      return 0;
+      fill_result(t, attempt, res);
+      goto out;
     }
     tarn_ice_metadata_free(&next);
     if (rc != TARN_ECONFLICT)
-      break;
+      goto out;
     /* The swap failed: this attempt's metadata file is referenced by nothing. */
     tarn__table_uri_list_delete_all(&written, &t->io);
     tarn__table_uri_list_free(&written);
@@ -250,9 +259,12 @@ int tarn__table_commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_comm
     tarn_error_set(err, TARN_ECONFLICT, "table %s.%s: commit lost the race %d times; giving up "
                    "(table property commit.retry.num-retries = %d)", t->ns, t->name,
                    retries + 1, retries);
-  /* Nothing references what this call wrote: remove it. */
-  tarn__table_uri_list_delete_all(&written, &t->io);
+out:
+  /* Nothing references what a failed call wrote: remove it. */
+  if (rc != 0)
+    tarn__table_uri_list_delete_all(&written, &t->io);
   tarn__table_uri_list_free(&written);
+  tarn_ice_metadata_free(&next);
   tarn_free(uri);
   tarn_buf_free(&json);
   return rc;
