@@ -260,13 +260,7 @@ static int wcols_alloc(wcol *w, const tarn_ice_schema *s, const tarn_pq_schema *
     c->f = &s->fields[i];
     c->pc = &pq->cols[i];
     tarn_buf_init(&c->data, TARN_BUF_UNLIMITED);
-    switch (c->pc->type) {
-    case TARN_PQ_BOOLEAN: c->width = 0; break;
-    case TARN_PQ_INT32: case TARN_PQ_FLOAT: c->width = 4; break;
-    case TARN_PQ_INT64: case TARN_PQ_DOUBLE: c->width = 8; break;
-    case TARN_PQ_FIXED_LEN_BYTE_ARRAY: c->width = (size_t)c->pc->type_length; break;
-    default: c->width = 0; break;
-    }
+    c->width = (size_t)tarn_pq_array_width(c->pc);
     if (c->pc->optional && (c->validity = tarn_calloc(CHUNK_ROWS / 8 + 1, 1)) == NULL)
       return -1;
     if (c->pc->type == TARN_PQ_BYTE_ARRAY) {

@@ -111,6 +111,9 @@ void tarn_pq_column_describe(const tarn_pq_column *c, char *dst, size_t n);
  * bitmap), 4 or 8 for numbers, 12 for INT96, type_length for FIXED_LEN_BYTE_ARRAY (also
  * the bytes per value of an array); 0 for BYTE_ARRAY. */
 int tarn_pq_plain_width(const tarn_pq_column *c);
+/* Bytes per value in a tarn_pq_array's values: tarn_pq_plain_width, except 0 for BOOLEAN
+ * (a bitmap) and BYTE_ARRAY (offsets and data). */
+int tarn_pq_array_width(const tarn_pq_column *c);
 /* The value of a FLOAT16 (2 bytes, little-endian IEEE 754 half), exactly, as a double. */
 double tarn_pq_float16_to_double(const uint8_t *p);
 

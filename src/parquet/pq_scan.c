@@ -24,6 +24,8 @@ int tarn__pqs_col_error(tarn_error *err, const char *file, const char *col, size
 
 /* ---- helpers ---- */
 
+/* Unlike tarn_grow, grows a scratch buffer to exactly `need` (at least 64) elements: page
+ * buffers are sized per page, and doubling would keep up to twice the largest page. */
 int tarn__pqs_grow(void **p, size_t *cap, size_t need, size_t elem) {
   void *np;
   if (need <= *cap)
@@ -46,8 +48,7 @@ int tarn__pqs_ranges_push(rranges *rr, int64_t a, int64_t b) {
       rr->r[rr->n - 1].end = b;
     return 0;
   }
-  if (tarn__pqs_grow((void **)&rr->r, &rr->cap, rr->n + 1 > rr->cap ? rr->cap * 2 + 4 : rr->cap,
-                     sizeof(rrange)) != 0)
+  if (TARN_GROW(rr->r, rr->cap, rr->n + 1, 64) != 0)
     return -1;
   rr->r[rr->n].start = a;
   rr->r[rr->n].end = b;

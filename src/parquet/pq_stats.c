@@ -244,15 +244,12 @@ int tarn__pq_acc_add_bytes(const tarn_pq_column *c, tarn__pq_acc *a, const int64
   return rc;
 }
 
+/* Bytes of a value kept in min8/max8 (BOOLEAN and numbers); 0 for values kept in
+ * bmin/bmax (byte arrays, fixed-length byte arrays, INT96). */
 static size_t fixed_width(const tarn_pq_column *c) {
-  switch (c->type) {
-  case TARN_PQ_BOOLEAN: return 1;
-  case TARN_PQ_INT32:
-  case TARN_PQ_FLOAT: return 4;
-  case TARN_PQ_INT64:
-  case TARN_PQ_DOUBLE: return 8;
-  default: return 0;
-  }
+  if (c->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY || c->type == TARN_PQ_INT96)
+    return 0;
+  return (size_t)tarn_pq_plain_width(c);
 }
 
 int tarn__pq_acc_merge(const tarn_pq_column *c, tarn__pq_acc *dst, const tarn__pq_acc *src,

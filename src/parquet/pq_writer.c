@@ -566,14 +566,7 @@ int tarn__pq_writer_open_sink(tarn__pq_sink *sink, const tarn_pq_schema *schema,
     colw *cw = &w->cols[j];
     tarn_pq_column *c = &w->meta.schema.cols[j];
     cw->col = c;
-    switch (c->type) {
-    case TARN_PQ_INT32:
-    case TARN_PQ_FLOAT: cw->width = 4; break;
-    case TARN_PQ_INT64:
-    case TARN_PQ_DOUBLE: cw->width = 8; break;
-    case TARN_PQ_FIXED_LEN_BYTE_ARRAY: cw->width = c->type_length; break;
-    default: cw->width = 0; break;
-    }
+    cw->width = tarn_pq_array_width(c); /* the schema check refused INT96 */
     tarn_buf_init(&cw->defs, TARN_BUF_UNLIMITED);
     tarn_buf_init(&cw->vals, TARN_BUF_UNLIMITED);
     tarn_buf_init(&cw->chunk, TARN_BUF_UNLIMITED);

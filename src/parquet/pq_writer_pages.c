@@ -17,14 +17,8 @@
 /* ---- page index entries ---- */
 
 static int oi_push(colw *cw, int64_t off, int32_t size, int64_t first_row, tarn_error *err) {
-  if (cw->oi.npages == cw->oi_cap) {
-    size_t ncap = cw->oi_cap ? cw->oi_cap * 2 : 16;
-    tarn__pq_page_location *np = tarn_reallocarray(cw->oi.pages, ncap, sizeof(*np));
-    if (np == NULL)
-      return tarn_error_set(err, TARN_ENOMEM, "out of memory for the offset index");
-    cw->oi.pages = np;
-    cw->oi_cap = ncap;
-  }
+  if (TARN_GROW(cw->oi.pages, cw->oi_cap, cw->oi.npages + 1, 16) != 0)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory for the offset index");
   cw->oi.pages[cw->oi.npages].offset = off;
   cw->oi.pages[cw->oi.npages].compressed_page_size = size;
   cw->oi.pages[cw->oi.npages].first_row_index = first_row;

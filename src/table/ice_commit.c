@@ -18,14 +18,8 @@
 /* ---- the commit engine ---- */
 
 int tarn__table_uri_list_add(uri_list *l, const char *uri, tarn_error *err) {
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 8;
-    char **ni = tarn_reallocarray(l->items, ncap, sizeof(*ni));
-    if (ni == NULL)
-      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    l->items = ni;
-    l->cap = ncap;
-  }
+  if (TARN_GROW(l->items, l->cap, l->n + 1, 8) != 0)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   l->items[l->n] = tarn_strdup(uri);
   if (l->items[l->n] == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");

@@ -848,15 +848,9 @@ static int parse_test(pstate *p, const tarn_ice_field *f, tarn_expr **out) {
       }
       if ((rc = read_literal(p, 1, &lit)) != 0 || (rc = typed_literal(p, f, &lit, &v, &store)) != 0)
         goto out;
-      if (nvals == cap) {
-        size_t ncap = cap ? cap * 2 : 8;
-        tarn_ice_value *nv = tarn_reallocarray(vals, ncap, sizeof(*nv));
-        if (nv == NULL) {
-          rc = tarn_error_set(p->err, TARN_ENOMEM, "out of memory parsing a predicate");
-          goto out;
-        }
-        vals = nv;
-        cap = ncap;
+      if (TARN_GROW(vals, cap, nvals + 1, 8) != 0) {
+        rc = tarn_error_set(p->err, TARN_ENOMEM, "out of memory parsing a predicate");
+        goto out;
       }
       vals[nvals++] = v;
       skip_ws(p);

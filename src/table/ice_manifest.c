@@ -770,16 +770,10 @@ int tarn_ice_manifest_read(const tarn_table_io *io, const tarn_ice_manifest_file
     rc = tarn_avro_reader_next(r, &rec, err);
     if (rc != 0 || rec == NULL)
       break;
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 64;
-      tarn_ice_manifest_entry *ne = tarn_reallocarray(es, ncap, sizeof(*ne));
-      if (ne == NULL) {
-        rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading manifest %s",
-                            mf->manifest_path);
-        break;
-      }
-      es = ne;
-      cap = ncap;
+    if (TARN_GROW(es, cap, n + 1, 64) != 0) {
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading manifest %s",
+                          mf->manifest_path);
+      break;
     }
     e = &es[n];
     memset(e, 0, sizeof(*e));
@@ -1000,15 +994,9 @@ int tarn_ice_manifest_list_read(const tarn_table_io *io, const char *uri,
     rc = tarn_avro_reader_next(r, &rec, err);
     if (rc != 0 || rec == NULL)
       break;
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 16;
-      tarn_ice_manifest_file *nm = tarn_reallocarray(ms, ncap, sizeof(*nm));
-      if (nm == NULL) {
-        rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading manifest list %s", uri);
-        break;
-      }
-      ms = nm;
-      cap = ncap;
+    if (TARN_GROW(ms, cap, n + 1, 16) != 0) {
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading manifest list %s", uri);
+      break;
     }
     m = &ms[n++];
     memset(m, 0, sizeof(*m));

@@ -132,14 +132,8 @@ static int base_manifests(tarn_table *t, const tarn_ice_metadata *base,
 
 static int push_mf(tarn_ice_manifest_file **arr, size_t *n, size_t *cap,
                    const tarn_ice_manifest_file *m, tarn_error *err) {
-  if (*n == *cap) {
-    size_t ncap = *cap ? *cap * 2 : 16;
-    tarn_ice_manifest_file *na = tarn_reallocarray(*arr, ncap, sizeof(*na));
-    if (na == NULL)
-      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    *arr = na;
-    *cap = ncap;
-  }
+  if (TARN_GROW(*arr, *cap, *n + 1, 16) != 0)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   return tarn_ice_manifest_file_copy(&(*arr)[(*n)++], m, err);
 }
 
@@ -204,15 +198,9 @@ static int rewrite_manifests(tarn_table *t, const tarn_ice_metadata *base,
     for (k = 0; k < ne && rc == 0; k++) {
       if (es[k].status == TARN_ICE_DELETED && es[k].snapshot_id != c->snapshot_id)
         continue;
-      if (nacc == capacc) {
-        size_t ncap = capacc ? capacc * 2 : 64;
-        tarn_ice_manifest_entry *na = tarn_reallocarray(acc, ncap, sizeof(*na));
-        if (na == NULL) {
-          rc = tarn_error_set(err, TARN_ENOMEM, "out of memory rewriting manifests");
-          break;
-        }
-        acc = na;
-        capacc = ncap;
+      if (TARN_GROW(acc, capacc, nacc + 1, 64) != 0) {
+        rc = tarn_error_set(err, TARN_ENOMEM, "out of memory rewriting manifests");
+        break;
       }
       acc[nacc++] = es[k];
       memset(&es[k], 0, sizeof(es[k]));
