@@ -24,23 +24,32 @@
 #include "base/log.h"
 #include "base/secrets.h"
 
+/* Defaults used both by the settings table and by tarn_http_server_create for an option
+ * left 0 or NULL: one source. */
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+#define DEFAULT_MAX_CONNECTIONS 256
+#define DEFAULT_IDLE_TIMEOUT_S 60
+#define DEFAULT_HEADER_TIMEOUT_S 10
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 const tarn_cfg_def tarn_http_config[] = {
-    {"server", "listen", TARN_CFG_HOSTPORT, "127.0.0.1:8080", 0, 0, NULL, "TARN_LISTEN", "listen",
+    {"server", "listen", TARN_CFG_HOSTPORT, DEFAULT_LISTEN, 0, 0, NULL, "TARN_LISTEN", "listen",
      "serve", 0, "address to listen on, HOST:PORT (port 0 picks a free port)"},
     {"server", "max_body", TARN_CFG_SIZE, "16MiB", 0, 64LL << 30, NULL, "TARN_MAX_BODY",
      "max-body", "serve", 0, "largest request body accepted by default (bigger: 413)"},
-    {"server", "max_connections", TARN_CFG_INT, "256", 1, 65536, NULL, "TARN_MAX_CONNECTIONS",
-     NULL, NULL, 0, "most client connections served at once"},
-    {"server", "idle_timeout", TARN_CFG_DURATION, "60s", 1000, 3600 * 1000, NULL, NULL, NULL,
-     NULL, 0, "close a keep-alive connection idle this long"},
+    {"server", "max_connections", TARN_CFG_INT, STR(DEFAULT_MAX_CONNECTIONS), 1, 65536, NULL,
+     "TARN_MAX_CONNECTIONS", NULL, NULL, 0, "most client connections served at once"},
+    {"server", "idle_timeout", TARN_CFG_DURATION, STR(DEFAULT_IDLE_TIMEOUT_S) "s", 1000,
+     3600 * 1000, NULL, NULL, NULL, NULL, 0, "close a keep-alive connection idle this long"},
     {"server", "shutdown_timeout", TARN_CFG_DURATION, "30s", 0, 600 * 1000, NULL,
      "TARN_SHUTDOWN_TIMEOUT", NULL, NULL, 0,
      "on SIGTERM/SIGINT, wait this long for in-flight requests before closing them"},
     {"server", "max_connections_per_client", TARN_CFG_INT, "64", 0, 65536, NULL,
      "TARN_MAX_CONNECTIONS_PER_CLIENT", NULL, NULL, 0,
      "most connections from one IP address (more get 503); 0 = no per-client cap"},
-    {"server", "header_timeout", TARN_CFG_DURATION, "10s", 100, 600 * 1000, NULL, NULL, NULL,
-     NULL, 0,
+    {"server", "header_timeout", TARN_CFG_DURATION, STR(DEFAULT_HEADER_TIMEOUT_S) "s", 100,
+     600 * 1000, NULL, NULL, NULL, NULL, 0,
      "a request's line and headers must arrive within this; also the window of min_rate"},
     {"server", "min_rate", TARN_CFG_SIZE, "1KiB", 0, 1LL << 30, NULL, NULL, NULL, NULL, 0,
      "bytes per second a request body or a streamed response must average over each "
@@ -123,7 +132,7 @@ int tarn_http_server_create(tarn_http_server **out, const tarn_http_options *opt
   if (srv == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory creating HTTP server");
   srv->opts = *opts;
-  srv->listen = tarn_strdup(opts->listen ? opts->listen : "127.0.0.1:8080");
+  srv->listen = tarn_strdup(opts->listen ? opts->listen : DEFAULT_LISTEN);
   if (srv->listen == NULL) {
     tarn_free(srv);
     return tarn_error_set(err, TARN_ENOMEM, "out of memory creating HTTP server");
@@ -132,11 +141,11 @@ int tarn_http_server_create(tarn_http_server **out, const tarn_http_options *opt
   srv->opts.secrets = NULL; /* read below; not kept */
   srv->opts.tls_cert_file = srv->opts.tls_key_file = NULL;
   if (srv->opts.max_connections == 0)
-    srv->opts.max_connections = 256;
+    srv->opts.max_connections = DEFAULT_MAX_CONNECTIONS;
   if (srv->opts.idle_timeout_s == 0)
-    srv->opts.idle_timeout_s = 60;
+    srv->opts.idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S;
   if (srv->opts.header_timeout_ms == 0)
-    srv->opts.header_timeout_ms = 10000;
+    srv->opts.header_timeout_ms = DEFAULT_HEADER_TIMEOUT_S * 1000;
   srv->listen_fd = -1;
   pthread_mutex_init(&srv->conn_mu, NULL);
   {
