@@ -140,8 +140,9 @@ static int set_buf(tarn_buf *b, const uint8_t *p, size_t n, tarn_error *err) {
   return tarn_buf_append(b, p, n, err);
 }
 
-int tarn__pq_acc_add_one(const tarn_pq_column *c, tarn__pq_acc *a, const uint8_t *p, size_t n,
-                         tarn_error *err) {
+/* One candidate byte string (dictionary entries, merges). */
+static int acc_add_one(const tarn_pq_column *c, tarn__pq_acc *a, const uint8_t *p, size_t n,
+                       tarn_error *err) {
   int rc;
   if (!a->has) {
     rc = set_buf(&a->bmin, p, n, err);
@@ -238,9 +239,9 @@ int tarn__pq_acc_add_bytes(const tarn_pq_column *c, tarn__pq_acc *a, const int64
   }
   if (mn == NULL)
     return 0;
-  rc = tarn__pq_acc_add_one(c, a, mn, mnl, err);
+  rc = acc_add_one(c, a, mn, mnl, err);
   if (rc == 0 && (mx != mn || mxl != mnl)) /* an empty value shares its pointer with the next */
-    rc = tarn__pq_acc_add_one(c, a, mx, mxl, err);
+    rc = acc_add_one(c, a, mx, mxl, err);
   return rc;
 }
 
@@ -261,9 +262,9 @@ int tarn__pq_acc_merge(const tarn_pq_column *c, tarn__pq_acc *dst, const tarn__p
   if (!src->has)
     return 0;
   if (w == 0) {
-    rc = tarn__pq_acc_add_one(c, dst, (const uint8_t *)src->bmin.data, src->bmin.len, err);
+    rc = acc_add_one(c, dst, (const uint8_t *)src->bmin.data, src->bmin.len, err);
     if (rc == 0)
-      rc = tarn__pq_acc_add_one(c, dst, (const uint8_t *)src->bmax.data, src->bmax.len, err);
+      rc = acc_add_one(c, dst, (const uint8_t *)src->bmax.data, src->bmax.len, err);
     return rc;
   }
   if (!dst->has) {

@@ -113,7 +113,8 @@ static int valid_utf8(const char *s) {
   return 1;
 }
 
-int tarn__pq_schema_check(const tarn_pq_schema *s, tarn_error *err) {
+/* Validates a schema for writing; TARN_EINVAL naming the column. */
+static int schema_check(const tarn_pq_schema *s, tarn_error *err) {
   size_t i, j;
   if (s == NULL || s->ncols == 0 || s->cols == NULL)
     return tarn_error_set(err, TARN_EINVAL, "parquet schema has no columns");
@@ -490,15 +491,16 @@ static void writer_free(tarn_pq_writer *w) {
   tarn_free(w);
 }
 
-int tarn__pq_writer_open_sink(tarn__pq_sink *sink, const tarn_pq_schema *schema,
-                              const tarn_pq_writer_options *opts, tarn_pq_writer **out,
-                              tarn_error *err) {
+/* Opens a writer on any sink. Takes the sink, also on failure (it is aborted then). */
+static int open_sink(tarn__pq_sink *sink, const tarn_pq_schema *schema,
+                     const tarn_pq_writer_options *opts, tarn_pq_writer **out,
+                     tarn_error *err) {
   tarn_pq_writer *w = NULL;
   size_t j, ncols;
   int rc;
   char created[128];
   *out = NULL;
-  rc = tarn__pq_schema_check(schema, err);
+  rc = schema_check(schema, err);
   if (rc != 0)
     goto fail;
   w = tarn_calloc(1, sizeof(*w));
@@ -609,7 +611,7 @@ int tarn_pq_writer_open_fd(int fd, const tarn_pq_schema *schema,
   fs->base.ops = &fd_ops;
   fs->fd = fd;
   fs->start = lseek(fd, 0, SEEK_CUR);
-  return tarn__pq_writer_open_sink(&fs->base, schema, opts, out, err);
+  return open_sink(&fs->base, schema, opts, out, err);
 }
 
 int tarn_pq_writer_open_store(tarn_store *st, const char *key, unsigned put_flags,
@@ -619,7 +621,7 @@ int tarn_pq_writer_open_store(tarn_store *st, const char *key, unsigned put_flag
   tarn_store_writer *sw = NULL;
   int rc;
   *out = NULL;
-  rc = tarn__pq_schema_check(schema, err); /* before anything is opened in the store */
+  rc = schema_check(schema, err); /* before anything is opened in the store */
   if (rc != 0)
     return rc;
   ss = tarn_calloc(1, sizeof(*ss));
@@ -632,7 +634,7 @@ int tarn_pq_writer_open_store(tarn_store *st, const char *key, unsigned put_flag
   }
   ss->base.ops = &store_ops;
   ss->sw = sw;
-  return tarn__pq_writer_open_sink(&ss->base, schema, opts, out, err);
+  return open_sink(&ss->base, schema, opts, out, err);
 }
 
 const tarn_pq_file_meta *tarn__pq_writer_meta(const tarn_pq_writer *w) { return &w->meta; }

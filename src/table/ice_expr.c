@@ -482,7 +482,7 @@ int tarn__expr_cmp_holds(tarn_expr_op op, int c) {
   return 0;
 }
 
-int tarn__expr_in_holds(const tarn_expr *e, const tarn_ice_value *v) {
+static int in_holds(const tarn_expr *e, const tarn_ice_value *v) {
   size_t lo = 0, hi = e->nvalues;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -513,7 +513,7 @@ int tarn__expr_leaf_eval(const tarn_expr *e, const tarn_ice_value *v) {
       return -1;
     if (value_is_nan(&e->type, v))
       return 0;
-    return tarn__expr_in_holds(e, v);
+    return in_holds(e, v);
   default:
     return -1;
   }

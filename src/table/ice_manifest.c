@@ -39,7 +39,9 @@ int tarn__table_delete_uri(const tarn_table_io *io, const char *uri, const char 
   return 0;
 }
 
-int tarn_ice_partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_error *err) {
+/* The Avro type of a partition field whose values have Iceberg type t, as JSON text
+ * appended to out ("int", {"type":"int","logicalType":"date"}, ...). */
+static int partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_error *err) {
   switch (t->id) {
   case TARN_ICE_BOOLEAN: return tarn_buf_append_str(out, "\"boolean\"", err);
   case TARN_ICE_INT: return tarn_buf_append_str(out, "\"int\"", err);
@@ -139,7 +141,7 @@ static int manifest_schema_json(const tarn_ice_schema *schema, const tarn_ice_sp
     if (rc == 0)
       rc = tarn_buf_append_str(o, ",\"type\":[\"null\",", err);
     if (rc == 0)
-      rc = tarn_ice_partition_avro_type(&rt, o, err);
+      rc = partition_avro_type(&rt, o, err);
     if (rc == 0)
       rc = tarn_buf_appendf(o, err, "],\"default\":null,\"field-id\":%d}", (int)pf->field_id);
   }

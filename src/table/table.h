@@ -378,9 +378,6 @@ typedef struct tarn_table_io {
 int tarn_table_io_key(const tarn_table_io *io, const char *uri, char *key, size_t n,
                       tarn_error *err);
 
-/* The Avro type of a partition field whose values have Iceberg type t, as JSON text
- * appended to out ("int", {"type":"int","logicalType":"date"}, ...). */
-int tarn_ice_partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_error *err);
 
 /*
  * Writes a manifest (Avro, the spec's v2 manifest_entry schema with the partition
