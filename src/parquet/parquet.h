@@ -15,6 +15,12 @@
  * flat schemas only (a root group of primitive columns, each REQUIRED or OPTIONAL),
  * every column carrying a field id, with column-order TYPE_DEFINED_ORDER so that
  * readers trust min_value/max_value statistics.
+ *
+ * Threads. A writer, a reader and a scan are single-threaded handles, and a scan uses its
+ * reader: a reader and its scans belong to one thread at a time. Distinct writers and
+ * readers (even of the same file) may run on distinct threads; the codec keeps no global
+ * mutable state. Schemas, file metadata and batches are plain data: safe to read from
+ * many threads while nobody changes or recycles them.
  */
 
 /* The most columns a file may have: the writer refuses a schema with more and the reader

@@ -2,6 +2,7 @@
  * page, data pages, bloom filters, chunk metadata) and the file's footer. */
 #include "pq_writer_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -56,6 +57,7 @@ static int write_chunk(tarn_pq_writer *w, colw *cw, tarn_pq_chunk_meta *cm,
   int rc = tarn__pqw_flush_page(w, cw);
   if (rc != 0)
     return rc;
+  assert(cw->page_rows == 0); /* every row of the chunk is in a written page */
   start = w->sink->offset;
   if (cw->dict_pages > 0) { /* the dictionary page comes first */
     tarn__pq_page_header h;
@@ -235,6 +237,8 @@ int tarn__pqw_flush_row_group(tarn_pq_writer *w) {
     rc = write_chunk(w, &w->cols[j], &rg->chunks[j], &x[j]);
     if (rc != 0)
       return rc;
+    /* every column holds every row of the group: else readers would misalign rows */
+    assert(w->cols[j].chunk_rows == w->rg_rows);
     rg->total_byte_size += rg->chunks[j].total_uncompressed_size;
     rg->total_compressed_size += rg->chunks[j].total_compressed_size;
   }

@@ -2,6 +2,7 @@
  * probe, encoding, compressing and appending a finished page to its chunk. */
 #include "pq_writer_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -349,6 +350,8 @@ int tarn__pqw_flush_page(tarn_pq_writer *w, colw *cw) {
     }
     if (rc != 0)
       return rc;
+    /* the column index and the offset index describe the same pages, in order */
+    assert(w->no_stats || cw->ci.npages == cw->oi.npages);
   }
   rc = tarn__pq_acc_merge(c, &cw->chunk_acc, &cw->page_acc, err);
   if (rc != 0)

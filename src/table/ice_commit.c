@@ -3,6 +3,7 @@
  * catalog back; files written by a failed attempt deleted only when unreferenced. */
 #include "table.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,10 @@ static int attempt_write(tarn_table *t, apply_fn apply, void *ctx, int attempt,
   rc = apply(t, &t->md, next, attempt, ctx, err);
   if (rc != 0)
     goto out;
+  /* an apply function builds on its base: sequence numbers and ids never go back, or
+   * readers would take new files for old ones */
+  assert(next->last_sequence_number >= t->md.last_sequence_number);
+  assert(next->last_column_id >= t->md.last_column_id);
   next->last_updated_ms = tarn_clock_wall_us() / 1000;
   if (next->last_updated_ms <= t->md.last_updated_ms)
     next->last_updated_ms = t->md.last_updated_ms + 1;
