@@ -87,229 +87,284 @@ static int fall_back(tarn_pq_writer *w, colw *cw) {
   return rc;
 }
 
+/* Definition levels of rows [s, s+k) into the page (OPTIONAL columns); *nv gets the
+ * non-null values among them, *valid NULL when there is none to skip. */
+static int append_levels(colw *cw, const tarn_pq_array *a, int64_t s, int64_t k,
+                         const uint8_t **valid, int64_t *nv, tarn_error *err) {
+  int rc = tarn_buf_reserve(&cw->defs, (size_t)(k + 7) / 8 + 1, err);
+  if (rc != 0)
+    return rc;
+  if (*valid != NULL) {
+    tarn__pq_copy_bits((uint8_t *)cw->defs.data, (size_t)cw->page_rows, *valid, (size_t)s,
+                       (size_t)k);
+    *nv = (int64_t)tarn__pq_count_bits(*valid, (size_t)s, (size_t)k);
+  } else {
+    tarn__pq_set_bits((uint8_t *)cw->defs.data, (size_t)cw->page_rows, (size_t)k);
+  }
+  if (*nv == k)
+    *valid = NULL; /* no nulls in this slice: take the fast paths */
+  return 0;
+}
+
+static int64_t append_bool(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a,
+                           const uint8_t *valid, int64_t s, int64_t k, int64_t nv) {
+  const uint8_t *v = a->values;
+  size_t ones;
+  uint8_t *dst;
+  int64_t i;
+  if (tarn_buf_reserve(&cw->vals, (size_t)(k + 7) / 8 + 1, &w->err) != 0)
+    return -1;
+  dst = (uint8_t *)cw->vals.data;
+  if (valid == NULL) {
+    tarn__pq_copy_bits(dst, (size_t)cw->page_bits, v, (size_t)s, (size_t)k);
+    ones = tarn__pq_count_bits(v, (size_t)s, (size_t)k);
+    cw->page_bits += k;
+  } else {
+    ones = 0;
+    for (i = s; i < s + k; i++) {
+      if (!tarn__pqw_bit_at(valid, i))
+        continue;
+      if ((cw->page_bits & 7) == 0)
+        dst[cw->page_bits >> 3] = 0;
+      if (tarn__pqw_bit_at(v, i)) {
+        dst[cw->page_bits >> 3] |= (uint8_t)(1u << (cw->page_bits & 7));
+        ones++;
+      }
+      cw->page_bits++;
+    }
+  }
+  cw->vals.len = (size_t)(cw->page_bits + 7) / 8;
+  if (!w->no_stats || cw->bloom) {
+    tarn__pq_acc_add_bool(&cw->page_acc, ones < (size_t)nv, ones > 0);
+    if (cw->bloom && nv > 0) {
+      uint8_t t = 1, f = 0;
+      if (tarn__pqw_bloom_ensure(w, cw) != 0)
+        return -1;
+      if (ones > 0)
+        bloom_add(cw, &t, 1);
+      if (ones < (size_t)nv)
+        bloom_add(cw, &f, 1);
+    }
+  }
+  commit_rows(cw, k, nv);
+  return k;
+}
+
+/* Numbers through the dictionary; may stop early when it fills up (see append_part). */
+static int64_t fixed_dict(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a,
+                          const uint8_t *valid, int64_t s, int64_t k, int64_t nv) {
+  const tarn_pq_column *c = cw->col;
+  size_t wd = (size_t)cw->width, nfresh = 0, f;
+  const uint8_t *src = (const uint8_t *)a->values + (size_t)s * wd;
+  tarn_error *err = &w->err;
+  int64_t m;
+  if (valid != NULL) { /* gather the values in tmp first */
+    tarn_buf_reset(&w->tmp);
+    if (tarn_buf_reserve(&w->tmp, (size_t)k * wd, err) != 0)
+      return -1;
+    compact((uint8_t *)w->tmp.data, (const uint8_t *)a->values, wd, valid, s, k);
+    src = (const uint8_t *)w->tmp.data;
+  }
+  if (cw->bloom && (size_t)nv > w->fresh_cap) {
+    uint32_t *nf = tarn_reallocarray(w->fresh, (size_t)nv, sizeof(*nf));
+    if (nf == NULL) {
+      tarn_error_set(err, TARN_ENOMEM, "out of memory");
+      return -1;
+    }
+    w->fresh = nf;
+    w->fresh_cap = (size_t)nv;
+  }
+  if (tarn_buf_reserve(&cw->vals, (size_t)nv * 4, err) != 0)
+    return -1;
+  m = tarn__pq_dict_put_fixed(&cw->dict, src, (size_t)nv,
+                              (uint32_t *)(void *)(cw->vals.data + cw->vals.len),
+                              cw->bloom ? w->fresh : NULL, &nfresh, err);
+  if (m < 0)
+    return -1;
+  cw->vals.len += (size_t)m * 4;
+  for (f = 0; f < nfresh; f++)
+    bloom_add(cw, src + (size_t)w->fresh[f] * wd, wd);
+  if (!w->no_stats || tarn__pqw_is_float(c)) /* NaNs are counted for the file info regardless */
+    tarn__pq_acc_add_fixed(c, &cw->page_acc, src, (size_t)m);
+  if (m < nv) { /* dictionary full: these rows are done, the rest go PLAIN */
+    int64_t rows = row_of_value(valid, s, m);
+    commit_rows(cw, rows, m);
+    if (fall_back(w, cw) != 0)
+      return -1;
+    return rows;
+  }
+  commit_rows(cw, k, nv);
+  return k;
+}
+
+/* Numbers as PLAIN values. */
+static int64_t fixed_plain(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a,
+                           const uint8_t *valid, int64_t s, int64_t k, int64_t nv) {
+  const tarn_pq_column *c = cw->col;
+  size_t wd = (size_t)cw->width;
+  uint8_t *dst;
+  int64_t i;
+  if (tarn_buf_reserve(&cw->vals, (size_t)k * wd, &w->err) != 0)
+    return -1;
+  dst = (uint8_t *)cw->vals.data + cw->vals.len;
+  if (valid == NULL)
+    memcpy(dst, (const uint8_t *)a->values + (size_t)s * wd, (size_t)nv * wd);
+  else
+    compact(dst, (const uint8_t *)a->values, wd, valid, s, k);
+  cw->vals.len += (size_t)nv * wd;
+  if (!w->no_stats || tarn__pqw_is_float(c))
+    tarn__pq_acc_add_fixed(c, &cw->page_acc, dst, (size_t)nv);
+  if (cw->bloom)
+    for (i = 0; i < nv; i++)
+      bloom_add(cw, dst + (size_t)i * wd, wd);
+  commit_rows(cw, k, nv);
+  return k;
+}
+
+/* A byte array's values: BYTE_ARRAY from offsets and data, FIXED_LEN_BYTE_ARRAY from
+ * values of width wd. */
+typedef struct byte_src {
+  int flba;
+  const int64_t *off;
+  const uint8_t *data;
+  size_t wd;
+} byte_src;
+
+/* Byte arrays through the dictionary: *done rows and *vdone values went in (fewer than k
+ * rows when it filled up). */
+static int bytes_dict(colw *cw, const byte_src *bs, const uint8_t *valid, int64_t s,
+                      int64_t k, int64_t nv, int64_t *done, int64_t *vdone, tarn_error *err) {
+  uint32_t *idx;
+  int64_t i;
+  if (tarn_buf_reserve(&cw->vals, (size_t)nv * 4, err) != 0)
+    return -1;
+  idx = (uint32_t *)(void *)(cw->vals.data + cw->vals.len);
+  for (i = s; i < s + k; i++) {
+    const uint8_t *p;
+    uint32_t len;
+    uint64_t hv;
+    int isnew, r;
+    if (valid != NULL && !tarn__pqw_bit_at(valid, i))
+      continue;
+    if (bs->flba) {
+      p = bs->data + (size_t)i * bs->wd;
+      len = (uint32_t)bs->wd;
+    } else {
+      p = bs->data + bs->off[i];
+      len = (uint32_t)(bs->off[i + 1] - bs->off[i]);
+    }
+    hv = tarn_xxh64(p, len, 0);
+    r = tarn__pq_dict_put_bytes(&cw->dict, p, len, hv, &idx[*vdone], &isnew, err);
+    if (r < 0)
+      return -1;
+    if (r == 0) { /* dictionary full */
+      *done = i - s;
+      break;
+    }
+    if (isnew && cw->bloom)
+      tarn__pq_bloom_insert(cw->bloom_bits, cw->bloom_alloc, hv);
+    (*vdone)++;
+  }
+  cw->vals.len += (size_t)*vdone * 4;
+  return 0;
+}
+
+/* Byte arrays as PLAIN values (BYTE_ARRAY: 4-byte little-endian length, then bytes). */
+static int bytes_plain(colw *cw, const byte_src *bs, const uint8_t *valid, int64_t s,
+                       int64_t k, int64_t nv, tarn_error *err) {
+  uint8_t *dst;
+  int64_t i;
+  size_t need = bs->flba ? (size_t)nv * bs->wd
+                         : (size_t)(bs->off[s + k] - bs->off[s]) + 4 * (size_t)k;
+  if (tarn_buf_reserve(&cw->vals, need, err) != 0)
+    return -1;
+  dst = (uint8_t *)cw->vals.data + cw->vals.len;
+  if (bs->flba) {
+    if (valid == NULL)
+      memcpy(dst, bs->data + (size_t)s * bs->wd, (size_t)nv * bs->wd);
+    else
+      compact(dst, bs->data, bs->wd, valid, s, k);
+    if (cw->bloom)
+      for (i = 0; i < nv; i++)
+        bloom_add(cw, dst + (size_t)i * bs->wd, bs->wd);
+    dst += (size_t)nv * bs->wd;
+  } else {
+    for (i = s; i < s + k; i++) {
+      uint32_t len;
+      if (valid != NULL && !tarn__pqw_bit_at(valid, i))
+        continue;
+      len = (uint32_t)(bs->off[i + 1] - bs->off[i]);
+      dst[0] = (uint8_t)len;
+      dst[1] = (uint8_t)(len >> 8);
+      dst[2] = (uint8_t)(len >> 16);
+      dst[3] = (uint8_t)(len >> 24);
+      memcpy(dst + 4, bs->data + bs->off[i], len);
+      if (cw->bloom)
+        bloom_add(cw, dst + 4, len);
+      dst += 4 + (size_t)len;
+    }
+  }
+  cw->vals.len = (size_t)(dst - (uint8_t *)cw->vals.data);
+  return 0;
+}
+
+static int64_t append_bytes(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a,
+                            const uint8_t *valid, int64_t s, int64_t k, int64_t nv) {
+  const tarn_pq_column *c = cw->col;
+  byte_src bs;
+  int64_t done = k, vdone = 0;
+  int rc;
+  bs.flba = c->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY;
+  bs.off = bs.flba ? NULL : a->offsets;
+  bs.data = bs.flba ? (const uint8_t *)a->values : a->data;
+  bs.wd = (size_t)cw->width;
+  if (cw->bloom && tarn__pqw_bloom_ensure(w, cw) != 0)
+    return -1;
+  if (cw->dict_active) {
+    rc = bytes_dict(cw, &bs, valid, s, k, nv, &done, &vdone, &w->err);
+  } else {
+    rc = bytes_plain(cw, &bs, valid, s, k, nv, &w->err);
+    vdone = nv;
+  }
+  if (rc != 0)
+    return -1;
+  if (!w->no_stats &&
+      tarn__pq_acc_add_bytes(c, &cw->page_acc, bs.off, bs.data, bs.flba ? (int)bs.wd : 0,
+                             valid, s, done, &w->err) != 0)
+    return -1;
+  commit_rows(cw, done, vdone);
+  if (done < k) {
+    if (fall_back(w, cw) != 0)
+      return -1;
+  }
+  return done;
+}
+
 /* Appends rows [s, s+k) of a; returns the rows consumed (fewer than k only when the
  * dictionary filled up and the chunk switched to PLAIN), or -1 on error. */
 static int64_t append_part(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, int64_t s,
                            int64_t k) {
   const tarn_pq_column *c = cw->col;
   const uint8_t *valid = c->optional ? a->validity : NULL;
-  int64_t nv = k, i;
-  tarn_error *err = &w->err;
-  int rc;
-
-  if (c->optional) {
-    rc = tarn_buf_reserve(&cw->defs, (size_t)(k + 7) / 8 + 1, err);
-    if (rc != 0)
-      return -1;
-    if (valid != NULL) {
-      tarn__pq_copy_bits((uint8_t *)cw->defs.data, (size_t)cw->page_rows, valid, (size_t)s,
-                         (size_t)k);
-      nv = (int64_t)tarn__pq_count_bits(valid, (size_t)s, (size_t)k);
-    } else {
-      tarn__pq_set_bits((uint8_t *)cw->defs.data, (size_t)cw->page_rows, (size_t)k);
-    }
-    if (nv == k)
-      valid = NULL; /* no nulls in this slice: take the fast paths */
-  }
-
+  int64_t nv = k;
+  if (c->optional && append_levels(cw, a, s, k, &valid, &nv, &w->err) != 0)
+    return -1;
   switch (c->type) {
-  case TARN_PQ_BOOLEAN: {
-    const uint8_t *v = a->values;
-    size_t ones;
-    uint8_t *dst;
-    rc = tarn_buf_reserve(&cw->vals, (size_t)(k + 7) / 8 + 1, err);
-    if (rc != 0)
-      return -1;
-    dst = (uint8_t *)cw->vals.data;
-    if (valid == NULL) {
-      tarn__pq_copy_bits(dst, (size_t)cw->page_bits, v, (size_t)s, (size_t)k);
-      ones = tarn__pq_count_bits(v, (size_t)s, (size_t)k);
-      cw->page_bits += k;
-    } else {
-      ones = 0;
-      for (i = s; i < s + k; i++) {
-        if (!tarn__pqw_bit_at(valid, i))
-          continue;
-        if ((cw->page_bits & 7) == 0)
-          dst[cw->page_bits >> 3] = 0;
-        if (tarn__pqw_bit_at(v, i)) {
-          dst[cw->page_bits >> 3] |= (uint8_t)(1u << (cw->page_bits & 7));
-          ones++;
-        }
-        cw->page_bits++;
-      }
-    }
-    cw->vals.len = (size_t)(cw->page_bits + 7) / 8;
-    if (!w->no_stats || cw->bloom) {
-      tarn__pq_acc_add_bool(&cw->page_acc, ones < (size_t)nv, ones > 0);
-      if (cw->bloom && nv > 0) {
-        uint8_t t = 1, f = 0;
-        if (tarn__pqw_bloom_ensure(w, cw) != 0)
-          return -1;
-        if (ones > 0)
-          bloom_add(cw, &t, 1);
-        if (ones < (size_t)nv)
-          bloom_add(cw, &f, 1);
-      }
-    }
-    commit_rows(cw, k, nv);
-    return k;
-  }
+  case TARN_PQ_BOOLEAN:
+    return append_bool(w, cw, a, valid, s, k, nv);
   case TARN_PQ_INT32:
   case TARN_PQ_INT64:
   case TARN_PQ_FLOAT:
-  case TARN_PQ_DOUBLE: {
-    size_t wd = (size_t)cw->width;
-    const uint8_t *src = (const uint8_t *)a->values + (size_t)s * wd;
+  case TARN_PQ_DOUBLE:
     if (cw->bloom && tarn__pqw_bloom_ensure(w, cw) != 0)
       return -1;
-    if (cw->dict_active) {
-      int64_t m;
-      size_t nfresh = 0, f;
-      if (valid != NULL) { /* gather the values in tmp first */
-        tarn_buf_reset(&w->tmp);
-        if (tarn_buf_reserve(&w->tmp, (size_t)k * wd, err) != 0)
-          return -1;
-        compact((uint8_t *)w->tmp.data, (const uint8_t *)a->values, wd, valid, s, k);
-        src = (const uint8_t *)w->tmp.data;
-      }
-      if (cw->bloom && (size_t)nv > w->fresh_cap) {
-        uint32_t *nf = tarn_reallocarray(w->fresh, (size_t)nv, sizeof(*nf));
-        if (nf == NULL) {
-          tarn_error_set(err, TARN_ENOMEM, "out of memory");
-          return -1;
-        }
-        w->fresh = nf;
-        w->fresh_cap = (size_t)nv;
-      }
-      if (tarn_buf_reserve(&cw->vals, (size_t)nv * 4, err) != 0)
-        return -1;
-      m = tarn__pq_dict_put_fixed(&cw->dict, src, (size_t)nv,
-                                  (uint32_t *)(void *)(cw->vals.data + cw->vals.len),
-                                  cw->bloom ? w->fresh : NULL, &nfresh, err);
-      if (m < 0)
-        return -1;
-      cw->vals.len += (size_t)m * 4;
-      for (f = 0; f < nfresh; f++)
-        bloom_add(cw, src + (size_t)w->fresh[f] * wd, wd);
-      if (!w->no_stats || tarn__pqw_is_float(c)) /* NaNs are counted for the file info regardless */
-        tarn__pq_acc_add_fixed(c, &cw->page_acc, src, (size_t)m);
-      if (m < nv) { /* dictionary full: these rows are done, the rest go PLAIN */
-        int64_t rows = row_of_value(valid, s, m);
-        commit_rows(cw, rows, m);
-        if (fall_back(w, cw) != 0)
-          return -1;
-        return rows;
-      }
-      commit_rows(cw, k, nv);
-      return k;
-    }
-    if (tarn_buf_reserve(&cw->vals, (size_t)k * wd, err) != 0)
-      return -1;
-    {
-      uint8_t *dst = (uint8_t *)cw->vals.data + cw->vals.len;
-      if (valid == NULL)
-        memcpy(dst, src, (size_t)nv * wd);
-      else
-        compact(dst, (const uint8_t *)a->values, wd, valid, s, k);
-      cw->vals.len += (size_t)nv * wd;
-      if (!w->no_stats || tarn__pqw_is_float(c))
-        tarn__pq_acc_add_fixed(c, &cw->page_acc, dst, (size_t)nv);
-      if (cw->bloom)
-        for (i = 0; i < nv; i++)
-          bloom_add(cw, dst + (size_t)i * wd, wd);
-    }
-    commit_rows(cw, k, nv);
-    return k;
-  }
+    return cw->dict_active ? fixed_dict(w, cw, a, valid, s, k, nv)
+                           : fixed_plain(w, cw, a, valid, s, k, nv);
   case TARN_PQ_BYTE_ARRAY:
-  case TARN_PQ_FIXED_LEN_BYTE_ARRAY: {
-    int flba = c->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY;
-    const int64_t *off = flba ? NULL : a->offsets;
-    const uint8_t *data = flba ? (const uint8_t *)a->values : a->data;
-    size_t wd = (size_t)cw->width;
-    int64_t done = k, vdone = 0;
-    if (cw->bloom && tarn__pqw_bloom_ensure(w, cw) != 0)
-      return -1;
-    if (cw->dict_active) {
-      uint32_t *idx;
-      if (tarn_buf_reserve(&cw->vals, (size_t)nv * 4, err) != 0)
-        return -1;
-      idx = (uint32_t *)(void *)(cw->vals.data + cw->vals.len);
-      for (i = s; i < s + k; i++) {
-        const uint8_t *p;
-        uint32_t len;
-        uint64_t hv;
-        int isnew, r;
-        if (valid != NULL && !tarn__pqw_bit_at(valid, i))
-          continue;
-        if (flba) {
-          p = data + (size_t)i * wd;
-          len = (uint32_t)wd;
-        } else {
-          p = data + off[i];
-          len = (uint32_t)(off[i + 1] - off[i]);
-        }
-        hv = tarn_xxh64(p, len, 0);
-        r = tarn__pq_dict_put_bytes(&cw->dict, p, len, hv, &idx[vdone], &isnew, err);
-        if (r < 0)
-          return -1;
-        if (r == 0) { /* dictionary full */
-          done = i - s;
-          break;
-        }
-        if (isnew && cw->bloom)
-          tarn__pq_bloom_insert(cw->bloom_bits, cw->bloom_alloc, hv);
-        vdone++;
-      }
-      cw->vals.len += (size_t)vdone * 4;
-    } else {
-      uint8_t *dst;
-      size_t need = flba ? (size_t)nv * wd : (size_t)(off[s + k] - off[s]) + 4 * (size_t)k;
-      if (tarn_buf_reserve(&cw->vals, need, err) != 0)
-        return -1;
-      dst = (uint8_t *)cw->vals.data + cw->vals.len;
-      if (flba) {
-        if (valid == NULL)
-          memcpy(dst, data + (size_t)s * wd, (size_t)nv * wd);
-        else
-          compact(dst, data, wd, valid, s, k);
-        if (cw->bloom)
-          for (i = 0; i < nv; i++)
-            bloom_add(cw, dst + (size_t)i * wd, wd);
-        dst += (size_t)nv * wd;
-      } else {
-        for (i = s; i < s + k; i++) {
-          uint32_t len;
-          if (valid != NULL && !tarn__pqw_bit_at(valid, i))
-            continue;
-          len = (uint32_t)(off[i + 1] - off[i]);
-          dst[0] = (uint8_t)len;
-          dst[1] = (uint8_t)(len >> 8);
-          dst[2] = (uint8_t)(len >> 16);
-          dst[3] = (uint8_t)(len >> 24);
-          memcpy(dst + 4, data + off[i], len);
-          if (cw->bloom)
-            bloom_add(cw, dst + 4, len);
-          dst += 4 + (size_t)len;
-        }
-      }
-      cw->vals.len = (size_t)(dst - (uint8_t *)cw->vals.data);
-      vdone = nv;
-    }
-    if (!w->no_stats &&
-        tarn__pq_acc_add_bytes(c, &cw->page_acc, off, data, flba ? (int)wd : 0, valid, s, done,
-                               err) != 0)
-      return -1;
-    commit_rows(cw, done, vdone);
-    if (done < k) {
-      if (fall_back(w, cw) != 0)
-        return -1;
-    }
-    return done;
-  }
+  case TARN_PQ_FIXED_LEN_BYTE_ARRAY:
+    return append_bytes(w, cw, a, valid, s, k, nv);
   default:
-    tarn_error_set(err, TARN_EINTERNAL, "parquet writer: unexpected type");
+    tarn_error_set(&w->err, TARN_EINTERNAL, "parquet writer: unexpected type");
     return -1;
   }
 }
