@@ -192,26 +192,173 @@ static int probe_dictionary(tarn_pq_writer *w, colw *cw, int *dict_page) {
   return 0;
 }
 
+/* The page's values section: RLE dictionary indexes (bit width first) or PLAIN bytes. */
+static int encode_values(tarn_pq_writer *w, colw *cw, int dict_page, const void **body,
+                         size_t *blen) {
+  if (dict_page) {
+    int bw = tarn__pq_bit_width(cw->dict.count > 0 ? cw->dict.count - 1 : 0);
+    uint8_t b;
+    int rc;
+    if (bw == 0)
+      bw = 1;
+    b = (uint8_t)bw;
+    tarn_buf_reset(&w->venc);
+    rc = tarn_buf_append(&w->venc, &b, 1, &w->err);
+    if (rc == 0)
+      rc = tarn__pq_encode_hybrid((const uint32_t *)(const void *)cw->vals.data,
+                                  cw->vals.len / 4, bw, &w->venc, &w->err);
+    if (rc != 0)
+      return rc;
+    *body = w->venc.data;
+    *blen = w->venc.len;
+  } else {
+    *body = cw->vals.data;
+    *blen = cw->col->type == TARN_PQ_BOOLEAN ? (size_t)(cw->page_bits + 7) / 8 : cw->vals.len;
+  }
+  if (*body == NULL)
+    *body = "";
+  return 0;
+}
+
+/* The page's statistics into h (also kept in w->pst for the column index entry). */
+static int page_stats(tarn_pq_writer *w, colw *cw, tarn__pq_page_header *h,
+                      int64_t *nan_count, int *has_b) {
+  const tarn_pq_column *c = cw->col;
+  int lo_ex = 1, hi_ex = 1, rc;
+  tarn_buf_reset(&w->pst.min);
+  tarn_buf_reset(&w->pst.max);
+  if (w->no_stats)
+    return 0;
+  rc = tarn__pq_acc_bounds(c, &cw->page_acc, w->truncate, has_b, &w->pst.min, &lo_ex,
+                           &w->pst.max, &hi_ex, &w->err);
+  if (rc != 0)
+    return rc;
+  h->has_stats = 1;
+  h->stats = w->pst;
+  h->stats.has_min_max = *has_b;
+  h->stats.min_exact = lo_ex;
+  h->stats.max_exact = hi_ex;
+  h->stats.has_null_count = 1;
+  h->stats.null_count = cw->page_acc.nulls;
+  if (tarn__pqw_is_float(c))
+    *nan_count = cw->page_acc.nans;
+  return 0;
+}
+
+/* A v1 data page: levels (length-prefixed) and values, compressed as one block. */
+static int write_v1(tarn_pq_writer *w, colw *cw, tarn__pq_page_header *h, int64_t nan_count,
+                    const void *body, size_t blen, size_t *unc) {
+  const tarn_pq_column *c = cw->col;
+  tarn_error *err = &w->err;
+  const void *in = body;
+  uint8_t lenb[4];
+  int rc;
+  h->type = TARN__PQ_DATA_PAGE;
+  h->def_encoding = TARN_PQ_RLE;
+  h->rep_encoding = TARN_PQ_RLE;
+  *unc = (c->optional ? 4 + w->lev.len : 0) + blen;
+  if (*unc > INT32_MAX)
+    return tarn_error_set(err, TARN_ETOOBIG, "parquet column '%s': page of %zu bytes", c->name,
+                          *unc);
+  h->uncompressed_size = (int32_t)*unc;
+  lenb[0] = (uint8_t)w->lev.len;
+  lenb[1] = (uint8_t)(w->lev.len >> 8);
+  lenb[2] = (uint8_t)(w->lev.len >> 16);
+  lenb[3] = (uint8_t)(w->lev.len >> 24);
+  if (w->codec == TARN_PQ_UNCOMPRESSED) {
+    h->compressed_size = h->uncompressed_size;
+    return c->optional
+               ? put_page(w, cw, h, nan_count, lenb, 4, w->lev.data, w->lev.len, body, blen)
+               : put_page(w, cw, h, nan_count, body, blen, NULL, 0, NULL, 0);
+  }
+  tarn_buf_reset(&w->cbuf);
+  if (c->optional) { /* levels and values compress as one block */
+    tarn_buf_reset(&w->asm_);
+    rc = tarn_buf_append(&w->asm_, lenb, 4, err);
+    if (rc == 0)
+      rc = tarn_buf_append(&w->asm_, w->lev.data, w->lev.len, err);
+    if (rc == 0)
+      rc = tarn_buf_append(&w->asm_, body, blen, err);
+    if (rc != 0)
+      return rc;
+    in = w->asm_.data;
+  }
+  rc = tarn__pq_compress(&w->codec_ctx, w->codec, w->level, in, *unc, &w->cbuf, err);
+  if (rc != 0)
+    return rc;
+  if (w->cbuf.len > INT32_MAX)
+    return tarn_error_set(err, TARN_ETOOBIG, "parquet column '%s': page too large", c->name);
+  h->compressed_size = (int32_t)w->cbuf.len;
+  return put_page(w, cw, h, nan_count, w->cbuf.data, w->cbuf.len, NULL, 0, NULL, 0);
+}
+
+/* A v2 data page: levels uncompressed, then the values, compressed alone. */
+static int write_v2(tarn_pq_writer *w, colw *cw, tarn__pq_page_header *h, int64_t nan_count,
+                    const void *body, size_t blen, size_t *unc) {
+  const tarn_pq_column *c = cw->col;
+  tarn_error *err = &w->err;
+  int rc;
+  h->type = TARN__PQ_DATA_PAGE_V2;
+  h->num_nulls = (int32_t)cw->page_acc.nulls;
+  h->num_rows = (int32_t)cw->page_rows;
+  h->def_levels_len = (int32_t)w->lev.len;
+  h->rep_levels_len = 0;
+  /* An empty values section (a page of nulls) is stored as it is: a codec's encoding of
+   * no bytes is not empty, and some readers (hyparquet-compressors' LZ4) reject it. */
+  h->is_compressed = w->codec != TARN_PQ_UNCOMPRESSED && blen > 0;
+  *unc = w->lev.len + blen;
+  if (*unc > INT32_MAX)
+    return tarn_error_set(err, TARN_ETOOBIG, "parquet column '%s': page of %zu bytes", c->name,
+                          *unc);
+  h->uncompressed_size = (int32_t)*unc;
+  if (!h->is_compressed) {
+    h->compressed_size = h->uncompressed_size;
+    return put_page(w, cw, h, nan_count, w->lev.data, w->lev.len, body, blen, NULL, 0);
+  }
+  tarn_buf_reset(&w->cbuf);
+  rc = tarn__pq_compress(&w->codec_ctx, w->codec, w->level, body, blen, &w->cbuf, err);
+  if (rc != 0)
+    return rc;
+  if (w->lev.len + w->cbuf.len > INT32_MAX)
+    return tarn_error_set(err, TARN_ETOOBIG, "parquet column '%s': page too large", c->name);
+  h->compressed_size = (int32_t)(w->lev.len + w->cbuf.len);
+  return put_page(w, cw, h, nan_count, w->lev.data, w->lev.len, w->cbuf.data, w->cbuf.len,
+                  NULL, 0);
+}
+
+/* The page's offset index entry (offsets relative to the chunk buffer until it is
+ * written) and column index entry. */
+static int index_entries(tarn_pq_writer *w, colw *cw, size_t start, int64_t nvals,
+                         int has_b) {
+  int rc = oi_push(cw, (int64_t)start, (int32_t)(cw->chunk.len - start), cw->chunk_rows,
+                   &w->err);
+  if (rc == 0 && !w->no_stats) {
+    if (nvals > 0 && !has_b)
+      cw->ci_ok = 0; /* only NaNs: TYPE_ORDER forbids a column index for this chunk */
+    rc = ci_push(cw, nvals == 0, &w->pst.min, &w->pst.max, cw->page_acc.nulls, &w->err);
+  }
+  /* the column index and the offset index describe the same pages, in order */
+  assert(rc != 0 || w->no_stats || cw->ci.npages == cw->oi.npages);
+  return rc;
+}
+
 int tarn__pqw_flush_page(tarn_pq_writer *w, colw *cw) {
   const tarn_pq_column *c = cw->col;
   tarn__pq_page_header h;
   int64_t nvals, nan_count = -1;
   const void *body;
-  size_t blen, unc, start = cw->chunk.len, hlen;
-  int rc, has_b = 0, lo_ex = 1, hi_ex = 1, dict_page = cw->dict_active;
-  uint8_t lenb[4];
-  tarn_error *err = &w->err;
+  size_t blen, unc = 0, start = cw->chunk.len, hlen;
+  int rc, has_b = 0, dict_page = cw->dict_active;
 
   if (cw->page_rows == 0)
     return 0;
   nvals = cw->page_rows - cw->page_acc.nulls;
   memset(&h, 0, sizeof(h));
-
   /* definition levels */
   tarn_buf_reset(&w->lev);
   if (c->optional) {
     rc = tarn__pq_encode_hybrid_bits((const uint8_t *)cw->defs.data, (size_t)cw->page_rows,
-                                     &w->lev, err);
+                                     &w->lev, &w->err);
     if (rc != 0)
       return rc;
   }
@@ -220,140 +367,24 @@ int tarn__pqw_flush_page(tarn_pq_writer *w, colw *cw) {
     if (rc != 0)
       return rc;
   }
-  /* values */
-  if (dict_page) {
-    int bw = tarn__pq_bit_width(cw->dict.count > 0 ? cw->dict.count - 1 : 0);
-    uint8_t b;
-    if (bw == 0)
-      bw = 1;
-    b = (uint8_t)bw;
-    tarn_buf_reset(&w->venc);
-    rc = tarn_buf_append(&w->venc, &b, 1, err);
-    if (rc == 0)
-      rc = tarn__pq_encode_hybrid((const uint32_t *)(const void *)cw->vals.data,
-                                  cw->vals.len / 4, bw, &w->venc, err);
-    if (rc != 0)
-      return rc;
-    body = w->venc.data;
-    blen = w->venc.len;
-  } else {
-    body = cw->vals.data;
-    blen = c->type == TARN_PQ_BOOLEAN ? (size_t)(cw->page_bits + 7) / 8 : cw->vals.len;
-  }
-  if (body == NULL)
-    body = "";
-
-  /* statistics (also the column index entry) */
-  tarn_buf_reset(&w->pst.min);
-  tarn_buf_reset(&w->pst.max);
-  if (!w->no_stats) {
-    rc = tarn__pq_acc_bounds(c, &cw->page_acc, w->truncate, &has_b, &w->pst.min, &lo_ex,
-                             &w->pst.max, &hi_ex, err);
-    if (rc != 0)
-      return rc;
-    h.has_stats = 1;
-    h.stats = w->pst;
-    h.stats.has_min_max = has_b;
-    h.stats.min_exact = lo_ex;
-    h.stats.max_exact = hi_ex;
-    h.stats.has_null_count = 1;
-    h.stats.null_count = cw->page_acc.nulls;
-    if (tarn__pqw_is_float(c))
-      nan_count = cw->page_acc.nans;
-  }
-
+  rc = encode_values(w, cw, dict_page, &body, &blen);
+  if (rc == 0)
+    rc = page_stats(w, cw, &h, &nan_count, &has_b);
+  if (rc != 0)
+    return rc;
   h.num_values = (int32_t)cw->page_rows;
   h.encoding = dict_page ? TARN_PQ_RLE_DICTIONARY : TARN_PQ_PLAIN;
-  if (!w->v2) {
-    h.type = TARN__PQ_DATA_PAGE;
-    h.def_encoding = TARN_PQ_RLE;
-    h.rep_encoding = TARN_PQ_RLE;
-    unc = (c->optional ? 4 + w->lev.len : 0) + blen;
-    if (unc > INT32_MAX)
-      return tarn_error_set(err, TARN_ETOOBIG, "parquet column '%s': page of %zu bytes", c->name,
-                            unc);
-    h.uncompressed_size = (int32_t)unc;
-    lenb[0] = (uint8_t)w->lev.len;
-    lenb[1] = (uint8_t)(w->lev.len >> 8);
-    lenb[2] = (uint8_t)(w->lev.len >> 16);
-    lenb[3] = (uint8_t)(w->lev.len >> 24);
-    if (w->codec == TARN_PQ_UNCOMPRESSED) {
-      h.compressed_size = h.uncompressed_size;
-      rc = c->optional ? put_page(w, cw, &h, nan_count, lenb, 4, w->lev.data, w->lev.len, body,
-                                  blen)
-                       : put_page(w, cw, &h, nan_count, body, blen, NULL, 0, NULL, 0);
-    } else {
-      const void *in = body;
-      tarn_buf_reset(&w->cbuf);
-      if (c->optional) { /* levels and values compress as one block */
-        tarn_buf_reset(&w->asm_);
-        rc = tarn_buf_append(&w->asm_, lenb, 4, err);
-        if (rc == 0)
-          rc = tarn_buf_append(&w->asm_, w->lev.data, w->lev.len, err);
-        if (rc == 0)
-          rc = tarn_buf_append(&w->asm_, body, blen, err);
-        if (rc != 0)
-          return rc;
-        in = w->asm_.data;
-      }
-      rc = tarn__pq_compress(&w->codec_ctx, w->codec, w->level, in, unc, &w->cbuf, err);
-      if (rc != 0)
-        return rc;
-      if (w->cbuf.len > INT32_MAX)
-        return tarn_error_set(err, TARN_ETOOBIG, "parquet column '%s': page too large",
-                              c->name);
-      h.compressed_size = (int32_t)w->cbuf.len;
-      rc = put_page(w, cw, &h, nan_count, w->cbuf.data, w->cbuf.len, NULL, 0, NULL, 0);
-    }
-  } else {
-    h.type = TARN__PQ_DATA_PAGE_V2;
-    h.num_nulls = (int32_t)cw->page_acc.nulls;
-    h.num_rows = (int32_t)cw->page_rows;
-    h.def_levels_len = (int32_t)w->lev.len;
-    h.rep_levels_len = 0;
-    /* An empty values section (a page of nulls) is stored as it is: a codec's encoding of
-     * no bytes is not empty, and some readers (hyparquet-compressors' LZ4) reject it. */
-    h.is_compressed = w->codec != TARN_PQ_UNCOMPRESSED && blen > 0;
-    unc = w->lev.len + blen;
-    if (unc > INT32_MAX)
-      return tarn_error_set(err, TARN_ETOOBIG, "parquet column '%s': page of %zu bytes", c->name,
-                            unc);
-    h.uncompressed_size = (int32_t)unc;
-    if (!h.is_compressed) {
-      h.compressed_size = h.uncompressed_size;
-      rc = put_page(w, cw, &h, nan_count, w->lev.data, w->lev.len, body, blen, NULL, 0);
-    } else {
-      tarn_buf_reset(&w->cbuf);
-      rc = tarn__pq_compress(&w->codec_ctx, w->codec, w->level, body, blen, &w->cbuf, err);
-      if (rc != 0)
-        return rc;
-      if (w->lev.len + w->cbuf.len > INT32_MAX)
-        return tarn_error_set(err, TARN_ETOOBIG, "parquet column '%s': page too large",
-                              c->name);
-      h.compressed_size = (int32_t)(w->lev.len + w->cbuf.len);
-      rc = put_page(w, cw, &h, nan_count, w->lev.data, w->lev.len, w->cbuf.data, w->cbuf.len,
-                    NULL, 0);
-    }
-  }
+  rc = w->v2 ? write_v2(w, cw, &h, nan_count, body, blen, &unc)
+             : write_v1(w, cw, &h, nan_count, body, blen, &unc);
   if (rc != 0)
     return rc;
   hlen = cw->chunk.len - start - (size_t)h.compressed_size;
-
-  /* offset index (offsets relative to the chunk buffer until it is written) and column
-   * index entries */
   if (!w->no_index) {
-    rc = oi_push(cw, (int64_t)start, (int32_t)(cw->chunk.len - start), cw->chunk_rows, err);
-    if (rc == 0 && !w->no_stats) {
-      if (nvals > 0 && !has_b)
-        cw->ci_ok = 0; /* only NaNs: TYPE_ORDER forbids a column index for this chunk */
-      rc = ci_push(cw, nvals == 0, &w->pst.min, &w->pst.max, cw->page_acc.nulls, err);
-    }
+    rc = index_entries(w, cw, start, nvals, has_b);
     if (rc != 0)
       return rc;
-    /* the column index and the offset index describe the same pages, in order */
-    assert(w->no_stats || cw->ci.npages == cw->oi.npages);
   }
-  rc = tarn__pq_acc_merge(c, &cw->chunk_acc, &cw->page_acc, err);
+  rc = tarn__pq_acc_merge(c, &cw->chunk_acc, &cw->page_acc, &w->err);
   if (rc != 0)
     return rc;
   if (dict_page)
