@@ -164,199 +164,243 @@ static void expand_fixed(uint8_t *dst, const uint8_t *src, const uint8_t *defs, 
   }
 }
 
-/* Decodes the values region of a data page (nvals non-null values for `rows` rows). */
-static int decode_values(tarn_pq_scan *s, colcur *cc, tarn_pq_encoding enc, const uint8_t *vp,
-                         size_t vlen, size_t rows, size_t nvals, int64_t off, tarn_error *err) {
-  size_t w = (size_t)cc->w, used, total, i;
-  int nulls = nvals < rows;
-  const uint8_t *dense = NULL;              /* fixed-width dense values */
-  const tarn__pq_view *dv = NULL;           /* byte-array dense values */
-  tarn_pq_type ty = cc->c->type;
-  int rc;
+/* Failures of the value decoders below that decode_values words: they are negative, a
+ * failure already worded is its (positive) tarn_code. */
+enum { DEC_NOMEM = -1, DEC_SHORT = -2, DEC_BADENC = -3 };
 
-  cc->pg_dict = 0;
-  if (nvals == 0) { /* every row null: whatever the encoding, there is nothing to decode */
-    if (w > 0) {
-      if (tarn__pqs_grow((void **)&cc->vals, &cc->vals_cap, rows * w + 8, 1) != 0)
-        goto nomem;
-      memset(cc->vals, 0, rows * w);
-      cc->pv = cc->vals;
-    } else {
-      if (tarn__pqs_grow((void **)&cc->views, &cc->views_cap, rows + 1, sizeof(tarn__pq_view)) != 0)
-        goto nomem;
-      memset(cc->views, 0, rows * sizeof(tarn__pq_view));
-      cc->pviews = cc->views;
-    }
+static int dec_error(tarn_pq_scan *s, colcur *cc, tarn_pq_encoding enc, int64_t off, int why,
+                     tarn_error *err) {
+  if (why == DEC_NOMEM)
+    return COL_ERR(err, s, cc, TARN_ENOMEM, off, "out of memory decoding a page");
+  if (why == DEC_SHORT)
+    return COL_ERR(err, s, cc, TARN_ECORRUPT, off, "%s values are malformed or truncated",
+                   tarn_pq_encoding_name(enc));
+  return COL_ERR(err, s, cc, TARN_EUNSUPPORTED, off, "encoding %s (%d) for a %s column",
+                 tarn_pq_encoding_name(enc), (int)enc, tarn_pq_type_name(cc->c->type));
+}
+
+/* A page whose every row is null: whatever the encoding, there is nothing to decode. */
+static int all_null(colcur *cc, size_t rows) {
+  size_t w = (size_t)cc->w;
+  if (w > 0) {
+    if (tarn__pqs_grow((void **)&cc->vals, &cc->vals_cap, rows * w + 8, 1) != 0)
+      return DEC_NOMEM;
+    memset(cc->vals, 0, rows * w);
+    cc->pv = cc->vals;
+  } else {
+    if (tarn__pqs_grow((void **)&cc->views, &cc->views_cap, rows + 1, sizeof(tarn__pq_view)) !=
+        0)
+      return DEC_NOMEM;
+    memset(cc->views, 0, rows * sizeof(tarn__pq_view));
+    cc->pviews = cc->views;
+  }
+  return 0;
+}
+
+/* Dictionary indexes, checked against the dictionary and kept: rows are gathered straight
+ * into the batch when copied out. */
+static int dict_indexes(tarn_pq_scan *s, colcur *cc, const uint8_t *vp, size_t vlen,
+                        size_t rows, size_t nvals, int64_t off, tarn_error *err) {
+  size_t dn = cc->dict_n, i;
+  int bw;
+  if (!cc->have_dict)
+    return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
+                   "dictionary-encoded page without a dictionary");
+  if (vlen < 1)
+    return DEC_SHORT;
+  bw = vp[0];
+  if (tarn__pqs_grow((void **)&cc->idx, &cc->idx_cap, nvals + 1, sizeof(uint32_t)) != 0)
+    return DEC_NOMEM;
+  if (bw > 32 || tarn__pq_rle_u32(vp + 1, vlen - 1, bw, cc->idx, nvals) != 0)
+    return COL_ERR(err, s, cc, TARN_ECORRUPT, off, "dictionary indexes are malformed");
+  for (i = 0; i < nvals; i++)
+    if (cc->idx[i] >= dn)
+      return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
+                     "dictionary index %u out of range (dictionary has %zu values)",
+                     cc->idx[i], dn);
+  if (nvals == rows) {
+    cc->pidx = cc->idx;
+  } else {
+    size_t j = 0;
+    uint32_t *x;
+    if (tarn__pqs_grow((void **)&cc->xidx, &cc->xidx_cap, rows + 1, sizeof(uint32_t)) != 0)
+      return DEC_NOMEM;
+    x = cc->xidx;
+    for (i = 0; i < rows; i++)
+      x[i] = cc->defs[i] ? cc->idx[j++] : (uint32_t)dn;
+    cc->pidx = x;
+  }
+  cc->pg_dict = 1;
+  return 0;
+}
+
+/* DELTA_BYTE_ARRAY into *dv (byte arrays) or cc->dense (fixed-length byte arrays). */
+static int delta_byte_array(tarn_pq_scan *s, colcur *cc, const uint8_t *vp, size_t vlen,
+                            size_t nvals, int64_t off, const tarn__pq_view **dv,
+                            const uint8_t **dense, tarn_error *err) {
+  size_t w = (size_t)cc->w, i;
+  tarn_pq_type ty = cc->c->type;
+  tarn__pq_view *tv;
+  int rc;
+  if (ty != TARN_PQ_BYTE_ARRAY && ty != TARN_PQ_FIXED_LEN_BYTE_ARRAY)
+    return DEC_BADENC;
+  if (tarn__pqs_grow((void **)&cc->dviews, &cc->dviews_cap, nvals + 1, sizeof(tarn__pq_view)) !=
+      0)
+    return DEC_NOMEM;
+  tv = cc->dviews;
+  tarn_free(cc->dba);
+  cc->dba = NULL;
+  rc = tarn__pq_dba_views(vp, vlen, tv, nvals, &cc->dba, tarn__pq_limits_cur.max_page_bytes);
+  if (rc == -3)
+    return DEC_NOMEM;
+  if (rc == -2)
+    return COL_ERR(err, s, cc, TARN_ETOOBIG, off, "DELTA_BYTE_ARRAY values exceed %zu bytes",
+                   tarn__pq_limits_cur.max_page_bytes);
+  if (rc != 0)
+    return DEC_SHORT;
+  if (ty == TARN_PQ_BYTE_ARRAY) {
+    *dv = tv;
     return 0;
   }
-  if (w > 0 && tarn__pqs_grow((void **)&cc->dense, &cc->dense_cap, nvals * w + 8, 1) != 0)
-    goto nomem;
-  if (w == 0 && tarn__pqs_grow((void **)&cc->dviews, &cc->dviews_cap, nvals + 1, sizeof(tarn__pq_view)) != 0)
-    goto nomem;
+  for (i = 0; i < nvals; i++) {
+    if (tv[i].len != w)
+      return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
+                     "DELTA_BYTE_ARRAY value of %u bytes in a %zu-byte column", tv[i].len, w);
+    memcpy(cc->dense + i * w, tv[i].p, w);
+  }
+  *dense = cc->dense;
+  return 0;
+}
 
+/* The non-null values of every encoding but the dictionary's: fixed-width ones into
+ * *dense (in place for PLAIN), byte arrays as views into *dv. */
+static int decode_dense(tarn_pq_scan *s, colcur *cc, tarn_pq_encoding enc, const uint8_t *vp,
+                        size_t vlen, size_t nvals, int64_t off, const uint8_t **dense,
+                        const tarn__pq_view **dv, tarn_error *err) {
+  size_t w = (size_t)cc->w, used, total;
+  tarn_pq_type ty = cc->c->type;
+  int rc;
   switch (enc) {
   case TARN_PQ_PLAIN:
     if (ty == TARN_PQ_BOOLEAN) {
       if (tarn__pq_plain_bool(vp, vlen, cc->dense, nvals) != 0)
-        goto short_data;
-      dense = cc->dense;
+        return DEC_SHORT;
+      *dense = cc->dense;
     } else if (w > 0) {
       if (nvals > vlen / w)
-        goto short_data;
-      dense = vp; /* in place: no copy */
+        return DEC_SHORT;
+      *dense = vp; /* in place: no copy */
     } else {
       if (tarn__pq_plain_views(vp, vlen, cc->dviews, nvals, &used) != 0)
-        goto short_data;
-      dv = cc->dviews;
+        return DEC_SHORT;
+      *dv = cc->dviews;
     }
-    break;
+    return 0;
   case TARN_PQ_RLE: {
     uint32_t len;
     if (ty != TARN_PQ_BOOLEAN)
-      goto bad_enc;
+      return DEC_BADENC;
     if (vlen < 4)
-      goto short_data;
+      return DEC_SHORT;
     memcpy(&len, vp, 4);
     /* Some writers (hyparquet-writer) store the value count here instead of the byte
      * length; the runs themselves say where they end, so clamp to the page. */
     if (len > vlen - 4)
       len = (uint32_t)(vlen - 4);
     if (tarn__pq_rle_u8(vp + 4, len, 1, cc->dense, nvals) != 0)
-      goto short_data;
-    dense = cc->dense;
-    break;
-  }
-  case TARN_PQ_PLAIN_DICTIONARY:
-  case TARN_PQ_RLE_DICTIONARY: {
-    int bw;
-    size_t dn = cc->dict_n;
-    if (!cc->have_dict)
-      return COL_ERR(err, s, cc, TARN_ECORRUPT, off, "dictionary-encoded page without a dictionary");
-    if (vlen < 1)
-      goto short_data;
-    bw = vp[0];
-    if (tarn__pqs_grow((void **)&cc->idx, &cc->idx_cap, nvals + 1, sizeof(uint32_t)) != 0)
-      goto nomem;
-    if (bw > 32 || tarn__pq_rle_u32(vp + 1, vlen - 1, bw, cc->idx, nvals) != 0)
-      return COL_ERR(err, s, cc, TARN_ECORRUPT, off, "dictionary indexes are malformed");
-    for (i = 0; i < nvals; i++)
-      if (cc->idx[i] >= dn)
-        return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
-                       "dictionary index %u out of range (dictionary has %zu values)",
-                       cc->idx[i], dn);
-    /* Keep the indexes; rows are gathered straight into the batch when copied out. */
-    if (!nulls) {
-      cc->pidx = cc->idx;
-    } else {
-      size_t j = 0;
-      uint32_t *x;
-      if (tarn__pqs_grow((void **)&cc->xidx, &cc->xidx_cap, rows + 1, sizeof(uint32_t)) != 0)
-        goto nomem;
-      x = cc->xidx;
-      for (i = 0; i < rows; i++)
-        x[i] = cc->defs[i] ? cc->idx[j++] : (uint32_t)dn;
-      cc->pidx = x;
-    }
-    cc->pg_dict = 1;
+      return DEC_SHORT;
+    *dense = cc->dense;
     return 0;
   }
   case TARN_PQ_DELTA_BINARY_PACKED:
-    if (ty == TARN_PQ_INT32) {
-      if (tarn__pq_delta_i32(vp, vlen, (int32_t *)(void *)cc->dense, nvals, &total, &used) != 0)
-        goto short_data;
-    } else if (ty == TARN_PQ_INT64) {
-      if (tarn__pq_delta_i64(vp, vlen, (int64_t *)(void *)cc->dense, nvals, &total, &used) != 0)
-        goto short_data;
-    } else {
-      goto bad_enc;
-    }
-    dense = cc->dense;
-    break;
+    if (ty == TARN_PQ_INT32)
+      rc = tarn__pq_delta_i32(vp, vlen, (int32_t *)(void *)cc->dense, nvals, &total, &used);
+    else if (ty == TARN_PQ_INT64)
+      rc = tarn__pq_delta_i64(vp, vlen, (int64_t *)(void *)cc->dense, nvals, &total, &used);
+    else
+      return DEC_BADENC;
+    if (rc != 0)
+      return DEC_SHORT;
+    *dense = cc->dense;
+    return 0;
   case TARN_PQ_DELTA_LENGTH_BYTE_ARRAY:
     if (ty != TARN_PQ_BYTE_ARRAY)
-      goto bad_enc;
+      return DEC_BADENC;
     rc = tarn__pq_dlba_views(vp, vlen, cc->dviews, nvals, &used);
     if (rc == -3)
-      goto nomem;
+      return DEC_NOMEM;
     if (rc != 0)
-      goto short_data;
-    dv = cc->dviews;
-    break;
-  case TARN_PQ_DELTA_BYTE_ARRAY: {
-    tarn__pq_view *tv;
-    if (ty != TARN_PQ_BYTE_ARRAY && ty != TARN_PQ_FIXED_LEN_BYTE_ARRAY)
-      goto bad_enc;
-    if (tarn__pqs_grow((void **)&cc->dviews, &cc->dviews_cap, nvals + 1, sizeof(tarn__pq_view)) != 0)
-      goto nomem;
-    tv = cc->dviews;
-    tarn_free(cc->dba);
-    cc->dba = NULL;
-    rc = tarn__pq_dba_views(vp, vlen, tv, nvals, &cc->dba, tarn__pq_limits_cur.max_page_bytes);
-    if (rc == -3)
-      goto nomem;
-    if (rc == -2)
-      return COL_ERR(err, s, cc, TARN_ETOOBIG, off, "DELTA_BYTE_ARRAY values exceed %zu bytes",
-                     tarn__pq_limits_cur.max_page_bytes);
-    if (rc != 0)
-      goto short_data;
-    if (ty == TARN_PQ_BYTE_ARRAY) {
-      dv = tv;
-    } else {
-      for (i = 0; i < nvals; i++) {
-        if (tv[i].len != w)
-          return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
-                         "DELTA_BYTE_ARRAY value of %u bytes in a %zu-byte column", tv[i].len, w);
-        memcpy(cc->dense + i * w, tv[i].p, w);
-      }
-      dense = cc->dense;
-    }
-    break;
-  }
+      return DEC_SHORT;
+    *dv = cc->dviews;
+    return 0;
+  case TARN_PQ_DELTA_BYTE_ARRAY:
+    return delta_byte_array(s, cc, vp, vlen, nvals, off, dv, dense, err);
   case TARN_PQ_BYTE_STREAM_SPLIT:
     if (w == 0 || ty == TARN_PQ_BOOLEAN || ty == TARN_PQ_INT96)
-      goto bad_enc;
+      return DEC_BADENC;
     if (tarn__pq_bss(vp, vlen, w, cc->dense, nvals) != 0)
-      goto short_data;
-    dense = cc->dense;
-    break;
+      return DEC_SHORT;
+    *dense = cc->dense;
+    return 0;
   default:
-    goto bad_enc;
+    return DEC_BADENC;
   }
+}
 
+/* Places the dense values at their rows (nulls in between) for the copy into batches. */
+static int spread_rows(colcur *cc, size_t rows, size_t nvals, const uint8_t *dense,
+                       const tarn__pq_view *dv) {
+  size_t w = (size_t)cc->w, i, j = 0;
   if (w > 0) {
-    if (!nulls) {
+    if (nvals == rows) {
       cc->pv = dense;
-    } else {
-      if (tarn__pqs_grow((void **)&cc->vals, &cc->vals_cap, rows * w + 8, 1) != 0)
-        goto nomem;
-      expand_fixed(cc->vals, dense, cc->defs, rows, w);
-      cc->pv = cc->vals;
+      return 0;
     }
-  } else if (!nulls) {
-    cc->pviews = dv;
-  } else {
-    size_t j = 0;
-    if (tarn__pqs_grow((void **)&cc->views, &cc->views_cap, rows + 1, sizeof(tarn__pq_view)) != 0)
-      goto nomem;
-    for (i = 0; i < rows; i++) {
-      if (cc->defs[i]) {
-        cc->views[i] = dv[j++];
-      } else {
-        cc->views[i].p = NULL;
-        cc->views[i].len = 0;
-      }
-    }
-    cc->pviews = cc->views;
+    if (tarn__pqs_grow((void **)&cc->vals, &cc->vals_cap, rows * w + 8, 1) != 0)
+      return DEC_NOMEM;
+    expand_fixed(cc->vals, dense, cc->defs, rows, w);
+    cc->pv = cc->vals;
+    return 0;
   }
+  if (nvals == rows) {
+    cc->pviews = dv;
+    return 0;
+  }
+  if (tarn__pqs_grow((void **)&cc->views, &cc->views_cap, rows + 1, sizeof(tarn__pq_view)) != 0)
+    return DEC_NOMEM;
+  for (i = 0; i < rows; i++) {
+    if (cc->defs[i]) {
+      cc->views[i] = dv[j++];
+    } else {
+      cc->views[i].p = NULL;
+      cc->views[i].len = 0;
+    }
+  }
+  cc->pviews = cc->views;
   return 0;
-nomem:
-  return COL_ERR(err, s, cc, TARN_ENOMEM, off, "out of memory decoding a page");
-short_data:
-  return COL_ERR(err, s, cc, TARN_ECORRUPT, off, "%s values are malformed or truncated",
-                 tarn_pq_encoding_name(enc));
-bad_enc:
-  return COL_ERR(err, s, cc, TARN_EUNSUPPORTED, off, "encoding %s (%d) for a %s column",
-                 tarn_pq_encoding_name(enc), (int)enc, tarn_pq_type_name(ty));
+}
+
+/* Decodes the values region of a data page (nvals non-null values for `rows` rows). */
+static int decode_values(tarn_pq_scan *s, colcur *cc, tarn_pq_encoding enc, const uint8_t *vp,
+                         size_t vlen, size_t rows, size_t nvals, int64_t off, tarn_error *err) {
+  size_t w = (size_t)cc->w;
+  const uint8_t *dense = NULL;    /* fixed-width dense values */
+  const tarn__pq_view *dv = NULL; /* byte-array dense values */
+  int rc;
+
+  cc->pg_dict = 0;
+  if (nvals == 0)
+    rc = all_null(cc, rows);
+  else if (w > 0 && tarn__pqs_grow((void **)&cc->dense, &cc->dense_cap, nvals * w + 8, 1) != 0)
+    rc = DEC_NOMEM;
+  else if (w == 0 && tarn__pqs_grow((void **)&cc->dviews, &cc->dviews_cap, nvals + 1,
+                                    sizeof(tarn__pq_view)) != 0)
+    rc = DEC_NOMEM;
+  else if (enc == TARN_PQ_PLAIN_DICTIONARY || enc == TARN_PQ_RLE_DICTIONARY)
+    rc = dict_indexes(s, cc, vp, vlen, rows, nvals, off, err);
+  else if ((rc = decode_dense(s, cc, enc, vp, vlen, nvals, off, &dense, &dv, err)) == 0)
+    rc = spread_rows(cc, rows, nvals, dense, dv);
+  return rc < 0 ? dec_error(s, cc, enc, off, rc, err) : rc;
 }
 
 static int decode_data_page(tarn_pq_scan *s, colcur *cc, const tarn__pq_page_header *h,
