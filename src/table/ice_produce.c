@@ -251,19 +251,179 @@ static int rewrite_manifests(tarn_table *t, const tarn_ice_metadata *base,
   return rc;
 }
 
+/* Step 1: the new files' manifest, written once and reused by every attempt. */
+static int write_added_manifest(tarn_table *t, const tarn_ice_metadata *next,
+                                const tarn_ice_schema *schema, const tarn_ice_spec *spec,
+                                produce_ctx *c, tarn_error *err) {
+  tarn_ice_manifest_entry *es;
+  char *uri = NULL;
+  size_t i;
+  int rc;
+  if (c->nfiles == 0 || c->have_added)
+    return 0;
+  es = tarn_calloc(c->nfiles, sizeof(*es));
+  if (es == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  for (i = 0; i < c->nfiles; i++) {
+    es[i].status = TARN_ICE_ADDED;
+    es[i].snapshot_id = c->snapshot_id;
+    es[i].sequence_number = -1; /* inherited from the manifest list */
+    es[i].file_sequence_number = -1;
+    es[i].file = c->files[i]; /* shallow: not freed here */
+  }
+  rc = make_uri(next, "manifest", 0, 0, &uri, err);
+  if (rc == 0)
+    rc = tarn_ice_manifest_write(&t->io, uri, schema, spec, c->snapshot_id, es, c->nfiles,
+                                 &c->added, err);
+  if (rc == 0) {
+    c->have_added = 1;
+    rc = tarn__table_uri_list_add(&c->keep_on_success, uri, err);
+  }
+  tarn_free(uri);
+  tarn_free(es);
+  return rc;
+}
+
+/* Carries a parent manifest with live files forward as it is. */
+static int carry(tarn_ice_manifest_file **outm, size_t *nout, size_t *outcap,
+                 const tarn_ice_manifest_file *m, totals *tt, tarn_error *err) {
+  tt->files += m->added_files_count + m->existing_files_count;
+  tt->records += m->added_rows_count + m->existing_rows_count;
+  return push_mf(outm, nout, outcap, m, err);
+}
+
+/* Step 2 when merging: the default spec's manifests merged, others carried as they are. */
+static int merge_manifests(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_metadata *next,
+                           produce_ctx *c, const tarn_ice_spec *spec,
+                           const tarn_ice_manifest_file *in, size_t nin, size_t nspec_same,
+                           int64_t seq, tarn_ice_manifest_file **outm, size_t *nout,
+                           size_t *outcap, totals *tt, tarn_error *err) {
+  tarn_ice_manifest_file *same = tarn_calloc(nspec_same ? nspec_same : 1, sizeof(*same));
+  size_t ns = 0, i;
+  int rc = 0;
+  if (same == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  for (i = 0; rc == 0 && i < nin; i++) {
+    if (in[i].partition_spec_id == spec->spec_id)
+      same[ns++] = in[i]; /* shallow */
+    else if (in[i].added_files_count + in[i].existing_files_count > 0)
+      rc = carry(outm, nout, outcap, &in[i], tt, err);
+  }
+  if (rc == 0)
+    rc = rewrite_manifests(t, base, next, c, same, ns, 1, seq, outm, nout, outcap, tt, err);
+  c->merged = (int)ns;
+  tarn_free(same);
+  return rc;
+}
+
+/* Step 2: the parent's manifests carried forward, rewritten (overwrite) or merged, then
+ * the new files' manifest first: readers planning scans see the freshest data first. */
+static int next_manifests(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_metadata *next,
+                          produce_ctx *c, const tarn_ice_spec *spec, int64_t seq,
+                          int64_t merge_min, tarn_ice_manifest_file **outm, size_t *nout,
+                          totals *tt, tarn_error *err) {
+  const char *merge_on = tarn_ice_metadata_property(base, "commit.manifest-merge.enabled");
+  tarn_ice_manifest_file *in = NULL;
+  size_t nin = 0, outcap = 0, i, nspec_same = 0;
+  int rc = base_manifests(t, base, &in, &nin, err);
+  if (rc != 0)
+    return rc;
+  for (i = 0; i < nin; i++)
+    nspec_same += in[i].partition_spec_id == spec->spec_id;
+  c->merged = 0;
+  if (c->overwrite) {
+    rc = rewrite_manifests(t, base, next, c, in, nin, 0, seq, outm, nout, &outcap, tt, err);
+  } else if ((merge_on == NULL || strcmp(merge_on, "false") != 0) && merge_min > 0 &&
+             nspec_same + 1 >= (size_t)merge_min) {
+    rc = merge_manifests(t, base, next, c, spec, in, nin, nspec_same, seq, outm, nout, &outcap,
+                         tt, err);
+  } else {
+    for (i = 0; rc == 0 && i < nin; i++) {
+      if (in[i].added_files_count + in[i].existing_files_count == 0)
+        continue; /* only deletes of an older snapshot: nothing live to carry */
+      rc = carry(outm, nout, &outcap, &in[i], tt, err);
+    }
+  }
+  if (rc == 0 && c->have_added) {
+    c->added.sequence_number = seq;
+    c->added.min_sequence_number = seq;
+    rc = push_mf(outm, nout, &outcap, &c->added, err);
+    if (rc == 0 && *nout > 1) {
+      tarn_ice_manifest_file last = (*outm)[*nout - 1];
+      memmove(*outm + 1, *outm, (*nout - 1) * sizeof(**outm));
+      (*outm)[0] = last;
+    }
+  }
+  tarn_ice_manifest_files_free(in, nin);
+  return rc;
+}
+
+/* Step 4: the snapshot, its log entry and the main branch in next. */
+static int add_snapshot(const tarn_ice_metadata *base, tarn_ice_metadata *next,
+                        const produce_ctx *c, int64_t seq, const char *list_uri,
+                        const totals *tt, tarn_error *err) {
+  tarn_ice_snapshot *snaps, *s;
+  tarn_ice_snapshot_log *slog;
+  tarn_ice_ref *refs;
+  size_t i;
+  int rc;
+  snaps = tarn_reallocarray(next->snapshots, next->nsnapshots + 1, sizeof(*snaps));
+  if (snaps == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  next->snapshots = snaps;
+  s = &snaps[next->nsnapshots++];
+  memset(s, 0, sizeof(*s));
+  s->snapshot_id = c->snapshot_id;
+  s->parent_id = base->current_snapshot_id;
+  s->sequence_number = seq;
+  s->timestamp_ms = tarn_clock_wall_us() / 1000;
+  if (s->timestamp_ms <= base->last_updated_ms)
+    s->timestamp_ms = base->last_updated_ms + 1;
+  s->schema_id = next->current_schema_id;
+  s->manifest_list = tarn_strdup(list_uri);
+  s->operation = tarn_strdup(tt->deleted_files > 0 ? (tt->added_files > 0 ? "overwrite" : "delete")
+                                                   : "append");
+  if (s->manifest_list == NULL || s->operation == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  rc = set_summary(s, base, tt, c, err);
+  if (rc != 0)
+    return rc;
+  next->current_snapshot_id = c->snapshot_id;
+  next->last_sequence_number = seq;
+  slog = tarn_reallocarray(next->snapshot_log, next->nsnapshot_log + 1, sizeof(*slog));
+  if (slog == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  next->snapshot_log = slog;
+  slog[next->nsnapshot_log].snapshot_id = c->snapshot_id;
+  slog[next->nsnapshot_log].timestamp_ms = s->timestamp_ms;
+  next->nsnapshot_log++;
+  for (i = 0; i < next->nrefs; i++)
+    if (strcmp(next->refs[i].name, "main") == 0)
+      break;
+  if (i == next->nrefs) {
+    refs = tarn_reallocarray(next->refs, next->nrefs + 1, sizeof(*refs));
+    if (refs == NULL)
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    next->refs = refs;
+    memset(&refs[i], 0, sizeof(refs[i]));
+    refs[i].name = tarn_strdup("main");
+    if (refs[i].name == NULL)
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    next->nrefs++;
+  }
+  next->refs[i].snapshot_id = c->snapshot_id;
+  next->refs[i].is_tag = 0;
+  return 0;
+}
+
 static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_metadata *next,
                          int attempt, void *ctx, tarn_error *err) {
   produce_ctx *c = ctx;
   const tarn_ice_schema *schema = tarn_ice_metadata_schema(next, next->current_schema_id);
   const tarn_ice_spec *spec = tarn_ice_metadata_spec(next, next->default_spec_id);
-  tarn_ice_manifest_file *in = NULL, *outm = NULL;
-  size_t nin = 0, nout = 0, outcap = 0, i, nspec_same = 0;
-  int64_t seq = base->last_sequence_number + 1;
-  int64_t merge_min;
-  const char *merge_on = tarn_ice_metadata_property(base, "commit.manifest-merge.enabled");
-  tarn_ice_snapshot *snaps, *s;
-  tarn_ice_ref *refs;
-  tarn_ice_snapshot_log *slog;
+  tarn_ice_manifest_file *outm = NULL;
+  size_t nout = 0, i;
+  int64_t seq = base->last_sequence_number + 1, merge_min;
   totals tt;
   char *list_uri = NULL;
   int rc = 0;
@@ -283,32 +443,9 @@ static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_
   /* The caller's check sees the state this attempt replaces, before anything is written. */
   if (c->check != NULL && (rc = c->check(c->check_arg, base, next, err)) != 0)
     return rc;
-  /* 1. the new files' manifest, written once and reused by every attempt */
-  if (c->nfiles > 0 && !c->have_added) {
-    tarn_ice_manifest_entry *es = tarn_calloc(c->nfiles, sizeof(*es));
-    char *uri = NULL;
-    if (es == NULL)
-      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    for (i = 0; i < c->nfiles; i++) {
-      es[i].status = TARN_ICE_ADDED;
-      es[i].snapshot_id = c->snapshot_id;
-      es[i].sequence_number = -1; /* inherited from the manifest list */
-      es[i].file_sequence_number = -1;
-      es[i].file = c->files[i]; /* shallow: not freed here */
-    }
-    rc = make_uri(next, "manifest", 0, 0, &uri, err);
-    if (rc == 0)
-      rc = tarn_ice_manifest_write(&t->io, uri, schema, spec, c->snapshot_id, es, c->nfiles,
-                                   &c->added, err);
-    if (rc == 0) {
-      c->have_added = 1;
-      rc = tarn__table_uri_list_add(&c->keep_on_success, uri, err);
-    }
-    tarn_free(uri);
-    tarn_free(es);
-    if (rc != 0)
-      return rc;
-  }
+  rc = write_added_manifest(t, next, schema, spec, c, err);
+  if (rc != 0)
+    return rc;
   for (i = 0; i < c->nfiles; i++) {
     tt.added_files++;
     tt.added_records += c->files[i].record_count;
@@ -316,55 +453,7 @@ static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_
   }
   tt.files = tt.added_files;
   tt.records = tt.added_records;
-  /* 2. the parent's manifests: carried forward, rewritten (overwrite) or merged */
-  rc = base_manifests(t, base, &in, &nin, err);
-  if (rc != 0)
-    return rc;
-  for (i = 0; i < nin; i++)
-    nspec_same += in[i].partition_spec_id == spec->spec_id;
-  c->merged = 0;
-  if (c->overwrite) {
-    rc = rewrite_manifests(t, base, next, c, in, nin, 0, seq, &outm, &nout, &outcap, &tt, err);
-  } else if ((merge_on == NULL || strcmp(merge_on, "false") != 0) && merge_min > 0 &&
-             nspec_same + 1 >= (size_t)merge_min) {
-    /* merge the default spec's manifests; others are carried as they are */
-    tarn_ice_manifest_file *same = tarn_calloc(nspec_same ? nspec_same : 1, sizeof(*same));
-    size_t ns = 0;
-    if (same == NULL)
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    for (i = 0; rc == 0 && i < nin; i++) {
-      if (in[i].partition_spec_id == spec->spec_id)
-        same[ns++] = in[i]; /* shallow */
-      else if (in[i].added_files_count + in[i].existing_files_count > 0) {
-        rc = push_mf(&outm, &nout, &outcap, &in[i], err);
-        tt.files += in[i].added_files_count + in[i].existing_files_count;
-        tt.records += in[i].added_rows_count + in[i].existing_rows_count;
-      }
-    }
-    if (rc == 0)
-      rc = rewrite_manifests(t, base, next, c, same, ns, 1, seq, &outm, &nout, &outcap, &tt, err);
-    c->merged = (int)ns;
-    tarn_free(same);
-  } else {
-    for (i = 0; rc == 0 && i < nin; i++) {
-      if (in[i].added_files_count + in[i].existing_files_count == 0)
-        continue; /* only deletes of an older snapshot: nothing live to carry */
-      rc = push_mf(&outm, &nout, &outcap, &in[i], err);
-      tt.files += in[i].added_files_count + in[i].existing_files_count;
-      tt.records += in[i].added_rows_count + in[i].existing_rows_count;
-    }
-  }
-  if (rc == 0 && c->have_added) {
-    c->added.sequence_number = seq;
-    c->added.min_sequence_number = seq;
-    /* new files first: readers planning scans see the freshest data first */
-    rc = push_mf(&outm, &nout, &outcap, &c->added, err);
-    if (rc == 0 && nout > 1) {
-      tarn_ice_manifest_file last = outm[nout - 1];
-      memmove(outm + 1, outm, (nout - 1) * sizeof(*outm));
-      outm[0] = last;
-    }
-  }
+  rc = next_manifests(t, base, next, c, spec, seq, merge_min, &outm, &nout, &tt, err);
   /* 3. the manifest list of this attempt */
   if (rc == 0)
     rc = make_uri(next, "list", c->snapshot_id, attempt + 1, &list_uri, err);
@@ -373,68 +462,10 @@ static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_
   if (rc == 0)
     rc = tarn_ice_manifest_list_write(&t->io, list_uri, c->snapshot_id, base->current_snapshot_id,
                                       seq, outm, nout, err);
-  if (rc != 0)
-    goto out;
   /* 4. the snapshot and the metadata that points at it */
-  snaps = tarn_reallocarray(next->snapshots, next->nsnapshots + 1, sizeof(*snaps));
-  if (snaps == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    goto out;
-  }
-  next->snapshots = snaps;
-  s = &snaps[next->nsnapshots++];
-  memset(s, 0, sizeof(*s));
-  s->snapshot_id = c->snapshot_id;
-  s->parent_id = base->current_snapshot_id;
-  s->sequence_number = seq;
-  s->timestamp_ms = tarn_clock_wall_us() / 1000;
-  if (s->timestamp_ms <= base->last_updated_ms)
-    s->timestamp_ms = base->last_updated_ms + 1;
-  s->schema_id = next->current_schema_id;
-  s->manifest_list = tarn_strdup(list_uri);
-  s->operation = tarn_strdup(tt.deleted_files > 0 ? (tt.added_files > 0 ? "overwrite" : "delete")
-                                                  : "append");
-  if (s->manifest_list == NULL || s->operation == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    goto out;
-  }
-  rc = set_summary(s, base, &tt, c, err);
-  if (rc != 0)
-    goto out;
-  next->current_snapshot_id = c->snapshot_id;
-  next->last_sequence_number = seq;
-  slog = tarn_reallocarray(next->snapshot_log, next->nsnapshot_log + 1, sizeof(*slog));
-  if (slog == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    goto out;
-  }
-  next->snapshot_log = slog;
-  slog[next->nsnapshot_log].snapshot_id = c->snapshot_id;
-  slog[next->nsnapshot_log].timestamp_ms = s->timestamp_ms;
-  next->nsnapshot_log++;
-  for (i = 0; i < next->nrefs; i++)
-    if (strcmp(next->refs[i].name, "main") == 0)
-      break;
-  if (i == next->nrefs) {
-    refs = tarn_reallocarray(next->refs, next->nrefs + 1, sizeof(*refs));
-    if (refs == NULL) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-      goto out;
-    }
-    next->refs = refs;
-    memset(&refs[i], 0, sizeof(refs[i]));
-    refs[i].name = tarn_strdup("main");
-    if (refs[i].name == NULL) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-      goto out;
-    }
-    next->nrefs++;
-  }
-  next->refs[i].snapshot_id = c->snapshot_id;
-  next->refs[i].is_tag = 0;
-out:
+  if (rc == 0)
+    rc = add_snapshot(base, next, c, seq, list_uri, &tt, err);
   tarn_free(list_uri);
-  tarn_ice_manifest_files_free(in, nin);
   tarn_ice_manifest_files_free(outm, nout);
   return rc;
 }
