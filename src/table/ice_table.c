@@ -256,17 +256,10 @@ void tarn__table_write_version_hint(const tarn_table *t, const char *uri,
 
 /* ---- create ---- */
 
-int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns,
-                      const char *name, const tarn_ice_schema *schema, const tarn_ice_spec *spec,
-                      const tarn_ice_sort_order *order, const tarn_ice_kv *props, size_t nprops,
-                      const char *location, tarn_table **out, tarn_error *err) {
-  tarn_table *t = NULL;
-  tarn_ice_metadata *m;
-  tarn_buf json;
-  char uuid[TARN_UUID_STR_LEN], *loc = NULL, *uri = NULL;
+/* A new table's columns: at least one, ids from 1, names and ids unique. */
+static int check_columns(const char *ns, const char *name, const tarn_ice_schema *schema,
+                         tarn_error *err) {
   size_t i, j;
-  int rc;
-  *out = NULL;
   if (schema->nfields == 0)
     return tarn_error_set(err, TARN_EINVAL, "table %s.%s: a schema needs at least one column",
                           ns, name);
@@ -280,6 +273,108 @@ int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns
         return tarn_error_set(err, TARN_EINVAL, "column \"%s\": duplicate name or field id",
                               schema->fields[i].name);
   }
+  return 0;
+}
+
+/* The table's location: the one given (without a trailing '/'), else
+ * <root>warehouse/<namespace as folders>/<name>. NULL when out of memory. */
+static char *table_location(const tarn_table_io *io, const char *ns, const char *name,
+                            const char *location) {
+  size_t n;
+  char *loc, *p;
+  if (location != NULL) {
+    size_t ll = strlen(location);
+    return tarn_strndup(location, ll > 0 && location[ll - 1] == '/' ? ll - 1 : ll);
+  }
+  n = strlen(io->root_uri) + strlen(ns) + strlen(name) + 32;
+  loc = tarn_malloc(n);
+  if (loc == NULL)
+    return NULL;
+  snprintf(loc, n, "%swarehouse/%s/%s", io->root_uri, ns, name);
+  /* multi-level namespaces become nested folders */
+  for (p = loc + strlen(io->root_uri) + 10; *p && p < loc + strlen(loc) - strlen(name); p++)
+    if (*p == '.')
+      *p = '/';
+  return loc;
+}
+
+static int nomem(const char *ns, const char *name, tarn_error *err) {
+  return tarn_error_set(err, TARN_ENOMEM, "out of memory creating %s.%s", ns, name);
+}
+
+/* The first partition spec (unpartitioned when spec is NULL or empty). */
+static int initial_spec(tarn_ice_metadata *m, const tarn_ice_schema *schema,
+                        const tarn_ice_spec *spec, const char *ns, const char *name,
+                        tarn_error *err) {
+  size_t i;
+  int rc;
+  m->specs = tarn_calloc(1, sizeof(*m->specs));
+  if (m->specs == NULL)
+    return nomem(ns, name, err);
+  m->nspecs = 1;
+  m->last_partition_id = 999;
+  if (spec == NULL || spec->nfields == 0)
+    return 0;
+  m->specs[0].fields = tarn_calloc(spec->nfields, sizeof(*m->specs[0].fields));
+  if (m->specs[0].fields == NULL)
+    return nomem(ns, name, err);
+  for (i = 0; i < spec->nfields; i++) {
+    tarn_ice_partition_field *pf = &m->specs[0].fields[i];
+    const tarn_ice_field *src = tarn_ice_schema_field(schema, spec->fields[i].source_id);
+    tarn_ice_type rt;
+    *pf = spec->fields[i];
+    pf->name = tarn_strdup(spec->fields[i].name);
+    m->specs[0].nfields = i + 1;
+    if (pf->name == NULL)
+      return nomem(ns, name, err);
+    if (src == NULL)
+      return tarn_error_set(err, TARN_EINVAL, "partition field %s: no column with field id %d",
+                            pf->name, (int)pf->source_id);
+    rc = tarn_ice_transform_result_type(&pf->transform, &src->type, &rt, err);
+    if (rc != 0)
+      return rc;
+    if (pf->field_id <= 0)
+      pf->field_id = 1000 + (int32_t)i;
+    if (pf->field_id > m->last_partition_id)
+      m->last_partition_id = pf->field_id;
+  }
+  return 0;
+}
+
+/* The first sort order (unsorted when order is NULL or empty). */
+static int initial_sort_order(tarn_ice_metadata *m, const tarn_ice_sort_order *order,
+                              const char *ns, const char *name, tarn_error *err) {
+  m->sort_orders = tarn_calloc(1, sizeof(*m->sort_orders));
+  if (m->sort_orders == NULL)
+    return nomem(ns, name, err);
+  m->nsort_orders = 1;
+  if (order == NULL || order->nfields == 0)
+    return 0;
+  m->sort_orders[0].order_id = 1;
+  m->sort_orders[0].fields = tarn_calloc(order->nfields, sizeof(*order->fields));
+  if (m->sort_orders[0].fields == NULL)
+    return nomem(ns, name, err);
+  memcpy(m->sort_orders[0].fields, order->fields, order->nfields * sizeof(*order->fields));
+  m->sort_orders[0].nfields = order->nfields;
+  m->default_sort_order_id = 1;
+  return 0;
+}
+
+int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns,
+                      const char *name, const tarn_ice_schema *schema, const tarn_ice_spec *spec,
+                      const tarn_ice_sort_order *order, const tarn_ice_kv *props, size_t nprops,
+                      const char *location, tarn_table **out, tarn_error *err) {
+  tarn_table *t = NULL;
+  tarn_ice_metadata *m;
+  tarn_buf json;
+  char uuid[TARN_UUID_STR_LEN], *uri = NULL;
+  size_t i;
+  int rc;
+  *out = NULL;
+  tarn_buf_init(&json, METADATA_MAX_BYTES);
+  rc = check_columns(ns, name, schema, err);
+  if (rc != 0)
+    return rc;
   rc = table_new(cat, io, ns, name, &t, err);
   if (rc != 0)
     return rc;
@@ -288,128 +383,52 @@ int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns
   m->current_snapshot_id = -1;
   rc = tarn__table_new_uuid_str(m->table_uuid, err);
   if (rc != 0)
-    goto fail;
-  if (location != NULL) {
-    size_t ll = strlen(location);
-    loc = tarn_strndup(location, ll > 0 && location[ll - 1] == '/' ? ll - 1 : ll);
-  } else {
-    size_t n = strlen(io->root_uri) + strlen(ns) + strlen(name) + 32;
-    loc = tarn_malloc(n);
-    if (loc != NULL) {
-      char *p;
-      snprintf(loc, n, "%swarehouse/%s/%s", io->root_uri, ns, name);
-      /* multi-level namespaces become nested folders */
-      for (p = loc + strlen(io->root_uri) + 10; *p && p < loc + strlen(loc) - strlen(name); p++)
-        if (*p == '.')
-          *p = '/';
-    }
-  }
-  if (loc == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory creating %s.%s", ns, name);
-    goto fail;
-  }
-  m->location = loc;
-  loc = NULL;
+    goto out;
+  m->location = table_location(io, ns, name, location);
+  if (m->location == NULL)
+    goto no_memory;
   m->last_updated_ms = tarn_clock_wall_us() / 1000;
   m->schemas = tarn_calloc(1, sizeof(*m->schemas));
-  if (m->schemas == NULL || tarn_ice_schema_copy(&m->schemas[0], schema, err) != 0) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory creating %s.%s", ns, name);
-    goto fail;
-  }
+  if (m->schemas == NULL || tarn_ice_schema_copy(&m->schemas[0], schema, err) != 0)
+    goto no_memory;
   m->nschemas = 1;
   m->schemas[0].schema_id = 0;
   m->current_schema_id = 0;
   m->last_column_id = tarn_ice_schema_max_id(schema);
-  m->specs = tarn_calloc(1, sizeof(*m->specs));
-  if (m->specs == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory creating %s.%s", ns, name);
-    goto fail;
-  }
-  m->nspecs = 1;
-  m->last_partition_id = 999;
-  if (spec != NULL && spec->nfields > 0) {
-    m->specs[0].fields = tarn_calloc(spec->nfields, sizeof(*m->specs[0].fields));
-    if (m->specs[0].fields == NULL) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory creating %s.%s", ns, name);
-      goto fail;
-    }
-    for (i = 0; i < spec->nfields; i++) {
-      tarn_ice_partition_field *pf = &m->specs[0].fields[i];
-      const tarn_ice_field *src = tarn_ice_schema_field(schema, spec->fields[i].source_id);
-      tarn_ice_type rt;
-      *pf = spec->fields[i];
-      pf->name = tarn_strdup(spec->fields[i].name);
-      m->specs[0].nfields = i + 1;
-      if (pf->name == NULL) {
-        rc = tarn_error_set(err, TARN_ENOMEM, "out of memory creating %s.%s", ns, name);
-        goto fail;
-      }
-      if (src == NULL) {
-        rc = tarn_error_set(err, TARN_EINVAL, "partition field %s: no column with field id %d",
-                            pf->name, (int)pf->source_id);
-        goto fail;
-      }
-      rc = tarn_ice_transform_result_type(&pf->transform, &src->type, &rt, err);
-      if (rc != 0)
-        goto fail;
-      if (pf->field_id <= 0)
-        pf->field_id = 1000 + (int32_t)i;
-      if (pf->field_id > m->last_partition_id)
-        m->last_partition_id = pf->field_id;
-    }
-  }
-  m->sort_orders = tarn_calloc(1, sizeof(*m->sort_orders));
-  if (m->sort_orders == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory creating %s.%s", ns, name);
-    goto fail;
-  }
-  m->nsort_orders = 1;
-  if (order != NULL && order->nfields > 0) {
-    m->sort_orders[0].order_id = 1;
-    m->sort_orders[0].fields = tarn_calloc(order->nfields, sizeof(*order->fields));
-    if (m->sort_orders[0].fields == NULL) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory creating %s.%s", ns, name);
-      goto fail;
-    }
-    memcpy(m->sort_orders[0].fields, order->fields, order->nfields * sizeof(*order->fields));
-    m->sort_orders[0].nfields = order->nfields;
-    m->default_sort_order_id = 1;
-  }
-  for (i = 0; i < nprops; i++) {
+  rc = initial_spec(m, schema, spec, ns, name, err);
+  if (rc == 0)
+    rc = initial_sort_order(m, order, ns, name, err);
+  for (i = 0; rc == 0 && i < nprops; i++)
     rc = tarn__table_kv_set(&m->properties, &m->nproperties, props[i].key, props[i].value, err);
-    if (rc != 0)
-      goto fail;
-  }
-  rc = tarn__table_new_uuid_str(uuid, err);
+  if (rc == 0)
+    rc = tarn__table_new_uuid_str(uuid, err);
   if (rc != 0)
-    goto fail;
+    goto out;
   uri = tarn_malloc(strlen(m->location) + 80);
-  if (uri == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory creating %s.%s", ns, name);
-    goto fail;
-  }
+  if (uri == NULL)
+    goto no_memory;
   snprintf(uri, strlen(m->location) + 80, "%s/metadata/00001-%s.metadata.json", m->location,
            uuid);
-  tarn_buf_init(&json, METADATA_MAX_BYTES);
   rc = tarn__table_write_metadata(&t->io, uri, m, &json, err);
   if (rc == 0) {
     rc = tarn_catalog_create_table(cat, ns, name, uri, err);
     if (rc != 0 && rc != TARN_EUNKNOWN_OUTCOME)
       tarn__table_delete_uri(&t->io, uri, "unreferenced file");
   }
-  if (rc != 0) {
-    tarn_buf_free(&json);
-    goto fail;
-  }
+  if (rc != 0)
+    goto out;
   t->metadata_location = uri;
-  tarn__table_write_version_hint(t, uri, m, &json);
-  tarn_buf_free(&json);
+  uri = NULL;
+  tarn__table_write_version_hint(t, t->metadata_location, m, &json);
   tarn_log_info("table created", "table=%s.%s location=%s", ns, name, m->location);
   *out = t;
-  return 0;
-fail:
+  t = NULL;
+  goto out;
+no_memory:
+  rc = nomem(ns, name, err);
+out:
+  tarn_buf_free(&json);
   tarn_free(uri);
-  tarn_free(loc);
   tarn_table_close(t);
   return rc;
 }
