@@ -229,23 +229,38 @@ static void spec_free_fields(tarn_ice_spec *sp) {
   sp->nfields = 0;
 }
 
+/* Splits a list of at most 256 fields (`what` names them in messages) into items, the
+ * text copied into *copy, and allocates n zeroed fields of `size` bytes into *fields. On
+ * failure nothing is left allocated. */
+static int split_fields(const char *text, const char *what, size_t size, char **copy,
+                        char **items, int *n, void **fields, tarn_error *err) {
+  *n = split_list(text, copy, items, 256);
+  if (*n < 0 || *n > 256) {
+    tarn_free(*copy);
+    *copy = NULL;
+    return *n < 0 ? tarn_error_set(err, TARN_ENOMEM, "out of memory")
+                  : tarn_error_set(err, TARN_EINVAL, "at most 256 %s", what);
+  }
+  *fields = tarn_calloc((size_t)*n, size);
+  if (*fields == NULL) {
+    tarn_free(*copy);
+    *copy = NULL;
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  }
+  return 0;
+}
+
 static int parse_spec(const char *text, const tarn_ice_schema *s, tarn_ice_spec *out,
                       tarn_error *err) {
   char *copy = NULL, *items[256];
-  int n = split_list(text, &copy, items, 256), i, k, rc = 0;
+  void *fields;
+  int n, i, k, rc;
   memset(out, 0, sizeof(*out));
-  if (n < 0 || n > 256) {
-    rc = n < 0 ? tarn_error_set(err, TARN_ENOMEM, "out of memory")
-               : tarn_error_set(err, TARN_EINVAL, "at most 256 partition fields");
-    tarn_free(copy);
+  rc = split_fields(text, "partition fields", sizeof(*out->fields), &copy, items, &n, &fields,
+                    err);
+  if (rc != 0)
     return rc;
-  }
-  out->fields = tarn_calloc((size_t)n, sizeof(*out->fields));
-  if (out->fields == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    tarn_free(copy);
-    return rc;
-  }
+  out->fields = fields;
   for (i = 0; i < n; i++) {
     tarn_ice_partition_field *pf = &out->fields[i];
     const char *col, *rest;
@@ -292,20 +307,13 @@ fail:
 static int parse_sort(const char *text, const tarn_ice_schema *s, tarn_ice_sort_order *out,
                       tarn_error *err) {
   char *copy = NULL, *items[256];
-  int n = split_list(text, &copy, items, 256), i, rc = 0;
+  void *fields;
+  int n, i, rc;
   memset(out, 0, sizeof(*out));
-  if (n < 0 || n > 256) {
-    rc = n < 0 ? tarn_error_set(err, TARN_ENOMEM, "out of memory")
-               : tarn_error_set(err, TARN_EINVAL, "at most 256 sort fields");
-    tarn_free(copy);
+  rc = split_fields(text, "sort fields", sizeof(*out->fields), &copy, items, &n, &fields, err);
+  if (rc != 0)
     return rc;
-  }
-  out->fields = tarn_calloc((size_t)n, sizeof(*out->fields));
-  if (out->fields == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    tarn_free(copy);
-    return rc;
-  }
+  out->fields = fields;
   out->order_id = 1;
   for (i = 0; i < n; i++) {
     tarn_ice_sort_field *sf = &out->fields[i];
