@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
+
 static atomic_long fail_after = -1; /* < 0: never fail */
 static atomic_long calls = 0;
 
@@ -40,6 +42,27 @@ void *tarn_reallocarray(void *p, size_t count, size_t size) {
   if (size != 0 && count > SIZE_MAX / size)
     return NULL;
   return tarn_realloc(p, count * size);
+}
+
+int tarn_grow(void *ptrp, size_t *cap, size_t need, size_t size, size_t min) {
+  void *p, *np;
+  size_t ncap;
+  if (need <= *cap)
+    return 0;
+  ncap = *cap != 0 ? *cap : (min != 0 ? min : 1);
+  while (ncap < need) {
+    if (ncap > SIZE_MAX / 2)
+      return TARN_ENOMEM;
+    ncap *= 2;
+  }
+  /* the pointer is copied as bytes: ptrp points to a T *, not to a void * */
+  memcpy(&p, ptrp, sizeof(p));
+  np = tarn_reallocarray(p, ncap, size);
+  if (np == NULL)
+    return TARN_ENOMEM;
+  memcpy(ptrp, &np, sizeof(np));
+  *cap = ncap;
+  return 0;
 }
 
 char *tarn_strndup(const char *s, size_t n) {

@@ -19,6 +19,16 @@ char *tarn_strndup(const char *s, size_t n);
 void tarn_free(void *p);
 
 /*
+ * Growth of a typed array: makes room for `need` elements of `size` bytes in the array
+ * whose pointer is at `ptrp` (a T **, passed as void *) and whose capacity is *cap
+ * elements. Grows from `min` (when empty) by doubling, so a run of appends costs few
+ * reallocations. Returns 0 (also when there is room already) or TARN_ENOMEM, leaving the
+ * array and *cap unchanged. Use TARN_GROW(ptr, cap, need, min) for the sizeof.
+ */
+int tarn_grow(void *ptrp, size_t *cap, size_t need, size_t size, size_t min);
+#define TARN_GROW(ptr, cap, need, min) tarn_grow(&(ptr), &(cap), (need), sizeof(*(ptr)), (min))
+
+/*
  * Failure injection (tests only). After tarn_alloc_fail_after(n), the next n
  * allocations succeed and every later one fails until tarn_alloc_fail_reset().
  * n < 0 disables injection. tarn_alloc_count() counts allocation calls since the

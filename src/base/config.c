@@ -104,7 +104,14 @@ static int parse_scaled(const char *s, const unit *units, int64_t *out) {
   return TARN_EINVAL;
 }
 
-int tarn_parse_size(const char *s, int64_t *out) {
+/* Fills err for a value that did not parse as `what` (rc EINVAL or ERANGE). */
+static int bad_value(tarn_error *err, int rc, const char *s, const char *what) {
+  if (rc == TARN_ERANGE)
+    return tarn_error_set(err, rc, "\"%s\": %s out of range", s, what);
+  return tarn_error_set(err, rc, "\"%s\": not %s", s, what);
+}
+
+int tarn_parse_size(const char *s, int64_t *out, tarn_error *err) {
   static const unit units[] = {
       {"B", 1},
       {"k", 1024}, {"K", 1024}, {"KiB", 1024}, {"KB", 1000},
@@ -113,16 +120,18 @@ int tarn_parse_size(const char *s, int64_t *out) {
       {"T", 1024LL * 1024 * 1024 * 1024}, {"TiB", 1024LL * 1024 * 1024 * 1024},
       {"TB", 1000LL * 1000 * 1000 * 1000},
       {NULL, 0}};
-  return parse_scaled(s, units, out);
+  int rc = parse_scaled(s, units, out);
+  return rc == 0 ? 0 : bad_value(err, rc, s, "a size such as 1048576, 512KiB, 64MiB or 1GiB");
 }
 
-int tarn_parse_duration_ms(const char *s, int64_t *out) {
+int tarn_parse_duration_ms(const char *s, int64_t *out, tarn_error *err) {
   static const unit units[] = {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000},
                                {"d", 86400LL * 1000}, {NULL, 0}};
-  return parse_scaled(s, units, out);
+  int rc = parse_scaled(s, units, out);
+  return rc == 0 ? 0 : bad_value(err, rc, s, "a duration such as 250ms, 30s, 5m or 1h");
 }
 
-int tarn_parse_bool(const char *s, int *out) {
+int tarn_parse_bool(const char *s, int *out, tarn_error *err) {
   static const char *const yes[] = {"true", "yes", "on", "1"};
   static const char *const no[] = {"false", "no", "off", "0"};
   size_t i;
@@ -136,10 +145,10 @@ int tarn_parse_bool(const char *s, int *out) {
       return 0;
     }
   }
-  return TARN_EINVAL;
+  return bad_value(err, TARN_EINVAL, s, "true or false (also yes/no, on/off, 1/0)");
 }
 
-int tarn_parse_hostport(const char *s, char *host, size_t hostlen, int *port) {
+static int split_hostport(const char *s, char *host, size_t hostlen, int *port) {
   const char *colon, *hs, *he;
   char *end;
   long p;
@@ -170,6 +179,13 @@ int tarn_parse_hostport(const char *s, char *host, size_t hostlen, int *port) {
   host[he - hs] = '\0';
   *port = (int)p;
   return 0;
+}
+
+int tarn_parse_hostport(const char *s, char *host, size_t hostlen, int *port, tarn_error *err) {
+  int rc = split_hostport(s, host, hostlen, port);
+  if (rc == TARN_ERANGE)
+    return tarn_error_set(err, rc, "\"%s\": port out of range [0, 65535]", s);
+  return rc == 0 ? 0 : bad_value(err, rc, s, "HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080");
 }
 
 static int enum_has(const char *choices, const char *s) {
@@ -222,13 +238,13 @@ static int check_value(const tarn_cfg_def *d, const char *text, int64_t *num, co
                             d->section, d->key, text, source, d->choices);
     return 0;
   case TARN_CFG_BOOL:
-    if (tarn_parse_bool(text, &b) != 0)
+    if (tarn_parse_bool(text, &b, NULL) != 0)
       return tarn_error_set(err, TARN_ECONFIG, "[%s] %s = \"%s\" (%s): must be %s", d->section,
                             d->key, text, source, type_hint(d));
     *num = b;
     return 0;
   case TARN_CFG_HOSTPORT:
-    if (tarn_parse_hostport(text, host, sizeof(host), &port) != 0)
+    if (tarn_parse_hostport(text, host, sizeof(host), &port, NULL) != 0)
       return tarn_error_set(err, TARN_ECONFIG, "[%s] %s = \"%s\" (%s): must be %s", d->section,
                             d->key, text, source, type_hint(d));
     *num = port;
@@ -246,10 +262,10 @@ static int check_value(const tarn_cfg_def *d, const char *text, int64_t *num, co
     break;
   }
   case TARN_CFG_SIZE:
-    rc = tarn_parse_size(text, num);
+    rc = tarn_parse_size(text, num, NULL);
     break;
   case TARN_CFG_DURATION:
-    rc = tarn_parse_duration_ms(text, num);
+    rc = tarn_parse_duration_ms(text, num, NULL);
     break;
   }
   fmt_bound(d, d->min, lo, sizeof(lo));

@@ -102,11 +102,19 @@ void tarn_config_print(const tarn_config *cfg, FILE *f);
 /* Writes the flags command `cmd` takes, with env name, default and help, for --help. */
 void tarn_config_print_flags(const tarn_config *cfg, const char *cmd, FILE *f);
 
-/* Parsers shared with other modules, exposed for tests. */
-int tarn_parse_size(const char *s, int64_t *out);
-int tarn_parse_duration_ms(const char *s, int64_t *out);
-int tarn_parse_bool(const char *s, int *out);
-/* Splits HOST:PORT / [IPv6]:PORT into host (without brackets) and port. */
-int tarn_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
+/*
+ * Parsers shared with other modules. Each returns 0, TARN_EINVAL (not of that form) or
+ * TARN_ERANGE (too large), and fills err (may be NULL) with a detail naming the value and
+ * the form expected; *out is written only on success.
+ */
+/* Bytes: a decimal with an optional unit (B, K/KiB, KB, M/MiB, MB, G/GiB, GB, T/TiB, TB). */
+int tarn_parse_size(const char *s, int64_t *out, tarn_error *err);
+/* Milliseconds: a decimal with an optional unit (ms, s, m, h, d); a bare number is ms. */
+int tarn_parse_duration_ms(const char *s, int64_t *out, tarn_error *err);
+/* true/yes/on/1 or false/no/off/0, any case. */
+int tarn_parse_bool(const char *s, int *out, tarn_error *err);
+/* Splits HOST:PORT / [IPv6]:PORT into host (without brackets, at most hostlen - 1 bytes)
+ * and port (0-65535). */
+int tarn_parse_hostport(const char *s, char *host, size_t hostlen, int *port, tarn_error *err);
 
 #endif

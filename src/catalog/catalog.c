@@ -189,7 +189,7 @@ int tarn__catalog_check_name(const char *what, const char *s, size_t max_chars, 
   return 0;
 }
 
-int tarn__catalog_check_namespace(const char *ns, tarn_error *err) {
+static int check_namespace(const char *ns, tarn_error *err) {
   size_t i, n;
   int rc = tarn__catalog_check_name("namespace", ns, 255, 0, err);
   if (rc != 0)
@@ -204,7 +204,7 @@ int tarn__catalog_check_namespace(const char *ns, tarn_error *err) {
 }
 
 static int check_table(const char *ns, const char *table, tarn_error *err) {
-  int rc = tarn__catalog_check_namespace(ns, err);
+  int rc = check_namespace(ns, err);
   if (rc == 0)
     rc = tarn__catalog_check_name("table name", table, 255, 0, err);
   return rc;
@@ -256,7 +256,7 @@ int tarn_catalog_list_namespaces(tarn_catalog *cat, const char *parent, tarn_cat
   int rc;
   if (parent == NULL)
     parent = "";
-  if (parent[0] != '\0' && (rc = tarn__catalog_check_namespace(parent, err)) != 0)
+  if (parent[0] != '\0' && (rc = check_namespace(parent, err)) != 0)
     return rc;
   tarn_catalog_names_free(out);
   return cat->ops->list_namespaces(cat, parent, out, err);
@@ -265,7 +265,7 @@ int tarn_catalog_list_namespaces(tarn_catalog *cat, const char *parent, tarn_cat
 int tarn_catalog_create_namespace(tarn_catalog *cat, const char *ns,
                                   const tarn_catalog_prop *props, size_t nprops, tarn_error *err) {
   int rc;
-  if ((rc = tarn__catalog_check_namespace(ns, err)) != 0 ||
+  if ((rc = check_namespace(ns, err)) != 0 ||
       (rc = check_props(props, nprops, NULL, 0, err)) != 0)
     return rc;
   return cat->ops->create_namespace(cat, ns, props, nprops, err);
@@ -274,7 +274,7 @@ int tarn_catalog_create_namespace(tarn_catalog *cat, const char *ns,
 int tarn_catalog_load_namespace(tarn_catalog *cat, const char *ns, tarn_catalog_props *out,
                                 tarn_error *err) {
   int rc;
-  if ((rc = tarn__catalog_check_namespace(ns, err)) != 0)
+  if ((rc = check_namespace(ns, err)) != 0)
     return rc;
   tarn_catalog_props_free(out);
   return cat->ops->load_namespace(cat, ns, out, err);
@@ -284,7 +284,7 @@ int tarn_catalog_update_namespace(tarn_catalog *cat, const char *ns, const tarn_
                                   size_t nset, const char *const *remove, size_t nremove,
                                   tarn_error *err) {
   int rc;
-  if ((rc = tarn__catalog_check_namespace(ns, err)) != 0 ||
+  if ((rc = check_namespace(ns, err)) != 0 ||
       (rc = check_props(set, nset, remove, nremove, err)) != 0)
     return rc;
   if (cat->ops->update_namespace == NULL)
@@ -295,7 +295,7 @@ int tarn_catalog_update_namespace(tarn_catalog *cat, const char *ns, const tarn_
 
 int tarn_catalog_drop_namespace(tarn_catalog *cat, const char *ns, tarn_error *err) {
   int rc;
-  if ((rc = tarn__catalog_check_namespace(ns, err)) != 0)
+  if ((rc = check_namespace(ns, err)) != 0)
     return rc;
   return cat->ops->drop_namespace(cat, ns, err);
 }
@@ -303,7 +303,7 @@ int tarn_catalog_drop_namespace(tarn_catalog *cat, const char *ns, tarn_error *e
 int tarn_catalog_list_tables(tarn_catalog *cat, const char *ns, tarn_catalog_names *out,
                              tarn_error *err) {
   int rc;
-  if ((rc = tarn__catalog_check_namespace(ns, err)) != 0)
+  if ((rc = check_namespace(ns, err)) != 0)
     return rc;
   tarn_catalog_names_free(out);
   return cat->ops->list_tables(cat, ns, out, err);

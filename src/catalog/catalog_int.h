@@ -85,11 +85,6 @@ const char *tarn__sql_cell(const tarn__sql_rows *r, size_t row, size_t col);
  * uniformly in [b/2, b] with b = min(2^attempt, cap_ms). */
 uint64_t tarn__sql_backoff_ms(tarn__sql *db, unsigned attempt, uint64_t cap_ms);
 
-/* The drivers: open one connection. The SQL catalog then owns the tarn__sql. */
-int tarn__sql_sqlite_connect(const char *path, int64_t busy_timeout_ms, tarn__sql **out,
-                             tarn_error *err);
-int tarn__sql_pg_connect(const char *conninfo, int64_t busy_timeout_ms, tarn__sql **out,
-                         tarn_error *err);
 
 /* The SQL catalog over a connected driver (taking ownership of db, also on failure):
  * creates the catalog tables when missing and detects the V0/V1 layout. */
@@ -98,7 +93,6 @@ int tarn__catalog_sql_open(tarn__sql *db, const tarn_catalog_options *o, tarn_ca
 
 /* Validation shared by the public wrappers (catalog.c) and the tests. what names the
  * argument in messages ("namespace", "table"). */
-int tarn__catalog_check_namespace(const char *ns, tarn_error *err);
 int tarn__catalog_check_name(const char *what, const char *s, size_t max_chars, int allow_empty,
                              tarn_error *err);
 

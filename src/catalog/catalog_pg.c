@@ -392,8 +392,9 @@ static int connect_error_code(PGconn *conn) {
   return TARN_ENETWORK;
 }
 
-int tarn__sql_pg_connect(const char *conninfo, int64_t busy_timeout_ms, tarn__sql **out,
-                         tarn_error *err) {
+/* The driver: opens one connection; the SQL catalog then owns the tarn__sql. */
+static int pg_connect(const char *conninfo, int64_t busy_timeout_ms, tarn__sql **out,
+                      tarn_error *err) {
   /* The string goes in as an expandable dbname so both syntaxes work. libpq lets later
    * entries win: the defaults before it (bounded connect time; keepalives so that a dead
    * server is noticed in about a minute, not hours) yield to the string, the settings
@@ -445,7 +446,7 @@ int tarn_catalog_pg_open(const char *conninfo, const tarn_catalog_options *o,
                                               : TARN_CATALOG_DEFAULT_BUSY_TIMEOUT_MS;
   int rc;
   *out = NULL;
-  if ((rc = tarn__sql_pg_connect(conninfo, busy, &db, err)) != 0)
+  if ((rc = pg_connect(conninfo, busy, &db, err)) != 0)
     return rc;
   return tarn__catalog_sql_open(db, o, out, err);
 }

@@ -144,17 +144,8 @@ int tarn__sql_rows_push(tarn__sql_rows *r, const char *const *cells, const size_
     return tarn_error_set(err, TARN_ETOOBIG, "catalog query result exceeds %zu bytes",
                           TARN__SQL_ROWS_MAX_BYTES);
   base = r->nrows * n;
-  if (base + n > r->cap) {
-    size_t cap = r->cap ? r->cap * 2 : 16;
-    char **cells2;
-    while (cap < base + n)
-      cap *= 2;
-    cells2 = tarn_reallocarray(r->cells, cap, sizeof(char *));
-    if (cells2 == NULL)
-      return tarn_error_set(err, TARN_ENOMEM, "reading catalog rows: out of memory");
-    r->cells = cells2;
-    r->cap = cap;
-  }
+  if (TARN_GROW(r->cells, r->cap, base + n, 16) != 0)
+    return tarn_error_set(err, TARN_ENOMEM, "reading catalog rows: out of memory");
   for (i = 0; i < n; i++) {
     r->cells[base + i] = NULL;
     if (cells[i] != NULL) {

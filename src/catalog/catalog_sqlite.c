@@ -357,8 +357,9 @@ static int lite_open(lite_db *d, const char *path, int nospace, tarn_error *err)
   return rc;
 }
 
-int tarn__sql_sqlite_connect(const char *path, int64_t busy_timeout_ms, tarn__sql **out,
-                             tarn_error *err) {
+/* The driver: opens one connection; the SQL catalog then owns the tarn__sql. */
+static int sqlite_connect(const char *path, int64_t busy_timeout_ms, tarn__sql **out,
+                          tarn_error *err) {
   lite_db *d;
   tarn_error first, second;
   int rc;
@@ -403,7 +404,7 @@ int tarn_catalog_sqlite_open(const char *path, const tarn_catalog_options *o,
                                               : TARN_CATALOG_DEFAULT_BUSY_TIMEOUT_MS;
   int rc;
   *out = NULL;
-  if ((rc = tarn__sql_sqlite_connect(path, busy, &db, err)) != 0)
+  if ((rc = sqlite_connect(path, busy, &db, err)) != 0)
     return rc;
   return tarn__catalog_sql_open(db, o, out, err);
 }

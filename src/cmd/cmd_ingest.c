@@ -205,6 +205,54 @@ static void print_drift(const json_t *d) {
     fprintf(stderr, "  the columns are in another order\n");
 }
 
+/* A failed ingest: the message, the drift of a schema change, --json's error object. */
+static int report_failure(const char *cmd, const char *file, const tarn_ingest_result *r,
+                          const tarn_error *err, int json) {
+  cli_error(cmd, "%s: %s", file, tarn_error_message(err));
+  if (err->code == TARN_ESCHEMA) {
+    print_drift(r->drift);
+    if (json)
+      print_json(json_pack("{s:{s:s,s:s,s:O}}", "error", "code", tarn_err_name(err->code),
+                           "message", tarn_error_message(err), "drift",
+                           r->drift ? r->drift : json_null()));
+    return EXIT_DRIFT;
+  }
+  if (json)
+    print_json(json_pack("{s:{s:s,s:s}}", "error", "code", tarn_err_name(err->code),
+                         "message", tarn_error_message(err)));
+  return TARN_EXIT_FAIL;
+}
+
+/* What an ingest did: one line, or --json with the dataset's manifest. */
+static void print_result(const tarn_ingest_env *env, const char *name,
+                         const tarn_ingest_result *r, int append, int json, double secs,
+                         off_t input_size) {
+  const char *what = r->existing ? "existing" : r->created ? "created"
+                                              : append     ? "appended"
+                                                           : "replaced";
+  char size[24];
+  tarn_error err;
+  if (json) {
+    json_t *m = NULL;
+    if (tarn_dataset_manifest(env, name, &m, &err) != 0)
+      m = NULL;
+    print_json(json_pack(
+        "{s:o,s:b,s:s,s:I,s:I,s:s,s:s,s:s,s:o,s:o,s:f}", "manifest", m ? m : json_null(),
+        "existing", r->existing, "outcome", what, "row_count", (json_int_t)r->row_count,
+        "parquet_size", (json_int_t)r->parquet_size, "parquet_key", r->parquet_key,
+        "fingerprint", r->fingerprint, "source_sha256", r->source_sha256, "snapshot_id",
+        r->snapshot_id >= 0 ? json_integer(r->snapshot_id) : json_null(), "columns",
+        columns_json(r), "elapsed_seconds", secs));
+    return;
+  }
+  printf("datasets.%s: %s%s; %lld rows, %zu columns, parquet %s at %s; %.2f s, %.1f MB/s\n",
+         name, r->existing ? "unchanged" : what,
+         r->existing ? " (the same bytes are already its data; nothing written)" : "",
+         (long long)r->row_count, r->ncols,
+         rowfmt_bytes((double)r->parquet_size, size, sizeof(size)), r->parquet_key, secs,
+         secs > 0 ? (double)input_size / 1e6 / secs : 0.0);
+}
+
 int cmd_ingest(const tarn_command *self, int argc, char **argv) {
   cli c;
   tarn_lake *lake = NULL;
@@ -305,20 +353,7 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
   t0 = tarn_clock_mono_ns();
   if (tarn_ingest_csv(&env, fd, &o, &r, &err) != 0) {
     progress_end(&prog);
-    if (err.code == TARN_ESCHEMA) {
-      cli_error(self->name, "%s: %s", file, tarn_error_message(&err));
-      print_drift(r.drift);
-      if (json)
-        print_json(json_pack("{s:{s:s,s:s,s:O}}", "error", "code", tarn_err_name(err.code),
-                             "message", tarn_error_message(&err), "drift",
-                             r.drift ? r.drift : json_null()));
-      rc = EXIT_DRIFT;
-    } else {
-      cli_error(self->name, "%s: %s", file, tarn_error_message(&err));
-      if (json)
-        print_json(json_pack("{s:{s:s,s:s}}", "error", "code", tarn_err_name(err.code),
-                             "message", tarn_error_message(&err)));
-    }
+    rc = report_failure(self->name, file, &r, &err, json);
     goto out;
   }
   progress_end(&prog);
@@ -335,32 +370,8 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
     rc = TARN_EXIT_OK;
     goto out;
   }
-  {
-    double secs = (double)(tarn_clock_mono_ns() - t0) / 1e9;
-    const char *what = r.existing ? "existing" : r.created ? "created"
-                                               : append    ? "appended"
-                                                           : "replaced";
-    char size[24];
-    if (json) {
-      json_t *m = NULL;
-      if (tarn_dataset_manifest(&env, name, &m, &err) != 0)
-        m = NULL;
-      print_json(json_pack(
-          "{s:o,s:b,s:s,s:I,s:I,s:s,s:s,s:s,s:o,s:o,s:f}", "manifest", m ? m : json_null(),
-          "existing", r.existing, "outcome", what, "row_count", (json_int_t)r.row_count,
-          "parquet_size", (json_int_t)r.parquet_size, "parquet_key", r.parquet_key,
-          "fingerprint", r.fingerprint, "source_sha256", r.source_sha256, "snapshot_id",
-          r.snapshot_id >= 0 ? json_integer(r.snapshot_id) : json_null(), "columns",
-          columns_json(&r), "elapsed_seconds", secs));
-    } else {
-      printf("datasets.%s: %s%s; %lld rows, %zu columns, parquet %s at %s; %.2f s, %.1f MB/s\n",
-             name, r.existing ? "unchanged" : what,
-             r.existing ? " (the same bytes are already its data; nothing written)" : "",
-             (long long)r.row_count, r.ncols,
-             rowfmt_bytes((double)r.parquet_size, size, sizeof(size)), r.parquet_key, secs,
-             secs > 0 ? (double)st.st_size / 1e6 / secs : 0.0);
-    }
-  }
+  print_result(&env, name, &r, append, json, (double)(tarn_clock_mono_ns() - t0) / 1e9,
+               st.st_size);
   rc = TARN_EXIT_OK;
 out:
   if (fd >= 0)

@@ -232,14 +232,9 @@ static int parse_columns(const tarn_pq_file_meta *m, const char *spec, size_t **
       tarn_free(cols);
       return TARN_EXIT_USAGE;
     }
-    if (cnt == cap) {
-      size_t *nc = tarn_reallocarray(cols, cap * 2, sizeof(size_t));
-      if (nc == NULL) {
-        tarn_free(cols);
-        return TARN_EXIT_FAIL;
-      }
-      cols = nc;
-      cap *= 2;
+    if (TARN_GROW(cols, cap, cnt + 1, 8) != 0) {
+      tarn_free(cols);
+      return TARN_EXIT_FAIL;
     }
     cols[cnt++] = k;
     p += len;

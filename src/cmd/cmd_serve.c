@@ -147,6 +147,69 @@ static int open_catalog(void *arg, tarn_catalog **out, tarn_error *err) {
   return tarn_catalog_open_from_config(cfg, tarn_config_str(cfg, "lake", "path"), out, err);
 }
 
+/* Writers that died (kill -9, power loss) leave at most temp files; an hour is far longer
+ * than any live write, so older ones are garbage. Failures are logged, not fatal. */
+static void sweep_temp_files(tarn_buckets *bs, tarn_store *lake) {
+  tarn_error err;
+  size_t i;
+  for (i = 0; i <= tarn_buckets_count(bs); i++) {
+    tarn_bucket *b = i < tarn_buckets_count(bs) ? tarn_buckets_at(bs, i) : NULL;
+    tarn_store *st = b ? tarn_bucket_raw_store(b) : lake;
+    const char *name = b ? tarn_bucket_name(b) : "(lake)";
+    size_t swept = 0;
+    if (b != NULL && strcmp(tarn_bucket_backend(b), "local") != 0)
+      continue;
+    if (tarn_store_local_sweep(st, 3600 * 1000, &swept, &err) != 0)
+      tarn_log_warn("sweep of stale temp files failed", "bucket=%s error=%s", name,
+                    tarn_error_message(&err));
+    else if (swept > 0)
+      tarn_log_info("sweep removed stale temp files", "bucket=%s count=%zu", name, swept);
+  }
+}
+
+/* The ingest routes' options from [ingest]; TARN_EXIT_USAGE (printed) when they cannot
+ * work together. */
+static int ingest_options(const cli *c, const char *cmd, tarn_store *lake, const char *root_uri,
+                          const char *spool, tarn_http_ingest_options *iopts) {
+  memset(iopts, 0, sizeof(*iopts));
+  iopts->store = lake; /* datasets live in the lake directory, as `tarn ingest` puts them */
+  iopts->root_uri = root_uri;
+  iopts->spool_dir = spool;
+  iopts->max_upload = (uint64_t)tarn_config_int(c->cfg, "ingest", "max_upload");
+  iopts->threads = (int)tarn_config_int(c->cfg, "ingest", "threads");
+  iopts->memory_budget = (uint64_t)tarn_config_int(c->cfg, "ingest", "memory_budget");
+  iopts->max_memory = (uint64_t)tarn_config_int(c->cfg, "ingest", "max_memory");
+  iopts->queue_timeout_ms = (uint64_t)tarn_config_int(c->cfg, "ingest", "queue_timeout");
+  if (iopts->max_memory > 0 && iopts->max_memory < iopts->memory_budget) {
+    cli_error(cmd, "[ingest] max_memory (%lld MiB) is below memory_budget (%lld MiB): no "
+              "ingest could run", (long long)(iopts->max_memory >> 20),
+              (long long)(iopts->memory_budget >> 20));
+    return TARN_EXIT_USAGE;
+  }
+  iopts->open_catalog = open_catalog;
+  iopts->open_catalog_arg = c->cfg;
+  return TARN_EXIT_OK;
+}
+
+/* A catalog misconfiguration stops start-up (TARN_EXIT_USAGE, printed); an unreachable
+ * catalog only the catalog routes, which answer 502 until it is back. */
+static int check_catalog(const cli *c, const char *cmd) {
+  tarn_catalog *cat = NULL;
+  tarn_error err;
+  int rc = TARN_EXIT_OK;
+  if (open_catalog(c->cfg, &cat, &err) != 0) {
+    if (err.code == TARN_ECONFIG) {
+      cli_error(cmd, "%s", tarn_error_message(&err));
+      rc = TARN_EXIT_USAGE;
+    } else {
+      tarn_log_warn("catalog unavailable at start-up; ingest and /catalog/ routes answer 502 "
+                    "until it is back", "error=%s", tarn_error_message(&err));
+    }
+  }
+  tarn_catalog_destroy(cat);
+  return rc;
+}
+
 int cmd_serve(const tarn_command *self, int argc, char **argv) {
   cli c;
   tarn_error err;
@@ -165,7 +228,6 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   int sig = 0, rc;
   int64_t probe_ms;
   unsigned left;
-  size_t i;
   tarn_error_clear(&err);
   rc = cli_parse(&c, self->name, argc, argv, serve_opts, tarn_cmd_tables);
   if (rc != TARN_EXIT_OK)
@@ -217,21 +279,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   }
   if (protect_lake(&c, bs, &err) != 0)
     goto fail;
-  /* Writers that died (kill -9, power loss) leave at most temp files; an hour is far
-   * longer than any live write, so older ones are garbage. */
-  for (i = 0; i <= tarn_buckets_count(bs); i++) {
-    tarn_bucket *b = i < tarn_buckets_count(bs) ? tarn_buckets_at(bs, i) : NULL;
-    tarn_store *st = b ? tarn_bucket_raw_store(b) : lake;
-    const char *name = b ? tarn_bucket_name(b) : "(lake)";
-    size_t swept = 0;
-    if (b != NULL && strcmp(tarn_bucket_backend(b), "local") != 0)
-      continue;
-    if (tarn_store_local_sweep(st, 3600 * 1000, &swept, &err) != 0)
-      tarn_log_warn("sweep of stale temp files failed", "bucket=%s error=%s", name,
-                    tarn_error_message(&err));
-    else if (swept > 0)
-      tarn_log_info("sweep removed stale temp files", "bucket=%s count=%zu", name, swept);
-  }
+  sweep_temp_files(bs, lake);
   /* The journal lives in the lake directory, apart from the buckets it reports on, so
    * a failing bucket cannot take its own error reports down with it. */
   memset(&jo, 0, sizeof(jo));
@@ -245,36 +293,10 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   if (tarn_lake_paths(tarn_config_str(c.cfg, "lake", "path"), root_uri, sizeof(root_uri),
                          spool, sizeof(spool), &err) != 0)
     goto fail;
-  memset(&iopts, 0, sizeof(iopts));
-  iopts.store = lake; /* datasets live in the lake directory, as `tarn ingest` puts them */
-  iopts.root_uri = root_uri;
-  iopts.spool_dir = spool;
-  iopts.max_upload = (uint64_t)tarn_config_int(c.cfg, "ingest", "max_upload");
-  iopts.threads = (int)tarn_config_int(c.cfg, "ingest", "threads");
-  iopts.memory_budget = (uint64_t)tarn_config_int(c.cfg, "ingest", "memory_budget");
-  iopts.max_memory = (uint64_t)tarn_config_int(c.cfg, "ingest", "max_memory");
-  iopts.queue_timeout_ms = (uint64_t)tarn_config_int(c.cfg, "ingest", "queue_timeout");
-  if (iopts.max_memory > 0 && iopts.max_memory < iopts.memory_budget) {
-    cli_error(self->name, "[ingest] max_memory (%lld MiB) is below memory_budget (%lld MiB): no "
-              "ingest could run", (long long)(iopts.max_memory >> 20),
-              (long long)(iopts.memory_budget >> 20));
+  if (ingest_options(&c, self->name, lake, root_uri, spool, &iopts) != TARN_EXIT_OK ||
+      check_catalog(&c, self->name) != TARN_EXIT_OK) {
     rc = TARN_EXIT_USAGE;
     goto out;
-  }
-  iopts.open_catalog = open_catalog;
-  iopts.open_catalog_arg = c.cfg;
-  { /* a catalog misconfiguration stops start-up; an unreachable one only the catalog routes */
-    tarn_catalog *cat = NULL;
-    if (open_catalog(c.cfg, &cat, &err) != 0) {
-      if (err.code == TARN_ECONFIG) {
-        cli_error(self->name, "%s", tarn_error_message(&err));
-        rc = TARN_EXIT_USAGE;
-        goto out;
-      }
-      tarn_log_warn("catalog unavailable at start-up; ingest and /catalog/ routes answer 502 "
-                    "until it is back", "error=%s", tarn_error_message(&err));
-    }
-    tarn_catalog_destroy(cat);
   }
 
   tarn_http_options_from_config(&hopts, c.cfg);

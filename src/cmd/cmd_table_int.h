@@ -1,8 +1,11 @@
-/* cmd_table_int.h - what the files of `tarn table` share (cmd_table.c: dispatch, catalog
- * and metadata subcommands; cmd_table_rows.c: scan, append, overwrite). */
+/* cmd_table_int.h - what the files of `tarn table` share (cmd_table.c: options, help and
+ * dispatch; cmd_table_meta.c: create, list, show, snapshots, add-column, set-properties;
+ * cmd_table_maint.c: expire, remove-orphans; cmd_table_rows.c: scan, append, overwrite). */
 #ifndef TARN_CMD_TABLE_INT_H
 #define TARN_CMD_TABLE_INT_H
 
+#include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -54,7 +57,23 @@ typedef struct table_cx {
 /* Loads x->ns.x->name; on failure prints the error naming the table. */
 int table_open(table_cx *x, tarn_table **out);
 
-/* The subcommands of cmd_table_rows.c. */
+/* Prints j indented, in insertion order, with a newline. */
+void table_print_json(json_t *j);
+/* Unix milliseconds as ISO-8601 UTC with milliseconds. */
+void table_iso_ms(int64_t ms, char *out, size_t n);
+
+/* The subcommands; each returns a TARN_EXIT_* status and prints its own errors. */
+/* cmd_table_meta.c */
+int table_create(table_cx *x);
+int table_list(table_cx *x);
+int table_show(table_cx *x);
+int table_snapshots(table_cx *x);
+int table_add_column(table_cx *x);
+int table_set_properties(table_cx *x);
+/* cmd_table_maint.c */
+int table_expire(table_cx *x);
+int table_remove_orphans(table_cx *x);
+/* cmd_table_rows.c */
 int table_scan(table_cx *x);
 int table_write(table_cx *x, int overwrite);
 

@@ -54,6 +54,88 @@ static int scan_when(table_cx *x, int64_t *snap_id, int64_t *as_of_ms) {
   return TARN_EXIT_OK;
 }
 
+/* --columns as field ids of schema (every column without it); ids has room for all.
+ * TARN_EXIT_USAGE (printed) for an unknown or repeated-past-the-schema column. */
+static int scan_columns(const table_cx *x, const tarn_ice_schema *schema, int32_t *ids,
+                        size_t *nids) {
+  const char *p = x->c.opt_values[TOPT_COLUMNS];
+  size_t i;
+  if (p == NULL) {
+    for (i = 0; i < schema->nfields; i++)
+      ids[(*nids)++] = schema->fields[i].id;
+    return TARN_EXIT_OK;
+  }
+  while (*p != '\0') {
+    size_t len = strcspn(p, ","), k;
+    for (k = 0; k < schema->nfields; k++)
+      if (strlen(schema->fields[k].name) == len && memcmp(schema->fields[k].name, p, len) == 0)
+        break;
+    if (k == schema->nfields) {
+      cli_error("table", "--columns: table %s.%s has no column \"%.*s\"", x->ns, x->name,
+                (int)len, p);
+      return TARN_EXIT_USAGE;
+    }
+    if (*nids == schema->nfields) {
+      cli_error("table", "--columns: too many columns");
+      return TARN_EXIT_USAGE;
+    }
+    ids[(*nids)++] = schema->fields[k].id;
+    p += len;
+    if (*p == ',')
+      p++;
+  }
+  return TARN_EXIT_OK;
+}
+
+/* Prints rows of b as JSON lines or CSV, up to limit (< 0: all); counts them in *printed. */
+static void print_rows(const tarn_table_batch *b, int json, int64_t limit, int64_t *printed) {
+  int64_t row;
+  size_t i;
+  for (row = 0; row < b->nrows && (limit < 0 || *printed < limit); row++) {
+    if (json)
+      putchar('{');
+    for (i = 0; i < b->ncols; i++) {
+      const tarn_pq_array *a = &b->cols[i];
+      if (i)
+        putchar(',');
+      if (json) {
+        rowfmt_json_string(stdout, (const uint8_t *)b->fields[i].name,
+                           strlen(b->fields[i].name));
+        putchar(':');
+      }
+      if (a->validity != NULL && !(a->validity[row >> 3] & (1u << (row & 7)))) {
+        if (json)
+          fputs("null", stdout);
+      } else {
+        rowfmt_value(stdout, &b->layout[i], a, row, json);
+      }
+    }
+    fputs(json ? "}\n" : "\r\n", stdout);
+    (*printed)++;
+  }
+}
+
+/* --stats: what the scan read and pruned, on stderr. */
+static void print_scan_stats(const table_cx *x, const tarn_table_scan *sc, int64_t printed) {
+  const tarn_table_scan_stats *st = tarn_table_scan_stats_get(sc);
+  if (st->snapshot_id < 0) {
+    fprintf(stderr, "tarn table: %s.%s is empty (no snapshot)\n", x->ns, x->name);
+    return;
+  }
+  fprintf(stderr,
+          "tarn table: %s.%s snapshot %lld: manifests %lld (%lld pruned), data files %lld "
+          "(%lld pruned by partition, %lld by metrics, %lld read), row groups %lld (%lld "
+          "pruned by statistics, %lld by bloom filters), pages %lld (%lld pruned by the "
+          "page index), rows read %lld, rows printed %lld\n",
+          x->ns, x->name, (long long)st->snapshot_id, (long long)st->manifests_total,
+          (long long)st->manifests_pruned, (long long)st->files_total,
+          (long long)st->files_pruned_partition, (long long)st->files_pruned_metrics,
+          (long long)(st->files_total - st->files_pruned_partition - st->files_pruned_metrics),
+          (long long)st->row_groups_total, (long long)st->row_groups_pruned_stats,
+          (long long)st->row_groups_pruned_bloom, (long long)st->pages_total,
+          (long long)st->pages_pruned, (long long)st->rows_read, (long long)printed);
+}
+
 int table_scan(table_cx *x) {
   tarn_table *t = NULL;
   tarn_table_scan *sc = NULL;
@@ -105,32 +187,9 @@ int table_scan(table_cx *x) {
     cli_error("table", "out of memory");
     goto done;
   }
-  if (x->c.opt_values[TOPT_COLUMNS] != NULL) {
-    const char *p = x->c.opt_values[TOPT_COLUMNS];
-    while (*p != '\0') {
-      size_t len = strcspn(p, ","), k;
-      for (k = 0; k < schema->nfields; k++)
-        if (strlen(schema->fields[k].name) == len && memcmp(schema->fields[k].name, p, len) == 0)
-          break;
-      if (k == schema->nfields) {
-        cli_error("table", "--columns: table %s.%s has no column \"%.*s\"", x->ns, x->name,
-                  (int)len, p);
-        rc = TARN_EXIT_USAGE;
-        goto done;
-      }
-      if (nids == schema->nfields) {
-        cli_error("table", "--columns: too many columns");
-        rc = TARN_EXIT_USAGE;
-        goto done;
-      }
-      ids[nids++] = schema->fields[k].id;
-      p += len;
-      if (*p == ',')
-        p++;
-    }
-  } else {
-    for (i = 0; i < schema->nfields; i++)
-      ids[nids++] = schema->fields[i].id;
+  if (scan_columns(x, schema, ids, &nids) != TARN_EXIT_OK) {
+    rc = TARN_EXIT_USAGE;
+    goto done;
   }
   /* every --where, ANDed */
   nw = cli_opt_values(&x->c, TOPT_WHERE, wv, CLI_MAX_REPEATS);
@@ -168,55 +227,16 @@ int table_scan(table_cx *x) {
     fputs("\r\n", stdout);
   }
   while (limit < 0 || printed < limit) {
-    int64_t row;
     if (tarn_table_scan_next(sc, &b, &err) != 0) {
       cli_error("table", "%s", tarn_error_message(&err));
       goto done;
     }
     if (b == NULL)
       break;
-    for (row = 0; row < b->nrows && (limit < 0 || printed < limit); row++) {
-      if (json)
-        putchar('{');
-      for (i = 0; i < b->ncols; i++) {
-        const tarn_pq_array *a = &b->cols[i];
-        if (i)
-          putchar(',');
-        if (json) {
-          rowfmt_json_string(stdout, (const uint8_t *)b->fields[i].name,
-                             strlen(b->fields[i].name));
-          putchar(':');
-        }
-        if (a->validity != NULL && !(a->validity[row >> 3] & (1u << (row & 7)))) {
-          if (json)
-            fputs("null", stdout);
-        } else {
-          rowfmt_value(stdout, &b->layout[i], a, row, json);
-        }
-      }
-      fputs(json ? "}\n" : "\r\n", stdout);
-      printed++;
-    }
+    print_rows(b, json, limit, &printed);
   }
-  if (x->c.opt_values[TOPT_STATS] != NULL) {
-    const tarn_table_scan_stats *st = tarn_table_scan_stats_get(sc);
-    if (st->snapshot_id < 0)
-      fprintf(stderr, "tarn table: %s.%s is empty (no snapshot)\n", x->ns, x->name);
-    else
-      fprintf(stderr,
-              "tarn table: %s.%s snapshot %lld: manifests %lld (%lld pruned), data files %lld "
-              "(%lld pruned by partition, %lld by metrics, %lld read), row groups %lld (%lld "
-              "pruned by statistics, %lld by bloom filters), pages %lld (%lld pruned by the "
-              "page index), rows read %lld, rows printed %lld\n",
-              x->ns, x->name, (long long)st->snapshot_id, (long long)st->manifests_total,
-              (long long)st->manifests_pruned, (long long)st->files_total,
-              (long long)st->files_pruned_partition, (long long)st->files_pruned_metrics,
-              (long long)(st->files_total - st->files_pruned_partition -
-                          st->files_pruned_metrics),
-              (long long)st->row_groups_total, (long long)st->row_groups_pruned_stats,
-              (long long)st->row_groups_pruned_bloom, (long long)st->pages_total,
-              (long long)st->pages_pruned, (long long)st->rows_read, (long long)printed);
-  }
+  if (x->c.opt_values[TOPT_STATS] != NULL)
+    print_scan_stats(x, sc, printed);
   rc = TARN_EXIT_OK;
 done:
   tarn_table_scan_close(sc);
@@ -260,13 +280,7 @@ static int wcols_alloc(wcol *w, const tarn_ice_schema *s, const tarn_pq_schema *
     c->f = &s->fields[i];
     c->pc = &pq->cols[i];
     tarn_buf_init(&c->data, TARN_BUF_UNLIMITED);
-    switch (c->pc->type) {
-    case TARN_PQ_BOOLEAN: c->width = 0; break;
-    case TARN_PQ_INT32: case TARN_PQ_FLOAT: c->width = 4; break;
-    case TARN_PQ_INT64: case TARN_PQ_DOUBLE: c->width = 8; break;
-    case TARN_PQ_FIXED_LEN_BYTE_ARRAY: c->width = (size_t)c->pc->type_length; break;
-    default: c->width = 0; break;
-    }
+    c->width = (size_t)tarn_pq_array_width(c->pc);
     if (c->pc->optional && (c->validity = tarn_calloc(CHUNK_ROWS / 8 + 1, 1)) == NULL)
       return -1;
     if (c->pc->type == TARN_PQ_BYTE_ARRAY) {

@@ -207,8 +207,10 @@ int tarn_http_reply_json(tarn_http_response *resp, int status, json_t *json);
 /* Sets the response to {"error":{"code":code,"message":...}} with `status`. */
 int tarn_http_reply_error(tarn_http_response *resp, int status, const char *code,
                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Adds a response header (copied). */
-int tarn_http_add_header(tarn_http_response *resp, const char *name, const char *value);
+/* Adds a response header (name and value copied). TARN_ETOOBIG past TARN_HTTP_MAX_HEADERS,
+ * TARN_ENOMEM; err (may be NULL) names the header. The response is unchanged on failure. */
+int tarn_http_add_header(tarn_http_response *resp, const char *name, const char *value,
+                         tarn_error *err);
 /* HTTP status for a tarn_code: 404 for ENOTFOUND, 400 for bad input, 502 for I/O ... */
 int tarn_http_status_for(int code);
 

@@ -154,8 +154,8 @@ struct tarn_http_server {
 };
 
 /* Hands `p` to the server, which calls fn(p) when it is destroyed (after the last
- * request). For handler contexts. TARN_ETOOBIG when full (caller still owns p). */
-int tarn__http_server_own(tarn_http_server *srv, void *p, void (*fn)(void *));
+ * request). For handler contexts. TARN_ETOOBIG in err when full (caller still owns p). */
+int tarn__http_server_own(tarn_http_server *srv, void *p, void (*fn)(void *), tarn_error *err);
 
 int tarn__http_router_add(tarn__http_router *r, const tarn_http_route *route, tarn_error *err);
 /* Same, for a route with a streamed body (stream non-NULL; route->fn may be NULL). */

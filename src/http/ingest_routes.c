@@ -372,7 +372,7 @@ static const char *run_ingest(upload_ctx *uc, tarn_http_response *resp, int *rc_
   }
   if (rc == TARN_EBUSY) {
     outcome = "busy";
-    tarn_http_add_header(resp, "Retry-After", "5");
+    tarn_http_add_header(resp, "Retry-After", "5", NULL);
     *rc_out = tarn_http_reply_error(resp, 503, "busy", "%s; retry later",
                                     tarn_error_message(&err));
     goto out;
@@ -613,9 +613,10 @@ int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_op
     ingest_srv_free(is);
     return tarn_error_set(err, TARN_ENOMEM, "out of memory registering ingest routes");
   }
-  if (tarn__http_server_own(srv, is, ingest_srv_free) != 0) {
+  rc = tarn__http_server_own(srv, is, ingest_srv_free, err);
+  if (rc != 0) {
     ingest_srv_free(is);
-    return tarn_error_set(err, TARN_ETOOBIG, "too many handler contexts");
+    return rc;
   }
   is->store = o->store;
   is->io.store = o->store;

@@ -65,9 +65,10 @@ int tarn_http_add_ops_routes(tarn_http_server *srv, const char *version, tarn_er
     tarn_free(ops);
     return tarn_error_set(err, TARN_ENOMEM, "out of memory registering ops routes");
   }
-  if (tarn__http_server_own(srv, ops, ops_free) != 0) {
+  rc = tarn__http_server_own(srv, ops, ops_free, err);
+  if (rc != 0) {
     ops_free(ops);
-    return tarn_error_set(err, TARN_ETOOBIG, "too many handler contexts");
+    return rc;
   }
   ops->metrics = srv->opts.metrics;
   ops->srv = srv;

@@ -110,10 +110,10 @@ static int on_buckets(const tarn_http_request *req, tarn_http_response *resp, vo
   json_t *arr = json_array();
   size_t i;
   int on = 0;
-  if (probe != NULL && tarn_parse_bool(probe, &on) != 0) {
+  tarn_error e = {0};
+  if (probe != NULL && tarn_parse_bool(probe, &on, &e) != 0) {
     json_decref(arr);
-    return tarn_http_reply_error(resp, 400, "invalid_argument",
-                                 "probe=\"%s\": must be true or false", probe);
+    return tarn_http_reply_error(resp, 400, "invalid_argument", "probe=%s", e.detail);
   }
   if (on)
     tarn_buckets_probe_all(sc->bs);
@@ -288,9 +288,9 @@ static int on_get(const tarn_http_request *req, tarn_http_response *resp, void *
   resp->reader.cls = gc;
   resp->reader.size = st.size;
   snprintf(len, sizeof(len), "%llu", (unsigned long long)st.size);
-  if (served != b && (rc = tarn_http_add_header(resp, "X-Tarn-Rescue-Used", "true")) != 0)
+  if (served != b && (rc = tarn_http_add_header(resp, "X-Tarn-Rescue-Used", "true", NULL)) != 0)
     return rc;
-  return tarn_http_add_header(resp, "X-Tarn-Bucket", tarn_bucket_name(served));
+  return tarn_http_add_header(resp, "X-Tarn-Bucket", tarn_bucket_name(served), NULL);
 }
 
 /* ---- DELETE ---- */
@@ -529,9 +529,10 @@ int tarn_http_add_storage_routes(tarn_http_server *srv, tarn_buckets *bs, tarn_e
   int rc;
   if (sc == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory registering storage routes");
-  if (tarn__http_server_own(srv, sc, tarn_free) != 0) {
+  rc = tarn__http_server_own(srv, sc, tarn_free, err);
+  if (rc != 0) {
     tarn_free(sc);
-    return tarn_error_set(err, TARN_ETOOBIG, "too many handler contexts");
+    return rc;
   }
   sc->bs = bs;
   sc->ej = ej;

@@ -15,6 +15,12 @@
  * flat schemas only (a root group of primitive columns, each REQUIRED or OPTIONAL),
  * every column carrying a field id, with column-order TYPE_DEFINED_ORDER so that
  * readers trust min_value/max_value statistics.
+ *
+ * Threads. A writer, a reader and a scan are single-threaded handles, and a scan uses its
+ * reader: a reader and its scans belong to one thread at a time. Distinct writers and
+ * readers (even of the same file) may run on distinct threads; the codec keeps no global
+ * mutable state. Schemas, file metadata and batches are plain data: safe to read from
+ * many threads while nobody changes or recycles them.
  */
 
 /* The most columns a file may have: the writer refuses a schema with more and the reader
@@ -111,6 +117,9 @@ void tarn_pq_column_describe(const tarn_pq_column *c, char *dst, size_t n);
  * bitmap), 4 or 8 for numbers, 12 for INT96, type_length for FIXED_LEN_BYTE_ARRAY (also
  * the bytes per value of an array); 0 for BYTE_ARRAY. */
 int tarn_pq_plain_width(const tarn_pq_column *c);
+/* Bytes per value in a tarn_pq_array's values: tarn_pq_plain_width, except 0 for BOOLEAN
+ * (a bitmap) and BYTE_ARRAY (offsets and data). */
+int tarn_pq_array_width(const tarn_pq_column *c);
 /* The value of a FLOAT16 (2 bytes, little-endian IEEE 754 half), exactly, as a double. */
 double tarn_pq_float16_to_double(const uint8_t *p);
 

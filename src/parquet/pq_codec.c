@@ -172,6 +172,8 @@ static uint32_t le32(const uint8_t *p) {
  * element's end (the next element overwrites it); the last elements go byte by byte with
  * every bound checked.
  */
+/* One loop over the tags, kept whole on purpose: it is the hot path of every snappy page,
+ * and its bounds checks read best side by side. */
 int tarn__pq_snappy_decode(const uint8_t *ip, size_t n, uint8_t *op, size_t expect) {
   const uint8_t *const iend = ip + n;
   uint8_t *const ostart = op, *const oend = op + expect;

@@ -362,3 +362,7 @@ int tarn_pq_plain_width(const tarn_pq_column *c) {
   default: return 0;
   }
 }
+
+int tarn_pq_array_width(const tarn_pq_column *c) {
+  return c->type == TARN_PQ_BOOLEAN ? 0 : tarn_pq_plain_width(c);
+}

@@ -140,8 +140,9 @@ static int set_buf(tarn_buf *b, const uint8_t *p, size_t n, tarn_error *err) {
   return tarn_buf_append(b, p, n, err);
 }
 
-int tarn__pq_acc_add_one(const tarn_pq_column *c, tarn__pq_acc *a, const uint8_t *p, size_t n,
-                         tarn_error *err) {
+/* One candidate byte string (dictionary entries, merges). */
+static int acc_add_one(const tarn_pq_column *c, tarn__pq_acc *a, const uint8_t *p, size_t n,
+                       tarn_error *err) {
   int rc;
   if (!a->has) {
     rc = set_buf(&a->bmin, p, n, err);
@@ -238,21 +239,18 @@ int tarn__pq_acc_add_bytes(const tarn_pq_column *c, tarn__pq_acc *a, const int64
   }
   if (mn == NULL)
     return 0;
-  rc = tarn__pq_acc_add_one(c, a, mn, mnl, err);
+  rc = acc_add_one(c, a, mn, mnl, err);
   if (rc == 0 && (mx != mn || mxl != mnl)) /* an empty value shares its pointer with the next */
-    rc = tarn__pq_acc_add_one(c, a, mx, mxl, err);
+    rc = acc_add_one(c, a, mx, mxl, err);
   return rc;
 }
 
+/* Bytes of a value kept in min8/max8 (BOOLEAN and numbers); 0 for values kept in
+ * bmin/bmax (byte arrays, fixed-length byte arrays, INT96). */
 static size_t fixed_width(const tarn_pq_column *c) {
-  switch (c->type) {
-  case TARN_PQ_BOOLEAN: return 1;
-  case TARN_PQ_INT32:
-  case TARN_PQ_FLOAT: return 4;
-  case TARN_PQ_INT64:
-  case TARN_PQ_DOUBLE: return 8;
-  default: return 0;
-  }
+  if (c->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY || c->type == TARN_PQ_INT96)
+    return 0;
+  return (size_t)tarn_pq_plain_width(c);
 }
 
 int tarn__pq_acc_merge(const tarn_pq_column *c, tarn__pq_acc *dst, const tarn__pq_acc *src,
@@ -264,9 +262,9 @@ int tarn__pq_acc_merge(const tarn_pq_column *c, tarn__pq_acc *dst, const tarn__p
   if (!src->has)
     return 0;
   if (w == 0) {
-    rc = tarn__pq_acc_add_one(c, dst, (const uint8_t *)src->bmin.data, src->bmin.len, err);
+    rc = acc_add_one(c, dst, (const uint8_t *)src->bmin.data, src->bmin.len, err);
     if (rc == 0)
-      rc = tarn__pq_acc_add_one(c, dst, (const uint8_t *)src->bmax.data, src->bmax.len, err);
+      rc = acc_add_one(c, dst, (const uint8_t *)src->bmax.data, src->bmax.len, err);
     return rc;
   }
   if (!dst->has) {

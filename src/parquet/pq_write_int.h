@@ -178,9 +178,6 @@ void tarn__pq_acc_add_bool(tarn__pq_acc *a, int saw_false, int saw_true);
 int tarn__pq_acc_add_bytes(const tarn_pq_column *c, tarn__pq_acc *a, const int64_t *offsets,
                            const uint8_t *data, int flba, const uint8_t *validity, int64_t start,
                            int64_t n, tarn_error *err);
-/* One candidate byte string (dictionary entries, merges). */
-int tarn__pq_acc_add_one(const tarn_pq_column *c, tarn__pq_acc *a, const uint8_t *p, size_t n,
-                         tarn_error *err);
 /* Folds src's bounds and counts into dst. */
 int tarn__pq_acc_merge(const tarn_pq_column *c, tarn__pq_acc *dst, const tarn__pq_acc *src,
                        tarn_error *err);
@@ -219,15 +216,8 @@ struct tarn__pq_sink {
   int64_t offset; /* bytes written so far = offset of the next byte in the file */
 };
 
-/* Opens a writer on any sink (tests use this for failing sinks). Takes the sink, also
- * on failure (it is aborted then). */
-int tarn__pq_writer_open_sink(tarn__pq_sink *sink, const tarn_pq_schema *schema,
-                              const tarn_pq_writer_options *opts, tarn_pq_writer **out,
-                              tarn_error *err);
 /* The footer built so far (row groups already flushed). For tests. */
 const tarn_pq_file_meta *tarn__pq_writer_meta(const tarn_pq_writer *w);
-/* Validates a schema for writing; TARN_EINVAL naming the column. */
-int tarn__pq_schema_check(const tarn_pq_schema *s, tarn_error *err);
 
 /* Rows per data page at most (besides page_size), as parquet-mr's default: keeps the
  * page index useful for columns that encode very small. */

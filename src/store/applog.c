@@ -146,15 +146,9 @@ static int list_batches(tarn_store *st, const char *prefix, batch_set *out, tarn
       uint64_t lo, hi;
       if (parse_name(l.entries[i].key + plen, &lo, &hi) != 0)
         continue;
-      if (out->n == out->cap) {
-        size_t ncap = out->cap ? out->cap * 2 : 32;
-        batch_file *nf = tarn_reallocarray(out->f, ncap, sizeof(*nf));
-        if (nf == NULL) {
-          rc = tarn_error_set(err, TARN_ENOMEM, "out of memory listing %s", prefix);
-          goto out;
-        }
-        out->f = nf;
-        out->cap = ncap;
+      if (TARN_GROW(out->f, out->cap, out->n + 1, 32) != 0) {
+        rc = tarn_error_set(err, TARN_ENOMEM, "out of memory listing %s", prefix);
+        goto out;
       }
       out->f[out->n].key = tarn_strdup(l.entries[i].key);
       if (out->f[out->n].key == NULL) {
@@ -460,16 +454,10 @@ int tarn_applog_append(tarn_applog *log, json_t *rec, char id_out[TARN_UUID_STR_
                           "append log %s: %zu records are waiting to be flushed (limit %zu)",
                           log->prefix, n, log->max_buffered);
   }
-  if (log->n == log->cap) {
-    size_t ncap = log->cap ? log->cap * 2 : 64;
-    rec_line *nr = tarn_reallocarray(log->recs, ncap, sizeof(*nr));
-    if (nr == NULL) {
-      pthread_mutex_unlock(&log->mu);
-      tarn_free(text);
-      return tarn_error_set(err, TARN_ENOMEM, "out of memory appending a record");
-    }
-    log->recs = nr;
-    log->cap = ncap;
+  if (TARN_GROW(log->recs, log->cap, log->n + 1, 64) != 0) {
+    pthread_mutex_unlock(&log->mu);
+    tarn_free(text);
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory appending a record");
   }
   now = tarn_clock_mono_ns();
   if (log->n == 0)

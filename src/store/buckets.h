@@ -26,6 +26,14 @@
  *   buckets      the configured stores by name and role; reads that fail on the primary
  *                fall back to the rescue bucket; every failure is journaled and counted;
  *                reachability probes (buckets.c)
+ *
+ * Threads. The registry is built on one thread (tarn_buckets_create, _add, _from_config,
+ * _set_journal, _protect_path), then shared: the bucket operations, probes, counters and
+ * status may be called from any thread (each bucket locks its own state; the registry
+ * locks its list). An append log and the error journal are shared objects too: appends,
+ * records, queries and flushes may come from any thread (functions marked Thread-safe
+ * below); open and close run on one thread, close after the last user. Readers and
+ * writers a bucket hands out are the store's (store.h): one thread at a time.
  */
 
 /* ======================================================================== */

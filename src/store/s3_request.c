@@ -1,5 +1,6 @@
 /* s3_request.c - one signed S3 request over libcurl: URLs, encoding, retries, errors. */
 #include <curl/curl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,34 +448,58 @@ static int set_opt_failed(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err)
 
 /* ---- the request ---- */
 
-int tarn__s3_do(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err) {
-  CURL *h = NULL;
-  struct curl_slist *hdrs = NULL, *nh, *connect = NULL;
-  tarn_buf url, line;
+/* One call of tarn__s3_do: what its setup, attempts and cleanup share. */
+typedef struct s3_call {
+  tarn__s3_store *s3;
+  tarn__s3_req *rq;
+  CURL *h;
+  struct curl_slist *hdrs, *connect;
   attempt at;
   char errbuf[CURL_ERROR_SIZE];
+  char t[TARN_STORE_KEY_MAX + 64]; /* "GET s3://bucket/key", for messages */
+  size_t out_base;                 /* rq->out's length before the call */
+  int is_head, is_put, is_post, is_get_like;
+  int maybe_applied; /* a write attempt reached the server and may have been applied */
+} s3_call;
+
+/* What one attempt came to. */
+typedef struct outcome {
+  CURLcode res;
+  int done;      /* no further attempt: rc is the answer */
+  int rc;
+  int code;      /* when !done: the failure's tarn_code */
+  int retriable;
+  const char *what; /* a curl failure in words */
+  tarn__s3_errinfo ei;
+} outcome;
+
+static int add_header(s3_call *c, tarn_buf *line, tarn_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int add_header(s3_call *c, tarn_buf *line, tarn_error *err, const char *fmt, ...) {
+  struct curl_slist *nh;
+  va_list ap;
+  int rc;
+  tarn_buf_reset(line);
+  va_start(ap, fmt);
+  rc = tarn_buf_vappendf(line, err, fmt, ap);
+  va_end(ap);
+  if (rc != 0)
+    return rc;
+  nh = curl_slist_append(c->hdrs, line->data);
+  if (nh == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "%s: out of memory for headers", c->t);
+  c->hdrs = nh;
+  return 0;
+}
+
+/* The headers we send ourselves; curl adds Host, Authorization and x-amz-date. */
+static int build_headers(s3_call *c, tarn_error *err) {
+  const tarn__s3_req *rq = c->rq;
   char sha_hex[TARN_SHA256_HEX_LEN];
-  char t[TARN_STORE_KEY_MAX + 64];
-  size_t out_base = rq->out != NULL ? rq->out->len : 0;
-  unsigned attempt_no;
-  int rc = 0, ok = 1, maybe_applied = 0;
-  int is_head = strcmp(rq->method, "HEAD") == 0;
-  int is_put = strcmp(rq->method, "PUT") == 0;
-  int is_post = strcmp(rq->method, "POST") == 0;
-  int is_get_like = is_head || strcmp(rq->method, "GET") == 0;
-
-  tarn_buf_init(&url, 8 * TARN__S3_KEY_MAX);
+  tarn_buf line;
+  int rc = 0;
   tarn_buf_init(&line, 8192);
-  memset(&at, 0, sizeof(at));
-  at.rq = rq;
-  tarn_buf_init(&at.errbody, TARN__S3_ERRBODY_MAX);
-  rq->status = 0;
-  rq->content_length = -1;
-  rq->mtime_us = 0;
-  rq->etag[0] = rq->request_id[0] = rq->s3_code[0] = '\0';
-  rq->attempts = 0;
-  target(s3, rq, t, sizeof(t));
-
   /* x-amz-content-sha256: the body's hash, computed once for every attempt. */
   if (rq->body_sha256 == NULL) {
     uint8_t d[TARN_SHA256_LEN];
@@ -485,52 +510,35 @@ int tarn__s3_do(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err) {
   } else {
     snprintf(sha_hex, sizeof(sha_hex), "%s", rq->body_sha256);
   }
-
-  rc = tarn__s3_url(s3, rq->key, rq->query, &url, err);
-  if (rc != 0)
-    goto out;
-
-#define ADD_HEADER(...)                                                                     \
-  do {                                                                                      \
-    tarn_buf_reset(&line);                                                                  \
-    rc = tarn_buf_appendf(&line, err, __VA_ARGS__);                                         \
-    if (rc != 0)                                                                            \
-      goto out;                                                                             \
-    nh = curl_slist_append(hdrs, line.data);                                                \
-    if (nh == NULL) {                                                                       \
-      rc = tarn_error_set(err, TARN_ENOMEM, "%s: out of memory for headers", t);           \
-      goto out;                                                                             \
-    }                                                                                       \
-    hdrs = nh;                                                                              \
-  } while (0)
-
-  ADD_HEADER("x-amz-content-sha256: %s", sha_hex);
-  if (s3->token != NULL)
-    ADD_HEADER("x-amz-security-token: %s", s3->token);
-  if (rq->if_none_match != NULL)
-    ADD_HEADER("If-None-Match: %s", rq->if_none_match);
-  if (rq->range != NULL)
-    ADD_HEADER("Range: %s", rq->range);
+  rc = add_header(c, &line, err, "x-amz-content-sha256: %s", sha_hex);
+  if (rc == 0 && c->s3->token != NULL)
+    rc = add_header(c, &line, err, "x-amz-security-token: %s", c->s3->token);
+  if (rc == 0 && rq->if_none_match != NULL)
+    rc = add_header(c, &line, err, "If-None-Match: %s", rq->if_none_match);
+  if (rc == 0 && rq->range != NULL)
+    rc = add_header(c, &line, err, "Range: %s", rq->range);
   /* POSTs always name their type: curl would add a form-urlencoded one. (An empty
    * "Name:" line, curl's way to suppress a header, must not be used: curl 7.88 signs
    * it as an empty header that is then not sent.) */
-  if (rq->content_type != NULL)
-    ADD_HEADER("Content-Type: %s", rq->content_type);
-#undef ADD_HEADER
+  if (rc == 0 && rq->content_type != NULL)
+    rc = add_header(c, &line, err, "Content-Type: %s", rq->content_type);
+out:
+  tarn_buf_free(&line);
+  return rc;
+}
 
-  h = handle_get(s3);
-  if (h == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "%s: cannot create a curl handle", t);
-    goto out;
-  }
-  errbuf[0] = '\0';
+/* Sets the handle's options for this request: URL, signing, limits, callbacks, method. */
+static int set_options(s3_call *c, const char *url, tarn_error *err) {
+  tarn__s3_store *s3 = c->s3;
+  tarn__s3_req *rq = c->rq;
+  CURL *h = c->h;
   /* The access key and secret go to curl's signer only; curl never prints them. */
-  ok = curl_easy_setopt(h, CURLOPT_URL, url.data) == CURLE_OK &&
+  int ok = curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s3->sigv4) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_USERNAME, s3->access_key) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_PASSWORD, s3->secret) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) == CURLE_OK &&
+       curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->hdrs) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
        /* curl 7.88 sends "Expect: 100-continue" with every PUT (unsigned: it is added
@@ -540,172 +548,261 @@ int tarn__s3_do(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err) {
         * sign a header it does not send.) */
        curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS,
                         rq->body_len >= ((size_t)1 << 20) ? 300L : 0L) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
+       curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)s3->connect_timeout_ms) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)s3->request_timeout_ms) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, s3->insecure ? 0L : 1L) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, s3->insecure ? 0L : 2L) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_HEADERDATA, &at) == CURLE_OK &&
+       curl_easy_setopt(h, CURLOPT_HEADERDATA, &c->at) == CURLE_OK &&
        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_WRITEDATA, &at) == CURLE_OK;
+       curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->at) == CURLE_OK;
   if (ok && s3->ca_file != NULL)
     ok = curl_easy_setopt(h, CURLOPT_CAINFO, s3->ca_file) == CURLE_OK;
   if (ok && s3->connect_to != NULL) { /* test hook */
-    connect = curl_slist_append(NULL, s3->connect_to);
-    ok = connect != NULL && curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect) == CURLE_OK;
+    c->connect = curl_slist_append(NULL, s3->connect_to);
+    ok = c->connect != NULL && curl_easy_setopt(h, CURLOPT_CONNECT_TO, c->connect) == CURLE_OK;
   }
-  if (ok && is_head) {
+  if (ok && c->is_head) {
     ok = curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK;
-  } else if (ok && is_put) {
+  } else if (ok && c->is_put) {
     ok = curl_easy_setopt(h, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
          curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len) == CURLE_OK;
-  } else if (ok && is_post) {
+  } else if (ok && c->is_post) {
     ok = curl_easy_setopt(h, CURLOPT_POST, 1L) == CURLE_OK &&
          curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len) == CURLE_OK;
   } else if (ok && strcmp(rq->method, "GET") != 0) {
     ok = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method) == CURLE_OK;
   }
-  if (ok && (is_put || is_post))
+  if (ok && (c->is_put || c->is_post))
     ok = curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read) == CURLE_OK &&
-         curl_easy_setopt(h, CURLOPT_READDATA, &at) == CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_READDATA, &c->at) == CURLE_OK &&
          curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek) == CURLE_OK &&
-         curl_easy_setopt(h, CURLOPT_SEEKDATA, &at) == CURLE_OK;
-  if (!ok) {
-    rc = set_opt_failed(s3, rq, err);
-    goto out;
+         curl_easy_setopt(h, CURLOPT_SEEKDATA, &c->at) == CURLE_OK;
+  return ok ? 0 : set_opt_failed(s3, rq, err);
+}
+
+/* Request setup, done once for all attempts: headers (with the body's hash), URL, a
+ * pooled handle and its options. */
+static int call_setup(s3_call *c, tarn_error *err) {
+  tarn_buf url;
+  int rc;
+  tarn_buf_init(&url, 8 * TARN__S3_KEY_MAX);
+  rc = build_headers(c, err);
+  if (rc == 0)
+    rc = tarn__s3_url(c->s3, c->rq->key, c->rq->query, &url, err);
+  if (rc == 0) {
+    c->h = handle_get(c->s3);
+    if (c->h == NULL)
+      rc = tarn_error_set(err, TARN_ENOMEM, "%s: cannot create a curl handle", c->t);
   }
+  c->errbuf[0] = '\0';
+  /* curl copies the URL (CURLOPT_URL strings are copied), so url may go */
+  if (rc == 0)
+    rc = set_options(c, url.data, err);
+  tarn_buf_free(&url);
+  return rc;
+}
 
-  for (attempt_no = 1;; attempt_no++) {
-    CURLcode res;
-    int code = 0, retriable = 0;
-    const char *what = "";
-    tarn__s3_errinfo ei;
-    uint64_t delay, rnd;
+/* Cuts rq->out back to what it held before the call. */
+static void restore_out(s3_call *c) {
+  tarn_buf *o = c->rq->out;
+  if (o != NULL && o->data != NULL) {
+    o->len = c->out_base;
+    o->data[c->out_base] = '\0';
+  }
+}
 
-    /* fresh state: the body is re-sent from its start, the output restored */
-    at.status = 0;
-    at.too_big = at.oom = 0;
-    at.skipped = at.kept = 0;
-    at.body_off = 0;
-    tarn_buf_reset(&at.errbody);
-    if (rq->out != NULL && rq->out->data != NULL) {
-      rq->out->len = out_base;
-      rq->out->data[out_base] = '\0';
-    }
-    errbuf[0] = '\0';
-    rq->attempts = attempt_no;
-    rq->request_id[0] = rq->s3_code[0] = '\0';
+/* One attempt from a fresh state: the body is re-sent from its start, the output
+ * restored. */
+static CURLcode attempt_once(s3_call *c, unsigned attempt_no) {
+  attempt *at = &c->at;
+  CURLcode res;
+  at->status = 0;
+  at->too_big = at->oom = 0;
+  at->skipped = at->kept = 0;
+  at->body_off = 0;
+  tarn_buf_reset(&at->errbody);
+  restore_out(c);
+  c->errbuf[0] = '\0';
+  c->rq->attempts = attempt_no;
+  c->rq->request_id[0] = c->rq->s3_code[0] = '\0';
+  res = curl_easy_perform(c->h);
+  if (res == CURLE_OK) {
+    long st = 0;
+    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &st);
+    at->status = st;
+  }
+  c->rq->status = at->status;
+  return res;
+}
 
-    res = curl_easy_perform(h);
-    if (res == CURLE_OK) {
-      long st = 0;
-      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
-      at.status = st;
+/* What an attempt's result means: success, a failure that ends the call at once (the
+ * response does not fit, no memory), or a failure with its code and retry class. */
+static void classify(s3_call *c, CURLcode res, outcome *o, tarn_error *err) {
+  tarn__s3_req *rq = c->rq;
+  const attempt *at = &c->at;
+  memset(o, 0, sizeof(*o));
+  o->res = res;
+  o->what = "";
+  if (at->too_big) {
+    o->done = 1;
+    if (rq->content_length >= 0)
+      o->rc = tarn_error_set(err, TARN_ETOOBIG,
+                             "%s: the object (%lld bytes) does not fit the buffer's limit of "
+                             "%zu bytes (%zu in use)",
+                             c->t, (long long)rq->content_length, rq->out->max, c->out_base);
+    else
+      o->rc = tarn_error_set(err, TARN_ETOOBIG,
+                             "%s: the response outgrew the buffer's limit of %zu bytes (%zu in "
+                             "use)",
+                             c->t, rq->out->max, c->out_base);
+    return;
+  }
+  if (at->oom) {
+    o->done = 1;
+    o->rc = tarn_error_set(err, TARN_ENOMEM, "%s: out of memory for the response", c->t);
+    return;
+  }
+  if (res != CURLE_OK) {
+    o->code = curl_code(res, &o->retriable, &o->what);
+  } else if (is_2xx(at->status)) {
+    if (!(rq->error_in_200 && rq->out != NULL &&
+          body_is_error(rq->out->data + c->out_base, rq->out->len - c->out_base))) {
+      o->done = 1;
+      return;
     }
-    rq->status = at.status;
-    ei.code[0] = ei.message[0] = ei.request_id[0] = '\0';
+    /* CompleteMultipartUpload may answer 200 and then report a failure in the body */
+    tarn__s3_parse_error(rq->out->data + c->out_base, rq->out->len - c->out_base, &o->ei);
+    o->code = TARN_EIO;
+    o->retriable = strcmp(o->ei.code, "InternalError") == 0 ||
+                   strcmp(o->ei.code, "SlowDown") == 0 ||
+                   strcmp(o->ei.code, "ServiceUnavailable") == 0;
+  } else {
+    tarn__s3_parse_error(at->errbody.data, at->errbody.len, &o->ei);
+    o->code = tarn__s3_status_code(at->status, o->ei.code, rq->if_none_match != NULL);
+    o->retriable = tarn__s3_status_retriable(at->status, o->ei.code);
+  }
+  snprintf(rq->s3_code, sizeof(rq->s3_code), "%s", o->ei.code);
+  if (o->ei.request_id[0] != '\0')
+    snprintf(rq->request_id, sizeof(rq->request_id), "%s", o->ei.request_id);
+  /* A conditional write retried after an attempt that may have been applied: its 412
+   * (or a completion's NoSuchUpload) may be our own earlier success. */
+  if (c->maybe_applied && res == CURLE_OK &&
+      ((at->status == 412 && rq->if_none_match != NULL) ||
+       (at->status == 404 && c->is_post && strcmp(o->ei.code, "NoSuchUpload") == 0))) {
+    o->code = TARN_EUNKNOWN_OUTCOME;
+    o->retriable = 0;
+  }
+  /* a write that reached the server and then failed may have been applied */
+  if (o->retriable && !c->is_get_like && res != CURLE_COULDNT_CONNECT &&
+      res != CURLE_COULDNT_RESOLVE_HOST)
+    c->maybe_applied = 1;
+}
 
-    if (at.too_big) {
-      tarn_buf *o = rq->out;
-      if (rq->content_length >= 0)
-        rc = tarn_error_set(err, TARN_ETOOBIG,
-                            "%s: the object (%lld bytes) does not fit the buffer's limit of %zu "
-                            "bytes (%zu in use)",
-                            t, (long long)rq->content_length, o->max, out_base);
-      else
-        rc = tarn_error_set(err, TARN_ETOOBIG,
-                            "%s: the response outgrew the buffer's limit of %zu bytes (%zu in "
-                            "use)",
-                            t, o->max, out_base);
-      break;
-    }
-    if (at.oom) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "%s: out of memory for the response", t);
-      break;
-    }
-    if (res != CURLE_OK) {
-      code = curl_code(res, &retriable, &what);
-    } else if (is_2xx(at.status)) {
-      if (!(rq->error_in_200 && rq->out != NULL &&
-            body_is_error(rq->out->data + out_base, rq->out->len - out_base))) {
-        rc = 0;
-        break;
-      }
-      /* CompleteMultipartUpload may answer 200 and then report a failure in the body */
-      tarn__s3_parse_error(rq->out->data + out_base, rq->out->len - out_base, &ei);
-      code = TARN_EIO;
-      retriable = strcmp(ei.code, "InternalError") == 0 || strcmp(ei.code, "SlowDown") == 0 ||
-                  strcmp(ei.code, "ServiceUnavailable") == 0;
-    } else {
-      tarn__s3_parse_error(at.errbody.data, at.errbody.len, &ei);
-      code = tarn__s3_status_code(at.status, ei.code, rq->if_none_match != NULL);
-      retriable = tarn__s3_status_retriable(at.status, ei.code);
-    }
-    snprintf(rq->s3_code, sizeof(rq->s3_code), "%s", ei.code);
-    if (ei.request_id[0] != '\0')
-      snprintf(rq->request_id, sizeof(rq->request_id), "%s", ei.request_id);
-    /* A conditional write retried after an attempt that may have been applied: its 412
-     * (or a completion's NoSuchUpload) may be our own earlier success. */
-    if (maybe_applied && res == CURLE_OK &&
-        ((at.status == 412 && rq->if_none_match != NULL) ||
-         (at.status == 404 && is_post && strcmp(ei.code, "NoSuchUpload") == 0))) {
-      code = TARN_EUNKNOWN_OUTCOME;
-      retriable = 0;
-    }
-    /* a write that reached the server and then failed may have been applied */
-    if (retriable && !is_get_like && res != CURLE_COULDNT_CONNECT &&
-        res != CURLE_COULDNT_RESOLVE_HOST)
-      maybe_applied = 1;
+/* The retry decision: a retriable failure with attempts left waits its backoff (logged)
+ * and returns 1. */
+static int retry_after(s3_call *c, const outcome *o, unsigned attempt_no) {
+  uint64_t delay, rnd;
+  if (!o->retriable || attempt_no >= c->s3->max_attempts)
+    return 0;
+  if (tarn_random_bytes(&rnd, sizeof(rnd), NULL) != 0)
+    rnd = tarn_clock_mono_ns();
+  delay = tarn__s3_backoff_ms(attempt_no, rnd);
+  tarn_log_warn("s3 request failed; retrying",
+                "op=%s bucket=%s key=%s status=%ld error=%s attempt=%u max_attempts=%u "
+                "backoff_ms=%llu",
+                c->rq->op, c->s3->bucket, c->rq->key ? c->rq->key : "", c->at.status,
+                o->res != CURLE_OK ? curl_easy_strerror(o->res)
+                : o->ei.code[0]    ? o->ei.code
+                                   : reason(c->at.status),
+                attempt_no, c->s3->max_attempts, (unsigned long long)delay);
+  tarn_sleep_ms(delay);
+  return 1;
+}
 
-    if (retriable && attempt_no < s3->max_attempts) {
-      if (tarn_random_bytes(&rnd, sizeof(rnd), NULL) != 0)
-        rnd = tarn_clock_mono_ns();
-      delay = tarn__s3_backoff_ms(attempt_no, rnd);
-      tarn_log_warn("s3 request failed; retrying",
-                    "op=%s bucket=%s key=%s status=%ld error=%s attempt=%u max_attempts=%u "
-                    "backoff_ms=%llu",
-                    rq->op, s3->bucket, rq->key ? rq->key : "", at.status,
-                    res != CURLE_OK ? curl_easy_strerror(res)
-                    : ei.code[0] ? ei.code
-                                 : reason(at.status),
-                    attempt_no, s3->max_attempts, (unsigned long long)delay);
-      tarn_sleep_ms(delay);
-      continue;
-    }
-
-    /* give up: one detail with everything a user needs */
-    if (res != CURLE_OK) {
-      rc = tarn_error_set(err, code, "%s: %s (%s)%s", t, what,
-                          errbuf[0] ? errbuf : curl_easy_strerror(res),
+/* Giving up: one detail with everything a user needs. */
+static int give_up(s3_call *c, outcome *o, unsigned attempt_no, tarn_error *err) {
+  tarn__s3_req *rq = c->rq;
+  char rid[160] = "";
+  tarn_error lm;
+  if (o->res != CURLE_OK)
+    return tarn_error_set(err, o->code, "%s: %s (%s)%s", c->t, o->what,
+                          c->errbuf[0] ? c->errbuf : curl_easy_strerror(o->res),
                           attempt_no > 1 ? "; gave up after retries" : "");
-    } else {
-      /* The detail keeps the status, the S3 error code and the request id, which is what
-       * an operator quotes to the provider. The server's free-text <Message> goes to the
-       * log only: an error detail may be shown to HTTP clients, and upstream text is not
-       * ours to pass on. Code and id are cut to the characters S3 uses for them. */
-      char rid[160] = "";
-      tarn_error lm;
-      safe_token(ei.code);
-      safe_token(rq->request_id);
-      if (rq->request_id[0] != '\0')
-        snprintf(rid, sizeof(rid), " (request id %s)", rq->request_id);
-      if (ei.message[0] != '\0') {
-        tarn_error_set(&lm, code, "%s", ei.message);
-        tarn__s3_scrub(s3, &lm);
-        tarn_log_warn("s3 request failed", "op=%s bucket=%s key=%s status=%ld code=%s "
-                      "request_id=%s message=%s", rq->op, s3->bucket, rq->key ? rq->key : "",
-                      at.status, ei.code, rq->request_id, lm.detail);
-      }
-      rc = tarn_error_set(err, code, "%s: %ld %s%s%s", t, at.status,
-                          ei.code[0] ? ei.code : reason(at.status), rid,
-                          code == TARN_EUNKNOWN_OUTCOME
-                              ? "; an earlier attempt was cut off after sending and may have "
-                                "succeeded: check before retrying"
-                          : attempt_no > 1 ? "; gave up after retries"
-                                           : "");
+  /* The detail keeps the status, the S3 error code and the request id, which is what
+   * an operator quotes to the provider. The server's free-text <Message> goes to the
+   * log only: an error detail may be shown to HTTP clients, and upstream text is not
+   * ours to pass on. Code and id are cut to the characters S3 uses for them. */
+  safe_token(o->ei.code);
+  safe_token(rq->request_id);
+  if (rq->request_id[0] != '\0')
+    snprintf(rid, sizeof(rid), " (request id %s)", rq->request_id);
+  if (o->ei.message[0] != '\0') {
+    tarn_error_set(&lm, o->code, "%s", o->ei.message);
+    tarn__s3_scrub(c->s3, &lm);
+    tarn_log_warn("s3 request failed", "op=%s bucket=%s key=%s status=%ld code=%s "
+                  "request_id=%s message=%s", rq->op, c->s3->bucket, rq->key ? rq->key : "",
+                  c->at.status, o->ei.code, rq->request_id, lm.detail);
+  }
+  return tarn_error_set(err, o->code, "%s: %ld %s%s%s", c->t, c->at.status,
+                        o->ei.code[0] ? o->ei.code : reason(c->at.status), rid,
+                        o->code == TARN_EUNKNOWN_OUTCOME
+                            ? "; an earlier attempt was cut off after sending and may have "
+                              "succeeded: check before retrying"
+                        : attempt_no > 1 ? "; gave up after retries"
+                                         : "");
+}
+
+static void call_free(s3_call *c) {
+  if (c->h != NULL) {
+    /* drop pointers into this frame before the handle idles in the pool */
+    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(c->h, CURLOPT_CONNECT_TO, NULL);
+    handle_put(c->s3, c->h);
+  }
+  curl_slist_free_all(c->hdrs);
+  curl_slist_free_all(c->connect);
+  tarn_buf_free(&c->at.errbody);
+}
+
+int tarn__s3_do(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err) {
+  s3_call c;
+  outcome o;
+  unsigned attempt_no;
+  int rc;
+
+  memset(&c, 0, sizeof(c));
+  c.s3 = s3;
+  c.rq = rq;
+  c.at.rq = rq;
+  c.out_base = rq->out != NULL ? rq->out->len : 0;
+  c.is_head = strcmp(rq->method, "HEAD") == 0;
+  c.is_put = strcmp(rq->method, "PUT") == 0;
+  c.is_post = strcmp(rq->method, "POST") == 0;
+  c.is_get_like = c.is_head || strcmp(rq->method, "GET") == 0;
+  tarn_buf_init(&c.at.errbody, TARN__S3_ERRBODY_MAX);
+  rq->status = 0;
+  rq->content_length = -1;
+  rq->mtime_us = 0;
+  rq->etag[0] = rq->request_id[0] = rq->s3_code[0] = '\0';
+  rq->attempts = 0;
+  target(s3, rq, c.t, sizeof(c.t));
+
+  rc = call_setup(&c, err);
+  if (rc != 0)
+    goto out;
+  for (attempt_no = 1;; attempt_no++) {
+    classify(&c, attempt_once(&c, attempt_no), &o, err);
+    if (o.done) {
+      rc = o.rc;
+      break;
     }
-    break;
+    if (!retry_after(&c, &o, attempt_no)) {
+      rc = give_up(&c, &o, attempt_no, err);
+      break;
+    }
   }
   if (err != NULL && rc != 0) {
     err->http_status = (int)rq->status;
@@ -713,23 +810,10 @@ int tarn__s3_do(tarn__s3_store *s3, tarn__s3_req *rq, tarn_error *err) {
   }
 
 out:
-  if (rc != 0 && rq->out != NULL && rq->out->data != NULL) {
-    rq->out->len = out_base;
-    rq->out->data[out_base] = '\0';
-  }
+  if (rc != 0)
+    restore_out(&c);
   if (rc != 0)
     tarn__s3_scrub(s3, err);
-  if (h != NULL) {
-    /* drop pointers into this frame before the handle idles in the pool */
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
-    handle_put(s3, h);
-  }
-  curl_slist_free_all(hdrs);
-  curl_slist_free_all(connect);
-  tarn_buf_free(&at.errbody);
-  tarn_buf_free(&line);
-  tarn_buf_free(&url);
+  call_free(&c);
   return rc;
 }

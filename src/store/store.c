@@ -325,14 +325,8 @@ int tarn_store_list_push(tarn_store_listing *l, const char *key, uint64_t size, 
                          tarn_error *err) {
   tarn_store_entry *e;
   char *k;
-  if (l->count == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 16;
-    e = tarn_reallocarray(l->entries, ncap, sizeof(*e));
-    if (e == NULL)
-      return tarn_error_set(err, TARN_ENOMEM, "listing: cannot grow to %zu entries", ncap);
-    l->entries = e;
-    l->cap = ncap;
-  }
+  if (TARN_GROW(l->entries, l->cap, l->count + 1, 16) != 0)
+    return tarn_error_set(err, TARN_ENOMEM, "listing: cannot grow past %zu entries", l->cap);
   k = tarn_strdup(key);
   if (k == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "listing: cannot copy key '%s'", key);

@@ -21,6 +21,13 @@
  * Visibility: a put is atomic. Readers see either no object or the whole object, never
  * a prefix of it, even if the writer crashes at any point. A put that returned 0 is
  * durable (file data and directory entries fsynced on local disk).
+ *
+ * Threads. A tarn_store may be shared: its operations (open a writer or reader, get,
+ * head, list, delete) may be called from any number of threads at once (the local
+ * backend keeps no mutable state per store; S3 pools its curl handles under a lock; the
+ * fault-injecting wrapper locks its rules). Configure a store (fault rules, test hooks)
+ * before sharing it, and destroy it after the last user. A tarn_store_writer, a
+ * tarn_store_reader and a tarn_store_listing belong to one thread at a time.
  */
 
 #define TARN_STORE_KEY_MAX 1024

@@ -340,16 +340,10 @@ int tarn_store_faulty_add(tarn_store *st, tarn_store_fault_op op, tarn_store_fau
       return tarn_error_set(err, TARN_ENOMEM, "faulty_add: out of memory");
   }
   pthread_mutex_lock(&fs->mu);
-  if (fs->count == fs->cap) {
-    size_t ncap = fs->cap ? fs->cap * 2 : 8;
-    fault_rule *nr = tarn_reallocarray(fs->rules, ncap, sizeof(*nr));
-    if (nr == NULL) {
-      pthread_mutex_unlock(&fs->mu);
-      tarn_free(r.prefix);
-      return tarn_error_set(err, TARN_ENOMEM, "faulty_add: out of memory");
-    }
-    fs->rules = nr;
-    fs->cap = ncap;
+  if (TARN_GROW(fs->rules, fs->cap, fs->count + 1, 8) != 0) {
+    pthread_mutex_unlock(&fs->mu);
+    tarn_free(r.prefix);
+    return tarn_error_set(err, TARN_ENOMEM, "faulty_add: out of memory");
   }
   fs->rules[fs->count++] = r;
   pthread_mutex_unlock(&fs->mu);

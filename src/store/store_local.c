@@ -705,15 +705,9 @@ static int read_dir(local_store *ls, const char *path, const char *op, entry_fn 
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
         (kind = keep(arg, dirfd(d), de)) < 0)
       continue;
-    if (v->count == v->cap) {
-      size_t ncap = v->cap ? v->cap * 2 : 32;
-      char **nn = tarn_reallocarray(v->names, ncap, sizeof(*nn));
-      if (nn == NULL) {
-        rc = tarn_error_set(err, TARN_ENOMEM, "%s: out of memory reading '%s'", op, path);
-        break;
-      }
-      v->names = nn;
-      v->cap = ncap;
+    if (TARN_GROW(v->names, v->cap, v->count + 1, 32) != 0) {
+      rc = tarn_error_set(err, TARN_ENOMEM, "%s: out of memory reading '%s'", op, path);
+      break;
     }
     n = strlen(de->d_name);
     name = tarn_malloc(n + 2);

@@ -351,14 +351,8 @@ static int read_header(tarn_avro_reader *r, tarn_error *err) {
     for (; count > 0; count--) {
       size_t klen, vlen;
       rmeta *m;
-      if (r->nmeta == cap) {
-        size_t ncap = cap ? cap * 2 : 8;
-        rmeta *nm = tarn_reallocarray(r->meta, ncap, sizeof(*nm));
-        if (nm == NULL)
-          return tarn_error_set(err, TARN_ENOMEM, "avro: reading the header: out of memory");
-        r->meta = nm;
-        cap = ncap;
-      }
+      if (TARN_GROW(r->meta, cap, r->nmeta + 1, 8) != 0)
+        return tarn_error_set(err, TARN_ENOMEM, "avro: reading the header: out of memory");
       m = &r->meta[r->nmeta];
       if ((rc = get_len(&d, &klen, "metadata key length")) != 0)
         return rc;

@@ -349,15 +349,9 @@ static int parse_record(parse_ctx *c, const json_t *obj, const char *ns, int dep
     fd->has_field_id = get_id_attr(f, "field-id", &fd->field_id);
     fd->default_value = json_object_get(f, "default");
     if (fd->default_value != NULL) {
-      if (c->ndefaults == c->defaults_cap) {
-        size_t ncap = c->defaults_cap ? c->defaults_cap * 2 : 16;
-        pending_default *nd = tarn_reallocarray(c->defaults, ncap, sizeof(*nd));
-        if (nd == NULL) {
-          rc = tarn_error_set(c->err, TARN_ENOMEM, "avro schema: out of memory");
-          goto out;
-        }
-        c->defaults = nd;
-        c->defaults_cap = ncap;
+      if (TARN_GROW(c->defaults, c->defaults_cap, c->ndefaults + 1, 16) != 0) {
+        rc = tarn_error_set(c->err, TARN_ENOMEM, "avro schema: out of memory");
+        goto out;
       }
       c->defaults[c->ndefaults].field = fd;
       c->defaults[c->ndefaults].record = n->fullname;

@@ -564,15 +564,9 @@ int tarn_avro_writer_set_meta(tarn_avro_writer *w, const char *key, const void *
       return 0;
     }
   }
-  if (w->nmeta == w->meta_cap) {
-    size_t ncap = w->meta_cap ? w->meta_cap * 2 : 8;
-    m = tarn_reallocarray(w->meta, ncap, sizeof(*m));
-    if (m == NULL) {
-      tarn_free(copy);
-      return tarn_error_set(err, TARN_ENOMEM, "avro writer: out of memory");
-    }
-    w->meta = m;
-    w->meta_cap = ncap;
+  if (TARN_GROW(w->meta, w->meta_cap, w->nmeta + 1, 8) != 0) {
+    tarn_free(copy);
+    return tarn_error_set(err, TARN_ENOMEM, "avro writer: out of memory");
   }
   m = &w->meta[w->nmeta];
   m->key = tarn_strdup(key);

@@ -482,7 +482,7 @@ int tarn__expr_cmp_holds(tarn_expr_op op, int c) {
   return 0;
 }
 
-int tarn__expr_in_holds(const tarn_expr *e, const tarn_ice_value *v) {
+static int in_holds(const tarn_expr *e, const tarn_ice_value *v) {
   size_t lo = 0, hi = e->nvalues;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -513,7 +513,7 @@ int tarn__expr_leaf_eval(const tarn_expr *e, const tarn_ice_value *v) {
       return -1;
     if (value_is_nan(&e->type, v))
       return 0;
-    return tarn__expr_in_holds(e, v);
+    return in_holds(e, v);
   default:
     return -1;
   }
@@ -848,15 +848,9 @@ static int parse_test(pstate *p, const tarn_ice_field *f, tarn_expr **out) {
       }
       if ((rc = read_literal(p, 1, &lit)) != 0 || (rc = typed_literal(p, f, &lit, &v, &store)) != 0)
         goto out;
-      if (nvals == cap) {
-        size_t ncap = cap ? cap * 2 : 8;
-        tarn_ice_value *nv = tarn_reallocarray(vals, ncap, sizeof(*nv));
-        if (nv == NULL) {
-          rc = tarn_error_set(p->err, TARN_ENOMEM, "out of memory parsing a predicate");
-          goto out;
-        }
-        vals = nv;
-        cap = ncap;
+      if (TARN_GROW(vals, cap, nvals + 1, 8) != 0) {
+        rc = tarn_error_set(p->err, TARN_ENOMEM, "out of memory parsing a predicate");
+        goto out;
       }
       vals[nvals++] = v;
       skip_ws(p);

@@ -16,14 +16,8 @@ typedef struct uri_set {
 } uri_set;
 
 static int set_add(uri_set *s, const char *uri, tarn_error *err) {
-  if (s->n == s->cap) {
-    size_t ncap = s->cap ? s->cap * 2 : 256;
-    char **ni = tarn_reallocarray(s->items, ncap, sizeof(*ni));
-    if (ni == NULL)
-      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    s->items = ni;
-    s->cap = ncap;
-  }
+  if (TARN_GROW(s->items, s->cap, s->n + 1, 256) != 0)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   s->items[s->n] = tarn_strdup(uri);
   if (s->items[s->n] == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");

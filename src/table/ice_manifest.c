@@ -39,7 +39,9 @@ int tarn__table_delete_uri(const tarn_table_io *io, const char *uri, const char 
   return 0;
 }
 
-int tarn_ice_partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_error *err) {
+/* The Avro type of a partition field whose values have Iceberg type t, as JSON text
+ * appended to out ("int", {"type":"int","logicalType":"date"}, ...). */
+static int partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_error *err) {
   switch (t->id) {
   case TARN_ICE_BOOLEAN: return tarn_buf_append_str(out, "\"boolean\"", err);
   case TARN_ICE_INT: return tarn_buf_append_str(out, "\"int\"", err);
@@ -139,7 +141,7 @@ static int manifest_schema_json(const tarn_ice_schema *schema, const tarn_ice_sp
     if (rc == 0)
       rc = tarn_buf_append_str(o, ",\"type\":[\"null\",", err);
     if (rc == 0)
-      rc = tarn_ice_partition_avro_type(&rt, o, err);
+      rc = partition_avro_type(&rt, o, err);
     if (rc == 0)
       rc = tarn_buf_appendf(o, err, "],\"default\":null,\"field-id\":%d}", (int)pf->field_id);
   }
@@ -425,6 +427,135 @@ static int acc_add(summary_acc *s, const tarn_ice_type *t, const tarn_ice_value 
   return rc;
 }
 
+/* The header metadata Iceberg readers expect: schema, spec, format version, content. */
+static int set_header_meta(tarn_avro_writer *w, const tarn_ice_schema *schema,
+                           const tarn_ice_spec *spec, const char *uri, tarn_error *err) {
+  json_t *schema_json = tarn_ice_schema_to_json(schema);
+  char *schema_text = schema_json ? json_dumps(schema_json, JSON_COMPACT) : NULL;
+  char *spec_text = spec_fields_json(spec), num[32];
+  int rc;
+  if (schema_text == NULL || spec_text == NULL) {
+    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory writing manifest %s", uri);
+    goto out;
+  }
+  rc = tarn_avro_writer_set_meta_str(w, "schema", schema_text, err);
+  snprintf(num, sizeof(num), "%d", (int)schema->schema_id);
+  if (rc == 0)
+    rc = tarn_avro_writer_set_meta_str(w, "schema-id", num, err);
+  if (rc == 0)
+    rc = tarn_avro_writer_set_meta_str(w, "partition-spec", spec_text, err);
+  snprintf(num, sizeof(num), "%d", (int)spec->spec_id);
+  if (rc == 0)
+    rc = tarn_avro_writer_set_meta_str(w, "partition-spec-id", num, err);
+  if (rc == 0)
+    rc = tarn_avro_writer_set_meta_str(w, "format-version", "2", err);
+  if (rc == 0)
+    rc = tarn_avro_writer_set_meta_str(w, "content", "data", err);
+out:
+  tarn_free(schema_text);
+  tarn_free(spec_text);
+  json_decref(schema_json);
+  return rc;
+}
+
+/* The Avro nodes of a manifest entry, its data file and its partition. */
+typedef struct entry_nodes {
+  const tarn_avro_node *root, *dfn, *partn;
+} entry_nodes;
+
+/* One manifest entry as an Avro record (in the arena). */
+static tarn_avro_value *entry_record(tarn_avro_arena *arena, const entry_nodes *nd,
+                                     const tarn_ice_spec *spec, const tarn_ice_type *ptypes,
+                                     const tarn_ice_manifest_entry *e) {
+  const tarn_ice_data_file *f = &e->file;
+  tarn_avro_value *rec = tarn_avro_record_new(arena, nd->root);
+  tarn_avro_value *df = tarn_avro_record_new(arena, nd->dfn);
+  tarn_avro_value *part = tarn_avro_record_new(arena, nd->partn), *offs;
+  size_t j;
+  tarn_avro_set(rec, "status", tarn_avro_int((int32_t)e->status));
+  tarn_avro_set(rec, "snapshot_id", e->snapshot_id >= 0 ? tarn_avro_long(e->snapshot_id)
+                                                        : tarn_avro_null());
+  tarn_avro_set(rec, "sequence_number", e->sequence_number >= 0
+                                            ? tarn_avro_long(e->sequence_number)
+                                            : tarn_avro_null());
+  tarn_avro_set(rec, "file_sequence_number", e->file_sequence_number >= 0
+                                                 ? tarn_avro_long(e->file_sequence_number)
+                                                 : tarn_avro_null());
+  tarn_avro_set(df, "content", tarn_avro_int((int32_t)f->content));
+  tarn_avro_set(df, "file_path", tarn_avro_str(f->file_path));
+  tarn_avro_set(df, "file_format", tarn_avro_str(f->file_format ? f->file_format : "PARQUET"));
+  for (j = 0; j < spec->nfields; j++)
+    tarn_avro_set_id(part, spec->fields[j].field_id,
+                     partition_value(arena, &ptypes[j], &f->partition[j]));
+  tarn_avro_set(df, "partition", tarn_avro_record(part));
+  tarn_avro_set(df, "record_count", tarn_avro_long(f->record_count));
+  tarn_avro_set(df, "file_size_in_bytes", tarn_avro_long(f->file_size));
+  tarn_avro_set(df, "column_sizes", long_map(arena, nd->dfn, "column_sizes", f, 0));
+  tarn_avro_set(df, "value_counts", long_map(arena, nd->dfn, "value_counts", f, 1));
+  tarn_avro_set(df, "null_value_counts", long_map(arena, nd->dfn, "null_value_counts", f, 2));
+  tarn_avro_set(df, "nan_value_counts", long_map(arena, nd->dfn, "nan_value_counts", f, 3));
+  tarn_avro_set(df, "lower_bounds", bound_map(arena, nd->dfn, "lower_bounds", f, 0));
+  tarn_avro_set(df, "upper_bounds", bound_map(arena, nd->dfn, "upper_bounds", f, 1));
+  if (f->nsplits > 0) {
+    offs = tarn_avro_values_new(arena, f->nsplits);
+    for (j = 0; offs != NULL && j < f->nsplits; j++)
+      offs[j] = tarn_avro_long(f->split_offsets[j]);
+    tarn_avro_set(df, "split_offsets", tarn_avro_array(offs, f->nsplits));
+  }
+  if (f->sort_order_id >= 0)
+    tarn_avro_set(df, "sort_order_id", tarn_avro_int(f->sort_order_id));
+  tarn_avro_set(rec, "data_file", tarn_avro_record(df));
+  return rec;
+}
+
+/* The manifest-list counts of one entry. */
+static void count_entry(tarn_ice_manifest_file *mf, const tarn_ice_manifest_entry *e) {
+  switch (e->status) {
+  case TARN_ICE_ADDED:
+    mf->added_files_count++;
+    mf->added_rows_count += e->file.record_count;
+    break;
+  case TARN_ICE_EXISTING:
+    mf->existing_files_count++;
+    mf->existing_rows_count += e->file.record_count;
+    break;
+  case TARN_ICE_DELETED:
+    mf->deleted_files_count++;
+    mf->deleted_rows_count += e->file.record_count;
+    break;
+  }
+}
+
+/* The manifest file's per-partition-field summaries from the accumulators. */
+static int partition_summaries(tarn_ice_manifest_file *mf, const tarn_ice_spec *spec,
+                               const tarn_ice_type *ptypes, const summary_acc *acc,
+                               const char *uri, tarn_error *err) {
+  size_t j;
+  int rc;
+  mf->npartitions = 0;
+  mf->partitions = tarn_calloc(spec->nfields ? spec->nfields : 1, sizeof(*mf->partitions));
+  if (mf->partitions == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory writing manifest %s", uri);
+  for (j = 0; j < spec->nfields; j++) {
+    tarn_ice_field_summary *fs = &mf->partitions[j];
+    tarn_buf_init(&fs->lower, TARN_BUF_UNLIMITED);
+    tarn_buf_init(&fs->upper, TARN_BUF_UNLIMITED);
+    mf->npartitions = j + 1;
+    fs->contains_null = acc[j].contains_null;
+    fs->contains_nan = (ptypes[j].id == TARN_ICE_FLOAT || ptypes[j].id == TARN_ICE_DOUBLE)
+                           ? acc[j].contains_nan : -1;
+    if (acc[j].any) {
+      fs->has_lower = fs->has_upper = 1;
+      rc = tarn_ice_value_serialize(&ptypes[j], &acc[j].lo, &fs->lower, err);
+      if (rc == 0)
+        rc = tarn_ice_value_serialize(&ptypes[j], &acc[j].hi, &fs->upper, err);
+      if (rc != 0)
+        return rc;
+    }
+  }
+  return 0;
+}
+
 int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri,
                             const tarn_ice_schema *schema, const tarn_ice_spec *spec,
                             int64_t snapshot_id, const tarn_ice_manifest_entry *entries,
@@ -436,9 +567,8 @@ int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri,
   tarn_avro_writer_options wo;
   tarn_ice_type *ptypes = NULL;
   summary_acc *acc = NULL;
-  json_t *schema_json = NULL;
-  char *schema_text = NULL, *spec_text = NULL, key[TARN_STORE_KEY_MAX + 1], num[32];
-  const tarn_avro_node *root, *dfn, *partn;
+  entry_nodes nd;
+  char key[TARN_STORE_KEY_MAX + 1];
   uint64_t length = 0;
   size_t i, j;
   int rc;
@@ -465,34 +595,14 @@ int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri,
     rc = tarn_avro_schema_parse(sj.data, sj.len, &as, err);
   if (rc != 0)
     goto out;
-  root = tarn_avro_schema_root(as);
-  dfn = tarn_avro_node_field(root, "data_file")->type;
-  partn = tarn_avro_node_field(dfn, "partition")->type;
+  nd.root = tarn_avro_schema_root(as);
+  nd.dfn = tarn_avro_node_field(nd.root, "data_file")->type;
+  nd.partn = tarn_avro_node_field(nd.dfn, "partition")->type;
   memset(&wo, 0, sizeof(wo));
   wo.codec = TARN_AVRO_CODEC_DEFLATE;
   rc = tarn_avro_writer_open_store(as, &wo, io->store, key, TARN_STORE_IF_ABSENT, &w, err);
-  if (rc != 0)
-    goto out;
-  schema_json = tarn_ice_schema_to_json(schema);
-  schema_text = schema_json ? json_dumps(schema_json, JSON_COMPACT) : NULL;
-  spec_text = spec_fields_json(spec);
-  if (schema_text == NULL || spec_text == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory writing manifest %s", uri);
-    goto out;
-  }
-  rc = tarn_avro_writer_set_meta_str(w, "schema", schema_text, err);
-  snprintf(num, sizeof(num), "%d", (int)schema->schema_id);
   if (rc == 0)
-    rc = tarn_avro_writer_set_meta_str(w, "schema-id", num, err);
-  if (rc == 0)
-    rc = tarn_avro_writer_set_meta_str(w, "partition-spec", spec_text, err);
-  snprintf(num, sizeof(num), "%d", (int)spec->spec_id);
-  if (rc == 0)
-    rc = tarn_avro_writer_set_meta_str(w, "partition-spec-id", num, err);
-  if (rc == 0)
-    rc = tarn_avro_writer_set_meta_str(w, "format-version", "2", err);
-  if (rc == 0)
-    rc = tarn_avro_writer_set_meta_str(w, "content", "data", err);
+    rc = set_header_meta(w, schema, spec, uri, err);
   if (rc == 0)
     rc = tarn_avro_arena_create(0, &arena, err);
   if (rc != 0)
@@ -504,76 +614,26 @@ int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri,
   mf->sequence_number = -1;
   mf->min_sequence_number = -1;
   for (i = 0; i < n; i++) {
-    const tarn_ice_manifest_entry *e = &entries[i];
-    const tarn_ice_data_file *f = &e->file;
-    tarn_avro_value *rec, *df, *part, *offs = NULL;
+    const tarn_ice_data_file *f = &entries[i].file;
     if (f->npartition != spec->nfields) {
       rc = tarn_error_set(err, TARN_EINVAL, "data file %s has %zu partition values, spec %d has "
                           "%zu fields", f->file_path, f->npartition, (int)spec->spec_id,
                           spec->nfields);
       goto out;
     }
-    tarn_avro_arena_reset(arena);
-    rec = tarn_avro_record_new(arena, root);
-    df = tarn_avro_record_new(arena, dfn);
-    part = tarn_avro_record_new(arena, partn);
-    tarn_avro_set(rec, "status", tarn_avro_int((int32_t)e->status));
-    tarn_avro_set(rec, "snapshot_id", e->snapshot_id >= 0 ? tarn_avro_long(e->snapshot_id)
-                                                          : tarn_avro_null());
-    tarn_avro_set(rec, "sequence_number", e->sequence_number >= 0
-                                              ? tarn_avro_long(e->sequence_number)
-                                              : tarn_avro_null());
-    tarn_avro_set(rec, "file_sequence_number", e->file_sequence_number >= 0
-                                                   ? tarn_avro_long(e->file_sequence_number)
-                                                   : tarn_avro_null());
-    tarn_avro_set(df, "content", tarn_avro_int((int32_t)f->content));
-    tarn_avro_set(df, "file_path", tarn_avro_str(f->file_path));
-    tarn_avro_set(df, "file_format", tarn_avro_str(f->file_format ? f->file_format : "PARQUET"));
+    /* every entry, deleted ones too, as Java's ManifestWriter summarises them */
     for (j = 0; j < spec->nfields; j++) {
-      tarn_avro_set_id(part, spec->fields[j].field_id,
-                       partition_value(arena, &ptypes[j], &f->partition[j]));
-      /* every entry, deleted ones too, as Java's ManifestWriter summarises them */
       rc = acc_add(&acc[j], &ptypes[j], &f->partition[j], err);
       if (rc != 0)
         goto out;
     }
-    tarn_avro_set(df, "partition", tarn_avro_record(part));
-    tarn_avro_set(df, "record_count", tarn_avro_long(f->record_count));
-    tarn_avro_set(df, "file_size_in_bytes", tarn_avro_long(f->file_size));
-    tarn_avro_set(df, "column_sizes", long_map(arena, dfn, "column_sizes", f, 0));
-    tarn_avro_set(df, "value_counts", long_map(arena, dfn, "value_counts", f, 1));
-    tarn_avro_set(df, "null_value_counts", long_map(arena, dfn, "null_value_counts", f, 2));
-    tarn_avro_set(df, "nan_value_counts", long_map(arena, dfn, "nan_value_counts", f, 3));
-    tarn_avro_set(df, "lower_bounds", bound_map(arena, dfn, "lower_bounds", f, 0));
-    tarn_avro_set(df, "upper_bounds", bound_map(arena, dfn, "upper_bounds", f, 1));
-    if (f->nsplits > 0) {
-      offs = tarn_avro_values_new(arena, f->nsplits);
-      for (j = 0; offs != NULL && j < f->nsplits; j++)
-        offs[j] = tarn_avro_long(f->split_offsets[j]);
-      tarn_avro_set(df, "split_offsets", tarn_avro_array(offs, f->nsplits));
-    }
-    if (f->sort_order_id >= 0)
-      tarn_avro_set(df, "sort_order_id", tarn_avro_int(f->sort_order_id));
-    tarn_avro_set(rec, "data_file", tarn_avro_record(df));
-    rc = tarn_avro_writer_append(w, rec, err);
+    tarn_avro_arena_reset(arena);
+    rc = tarn_avro_writer_append(w, entry_record(arena, &nd, spec, ptypes, &entries[i]), err);
     if (rc != 0) {
       tarn_error_prefix(err, "manifest %s entry %zu", uri, i);
       goto out;
     }
-    switch (e->status) {
-    case TARN_ICE_ADDED:
-      mf->added_files_count++;
-      mf->added_rows_count += f->record_count;
-      break;
-    case TARN_ICE_EXISTING:
-      mf->existing_files_count++;
-      mf->existing_rows_count += f->record_count;
-      break;
-    case TARN_ICE_DELETED:
-      mf->deleted_files_count++;
-      mf->deleted_rows_count += f->record_count;
-      break;
-    }
+    count_entry(mf, &entries[i]);
   }
   rc = tarn_avro_writer_close(w, &length, err);
   w = NULL;
@@ -581,29 +641,11 @@ int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri,
     goto out;
   mf->manifest_length = (int64_t)length;
   mf->manifest_path = tarn_strdup(uri);
-  mf->npartitions = 0;
-  mf->partitions = tarn_calloc(spec->nfields ? spec->nfields : 1, sizeof(*mf->partitions));
-  if (mf->manifest_path == NULL || mf->partitions == NULL) {
+  if (mf->manifest_path == NULL) {
     rc = tarn_error_set(err, TARN_ENOMEM, "out of memory writing manifest %s", uri);
     goto out;
   }
-  for (j = 0; j < spec->nfields; j++) {
-    tarn_ice_field_summary *fs = &mf->partitions[j];
-    tarn_buf_init(&fs->lower, TARN_BUF_UNLIMITED);
-    tarn_buf_init(&fs->upper, TARN_BUF_UNLIMITED);
-    mf->npartitions = j + 1;
-    fs->contains_null = acc[j].contains_null;
-    fs->contains_nan = (ptypes[j].id == TARN_ICE_FLOAT || ptypes[j].id == TARN_ICE_DOUBLE)
-                           ? acc[j].contains_nan : -1;
-    if (acc[j].any) {
-      fs->has_lower = fs->has_upper = 1;
-      rc = tarn_ice_value_serialize(&ptypes[j], &acc[j].lo, &fs->lower, err);
-      if (rc == 0)
-        rc = tarn_ice_value_serialize(&ptypes[j], &acc[j].hi, &fs->upper, err);
-      if (rc != 0)
-        goto out;
-    }
-  }
+  rc = partition_summaries(mf, spec, ptypes, acc, uri, err);
 out:
   if (rc != 0)
     tarn_ice_manifest_file_free(mf);
@@ -616,9 +658,6 @@ out:
   }
   tarn_free(acc);
   tarn_free(ptypes);
-  tarn_free(schema_text);
-  tarn_free(spec_text);
-  json_decref(schema_json);
   tarn_buf_free(&sj);
   return rc;
 }
@@ -770,16 +809,10 @@ int tarn_ice_manifest_read(const tarn_table_io *io, const tarn_ice_manifest_file
     rc = tarn_avro_reader_next(r, &rec, err);
     if (rc != 0 || rec == NULL)
       break;
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 64;
-      tarn_ice_manifest_entry *ne = tarn_reallocarray(es, ncap, sizeof(*ne));
-      if (ne == NULL) {
-        rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading manifest %s",
-                            mf->manifest_path);
-        break;
-      }
-      es = ne;
-      cap = ncap;
+    if (TARN_GROW(es, cap, n + 1, 64) != 0) {
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading manifest %s",
+                          mf->manifest_path);
+      break;
     }
     e = &es[n];
     memset(e, 0, sizeof(*e));
@@ -1000,15 +1033,9 @@ int tarn_ice_manifest_list_read(const tarn_table_io *io, const char *uri,
     rc = tarn_avro_reader_next(r, &rec, err);
     if (rc != 0 || rec == NULL)
       break;
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 16;
-      tarn_ice_manifest_file *nm = tarn_reallocarray(ms, ncap, sizeof(*nm));
-      if (nm == NULL) {
-        rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading manifest list %s", uri);
-        break;
-      }
-      ms = nm;
-      cap = ncap;
+    if (TARN_GROW(ms, cap, n + 1, 16) != 0) {
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading manifest list %s", uri);
+      break;
     }
     m = &ms[n++];
     memset(m, 0, sizeof(*m));

@@ -408,15 +408,148 @@ static void parse_snapshot(parse_ctx *c, const json_t *j, tarn_ice_snapshot *s) 
   }
 }
 
+/* The schemas: "schemas" and "current-schema-id", or v1's single "schema". */
+static void parse_schemas(parse_ctx *c, const json_t *root, tarn_ice_metadata *m) {
+  const json_t *arr = get_array(c, root, "schemas", m->format_version >= 2);
+  size_t i;
+  if (arr != NULL) {
+    m->schemas = alloc_n(c, json_array_size(arr), sizeof(*m->schemas), "schemas");
+    for (i = 0; m->schemas != NULL && i < json_array_size(arr) && c->rc == 0; i++) {
+      c->rc = tarn_ice_schema_from_json(json_array_get(arr, i), &m->schemas[i], c->err);
+      if (c->rc == 0)
+        m->nschemas = i + 1;
+    }
+    m->current_schema_id = (int32_t)get_int(c, root, "current-schema-id", 1, 0);
+  } else if (c->rc == 0 && json_object_get(root, "schema") != NULL) { /* v1 */
+    m->schemas = alloc_n(c, 1, sizeof(*m->schemas), "schema");
+    if (m->schemas != NULL) {
+      c->rc = tarn_ice_schema_from_json(json_object_get(root, "schema"), &m->schemas[0], c->err);
+      m->nschemas = c->rc == 0;
+      m->current_schema_id = m->schemas[0].schema_id;
+    }
+  } else {
+    fail(c, TARN_ECORRUPT, "schemas");
+  }
+}
+
+/* Partition specs (or v1's "partition-spec"), sort orders, properties. */
+static void parse_layout(parse_ctx *c, const json_t *root, tarn_ice_metadata *m) {
+  const json_t *arr = get_array(c, root, "partition-specs", m->format_version >= 2);
+  size_t i;
+  if (arr != NULL) {
+    m->specs = alloc_n(c, json_array_size(arr), sizeof(*m->specs), "partition-specs");
+    for (i = 0; m->specs != NULL && i < json_array_size(arr) && c->rc == 0; i++) {
+      m->nspecs = i + 1;
+      parse_spec(c, json_array_get(arr, i), &m->specs[i]);
+    }
+    m->default_spec_id = (int32_t)get_int(c, root, "default-spec-id", 1, 0);
+  } else if (c->rc == 0 && json_is_array(json_object_get(root, "partition-spec"))) { /* v1 */
+    m->specs = alloc_n(c, 1, sizeof(*m->specs), "partition-spec");
+    if (m->specs != NULL) {
+      m->nspecs = 1;
+      parse_spec(c, json_object_get(root, "partition-spec"), &m->specs[0]);
+    }
+  }
+  m->last_partition_id = (int32_t)get_int(c, root, "last-partition-id",
+                                          m->format_version >= 2, 999);
+  arr = get_array(c, root, "sort-orders", m->format_version >= 2);
+  if (arr != NULL) {
+    m->sort_orders = alloc_n(c, json_array_size(arr), sizeof(*m->sort_orders), "sort-orders");
+    for (i = 0; m->sort_orders != NULL && i < json_array_size(arr) && c->rc == 0; i++) {
+      m->nsort_orders = i + 1;
+      parse_sort_order(c, json_array_get(arr, i), &m->sort_orders[i]);
+    }
+  }
+  m->default_sort_order_id = (int32_t)get_int(c, root, "default-sort-order-id",
+                                              m->format_version >= 2, 0);
+  parse_kv_object(c, json_object_get(root, "properties"), "properties", &m->properties,
+                  &m->nproperties);
+}
+
+/* Snapshots, the snapshot log and the metadata log. */
+static void parse_history(parse_ctx *c, const json_t *root, tarn_ice_metadata *m) {
+  const json_t *arr = get_array(c, root, "snapshots", 0);
+  size_t i;
+  if (arr != NULL) {
+    m->snapshots = alloc_n(c, json_array_size(arr), sizeof(*m->snapshots), "snapshots");
+    for (i = 0; m->snapshots != NULL && i < json_array_size(arr) && c->rc == 0; i++) {
+      m->nsnapshots = i + 1;
+      parse_snapshot(c, json_array_get(arr, i), &m->snapshots[i]);
+    }
+  }
+  arr = get_array(c, root, "snapshot-log", 0);
+  if (arr != NULL) {
+    m->snapshot_log = alloc_n(c, json_array_size(arr), sizeof(*m->snapshot_log), "snapshot-log");
+    for (i = 0; m->snapshot_log != NULL && i < json_array_size(arr) && c->rc == 0; i++) {
+      const json_t *e = json_array_get(arr, i);
+      m->snapshot_log[i].snapshot_id = get_int(c, e, "snapshot-id", 1, 0);
+      m->snapshot_log[i].timestamp_ms = get_int(c, e, "timestamp-ms", 1, 0);
+      m->nsnapshot_log = i + 1;
+    }
+  }
+  arr = get_array(c, root, "metadata-log", 0);
+  if (arr != NULL) {
+    m->metadata_log = alloc_n(c, json_array_size(arr), sizeof(*m->metadata_log), "metadata-log");
+    for (i = 0; m->metadata_log != NULL && i < json_array_size(arr) && c->rc == 0; i++) {
+      const json_t *e = json_array_get(arr, i);
+      m->nmetadata_log = i + 1;
+      m->metadata_log[i].metadata_file = get_str(c, e, "metadata-file", 1);
+      m->metadata_log[i].timestamp_ms = get_int(c, e, "timestamp-ms", 1, 0);
+    }
+  }
+}
+
+/* Branches and tags; without "refs" (v1, older writers) main is current-snapshot-id. */
+static void parse_refs(parse_ctx *c, const json_t *root, tarn_ice_metadata *m) {
+  json_t *val = json_object_get(root, "refs"), *ref;
+  const char *key;
+  size_t i = 0;
+  if (json_is_object(val)) {
+    m->refs = alloc_n(c, json_object_size(val), sizeof(*m->refs), "refs");
+    json_object_foreach(val, key, ref) {
+      const json_t *type = json_object_get(ref, "type");
+      if (m->refs == NULL || c->rc != 0)
+        break;
+      m->refs[i].name = tarn_strdup(key);
+      m->nrefs = ++i;
+      if (m->refs[i - 1].name == NULL) {
+        fail(c, TARN_ENOMEM, "refs");
+        break;
+      }
+      m->refs[i - 1].snapshot_id = get_int(c, ref, "snapshot-id", 1, 0);
+      m->refs[i - 1].is_tag = json_is_string(type) && strcmp(json_string_value(type), "tag") == 0;
+    }
+  } else if (m->current_snapshot_id >= 0 && c->rc == 0) {
+    m->refs = alloc_n(c, 1, sizeof(*m->refs), "refs");
+    if (m->refs != NULL && (m->refs[0].name = tarn_strdup("main")) != NULL) {
+      m->refs[0].snapshot_id = m->current_snapshot_id;
+      m->nrefs = 1;
+    }
+  }
+}
+
+/* Keeps the members tarn does not model, to write them back unchanged. */
+static void keep_extra(parse_ctx *c, json_t *root, tarn_ice_metadata *m) {
+  const char *key;
+  json_t *val;
+  m->extra = json_object();
+  if (m->extra == NULL) {
+    fail(c, TARN_ENOMEM, "extra");
+    return;
+  }
+  json_object_foreach(root, key, val) {
+    if (!is_known(key) && json_object_set(m->extra, key, val) != 0) {
+      fail(c, TARN_ENOMEM, key);
+      return;
+    }
+  }
+}
+
 int tarn_ice_metadata_parse(const char *text, size_t len, tarn_ice_metadata *m, tarn_error *err) {
   parse_ctx c = {err, 0};
   json_error_t jerr;
   json_t *root = NULL;
-  const json_t *arr;
-  const char *key;
-  json_t *val;
   char *uuid;
-  size_t i;
   memset(m, 0, sizeof(*m));
   m->current_snapshot_id = -1;
   if (len > METADATA_MAX_BYTES)
@@ -445,132 +578,19 @@ int tarn_ice_metadata_parse(const char *text, size_t len, tarn_ice_metadata *m, 
   m->last_sequence_number = get_int(&c, root, "last-sequence-number", m->format_version >= 2, 0);
   m->last_updated_ms = get_int(&c, root, "last-updated-ms", 1, 0);
   m->last_column_id = (int32_t)get_int(&c, root, "last-column-id", 1, 0);
-  if (c.rc != 0)
-    goto out;
-
-  arr = get_array(&c, root, "schemas", m->format_version >= 2);
-  if (arr != NULL) {
-    m->schemas = alloc_n(&c, json_array_size(arr), sizeof(*m->schemas), "schemas");
-    for (i = 0; m->schemas != NULL && i < json_array_size(arr) && c.rc == 0; i++) {
-      c.rc = tarn_ice_schema_from_json(json_array_get(arr, i), &m->schemas[i], err);
-      if (c.rc == 0)
-        m->nschemas = i + 1;
-    }
-    m->current_schema_id = (int32_t)get_int(&c, root, "current-schema-id", 1, 0);
-  } else if (c.rc == 0 && json_object_get(root, "schema") != NULL) { /* v1 */
-    m->schemas = alloc_n(&c, 1, sizeof(*m->schemas), "schema");
-    if (m->schemas != NULL) {
-      c.rc = tarn_ice_schema_from_json(json_object_get(root, "schema"), &m->schemas[0], err);
-      m->nschemas = c.rc == 0;
-      m->current_schema_id = m->schemas[0].schema_id;
-    }
-  } else {
-    fail(&c, TARN_ECORRUPT, "schemas");
+  if (c.rc == 0)
+    parse_schemas(&c, root, m);
+  if (c.rc == 0) {
+    parse_layout(&c, root, m);
+    m->current_snapshot_id = get_int(&c, root, "current-snapshot-id", 0, -1);
   }
-  if (c.rc != 0)
-    goto out;
-
-  arr = get_array(&c, root, "partition-specs", m->format_version >= 2);
-  if (arr != NULL) {
-    m->specs = alloc_n(&c, json_array_size(arr), sizeof(*m->specs), "partition-specs");
-    for (i = 0; m->specs != NULL && i < json_array_size(arr) && c.rc == 0; i++) {
-      m->nspecs = i + 1;
-      parse_spec(&c, json_array_get(arr, i), &m->specs[i]);
-    }
-    m->default_spec_id = (int32_t)get_int(&c, root, "default-spec-id", 1, 0);
-  } else if (c.rc == 0 && json_is_array(json_object_get(root, "partition-spec"))) { /* v1 */
-    m->specs = alloc_n(&c, 1, sizeof(*m->specs), "partition-spec");
-    if (m->specs != NULL) {
-      m->nspecs = 1;
-      parse_spec(&c, json_object_get(root, "partition-spec"), &m->specs[0]);
-    }
+  if (c.rc == 0) {
+    parse_history(&c, root, m);
+    parse_refs(&c, root, m);
   }
-  m->last_partition_id = (int32_t)get_int(&c, root, "last-partition-id",
-                                          m->format_version >= 2, 999);
-  arr = get_array(&c, root, "sort-orders", m->format_version >= 2);
-  if (arr != NULL) {
-    m->sort_orders = alloc_n(&c, json_array_size(arr), sizeof(*m->sort_orders), "sort-orders");
-    for (i = 0; m->sort_orders != NULL && i < json_array_size(arr) && c.rc == 0; i++) {
-      m->nsort_orders = i + 1;
-      parse_sort_order(&c, json_array_get(arr, i), &m->sort_orders[i]);
-    }
-  }
-  m->default_sort_order_id = (int32_t)get_int(&c, root, "default-sort-order-id",
-                                              m->format_version >= 2, 0);
-  parse_kv_object(&c, json_object_get(root, "properties"), "properties", &m->properties,
-                  &m->nproperties);
-  m->current_snapshot_id = get_int(&c, root, "current-snapshot-id", 0, -1);
-  if (c.rc != 0)
-    goto out;
-
-  arr = get_array(&c, root, "snapshots", 0);
-  if (arr != NULL) {
-    m->snapshots = alloc_n(&c, json_array_size(arr), sizeof(*m->snapshots), "snapshots");
-    for (i = 0; m->snapshots != NULL && i < json_array_size(arr) && c.rc == 0; i++) {
-      m->nsnapshots = i + 1;
-      parse_snapshot(&c, json_array_get(arr, i), &m->snapshots[i]);
-    }
-  }
-  arr = get_array(&c, root, "snapshot-log", 0);
-  if (arr != NULL) {
-    m->snapshot_log = alloc_n(&c, json_array_size(arr), sizeof(*m->snapshot_log), "snapshot-log");
-    for (i = 0; m->snapshot_log != NULL && i < json_array_size(arr) && c.rc == 0; i++) {
-      const json_t *e = json_array_get(arr, i);
-      m->snapshot_log[i].snapshot_id = get_int(&c, e, "snapshot-id", 1, 0);
-      m->snapshot_log[i].timestamp_ms = get_int(&c, e, "timestamp-ms", 1, 0);
-      m->nsnapshot_log = i + 1;
-    }
-  }
-  arr = get_array(&c, root, "metadata-log", 0);
-  if (arr != NULL) {
-    m->metadata_log = alloc_n(&c, json_array_size(arr), sizeof(*m->metadata_log), "metadata-log");
-    for (i = 0; m->metadata_log != NULL && i < json_array_size(arr) && c.rc == 0; i++) {
-      const json_t *e = json_array_get(arr, i);
-      m->nmetadata_log = i + 1;
-      m->metadata_log[i].metadata_file = get_str(&c, e, "metadata-file", 1);
-      m->metadata_log[i].timestamp_ms = get_int(&c, e, "timestamp-ms", 1, 0);
-    }
-  }
-  val = json_object_get(root, "refs");
-  if (json_is_object(val)) {
-    json_t *ref;
-    m->refs = alloc_n(&c, json_object_size(val), sizeof(*m->refs), "refs");
-    i = 0;
-    json_object_foreach(val, key, ref) {
-      const json_t *type = json_object_get(ref, "type");
-      if (m->refs == NULL || c.rc != 0)
-        break;
-      m->refs[i].name = tarn_strdup(key);
-      m->nrefs = ++i;
-      if (m->refs[i - 1].name == NULL) {
-        fail(&c, TARN_ENOMEM, "refs");
-        break;
-      }
-      m->refs[i - 1].snapshot_id = get_int(&c, ref, "snapshot-id", 1, 0);
-      m->refs[i - 1].is_tag = json_is_string(type) && strcmp(json_string_value(type), "tag") == 0;
-    }
-  } else if (m->current_snapshot_id >= 0 && c.rc == 0) {
-    /* v1 or older writers: main is implied by current-snapshot-id */
-    m->refs = alloc_n(&c, 1, sizeof(*m->refs), "refs");
-    if (m->refs != NULL && (m->refs[0].name = tarn_strdup("main")) != NULL) {
-      m->refs[0].snapshot_id = m->current_snapshot_id;
-      m->nrefs = 1;
-    }
-  }
-  if (c.rc != 0)
-    goto out;
-  m->extra = json_object();
-  if (m->extra == NULL) {
-    fail(&c, TARN_ENOMEM, "extra");
-    goto out;
-  }
-  json_object_foreach(root, key, val) {
-    if (!is_known(key) && json_object_set(m->extra, key, val) != 0) {
-      fail(&c, TARN_ENOMEM, key);
-      goto out;
-    }
-  }
-  if (m->format_version == 1)
+  if (c.rc == 0)
+    keep_extra(&c, root, m);
+  if (c.rc == 0 && m->format_version == 1)
     m->format_version = 2; /* upgraded in memory; written back as v2 */
 out:
   json_decref(root);

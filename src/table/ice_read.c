@@ -432,14 +432,8 @@ static int push_node(tarn_table_scan *s, pqf *q, const tarn__nnf *n, tarn_pq_fil
   if (n->kind == TARN__NNF_AND || n->kind == TARN__NNF_OR) {
     tarn_pq_filter *kids;
     size_t nk = 0;
-    if (q->nblocks == q->cap) {
-      size_t ncap = q->cap ? q->cap * 2 : 16;
-      tarn_pq_filter **nb = tarn_reallocarray(q->blocks, ncap, sizeof(*nb));
-      if (nb == NULL)
-        return -1;
-      q->blocks = nb;
-      q->cap = ncap;
-    }
+    if (TARN_GROW(q->blocks, q->cap, q->nblocks + 1, 16) != 0)
+      return -1;
     kids = tarn_calloc(n->nkids ? n->nkids : 1, sizeof(*kids));
     if (kids == NULL)
       return -1;

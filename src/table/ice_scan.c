@@ -408,15 +408,9 @@ int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts,
         st.files_pruned_metrics++;
         continue;
       }
-      if (n == cap) {
-        size_t ncap = cap ? cap * 2 : 64;
-        tarn_ice_data_file *no = tarn_reallocarray(out, ncap, sizeof(*no));
-        if (no == NULL) {
-          rc = tarn_error_set(err, TARN_ENOMEM, "out of memory planning a scan");
-          break;
-        }
-        out = no;
-        cap = ncap;
+      if (TARN_GROW(out, cap, n + 1, 64) != 0) {
+        rc = tarn_error_set(err, TARN_ENOMEM, "out of memory planning a scan");
+        break;
       }
       out[n++] = *f; /* move */
       memset(f, 0, sizeof(*f));

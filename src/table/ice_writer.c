@@ -295,9 +295,11 @@ static int gather(const tarn_pq_column *c, const tarn_pq_array *a, const int64_t
       if ((((const uint8_t *)a->values)[idx[i] >> 3] >> (idx[i] & 7)) & 1)
         ((uint8_t *)dst->values)[i >> 3] |= (uint8_t)(1u << (i & 7));
     return 0;
-  case TARN_PQ_INT32: case TARN_PQ_FLOAT: width = 4; break;
-  case TARN_PQ_INT64: case TARN_PQ_DOUBLE: width = 8; break;
-  case TARN_PQ_FIXED_LEN_BYTE_ARRAY: width = (size_t)c->type_length; break;
+  case TARN_PQ_INT32:
+  case TARN_PQ_FLOAT:
+  case TARN_PQ_INT64:
+  case TARN_PQ_DOUBLE:
+  case TARN_PQ_FIXED_LEN_BYTE_ARRAY: width = (size_t)tarn_pq_array_width(c); break;
   case TARN_PQ_BYTE_ARRAY: {
     int64_t total = 0;
     for (i = 0; i < n; i++)

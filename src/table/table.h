@@ -16,6 +16,15 @@
  * The Iceberg model as tarn uses it. Formats, file layouts and invariants are in
  * README.md beside this file. Everything here follows the Iceberg table spec, format
  * version 2; JSON field names are the spec's.
+ *
+ * Threads. A tarn_table is a single-threaded handle: load, refresh, commit and scan
+ * through it from one thread at a time, and note that it uses the catalog handle it was
+ * loaded with, which is itself one thread's at a time (catalog.h). Writers on several
+ * threads, processes or hosts each load their own tarn_table (on their own catalog
+ * handle): the catalog's compare-and-swap orders their commits. A tarn_table_io only
+ * borrows a store, which may be shared (store.h). The value types here (schemas, specs,
+ * metadata, data files, manifests) are plain data: safe to read from many threads while
+ * nobody changes them. Manifest and data-file writers are one thread's at a time.
  */
 
 /* ---- primitive types ---- */
@@ -378,9 +387,6 @@ typedef struct tarn_table_io {
 int tarn_table_io_key(const tarn_table_io *io, const char *uri, char *key, size_t n,
                       tarn_error *err);
 
-/* The Avro type of a partition field whose values have Iceberg type t, as JSON text
- * appended to out ("int", {"type":"int","logicalType":"date"}, ...). */
-int tarn_ice_partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_error *err);
 
 /*
  * Writes a manifest (Avro, the spec's v2 manifest_entry schema with the partition

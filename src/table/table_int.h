@@ -73,6 +73,5 @@ void tarn__nnf_free(tarn__nnf *n);
 /* One leaf of an expression on value v: 1 true, 0 false, -1 unknown. */
 int tarn__expr_leaf_eval(const tarn_expr *e, const tarn_ice_value *v);
 int tarn__expr_cmp_holds(tarn_expr_op op, int c);
-int tarn__expr_in_holds(const tarn_expr *e, const tarn_ice_value *v);
 
 #endif

@@ -359,6 +359,39 @@ static void test_calloc_overflow(void **state) {
   tarn_free(p); /* the original block is still ours */
 }
 
+/* tarn_grow: from min, doubling; room already is a no-op; a failed growth leaves the
+ * array and its capacity as they were, and a later growth succeeds. */
+static void test_grow(void **state) {
+  int64_t *a = NULL, *before;
+  size_t cap = 0, i;
+  (void)state;
+  assert_int_equal(TARN_GROW(a, cap, 1, 4), 0);
+  assert_non_null(a);
+  assert_int_equal(cap, 4);
+  for (i = 0; i < 4; i++)
+    a[i] = (int64_t)i * 7;
+  before = a;
+  assert_int_equal(TARN_GROW(a, cap, 3, 4), 0); /* room already */
+  assert_ptr_equal(a, before);
+  assert_int_equal(cap, 4);
+  tarn_alloc_fail_after(0);
+  assert_int_equal(TARN_GROW(a, cap, 5, 4), TARN_ENOMEM);
+  tarn_alloc_fail_reset();
+  assert_ptr_equal(a, before);
+  assert_int_equal(cap, 4);
+  for (i = 0; i < 4; i++)
+    assert_int_equal(a[i], (int64_t)i * 7);
+  assert_int_equal(TARN_GROW(a, cap, 5, 4), 0);
+  assert_int_equal(cap, 8);
+  assert_int_equal(TARN_GROW(a, cap, 33, 4), 0);
+  assert_int_equal(cap, 64);
+  for (i = 0; i < 4; i++)
+    assert_int_equal(a[i], (int64_t)i * 7);
+  assert_int_equal(TARN_GROW(a, cap, SIZE_MAX, 4), TARN_ENOMEM);
+  assert_int_equal(cap, 64);
+  tarn_free(a);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, reset_alloc, reset_alloc)
 
 int main(void) {
@@ -367,7 +400,7 @@ int main(void) {
       T(test_appendf),          T(test_reserve),          T(test_hard_cap),
       T(test_reset_keeps_max),  T(test_detach),           T(test_injected_failure),
       T(test_alloc_fail_after_n), T(test_alloc_count),    T(test_fail_each_allocation),
-      T(test_alloc_basics),     T(test_calloc_overflow),
+      T(test_alloc_basics),     T(test_calloc_overflow),   T(test_grow),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -499,75 +499,75 @@ static void test_print_redacts_secrets(void **state) {
 static void test_parse_size(void **state) {
   int64_t v = -1;
   (void)state;
-  assert_int_equal(tarn_parse_size("0", &v), 0);
+  assert_int_equal(tarn_parse_size("0", &v, NULL), 0);
   assert_int_equal(v, 0);
-  assert_int_equal(tarn_parse_size("1048576", &v), 0);
+  assert_int_equal(tarn_parse_size("1048576", &v, NULL), 0);
   assert_int_equal(v, 1048576);
-  assert_int_equal(tarn_parse_size("512KiB", &v), 0);
+  assert_int_equal(tarn_parse_size("512KiB", &v, NULL), 0);
   assert_int_equal(v, 512 * 1024);
-  assert_int_equal(tarn_parse_size("64MiB", &v), 0);
+  assert_int_equal(tarn_parse_size("64MiB", &v, NULL), 0);
   assert_int_equal(v, 64 * 1024 * 1024);
-  assert_int_equal(tarn_parse_size("1GiB", &v), 0);
+  assert_int_equal(tarn_parse_size("1GiB", &v, NULL), 0);
   assert_int_equal(v, 1073741824);
-  assert_int_equal(tarn_parse_size("10MB", &v), 0);
+  assert_int_equal(tarn_parse_size("10MB", &v, NULL), 0);
   assert_int_equal(v, 10000000);
-  assert_int_equal(tarn_parse_size("3KB", &v), 0);
+  assert_int_equal(tarn_parse_size("3KB", &v, NULL), 0);
   assert_int_equal(v, 3000);
-  assert_int_equal(tarn_parse_size("2GB", &v), 0);
+  assert_int_equal(tarn_parse_size("2GB", &v, NULL), 0);
   assert_int_equal(v, 2000000000);
-  assert_int_equal(tarn_parse_size("1TiB", &v), 0);
+  assert_int_equal(tarn_parse_size("1TiB", &v, NULL), 0);
   assert_int_equal(v, 1099511627776LL);
-  assert_int_equal(tarn_parse_size("7B", &v), 0);
+  assert_int_equal(tarn_parse_size("7B", &v, NULL), 0);
   assert_int_equal(v, 7);
-  assert_int_equal(tarn_parse_size("9223372036854775807", &v), 0);
+  assert_int_equal(tarn_parse_size("9223372036854775807", &v, NULL), 0);
   assert_int_equal(v, INT64_MAX);
   /* 2^33 - 1 GiB = 2^63 - 2^30 fits; 2^33 GiB = 2^63 does not. */
-  assert_int_equal(tarn_parse_size("8589934591GiB", &v), 0);
+  assert_int_equal(tarn_parse_size("8589934591GiB", &v, NULL), 0);
   assert_int_equal(v, INT64_MAX - (GIB - 1));
   v = 123;
-  assert_int_equal(tarn_parse_size("8589934592GiB", &v), TARN_ERANGE);
-  assert_int_equal(tarn_parse_size("9223372036854775808", &v), TARN_ERANGE);
-  assert_int_equal(tarn_parse_size("99999999999999999999999", &v), TARN_ERANGE);
-  assert_int_equal(tarn_parse_size("16777216TiB", &v), TARN_ERANGE);
+  assert_int_equal(tarn_parse_size("8589934592GiB", &v, NULL), TARN_ERANGE);
+  assert_int_equal(tarn_parse_size("9223372036854775808", &v, NULL), TARN_ERANGE);
+  assert_int_equal(tarn_parse_size("99999999999999999999999", &v, NULL), TARN_ERANGE);
+  assert_int_equal(tarn_parse_size("16777216TiB", &v, NULL), TARN_ERANGE);
   assert_int_equal(v, 123); /* untouched on failure */
-  assert_int_not_equal(tarn_parse_size("", &v), 0);
-  assert_int_not_equal(tarn_parse_size("-1", &v), 0);
-  assert_int_not_equal(tarn_parse_size("-1KiB", &v), 0);
-  assert_int_not_equal(tarn_parse_size("1.5GiB", &v), 0);
-  assert_int_not_equal(tarn_parse_size("MiB", &v), 0);
-  assert_int_not_equal(tarn_parse_size("12XB", &v), 0);
-  assert_int_not_equal(tarn_parse_size("12 KiB extra", &v), 0);
-  assert_int_not_equal(tarn_parse_size("0x10", &v), 0);
+  assert_int_not_equal(tarn_parse_size("", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_size("-1", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_size("-1KiB", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_size("1.5GiB", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_size("MiB", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_size("12XB", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_size("12 KiB extra", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_size("0x10", &v, NULL), 0);
   assert_int_equal(v, 123);
 }
 
 static void test_parse_duration(void **state) {
   int64_t v = -1;
   (void)state;
-  assert_int_equal(tarn_parse_duration_ms("250ms", &v), 0);
+  assert_int_equal(tarn_parse_duration_ms("250ms", &v, NULL), 0);
   assert_int_equal(v, 250);
-  assert_int_equal(tarn_parse_duration_ms("30s", &v), 0);
+  assert_int_equal(tarn_parse_duration_ms("30s", &v, NULL), 0);
   assert_int_equal(v, 30000);
-  assert_int_equal(tarn_parse_duration_ms("5m", &v), 0);
+  assert_int_equal(tarn_parse_duration_ms("5m", &v, NULL), 0);
   assert_int_equal(v, 300000);
-  assert_int_equal(tarn_parse_duration_ms("1h", &v), 0);
+  assert_int_equal(tarn_parse_duration_ms("1h", &v, NULL), 0);
   assert_int_equal(v, 3600000);
-  assert_int_equal(tarn_parse_duration_ms("2d", &v), 0);
+  assert_int_equal(tarn_parse_duration_ms("2d", &v, NULL), 0);
   assert_int_equal(v, 172800000);
-  assert_int_equal(tarn_parse_duration_ms("1500", &v), 0); /* bare number: ms */
+  assert_int_equal(tarn_parse_duration_ms("1500", &v, NULL), 0); /* bare number: ms */
   assert_int_equal(v, 1500);
-  assert_int_equal(tarn_parse_duration_ms("0s", &v), 0);
+  assert_int_equal(tarn_parse_duration_ms("0s", &v, NULL), 0);
   assert_int_equal(v, 0);
   v = 7;
-  assert_int_not_equal(tarn_parse_duration_ms("", &v), 0);
-  assert_int_not_equal(tarn_parse_duration_ms("s", &v), 0);
-  assert_int_not_equal(tarn_parse_duration_ms("-5s", &v), 0);
-  assert_int_not_equal(tarn_parse_duration_ms("1.5s", &v), 0);
-  assert_int_not_equal(tarn_parse_duration_ms("5M", &v), 0);
-  assert_int_not_equal(tarn_parse_duration_ms("5 minutes", &v), 0);
-  assert_int_not_equal(tarn_parse_duration_ms("1y", &v), 0);
-  assert_int_equal(tarn_parse_duration_ms("3000000000000000h", &v), TARN_ERANGE);
-  assert_int_equal(tarn_parse_duration_ms("99999999999999999999ms", &v), TARN_ERANGE);
+  assert_int_not_equal(tarn_parse_duration_ms("", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("s", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("-5s", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("1.5s", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("5M", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("5 minutes", &v, NULL), 0);
+  assert_int_not_equal(tarn_parse_duration_ms("1y", &v, NULL), 0);
+  assert_int_equal(tarn_parse_duration_ms("3000000000000000h", &v, NULL), TARN_ERANGE);
+  assert_int_equal(tarn_parse_duration_ms("99999999999999999999ms", &v, NULL), TARN_ERANGE);
   assert_int_equal(v, 7);
 }
 
@@ -580,17 +580,17 @@ static void test_parse_bool(void **state) {
   (void)state;
   for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
     b = -1;
-    assert_int_equal(tarn_parse_bool(yes[i], &b), 0);
+    assert_int_equal(tarn_parse_bool(yes[i], &b, NULL), 0);
     assert_int_equal(b, 1);
   }
   for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
     b = -1;
-    assert_int_equal(tarn_parse_bool(no[i], &b), 0);
+    assert_int_equal(tarn_parse_bool(no[i], &b, NULL), 0);
     assert_int_equal(b, 0);
   }
   for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     b = -1;
-    assert_int_not_equal(tarn_parse_bool(bad[i], &b), 0);
+    assert_int_not_equal(tarn_parse_bool(bad[i], &b, NULL), 0);
     assert_int_equal(b, -1);
   }
 }
@@ -606,30 +606,69 @@ static void test_parse_hostport(void **state) {
       "a:b:c",           "host:99999999999999999999",    "[::1]:65536",
   };
   (void)state;
-  assert_int_equal(tarn_parse_hostport("127.0.0.1:0", host, sizeof(host), &port), 0);
+  assert_int_equal(tarn_parse_hostport("127.0.0.1:0", host, sizeof(host), &port, NULL), 0);
   assert_string_equal(host, "127.0.0.1");
   assert_int_equal(port, 0);
-  assert_int_equal(tarn_parse_hostport("[::1]:8080", host, sizeof(host), &port), 0);
+  assert_int_equal(tarn_parse_hostport("[::1]:8080", host, sizeof(host), &port, NULL), 0);
   assert_string_equal(host, "::1");
   assert_int_equal(port, 8080);
-  assert_int_equal(tarn_parse_hostport("localhost:65535", host, sizeof(host), &port), 0);
+  assert_int_equal(tarn_parse_hostport("localhost:65535", host, sizeof(host), &port, NULL), 0);
   assert_string_equal(host, "localhost");
   assert_int_equal(port, 65535);
-  assert_int_equal(tarn_parse_hostport("[fe80::1%eth0]:443", host, sizeof(host), &port), 0);
+  assert_int_equal(tarn_parse_hostport("[fe80::1%eth0]:443", host, sizeof(host), &port, NULL), 0);
   assert_string_equal(host, "fe80::1%eth0");
   assert_int_equal(port, 443);
   for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     strcpy(host, "unchanged");
     port = -7;
-    if (tarn_parse_hostport(bad[i], host, sizeof(host), &port) == 0)
+    if (tarn_parse_hostport(bad[i], host, sizeof(host), &port, NULL) == 0)
       fail_msg("accepted \"%s\"", bad[i]);
     assert_string_equal(host, "unchanged");
     assert_int_equal(port, -7);
   }
   /* A host longer than the caller's buffer is refused, not overflowed. */
-  assert_int_not_equal(tarn_parse_hostport("abcdefgh:1", host, 8, &port), 0);
-  assert_int_equal(tarn_parse_hostport("abcdefg:1", host, 8, &port), 0);
+  assert_int_not_equal(tarn_parse_hostport("abcdefgh:1", host, 8, &port, NULL), 0);
+  assert_int_equal(tarn_parse_hostport("abcdefg:1", host, 8, &port, NULL), 0);
   assert_string_equal(host, "abcdefg");
+}
+
+/* A failed parse names the value and the form expected in err; a success leaves err clear. */
+static void test_parse_error_detail(void **state) {
+  tarn_error err;
+  int64_t v = -1;
+  int b = -1, port = -1;
+  char host[16];
+  (void)state;
+  tarn_error_clear(&err);
+  assert_int_equal(tarn_parse_size("12XB", &v, &err), TARN_EINVAL);
+  assert_int_equal(err.code, TARN_EINVAL);
+  assert_non_null(strstr(err.detail, "\"12XB\""));
+  assert_non_null(strstr(err.detail, "size"));
+  assert_int_equal(v, -1);
+  tarn_error_clear(&err);
+  assert_int_equal(tarn_parse_size("16777216TiB", &v, &err), TARN_ERANGE);
+  assert_non_null(strstr(err.detail, "\"16777216TiB\""));
+  assert_non_null(strstr(err.detail, "out of range"));
+  tarn_error_clear(&err);
+  assert_int_equal(tarn_parse_duration_ms("5 minutes", &v, &err), TARN_EINVAL);
+  assert_non_null(strstr(err.detail, "\"5 minutes\""));
+  assert_non_null(strstr(err.detail, "duration"));
+  tarn_error_clear(&err);
+  assert_int_equal(tarn_parse_bool("maybe", &b, &err), TARN_EINVAL);
+  assert_non_null(strstr(err.detail, "\"maybe\""));
+  assert_int_equal(b, -1);
+  tarn_error_clear(&err);
+  assert_int_equal(tarn_parse_hostport("host:99999", host, sizeof(host), &port, &err),
+                   TARN_ERANGE);
+  assert_non_null(strstr(err.detail, "\"host:99999\""));
+  assert_non_null(strstr(err.detail, "port"));
+  tarn_error_clear(&err);
+  assert_int_equal(tarn_parse_hostport("host", host, sizeof(host), &port, &err), TARN_EINVAL);
+  assert_non_null(strstr(err.detail, "HOST:PORT"));
+  tarn_error_clear(&err);
+  assert_int_equal(tarn_parse_size("64MiB", &v, &err), 0);
+  assert_int_equal(err.code, 0);
+  assert_int_equal(v, 64 * 1024 * 1024);
 }
 
 static void test_bad_default(void **state) {
@@ -938,6 +977,7 @@ int main(void) {
       T(test_parse_duration),
       T(test_parse_bool),
       T(test_parse_hostport),
+      T(test_parse_error_detail),
       T(test_bad_default),
       T(test_duplicate_declaration),
       T(test_empty_tables),

@@ -129,7 +129,7 @@ static int slow_handler(const tarn_http_request *req, tarn_http_response *resp, 
 static int echo_handler(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
   resp->content_type = "application/octet-stream";
   resp->status = 201;
-  tarn_http_add_header(resp, "X-Param", tarn_http_param(req, "name"));
+  tarn_http_add_header(resp, "X-Param", tarn_http_param(req, "name"), NULL);
   return tarn_buf_append(&resp->body, req->body->data ? req->body->data : "", req->body->len,
                          NULL);
 }
@@ -224,7 +224,7 @@ static int gen_handler(const tarn_http_request *req, tarn_http_response *resp, v
   resp->reader.free = gen_free;
   resp->reader.cls = g;
   resp->reader.size = tarn_http_query(req, "chunked") ? TARN_HTTP_SIZE_UNKNOWN : g->n;
-  return tarn_http_add_header(resp, "X-Gen", "yes");
+  return tarn_http_add_header(resp, "X-Gen", "yes", NULL);
 }
 
 static int setup_server(void **state) {
