@@ -45,7 +45,7 @@
   XX(EBUSY,       27, "busy",            RETRY, "busy; retry later")
 
 typedef enum tarn_code {
-#define TARN__ERR_ENUM(sfx, num, name, cls, msg) TARN_##sfx = num,
+#define TARN__ERR_ENUM(sfx, num, name, cls, msg) TARN_##sfx = num, // NOLINT(bugprone-macro-parentheses)
   TARN_ERRNO_MAP(TARN__ERR_ENUM)
 #undef TARN__ERR_ENUM
 } tarn_code;

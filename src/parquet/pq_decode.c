@@ -74,6 +74,7 @@ static int uleb(const uint8_t *in, size_t inlen, size_t *pos, uint64_t *v) {
 
 /* The hybrid's runs: an RLE run repeats one value of ceil(bw/8) bytes; a bit-packed run
  * holds groups of 8 values. Runs may extend past n (padding); only n values are taken. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): NAME and TYPE are a name and a type */
 #define RLE_DECODER(NAME, TYPE, MAXBW)                                                         \
   int NAME(const uint8_t *in, size_t inlen, int bw, TYPE *out, size_t n) {                     \
     size_t pos = 0, got = 0, vbytes = ((size_t)bw + 7) / 8;                                    \
@@ -124,6 +125,7 @@ static int uleb(const uint8_t *in, size_t inlen, size_t *pos, uint64_t *v) {
     }                                                                                          \
     return 0;                                                                                  \
   }
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 RLE_DECODER(tarn__pq_rle_u32, uint32_t, 32)
 RLE_DECODER(tarn__pq_rle_u8, uint8_t, 8)

@@ -67,7 +67,7 @@ static int read_lt_body(tarn__thrift *t, selem *e) {
     } else if (e->lt == 10 && id == 1 && ft == TARN__THR_BYTE) {
       int8_t b;
       T(tarn__thr_byte(t, &b));
-      e->lt_bw = b;
+      e->lt_bw = b; /* signed, as Thrift's i8; a bad width is refused by the schema check */
     } else if (e->lt == 10 && id == 2 && (ft == TARN__THR_TRUE || ft == TARN__THR_FALSE)) {
       e->lt_signed = ft == TARN__THR_TRUE;
     } else if (e->lt == 5 && id == 1 && ft == TARN__THR_I32) {

@@ -164,7 +164,7 @@ static int write_chunk(tarn_pq_writer *w, colw *cw, tarn_pq_chunk_meta *cm,
  * need (halving a split-block filter ORs block pairs and keeps every bit a value set,
  * because block index = (hash_hi * nblocks) >> 32), then header and bitset. */
 static int write_bloom(tarn_pq_writer *w, colw *cw, tarn_pq_chunk_meta *cm) {
-  size_t have = cw->bloom_alloc, want, b;
+  size_t have, want, b;
   int64_t ndv = cw->ndv;
   int rc;
   if (cw->bloom_bits == NULL && tarn__pqw_bloom_ensure(w, cw) != 0)
@@ -341,7 +341,7 @@ int tarn__pqw_finish_file(tarn_pq_writer *w) {
     tail[1] = (uint8_t)(foot.len >> 8);
     tail[2] = (uint8_t)(foot.len >> 16);
     tail[3] = (uint8_t)(foot.len >> 24);
-    memcpy(tail + 4, TARN__PQ_MAGIC, 4);
+    memcpy(tail + 4, TARN__PQ_MAGIC, 4); // NOLINT(bugprone-not-null-terminated-result): 4 bytes, no NUL
     rc = sink_write(w, tail, 8);
   }
   tarn_buf_free(&foot);

@@ -300,7 +300,7 @@ static int parse_record(parse_ctx *c, const json_t *obj, const char *ns, int dep
   tarn_avro_field *fields;
   strset seen = {0};
   const char *rns;
-  size_t i, nf, saved = c->jlen;
+  size_t i, nf, saved = c->jlen; // NOLINT(clang-analyzer-deadcode.DeadStores): out: must see a value
   int rc = define_name(c, obj, ns, n, &rns);
   if (rc != 0)
     return rc;

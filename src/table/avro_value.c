@@ -451,9 +451,11 @@ int tarn__avro_value_equal(const tarn_avro_value *a, const tarn_avro_value *b) {
   case TARN_AVRO_LONG:
     return a->u.l == b->u.l;
   case TARN_AVRO_FLOAT:
-    return memcmp(&a->u.f, &b->u.f, sizeof(float)) == 0;
+    /* bit for bit on purpose: a value read back equals the value written, NaN and -0.0
+     * included, which == would not say */
+    return memcmp(&a->u.f, &b->u.f, sizeof(float)) == 0; // NOLINT(bugprone-suspicious-memory-comparison)
   case TARN_AVRO_DOUBLE:
-    return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0;
+    return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0; // NOLINT(bugprone-suspicious-memory-comparison)
   case TARN_AVRO_STRING:
   case TARN_AVRO_BYTES:
   case TARN_AVRO_FIXED:

@@ -233,10 +233,10 @@ void tarn__table_write_version_hint(const tarn_table *t, const char *uri,
   char key[TARN_STORE_KEY_MAX + 1], num[48];
   tarn_error err;
   long v = tarn__table_metadata_version(uri);
-  int rc = 0, n;
+  int rc = 0;
   if (v <= 0)
     return;
-  n = snprintf(num, sizeof(num), "v%ld.metadata.json", v);
+  snprintf(num, sizeof(num), "v%ld.metadata.json", v);
   if (tarn_table_io_key(&t->io, md->location, key, sizeof(key) - 64, &err) != 0) {
     rc = err.code;
   } else {
@@ -244,7 +244,7 @@ void tarn__table_write_version_hint(const tarn_table *t, const char *uri,
     snprintf(key + kl, sizeof(key) - kl, "/metadata/%s", num);
     rc = tarn_store_put(t->io.store, key, json->data, json->len, 0, &err);
     if (rc == 0) {
-      n = snprintf(num, sizeof(num), "%ld", v);
+      int n = snprintf(num, sizeof(num), "%ld", v);
       snprintf(key + kl, sizeof(key) - kl, "/metadata/version-hint.text");
       rc = tarn_store_put(t->io.store, key, num, (size_t)n, 0, &err);
     }
