@@ -30,8 +30,8 @@ static uint64_t next_rand(void) { /* xorshift64* */
  * 10%-null ints, dates, quoted notes with commas (some with doubled quotes). */
 static int generate(const char *path, size_t target) {
   static const char *const cats[] = {"red", "green", "blue", "amber", "violet", "teal"};
-  static const char *const words[] = {"alpha", "beta", "gamma", "delta", "late", "refund",
-                                      "priority", "note", "customer", "said"};
+  static const char *const words[] = {"alpha",  "beta",     "gamma", "delta",    "late",
+                                      "refund", "priority", "note",  "customer", "said"};
   FILE *f = fopen(path, "w");
   size_t written = 0;
   uint64_t id = 1;
@@ -56,15 +56,15 @@ static int generate(const char *path, size_t target) {
                     words[next_rand() % 10]);
     if (next_rand() % 20 == 0)
       o += snprintf(note + o, sizeof(note) - (size_t)o, " \"\"quoted\"\"");
-    n = snprintf(line, sizeof(line),
-                 "%llu,%04d-%02d-%02dT%02d:%02d:%02d.%03dZ,%.2f,%s,%s,%s,", (unsigned long long)id,
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (int)(next_rand() % 1000), (double)(next_rand() % 10000000) / 100.0,
-                 cats[next_rand() % 6], code, next_rand() % 2 ? "true" : "false");
+    n = snprintf(line, sizeof(line), "%llu,%04d-%02d-%02dT%02d:%02d:%02d.%03dZ,%.2f,%s,%s,%s,",
+                 (unsigned long long)id, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (int)(next_rand() % 1000),
+                 (double)(next_rand() % 10000000) / 100.0, cats[next_rand() % 6], code,
+                 next_rand() % 2 ? "true" : "false");
     if (next_rand() % 10 != 0)
       n += snprintf(line + n, sizeof(line) - (size_t)n, "%d", (int)(next_rand() % 5000));
-    n += snprintf(line + n, sizeof(line) - (size_t)n, ",%04d-%02d-%02d,\"%s\"\n",
-                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, note);
+    n += snprintf(line + n, sizeof(line) - (size_t)n, ",%04d-%02d-%02d,\"%s\"\n", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, note);
     fwrite(line, 1, (size_t)n, f);
     written += (size_t)n;
     id++;
@@ -138,7 +138,8 @@ static double duckdb_seconds(const char *path, const char *node_modules) {
   snprintf(cmd, sizeof(cmd),
            "cd '%s/..' && timeout 600 node -e \"const {DuckDBInstance}=require('@duckdb/node-api');"
            "(async()=>{const i=await DuckDBInstance.create(':memory:');const c=await i.connect();"
-           "await c.run('SET threads=1');let best=1e9;for(let k=0;k<2;k++){const t=process.hrtime.bigint();"
+           "await c.run('SET threads=1');let best=1e9;for(let k=0;k<2;k++){const "
+           "t=process.hrtime.bigint();"
            "await c.run(\\\"CREATE OR REPLACE TABLE t AS SELECT * FROM read_csv('%s')\\\");"
            "const d=Number(process.hrtime.bigint()-t)/1e9;if(d<best)best=d;}console.log(best);})()"
            ".catch(e=>{console.error(e.message);process.exit(1)})\" 2>/dev/null",

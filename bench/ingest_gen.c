@@ -61,8 +61,8 @@ static char *put_date(char *p, int64_t day) {
 }
 
 int main(int argc, char **argv) {
-  static const char *const cats[8] = {"alpha", "bravo", "charlie", "delta",
-                                      "echo",  "foxtrot", "golf", "hotel"};
+  static const char *const cats[8] = {"alpha", "bravo",   "charlie", "delta",
+                                      "echo",  "foxtrot", "golf",    "hotel"};
   static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   static const char *const words[4] = {"shipped", "returned to sender", "on hold", "delivered"};
   const int64_t t0 = 1704067200; /* 2024-01-01T00:00:00Z */

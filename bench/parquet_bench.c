@@ -32,8 +32,21 @@
 #define NCOLS 13
 #define BATCH 65536
 
-enum { C_ID, C_TS, C_USER, C_AMOUNT, C_SCORE, C_CAT, C_COUNTRY, C_CODE, C_NOTE, C_ACTIVE,
-       C_QTY, C_DAY, C_PRICE };
+enum {
+  C_ID,
+  C_TS,
+  C_USER,
+  C_AMOUNT,
+  C_SCORE,
+  C_CAT,
+  C_COUNTRY,
+  C_CODE,
+  C_NOTE,
+  C_ACTIVE,
+  C_QTY,
+  C_DAY,
+  C_PRICE
+};
 
 static uint64_t mix(uint64_t x) { /* splitmix64 finaliser */
   x += 0x9E3779B97F4A7C15ull;
@@ -94,18 +107,20 @@ static void schema_init(tarn_pq_column *c) {
 }
 
 static size_t type_width(tarn_pq_type t) {
-  return t == TARN_PQ_INT64 || t == TARN_PQ_DOUBLE ? 8 : t == TARN_PQ_INT32 || t == TARN_PQ_FLOAT ? 4 : 0;
+  return t == TARN_PQ_INT64 || t == TARN_PQ_DOUBLE  ? 8
+         : t == TARN_PQ_INT32 || t == TARN_PQ_FLOAT ? 4
+                                                    : 0;
 }
 
 static void set_bit(uint8_t *bm, int64_t i) { bm[i >> 3] |= (uint8_t)(1u << (i & 7)); }
 
 /* Fills batch b with rows [r0, r0 + n); returns the raw bytes of their values. */
 static int64_t generate(const tarn_pq_column *cols, tarn_pq_batch *b, int64_t r0, int64_t n) {
-  static const char *const cats[] = {"books", "garden", "toys", "electronics", "grocery",
-                                     "fashion", "sports", "health"};
-  static const char *const words[] = {"fast", "delivery", "refund", "late", "gift", "priority",
-                                      "customer", "asked", "for", "a", "call", "back",
-                                      "damaged", "box", "again", "thanks"};
+  static const char *const cats[] = {"books",   "garden",  "toys",   "electronics",
+                                     "grocery", "fashion", "sports", "health"};
+  static const char *const words[] = {"fast",     "delivery", "refund", "late",  "gift", "priority",
+                                      "customer", "asked",    "for",    "a",     "call", "back",
+                                      "damaged",  "box",      "again",  "thanks"};
   static const char alnum[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
   int64_t raw = 0, i;
   int c;
@@ -307,8 +322,7 @@ static int do_read(const char *path) {
   }
   t0 = tarn_clock_mono_ns();
   c0 = cpu_ns();
-  if (tarn_pq_reader_open_fd(fd, path, &r, &err) != 0 ||
-      tarn_pq_scan_open(r, NULL, &s, &err) != 0)
+  if (tarn_pq_reader_open_fd(fd, path, &r, &err) != 0 || tarn_pq_scan_open(r, NULL, &s, &err) != 0)
     goto fail;
   m = tarn_pq_reader_meta(r);
   for (;;) {
@@ -333,8 +347,8 @@ static int do_read(const char *path) {
   tarn_pq_scan_close(s);
   tarn_pq_reader_close(r);
   printf("op=read secs=%.4f cpu=%.4f rows=%lld file_bytes=%lld raw_bytes=%lld maxrss_kb=%lld\n",
-         (double)(tarn_clock_mono_ns() - t0) / 1e9, (double)(cpu_ns() - c0) / 1e9, (long long)rows, (long long)sb.st_size,
-         (long long)raw, (long long)maxrss_kb());
+         (double)(tarn_clock_mono_ns() - t0) / 1e9, (double)(cpu_ns() - c0) / 1e9, (long long)rows,
+         (long long)sb.st_size, (long long)raw, (long long)maxrss_kb());
   close(fd);
   return 0;
 fail:

@@ -26,12 +26,10 @@
 #define ROWS 1000
 #define RUNS 5
 
-
 static void die(const char *what, tarn_error *err) {
   fprintf(stderr, "scan_bench: %s: %s\n", what, err ? tarn_error_message(err) : "failed");
   exit(1);
 }
-
 
 /* Writes the files, one commit; the list of their paths goes to list_path for DuckDB. */
 static tarn_table *build(tarn_catalog *cat, const tarn_table_io *io, const char *dir, int nfiles,
@@ -136,9 +134,9 @@ static double duck_scan(const char *nm, const char *list, const char *where, lon
   char cmd[8192];
   FILE *p;
   double s = -1;
-  int n = snprintf(cmd, sizeof(cmd),
-                   "BENCH_NODE_MODULES='%s' node bench/scan_bench.mjs '%s' \"%s\"", nm, list,
-                   where);
+  int n =
+      snprintf(cmd, sizeof(cmd), "BENCH_NODE_MODULES='%s' node bench/scan_bench.mjs '%s' \"%s\"",
+               nm, list, where);
   if (n < 0 || (size_t)n >= sizeof(cmd))
     return -1;
   p = popen(cmd, "r");
@@ -152,10 +150,11 @@ static double duck_scan(const char *nm, const char *list, const char *where, lon
 }
 
 int main(int argc, char **argv) {
-  static const char *const wheres[][2] = { /* tarn's --where, DuckDB's WHERE */
+  static const char *const wheres[][2] = {
+      /* tarn's --where, DuckDB's WHERE */
       {"id = 4242424", "id = 4242424"}, /* one row of one file */
-      {"id >= 4242000 and id < 4244000", "id >= 4242000 and id < 4244000"}, /* two files */
-      {"id in (777, 4242424, 9999999)", "id in (777, 4242424, 9999999)"}, /* three rows */
+      {"id >= 4242000 and id < 4244000", "id >= 4242000 and id < 4244000"},  /* two files */
+      {"id in (777, 4242424, 9999999)", "id in (777, 4242424, 9999999)"},    /* three rows */
       {"ts >= 2024-11-15T00:00:00Z and ts < 2024-11-16 and name = 'name-7'", /* one day */
        "ts >= TIMESTAMPTZ '2024-11-15 00:00:00+00' and ts < TIMESTAMPTZ '2024-11-16 00:00:00+00'"
        " and name = 'name-7'"},
@@ -188,9 +187,11 @@ int main(int argc, char **argv) {
   t0 = bench_now_s();
   t = build(cat, &io, real, (int)nfiles, list);
   printf("scan_bench: %ld data files of %d rows (day(ts) partitions of 100 files, one manifest),"
-         " written in %.1f s\n", nfiles, ROWS, bench_now_s() - t0);
+         " written in %.1f s\n",
+         nfiles, ROWS, bench_now_s() - t0);
   printf("  tarn: plan + scan (tarn_table_scan), DuckDB: read_parquet([%ld files]) WHERE ..., "
-         "threads=1; medians of %d runs\n", nfiles, RUNS);
+         "threads=1; medians of %d runs\n",
+         nfiles, RUNS);
   for (k = 0; k < sizeof(wheres) / sizeof(wheres[0]); k++) {
     tarn_table_scan_stats s;
     int64_t rows;

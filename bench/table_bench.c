@@ -30,7 +30,6 @@ typedef struct env {
   tarn_table_io io;
 } env;
 
-
 static int env_open(env *e) {
   char real[PATH_MAX], db[128];
   tarn_error err;
@@ -247,21 +246,22 @@ static double avsc_seconds(const char *path, const char *node_modules, long *rec
   FILE *p;
   double s = -1;
   int n;
-  n = snprintf(cmd, sizeof(cmd),
-           "cd '%s/..' && timeout 300 node -e \"const avro=require('avsc');"
-           /* snapshot ids are 63-bit: longs as BigInt, or avsc refuses them */
-           "const L=avro.types.LongType.__with({fromBuffer:b=>b.readBigInt64LE(),"
-           "toBuffer:n=>{const b=Buffer.alloc(8);b.writeBigInt64LE(BigInt(n));return b},"
-           "fromJSON:BigInt,toJSON:Number,isValid:n=>typeof n==='bigint',"
-           "compare:(a,b)=>a<b?-1:a>b?1:0});"
-           "const hook=s=>avro.Type.forSchema(s,{registry:{long:L},wrapUnions:false});"
-           "(async()=>{let best=1e9,n=0;for(let k=0;k<3;k++){const t=process.hrtime.bigint();n=0;"
-           "await new Promise((ok,ko)=>avro.createFileDecoder('%s',{parseHook:hook})"
-           ".on('data',()=>n++)"
-           ".on('end',ok).on('error',ko));const d=Number(process.hrtime.bigint()-t)/1e9;"
-           "if(d<best)best=d;}console.log(best+' '+n);})().catch(e=>{console.error(e.message);"
-           "process.exit(1)})\" 2>/dev/null",
-           node_modules, path);
+  n = snprintf(
+      cmd, sizeof(cmd),
+      "cd '%s/..' && timeout 300 node -e \"const avro=require('avsc');"
+      /* snapshot ids are 63-bit: longs as BigInt, or avsc refuses them */
+      "const L=avro.types.LongType.__with({fromBuffer:b=>b.readBigInt64LE(),"
+      "toBuffer:n=>{const b=Buffer.alloc(8);b.writeBigInt64LE(BigInt(n));return b},"
+      "fromJSON:BigInt,toJSON:Number,isValid:n=>typeof n==='bigint',"
+      "compare:(a,b)=>a<b?-1:a>b?1:0});"
+      "const hook=s=>avro.Type.forSchema(s,{registry:{long:L},wrapUnions:false});"
+      "(async()=>{let best=1e9,n=0;for(let k=0;k<3;k++){const t=process.hrtime.bigint();n=0;"
+      "await new Promise((ok,ko)=>avro.createFileDecoder('%s',{parseHook:hook})"
+      ".on('data',()=>n++)"
+      ".on('end',ok).on('error',ko));const d=Number(process.hrtime.bigint()-t)/1e9;"
+      "if(d<best)best=d;}console.log(best+' '+n);})().catch(e=>{console.error(e.message);"
+      "process.exit(1)})\" 2>/dev/null",
+      node_modules, path);
   if (n < 0 || (size_t)n >= sizeof(cmd))
     return -1; /* paths too long for the command line */
   p = popen(cmd, "r");
@@ -295,7 +295,8 @@ int main(int argc, char **argv) {
       return 1;
   }
   printf("table_bench: %d appends of 10 rows (Parquet file + commit), SQLite catalog, "
-         "local store\n", appends);
+         "local store\n",
+         appends);
   printf("  commits/s (append + data file):  %7.1f   median of 3 runs\n",
          appends / bench_median(total, 3));
   printf("  commits/s (commit alone):         %7.1f   (%d of them merged manifests)\n",

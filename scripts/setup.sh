@@ -10,8 +10,8 @@ PKGS=(
   libcurl4-openssl-dev libsqlite3-dev libpq-dev librdkafka-dev
   libsnappy-dev libzstd-dev liblz4-dev zlib1g-dev
   libcmocka-dev
-  # commands the end-to-end tests run (tests/e2e/*.sh)
-  curl jq openssl sqlite3 uuid-runtime
+  # commands the end-to-end tests run (tests/e2e/*.sh), and the formatter tests/lint checks with
+  curl jq openssl sqlite3 uuid-runtime clang-format
   # peers the tests start on loopback: PostgreSQL 15 (lib_pg.sh) and a Ceph RADOS
   # Gateway that checks S3 signatures (lib_ceph.sh: ceph-mon, ceph-osd, radosgw, and
   # the ceph, monmaptool and radosgw-admin commands)

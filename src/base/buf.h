@@ -16,10 +16,10 @@
  * The caller embeds the struct: tarn_buf_init / tarn_buf_free.
  */
 typedef struct tarn_buf {
-  char *data;  /* NULL until the first append */
-  size_t len;  /* bytes of content */
-  size_t cap;  /* bytes allocated (content + terminator) */
-  size_t max;  /* hard cap on len */
+  char *data; /* NULL until the first append */
+  size_t len; /* bytes of content */
+  size_t cap; /* bytes allocated (content + terminator) */
+  size_t max; /* hard cap on len */
 } tarn_buf;
 
 #define TARN_BUF_UNLIMITED SIZE_MAX

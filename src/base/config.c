@@ -14,8 +14,8 @@
 typedef struct cfg_value {
   const tarn_cfg_def *def;
   const char *section; /* def->section, or the instance's name for a family ("bucket.b1") */
-  char *text;        /* NULL when unset */
-  int64_t num;       /* parsed INT/SIZE/DURATION/BOOL */
+  char *text;          /* NULL when unset */
+  int64_t num;         /* parsed INT/SIZE/DURATION/BOOL */
   char source[160];
 } cfg_value;
 
@@ -29,7 +29,7 @@ struct tarn_config {
   size_t n, cap;
   const tarn_cfg_def **fam; /* defs whose section is "NAME.*" */
   size_t nfam;
-  char **inst;              /* instance sections ("bucket.b1"), in order of appearance */
+  char **inst; /* instance sections ("bucket.b1"), in order of appearance */
   size_t ninst;
 };
 
@@ -112,21 +112,28 @@ static int bad_value(tarn_error *err, int rc, const char *s, const char *what) {
 }
 
 int tarn_parse_size(const char *s, int64_t *out, tarn_error *err) {
-  static const unit units[] = {
-      {"B", 1},
-      {"k", 1024}, {"K", 1024}, {"KiB", 1024}, {"KB", 1000},
-      {"M", 1024 * 1024}, {"MiB", 1024 * 1024}, {"MB", 1000 * 1000},
-      {"G", 1024LL * 1024 * 1024}, {"GiB", 1024LL * 1024 * 1024}, {"GB", 1000LL * 1000 * 1000},
-      {"T", 1024LL * 1024 * 1024 * 1024}, {"TiB", 1024LL * 1024 * 1024 * 1024},
-      {"TB", 1000LL * 1000 * 1000 * 1000},
-      {NULL, 0}};
+  static const unit units[] = {{"B", 1},
+                               {"k", 1024},
+                               {"K", 1024},
+                               {"KiB", 1024},
+                               {"KB", 1000},
+                               {"M", 1024 * 1024},
+                               {"MiB", 1024 * 1024},
+                               {"MB", 1000 * 1000},
+                               {"G", 1024LL * 1024 * 1024},
+                               {"GiB", 1024LL * 1024 * 1024},
+                               {"GB", 1000LL * 1000 * 1000},
+                               {"T", 1024LL * 1024 * 1024 * 1024},
+                               {"TiB", 1024LL * 1024 * 1024 * 1024},
+                               {"TB", 1000LL * 1000 * 1000 * 1000},
+                               {NULL, 0}};
   int rc = parse_scaled(s, units, out);
   return rc == 0 ? 0 : bad_value(err, rc, s, "a size such as 1048576, 512KiB, 64MiB or 1GiB");
 }
 
 int tarn_parse_duration_ms(const char *s, int64_t *out, tarn_error *err) {
-  static const unit units[] = {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000},
-                               {"d", 86400LL * 1000}, {NULL, 0}};
+  static const unit units[] = {{"ms", 1},          {"s", 1000},           {"m", 60 * 1000},
+                               {"h", 3600 * 1000}, {"d", 86400LL * 1000}, {NULL, 0}};
   int rc = parse_scaled(s, units, out);
   return rc == 0 ? 0 : bad_value(err, rc, s, "a duration such as 250ms, 30s, 5m or 1h");
 }
@@ -230,8 +237,7 @@ static int check_value(const tarn_cfg_def *d, const char *text, int64_t *num, co
   int port;
   *num = 0;
   switch (d->type) {
-  case TARN_CFG_STRING:
-    return 0;
+  case TARN_CFG_STRING: return 0;
   case TARN_CFG_ENUM:
     if (!enum_has(d->choices, text))
       return tarn_error_set(err, TARN_ECONFIG, "[%s] %s = \"%s\" (%s): must be one of %s",
@@ -261,12 +267,8 @@ static int check_value(const tarn_cfg_def *d, const char *text, int64_t *num, co
     *num = v;
     break;
   }
-  case TARN_CFG_SIZE:
-    rc = tarn_parse_size(text, num, NULL);
-    break;
-  case TARN_CFG_DURATION:
-    rc = tarn_parse_duration_ms(text, num, NULL);
-    break;
+  case TARN_CFG_SIZE: rc = tarn_parse_size(text, num, NULL); break;
+  case TARN_CFG_DURATION: rc = tarn_parse_duration_ms(text, num, NULL); break;
   }
   fmt_bound(d, d->min, lo, sizeof(lo));
   fmt_bound(d, d->max, hi, sizeof(hi));
@@ -343,7 +345,8 @@ int tarn_config_create(tarn_config **out, const tarn_cfg_def *const *tables, tar
       if (is_family(d->section)) {
         cfg_value scratch;
         for (j = 0; j < cfg->nfam; j++)
-          if (strcmp(cfg->fam[j]->section, d->section) == 0 && strcmp(cfg->fam[j]->key, d->key) == 0)
+          if (strcmp(cfg->fam[j]->section, d->section) == 0 &&
+              strcmp(cfg->fam[j]->key, d->key) == 0)
             break;
         if (j < cfg->nfam) {
           rc = tarn_error_set(err, TARN_EINTERNAL, "setting [%s] %s declared twice", d->section,
@@ -595,8 +598,8 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     return c->rc == 0;
   }
   if (section[0] == '\0') {
-    c->rc = tarn_error_set(c->err, TARN_ECONFIG, "key \"%s\" outside any [section] (%s)", name,
-                           source);
+    c->rc =
+        tarn_error_set(c->err, TARN_ECONFIG, "key \"%s\" outside any [section] (%s)", name, source);
     return 0;
   }
   c->rc = tarn_config_set(c->cfg, section, name, value, source, c->err);
@@ -610,9 +613,9 @@ static int load_stream(tarn_config *cfg, const char *name, FILE *f, tarn_error *
   if (c.rc != 0)
     return c.rc;
   if (line > 0)
-    return tarn_error_set(err, TARN_ECONFIG,
-                          "config file %s line %d: not INI syntax (expected [section] or key = value)",
-                          name, line);
+    return tarn_error_set(
+        err, TARN_ECONFIG,
+        "config file %s line %d: not INI syntax (expected [section] or key = value)", name, line);
   if (line < 0)
     return tarn_error_set(err, TARN_EIO, "config file %s: cannot read", name);
   return 0;
@@ -746,13 +749,18 @@ void tarn_config_print_flags(const tarn_config *cfg, const char *cmd, FILE *f) {
     if (d->flag == NULL || (d->flag_cmd != NULL && (cmd == NULL || strcmp(d->flag_cmd, cmd) != 0)))
       continue;
     snprintf(left, sizeof(left), "--%s%s%s", d->flag, d->type == TARN_CFG_BOOL ? "" : " ",
-             d->type == TARN_CFG_BOOL ? "" : d->type == TARN_CFG_HOSTPORT ? "HOST:PORT"
-             : d->type == TARN_CFG_SIZE ? "SIZE" : d->type == TARN_CFG_DURATION ? "DURATION"
-             : d->type == TARN_CFG_INT ? "N" : "VALUE");
+             d->type == TARN_CFG_BOOL       ? ""
+             : d->type == TARN_CFG_HOSTPORT ? "HOST:PORT"
+             : d->type == TARN_CFG_SIZE     ? "SIZE"
+             : d->type == TARN_CFG_DURATION ? "DURATION"
+             : d->type == TARN_CFG_INT      ? "N"
+                                            : "VALUE");
     fprintf(f, "  %-26s %s\n", left, d->help);
     fprintf(f, "  %-26s [%s] %s%s%s; default %s%s%s\n", "", d->section, d->key,
             d->env ? ", env " : "", d->env ? d->env : "",
-            d->def == NULL ? "unset" : d->secret ? "<redacted>" : d->def,
+            d->def == NULL ? "unset"
+            : d->secret    ? "<redacted>"
+                           : d->def,
             d->type == TARN_CFG_ENUM ? "; one of " : "",
             d->type == TARN_CFG_ENUM ? d->choices : "");
   }

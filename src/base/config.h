@@ -30,8 +30,8 @@ typedef enum tarn_cfg_type {
  * environment variable and no flag (asserted as TARN_EINTERNAL at create).
  */
 typedef struct tarn_cfg_def {
-  const char *section;  /* INI section, e.g. "server" */
-  const char *key;      /* INI key, e.g. "listen" */
+  const char *section; /* INI section, e.g. "server" */
+  const char *key;     /* INI key, e.g. "listen" */
   tarn_cfg_type type;
   const char *def;      /* default as text, NULL for "unset" */
   int64_t min, max;     /* bounds for INT, SIZE (bytes) and DURATION (ms) */

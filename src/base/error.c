@@ -10,7 +10,8 @@ enum { FATAL = 0, RETRY = 1 };
 
 const char *tarn_err_name(int code) {
   switch (code) {
-#define TARN__ERR_NAME(sfx, num, name, cls, msg) case num: return name;
+#define TARN__ERR_NAME(sfx, num, name, cls, msg)                                                   \
+  case num: return name;
     TARN_ERRNO_MAP(TARN__ERR_NAME)
 #undef TARN__ERR_NAME
   }
@@ -19,7 +20,8 @@ const char *tarn_err_name(int code) {
 
 const char *tarn_strerror(int code) {
   switch (code) {
-#define TARN__ERR_MSG(sfx, num, name, cls, msg) case num: return msg;
+#define TARN__ERR_MSG(sfx, num, name, cls, msg)                                                    \
+  case num: return msg;
     TARN_ERRNO_MAP(TARN__ERR_MSG)
 #undef TARN__ERR_MSG
   }
@@ -28,7 +30,8 @@ const char *tarn_strerror(int code) {
 
 int tarn_err_retriable(int code) {
   switch (code) {
-#define TARN__ERR_CLS(sfx, num, name, cls, msg) case num: return cls;
+#define TARN__ERR_CLS(sfx, num, name, cls, msg)                                                    \
+  case num: return cls;
     TARN_ERRNO_MAP(TARN__ERR_CLS)
 #undef TARN__ERR_CLS
   }
@@ -72,8 +75,7 @@ int tarn_error_sys(tarn_error *err, int code, int e, const char *fmt, ...) {
   vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
   va_end(ap);
   n = strlen(err->detail);
-  if (n < sizeof(err->detail))
-  {
+  if (n < sizeof(err->detail)) {
     char buf[128];
     /* GNU strerror_r (we build with _GNU_SOURCE): thread-safe, returns the text. */
     snprintf(err->detail + n, sizeof(err->detail) - n, ": %s", strerror_r(e, buf, sizeof(buf)));
@@ -85,15 +87,23 @@ int tarn_code_from_errno(int e) {
   switch (e) {
   case 0: return TARN_OK;
   case ENOMEM: return TARN_ENOMEM;
-  case ENOENT: case ENOTDIR: return TARN_ENOTFOUND;
+  case ENOENT:
+  case ENOTDIR: return TARN_ENOTFOUND;
   case EEXIST: return TARN_EEXIST;
-  case ENOSPC: case EDQUOT: return TARN_ENOSPC;
-  case EACCES: case EPERM: case EROFS: return TARN_EPERM;
+  case ENOSPC:
+  case EDQUOT: return TARN_ENOSPC;
+  case EACCES:
+  case EPERM:
+  case EROFS: return TARN_EPERM;
   case EINVAL: return TARN_EINVAL;
-  case ENAMETOOLONG: case EFBIG: return TARN_ETOOBIG;
+  case ENAMETOOLONG:
+  case EFBIG: return TARN_ETOOBIG;
   case ETIMEDOUT: return TARN_ETIMEDOUT;
-  case ECONNREFUSED: case ECONNRESET: case EPIPE: case EHOSTUNREACH: case ENETUNREACH:
-    return TARN_ENETWORK;
+  case ECONNREFUSED:
+  case ECONNRESET:
+  case EPIPE:
+  case EHOSTUNREACH:
+  case ENETUNREACH: return TARN_ENETWORK;
   default: return TARN_EIO;
   }
 }

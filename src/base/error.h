@@ -13,6 +13,8 @@
  * FATAL means the caller must change something first (bad input, bad credentials,
  * fsync failure, corruption).
  */
+/* The table is read by its columns: */
+/* clang-format off */
 #define TARN_ERRNO_MAP(XX)                                                            \
   XX(OK,          0,  "ok",              FATAL, "success")                           \
   XX(ENOMEM,      1,  "out_of_memory",   RETRY, "out of memory")                     \
@@ -43,9 +45,11 @@
   XX(EALREADY,    25, "already_done",    FATAL, "already done; nothing was changed")   \
   XX(EUNAUTH,     26, "unauthorized",    FATAL, "authentication required")           \
   XX(EBUSY,       27, "busy",            RETRY, "busy; retry later")
+/* clang-format on */
 
 typedef enum tarn_code {
-#define TARN__ERR_ENUM(sfx, num, name, cls, msg) TARN_##sfx = num, // NOLINT(bugprone-macro-parentheses)
+#define TARN__ERR_ENUM(sfx, num, name, cls, msg)                                                   \
+  TARN_##sfx = num, // NOLINT(bugprone-macro-parentheses)
   TARN_ERRNO_MAP(TARN__ERR_ENUM)
 #undef TARN__ERR_ENUM
 } tarn_code;
@@ -94,8 +98,7 @@ int tarn_code_from_errno(int e);
  * Returns nothing on purpose: the caller returns the code it already holds, so a NULL
  * err can never turn a failure into success.
  */
-void tarn_error_prefix(tarn_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void tarn_error_prefix(tarn_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The text to show a user: the detail if present, else the generic message. */
 const char *tarn_error_message(const tarn_error *err);

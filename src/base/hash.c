@@ -97,14 +97,13 @@ uint32_t tarn_crc32c(uint32_t crc, const void *p, size_t n) {
   pthread_once(&crc_once, crc_init);
   crc = ~crc;
   while (n >= 8) {
-    uint32_t lo = crc ^ ((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                         (uint32_t)b[3] << 24);
-    uint32_t hi = (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 |
-                  (uint32_t)b[7] << 24;
+    uint32_t lo =
+        crc ^ ((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
+    uint32_t hi =
+        (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
     crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
-          crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
-          crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
-          crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+          crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^
+          crc_table[2][(hi >> 8) & 0xff] ^ crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
     b += 8;
     n -= 8;
   }

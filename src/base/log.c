@@ -181,7 +181,12 @@ static void format_fields(out *o, const char *f, va_list ap) {
       put_value(o, s, len);
       break;
     }
-    case 'd': case 'i': case 'u': case 'x': case 'X': case 'o':
+    case 'd':
+    case 'i':
+    case 'u':
+    case 'x':
+    case 'X':
+    case 'o':
       if (lenmod == L_LL)
         n = has_star ? snprintf(tmp, sizeof(tmp), spec, star, va_arg(ap, long long))
                      : snprintf(tmp, sizeof(tmp), spec, va_arg(ap, long long));
@@ -197,7 +202,12 @@ static void format_fields(out *o, const char *f, va_list ap) {
       if (n > 0)
         put(o, tmp, strlen(tmp));
       break;
-    case 'f': case 'g': case 'e': case 'F': case 'G': case 'E':
+    case 'f':
+    case 'g':
+    case 'e':
+    case 'F':
+    case 'G':
+    case 'E':
       n = has_star ? snprintf(tmp, sizeof(tmp), spec, star, va_arg(ap, double))
                    : snprintf(tmp, sizeof(tmp), spec, va_arg(ap, double));
       if (n > 0)

@@ -13,9 +13,9 @@
 typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM } mtype;
 
 typedef struct series {
-  char **values;      /* one per label */
-  double value;       /* counter, gauge */
-  uint64_t *buckets;  /* histogram: per bucket (not cumulative), nbounds + 1 (+Inf) */
+  char **values;     /* one per label */
+  double value;      /* counter, gauge */
+  uint64_t *buckets; /* histogram: per bucket (not cumulative), nbounds + 1 (+Inf) */
   double sum;
   uint64_t count;
   struct series *next;
@@ -361,8 +361,8 @@ static int put_escaped(tarn_buf *out, const char *s, int quote, tarn_error *err)
 }
 
 /* Writes name{labels[,le="x"]} */
-static int put_series_name(tarn_buf *out, const tarn_metric *m, const char *suffix,
-                           const series *s, const char *le, tarn_error *err) {
+static int put_series_name(tarn_buf *out, const tarn_metric *m, const char *suffix, const series *s,
+                           const char *le, tarn_error *err) {
   size_t i;
   int rc = tarn_buf_appendf(out, err, "%s%s", m->name, suffix);
   if (rc == 0 && (m->nlabels > 0 || le != NULL))

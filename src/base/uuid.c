@@ -61,8 +61,7 @@ int tarn_uuid_v7(tarn_uuid *u, tarn_error *err) {
   return 0;
 }
 
-int tarn_uuid_v5(tarn_uuid *u, const tarn_uuid *ns, const void *name, size_t len,
-                 tarn_error *err) {
+int tarn_uuid_v5(tarn_uuid *u, const tarn_uuid *ns, const void *name, size_t len, tarn_error *err) {
   uint8_t md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
   int rc = TARN_EINTERNAL;

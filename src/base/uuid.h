@@ -22,8 +22,7 @@ int tarn_uuid_v4(tarn_uuid *u, tarn_error *err);
  */
 int tarn_uuid_v7(tarn_uuid *u, tarn_error *err);
 /* Name-based UUID (version 5, SHA-1) of `name` in namespace `ns`. */
-int tarn_uuid_v5(tarn_uuid *u, const tarn_uuid *ns, const void *name, size_t len,
-                 tarn_error *err);
+int tarn_uuid_v5(tarn_uuid *u, const tarn_uuid *ns, const void *name, size_t len, tarn_error *err);
 
 /* Canonical lower-case form "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx". Returns dst. */
 char *tarn_uuid_format(const tarn_uuid *u, char dst[TARN_UUID_STR_LEN]);

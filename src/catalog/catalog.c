@@ -12,18 +12,18 @@
 /* ---- settings ---- */
 
 const tarn_cfg_def tarn_catalog_config[] = {
-    {"catalog", "type", TARN_CFG_ENUM, "sqlite", 0, 0, "sqlite|postgres", "TARN_CATALOG_TYPE",
-     NULL, NULL, 0,
+    {"catalog", "type", TARN_CFG_ENUM, "sqlite", 0, 0, "sqlite|postgres", "TARN_CATALOG_TYPE", NULL,
+     NULL, 0,
      "catalog backend: sqlite (one file in the lake) or postgres (many writers and hosts)"},
     {"catalog", "uri", TARN_CFG_STRING, "", 0, 0, NULL, "TARN_CATALOG_URI", NULL, NULL, 0,
      "SQLite catalog file for type = sqlite; empty means <lake>/catalog.db"},
-    {"catalog", "postgres", TARN_CFG_STRING, "", 0, 0, NULL, "TARN_CATALOG_POSTGRES", NULL, NULL,
-     1, "libpq connection string for type = postgres, e.g. \"host=db dbname=tarn user=tarn\""},
-    {"catalog", "name", TARN_CFG_STRING, TARN_CATALOG_DEFAULT_NAME, 0, 0, NULL,
-     "TARN_CATALOG_NAME", NULL, NULL, 0,
+    {"catalog", "postgres", TARN_CFG_STRING, "", 0, 0, NULL, "TARN_CATALOG_POSTGRES", NULL, NULL, 1,
+     "libpq connection string for type = postgres, e.g. \"host=db dbname=tarn user=tarn\""},
+    {"catalog", "name", TARN_CFG_STRING, TARN_CATALOG_DEFAULT_NAME, 0, 0, NULL, "TARN_CATALOG_NAME",
+     NULL, NULL, 0,
      "catalog_name the tables are registered under (readers must use the same name)"},
-    {"catalog", "busy_timeout", TARN_CFG_DURATION, "30s", 0, 3600 * 1000, NULL, NULL, NULL, NULL,
-     0, "how long one catalog call retries a locked database or a lost connection"},
+    {"catalog", "busy_timeout", TARN_CFG_DURATION, "30s", 0, 3600 * 1000, NULL, NULL, NULL, NULL, 0,
+     "how long one catalog call retries a locked database or a lost connection"},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -55,8 +55,8 @@ static int make_dirs(const char *path, tarn_error *err) {
   return rc;
 }
 
-int tarn_catalog_open_from_config(const tarn_config *cfg, const char *lake_dir,
-                                  tarn_catalog **out, tarn_error *err) {
+int tarn_catalog_open_from_config(const tarn_config *cfg, const char *lake_dir, tarn_catalog **out,
+                                  tarn_error *err) {
   tarn_catalog_options o;
   const char *type = tarn_config_str(cfg, "catalog", "type");
   char *path = NULL;
@@ -198,8 +198,7 @@ static int check_namespace(const char *ns, tarn_error *err) {
   for (i = 0; i < n; i++)
     if (ns[i] == '.' && (i == 0 || i + 1 == n || ns[i + 1] == '.'))
       return tarn_error_set(err, TARN_EINVAL,
-                            "namespace \"%s\" has an empty level (levels are joined with '.')",
-                            ns);
+                            "namespace \"%s\" has an empty level (levels are joined with '.')", ns);
   return 0;
 }
 
@@ -225,8 +224,8 @@ static int check_props(const tarn_catalog_prop *props, size_t n, const char *con
     const char *key = i < n ? props[i].key : remove[i - n];
     if ((rc = tarn__catalog_check_name("property key", key, 255, 0, err)) != 0)
       return rc;
-    if (i < n && (rc = tarn__catalog_check_name("property value", props[i].value, 1000, 1,
-                                                err)) != 0) {
+    if (i < n &&
+        (rc = tarn__catalog_check_name("property value", props[i].value, 1000, 1, err)) != 0) {
       tarn_error_prefix(err, "property \"%s\"", key);
       return rc;
     }
@@ -262,11 +261,10 @@ int tarn_catalog_list_namespaces(tarn_catalog *cat, const char *parent, tarn_cat
   return cat->ops->list_namespaces(cat, parent, out, err);
 }
 
-int tarn_catalog_create_namespace(tarn_catalog *cat, const char *ns,
-                                  const tarn_catalog_prop *props, size_t nprops, tarn_error *err) {
+int tarn_catalog_create_namespace(tarn_catalog *cat, const char *ns, const tarn_catalog_prop *props,
+                                  size_t nprops, tarn_error *err) {
   int rc;
-  if ((rc = check_namespace(ns, err)) != 0 ||
-      (rc = check_props(props, nprops, NULL, 0, err)) != 0)
+  if ((rc = check_namespace(ns, err)) != 0 || (rc = check_props(props, nprops, NULL, 0, err)) != 0)
     return rc;
   return cat->ops->create_namespace(cat, ns, props, nprops, err);
 }
@@ -335,8 +333,8 @@ int tarn_catalog_load_table(tarn_catalog *cat, const char *ns, const char *table
   return rc;
 }
 
-int tarn_catalog_commit(tarn_catalog *cat, const char *ns, const char *table,
-                        const char *expected, const char *new_location, tarn_error *err) {
+int tarn_catalog_commit(tarn_catalog *cat, const char *ns, const char *table, const char *expected,
+                        const char *new_location, tarn_error *err) {
   int rc;
   if ((rc = check_table(ns, table, err)) != 0 ||
       (rc = check_location("expected metadata location", expected, err)) != 0 ||
@@ -349,8 +347,7 @@ int tarn_catalog_commit(tarn_catalog *cat, const char *ns, const char *table,
   return cat->ops->commit(cat, ns, table, expected, new_location, err);
 }
 
-int tarn_catalog_drop_table(tarn_catalog *cat, const char *ns, const char *table,
-                            tarn_error *err) {
+int tarn_catalog_drop_table(tarn_catalog *cat, const char *ns, const char *table, tarn_error *err) {
   int rc;
   if ((rc = check_table(ns, table, err)) != 0)
     return rc;

@@ -139,8 +139,8 @@ void tarn_catalog_options_init(tarn_catalog_options *o);
  * an existing database created by Iceberg Java or PyIceberg is used as it is. o may be
  * NULL (defaults). On success the caller owns *out (tarn_catalog_destroy).
  */
-int tarn_catalog_sqlite_open(const char *path, const tarn_catalog_options *o,
-                             tarn_catalog **out, tarn_error *err);
+int tarn_catalog_sqlite_open(const char *path, const tarn_catalog_options *o, tarn_catalog **out,
+                             tarn_error *err);
 
 /*
  * Connects to PostgreSQL with a libpq connection string ("host=... dbname=... user=..."
@@ -148,8 +148,8 @@ int tarn_catalog_sqlite_open(const char *path, const tarn_catalog_options *o,
  * reconnects by itself after a lost connection. Passwords in the string never appear in
  * errors or logs. Fails at once (no retry) when the first connection fails.
  */
-int tarn_catalog_pg_open(const char *conninfo, const tarn_catalog_options *o,
-                         tarn_catalog **out, tarn_error *err);
+int tarn_catalog_pg_open(const char *conninfo, const tarn_catalog_options *o, tarn_catalog **out,
+                         tarn_error *err);
 
 /*
  * Opens the catalog the [catalog] settings describe. cfg must have been built with
@@ -157,8 +157,8 @@ int tarn_catalog_pg_open(const char *conninfo, const tarn_catalog_options *o,
  * is `<lake_dir>/catalog.db` (lake_dir is created if missing). TARN_ECONFIG when type is
  * postgres and no connection string is set.
  */
-int tarn_catalog_open_from_config(const tarn_config *cfg, const char *lake_dir,
-                                  tarn_catalog **out, tarn_error *err);
+int tarn_catalog_open_from_config(const tarn_config *cfg, const char *lake_dir, tarn_catalog **out,
+                                  tarn_error *err);
 
 /* [catalog] type, uri, postgres (secret), name, busy_timeout. */
 extern const tarn_cfg_def tarn_catalog_config[];
@@ -179,8 +179,8 @@ const char *tarn_catalog_name(const tarn_catalog *cat);
  */
 int tarn_catalog_list_namespaces(tarn_catalog *cat, const char *parent, tarn_catalog_names *out,
                                  tarn_error *err);
-int tarn_catalog_create_namespace(tarn_catalog *cat, const char *ns,
-                                  const tarn_catalog_prop *props, size_t nprops, tarn_error *err);
+int tarn_catalog_create_namespace(tarn_catalog *cat, const char *ns, const tarn_catalog_prop *props,
+                                  size_t nprops, tarn_error *err);
 int tarn_catalog_load_namespace(tarn_catalog *cat, const char *ns, tarn_catalog_props *out,
                                 tarn_error *err);
 /* Sets (insert or replace) and removes properties in one transaction. */
@@ -220,12 +220,11 @@ int tarn_catalog_load_table(tarn_catalog *cat, const char *ns, const char *table
  * TARN_EUNKNOWN_OUTCOME if the acknowledgement was lost: then load the table; if its
  * location is new_location the commit happened.
  */
-int tarn_catalog_commit(tarn_catalog *cat, const char *ns, const char *table,
-                        const char *expected, const char *new_location, tarn_error *err);
+int tarn_catalog_commit(tarn_catalog *cat, const char *ns, const char *table, const char *expected,
+                        const char *new_location, tarn_error *err);
 
 /* Removes the catalog entry only (files are the caller's business). */
-int tarn_catalog_drop_table(tarn_catalog *cat, const char *ns, const char *table,
-                            tarn_error *err);
+int tarn_catalog_drop_table(tarn_catalog *cat, const char *ns, const char *table, tarn_error *err);
 
 /* Moves a table to another name and/or namespace (which must exist). */
 int tarn_catalog_rename_table(tarn_catalog *cat, const char *from_ns, const char *from_table,

@@ -29,10 +29,18 @@ static faulty_catalog *as_faulty(tarn_catalog *cat) {
 }
 
 static const char *op_name(tarn_catalog_fault_op op) {
-  static const char *const names[] = {
-      "any",        "list_namespaces", "create_namespace", "load_namespace",
-      "update_namespace", "drop_namespace", "list_tables", "create_table",
-      "load_table", "commit",          "drop_table",       "rename_table"};
+  static const char *const names[] = {"any",
+                                      "list_namespaces",
+                                      "create_namespace",
+                                      "load_namespace",
+                                      "update_namespace",
+                                      "drop_namespace",
+                                      "list_tables",
+                                      "create_table",
+                                      "load_table",
+                                      "commit",
+                                      "drop_table",
+                                      "rename_table"};
   return (size_t)op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
 }
 
@@ -57,26 +65,24 @@ static fault_rule *match(faulty_catalog *fc, tarn_catalog_fault_op op) {
   return hit;
 }
 
-static int injected(faulty_catalog *fc, fault_rule *r, tarn_catalog_fault_op op,
-                    tarn_error *err) {
-  return tarn_error_set(err, r->code, "catalog '%s': injected fault: %s %s", fc->base.name,
-                        op_name(op),
-                        r->kind == TARN_CATALOG_FAULT_AFTER ? "succeeded but the answer was lost"
-                                                            : "failed");
+static int injected(faulty_catalog *fc, fault_rule *r, tarn_catalog_fault_op op, tarn_error *err) {
+  return tarn_error_set(
+      err, r->code, "catalog '%s': injected fault: %s %s", fc->base.name, op_name(op),
+      r->kind == TARN_CATALOG_FAULT_AFTER ? "succeeded but the answer was lost" : "failed");
 }
 
 /* Calls the inner operation unless a BEFORE rule fires; an AFTER rule replaces success. */
-#define FAULTY_CALL(OPENUM, CALL)                                                    \
-  do {                                                                               \
-    faulty_catalog *fc = (faulty_catalog *)cat;                                      \
-    fault_rule *r = match(fc, OPENUM);                                               \
-    int rc;                                                                          \
-    if (r != NULL && r->kind == TARN_CATALOG_FAULT_BEFORE)                           \
-      return injected(fc, r, OPENUM, err);                                           \
-    rc = CALL;                                                                       \
-    if (rc == 0 && r != NULL)                                                        \
-      return injected(fc, r, OPENUM, err);                                           \
-    return rc;                                                                       \
+#define FAULTY_CALL(OPENUM, CALL)                                                                  \
+  do {                                                                                             \
+    faulty_catalog *fc = (faulty_catalog *)cat;                                                    \
+    fault_rule *r = match(fc, OPENUM);                                                             \
+    int rc;                                                                                        \
+    if (r != NULL && r->kind == TARN_CATALOG_FAULT_BEFORE)                                         \
+      return injected(fc, r, OPENUM, err);                                                         \
+    rc = CALL;                                                                                     \
+    if (rc == 0 && r != NULL)                                                                      \
+      return injected(fc, r, OPENUM, err);                                                         \
+    return rc;                                                                                     \
   } while (0)
 
 static int f_list_namespaces(tarn_catalog *cat, const char *parent, tarn_catalog_names *out,
@@ -148,10 +154,9 @@ static void f_destroy(tarn_catalog *cat) {
 }
 
 static const tarn_catalog_ops faulty_ops = {
-    "faulty",         f_list_namespaces, f_create_namespace, f_load_namespace,
-    f_update_namespace, f_drop_namespace, f_list_tables,     f_create_table,
-    f_load_table,     f_commit,          f_drop_table,       f_rename_table,
-    f_destroy,
+    "faulty",         f_list_namespaces, f_create_namespace, f_load_namespace, f_update_namespace,
+    f_drop_namespace, f_list_tables,     f_create_table,     f_load_table,     f_commit,
+    f_drop_table,     f_rename_table,    f_destroy,
 };
 
 int tarn_catalog_faulty_wrap(tarn_catalog *inner, tarn_catalog **out, tarn_error *err) {

@@ -27,7 +27,8 @@ typedef struct tarn__sql_rows {
 #define TARN__SQL_ROWS_MAX_BYTES ((size_t)64 << 20)
 
 /* exec flags */
-#define TARN__SQL_AMBIGUOUS 1u /* a write that takes effect on its own (autocommit statement
+#define TARN__SQL_AMBIGUOUS                                                                        \
+  1u /* a write that takes effect on its own (autocommit statement
                                   or COMMIT): losing the connection (or an I/O error) after
                                   it was sent is TARN_EUNKNOWN_OUTCOME */
 
@@ -66,7 +67,7 @@ typedef struct tarn__sql_ops {
 /* Header every driver's connection struct starts with. */
 struct tarn__sql {
   const tarn__sql_ops *ops;
-  char *display;        /* where the database is, safe to show: path or redacted conninfo */
+  char *display; /* where the database is, safe to show: path or redacted conninfo */
   int64_t busy_timeout_ms;
   uint64_t deadline_ns; /* tarn_clock_mono_ns() bound of the current call; 0 = none */
   int transient;        /* set by a failed call: the transaction may be retried */
@@ -84,7 +85,6 @@ const char *tarn__sql_cell(const tarn__sql_rows *r, size_t row, size_t col);
 /* Milliseconds of jittered exponential backoff for retry number `attempt` (1-based):
  * uniformly in [b/2, b] with b = min(2^attempt, cap_ms). */
 uint64_t tarn__sql_backoff_ms(tarn__sql *db, unsigned attempt, uint64_t cap_ms);
-
 
 /* The SQL catalog over a connected driver (taking ownership of db, also on failure):
  * creates the catalog tables when missing and detects the V0/V1 layout. */

@@ -240,8 +240,7 @@ static int pg_exec(tarn__sql *base, const char *sql, const char *const *params, 
                             msg[0] ? msg : "no answer");
       } else {
         d->base.transient = 1;
-        rc = tarn_error_set(err, TARN_ENETWORK, "connection lost: %s",
-                            msg[0] ? msg : "no answer");
+        rc = tarn_error_set(err, TARN_ENETWORK, "connection lost: %s", msg[0] ? msg : "no answer");
       }
     } else {
       rc = map_sqlstate(d, st);
@@ -330,8 +329,8 @@ static void pg_destroy(tarn__sql *base) {
 }
 
 static const tarn__sql_ops pg_ops = {
-    "postgres",       pg_exec,          pg_begin,       pg_rollback, pg_recover,
-    pg_table_exists,  pg_column_exists, pg_schema_lock, pg_destroy,
+    "postgres",      pg_exec,          pg_begin,       pg_rollback, pg_recover,
+    pg_table_exists, pg_column_exists, pg_schema_lock, pg_destroy,
 };
 
 int tarn__sql_pg_backend_pid(tarn__sql *db) {
@@ -370,8 +369,8 @@ static int parse_conninfo(pg_db *d, const char *conninfo, tarn_error *err) {
     }
     for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
       if (strcmp(o->keyword, shown[i]) == 0 && n < sizeof(display))
-        n += (size_t)snprintf(display + n, sizeof(display) - n, "%s%s=%s", n ? " " : "",
-                              o->keyword, o->val);
+        n += (size_t)snprintf(display + n, sizeof(display) - n, "%s%s=%s", n ? " " : "", o->keyword,
+                              o->val);
   }
   PQconninfoFree(opts);
   d->base.display = tarn_strdup(display[0] ? display : "(libpq defaults)");
@@ -399,10 +398,9 @@ static int pg_connect(const char *conninfo, int64_t busy_timeout_ms, tarn__sql *
    * entries win: the defaults before it (bounded connect time; keepalives so that a dead
    * server is noticed in about a minute, not hours) yield to the string, the settings
    * after it (UTF-8 text) do not. */
-  const char *const keys[] = {"connect_timeout",    "keepalives_idle",
-                              "keepalives_interval", "keepalives_count",
-                              "dbname",              "fallback_application_name",
-                              "client_encoding",     NULL};
+  const char *const keys[] = {
+      "connect_timeout", "keepalives_idle",           "keepalives_interval", "keepalives_count",
+      "dbname",          "fallback_application_name", "client_encoding",     NULL};
   const char *vals[] = {"10", "30", "10", "3", conninfo, "tarn", "UTF8", NULL};
   pg_db *d;
   int rc;
@@ -439,11 +437,11 @@ static int pg_connect(const char *conninfo, int64_t busy_timeout_ms, tarn__sql *
   return 0;
 }
 
-int tarn_catalog_pg_open(const char *conninfo, const tarn_catalog_options *o,
-                         tarn_catalog **out, tarn_error *err) {
+int tarn_catalog_pg_open(const char *conninfo, const tarn_catalog_options *o, tarn_catalog **out,
+                         tarn_error *err) {
   tarn__sql *db;
-  int64_t busy = o && o->busy_timeout_ms >= 0 ? o->busy_timeout_ms
-                                              : TARN_CATALOG_DEFAULT_BUSY_TIMEOUT_MS;
+  int64_t busy =
+      o && o->busy_timeout_ms >= 0 ? o->busy_timeout_ms : TARN_CATALOG_DEFAULT_BUSY_TIMEOUT_MS;
   int rc;
   *out = NULL;
   if ((rc = pg_connect(conninfo, busy, &db, err)) != 0)

@@ -23,22 +23,20 @@
 /* The Iceberg Java DDL (JdbcUtil V0 CREATE, then V1's iceberg_type VARCHAR(5) column),
  * with IF NOT EXISTS. PyIceberg's SqlCatalog creates the same columns without
  * iceberg_type; we work with either. */
-static const char SQL_CREATE_TABLES[] =
-    "CREATE TABLE IF NOT EXISTS iceberg_tables ("
-    "catalog_name VARCHAR(255) NOT NULL, "
-    "table_namespace VARCHAR(255) NOT NULL, "
-    "table_name VARCHAR(255) NOT NULL, "
-    "metadata_location VARCHAR(1000), "
-    "previous_metadata_location VARCHAR(1000), "
-    "iceberg_type VARCHAR(5), "
-    "PRIMARY KEY (catalog_name, table_namespace, table_name))";
-static const char SQL_CREATE_PROPS[] =
-    "CREATE TABLE IF NOT EXISTS iceberg_namespace_properties ("
-    "catalog_name VARCHAR(255) NOT NULL, "
-    "namespace VARCHAR(255) NOT NULL, "
-    "property_key VARCHAR(255), "
-    "property_value VARCHAR(1000), "
-    "PRIMARY KEY (catalog_name, namespace, property_key))";
+static const char SQL_CREATE_TABLES[] = "CREATE TABLE IF NOT EXISTS iceberg_tables ("
+                                        "catalog_name VARCHAR(255) NOT NULL, "
+                                        "table_namespace VARCHAR(255) NOT NULL, "
+                                        "table_name VARCHAR(255) NOT NULL, "
+                                        "metadata_location VARCHAR(1000), "
+                                        "previous_metadata_location VARCHAR(1000), "
+                                        "iceberg_type VARCHAR(5), "
+                                        "PRIMARY KEY (catalog_name, table_namespace, table_name))";
+static const char SQL_CREATE_PROPS[] = "CREATE TABLE IF NOT EXISTS iceberg_namespace_properties ("
+                                       "catalog_name VARCHAR(255) NOT NULL, "
+                                       "namespace VARCHAR(255) NOT NULL, "
+                                       "property_key VARCHAR(255), "
+                                       "property_value VARCHAR(1000), "
+                                       "PRIMARY KEY (catalog_name, namespace, property_key))";
 
 /* V1 layouts also hold views (iceberg_type 'VIEW'); rows written before V1 have NULL. */
 #define IS_TABLE " AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)"
@@ -76,8 +74,8 @@ static const char SQL_DELETE_NS[] =
 /* Per layout: [0] = V0 (no iceberg_type column), [1] = V1. */
 static const char *const SQL_LIST_TABLES[2] = {
     "SELECT table_name FROM iceberg_tables WHERE catalog_name = $1 AND table_namespace = $2",
-    "SELECT table_name FROM iceberg_tables WHERE catalog_name = $1 AND table_namespace = $2"
-    IS_TABLE,
+    "SELECT table_name FROM iceberg_tables WHERE catalog_name = $1 AND table_namespace = "
+    "$2" IS_TABLE,
 };
 static const char *const SQL_INSERT_TABLE[2] = {
     "INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, "
@@ -189,8 +187,8 @@ typedef struct sql_catalog {
   tarn_catalog base;
   tarn__sql *db;
   char *name;
-  int v1;            /* iceberg_tables has the iceberg_type column */
-  const char *what;  /* the operation in progress, for messages ("commit a.b") */
+  int v1;           /* iceberg_tables has the iceberg_type column */
+  const char *what; /* the operation in progress, for messages ("commit a.b") */
 } sql_catalog;
 
 static const tarn_catalog_ops sql_ops;
@@ -209,8 +207,8 @@ static int fail(sql_catalog *sc, tarn_error *err, int code, const char *fmt, ...
 
 /* Prefixes a driver's message with the catalog, the database and the operation. */
 static void where(sql_catalog *sc, tarn_error *err) {
-  tarn_error_prefix(err, "catalog '%s' (%s %s): %s", sc->name, sc->db->ops->name,
-                    sc->db->display, sc->what);
+  tarn_error_prefix(err, "catalog '%s' (%s %s): %s", sc->name, sc->db->ops->name, sc->db->display,
+                    sc->what);
 }
 
 /* Runs one statement; a driver failure is prefixed with where and what. */
@@ -527,8 +525,8 @@ static int sql_drop_namespace(tarn_catalog *cat, const char *ns, tarn_error *err
 
 typedef struct table_args {
   const char *ns, *table;
-  const char *location;  /* create: the first location; commit: the new one */
-  const char *expected;  /* commit */
+  const char *location; /* create: the first location; commit: the new one */
+  const char *expected; /* commit */
   const char *to_ns, *to_table;
   tarn_catalog_names *names;
   tarn_catalog_table *out;
@@ -571,8 +569,7 @@ static int create_table_body(sql_catalog *sc, void *arg, tarn_error *err) {
   if (rc == 0)
     rc = q(sc, SQL_INSERT_TABLE[sc->v1], p, 4, 0, NULL, NULL, err);
   if (rc == TARN_EEXIST)
-    rc = fail(sc, err, TARN_EEXIST, "a table or view named %s.%s already exists", a->ns,
-              a->table);
+    rc = fail(sc, err, TARN_EEXIST, "a table or view named %s.%s already exists", a->ns, a->table);
   return rc;
 }
 
@@ -585,8 +582,8 @@ static int sql_create_table(tarn_catalog *cat, const char *ns, const char *table
 }
 
 /* Reads the row of (ns, table) into rows: 0 rows when there is no such table. */
-static int select_table(sql_catalog *sc, const char *ns, const char *table,
-                        tarn__sql_rows *rows, tarn_error *err) {
+static int select_table(sql_catalog *sc, const char *ns, const char *table, tarn__sql_rows *rows,
+                        tarn_error *err) {
   const char *p[3] = {sc->name, ns, table};
   return q(sc, SQL_LOAD_TABLE[sc->v1], p, 3, 0, rows, NULL, err);
 }
@@ -605,12 +602,10 @@ static int load_table_body(sql_catalog *sc, void *arg, tarn_error *err) {
     cur = tarn__sql_cell(&rows, 0, 0);
     prev = tarn__sql_cell(&rows, 0, 1);
     if (cur == NULL || cur[0] == '\0') {
-      rc = fail(sc, err, TARN_ECORRUPT, "table %s.%s has no metadata_location", a->ns,
-                a->table);
+      rc = fail(sc, err, TARN_ECORRUPT, "table %s.%s has no metadata_location", a->ns, a->table);
     } else if ((a->out->metadata_location = tarn_strdup(cur)) == NULL ||
                (prev != NULL && (a->out->previous_metadata_location = tarn_strdup(prev)) == NULL)) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "loading table %s.%s: out of memory", a->ns,
-                          a->table);
+      rc = tarn_error_set(err, TARN_ENOMEM, "loading table %s.%s: out of memory", a->ns, a->table);
     }
   }
   tarn__sql_rows_free(&rows);
@@ -642,8 +637,8 @@ static int commit_body(sql_catalog *sc, void *arg, tarn_error *err) {
   if (changed == 1)
     return 0;
   if (changed > 1) /* impossible with the primary key; never call that a success */
-    return fail(sc, err, TARN_EINTERNAL, "%lld rows matched table %s.%s",
-                (long long)changed, a->ns, a->table);
+    return fail(sc, err, TARN_EINTERNAL, "%lld rows matched table %s.%s", (long long)changed, a->ns,
+                a->table);
   tarn__sql_rows_init(&rows);
   rc = select_table(sc, a->ns, a->table, &rows, err);
   if (rc == 0 && rows.nrows == 0)
@@ -651,8 +646,8 @@ static int commit_body(sql_catalog *sc, void *arg, tarn_error *err) {
   else if (rc == 0) {
     const char *cur = tarn__sql_cell(&rows, 0, 0);
     rc = fail(sc, err, TARN_ECONFLICT,
-              "table %s.%s was committed concurrently: expected %s, current %s", a->ns,
-              a->table, a->expected, cur ? cur : "NULL");
+              "table %s.%s was committed concurrently: expected %s, current %s", a->ns, a->table,
+              a->expected, cur ? cur : "NULL");
   }
   tarn__sql_rows_free(&rows);
   return rc;
@@ -676,8 +671,7 @@ static int drop_table_body(sql_catalog *sc, void *arg, tarn_error *err) {
   return rc;
 }
 
-static int sql_drop_table(tarn_catalog *cat, const char *ns, const char *table,
-                          tarn_error *err) {
+static int sql_drop_table(tarn_catalog *cat, const char *ns, const char *table, tarn_error *err) {
   table_args a = {.ns = ns, .table = table};
   char what[64 + 2200];
   snprintf(what, sizeof(what), "drop table %s.%s", ns, table);
@@ -711,8 +705,7 @@ static int sql_rename_table(tarn_catalog *cat, const char *from_ns, const char *
                             const char *to_ns, const char *to_table, tarn_error *err) {
   table_args a = {.ns = from_ns, .table = from_table, .to_ns = to_ns, .to_table = to_table};
   char what[64 + 4400];
-  snprintf(what, sizeof(what), "rename table %s.%s to %s.%s", from_ns, from_table, to_ns,
-           to_table);
+  snprintf(what, sizeof(what), "rename table %s.%s to %s.%s", from_ns, from_table, to_ns, to_table);
   return run((sql_catalog *)cat, what, 1, rename_body, &a, err);
 }
 

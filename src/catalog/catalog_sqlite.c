@@ -72,9 +72,7 @@ static int busy_cb(void *arg, int count) {
 }
 
 /* errno ENOSPC or EDQUOT: the file system (or the user's quota) is full. */
-static int is_nospace_errno(int e) {
-  return e == ENOSPC || e == EDQUOT;
-}
+static int is_nospace_errno(int e) { return e == ENOSPC || e == EDQUOT; }
 
 /* Maps an SQLite result code; marks what a retry of the transaction may fix. A full disk
  * (SQLITE_FULL, or an I/O error whose errno is ENOSPC: sizing the -shm file) is
@@ -234,8 +232,8 @@ static int lite_table_exists(tarn__sql *base, const char *table, int *exists, ta
   return exists_query(base, SQL_TABLE_EXISTS, p, 1, exists, err);
 }
 
-static int lite_column_exists(tarn__sql *base, const char *table, const char *column,
-                              int *exists, tarn_error *err) {
+static int lite_column_exists(tarn__sql *base, const char *table, const char *column, int *exists,
+                              tarn_error *err) {
   const char *p[2] = {table, column};
   return exists_query(base, SQL_COLUMN_EXISTS, p, 2, exists, err);
 }
@@ -257,8 +255,8 @@ static void lite_destroy(tarn__sql *base) {
 }
 
 static const tarn__sql_ops lite_ops = {
-    "sqlite",           lite_exec,           lite_begin,       lite_rollback, lite_recover,
-    lite_table_exists,  lite_column_exists,  lite_schema_lock, lite_destroy,
+    "sqlite",          lite_exec,          lite_begin,       lite_rollback, lite_recover,
+    lite_table_exists, lite_column_exists, lite_schema_lock, lite_destroy,
 };
 
 /*
@@ -320,10 +318,9 @@ static int lite_open(lite_db *d, const char *path, int nospace, tarn_error *err)
     if (d->db != NULL && is_nospace_errno(sqlite3_system_errno(d->db)))
       rc = map_error(d, SQLITE_FULL, 0, sqlite3_errmsg(d->db), err);
     else
-      rc = tarn_error_set(err, (rc & 0xff) == SQLITE_PERM || (rc & 0xff) == SQLITE_READONLY
-                                   ? TARN_EPERM
-                                   : TARN_EIO,
-                          "%s", d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
+      rc = tarn_error_set(
+          err, (rc & 0xff) == SQLITE_PERM || (rc & 0xff) == SQLITE_READONLY ? TARN_EPERM : TARN_EIO,
+          "%s", d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
     lite_close(d);
     return rc;
   }
@@ -397,11 +394,11 @@ static int sqlite_connect(const char *path, int64_t busy_timeout_ms, tarn__sql *
   return 0;
 }
 
-int tarn_catalog_sqlite_open(const char *path, const tarn_catalog_options *o,
-                             tarn_catalog **out, tarn_error *err) {
+int tarn_catalog_sqlite_open(const char *path, const tarn_catalog_options *o, tarn_catalog **out,
+                             tarn_error *err) {
   tarn__sql *db;
-  int64_t busy = o && o->busy_timeout_ms >= 0 ? o->busy_timeout_ms
-                                              : TARN_CATALOG_DEFAULT_BUSY_TIMEOUT_MS;
+  int64_t busy =
+      o && o->busy_timeout_ms >= 0 ? o->busy_timeout_ms : TARN_CATALOG_DEFAULT_BUSY_TIMEOUT_MS;
   int rc;
   *out = NULL;
   if ((rc = sqlite_connect(path, busy, &db, err)) != 0)

@@ -15,9 +15,9 @@
 
 extern char **environ;
 
-const tarn_cfg_def *const tarn_cmd_tables[] = {tarn_base_config, tarn_http_config,
+const tarn_cfg_def *const tarn_cmd_tables[] = {tarn_base_config,         tarn_http_config,
                                                tarn_store_bucket_config, tarn_catalog_config,
-                                               tarn_ingest_config, NULL};
+                                               tarn_ingest_config,       NULL};
 
 const char *tarn_cmd_version(void) { return TARN_VERSION " (commit " TARN_GIT_COMMIT ")"; }
 

@@ -8,15 +8,15 @@
 
 /* Exit codes. */
 #define TARN_EXIT_OK 0
-#define TARN_EXIT_FAIL 1        /* the work failed; the message says why */
-#define TARN_EXIT_USAGE 2       /* bad flags, arguments or configuration */
+#define TARN_EXIT_FAIL 1         /* the work failed; the message says why */
+#define TARN_EXIT_USAGE 2        /* bad flags, arguments or configuration */
 #define TARN_EXIT_UNAVAILABLE 69 /* sysexits EX_UNAVAILABLE: command not in this build yet */
 
 /* A command-specific option that is not a setting (e.g. --print-config). */
 typedef struct cli_opt {
-  const char *name;  /* without dashes */
-  int has_arg;       /* takes a value */
-  const char *arg;   /* value name for help, e.g. "FILE" */
+  const char *name; /* without dashes */
+  int has_arg;      /* takes a value */
+  const char *arg;  /* value name for help, e.g. "FILE" */
   const char *help;
 } cli_opt;
 
@@ -27,16 +27,16 @@ typedef struct cli_opt {
 /* The parsed command line of one subcommand. */
 typedef struct cli {
   const char *cmd;
-  tarn_config *cfg;                 /* effective configuration; owned */
-  const char *config_path;          /* --config or TARN_CONFIG, or NULL */
+  tarn_config *cfg;                     /* effective configuration; owned */
+  const char *config_path;              /* --config or TARN_CONFIG, or NULL */
   const char *opt_values[CLI_MAX_OPTS]; /* per cli_opt: value, "" for set flags, NULL unset */
-  char *args[CLI_MAX_ARGS];         /* positional arguments (borrowed from argv) */
+  char *args[CLI_MAX_ARGS];             /* positional arguments (borrowed from argv) */
   int nargs;
-  int help;                         /* --help or -h was given */
+  int help; /* --help or -h was given */
   /* Every value of every option that takes one, in command-line order, so that an
    * option may be repeated (--where a --where b); opt_values keeps the last one. */
   const char *rep_values[CLI_MAX_REPEATS];
-  int rep_opt[CLI_MAX_REPEATS];     /* index into the command's cli_opt array */
+  int rep_opt[CLI_MAX_REPEATS]; /* index into the command's cli_opt array */
   int nrep;
 } cli;
 

@@ -120,18 +120,17 @@ static void print_manifest(const json_t *m) {
     printf("snapshot     %lld\n", cs);
   else
     printf("snapshot     none\n");
-  json_array_foreach(json_object_get(m, "columns"), i, v)
-    if (strlen(str_or(v, "name", "")) > w)
-      w = strlen(str_or(v, "name", ""));
+  json_array_foreach(json_object_get(m, "columns"), i, v) if (strlen(str_or(v, "name", "")) > w) w =
+      strlen(str_or(v, "name", ""));
   if (w > 40)
     w = 40;
   printf("columns (%zu):\n", json_array_size(json_object_get(m, "columns")));
   json_array_foreach(json_object_get(m, "columns"), i, v)
-    /* every dataset column is optional in the table's schema (a later file may bring
+      /* every dataset column is optional in the table's schema (a later file may bring
      * nulls, as `tarn table show` says); "nullable" reports whether any null came yet */
-    printf("  %-*s  %-11s  optional, %s\n", (int)w, str_or(v, "name", "?"),
-           str_or(v, "type", "?"),
-           json_is_true(json_object_get(v, "nullable")) ? "has nulls" : "no nulls so far");
+      printf("  %-*s  %-11s  optional, %s\n", (int)w, str_or(v, "name", "?"),
+             str_or(v, "type", "?"),
+             json_is_true(json_object_get(v, "nullable")) ? "has nulls" : "no nulls so far");
   printf("objects (%zu):\n", json_array_size(json_object_get(m, "objects")));
   json_array_foreach(json_object_get(m, "objects"), i, v) {
     char size[24];
@@ -180,8 +179,9 @@ int cmd_datasets(const tarn_command *self, int argc, char **argv) {
   tarn_settings_apply_log(c.cfg);
   rc = TARN_EXIT_FAIL;
   /* list and show only read: they never create a lake */
-  if (tarn_lake_open(c.cfg, strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0
-                                ? TARN_LAKE_MUST_EXIST : 0, &lake, &err) != 0) {
+  if (tarn_lake_open(
+          c.cfg, strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0 ? TARN_LAKE_MUST_EXIST : 0,
+          &lake, &err) != 0) {
     cli_error(self->name, "%s", tarn_error_message(&err));
     goto out;
   }
@@ -223,10 +223,10 @@ int cmd_datasets(const tarn_command *self, int argc, char **argv) {
       print_json(report);
     } else {
       json_array_foreach(json_object_get(report, "resynced"), i, v)
-        printf("resynced datasets.%s\n", json_string_value(v));
+          printf("resynced datasets.%s\n", json_string_value(v));
       json_array_foreach(json_object_get(report, "failed"), i, v)
-        fprintf(stderr, "tarn datasets: resync of datasets.%s failed: %s\n",
-                str_or(v, "name", "?"), str_or(v, "error", "?"));
+          fprintf(stderr, "tarn datasets: resync of datasets.%s failed: %s\n",
+                  str_or(v, "name", "?"), str_or(v, "error", "?"));
       printf("%zu resynced, %zu failed\n", json_array_size(json_object_get(report, "resynced")),
              json_array_size(json_object_get(report, "failed")));
     }

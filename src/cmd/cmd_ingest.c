@@ -28,8 +28,9 @@ static const cli_opt ingest_opts[] = {
     {"name", 1, "NAME", "the dataset: datasets.NAME, NAME of [a-z0-9_]{1,128}"},
     {"mode", 1, "MODE", "replace (default: the file becomes the data) or append"},
     {"delimiter", 1, "C", "field delimiter: , ; | or tab (default: detected from the file)"},
-    {"infer-only", 0, NULL, "print the inferred schema, the reasons and the fingerprint; "
-                            "write nothing"},
+    {"infer-only", 0, NULL,
+     "print the inferred schema, the reasons and the fingerprint; "
+     "write nothing"},
     {"json", 0, NULL, "print the result as JSON (the body POST /ingest answers)"},
     {NULL, 0, NULL, NULL},
 };
@@ -183,7 +184,10 @@ static void print_schema(const char *file, const tarn_ingest_result *r) {
            tarn_csv_type_name(r->cols[i].type), r->cols[i].nullable ? "yes" : "no",
            r->cols[i].reason);
   printf("\ndelimiter %s (%s)\nfingerprint %s\nsource sha256 %s\n",
-         r->delimiter == '\t' ? "tab" : r->delimiter == ';' ? "';'" : r->delimiter == '|' ? "'|'" : "','",
+         r->delimiter == '\t'  ? "tab"
+         : r->delimiter == ';' ? "';'"
+         : r->delimiter == '|' ? "'|'"
+                               : "','",
          r->delimiter_detected ? "detected; --delimiter overrides" : "given", r->fingerprint,
          r->source_sha256);
 }
@@ -192,15 +196,14 @@ static void print_drift(const json_t *d) {
   const json_t *v;
   size_t i;
   json_array_foreach(json_object_get(d, "added"), i, v)
-    fprintf(stderr, "  added:   %s (%s)\n", json_string_value(json_object_get(v, "name")),
-            json_string_value(json_object_get(v, "type")));
+      fprintf(stderr, "  added:   %s (%s)\n", json_string_value(json_object_get(v, "name")),
+              json_string_value(json_object_get(v, "type")));
   json_array_foreach(json_object_get(d, "removed"), i, v)
-    fprintf(stderr, "  removed: %s (%s)\n", json_string_value(json_object_get(v, "name")),
-            json_string_value(json_object_get(v, "type")));
-  json_array_foreach(json_object_get(d, "retyped"), i, v)
-    fprintf(stderr, "  retyped: %s: %s -> %s\n", json_string_value(json_object_get(v, "name")),
-            json_string_value(json_object_get(v, "from")),
-            json_string_value(json_object_get(v, "to")));
+      fprintf(stderr, "  removed: %s (%s)\n", json_string_value(json_object_get(v, "name")),
+              json_string_value(json_object_get(v, "type")));
+  json_array_foreach(json_object_get(d, "retyped"), i, v) fprintf(
+      stderr, "  retyped: %s: %s -> %s\n", json_string_value(json_object_get(v, "name")),
+      json_string_value(json_object_get(v, "from")), json_string_value(json_object_get(v, "to")));
   if (json_is_true(json_object_get(d, "reordered")))
     fprintf(stderr, "  the columns are in another order\n");
 }
@@ -218,35 +221,35 @@ static int report_failure(const char *cmd, const char *file, const tarn_ingest_r
     return EXIT_DRIFT;
   }
   if (json)
-    print_json(json_pack("{s:{s:s,s:s}}", "error", "code", tarn_err_name(err->code),
-                         "message", tarn_error_message(err)));
+    print_json(json_pack("{s:{s:s,s:s}}", "error", "code", tarn_err_name(err->code), "message",
+                         tarn_error_message(err)));
   return TARN_EXIT_FAIL;
 }
 
 /* What an ingest did: one line, or --json with the dataset's manifest. */
-static void print_result(const tarn_ingest_env *env, const char *name,
-                         const tarn_ingest_result *r, int append, int json, double secs,
-                         off_t input_size) {
-  const char *what = r->existing ? "existing" : r->created ? "created"
-                                              : append     ? "appended"
-                                                           : "replaced";
+static void print_result(const tarn_ingest_env *env, const char *name, const tarn_ingest_result *r,
+                         int append, int json, double secs, off_t input_size) {
+  const char *what = r->existing  ? "existing"
+                     : r->created ? "created"
+                     : append     ? "appended"
+                                  : "replaced";
   char size[24];
   tarn_error err;
   if (json) {
     json_t *m = NULL;
     if (tarn_dataset_manifest(env, name, &m, &err) != 0)
       m = NULL;
-    print_json(json_pack(
-        "{s:o,s:b,s:s,s:I,s:I,s:s,s:s,s:s,s:o,s:o,s:f}", "manifest", m ? m : json_null(),
-        "existing", r->existing, "outcome", what, "row_count", (json_int_t)r->row_count,
-        "parquet_size", (json_int_t)r->parquet_size, "parquet_key", r->parquet_key,
-        "fingerprint", r->fingerprint, "source_sha256", r->source_sha256, "snapshot_id",
-        r->snapshot_id >= 0 ? json_integer(r->snapshot_id) : json_null(), "columns",
-        columns_json(r), "elapsed_seconds", secs));
+    print_json(json_pack("{s:o,s:b,s:s,s:I,s:I,s:s,s:s,s:s,s:o,s:o,s:f}", "manifest",
+                         m ? m : json_null(), "existing", r->existing, "outcome", what, "row_count",
+                         (json_int_t)r->row_count, "parquet_size", (json_int_t)r->parquet_size,
+                         "parquet_key", r->parquet_key, "fingerprint", r->fingerprint,
+                         "source_sha256", r->source_sha256, "snapshot_id",
+                         r->snapshot_id >= 0 ? json_integer(r->snapshot_id) : json_null(),
+                         "columns", columns_json(r), "elapsed_seconds", secs));
     return;
   }
-  printf("datasets.%s: %s%s; %lld rows, %zu columns, parquet %s at %s; %.2f s, %.1f MB/s\n",
-         name, r->existing ? "unchanged" : what,
+  printf("datasets.%s: %s%s; %lld rows, %zu columns, parquet %s at %s; %.2f s, %.1f MB/s\n", name,
+         r->existing ? "unchanged" : what,
          r->existing ? " (the same bytes are already its data; nothing written)" : "",
          (long long)r->row_count, r->ncols,
          rowfmt_bytes((double)r->parquet_size, size, sizeof(size)), r->parquet_key, secs,
@@ -325,8 +328,8 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     const char *tmp = getenv("TMPDIR");
     int spooled;
-    snprintf(spool_tmp, sizeof(spool_tmp), "%s", infer ? (tmp && tmp[0] ? tmp : "/tmp")
-                                                       : lake->spool_dir);
+    snprintf(spool_tmp, sizeof(spool_tmp), "%s",
+             infer ? (tmp && tmp[0] ? tmp : "/tmp") : lake->spool_dir);
     spooled = spool_input(fd, spool_tmp, &err);
     close(fd);
     fd = spooled;
@@ -343,8 +346,8 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
   o.infer_only = infer;
   o.threads = (int)tarn_config_int(c.cfg, "ingest", "threads");
   o.memory_budget = (size_t)tarn_config_int(c.cfg, "ingest", "memory_budget");
-  o.source = strcmp(file, "-") == 0 ? "stdin" : (strrchr(file, '/') ? strrchr(file, '/') + 1
-                                                                     : file);
+  o.source =
+      strcmp(file, "-") == 0 ? "stdin" : (strrchr(file, '/') ? strrchr(file, '/') + 1 : file);
   if (isatty(2)) {
     prog.total = (uint64_t)st.st_size;
     o.progress = on_progress;
@@ -361,8 +364,8 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
     if (json)
       print_json(json_pack("{s:I,s:o,s:s,s:s,s:s#,s:b}", "row_count", (json_int_t)r.row_count,
                            "columns", columns_json(&r), "fingerprint", r.fingerprint,
-                           "source_sha256", r.source_sha256, "delimiter", &r.delimiter,
-                           (size_t)1, "delimiter_detected", r.delimiter_detected));
+                           "source_sha256", r.source_sha256, "delimiter", &r.delimiter, (size_t)1,
+                           "delimiter_detected", r.delimiter_detected));
     else {
       print_schema(file, &r);
       printf("nothing was written (--infer-only)\n");
@@ -370,8 +373,7 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
     rc = TARN_EXIT_OK;
     goto out;
   }
-  print_result(&env, name, &r, append, json, (double)(tarn_clock_mono_ns() - t0) / 1e9,
-               st.st_size);
+  print_result(&env, name, &r, append, json, (double)(tarn_clock_mono_ns() - t0) / 1e9, st.st_size);
   rc = TARN_EXIT_OK;
 out:
   if (fd >= 0)

@@ -43,9 +43,7 @@ static void print_parquet_help(const cli *c) {
 
 /* ---- subcommands ---- */
 
-static void err_out(const tarn_error *err) {
-  cli_error("parquet", "%s", tarn_error_message(err));
-}
+static void err_out(const tarn_error *err) { cli_error("parquet", "%s", tarn_error_message(err)); }
 
 static int do_schema(const tarn_pq_file_meta *m, int json) {
   size_t i;
@@ -56,12 +54,10 @@ static int do_schema(const tarn_pq_file_meta *m, int json) {
     for (i = 0; i < m->schema.ncols; i++) {
       const tarn_pq_column *c = &m->schema.cols[i];
       tarn_pq_column_describe(c, d, sizeof(d));
-      json_array_append_new(arr, json_pack("{s:s, s:o, s:s, s:s, s:b}", "name", c->name,
-                                           "field_id", c->has_field_id
-                                                           ? json_integer(c->field_id)
-                                                           : json_null(),
-                                           "type", tarn_pq_type_name(c->type), "description",
-                                           d, "optional", c->optional));
+      json_array_append_new(
+          arr, json_pack("{s:s, s:o, s:s, s:s, s:b}", "name", c->name, "field_id",
+                         c->has_field_id ? json_integer(c->field_id) : json_null(), "type",
+                         tarn_pq_type_name(c->type), "description", d, "optional", c->optional));
     }
     s = json_dumps(arr, JSON_INDENT(2));
     if (s != NULL)
@@ -113,15 +109,15 @@ static json_t *chunk_json(const tarn_pq_column *c, const tarn_pq_chunk_meta *cm)
     free(mn);
     free(mx);
   }
-  json_object_set_new(o, "bloom_filter", cm->bloom_filter_offset >= 0
-                                             ? json_integer(cm->bloom_filter_offset)
-                                             : json_null());
-  json_object_set_new(o, "column_index", cm->column_index_offset >= 0
-                                             ? json_integer(cm->column_index_offset)
-                                             : json_null());
-  json_object_set_new(o, "offset_index", cm->offset_index_offset >= 0
-                                             ? json_integer(cm->offset_index_offset)
-                                             : json_null());
+  json_object_set_new(o, "bloom_filter",
+                      cm->bloom_filter_offset >= 0 ? json_integer(cm->bloom_filter_offset)
+                                                   : json_null());
+  json_object_set_new(o, "column_index",
+                      cm->column_index_offset >= 0 ? json_integer(cm->column_index_offset)
+                                                   : json_null());
+  json_object_set_new(o, "offset_index",
+                      cm->offset_index_offset >= 0 ? json_integer(cm->offset_index_offset)
+                                                   : json_null());
   return o;
 }
 
@@ -137,8 +133,8 @@ static int do_meta(const char *file, const tarn_pq_file_meta *m, int json) {
     json_object_set_new(o, "num_columns", json_integer((json_int_t)m->schema.ncols));
     json_object_set_new(o, "type_defined_order", json_boolean(m->type_defined_order));
     for (k = 0; k < m->nkv; k++)
-      json_object_set_new(kv, m->kv[k].key, m->kv[k].value ? json_string(m->kv[k].value)
-                                                            : json_null());
+      json_object_set_new(kv, m->kv[k].key,
+                          m->kv[k].value ? json_string(m->kv[k].value) : json_null());
     json_object_set_new(o, "key_value", kv);
     for (g = 0; g < m->nrow_groups; g++) {
       const tarn_pq_row_group_meta *rg = &m->row_groups[g];
@@ -173,8 +169,8 @@ static int do_meta(const char *file, const tarn_pq_file_meta *m, int json) {
   }
   for (g = 0; g < m->nrow_groups; g++) {
     const tarn_pq_row_group_meta *rg = &m->row_groups[g];
-    printf("row group %zu: rows %lld, bytes %lld uncompressed, %lld compressed, offset %lld\n",
-           g, (long long)rg->num_rows, (long long)rg->total_byte_size,
+    printf("row group %zu: rows %lld, bytes %lld uncompressed, %lld compressed, offset %lld\n", g,
+           (long long)rg->num_rows, (long long)rg->total_byte_size,
            (long long)rg->total_compressed_size, (long long)rg->file_offset);
     for (k = 0; k < m->schema.ncols; k++) {
       const tarn_pq_column *c = &m->schema.cols[k];

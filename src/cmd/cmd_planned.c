@@ -12,7 +12,8 @@ int cmd_planned(const tarn_command *self, int argc, char **argv) {
            self->usage, self->summary, self->planned);
     cli_print_options(&c, NULL, stdout);
   } else if (rc == TARN_EXIT_OK) {
-    cli_error(self->name, "not available yet in tarn %s; see 'tarn %s --help' for what is "
+    cli_error(self->name,
+              "not available yet in tarn %s; see 'tarn %s --help' for what is "
               "planned",
               tarn_cmd_version(), self->name);
     rc = TARN_EXIT_UNAVAILABLE;

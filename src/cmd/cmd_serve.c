@@ -56,7 +56,7 @@ static void print_serve_help(const cli *c) {
 
 /* The secrets file's sections: bucket credentials and API tokens. */
 static const tarn_cfg_def *const secret_tables[] = {tarn_store_bucket_secrets,
-                                                   tarn_http_token_secrets, NULL};
+                                                    tarn_http_token_secrets, NULL};
 
 /* For --print-config: where each s3 bucket's credentials come from and which tokens
  * exist, never their values. */
@@ -181,9 +181,10 @@ static int ingest_options(const cli *c, const char *cmd, tarn_store *lake, const
   iopts->max_memory = (uint64_t)tarn_config_int(c->cfg, "ingest", "max_memory");
   iopts->queue_timeout_ms = (uint64_t)tarn_config_int(c->cfg, "ingest", "queue_timeout");
   if (iopts->max_memory > 0 && iopts->max_memory < iopts->memory_budget) {
-    cli_error(cmd, "[ingest] max_memory (%lld MiB) is below memory_budget (%lld MiB): no "
-              "ingest could run", (long long)(iopts->max_memory >> 20),
-              (long long)(iopts->memory_budget >> 20));
+    cli_error(cmd,
+              "[ingest] max_memory (%lld MiB) is below memory_budget (%lld MiB): no "
+              "ingest could run",
+              (long long)(iopts->max_memory >> 20), (long long)(iopts->memory_budget >> 20));
     return TARN_EXIT_USAGE;
   }
   iopts->open_catalog = open_catalog;
@@ -203,7 +204,8 @@ static int check_catalog(const cli *c, const char *cmd) {
       rc = TARN_EXIT_USAGE;
     } else {
       tarn_log_warn("catalog unavailable at start-up; ingest and /catalog/ routes answer 502 "
-                    "until it is back", "error=%s", tarn_error_message(&err));
+                    "until it is back",
+                    "error=%s", tarn_error_message(&err));
     }
   }
   tarn_catalog_destroy(cat);
@@ -290,8 +292,8 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
     goto fail;
   tarn_buckets_set_journal(bs, ej);
 
-  if (tarn_lake_paths(tarn_config_str(c.cfg, "lake", "path"), root_uri, sizeof(root_uri),
-                         spool, sizeof(spool), &err) != 0)
+  if (tarn_lake_paths(tarn_config_str(c.cfg, "lake", "path"), root_uri, sizeof(root_uri), spool,
+                      sizeof(spool), &err) != 0)
     goto fail;
   if (ingest_options(&c, self->name, lake, root_uri, spool, &iopts) != TARN_EXIT_OK ||
       check_catalog(&c, self->name) != TARN_EXIT_OK) {
@@ -313,9 +315,8 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   rc = TARN_EXIT_FAIL;
   if (hide_paths(&c, srv, bs, &err) != 0 ||
       tarn_http_add_ops_routes(srv, TARN_VERSION, &err) != 0 ||
-      tarn_http_add_storage_routes(srv, bs, ej,
-                                   (uint64_t)tarn_config_int(c.cfg, "storage", "max_object_size"),
-                                   &err) != 0 ||
+      tarn_http_add_storage_routes(
+          srv, bs, ej, (uint64_t)tarn_config_int(c.cfg, "storage", "max_object_size"), &err) != 0 ||
       tarn_http_add_ingest_routes(srv, &iopts, &err) != 0)
     goto fail;
   if (tarn_http_server_start(srv, &err) != 0) {
@@ -327,9 +328,8 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   if (probe_ms > 0 && tarn_buckets_prober_start(bs, probe_ms, &err) != 0)
     goto fail;
   tarn_log_info("tarn serve started", "version=%s lake=%s addr=%s pid=%ld buckets=%zu primary=%s",
-                TARN_VERSION, tarn_config_str(c.cfg, "lake", "path"),
-                tarn_http_server_address(srv), (long)getpid(), tarn_buckets_count(bs),
-                tarn_bucket_name(tarn_buckets_primary(bs)));
+                TARN_VERSION, tarn_config_str(c.cfg, "lake", "path"), tarn_http_server_address(srv),
+                (long)getpid(), tarn_buckets_count(bs), tarn_bucket_name(tarn_buckets_primary(bs)));
   if (sigwait(&sigs, &sig) != 0)
     sig = SIGTERM;
   tarn_log_info("shutting down", "signal=%s inflight=%u timeout_ms=%lld",

@@ -43,8 +43,7 @@ static const cli_opt table_opts[] = {
     [TOPT_JSONL] = {"jsonl", 1, "FILE", "rows as JSON lines, one object per row (- = stdin)"},
     [TOPT_DYNAMIC] = {"dynamic", 0, NULL,
                       "replace only the partition the rows fall in (one partition)"},
-    [TOPT_OLDER_THAN] = {"older-than", 1, "AGE|TIME",
-                         "an age (90m, 7d) or an ISO-8601 time"},
+    [TOPT_OLDER_THAN] = {"older-than", 1, "AGE|TIME", "an age (90m, 7d) or an ISO-8601 time"},
     [TOPT_KEEP_LAST] = {"keep-last", 1, "N", "always keep the newest N snapshots"},
     [TOPT_DRY_RUN] = {"dry-run", 0, NULL, "list what would be removed; remove nothing"},
     [TOPT_DOC] = {"doc", 1, "TEXT", "documentation of the new column"},
@@ -57,7 +56,7 @@ static const cli_opt table_opts[] = {
 
 typedef struct table_sub {
   const char *name;
-  const char *args;    /* positional arguments after the subcommand, for usage */
+  const char *args; /* positional arguments after the subcommand, for usage */
   int min_args, max_args;
   unsigned opts;       /* options that apply */
   const char *summary; /* one line for `tarn table --help` */
@@ -79,16 +78,13 @@ static const table_sub subs[] = {
      "identity(col) or col, bucket(N, col), truncate(W, col), year/month/day/hour(col),\n"
      "void(col). Sort fields: a column or transform, asc|desc, nulls-first|nulls-last.\n",
      table_create},
-    {"list", "[NS]", 0, 1, O(TOPT_JSON),
-     "list tables",
+    {"list", "[NS]", 0, 1, O(TOPT_JSON), "list tables",
      "Lists the tables of namespace NS, or of every namespace, as NS.NAME lines.\n", table_list},
-    {"show", "NS.NAME", 1, 1, O(TOPT_JSON),
-     "location, schema, spec, properties, current snapshot",
+    {"show", "NS.NAME", 1, 1, O(TOPT_JSON), "location, schema, spec, properties, current snapshot",
      "Shows a table: location, metadata file, schema, partition spec, sort order,\n"
      "properties and the current snapshot. --json adds the whole metadata document.\n",
      table_show},
-    {"snapshots", "NS.NAME", 1, 1, O(TOPT_JSON),
-     "the snapshot history",
+    {"snapshots", "NS.NAME", 1, 1, O(TOPT_JSON), "the snapshot history",
      "Lists the snapshots, oldest first: id, parent id, sequence number, time (UTC),\n"
      "operation and summary. '*' marks the current one.\n",
      table_snapshots},
@@ -283,7 +279,7 @@ int cmd_table(const tarn_command *self, int argc, char **argv) {
   rc = TARN_EXIT_USAGE;
   if (x.c.nargs == 0) {
     cli_error(self->name, "expected a subcommand (create, list, show, snapshots, scan, append, "
-              "overwrite, add-column, expire, remove-orphans)");
+                          "overwrite, add-column, expire, remove-orphans)");
     fprintf(stderr, "Run 'tarn table --help' for usage.\n");
     goto out;
   }

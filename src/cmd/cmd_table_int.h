@@ -44,14 +44,14 @@ enum {
 /* One run of a table subcommand: the parsed command line, the lake and the catalog. */
 typedef struct table_cx {
   cli c;
-  const char *sub;      /* the subcommand name */
-  char *ns, *name;      /* from NS.NAME (owned) */
-  tarn_lake *lake;      /* the lake (tarn_lake_open); the four below are its */
+  const char *sub; /* the subcommand name */
+  char *ns, *name; /* from NS.NAME (owned) */
+  tarn_lake *lake; /* the lake (tarn_lake_open); the four below are its */
   tarn_store *store;
   const char *root_uri; /* "file://" + realpath(lake) + "/" */
   tarn_table_io io;
   tarn_catalog *cat;
-  int json;             /* --json */
+  int json; /* --json */
 } table_cx;
 
 /* Loads x->ns.x->name; on failure prints the error naming the table. */

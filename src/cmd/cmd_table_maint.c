@@ -88,8 +88,7 @@ int table_expire(table_cx *x) {
     keep = (int)n;
   }
   if (tarn_table_expire_snapshots(t, cutoff, keep, &res, &err) != 0) {
-    cli_error("table", "expiring snapshots of %s.%s: %s", x->ns, x->name,
-              tarn_error_message(&err));
+    cli_error("table", "expiring snapshots of %s.%s: %s", x->ns, x->name, tarn_error_message(&err));
     tarn_table_close(t);
     return TARN_EXIT_FAIL;
   }
@@ -109,8 +108,8 @@ int table_expire(table_cx *x) {
     printf("%s.%s: expired %zu snapshot%s older than %s (keeping the newest %d), deleted %zu "
            "file%s; %zu snapshot%s left\n",
            x->ns, x->name, res.snapshots_expired, res.snapshots_expired == 1 ? "" : "s", iso, keep,
-           res.files_deleted, res.files_deleted == 1 ? "" : "s",
-           tarn_table_metadata(t)->nsnapshots, tarn_table_metadata(t)->nsnapshots == 1 ? "" : "s");
+           res.files_deleted, res.files_deleted == 1 ? "" : "s", tarn_table_metadata(t)->nsnapshots,
+           tarn_table_metadata(t)->nsnapshots == 1 ? "" : "s");
   }
   tarn_table_close(t);
   return TARN_EXIT_OK;
@@ -182,4 +181,3 @@ int table_remove_orphans(table_cx *x) {
   tarn_table_close(t);
   return TARN_EXIT_OK;
 }
-

@@ -58,8 +58,8 @@ static int split_list(const char *text, char **copy, char **items, int max) {
 
 /* Iceberg's conventional partition field name for a transform of `col`. */
 static void partition_name(const tarn_ice_transform *t, const char *col, char *out, size_t n) {
-  static const char *const sfx[] = {"", "", "_bucket", "_trunc", "_year", "_month", "_day",
-                                    "_hour", "_null"};
+  static const char *const sfx[] = {"",       "",     "_bucket", "_trunc", "_year",
+                                    "_month", "_day", "_hour",   "_null"};
   snprintf(out, n, "%s%s", col, t->kind <= TARN_ICE_VOID ? sfx[t->kind] : "");
 }
 
@@ -115,10 +115,11 @@ static int parse_term(const char *text, const tarn_ice_schema *s, tarn_ice_trans
                               arg1);
       }
     } else if (comma != NULL || tarn_ice_transform_parse(fn, tr, NULL) != 0) {
-      return tarn_error_set(err, TARN_EINVAL,
-               "\"%s\": unknown transform (identity, bucket(N, col), truncate(W, col), year, "
-               "month, day, hour, void)",
-               text);
+      return tarn_error_set(
+          err, TARN_EINVAL,
+          "\"%s\": unknown transform (identity, bucket(N, col), truncate(W, col), year, "
+          "month, day, hour, void)",
+          text);
     }
     inner = trim(name);
     memmove(name, inner, strlen(inner) + 1);
@@ -204,10 +205,11 @@ static int parse_schema(const char *text, tarn_ice_schema *out, tarn_error *err)
       }
     }
     if (tarn_ice_type_parse(lower, &f->type, NULL) != 0) {
-      rc = tarn_error_set(err, TARN_EINVAL,
-               "column \"%s\": unknown type \"%s\" (boolean, int, long, float, double, date, "
-               "time, timestamp, timestamptz, string, uuid, binary, fixed[L], decimal(P,S))",
-               f->name, lower);
+      rc = tarn_error_set(
+          err, TARN_EINVAL,
+          "column \"%s\": unknown type \"%s\" (boolean, int, long, float, double, date, "
+          "time, timestamp, timestamptz, string, uuid, binary, fixed[L], decimal(P,S))",
+          f->name, lower);
       goto fail;
     }
   }
@@ -232,8 +234,8 @@ static void spec_free_fields(tarn_ice_spec *sp) {
 /* Splits a list of at most 256 fields (`what` names them in messages) into items, the
  * text copied into *copy, and allocates n zeroed fields of `size` bytes into *fields. On
  * failure nothing is left allocated. */
-static int split_fields(const char *text, const char *what, size_t size, char **copy,
-                        char **items, int *n, void **fields, tarn_error *err) {
+static int split_fields(const char *text, const char *what, size_t size, char **copy, char **items,
+                        int *n, void **fields, tarn_error *err) {
   *n = split_list(text, copy, items, 256);
   if (*n < 0 || *n > 256) {
     tarn_free(*copy);
@@ -256,8 +258,7 @@ static int parse_spec(const char *text, const tarn_ice_schema *s, tarn_ice_spec 
   void *fields;
   int n, i, k, rc;
   memset(out, 0, sizeof(*out));
-  rc = split_fields(text, "partition fields", sizeof(*out->fields), &copy, items, &n, &fields,
-                    err);
+  rc = split_fields(text, "partition fields", sizeof(*out->fields), &copy, items, &n, &fields, err);
   if (rc != 0)
     return rc;
   out->fields = fields;
@@ -275,9 +276,8 @@ static int parse_spec(const char *text, const tarn_ice_schema *s, tarn_ice_spec 
                           rest);
       goto fail;
     }
-    if (tarn_ice_transform_result_type(&pf->transform,
-                                       &tarn_ice_schema_field(s, pf->source_id)->type, &rt,
-                                       &terr) != 0) {
+    if (tarn_ice_transform_result_type(
+            &pf->transform, &tarn_ice_schema_field(s, pf->source_id)->type, &rt, &terr) != 0) {
       rc = tarn_error_set(err, TARN_EINVAL, "partition field \"%s\": %s", items[i],
                           tarn_error_message(&terr));
       goto fail;
@@ -350,7 +350,8 @@ static int parse_sort(const char *text, const tarn_ice_schema *s, tarn_ice_sort_
       } else {
         rc = tarn_error_set(err, TARN_EINVAL,
                             "sort field \"%s\": unexpected \"%s\" (asc, desc, nulls-first, "
-                            "nulls-last)", items[i], w);
+                            "nulls-last)",
+                            items[i], w);
         goto fail;
       }
     }
@@ -438,8 +439,7 @@ int table_set_properties(table_cx *x) {
   if (rc != TARN_EXIT_OK)
     goto out;
   if (tarn_table_set_properties(t, props, (size_t)np, &err) != 0) {
-    cli_error("table", "setting properties of %s.%s: %s", x->ns, x->name,
-              tarn_error_message(&err));
+    cli_error("table", "setting properties of %s.%s: %s", x->ns, x->name, tarn_error_message(&err));
     rc = TARN_EXIT_FAIL;
     goto out;
   }
@@ -491,8 +491,7 @@ int table_create(table_cx *x) {
   if (rc != TARN_EXIT_OK)
     goto out;
   rc = TARN_EXIT_FAIL;
-  if (tarn_catalog_create_namespace(x->cat, x->ns, NULL, 0, &err) != 0 &&
-      err.code != TARN_EEXIST) {
+  if (tarn_catalog_create_namespace(x->cat, x->ns, NULL, 0, &err) != 0 && err.code != TARN_EEXIST) {
     cli_error("table", "creating namespace %s: %s", x->ns, tarn_error_message(&err));
     goto out;
   }
@@ -623,9 +622,8 @@ int table_show(table_cx *x) {
     tarn_table_close(t);
     return TARN_EXIT_OK;
   }
-  printf("table:     %s.%s\nlocation:  %s\nmetadata:  %s\nuuid:      %s\nformat:    v%d\n",
-         x->ns, x->name, m->location, tarn_table_metadata_location(t), m->table_uuid,
-         m->format_version);
+  printf("table:     %s.%s\nlocation:  %s\nmetadata:  %s\nuuid:      %s\nformat:    v%d\n", x->ns,
+         x->name, m->location, tarn_table_metadata_location(t), m->table_uuid, m->format_version);
   printf("schema %d:\n", s ? (int)s->schema_id : -1);
   for (i = 0; s != NULL && i < s->nfields; i++) {
     tarn_ice_type_format(&s->fields[i].type, buf, sizeof(buf));
@@ -710,14 +708,14 @@ int table_snapshots(table_cx *x) {
     if (arr != NULL) {
       json_t *o = json_object(), *sum = json_object();
       json_object_set_new(o, "snapshot_id", json_integer(s->snapshot_id));
-      json_object_set_new(o, "parent_id", s->parent_id >= 0 ? json_integer(s->parent_id)
-                                                            : json_null());
+      json_object_set_new(o, "parent_id",
+                          s->parent_id >= 0 ? json_integer(s->parent_id) : json_null());
       json_object_set_new(o, "sequence_number", json_integer(s->sequence_number));
       json_object_set_new(o, "timestamp_ms", json_integer(s->timestamp_ms));
       json_object_set_new(o, "timestamp", json_string(ts));
       json_object_set_new(o, "operation", s->operation ? json_string(s->operation) : json_null());
-      json_object_set_new(o, "schema_id", s->schema_id >= 0 ? json_integer(s->schema_id)
-                                                            : json_null());
+      json_object_set_new(o, "schema_id",
+                          s->schema_id >= 0 ? json_integer(s->schema_id) : json_null());
       json_object_set_new(o, "manifest_list", json_string(s->manifest_list));
       json_object_set_new(o, "current", json_boolean(s->snapshot_id == m->current_snapshot_id));
       for (k = 0; k < s->nsummary; k++)
@@ -731,8 +729,8 @@ int table_snapshots(table_cx *x) {
       else
         snprintf(parent, sizeof(parent), "-");
       printf("%-1s %-20lld %-20s %6lld %-24s %-9s ",
-             s->snapshot_id == m->current_snapshot_id ? "*" : "", (long long)s->snapshot_id,
-             parent, (long long)s->sequence_number, ts, s->operation ? s->operation : "?");
+             s->snapshot_id == m->current_snapshot_id ? "*" : "", (long long)s->snapshot_id, parent,
+             (long long)s->sequence_number, ts, s->operation ? s->operation : "?");
       print_summary_kv(s, " ");
       printf("\n");
     }
@@ -780,10 +778,9 @@ int table_add_column(table_cx *x) {
     table_print_json(o);
     json_decref(o);
   } else {
-    printf("added column %s (%s, field id %d) to %s.%s: schema %d\n", x->c.args[2], lower,
-           (int)fid, x->ns, x->name, (int)tarn_table_metadata(t)->current_schema_id);
+    printf("added column %s (%s, field id %d) to %s.%s: schema %d\n", x->c.args[2], lower, (int)fid,
+           x->ns, x->name, (int)tarn_table_metadata(t)->current_schema_id);
   }
   tarn_table_close(t);
   return TARN_EXIT_OK;
 }
-

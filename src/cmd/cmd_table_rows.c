@@ -71,8 +71,8 @@ static int scan_columns(const table_cx *x, const tarn_ice_schema *schema, int32_
       if (strlen(schema->fields[k].name) == len && memcmp(schema->fields[k].name, p, len) == 0)
         break;
     if (k == schema->nfields) {
-      cli_error("table", "--columns: table %s.%s has no column \"%.*s\"", x->ns, x->name,
-                (int)len, p);
+      cli_error("table", "--columns: table %s.%s has no column \"%.*s\"", x->ns, x->name, (int)len,
+                p);
       return TARN_EXIT_USAGE;
     }
     if (*nids == schema->nfields) {
@@ -99,8 +99,7 @@ static void print_rows(const tarn_table_batch *b, int json, int64_t limit, int64
       if (i)
         putchar(',');
       if (json) {
-        rowfmt_json_string(stdout, (const uint8_t *)b->fields[i].name,
-                           strlen(b->fields[i].name));
+        rowfmt_json_string(stdout, (const uint8_t *)b->fields[i].name, strlen(b->fields[i].name));
         putchar(':');
       }
       if (a->validity != NULL && !(a->validity[row >> 3] & (1u << (row & 7)))) {
@@ -177,8 +176,8 @@ int table_scan(table_cx *x) {
   rc = TARN_EXIT_FAIL;
   if (tarn_table_scan_target(t, snap_id, as_of, NULL, &schema, &err) != 0) {
     const char *av = x->c.opt_values[TOPT_AS_OF];
-    cli_error("table", "%s%s%s%s", tarn_error_message(&err), av ? " (--as-of " : "",
-              av ? av : "", av ? ")" : "");
+    cli_error("table", "%s%s%s%s", tarn_error_message(&err), av ? " (--as-of " : "", av ? av : "",
+              av ? ")" : "");
     goto done;
   }
   /* the projection, by name in the schema read */
@@ -286,8 +285,8 @@ static int wcols_alloc(wcol *w, const tarn_ice_schema *s, const tarn_pq_schema *
     if (c->pc->type == TARN_PQ_BYTE_ARRAY) {
       if ((c->offsets = tarn_calloc(CHUNK_ROWS + 1, sizeof(int64_t))) == NULL)
         return -1;
-    } else if ((c->values = tarn_calloc(c->width ? (size_t)CHUNK_ROWS * c->width
-                                                 : CHUNK_ROWS / 8 + 1, 1)) == NULL) {
+    } else if ((c->values = tarn_calloc(
+                    c->width ? (size_t)CHUNK_ROWS * c->width : CHUNK_ROWS / 8 + 1, 1)) == NULL) {
       return -1;
     }
   }
@@ -343,8 +342,7 @@ static int wcol_set(wcol *c, int64_t row, const tarn_ice_value *v) {
     }
     break;
   }
-  default:
-    break;
+  default: break;
   }
   return 0;
 }
@@ -364,7 +362,7 @@ static int json_to_value(const tarn_ice_field *f, json_t *j, tarn_ice_value *v, 
   }
   if (json_is_string(j) && f->type.id != TARN_ICE_BOOLEAN)
     return tarn_ice_value_parse(&f->type, json_string_value(j), json_string_length(j), v, scratch,
-                             why, whylen);
+                                why, whylen);
   switch (f->type.id) {
   case TARN_ICE_BOOLEAN:
     if (!json_is_boolean(j))
@@ -387,8 +385,10 @@ static int json_to_value(const tarn_ice_field *f, json_t *j, tarn_ice_value *v, 
       break;
     v->f64 = json_number_value(j);
     if (f->type.id == TARN_ICE_FLOAT && tarn_ice_float_overflows(v->f64)) {
-      snprintf(why, whylen, "%.17g is out of range for a float (at most about 3.4028235e38 in "
-               "magnitude; use a double column)", v->f64);
+      snprintf(why, whylen,
+               "%.17g is out of range for a float (at most about 3.4028235e38 in "
+               "magnitude; use a double column)",
+               v->f64);
       return -1;
     }
     v->f32 = (float)v->f64;
@@ -403,15 +403,18 @@ static int json_to_value(const tarn_ice_field *f, json_t *j, tarn_ice_value *v, 
       return -1;
     }
     break;
-  default:
-    break;
+  default: break;
   }
   {
     char tn[64];
     tarn_ice_type_format(&f->type, tn, sizeof(tn));
     snprintf(why, whylen, "a JSON %s is not a %s value",
-             json_is_string(j) ? "string" : json_is_integer(j) ? "integer" : json_is_real(j)
-             ? "number" : json_is_boolean(j) ? "boolean" : json_is_array(j) ? "array" : "object",
+             json_is_string(j)    ? "string"
+             : json_is_integer(j) ? "integer"
+             : json_is_real(j)    ? "number"
+             : json_is_boolean(j) ? "boolean"
+             : json_is_array(j)   ? "array"
+                                  : "object",
              tn);
   }
   return -1;
@@ -605,16 +608,18 @@ static int write_commit(table_cx *x, tarn_table *t, const char *const *paths, in
   if (!overwrite && nfiles == 0) {
     if (x->json)
       printf("{\"table\": \"%s.%s\", \"operation\": \"append\", \"rows\": 0, \"files\": 0, "
-             "\"snapshot_id\": null}\n", x->ns, x->name);
+             "\"snapshot_id\": null}\n",
+             x->ns, x->name);
     else
       printf("no rows: nothing appended to %s.%s\n", x->ns, x->name);
     rc = TARN_EXIT_OK;
     goto out;
   }
   if (dynamic && nfiles != 1) {
-    cli_error("table", "--dynamic: the rows fall in %zu partitions of %s.%s; a dynamic "
-              "overwrite replaces exactly one (split the input by partition)", nfiles, x->ns,
-              x->name);
+    cli_error("table",
+              "--dynamic: the rows fall in %zu partitions of %s.%s; a dynamic "
+              "overwrite replaces exactly one (split the input by partition)",
+              nfiles, x->ns, x->name);
     rc = TARN_EXIT_USAGE;
     delete_data_files(x, files, nfiles);
     goto out;
@@ -627,9 +632,8 @@ static int write_commit(table_cx *x, tarn_table *t, const char *const *paths, in
     goto out;
   }
   if (overwrite)
-    crc = tarn_table_overwrite(t, tarn_table_spec(t)->spec_id,
-                               dynamic ? files[0].partition : NULL, files, nfiles, NULL, 0, &res,
-                               &err);
+    crc = tarn_table_overwrite(t, tarn_table_spec(t)->spec_id, dynamic ? files[0].partition : NULL,
+                               files, nfiles, NULL, 0, &res, &err);
   else
     crc = tarn_table_append(t, files, nfiles, NULL, 0, &res, &err);
   if (crc != 0) {
@@ -656,8 +660,8 @@ static int write_commit(table_cx *x, tarn_table *t, const char *const *paths, in
     json_decref(o);
   } else {
     printf("%s %lld row%s in %zu file%s %s %s.%s: snapshot %lld (sequence %lld, %d attempt%s)\n",
-           overwrite ? "wrote" : "appended", (long long)ws.total, ws.total == 1 ? "" : "s",
-           nfiles, nfiles == 1 ? "" : "s", overwrite ? "over" : "to", x->ns, x->name,
+           overwrite ? "wrote" : "appended", (long long)ws.total, ws.total == 1 ? "" : "s", nfiles,
+           nfiles == 1 ? "" : "s", overwrite ? "over" : "to", x->ns, x->name,
            (long long)res.snapshot_id, (long long)res.sequence_number, res.attempts,
            res.attempts == 1 ? "" : "s");
   }

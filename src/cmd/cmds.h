@@ -4,10 +4,10 @@
 
 typedef struct tarn_command {
   const char *name;
-  const char *summary;  /* one line for `tarn --help` */
+  const char *summary; /* one line for `tarn --help` */
   int (*run)(const struct tarn_command *self, int argc, char **argv);
-  const char *usage;    /* for not-yet-available commands: the planned usage */
-  const char *planned;  /* non-NULL: not in this build yet; what will come */
+  const char *usage;   /* for not-yet-available commands: the planned usage */
+  const char *planned; /* non-NULL: not in this build yet; what will come */
 } tarn_command;
 
 int cmd_serve(const tarn_command *self, int argc, char **argv);

@@ -12,8 +12,8 @@
 static int cmd_version(const tarn_command *self, int argc, char **argv);
 
 static const tarn_command commands[] = {
-    {"serve", "run the HTTP daemon (health, metrics, storage, CSV ingest and datasets)",
-     cmd_serve, NULL, NULL},
+    {"serve", "run the HTTP daemon (health, metrics, storage, CSV ingest and datasets)", cmd_serve,
+     NULL, NULL},
     {"sink", "consume action-audit events from Kafka into an Iceberg table", cmd_planned,
      "tarn sink [--lake DIR] --brokers HOST:PORT --topic TOPIC --group GROUP",
      "a Kafka consumer-group sink that appends action-audit events to the Iceberg table\n"

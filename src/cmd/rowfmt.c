@@ -280,8 +280,7 @@ void rowfmt_text(FILE *f, const char *s, int mode) {
   text_bytes(f, (const uint8_t *)s, strlen(s), mode);
 }
 
-void rowfmt_value(FILE *f, const tarn_pq_column *c, const tarn_pq_array *a, int64_t i,
-                  int mode) {
+void rowfmt_value(FILE *f, const tarn_pq_column *c, const tarn_pq_array *a, int64_t i, int mode) {
   char buf[256];
   if (a->validity != NULL && !(a->validity[i >> 3] & (1u << (i & 7)))) {
     if (mode == ROWFMT_JSON)
@@ -384,9 +383,9 @@ void rowfmt_value(FILE *f, const tarn_pq_column *c, const tarn_pq_array *a, int6
       fputs(buf, f);
     } else if (c->logical == TARN_PQ_LT_UUID && n == 16) {
       snprintf(buf, sizeof(buf),
-               "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", p[0],
-               p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13],
-               p[14], p[15]);
+               "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", p[0], p[1],
+               p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14],
+               p[15]);
       rowfmt_text(f, buf, mode);
     } else if (c->logical == TARN_PQ_LT_DECIMAL && n <= 64) {
       fmt_decimal_be(buf, sizeof(buf), p, n, c->scale);
@@ -416,8 +415,8 @@ char *rowfmt_plain_to_text(const tarn_pq_column *c, const void *p, size_t n) {
     return NULL;
   memset(&a, 0, sizeof(a));
   a.length = 1;
-  if (c->type == TARN_PQ_BYTE_ARRAY || (c->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY &&
-                                        n != (size_t)c->type_length)) {
+  if (c->type == TARN_PQ_BYTE_ARRAY ||
+      (c->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY && n != (size_t)c->type_length)) {
     /* a truncated FLBA bound is shown as bytes */
     cc.type = TARN_PQ_BYTE_ARRAY;
     if (c->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY && c->logical != TARN_PQ_LT_DECIMAL)

@@ -50,11 +50,11 @@ int tarn_csv_type_from_name(const char *name);
 /* ---- reader ---- */
 
 typedef struct tarn_csv_options {
-  char delimiter;       /* ',' (default), ';', '\t' or '|' */
-  size_t max_field;     /* bytes of one field as written, quotes included; default 1 MiB */
-  size_t max_record;    /* bytes of one record as written; default 64 MiB */
-  size_t max_columns;   /* fields in the header; default 16384 */
-  size_t block_size;    /* bytes read from the source at a time; default 1 MiB */
+  char delimiter;     /* ',' (default), ';', '\t' or '|' */
+  size_t max_field;   /* bytes of one field as written, quotes included; default 1 MiB */
+  size_t max_record;  /* bytes of one record as written; default 64 MiB */
+  size_t max_columns; /* fields in the header; default 16384 */
+  size_t block_size;  /* bytes read from the source at a time; default 1 MiB */
 } tarn_csv_options;
 
 #define TARN_CSV_DEFAULT_MAX_FIELD ((size_t)1 << 20)
@@ -191,7 +191,10 @@ typedef struct tarn_csv_value {
     int64_t i;   /* INT64, TIMESTAMP, TIMESTAMPTZ (microseconds) */
     double d;    /* FLOAT64 */
     int32_t day; /* DATE */
-    struct { const char *ptr; size_t len; } s; /* STRING: borrowed from the field */
+    struct {
+      const char *ptr;
+      size_t len;
+    } s; /* STRING: borrowed from the field */
   } v;
 } tarn_csv_value;
 
@@ -209,9 +212,9 @@ int tarn_csv_convert(tarn_csv_type t, const char *p, size_t len, tarn_csv_value 
 /* The inferred type of one column. */
 typedef struct tarn_csv_column {
   tarn_csv_type type;
-  int nullable;      /* 1 when at least one field was empty, or no rows */
-  uint64_t values;   /* non-empty fields seen */
-  uint64_t nulls;    /* empty fields seen */
+  int nullable;                     /* 1 when at least one field was empty, or no rows */
+  uint64_t values;                  /* non-empty fields seen */
+  uint64_t nulls;                   /* empty fields seen */
   char reason[TARN_CSV_REASON_MAX]; /* for people: "int64: 1000000 values, all integers" */
 } tarn_csv_column;
 

@@ -15,8 +15,8 @@
  * one widening INT + FLOAT -> FLOAT; so the result never depends on row order. */
 typedef struct col_state {
   uint8_t kind;
-  uint8_t prev;    /* kind before it became TEXT (K_NONE: text from the first value) */
-  uint8_t badk;    /* kind of the value that made it TEXT */
+  uint8_t prev; /* kind before it became TEXT (K_NONE: text from the first value) */
+  uint8_t badk; /* kind of the value that made it TEXT */
   uint8_t snip_len;
   uint64_t values, nulls, ints;
   uint64_t before; /* non-empty values before the one that made it TEXT */
@@ -86,8 +86,7 @@ static inline uint8_t kind_of(uint8_t cur, const char *p, size_t len, int *is_in
       return TARN__CSV_K_DATE;
     break;
   }
-  default:
-    break;
+  default: break;
   }
   return (uint8_t)tarn__csv_classify(p, len);
 }
@@ -235,7 +234,7 @@ void tarn_csv_infer_column(const tarn_csv_infer *inf, size_t col, tarn_csv_colum
   case TARN__CSV_K_FLOAT:
     if (c->ints > 0)
       put(r, rn, "float64: %llu values, all numbers (%llu of them integers)",
-               (unsigned long long)c->values, (unsigned long long)c->ints);
+          (unsigned long long)c->values, (unsigned long long)c->ints);
     else
       put(r, rn, "float64: %llu values, all decimal numbers", (unsigned long long)c->values);
     break;
@@ -244,11 +243,10 @@ void tarn_csv_infer_column(const tarn_csv_infer *inf, size_t col, tarn_csv_colum
     break;
   case TARN__CSV_K_TS:
     put(r, rn, "timestamp: %llu values, all ISO 8601 without a zone",
-             (unsigned long long)c->values);
+        (unsigned long long)c->values);
     break;
   case TARN__CSV_K_TSTZ:
-    put(r, rn, "timestamptz: %llu values, all ISO 8601 with a zone",
-             (unsigned long long)c->values);
+    put(r, rn, "timestamptz: %llu values, all ISO 8601 with a zone", (unsigned long long)c->values);
     break;
   default: {
     char snip[SNIP_MAX * 4 + 8];
@@ -265,8 +263,8 @@ void tarn_csv_infer_column(const tarn_csv_infer *inf, size_t col, tarn_csv_colum
       put(r, rn, "string: line %llu has '%s'%s", (unsigned long long)c->bad_line, snip, what);
     else
       put(r, rn, "string: line %llu has '%s'%s after %llu %s values",
-               (unsigned long long)c->bad_line, snip, what, (unsigned long long)c->before,
-               tarn_csv_type_name(type_of_kind(c->prev)));
+          (unsigned long long)c->bad_line, snip, what, (unsigned long long)c->before,
+          tarn_csv_type_name(type_of_kind(c->prev)));
     break;
   }
   }

@@ -30,15 +30,15 @@ enum { S_RECORD, S_MORE, S_EOF, S_ERR };
 
 struct tarn_csv_reader {
   tarn_csv_source src;
-  void *own_ctx;      /* the source context when the reader made it (fd, mem) */
+  void *own_ctx; /* the source context when the reader made it (fd, mem) */
   tarn_csv_options opt;
   tarn_buf buf;
-  size_t pos;         /* first byte not yet returned */
-  uint64_t base;      /* input offset of buf.data[0] */
-  int eof;            /* the source said end of input */
-  uint64_t line;      /* line of buf.data[pos] */
-  uint64_t valid_to;  /* input offset up to which UTF-8 is checked */
-  uint64_t bad_utf8;  /* input offset of the first invalid byte; UINT64_MAX if none */
+  size_t pos;           /* first byte not yet returned */
+  uint64_t base;        /* input offset of buf.data[0] */
+  int eof;              /* the source said end of input */
+  uint64_t line;        /* line of buf.data[pos] */
+  uint64_t valid_to;    /* input offset up to which UTF-8 is checked */
+  uint64_t bad_utf8;    /* input offset of the first invalid byte; UINT64_MAX if none */
   uint64_t nonblank_at; /* input offset of a non-newline byte known to follow blanks */
 
   tarn_csv_field *fields; /* fcap slots */
@@ -58,11 +58,11 @@ struct tarn_csv_reader {
 
 /* What one scan of a record found. */
 typedef struct scan_out {
-  size_t end;   /* index just past the record's terminator */
-  size_t nf;    /* fields counted (may exceed fcap) */
-  size_t nesc;  /* fields needing unescape */
-  uint64_t nl;  /* newlines inside quoted fields */
-  int blank;    /* the line was empty */
+  size_t end;  /* index just past the record's terminator */
+  size_t nf;   /* fields counted (may exceed fcap) */
+  size_t nesc; /* fields needing unescape */
+  uint64_t nl; /* newlines inside quoted fields */
+  int blank;   /* the line was empty */
 } scan_out;
 
 /* ---- errors ---- */
@@ -474,10 +474,10 @@ more:
   /* The field in progress already breaks the cap: no point reading more of it. */
   if (end - p > maxf)
     return scan_fail(rd, start, p, nf + 1, TARN_ETOOBIG, "field longer than %zu bytes (max_field)",
-                   maxf);
+                     maxf);
   if (end - start > rd->opt.max_record)
-    return scan_fail(rd, start, start, 0, TARN_ETOOBIG,
-                     "record longer than %zu bytes (max_record)", rd->opt.max_record);
+    return scan_fail(rd, start, start, 0, TARN_ETOOBIG, "record longer than %zu bytes (max_record)",
+                     rd->opt.max_record);
   return S_MORE;
 }
 
@@ -788,8 +788,10 @@ int tarn_csv_next(tarn_csv_reader *rd, const tarn_csv_record **rec, tarn_error *
     so.nf = 1;
     so.nesc = 0;
   } else if (so.nf != rd->ncols) {
-    fail_at(rd, rd->pos, rd->pos, 0, TARN_EINVAL, "expected %zu field%s (as the header has), "
-            "found %zu", rd->ncols, rd->ncols == 1 ? "" : "s", so.nf);
+    fail_at(rd, rd->pos, rd->pos, 0, TARN_EINVAL,
+            "expected %zu field%s (as the header has), "
+            "found %zu",
+            rd->ncols, rd->ncols == 1 ? "" : "s", so.nf);
     return return_failure(rd, err);
   }
   unescape(rd, so.nesc);

@@ -165,9 +165,9 @@ static int float_scan(const char *p, size_t len, fscan *s) {
   return 0;
 }
 
-static const double pow10_exact[23] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 static locale_t c_locale = (locale_t)0;
@@ -407,14 +407,10 @@ int tarn_csv_convert(tarn_csv_type t, const char *p, size_t len, tarn_csv_value 
   }
   out->is_null = 0;
   switch (t) {
-  case TARN_CSV_BOOLEAN:
-    return tarn_csv_parse_bool(p, len, &out->v.b);
-  case TARN_CSV_INT64:
-    return tarn_csv_parse_int64(p, len, &out->v.i);
-  case TARN_CSV_FLOAT64:
-    return tarn_csv_parse_float64(p, len, &out->v.d);
-  case TARN_CSV_DATE:
-    return tarn_csv_parse_date(p, len, &out->v.day);
+  case TARN_CSV_BOOLEAN: return tarn_csv_parse_bool(p, len, &out->v.b);
+  case TARN_CSV_INT64: return tarn_csv_parse_int64(p, len, &out->v.i);
+  case TARN_CSV_FLOAT64: return tarn_csv_parse_float64(p, len, &out->v.d);
+  case TARN_CSV_DATE: return tarn_csv_parse_date(p, len, &out->v.day);
   case TARN_CSV_TIMESTAMP:
   case TARN_CSV_TIMESTAMPTZ: {
     int64_t us;

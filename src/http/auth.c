@@ -39,8 +39,7 @@ int tarn_http_token_hash(const char *token, char sha256_hex[65], tarn_error *err
   return 0;
 }
 
-int tarn_http_token_new(char token[TARN_HTTP_TOKEN_LEN + 1], char sha256_hex[65],
-                        tarn_error *err) {
+int tarn_http_token_new(char token[TARN_HTTP_TOKEN_LEN + 1], char sha256_hex[65], tarn_error *err) {
   uint8_t r[32];
   char hex[65];
   int rc = tarn_random_bytes(r, sizeof(r), err);

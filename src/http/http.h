@@ -48,9 +48,9 @@ typedef struct tarn_http_server tarn_http_server;
 
 /* What a handler sees. Everything is borrowed for the duration of the call. */
 typedef struct tarn_http_request {
-  const char *method;     /* "GET" */
-  const char *path;       /* decoded path without the query, e.g. "/healthz" */
-  const char *route;      /* the matched route pattern, e.g. "/storage/buckets/{bucket}" */
+  const char *method; /* "GET" */
+  const char *path;   /* decoded path without the query, e.g. "/healthz" */
+  const char *route;  /* the matched route pattern, e.g. "/storage/buckets/{bucket}" */
   const char *param_names[TARN_HTTP_MAX_PARAMS];
   char *param_values[TARN_HTTP_MAX_PARAMS]; /* values of {name} segments, decoded */
   size_t nparams;
@@ -79,8 +79,8 @@ typedef struct tarn_http_body_reader {
 
 /* What a handler fills. The server frees it. */
 typedef struct tarn_http_response {
-  int status;                 /* default 200 */
-  const char *content_type;   /* static string; default "application/json" */
+  int status;               /* default 200 */
+  const char *content_type; /* static string; default "application/json" */
   tarn_buf body;
   char *header_names[TARN_HTTP_MAX_HEADERS];
   char *header_values[TARN_HTTP_MAX_HEADERS];
@@ -95,8 +95,7 @@ typedef struct tarn_http_response {
  * produce any response (out of memory): the server answers 500. Handlers run on the
  * connection's thread; several run at once.
  */
-typedef int (*tarn_http_handler)(const tarn_http_request *req, tarn_http_response *resp,
-                                 void *ud);
+typedef int (*tarn_http_handler)(const tarn_http_request *req, tarn_http_response *resp, void *ud);
 
 /*
  * Streaming request bodies. A route registered with tarn_http_server_route_stream is
@@ -124,34 +123,34 @@ typedef struct tarn_http_stream_ops {
 } tarn_http_stream_ops;
 
 typedef struct tarn_http_route {
-  const char *method;   /* "GET", "POST", ...; a GET route also answers HEAD */
-  const char *pattern;  /* "/healthz", "/catalog/datasets/{name}" */
+  const char *method;  /* "GET", "POST", ...; a GET route also answers HEAD */
+  const char *pattern; /* "/healthz", "/catalog/datasets/{name}" */
   tarn_http_handler fn;
   void *ud;
-  size_t max_body;      /* body cap for this route; 0 = the server's max_body */
-  int quiet;            /* log requests at debug instead of info (probes, scrapes) */
+  size_t max_body;       /* body cap for this route; 0 = the server's max_body */
+  int quiet;             /* log requests at debug instead of info (probes, scrapes) */
   tarn_http_scope scope; /* the least scope a caller needs (required) */
-  const char *params;   /* the query parameters it takes, "a,b,c"; NULL: none. Any other
+  const char *params;    /* the query parameters it takes, "a,b,c"; NULL: none. Any other
                            is answered 400 naming it */
 } tarn_http_route;
 
 typedef struct tarn_http_options {
-  const char *listen;          /* HOST:PORT; port 0 picks a free port */
-  size_t max_body;             /* default body cap in bytes */
-  unsigned max_connections;    /* connections served at once; more get 503 */
-  unsigned max_per_client;     /* connections from one IP address; more get 503 (0: no cap) */
-  unsigned idle_timeout_s;     /* close idle keep-alive connections after this */
-  unsigned header_timeout_ms;  /* a request's head must arrive within this (0: 10 s) */
-  uint64_t min_rate;           /* bytes/s a body or streamed response must average over
+  const char *listen;         /* HOST:PORT; port 0 picks a free port */
+  size_t max_body;            /* default body cap in bytes */
+  unsigned max_connections;   /* connections served at once; more get 503 */
+  unsigned max_per_client;    /* connections from one IP address; more get 503 (0: no cap) */
+  unsigned idle_timeout_s;    /* close idle keep-alive connections after this */
+  unsigned header_timeout_ms; /* a request's head must arrive within this (0: 10 s) */
+  uint64_t min_rate;          /* bytes/s a body or streamed response must average over
                                   each window of header_timeout (0: no minimum) */
-  const char *tls_cert_file;   /* PEM certificate chain and key: HTTPS when both are set */
+  const char *tls_cert_file;  /* PEM certificate chain and key: HTTPS when both are set */
   const char *tls_key_file;
-  int insecure;                /* allow listening beyond loopback without tokens */
-  int public_healthz;          /* GET /healthz needs no token */
-  int public_metrics;          /* GET /metrics needs no token */
+  int insecure;                       /* allow listening beyond loopback without tokens */
+  int public_healthz;                 /* GET /healthz needs no token */
+  int public_metrics;                 /* GET /metrics needs no token */
   const struct tarn_secrets *secrets; /* [token.NAME] sections; borrowed for create only;
                                   NULL or none: no tokens (loopback only) */
-  tarn_metrics *metrics;       /* borrowed; may be NULL */
+  tarn_metrics *metrics;              /* borrowed; may be NULL */
 } tarn_http_options;
 
 /* Fills options from the [server] settings of cfg (secrets and metrics stay NULL). */
@@ -159,8 +158,7 @@ void tarn_http_options_from_config(tarn_http_options *o, const tarn_config *cfg)
 
 /* Creates a server; nothing is bound until start. Tokens are read from opts->secrets
  * (TARN_ECONFIG naming the section for a bad hash or scope). Caller owns *out. */
-int tarn_http_server_create(tarn_http_server **out, const tarn_http_options *opts,
-                            tarn_error *err);
+int tarn_http_server_create(tarn_http_server **out, const tarn_http_options *opts, tarn_error *err);
 /*
  * Error bodies (status >= 400) never show the file-system path `path` (copied; relative
  * paths are made absolute): "file://PATH/" and "PATH/" are cut, leaving the lake key that
@@ -205,8 +203,8 @@ const char *tarn_http_param(const tarn_http_request *req, const char *name);
 /* Sets the response to `json` (taking the reference) with `status`. */
 int tarn_http_reply_json(tarn_http_response *resp, int status, json_t *json);
 /* Sets the response to {"error":{"code":code,"message":...}} with `status`. */
-int tarn_http_reply_error(tarn_http_response *resp, int status, const char *code,
-                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int tarn_http_reply_error(tarn_http_response *resp, int status, const char *code, const char *fmt,
+                          ...) __attribute__((format(printf, 4, 5)));
 /* Adds a response header (name and value copied). TARN_ETOOBIG past TARN_HTTP_MAX_HEADERS,
  * TARN_ENOMEM; err (may be NULL) names the header. The response is unchanged on failure. */
 int tarn_http_add_header(tarn_http_response *resp, const char *name, const char *value,
@@ -225,22 +223,21 @@ struct tarn_errjournal;
  * max_object caps PUT bodies (413).
  */
 int tarn_http_add_storage_routes(tarn_http_server *srv, struct tarn_buckets *bs,
-                                 struct tarn_errjournal *ej, uint64_t max_object,
-                                 tarn_error *err);
+                                 struct tarn_errjournal *ej, uint64_t max_object, tarn_error *err);
 
 struct tarn_store;
 struct tarn_catalog;
 
 /* What the ingest and dataset catalog routes work on. */
 typedef struct tarn_http_ingest_options {
-  struct tarn_store *store; /* the lake's object store; borrowed, must outlive the server,
+  struct tarn_store *store;  /* the lake's object store; borrowed, must outlive the server,
                                used from many connection threads at once */
-  const char *root_uri;     /* the store's root as a URI ("file:///srv/lake/"); copied */
-  const char *spool_dir;    /* local directory for upload spool files; copied */
-  uint64_t max_upload;      /* cap on POST /ingest bodies, multipart framing included (>= 1) */
-  int threads;              /* tarn_ingest_options.threads of each ingest */
-  uint64_t memory_budget;   /* tarn_ingest_options.memory_budget of each ingest (0: default) */
-  uint64_t max_memory;      /* what conversions running at once may use together; one
+  const char *root_uri;      /* the store's root as a URI ("file:///srv/lake/"); copied */
+  const char *spool_dir;     /* local directory for upload spool files; copied */
+  uint64_t max_upload;       /* cap on POST /ingest bodies, multipart framing included (>= 1) */
+  int threads;               /* tarn_ingest_options.threads of each ingest */
+  uint64_t memory_budget;    /* tarn_ingest_options.memory_budget of each ingest (0: default) */
+  uint64_t max_memory;       /* what conversions running at once may use together; one
                                that would pass it waits (0: no cap) ... */
   uint64_t queue_timeout_ms; /* ... this long, then is answered 503 with Retry-After */
   /* Opens one catalog handle for one request (handles are single-threaded); runs on

@@ -18,11 +18,11 @@ typedef struct tarn__http_router {
 
 /* Result of matching a path. */
 typedef struct tarn__http_match {
-  const tarn_http_route *route; /* the route for this method and path, or NULL */
+  const tarn_http_route *route;       /* the route for this method and path, or NULL */
   const tarn_http_stream_ops *stream; /* the route's streaming callbacks, or NULL */
-  int path_known;               /* some route has this path (so a miss is 405, not 404) */
-  const char *path_pattern;     /* pattern of the first route with this path, or NULL */
-  char allow[96];               /* "GET, HEAD, POST" when path_known */
+  int path_known;                     /* some route has this path (so a miss is 405, not 404) */
+  const char *path_pattern;           /* pattern of the first route with this path, or NULL */
+  char allow[96];                     /* "GET, HEAD, POST" when path_known */
   const char *param_names[TARN_HTTP_MAX_PARAMS];
   char *param_values[TARN_HTTP_MAX_PARAMS]; /* owned: tarn__http_match_free */
   size_t nparams;
@@ -33,14 +33,14 @@ typedef struct tarn__http_match {
 /* ---- tokens (auth.c) ---- */
 
 typedef struct tarn__http_token {
-  char name[64];                 /* the NAME of [token.NAME] */
-  uint8_t hash[32];              /* SHA-256 of the token */
+  char name[64];    /* the NAME of [token.NAME] */
+  uint8_t hash[32]; /* SHA-256 of the token */
   tarn_http_scope scope;
 } tarn__http_token;
 
 typedef struct tarn__http_auth {
   tarn__http_token *tokens;
-  size_t n;                      /* 0: no tokens, authentication off (loopback only) */
+  size_t n; /* 0: no tokens, authentication off (loopback only) */
 } tarn__http_auth;
 
 enum { TARN__HTTP_AUTH_OK, TARN__HTTP_AUTH_MISSING, TARN__HTTP_AUTH_INVALID };
@@ -71,10 +71,10 @@ typedef struct tarn__mp {
   const tarn__mp_ops *ops;
   void *ud;
   int state, code, in_part;
-  const char *why;            /* static text: why the parse failed */
-  char delim[80];             /* "\r\n--" BOUNDARY */
+  const char *why; /* static text: why the parse failed */
+  char delim[80];  /* "\r\n--" BOUNDARY */
   size_t dlen;
-  char hold[80];              /* bytes that may begin a delimiter, carried to the next feed */
+  char hold[80]; /* bytes that may begin a delimiter, carried to the next feed */
   size_t nhold;
   char hdr[TARN__MP_HEADER_MAX + 1];
   size_t nhdr;
@@ -98,11 +98,11 @@ const char *tarn__mp_error(const tarn__mp *mp);
 
 /* Where a connection is in its current request. */
 typedef enum tarn__conn_phase {
-  TARN__CONN_IDLE,     /* open, waiting for a request line */
-  TARN__CONN_HEAD,     /* request line seen, headers not complete */
-  TARN__CONN_BODY,     /* receiving the request body */
-  TARN__CONN_HANDLER,  /* the handler runs (no deadline: it is the server's work) */
-  TARN__CONN_SENDING,  /* streaming a response body */
+  TARN__CONN_IDLE,    /* open, waiting for a request line */
+  TARN__CONN_HEAD,    /* request line seen, headers not complete */
+  TARN__CONN_BODY,    /* receiving the request body */
+  TARN__CONN_HANDLER, /* the handler runs (no deadline: it is the server's work) */
+  TARN__CONN_SENDING, /* streaming a response body */
 } tarn__conn_phase;
 
 typedef struct tarn__conn {
@@ -110,15 +110,15 @@ typedef struct tarn__conn {
   int fd;
   char ip[48];
   tarn__conn_phase phase;
-  uint64_t phase_ns;        /* when the phase began */
-  uint64_t window_ns;       /* start of the current rate window */
-  uint64_t window_bytes;    /* bytes moved in it */
-  unsigned requests;        /* requests begun on this connection */
-  int overflow;             /* accepted past a limit: requests get 503 (but /healthz) */
-  int nul_in_uri;           /* the current request's raw URI holds %00 */
-  int busy;                 /* the server is working for it (a handler's chunk or read
+  uint64_t phase_ns;     /* when the phase began */
+  uint64_t window_ns;    /* start of the current rate window */
+  uint64_t window_bytes; /* bytes moved in it */
+  unsigned requests;     /* requests begun on this connection */
+  int overflow;          /* accepted past a limit: requests get 503 (but /healthz) */
+  int nul_in_uri;        /* the current request's raw URI holds %00 */
+  int busy;              /* the server is working for it (a handler's chunk or read
                                callback): its rate window does not run meanwhile */
-  int killed;               /* shut down by the watchdog; why in `why` */
+  int killed;            /* shut down by the watchdog; why in `why` */
   const char *why;
 } tarn__conn;
 
@@ -127,7 +127,7 @@ struct tarn_http_server {
   char *listen;
   char *tls_cert, *tls_key; /* PEM contents, NUL-terminated (key wiped on destroy) */
   char address[300];
-  int loopback;             /* the bound address is a loopback address */
+  int loopback; /* the bound address is a loopback address */
   tarn__http_router router;
   tarn__http_auth auth;
   struct MHD_Daemon *mhd;

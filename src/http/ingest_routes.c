@@ -31,16 +31,16 @@ typedef struct ingest_srv {
   uint64_t max_upload;
   int threads;
   uint64_t budget, max_memory, queue_ms;
-  pthread_mutex_t mu;        /* guards reserved */
-  pthread_cond_t freed;      /* signalled when an ingest gives its memory back */
-  uint64_t reserved;         /* what the conversions under way may use, together */
+  pthread_mutex_t mu;   /* guards reserved */
+  pthread_cond_t freed; /* signalled when an ingest gives its memory back */
+  uint64_t reserved;    /* what the conversions under way may use, together */
   int (*open_catalog)(void *arg, tarn_catalog **out, tarn_error *err);
   void *open_catalog_arg;
   tarn_metric *m_total, *m_bytes, *m_rows, *m_duration;
 } ingest_srv;
 
-static const double duration_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
-                                          120, 300, 600};
+static const double duration_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
+                                          5,    10,   30,  60,   120, 300, 600};
 
 static void ingest_srv_free(void *p) {
   ingest_srv *is = p;
@@ -90,18 +90,18 @@ static int open_env(const ingest_srv *is, tarn_catalog **cat, tarn_ingest_env *e
 
 typedef struct upload_ctx {
   ingest_srv *is;
-  int fd;                       /* the spool file (already unlinked) */
+  int fd; /* the spool file (already unlinked) */
   int append;
   char delimiter;
-  int multipart;                /* the body is multipart/form-data */
-  tarn__mp *mp;                 /* its parser */
-  int file_parts;               /* parts named "file" seen */
-  int in_file;                  /* the current part is the "file" part */
-  int bad_part;                 /* a second "file" part */
-  uint64_t file_bytes;          /* CSV bytes spooled */
-  uint64_t reserved;            /* bytes it holds in is->reserved */
-  char source[256];             /* the part's file name, or "upload" */
-  tarn_error err;               /* of a failed spool write */
+  int multipart;       /* the body is multipart/form-data */
+  tarn__mp *mp;        /* its parser */
+  int file_parts;      /* parts named "file" seen */
+  int in_file;         /* the current part is the "file" part */
+  int bad_part;        /* a second "file" part */
+  uint64_t file_bytes; /* CSV bytes spooled */
+  uint64_t reserved;   /* bytes it holds in is->reserved */
+  char source[256];    /* the part's file name, or "upload" */
+  tarn_error err;      /* of a failed spool write */
   char name[TARN_DATASET_NAME_MAX + 1];
 } upload_ctx;
 
@@ -126,12 +126,12 @@ static int admit(void *arg, uint64_t bytes, tarn_error *err) {
       if (is->reserved + bytes <= is->max_memory)
         break;
       pthread_mutex_unlock(&is->mu);
-      return tarn_error_set(err, TARN_EBUSY,
-                            "the ingests under way use the memory [ingest] max_memory allows "
-                            "(%llu MiB); this one needs %llu MiB and waited %llu ms (queue_timeout)",
-                            (unsigned long long)(is->max_memory >> 20),
-                            (unsigned long long)((bytes + (1u << 20) - 1) >> 20),
-                            (unsigned long long)is->queue_ms);
+      return tarn_error_set(
+          err, TARN_EBUSY,
+          "the ingests under way use the memory [ingest] max_memory allows "
+          "(%llu MiB); this one needs %llu MiB and waited %llu ms (queue_timeout)",
+          (unsigned long long)(is->max_memory >> 20),
+          (unsigned long long)((bytes + (1u << 20) - 1) >> 20), (unsigned long long)is->queue_ms);
     }
     waited = 1;
   }
@@ -171,8 +171,8 @@ static int spool_write(upload_ctx *uc, const char *p, size_t n) {
     if (w < 0 && errno == EINTR)
       continue;
     if (w < 0)
-      return tarn_error_sys(&uc->err, tarn_code_from_errno(errno) == TARN_ENOSPC ? TARN_ENOSPC
-                                                                               : TARN_EIO,
+      return tarn_error_sys(&uc->err,
+                            tarn_code_from_errno(errno) == TARN_ENOSPC ? TARN_ENOSPC : TARN_EIO,
                             errno, "writing the upload to the spool folder");
     p += w;
     n -= (size_t)w;
@@ -320,8 +320,8 @@ static json_t *columns_json(const tarn_ingest_result *r) {
   for (i = 0; a != NULL && i < r->ncols; i++) {
     if (json_array_append_new(a, json_pack("{s:s,s:s,s:b,s:s}", "name", r->names[i], "type",
                                            tarn_csv_type_name(r->cols[i].type), "nullable",
-                                           r->cols[i].nullable, "reason",
-                                           r->cols[i].reason)) != 0) {
+                                           r->cols[i].nullable, "reason", r->cols[i].reason)) !=
+        0) {
       json_decref(a);
       return NULL;
     }
@@ -373,16 +373,15 @@ static const char *run_ingest(upload_ctx *uc, tarn_http_response *resp, int *rc_
   if (rc == TARN_EBUSY) {
     outcome = "busy";
     tarn_http_add_header(resp, "Retry-After", "5", NULL);
-    *rc_out = tarn_http_reply_error(resp, 503, "busy", "%s; retry later",
-                                    tarn_error_message(&err));
+    *rc_out = tarn_http_reply_error(resp, 503, "busy", "%s; retry later", tarn_error_message(&err));
     goto out;
   }
   if (rc == TARN_ESCHEMA) {
     outcome = "schema_mismatch";
-    *rc_out = tarn_http_reply_json(
-        resp, 409,
-        json_pack("{s:{s:s,s:s,s:O}}", "error", "code", tarn_err_name(rc), "message",
-                  tarn_error_message(&err), "drift", r.drift ? r.drift : json_null()));
+    *rc_out = tarn_http_reply_json(resp, 409,
+                                   json_pack("{s:{s:s,s:s,s:O}}", "error", "code",
+                                             tarn_err_name(rc), "message", tarn_error_message(&err),
+                                             "drift", r.drift ? r.drift : json_null()));
     goto out;
   }
   if (rc == TARN_ECONFLICT) {
@@ -401,8 +400,8 @@ static const char *run_ingest(upload_ctx *uc, tarn_http_response *resp, int *rc_
   }
   /* The commit is done: a failing view only leaves the manifest out of the answer. */
   if (tarn_dataset_manifest(&env, uc->name, &manifest, &err) != 0) {
-    tarn_log_warn("ingest committed but its manifest view failed", "name=%s error=%s",
-                  uc->name, tarn_error_message(&err));
+    tarn_log_warn("ingest committed but its manifest view failed", "name=%s error=%s", uc->name,
+                  tarn_error_message(&err));
     manifest = NULL;
   }
   {
@@ -411,12 +410,11 @@ static const char *run_ingest(upload_ctx *uc, tarn_http_response *resp, int *rc_
         resp, 200,
         json_pack("{s:o,s:b,s:s,s:I,s:I,s:s,s:s,s:s,s:o,s:o,s:s,s:b}", "manifest",
                   manifest ? manifest : json_null(), "existing", r.existing, "outcome", outcome,
-                  "row_count", (json_int_t)r.row_count, "parquet_size",
-                  (json_int_t)r.parquet_size, "parquet_key", r.parquet_key, "fingerprint",
-                  r.fingerprint, "source_sha256", r.source_sha256, "snapshot_id",
+                  "row_count", (json_int_t)r.row_count, "parquet_size", (json_int_t)r.parquet_size,
+                  "parquet_key", r.parquet_key, "fingerprint", r.fingerprint, "source_sha256",
+                  r.source_sha256, "snapshot_id",
                   r.snapshot_id >= 0 ? json_integer(r.snapshot_id) : json_null(), "columns",
-                  columns_json(&r), "delimiter", d, "delimiter_detected",
-                  r.delimiter_detected));
+                  columns_json(&r), "delimiter", d, "delimiter_detected", r.delimiter_detected));
   }
 out:
   if (rc != 0)
@@ -427,8 +425,7 @@ out:
   return outcome;
 }
 
-static int ingest_end(void *ctx, const tarn_http_request *req, tarn_http_response *resp,
-                      int code) {
+static int ingest_end(void *ctx, const tarn_http_request *req, tarn_http_response *resp, int code) {
   upload_ctx *uc = ctx;
   ingest_srv *is = uc->is;
   const char *outcome = "failed";
@@ -507,10 +504,9 @@ static int on_list(const tarn_http_request *req, tarn_http_response *resp, void 
       arr = NULL;
     }
   }
-  rc = tarn_http_reply_json(resp, 200,
-                            arr ? json_pack("{s:I,s:o}", "count", (json_int_t)names.count,
-                                            "datasets", arr)
-                                : NULL);
+  rc = tarn_http_reply_json(
+      resp, 200,
+      arr ? json_pack("{s:I,s:o}", "count", (json_int_t)names.count, "datasets", arr) : NULL);
 out:
   tarn_catalog_names_free(&names);
   tarn_catalog_destroy(cat);
@@ -558,9 +554,8 @@ static int on_resync(const tarn_http_request *req, tarn_http_response *resp, voi
            tarn_dataset_manifest(&env, name, &m, &err) != 0)
     rc = reply_lookup(resp, &err);
   else
-    rc = tarn_http_reply_json(resp, 200,
-                              json_pack("{s:s,s:b,s:o}", "name", name, "changed", changed,
-                                        "manifest", m));
+    rc = tarn_http_reply_json(
+        resp, 200, json_pack("{s:s,s:b,s:o}", "name", name, "changed", changed, "manifest", m));
   tarn_catalog_destroy(cat);
   return rc;
 }
@@ -594,15 +589,16 @@ int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_op
       {"POST", "/catalog/resync-missing", on_resync_missing, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE,
        NULL},
   };
-  tarn_http_route up = {"POST", "/ingest", NULL, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE,
-                        "name,mode,delimiter"};
+  tarn_http_route up = {
+      "POST", "/ingest", NULL, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE, "name,mode,delimiter"};
   tarn_metrics *reg = srv->opts.metrics;
   ingest_srv *is;
   size_t i;
   int rc;
-  if (o->store == NULL || o->root_uri == NULL || o->spool_dir == NULL ||
-      o->open_catalog == NULL || o->max_upload == 0)
-    return tarn_error_set(err, TARN_EINVAL, "ingest routes need a store, a root URI, a spool "
+  if (o->store == NULL || o->root_uri == NULL || o->spool_dir == NULL || o->open_catalog == NULL ||
+      o->max_upload == 0)
+    return tarn_error_set(err, TARN_EINVAL,
+                          "ingest routes need a store, a root URI, a spool "
                           "directory, a catalog opener and a non-zero upload cap");
   is = tarn_calloc(1, sizeof(*is));
   if (is == NULL)

@@ -193,8 +193,8 @@ static int feed_some(tarn__mp *mp, const char *p, size_t n) {
     case MP_DATA:
       d = find(w + i, wn - i, mp->delim, mp->dlen);
       if (d != NULL) {
-        if (mp->state == MP_DATA && (emit(mp, w + i, (size_t)(d - (w + i))) != 0 ||
-                                     end_part(mp) != 0))
+        if (mp->state == MP_DATA &&
+            (emit(mp, w + i, (size_t)(d - (w + i))) != 0 || end_part(mp) != 0))
           return mp->code;
         i = (size_t)(d - w) + mp->dlen;
         mp->state = MP_AFTER_DELIM;

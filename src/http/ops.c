@@ -24,9 +24,8 @@ static int on_healthz(const tarn_http_request *req, tarn_http_response *resp, vo
   int64_t now = tarn_clock_wall_us();
   json_t *j;
   tarn_time_iso8601(now, 3, ts, sizeof(ts));
-  j = json_pack("{s:s,s:s,s:s,s:s,s:f}", "status", "ok", "service", "tarn", "version",
-                ops->version, "timestamp", ts, "uptime_seconds",
-                (double)(now - ops->start_us) / 1e6);
+  j = json_pack("{s:s,s:s,s:s,s:s,s:f}", "status", "ok", "service", "tarn", "version", ops->version,
+                "timestamp", ts, "uptime_seconds", (double)(now - ops->start_us) / 1e6);
   if (j != NULL && tarn_http_server_insecure(ops->srv))
     json_object_set_new(j, "warnings",
                         json_pack("[s]", "listening beyond loopback without authentication "
@@ -39,8 +38,7 @@ static int on_metrics(const tarn_http_request *req, tarn_http_response *resp, vo
   tarn_error err;
   if (ops->metrics == NULL)
     return tarn_http_reply_error(resp, 404, "not_found", "metrics are disabled");
-  tarn_metric_set(ops->m_uptime, NULL,
-                  (double)(tarn_clock_wall_us() - ops->start_us) / 1e6);
+  tarn_metric_set(ops->m_uptime, NULL, (double)(tarn_clock_wall_us() - ops->start_us) / 1e6);
   tarn_buf_reset(&resp->body);
   if (tarn_metrics_render(ops->metrics, &resp->body, &err) != 0)
     return tarn_http_reply_error(resp, 500, tarn_err_name(err.code), "%s",
@@ -51,11 +49,23 @@ static int on_metrics(const tarn_http_request *req, tarn_http_response *resp, vo
 }
 
 int tarn_http_add_ops_routes(tarn_http_server *srv, const char *version, tarn_error *err) {
-  tarn_http_route health = {"GET", "/healthz", on_healthz, NULL, 0, 1,
-                            srv->opts.public_healthz ? TARN_HTTP_SCOPE_PUBLIC : TARN_HTTP_SCOPE_READ,
+  tarn_http_route health = {"GET",
+                            "/healthz",
+                            on_healthz,
+                            NULL,
+                            0,
+                            1,
+                            srv->opts.public_healthz ? TARN_HTTP_SCOPE_PUBLIC
+                                                     : TARN_HTTP_SCOPE_READ,
                             NULL};
-  tarn_http_route metrics = {"GET", "/metrics", on_metrics, NULL, 0, 1,
-                             srv->opts.public_metrics ? TARN_HTTP_SCOPE_PUBLIC : TARN_HTTP_SCOPE_READ,
+  tarn_http_route metrics = {"GET",
+                             "/metrics",
+                             on_metrics,
+                             NULL,
+                             0,
+                             1,
+                             srv->opts.public_metrics ? TARN_HTTP_SCOPE_PUBLIC
+                                                      : TARN_HTTP_SCOPE_READ,
                              NULL};
   ops_ctx *ops;
   tarn_metric *start;

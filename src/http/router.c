@@ -25,8 +25,9 @@ static int valid_pattern(const char *p) {
 
 int tarn__http_router_add_stream(tarn__http_router *r, const tarn_http_route *route,
                                  const tarn_http_stream_ops *stream, tarn_error *err) {
-  int has_fn = stream == NULL ? route->fn != NULL
-                              : stream->begin != NULL && stream->chunk != NULL && stream->end != NULL;
+  int has_fn = stream == NULL
+                   ? route->fn != NULL
+                   : stream->begin != NULL && stream->chunk != NULL && stream->end != NULL;
   if (route->method == NULL || !has_fn || !valid_pattern(route->pattern))
     return tarn_error_set(err, TARN_EINVAL, "bad route %s %s", route->method ? route->method : "?",
                           route->pattern ? route->pattern : "?");
@@ -119,7 +120,8 @@ int tarn__http_router_match(const tarn__http_router *r, const char *method, cons
   memset(m, 0, sizeof(*m));
   for (i = 0; i < r->n; i++) {
     const tarn_http_route *rt = &r->routes[i];
-    int same_method = strcmp(rt->method, method) == 0 || (is_head && strcmp(rt->method, "GET") == 0);
+    int same_method =
+        strcmp(rt->method, method) == 0 || (is_head && strcmp(rt->method, "GET") == 0);
     int rc = match_one(rt->pattern, path, m, 0);
     if (rc != 1)
       continue;

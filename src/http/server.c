@@ -128,8 +128,8 @@ static enum MHD_Result stream_begin(struct MHD_Connection *conn, req_ctx *ctx) {
   return MHD_YES;
 }
 
-static enum MHD_Result stream_next(struct MHD_Connection *conn, req_ctx *ctx,
-                                   const char *data, size_t *size) {
+static enum MHD_Result stream_next(struct MHD_Connection *conn, req_ctx *ctx, const char *data,
+                                   size_t *size) {
   const tarn_http_route *rt = ctx->match.route;
   tarn_http_response resp;
   enum MHD_Result ret;
@@ -210,12 +210,12 @@ static enum MHD_Result authorize(struct MHD_Connection *conn, req_ctx *ctx) {
   if (r != TARN__HTTP_AUTH_OK) {
     tarn_metric_add(srv->m_auth_failed,
                     (const char *[]){r == TARN__HTTP_AUTH_MISSING ? "missing" : "invalid"}, 1);
-    return tarn__srv_send_error(conn, ctx, 401, "unauthorized", "WWW-Authenticate",
-                                r == TARN__HTTP_AUTH_MISSING ? "Bearer realm=\"tarn\""
-                                                             : "Bearer realm=\"tarn\", error=\"invalid_token\"",
-                                r == TARN__HTTP_AUTH_MISSING
-                                    ? "authentication required: send Authorization: Bearer <token>"
-                                    : "the bearer token is not valid");
+    return tarn__srv_send_error(
+        conn, ctx, 401, "unauthorized", "WWW-Authenticate",
+        r == TARN__HTTP_AUTH_MISSING ? "Bearer realm=\"tarn\""
+                                     : "Bearer realm=\"tarn\", error=\"invalid_token\"",
+        r == TARN__HTTP_AUTH_MISSING ? "authentication required: send Authorization: Bearer <token>"
+                                     : "the bearer token is not valid");
   }
   if (rt != NULL && ctx->scope < rt->scope) {
     tarn_metric_add(srv->m_auth_failed, (const char *[]){"scope"}, 1);

@@ -89,8 +89,8 @@ static void conn_kill(tarn_http_server *srv, tarn__conn *cs, const char *why) {
   cs->why = why;
   shutdown(cs->fd, SHUT_RDWR);
   tarn_metric_add(srv->m_conn_closed, (const char *[]){why}, 1);
-  tarn_log_info("connection closed by the server", "client=%s reason=%s requests=%u", cs->ip,
-                why, cs->requests);
+  tarn_log_info("connection closed by the server", "client=%s reason=%s requests=%u", cs->ip, why,
+                cs->requests);
 }
 
 void tarn__srv_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -119,8 +119,10 @@ void tarn__srv_on_connection(void *cls, struct MHD_Connection *c, void **socket_
   if (cs == NULL)
     return; /* untracked: served, but without deadlines */
   {
-    const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    const union MHD_ConnectionInfo *ad = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *fd =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ad =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     cs->fd = fd != NULL ? fd->connect_fd : -1;
     if (ad != NULL && ad->client_addr != NULL) {
       const struct sockaddr *sa = ad->client_addr;
@@ -216,8 +218,7 @@ void *tarn__srv_watchdog_main(void *arg) {
           cs->window_bytes = 0;
         }
         break;
-      case TARN__CONN_HANDLER:
-        break;
+      case TARN__CONN_HANDLER: break;
       }
     }
     ts.tv_sec = (time_t)(until / 1000000000ull);
@@ -227,4 +228,3 @@ void *tarn__srv_watchdog_main(void *arg) {
   pthread_mutex_unlock(&srv->conn_mu);
   return NULL;
 }
-

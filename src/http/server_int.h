@@ -18,9 +18,9 @@ typedef struct req_ctx {
   tarn_http_request req; /* what handlers see; points into this struct */
   size_t cap;
   int too_large;
-  int status;       /* what we answered */
+  int status; /* what we answered */
   tarn_buf body;
-  char method[16];  /* the request's method, or "other" for one HTTP does not define */
+  char method[16]; /* the request's method, or "other" for one HTTP does not define */
   int method_other;
   char *path;
   tarn_http_scope scope;  /* granted to the caller */

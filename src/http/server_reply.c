@@ -84,8 +84,8 @@ int tarn_http_reply_json(tarn_http_response *resp, int status, json_t *json) {
   return rc;
 }
 
-int tarn_http_reply_error(tarn_http_response *resp, int status, const char *code,
-                          const char *fmt, ...) {
+int tarn_http_reply_error(tarn_http_response *resp, int status, const char *code, const char *fmt,
+                          ...) {
   char msg[1024];
   va_list ap;
   va_start(ap, fmt);
@@ -99,18 +99,26 @@ int tarn_http_status_for(int code) {
   switch (code) {
   case TARN_OK: return 200;
   case TARN_ENOTFOUND: return 404;
-  case TARN_EEXIST: case TARN_ECONFLICT: case TARN_ESCHEMA: return 409;
-  case TARN_EINVAL: case TARN_EBADKEY: case TARN_ECORRUPT: case TARN_ERANGE: return 400;
+  case TARN_EEXIST:
+  case TARN_ECONFLICT:
+  case TARN_ESCHEMA: return 409;
+  case TARN_EINVAL:
+  case TARN_EBADKEY:
+  case TARN_ECORRUPT:
+  case TARN_ERANGE: return 400;
   case TARN_ETOOBIG: return 413;
   case TARN_EPERM: return 403;
   case TARN_EBADMETHOD: return 405;
-  case TARN_ENOTAVAIL: case TARN_EUNSUPPORTED: return 501;
+  case TARN_ENOTAVAIL:
+  case TARN_EUNSUPPORTED: return 501;
   case TARN_ETIMEDOUT: return 504;
   case TARN_EBUSY: return 503;
   case TARN_ENOSPC: return 507; /* Insufficient Storage (RFC 4918) */
-  case TARN_EIO: case TARN_ENETWORK: case TARN_EFSYNC: case TARN_ESHORTWRITE:
-  case TARN_EUNKNOWN_OUTCOME: /* the storage behind us may or may not have done it */
-    return 502;
+  case TARN_EIO:
+  case TARN_ENETWORK:
+  case TARN_EFSYNC:
+  case TARN_ESHORTWRITE:
+  case TARN_EUNKNOWN_OUTCOME: /* the storage behind us may or may not have done it */ return 502;
   default: return 500;
   }
 }
@@ -212,4 +220,3 @@ enum MHD_Result tarn__srv_send_error(struct MHD_Connection *conn, req_ctx *ctx, 
   tarn__srv_response_free(&resp);
   return ret;
 }
-

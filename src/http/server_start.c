@@ -36,8 +36,8 @@
 const tarn_cfg_def tarn_http_config[] = {
     {"server", "listen", TARN_CFG_HOSTPORT, DEFAULT_LISTEN, 0, 0, NULL, "TARN_LISTEN", "listen",
      "serve", 0, "address to listen on, HOST:PORT (port 0 picks a free port)"},
-    {"server", "max_body", TARN_CFG_SIZE, "16MiB", 0, 64LL << 30, NULL, "TARN_MAX_BODY",
-     "max-body", "serve", 0, "largest request body accepted by default (bigger: 413)"},
+    {"server", "max_body", TARN_CFG_SIZE, "16MiB", 0, 64LL << 30, NULL, "TARN_MAX_BODY", "max-body",
+     "serve", 0, "largest request body accepted by default (bigger: 413)"},
     {"server", "max_connections", TARN_CFG_INT, STR(DEFAULT_MAX_CONNECTIONS), 1, 65536, NULL,
      "TARN_MAX_CONNECTIONS", NULL, NULL, 0, "most client connections served at once"},
     {"server", "idle_timeout", TARN_CFG_DURATION, STR(DEFAULT_IDLE_TIMEOUT_S) "s", 1000,
@@ -54,10 +54,10 @@ const tarn_cfg_def tarn_http_config[] = {
     {"server", "min_rate", TARN_CFG_SIZE, "1KiB", 0, 1LL << 30, NULL, NULL, NULL, NULL, 0,
      "bytes per second a request body or a streamed response must average over each "
      "header_timeout window, or the connection is closed (0 = no minimum)"},
-    {"server", "tls_cert", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_TLS_CERT", "tls-cert",
-     "serve", 0, "PEM certificate (chain) file: serve HTTPS (with tls_key)"},
-    {"server", "tls_key", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_TLS_KEY", "tls-key", "serve",
-     0, "PEM private key file of tls_cert"},
+    {"server", "tls_cert", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_TLS_CERT", "tls-cert", "serve",
+     0, "PEM certificate (chain) file: serve HTTPS (with tls_key)"},
+    {"server", "tls_key", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_TLS_KEY", "tls-key", "serve", 0,
+     "PEM private key file of tls_cert"},
     {"server", "insecure", TARN_CFG_BOOL, "false", 0, 0, NULL, NULL, "insecure", "serve", 0,
      "allow listening beyond loopback without tokens (logged as a warning, shown on /healthz)"},
     {"server", "public_healthz", TARN_CFG_BOOL, "true", 0, 0, NULL, NULL, NULL, NULL, 0,
@@ -160,11 +160,13 @@ int tarn_http_server_create(tarn_http_server **out, const tarn_http_options *opt
     const char *cert = opts->tls_cert_file, *key = opts->tls_key_file;
     int has_cert = cert != NULL && cert[0] != '\0', has_key = key != NULL && key[0] != '\0';
     if (rc == 0 && has_cert != has_key)
-      rc = tarn_error_set(err, TARN_ECONFIG, "[server] tls_cert and tls_key go together: %s is "
-                          "set, %s is not", has_cert ? "tls_cert" : "tls_key",
-                          has_cert ? "tls_key" : "tls_cert");
+      rc = tarn_error_set(err, TARN_ECONFIG,
+                          "[server] tls_cert and tls_key go together: %s is "
+                          "set, %s is not",
+                          has_cert ? "tls_cert" : "tls_key", has_cert ? "tls_key" : "tls_cert");
     if (rc == 0 && has_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-      rc = tarn_error_set(err, TARN_ECONFIG, "[server] tls_cert: this libmicrohttpd was built "
+      rc = tarn_error_set(err, TARN_ECONFIG,
+                          "[server] tls_cert: this libmicrohttpd was built "
                           "without TLS");
     if (rc == 0 && has_cert)
       rc = read_pem(cert, "tls_cert", &srv->tls_cert, err);
@@ -185,18 +187,16 @@ int tarn_http_server_create(tarn_http_server **out, const tarn_http_options *opt
         "route,method", tarn_metrics_latency_buckets, tarn_metrics_latency_nbuckets);
     srv->m_inflight = tarn_metrics_gauge(opts->metrics, "tarn_http_requests_in_flight",
                                          "HTTP requests being processed now.", NULL);
-    srv->m_body_rejected =
-        tarn_metrics_counter(opts->metrics, "tarn_http_request_body_rejected_total",
-                             "Requests refused with 413 because the body exceeded the cap.",
-                             "route");
+    srv->m_body_rejected = tarn_metrics_counter(
+        opts->metrics, "tarn_http_request_body_rejected_total",
+        "Requests refused with 413 because the body exceeded the cap.", "route");
     srv->m_auth_failed = tarn_metrics_counter(
         opts->metrics, "tarn_http_auth_failures_total",
         "Requests refused for authentication (missing or invalid token: 401) or scope (403).",
         "reason");
     srv->m_conn_refused = tarn_metrics_counter(
         opts->metrics, "tarn_http_connections_refused_total",
-        "Requests answered 503 because the server or the client's share of it was full.",
-        "reason");
+        "Requests answered 503 because the server or the client's share of it was full.", "reason");
     srv->m_conn_closed = tarn_metrics_counter(
         opts->metrics, "tarn_http_connections_closed_total",
         "Connections the server closed: header deadline, too slow, idle, evicted when full.",
@@ -271,8 +271,7 @@ void tarn__srv_scrub_paths(const tarn_http_server *srv, tarn_buf *body) {
 
 /* Every route states who may call it: a forgotten scope is a programming error, caught
  * when the route is added rather than by an open door. */
-static int route_check(const tarn_http_server *srv, const tarn_http_route *route,
-                       tarn_error *err) {
+static int route_check(const tarn_http_server *srv, const tarn_http_route *route, tarn_error *err) {
   if (srv->mhd != NULL)
     return tarn_error_set(err, TARN_EINVAL, "routes must be added before the server starts");
   if (route->scope < TARN_HTTP_SCOPE_PUBLIC || route->scope > TARN_HTTP_SCOPE_ADMIN)
@@ -419,14 +418,14 @@ int tarn_http_server_start(tarn_http_server *srv, tarn_error *err) {
   /* One thread per connection: handlers may block on storage and catalog I/O, and the
    * connection limit bounds the threads. MHD_USE_ITC lets us quiesce (stop accepting)
    * while in-flight requests finish. */
-  srv->mhd = MHD_start_daemon(
-      flags, 0, NULL, NULL, tarn__srv_on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
-      tarn__srv_on_mhd_log, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-      MHD_OPTION_NOTIFY_COMPLETED, tarn__srv_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-      tarn__srv_on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK, tarn__srv_on_uri, srv,
-      MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections + reserve,
-      MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s, MHD_OPTION_ARRAY, tls,
-      MHD_OPTION_END);
+  srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, tarn__srv_on_request, srv,
+                              MHD_OPTION_EXTERNAL_LOGGER, tarn__srv_on_mhd_log, srv,
+                              MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
+                              tarn__srv_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+                              tarn__srv_on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK,
+                              tarn__srv_on_uri, srv, MHD_OPTION_CONNECTION_LIMIT,
+                              srv->opts.max_connections + reserve, MHD_OPTION_CONNECTION_TIMEOUT,
+                              srv->opts.idle_timeout_s, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
   if (srv->mhd == NULL) {
     close(srv->listen_fd);
     srv->listen_fd = -1;
@@ -518,4 +517,3 @@ void tarn_http_server_destroy(tarn_http_server *srv) {
   tarn_free(srv->listen);
   tarn_free(srv);
 }
-

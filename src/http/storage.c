@@ -135,8 +135,7 @@ typedef struct put_ctx {
   char key[];
 } put_ctx;
 
-static int put_begin(const tarn_http_request *req, tarn_http_response *resp, void **out,
-                     void *ud) {
+static int put_begin(const tarn_http_request *req, tarn_http_response *resp, void **out, void *ud) {
   storage_ctx *sc = ud;
   const char *key = NULL, *inm;
   tarn_bucket *b;
@@ -178,8 +177,8 @@ static int put_end(void *ctx, const tarn_http_request *req, tarn_http_response *
     /* Nothing becomes visible: over the cap, a failed write, or the client went away. */
     tarn_store_writer_abort(pc->w);
     if (resp != NULL && code != TARN_ETOOBIG)
-      rc = reply_code(resp, code, "writing %s to bucket %s: %s", pc->key,
-                      tarn_bucket_name(pc->b), tarn_error_message(&pc->err));
+      rc = reply_code(resp, code, "writing %s to bucket %s: %s", pc->key, tarn_bucket_name(pc->b),
+                      tarn_error_message(&pc->err));
     else if (resp == NULL)
       tarn_log_info("upload abandoned; nothing stored", "bucket=%s key=%s bytes=%llu",
                     tarn_bucket_name(pc->b), pc->key, (unsigned long long)size);
@@ -204,7 +203,7 @@ static const tarn_http_stream_ops put_ops = {put_begin, put_chunk, put_end};
 /* ---- GET and HEAD: the body streams out of the store ---- */
 
 typedef struct get_ctx {
-  tarn_bucket *b; /* the bucket that serves the object (the rescue after a fallback) */
+  tarn_bucket *b;       /* the bucket that serves the object (the rescue after a fallback) */
   tarn_store_reader *r; /* the version being sent */
   uint64_t size;
   tarn_buf chunk; /* bytes [chunk_off, chunk_off + chunk.len) of the object */
@@ -361,10 +360,10 @@ static int on_list(const tarn_http_request *req, tarn_http_response *resp, void 
       json_decref(arr);
       arr = NULL;
     }
-  out = arr == NULL ? NULL
-                    : json_pack("{s:o,s:b,s:o}", "objects", arr, "truncated", l.truncated,
-                                "next_start_after",
-                                l.next_after ? json_string(l.next_after) : json_null());
+  out = arr == NULL
+            ? NULL
+            : json_pack("{s:o,s:b,s:o}", "objects", arr, "truncated", l.truncated,
+                        "next_start_after", l.next_after ? json_string(l.next_after) : json_null());
   tarn_store_list_free(&l);
   return tarn_http_reply_json(resp, 200, out);
 }
@@ -407,9 +406,9 @@ static int on_errors(const tarn_http_request *req, tarn_http_response *resp, voi
   events = tarn_errjournal_query(sc->ej, bucket, since, (size_t)limit);
   if (events == NULL)
     return TARN_ENOMEM;
-  return tarn_http_reply_json(resp, 200,
-                              json_pack("{s:I,s:o}", "count", (json_int_t)json_array_size(events),
-                                        "events", events));
+  return tarn_http_reply_json(
+      resp, 200,
+      json_pack("{s:I,s:o}", "count", (json_int_t)json_array_size(events), "events", events));
 }
 
 static int on_health(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
@@ -442,9 +441,8 @@ static int on_health(const tarn_http_request *req, tarn_http_response *resp, voi
     down = h.probed && !h.reachable;
     if (json_array_append_new(
             list, json_pack("{s:s,s:s,s:I,s:o,s:o,s:b}", "name", tarn_bucket_name(b), "role",
-                            tarn_bucket_role_name(tarn_bucket_role_of(b)), "errors", n,
-                            "reachable", h.probed ? json_boolean(h.reachable) : json_null(),
-                            "last_error",
+                            tarn_bucket_role_name(tarn_bucket_role_of(b)), "errors", n, "reachable",
+                            h.probed ? json_boolean(h.reachable) : json_null(), "last_error",
                             h.probed && h.last_error[0] ? json_string(h.last_error) : json_null(),
                             "healthy", !bad && !down)) != 0 ||
         (bad && json_array_append_new(unhealthy, json_string(tarn_bucket_name(b))) != 0) ||
@@ -465,8 +463,7 @@ static int on_health(const tarn_http_request *req, tarn_http_response *resp, voi
                   json_array_size(unhealthy) == 0 && json_array_size(unreachable) == 0,
                   "window_minutes", (json_int_t)minutes, "since", time_or_null(since),
                   "total_errors", (json_int_t)total, "buckets", list, "unhealthy", unhealthy,
-                  "unreachable", unreachable, "unhealthy_threshold",
-                  (json_int_t)UNHEALTHY_ERRORS);
+                  "unreachable", unreachable, "unhealthy_threshold", (json_int_t)UNHEALTHY_ERRORS);
   json_decref(counts);
   json_decref(list);
   json_decref(unhealthy);
@@ -500,10 +497,10 @@ static int on_compact(const tarn_http_request *req, tarn_http_response *resp, vo
   return tarn_http_reply_json(
       resp, 200,
       json_pack("{s:I,s:I,s:I,s:o,s:o,s:o}", "files_merged", (json_int_t)res.files_merged,
-                "files_deleted", (json_int_t)res.files_deleted, "records",
-                (json_int_t)res.records, "file", res.file[0] ? json_string(res.file) : json_null(),
-                "first_seq", res.file[0] ? json_integer((json_int_t)res.first_seq) : json_null(),
-                "last_seq", res.file[0] ? json_integer((json_int_t)res.last_seq) : json_null()));
+                "files_deleted", (json_int_t)res.files_deleted, "records", (json_int_t)res.records,
+                "file", res.file[0] ? json_string(res.file) : json_null(), "first_seq",
+                res.file[0] ? json_integer((json_int_t)res.first_seq) : json_null(), "last_seq",
+                res.file[0] ? json_integer((json_int_t)res.last_seq) : json_null()));
 }
 
 /* ---- registration ---- */
@@ -518,8 +515,7 @@ int tarn_http_add_storage_routes(tarn_http_server *srv, tarn_buckets *bs, tarn_e
        "prefix,start_after,limit"},
       {"GET", obj, on_get, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
       {"DELETE", obj, on_delete, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE, NULL},
-      {"GET", "/storage/errors", on_errors, NULL, 0, 0, TARN_HTTP_SCOPE_READ,
-       "bucket,since,limit"},
+      {"GET", "/storage/errors", on_errors, NULL, 0, 0, TARN_HTTP_SCOPE_READ, "bucket,since,limit"},
       {"POST", "/storage/errors/flush", on_flush, NULL, 0, 0, TARN_HTTP_SCOPE_ADMIN, NULL},
       {"POST", "/storage/errors/compact", on_compact, NULL, 0, 0, TARN_HTTP_SCOPE_ADMIN, NULL},
       {"GET", "/storage/bucket-health", on_health, NULL, 0, 0, TARN_HTTP_SCOPE_READ, "minutes"},

@@ -27,8 +27,7 @@ static json_t *iso_time(int64_t ms) {
 }
 
 /* Live data files of the current snapshot as [{"key","size"}]. */
-static int objects_json(const tarn_ingest_env *env, tarn_table *t, json_t **out,
-                        tarn_error *err) {
+static int objects_json(const tarn_ingest_env *env, tarn_table *t, json_t **out, tarn_error *err) {
   tarn_ice_data_file *files = NULL;
   size_t n = 0, i;
   json_t *a;
@@ -40,9 +39,10 @@ static int objects_json(const tarn_ingest_env *env, tarn_table *t, json_t **out,
   for (i = 0; a != NULL && i < n; i++) {
     char key[TARN_STORE_KEY_MAX + 1];
     const char *k = tarn_table_io_key(env->io, files[i].file_path, key, sizeof(key), NULL) == 0
-                        ? key : files[i].file_path;
-    if (json_array_append_new(a, json_pack("{s:s,s:I}", "key", k, "size",
-                                           (json_int_t)files[i].file_size)) != 0) {
+                        ? key
+                        : files[i].file_path;
+    if (json_array_append_new(
+            a, json_pack("{s:s,s:I}", "key", k, "size", (json_int_t)files[i].file_size)) != 0) {
       json_decref(a);
       a = NULL;
     }
@@ -104,13 +104,12 @@ static int dataset_view(const tarn_ingest_env *env, const char *name, int full, 
   }
   created = m->nmetadata_log > 0 ? m->metadata_log[0].timestamp_ms : m->last_updated_ms;
   p = tarn_ice_metadata_property(m, "tarn.row-count");
-  j = json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:o,s:o,s:o}", "name", name, "dataset_id",
-                tarn_uuid_format(&id, ids), "fingerprint",
-                tarn_ice_metadata_property(m, "tarn.fingerprint"), "source",
-                tarn_ice_metadata_property(m, "tarn.source"), "row_count", int_or_null(p),
-                "created_at", iso_time(created), "updated_at", iso_time(m->last_updated_ms),
-                "current_snapshot_id",
-                m->current_snapshot_id >= 0 ? json_integer(m->current_snapshot_id) : json_null());
+  j = json_pack(
+      "{s:s,s:s,s:s?,s:s?,s:o,s:o,s:o,s:o}", "name", name, "dataset_id", tarn_uuid_format(&id, ids),
+      "fingerprint", tarn_ice_metadata_property(m, "tarn.fingerprint"), "source",
+      tarn_ice_metadata_property(m, "tarn.source"), "row_count", int_or_null(p), "created_at",
+      iso_time(created), "updated_at", iso_time(m->last_updated_ms), "current_snapshot_id",
+      m->current_snapshot_id >= 0 ? json_integer(m->current_snapshot_id) : json_null());
   if (j == NULL) {
     rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
     goto out;
@@ -122,8 +121,8 @@ static int dataset_view(const tarn_ingest_env *env, const char *name, int full, 
     if (json_object_set_new(j, "column_count",
                             json_is_array(cols) ? json_integer((json_int_t)json_array_size(cols))
                                                 : json_null()) != 0 ||
-        json_object_set_new(j, "data_files",
-                            int_or_null(summary_value(m, "total-data-files"))) != 0 ||
+        json_object_set_new(j, "data_files", int_or_null(summary_value(m, "total-data-files"))) !=
+            0 ||
         json_object_set_new(j, "total_size", int_or_null(summary_value(m, "total-files-size"))) !=
             0)
       rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
@@ -196,7 +195,6 @@ static int footers(const tarn_ingest_env *env, tarn_table *t, int64_t *rows, int
   return rc;
 }
 
-
 /* The row count and columns are true of the snapshot they were read from: the commit
  * refuses to set them on any other (a concurrent ingest), and resync reads again. */
 static int same_snapshot(void *arg, const tarn_ice_metadata *base, tarn_ice_metadata *next,
@@ -207,8 +205,7 @@ static int same_snapshot(void *arg, const tarn_ice_metadata *base, tarn_ice_meta
   return 0;
 }
 
-static int resync_once(const tarn_ingest_env *env, const char *name, int *changed,
-                       tarn_error *err);
+static int resync_once(const tarn_ingest_env *env, const char *name, int *changed, tarn_error *err);
 
 int tarn_dataset_resync(const tarn_ingest_env *env, const char *name, int *changed,
                         tarn_error *err) {
@@ -248,8 +245,10 @@ static int resync_once(const tarn_ingest_env *env, const char *name, int *change
   cols = json_array();
   for (i = 0; cols != NULL && i < s->nfields; i++)
     json_array_append_new(cols, json_pack("{s:s,s:s,s:b}", "name", s->fields[i].name, "type",
-                                          tarn__ingest_csv_type_of(&s->fields[i].type) ? tarn__ingest_csv_type_of(&s->fields[i].type) : "string", "nullable",
-                                          nullable[i]));
+                                          tarn__ingest_csv_type_of(&s->fields[i].type)
+                                              ? tarn__ingest_csv_type_of(&s->fields[i].type)
+                                              : "string",
+                                          "nullable", nullable[i]));
   cols_text = cols ? json_dumps(cols, JSON_COMPACT) : NULL;
   if (cols_text == NULL) {
     rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
@@ -288,8 +287,8 @@ int tarn_datasets_resync_missing(const tarn_ingest_env *env, json_t **report, ta
     tarn_error e;
     int missing, changed = 0;
     if (tarn_table_load(env->cat, env->io, TARN_DATASETS_NAMESPACE, names.items[i], &t, &e) != 0) {
-      json_array_append_new(failed, json_pack("{s:s,s:s}", "name", names.items[i], "error",
-                                              tarn_error_message(&e)));
+      json_array_append_new(
+          failed, json_pack("{s:s,s:s}", "name", names.items[i], "error", tarn_error_message(&e)));
       continue;
     }
     missing = tarn_ice_metadata_property(tarn_table_metadata(t), "tarn.columns") == NULL ||
@@ -298,8 +297,8 @@ int tarn_datasets_resync_missing(const tarn_ingest_env *env, json_t **report, ta
     if (!missing)
       continue;
     if (tarn_dataset_resync(env, names.items[i], &changed, &e) != 0)
-      json_array_append_new(failed, json_pack("{s:s,s:s}", "name", names.items[i], "error",
-                                              tarn_error_message(&e)));
+      json_array_append_new(
+          failed, json_pack("{s:s,s:s}", "name", names.items[i], "error", tarn_error_message(&e)));
     else
       json_array_append_new(done, json_string(names.items[i]));
   }

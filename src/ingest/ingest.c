@@ -25,10 +25,11 @@
  * typed values handed to the writer, whose row count shrinks as columns grow. A file
  * whose columns alone would not fit is refused up front (TARN_ETOOBIG).
  */
-#define BATCH_ROWS 65536              /* at most, per batch */
-#define BATCH_BYTES (32u << 20)        /* string bytes per batch, at most */
+#define BATCH_ROWS 65536        /* at most, per batch */
+#define BATCH_BYTES (32u << 20) /* string bytes per batch, at most */
 #define BATCH_ROWS_MIN 16
-#define COL_FIXED 12288                /* bytes a column costs whatever the rows (measured: about
+#define COL_FIXED                                                                                  \
+  12288 /* bytes a column costs whatever the rows (measured: about
                                           11 KB with the Parquet writer's state) */
 #define ROW_GROUP_MAX ((size_t)64 << 20)
 
@@ -39,13 +40,15 @@ typedef struct plan {
                   file of this size can fill it (values and pages are a few times the CSV) */
 } plan;
 
-static int make_plan(const tarn_ingest_options *o, const tarn_ingest_result *r,
-                     uint64_t csv_bytes, plan *p, tarn_error *err) {
+static int make_plan(const tarn_ingest_options *o, const tarn_ingest_result *r, uint64_t csv_bytes,
+                     plan *p, tarn_error *err) {
   size_t budget = o->memory_budget ? o->memory_budget : TARN_INGEST_MEMORY_BUDGET;
   size_t sets = o->threads >= 2 ? 2 : 1, per_row = 1, fixed, rest, share, i;
   fixed = r->ncols * COL_FIXED;
   for (i = 0; i < r->ncols; i++) /* a row's bytes in a batch, validity bits included */
-    per_row += 1 + (r->cols[i].type == TARN_CSV_DATE ? 4 : r->cols[i].type == TARN_CSV_BOOLEAN ? 1 : 8);
+    per_row += 1 + (r->cols[i].type == TARN_CSV_DATE      ? 4
+                    : r->cols[i].type == TARN_CSV_BOOLEAN ? 1
+                                                          : 8);
   rest = fixed < budget ? budget - fixed : 0;
   p->row_group = rest / 4 < ROW_GROUP_MAX ? rest / 4 : ROW_GROUP_MAX;
   share = rest / 4 / sets; /* values and string bytes of one batch set */
@@ -94,13 +97,17 @@ void tarn_ingest_result_free(tarn_ingest_result *r) {
 int tarn_dataset_name_check(const char *name, tarn_error *err) {
   size_t i, n = name ? strlen(name) : 0;
   if (n == 0 || n > TARN_DATASET_NAME_MAX)
-    return tarn_error_set(err, TARN_EINVAL, "dataset name must be 1 to %d characters of "
-                          "[a-z0-9_] (got %zu characters)", TARN_DATASET_NAME_MAX, n);
+    return tarn_error_set(err, TARN_EINVAL,
+                          "dataset name must be 1 to %d characters of "
+                          "[a-z0-9_] (got %zu characters)",
+                          TARN_DATASET_NAME_MAX, n);
   for (i = 0; i < n; i++) {
     char c = name[i];
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-      return tarn_error_set(err, TARN_EINVAL, "dataset name \"%.128s\": character %zu is not "
-                            "one of [a-z0-9_]", name, i + 1);
+      return tarn_error_set(err, TARN_EINVAL,
+                            "dataset name \"%.128s\": character %zu is not "
+                            "one of [a-z0-9_]",
+                            name, i + 1);
   }
   return 0;
 }
@@ -186,8 +193,8 @@ static int build_schema(const tarn_ingest_result *r, tarn_ice_schema *s, tarn_er
  *  "retyped": [{name, from, to}], "reordered": bool} */
 static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
                             const tarn_ingest_result *r) {
-  json_t *d = json_pack("{s:s,s:s,s:[],s:[],s:[]}", "expected", old_fp ? old_fp : "",
-                        "actual", r->fingerprint, "added", "removed", "retyped");
+  json_t *d = json_pack("{s:s,s:s,s:[],s:[],s:[]}", "expected", old_fp ? old_fp : "", "actual",
+                        r->fingerprint, "added", "removed", "retyped");
   size_t i, j;
   int reordered = 0;
   if (d == NULL)
@@ -200,13 +207,15 @@ static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
                             json_pack("{s:s,s:s}", "name", r->names[i], "type", nt));
       continue;
     }
-    if (tarn__ingest_csv_type_of(&f->type) == NULL || strcmp(tarn__ingest_csv_type_of(&f->type), nt) != 0) {
+    if (tarn__ingest_csv_type_of(&f->type) == NULL ||
+        strcmp(tarn__ingest_csv_type_of(&f->type), nt) != 0) {
       char ot[48];
       tarn_ice_type_format(&f->type, ot, sizeof(ot));
-      json_array_append_new(json_object_get(d, "retyped"),
-                            json_pack("{s:s,s:s,s:s}", "name", r->names[i], "from",
-                                      tarn__ingest_csv_type_of(&f->type) ? tarn__ingest_csv_type_of(&f->type) : ot,
-                                      "to", nt));
+      json_array_append_new(
+          json_object_get(d, "retyped"),
+          json_pack("{s:s,s:s,s:s}", "name", r->names[i], "from",
+                    tarn__ingest_csv_type_of(&f->type) ? tarn__ingest_csv_type_of(&f->type) : ot,
+                    "to", nt));
     }
     if (i >= old->nfields || strcmp(old->fields[i].name, r->names[i]) != 0)
       reordered = 1;
@@ -217,9 +226,9 @@ static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
       found = strcmp(old->fields[j].name, r->names[i]) == 0;
     if (!found) {
       const char *ot = tarn__ingest_csv_type_of(&old->fields[j].type);
-      json_array_append_new(json_object_get(d, "removed"),
-                            json_pack("{s:s,s:s}", "name", old->fields[j].name, "type",
-                                      ot ? ot : "other"));
+      json_array_append_new(
+          json_object_get(d, "removed"),
+          json_pack("{s:s,s:s}", "name", old->fields[j].name, "type", ot ? ot : "other"));
     }
   }
   json_object_set_new(d, "reordered", json_boolean(reordered));
@@ -230,10 +239,10 @@ static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
 
 typedef struct colbuf {
   tarn_csv_type type;
-  size_t keep;         /* string bytes whose buffer is kept between batches */
-  uint8_t *validity;   /* allocated for every column; attached when the batch has nulls */
-  void *values;        /* bool bitmap / int32 / int64 / double */
-  int64_t *offsets;    /* strings */
+  size_t keep;       /* string bytes whose buffer is kept between batches */
+  uint8_t *validity; /* allocated for every column; attached when the batch has nulls */
+  void *values;      /* bool bitmap / int32 / int64 / double */
+  int64_t *offsets;  /* strings */
   tarn_buf data;
   int64_t nulls;
 } colbuf;
@@ -314,25 +323,18 @@ static int put_field(colbuf *c, int64_t row, const tarn_csv_field *f, const tarn
     else
       ((uint8_t *)c->values)[row >> 3] &= (uint8_t)~bit;
     return 0;
-  case TARN_CSV_DATE:
-    ((int32_t *)c->values)[row] = v.v.day;
-    return 0;
-  case TARN_CSV_FLOAT64:
-    ((double *)c->values)[row] = v.v.d;
-    return 0;
+  case TARN_CSV_DATE: ((int32_t *)c->values)[row] = v.v.day; return 0;
+  case TARN_CSV_FLOAT64: ((double *)c->values)[row] = v.v.d; return 0;
   case TARN_CSV_STRING: {
     int rc = tarn_buf_append(&c->data, v.v.s.ptr, v.v.s.len, err);
     c->offsets[row + 1] = (int64_t)c->data.len;
     return rc;
   }
-  default: /* int64, timestamps */
-    ((int64_t *)c->values)[row] = v.v.i;
-    return 0;
+  default: /* int64, timestamps */ ((int64_t *)c->values)[row] = v.v.i; return 0;
   }
 }
 
-static int flush_batch(tarn_pq_writer *pw, colbuf *c, size_t ncols, int64_t rows,
-                       tarn_error *err) {
+static int flush_batch(tarn_pq_writer *pw, colbuf *c, size_t ncols, int64_t rows, tarn_error *err) {
   tarn_pq_array *arr = tarn_calloc(ncols ? ncols : 1, sizeof(*arr));
   tarn_pq_batch b;
   size_t i;
@@ -384,8 +386,7 @@ static int hash_upto(int fd, running_hash *h, uint64_t end, char *buf, tarn_erro
       continue;
     if (n <= 0)
       return tarn_error_sys(err, TARN_EIO, n < 0 ? errno : EIO,
-                            "reading the spool file at offset %llu",
-                            (unsigned long long)h->done);
+                            "reading the spool file at offset %llu", (unsigned long long)h->done);
     if ((rc = tarn_sha256_update(h->sha, buf, (size_t)n, err)) != 0)
       return rc;
     h->done += (uint64_t)n;
@@ -469,8 +470,8 @@ static int pipe_hand_over(writer_pipe *wp, int k, int64_t rows, tarn_error *err)
 
 /* Pass 2: the CSV again, into a Parquet file written to spool_fd. */
 static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_result *r,
-                   const plan *plp, const tarn_ice_schema *schema, int spool_fd,
-                   running_hash *hash, tarn_pq_file_info *info, tarn_error *err) {
+                   const plan *plp, const tarn_ice_schema *schema, int spool_fd, running_hash *hash,
+                   tarn_pq_file_info *info, tarn_error *err) {
   tarn_csv_options copt;
   tarn_csv_source src;
   hashing_src hs;
@@ -599,9 +600,9 @@ out:
 }
 
 /* Calls fn on the whole file at fd, COPY_CHUNK bytes at a time, from its start. */
-static int each_chunk(int fd, char *buf, int (*fn)(void *ctx, const char *p, size_t n,
-                                                   tarn_error *err),
-                      void *ctx, tarn_error *err) {
+static int each_chunk(int fd, char *buf,
+                      int (*fn)(void *ctx, const char *p, size_t n, tarn_error *err), void *ctx,
+                      tarn_error *err) {
   ssize_t n;
   int rc = 0;
   if (lseek(fd, 0, SEEK_SET) < 0)
@@ -647,9 +648,8 @@ static int check_existing(const tarn_ingest_env *env, const char *key, uint64_t 
 /* Hashes the spooled Parquet file (`size` bytes; `hash` covers a prefix of it already)
  * and copies it to `key` in the store (put-if-absent; identical content already there is
  * fine). */
-static int publish(const tarn_ingest_env *env, int spool_fd, uint64_t size,
-                   running_hash *hash, const char *table_data_key, char *key, size_t keylen,
-                   tarn_error *err) {
+static int publish(const tarn_ingest_env *env, int spool_fd, uint64_t size, running_hash *hash,
+                   const char *table_data_key, char *key, size_t keylen, tarn_error *err) {
   uint8_t digest[TARN_SHA256_LEN];
   char hex[TARN_SHA256_HEX_LEN];
   tarn_store_writer *w = NULL;
@@ -666,8 +666,7 @@ static int publish(const tarn_ingest_env *env, int spool_fd, uint64_t size,
   {
     int kl = snprintf(key, keylen, "%s/%s.parquet", table_data_key, hex);
     if (kl < 0 || (size_t)kl >= keylen) {
-      rc = tarn_error_set(err, TARN_ETOOBIG, "data file key under %s is too long",
-                          table_data_key);
+      rc = tarn_error_set(err, TARN_ETOOBIG, "data file key under %s is too long", table_data_key);
       goto out;
     }
   }
@@ -707,8 +706,7 @@ static char *columns_json(const tarn_ingest_result *r, const char *prev) {
         nullable = 1;
     }
     json_array_append_new(a, json_pack("{s:s,s:s,s:b}", "name", r->names[i], "type",
-                                       tarn_csv_type_name(r->cols[i].type), "nullable",
-                                       nullable));
+                                       tarn_csv_type_name(r->cols[i].type), "nullable", nullable));
   }
   json_decref(old);
   text = a ? json_dumps(a, JSON_COMPACT) : NULL;
@@ -868,7 +866,10 @@ static int choose_delimiter(int fd, const tarn_ingest_options *o, tarn_ingest_re
                             "splits it into %zu columns: try --delimiter %s (delimiter=%s over "
                             "HTTP), or leave it out to detect it",
                             delim_name(o->delimiter), delim_name(best), cols, delim_name(best),
-                            best == '\t' ? "tab" : best == ';' ? "%3B" : best == '|' ? "%7C" : "%2C");
+                            best == '\t'  ? "tab"
+                            : best == ';' ? "%3B"
+                            : best == '|' ? "%7C"
+                                          : "%2C");
     }
   }
   tarn_free(buf);
@@ -999,13 +1000,16 @@ static int spool_dir_ready(const char *dir, tarn_error *err) {
                           base_name(dir));
   if (lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
     return 0;
-  if (snprintf(aside, sizeof(aside), "%s.blocked-%lld", dir,
-               (long long)tarn_clock_wall_us()) >= (int)sizeof(aside) ||
+  if (snprintf(aside, sizeof(aside), "%s.blocked-%lld", dir, (long long)tarn_clock_wall_us()) >=
+          (int)sizeof(aside) ||
       rename(dir, aside) != 0)
-    return tarn_error_sys(err, TARN_EIO, errno, "the spool folder %s is not a folder and cannot "
-                          "be moved aside", base_name(dir));
+    return tarn_error_sys(err, TARN_EIO, errno,
+                          "the spool folder %s is not a folder and cannot "
+                          "be moved aside",
+                          base_name(dir));
   tarn_log_warn("something that was not a folder was in the way of the spool folder; moved "
-                "aside", "spool=%s moved_to=%s", dir, aside);
+                "aside",
+                "spool=%s moved_to=%s", dir, aside);
   if (mkdir(dir, 0700) != 0 && errno != EEXIST)
     return tarn_error_sys(err, tarn_code_from_errno(errno), errno, "creating the spool folder %s",
                           base_name(dir));
@@ -1124,8 +1128,10 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
                    : "",
                r->fingerprint) != 0) {
       r->drift = drift_report(tarn_table_schema(t), NULL, r);
-      rc = tarn_error_set(err, TARN_ESCHEMA, "dataset %s was created concurrently with another "
-                          "schema (nothing was written)", o->name);
+      rc = tarn_error_set(err, TARN_ESCHEMA,
+                          "dataset %s was created concurrently with another "
+                          "schema (nothing was written)",
+                          o->name);
       goto out;
     }
   }
@@ -1171,14 +1177,14 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
     if (rc != 0)
       goto out;
     if (!cres.committed) { /* a concurrent ingest of the same bytes committed first */
-      tarn_log_info("dataset ingest found identical content", "name=%s snapshot_id=%lld",
-                    o->name, (long long)r->snapshot_id);
+      tarn_log_info("dataset ingest found identical content", "name=%s snapshot_id=%lld", o->name,
+                    (long long)r->snapshot_id);
       goto out;
     }
     r->snapshot_id = cres.snapshot_id;
   }
-  tarn_log_info("dataset ingested", "name=%s rows=%lld parquet_bytes=%lld key=%s mode=%s",
-                o->name, (long long)r->row_count, (long long)r->parquet_size, r->parquet_key,
+  tarn_log_info("dataset ingested", "name=%s rows=%lld parquet_bytes=%lld key=%s mode=%s", o->name,
+                (long long)r->row_count, (long long)r->parquet_size, r->parquet_key,
                 o->append ? "append" : "replace");
 out:
   if (spool_fd >= 0)

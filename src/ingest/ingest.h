@@ -63,21 +63,21 @@ typedef struct tarn_ingest_env {
 #define TARN_INGEST_MEMORY_BUDGET ((size_t)256 << 20)
 
 typedef struct tarn_ingest_options {
-  const char *name;      /* dataset name */
-  int append;            /* 1: append instead of replace */
-  char delimiter;        /* ',', ';', '\t', '|'; 0 (the default): detected from the file */
-  int infer_only;        /* 1: pass 1 only; nothing is written */
-  const char *source;    /* recorded as the "tarn.source" property (file name, "upload") */
-  tarn_pq_codec codec;   /* Parquet compression (tarn_ingest_options_init: SNAPPY) */
-  size_t max_field;      /* CSV field cap; 0 = 1 MiB */
-  size_t memory_budget;  /* the most this ingest may use (0 = TARN_INGEST_MEMORY_BUDGET);
+  const char *name;     /* dataset name */
+  int append;           /* 1: append instead of replace */
+  char delimiter;       /* ',', ';', '\t', '|'; 0 (the default): detected from the file */
+  int infer_only;       /* 1: pass 1 only; nothing is written */
+  const char *source;   /* recorded as the "tarn.source" property (file name, "upload") */
+  tarn_pq_codec codec;  /* Parquet compression (tarn_ingest_options_init: SNAPPY) */
+  size_t max_field;     /* CSV field cap; 0 = 1 MiB */
+  size_t memory_budget; /* the most this ingest may use (0 = TARN_INGEST_MEMORY_BUDGET);
                             a file whose columns cannot fit is TARN_ETOOBIG */
   /* Called once, after pass 1 and before pass 2 (which holds the memory), with the bytes
    * the conversion may use (at most memory_budget); a non-zero return (err filled, e.g.
    * TARN_EBUSY) stops the ingest before anything is written. May be NULL. */
   int (*admit)(void *arg, uint64_t bytes, tarn_error *err);
   void *admit_arg;
-  int threads;           /* 2: pass 1 hashes the CSV on a helper thread and pass 2
+  int threads; /* 2: pass 1 hashes the CSV on a helper thread and pass 2
                             converts rows and writes Parquet on two threads (the same
                             bytes as one); 0 or 1: the caller's thread does everything */
   /* progress, called now and then from the ingesting thread: phase 1 or 2, bytes of the
@@ -90,20 +90,20 @@ typedef struct tarn_ingest_options {
 void tarn_ingest_options_init(tarn_ingest_options *o);
 
 typedef struct tarn_ingest_result {
-  int existing;                 /* byte-identical content: nothing committed */
-  int created;                  /* this ingest created the dataset's table */
-  int64_t row_count;            /* rows in this file */
-  int64_t parquet_size;         /* bytes of the data file (0 for infer-only) */
+  int existing;                             /* byte-identical content: nothing committed */
+  int created;                              /* this ingest created the dataset's table */
+  int64_t row_count;                        /* rows in this file */
+  int64_t parquet_size;                     /* bytes of the data file (0 for infer-only) */
   char parquet_key[TARN_STORE_KEY_MAX + 1]; /* its store key */
   char fingerprint[TARN_CSV_FINGERPRINT_LEN];
-  char delimiter;               /* the one the file was read with */
-  int delimiter_detected;       /* 1: detected, 0: given */
-  char source_sha256[65];       /* of the CSV bytes */
+  char delimiter;         /* the one the file was read with */
+  int delimiter_detected; /* 1: detected, 0: given */
+  char source_sha256[65]; /* of the CSV bytes */
   size_t ncols;
-  char **names;                 /* header names */
-  tarn_csv_column *cols;        /* inferred types with reasons */
-  int64_t snapshot_id;          /* committed snapshot (-1 when none) */
-  json_t *drift;                /* on TARN_ESCHEMA: {"expected","actual","added","removed",
+  char **names;          /* header names */
+  tarn_csv_column *cols; /* inferred types with reasons */
+  int64_t snapshot_id;   /* committed snapshot (-1 when none) */
+  json_t *drift;         /* on TARN_ESCHEMA: {"expected","actual","added","removed",
                                    "retyped","reordered"}; else NULL */
 } tarn_ingest_result;
 

@@ -7,8 +7,8 @@ const tarn_cfg_def tarn_ingest_config[] = {
     {"ingest", "max_upload", TARN_CFG_SIZE, "1GiB", 1, 1LL << 40, NULL, "TARN_MAX_UPLOAD",
      "max-upload", "serve", 0,
      "largest CSV upload POST /ingest accepts, multipart framing included (bigger: 413)"},
-    {"ingest", "threads", TARN_CFG_INT, "1", 1, 2, NULL, "TARN_INGEST_THREADS", "threads",
-     "ingest", 0,
+    {"ingest", "threads", TARN_CFG_INT, "1", 1, 2, NULL, "TARN_INGEST_THREADS", "threads", "ingest",
+     0,
      "threads per ingest: 2 converts rows and writes Parquet at once (and hashes the CSV "
      "aside)"},
     {"ingest", "memory_budget", TARN_CFG_SIZE, "256MiB", 16LL << 20, 1LL << 40, NULL,
@@ -18,8 +18,8 @@ const tarn_cfg_def tarn_ingest_config[] = {
      NULL, NULL, 0,
      "tarn serve: what the ingests converting at once may use together; one that would pass "
      "it waits for memory (0 = no cap)"},
-    {"ingest", "queue_timeout", TARN_CFG_DURATION, "30s", 0, 3600 * 1000, NULL, NULL, NULL, NULL,
-     0, "tarn serve: how long an ingest waits for memory before 503 with Retry-After"},
+    {"ingest", "queue_timeout", TARN_CFG_DURATION, "30s", 0, 3600 * 1000, NULL, NULL, NULL, NULL, 0,
+     "tarn serve: how long an ingest waits for memory before 503 with Retry-After"},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -27,8 +27,8 @@ int tarn_ingest_parse_delimiter(const char *s, char *out, tarn_error *err) {
   static const struct {
     const char *text;
     char c;
-  } names[] = {{",", ','},     {"comma", ','}, {";", ';'},  {"semicolon", ';'}, {"|", '|'},
-               {"pipe", '|'},  {"\t", '\t'},   {"\\t", '\t'}, {"tab", '\t'}};
+  } names[] = {{",", ','},    {"comma", ','}, {";", ';'},    {"semicolon", ';'}, {"|", '|'},
+               {"pipe", '|'}, {"\t", '\t'},   {"\\t", '\t'}, {"tab", '\t'}};
   size_t i;
   if (s == NULL || s[0] == '\0' || strcmp(s, "auto") == 0) {
     *out = 0; /* detect it from the file */

@@ -87,19 +87,19 @@ typedef enum tarn_pq_encoding {
 
 /* One column of a flat schema. */
 typedef struct tarn_pq_column {
-  char *name;             /* UTF-8; owned by the schema */
-  int32_t field_id;       /* Iceberg field id (writer requires > 0); see has_field_id */
+  char *name;       /* UTF-8; owned by the schema */
+  int32_t field_id; /* Iceberg field id (writer requires > 0); see has_field_id */
   tarn_pq_type type;
-  int32_t type_length;    /* FIXED_LEN_BYTE_ARRAY only */
-  int optional;           /* 1 = OPTIONAL (nullable), 0 = REQUIRED */
+  int32_t type_length; /* FIXED_LEN_BYTE_ARRAY only */
+  int optional;        /* 1 = OPTIONAL (nullable), 0 = REQUIRED */
   tarn_pq_logical logical;
-  tarn_pq_unit unit;      /* TIME, TIMESTAMP */
-  int adjusted_to_utc;    /* TIME, TIMESTAMP */
-  int bit_width;          /* INTEGER: 8, 16, 32, 64 */
-  int is_signed;          /* INTEGER */
-  int32_t precision;      /* DECIMAL */
-  int32_t scale;          /* DECIMAL */
-  int has_field_id;       /* reader: the file gives field_id (0 is a valid id); the writer
+  tarn_pq_unit unit;   /* TIME, TIMESTAMP */
+  int adjusted_to_utc; /* TIME, TIMESTAMP */
+  int bit_width;       /* INTEGER: 8, 16, 32, 64 */
+  int is_signed;       /* INTEGER */
+  int32_t precision;   /* DECIMAL */
+  int32_t scale;       /* DECIMAL */
+  int has_field_id;    /* reader: the file gives field_id (0 is a valid id); the writer
                              ignores it and always writes field_id */
 } tarn_pq_column;
 
@@ -146,7 +146,7 @@ typedef struct tarn_pq_array {
   void *values;
   int64_t *offsets;
   uint8_t *data;
-  int64_t data_len;  /* bytes of data in use (offsets[length]) */
+  int64_t data_len; /* bytes of data in use (offsets[length]) */
   int64_t null_count;
 } tarn_pq_array;
 
@@ -164,7 +164,7 @@ void tarn_pq_batch_free(tarn_pq_batch *b);
 
 typedef struct tarn_pq_stats {
   int has_min_max;
-  tarn_buf min, max;       /* PLAIN-encoded single values (BYTE_ARRAY: the bytes, no length) */
+  tarn_buf min, max;        /* PLAIN-encoded single values (BYTE_ARRAY: the bytes, no length) */
   int min_exact, max_exact; /* 0 when truncated */
   int has_null_count;
   int64_t null_count;
@@ -175,29 +175,29 @@ typedef struct tarn_pq_stats {
 typedef struct tarn_pq_chunk_meta {
   tarn_pq_type type;
   tarn_pq_codec codec;
-  int32_t encodings[12];    /* tarn_pq_encoding values present in the chunk */
+  int32_t encodings[12]; /* tarn_pq_encoding values present in the chunk */
   size_t nencodings;
-  int64_t num_values;       /* including nulls */
+  int64_t num_values; /* including nulls */
   int64_t total_uncompressed_size;
   int64_t total_compressed_size;
   int64_t data_page_offset;
   int64_t dictionary_page_offset; /* -1 when absent */
   int64_t file_offset;            /* where the chunk starts (dictionary page if any) */
   tarn_pq_stats stats;
-  int64_t bloom_filter_offset;    /* -1 when absent */
-  int32_t bloom_filter_length;    /* -1 when unknown */
-  int64_t column_index_offset;    /* -1 when absent */
+  int64_t bloom_filter_offset; /* -1 when absent */
+  int32_t bloom_filter_length; /* -1 when unknown */
+  int64_t column_index_offset; /* -1 when absent */
   int32_t column_index_length;
-  int64_t offset_index_offset;    /* -1 when absent */
+  int64_t offset_index_offset; /* -1 when absent */
   int32_t offset_index_length;
 } tarn_pq_chunk_meta;
 
 typedef struct tarn_pq_row_group_meta {
   int64_t num_rows;
-  int64_t total_byte_size;        /* uncompressed */
+  int64_t total_byte_size; /* uncompressed */
   int64_t total_compressed_size;
-  int64_t file_offset;            /* first byte of the row group */
-  tarn_pq_chunk_meta *chunks;     /* one per schema column */
+  int64_t file_offset;        /* first byte of the row group */
+  tarn_pq_chunk_meta *chunks; /* one per schema column */
 } tarn_pq_row_group_meta;
 
 typedef struct tarn_pq_kv {
@@ -208,13 +208,13 @@ typedef struct tarn_pq_kv {
 typedef struct tarn_pq_file_meta {
   int32_t version;
   int64_t num_rows;
-  char *created_by;               /* may be NULL */
+  char *created_by; /* may be NULL */
   tarn_pq_schema schema;
   tarn_pq_row_group_meta *row_groups;
   size_t nrow_groups;
   tarn_pq_kv *kv;
   size_t nkv;
-  int type_defined_order;         /* column_orders present with TypeDefinedOrder */
+  int type_defined_order; /* column_orders present with TypeDefinedOrder */
 } tarn_pq_file_meta;
 
 void tarn_pq_file_meta_free(tarn_pq_file_meta *m);
@@ -222,49 +222,49 @@ void tarn_pq_file_meta_free(tarn_pq_file_meta *m);
 /* ---- writer ---- */
 
 typedef struct tarn_pq_column_options {
-  int32_t field_id;         /* which column these options are for */
-  int dictionary;           /* -1 default (on), 0 off, 1 on */
-  int bloom_filter;         /* 1 = write a split-block bloom filter */
-  double bloom_fpp;         /* target false-positive rate; 0 = 0.01 */
-  int64_t bloom_ndv;        /* expected distinct values; 0 = rows of the row group */
+  int32_t field_id;  /* which column these options are for */
+  int dictionary;    /* -1 default (on), 0 off, 1 on */
+  int bloom_filter;  /* 1 = write a split-block bloom filter */
+  double bloom_fpp;  /* target false-positive rate; 0 = 0.01 */
+  int64_t bloom_ndv; /* expected distinct values; 0 = rows of the row group */
 } tarn_pq_column_options;
 
 typedef struct tarn_pq_writer_options {
-  tarn_pq_codec codec;          /* default SNAPPY (when options are NULL) */
-  int zstd_level;               /* 0 = 3 */
-  int gzip_level;               /* 0 = 6 */
-  int data_page_version;        /* 1 or 2; 0 = 1 */
-  size_t page_size;             /* target uncompressed bytes per data page; 0 = 1 MiB */
-  size_t row_group_size;        /* target bytes per row group (encoded); 0 = 128 MiB */
-  int64_t row_group_rows;       /* row cap per row group; 0 = 1,048,576 */
-  size_t dictionary_cap;        /* dictionary page size cap before PLAIN fallback; 0 = 1 MiB */
-  size_t stats_truncate;        /* max bytes of BYTE_ARRAY/FLBA bounds; 0 = 64 */
-  int no_statistics;            /* 1 = write no statistics */
-  int no_page_index;            /* 1 = write no ColumnIndex/OffsetIndex */
+  tarn_pq_codec codec;    /* default SNAPPY (when options are NULL) */
+  int zstd_level;         /* 0 = 3 */
+  int gzip_level;         /* 0 = 6 */
+  int data_page_version;  /* 1 or 2; 0 = 1 */
+  size_t page_size;       /* target uncompressed bytes per data page; 0 = 1 MiB */
+  size_t row_group_size;  /* target bytes per row group (encoded); 0 = 128 MiB */
+  int64_t row_group_rows; /* row cap per row group; 0 = 1,048,576 */
+  size_t dictionary_cap;  /* dictionary page size cap before PLAIN fallback; 0 = 1 MiB */
+  size_t stats_truncate;  /* max bytes of BYTE_ARRAY/FLBA bounds; 0 = 64 */
+  int no_statistics;      /* 1 = write no statistics */
+  int no_page_index;      /* 1 = write no ColumnIndex/OffsetIndex */
   const tarn_pq_column_options *columns; /* per-column options, matched by field id */
   size_t ncolumns;
-  const tarn_pq_kv *kv;         /* key-value metadata for the footer (copied) */
+  const tarn_pq_kv *kv; /* key-value metadata for the footer (copied) */
   size_t nkv;
 } tarn_pq_writer_options;
 
 /* What an Iceberg manifest needs about one column of a written file. */
 typedef struct tarn_pq_column_info {
   int32_t field_id;
-  int64_t compressed_size;  /* sum of the column's chunk sizes (Iceberg column_sizes) */
-  int64_t value_count;      /* values including nulls */
+  int64_t compressed_size; /* sum of the column's chunk sizes (Iceberg column_sizes) */
+  int64_t value_count;     /* values including nulls */
   int64_t null_count;
-  int64_t nan_count;        /* FLOAT/DOUBLE only */
-  int has_bounds;           /* 0 when every value is null (or NaN) */
-  tarn_buf lower, upper;    /* PLAIN-encoded min/max over the file (strings truncated to
+  int64_t nan_count;     /* FLOAT/DOUBLE only */
+  int has_bounds;        /* 0 when every value is null (or NaN) */
+  tarn_buf lower, upper; /* PLAIN-encoded min/max over the file (strings truncated to
                              * stats_truncate: lower is a prefix, upper is rounded up) */
 } tarn_pq_column_info;
 
 typedef struct tarn_pq_file_info {
   int64_t record_count;
   int64_t file_size;
-  tarn_pq_column_info *cols;  /* one per schema column, in schema order */
+  tarn_pq_column_info *cols; /* one per schema column, in schema order */
   size_t ncols;
-  int64_t *split_offsets;     /* file offset of each row group */
+  int64_t *split_offsets; /* file offset of each row group */
   size_t nsplits;
 } tarn_pq_file_info;
 
@@ -279,9 +279,8 @@ typedef struct tarn_pq_writer tarn_pq_writer;
  * tarn_store_writer_open). Validation errors (field id missing or duplicate, bad type
  * combination) are TARN_EINVAL naming the column.
  */
-int tarn_pq_writer_open_fd(int fd, const tarn_pq_schema *schema,
-                           const tarn_pq_writer_options *opts, tarn_pq_writer **out,
-                           tarn_error *err);
+int tarn_pq_writer_open_fd(int fd, const tarn_pq_schema *schema, const tarn_pq_writer_options *opts,
+                           tarn_pq_writer **out, tarn_error *err);
 int tarn_pq_writer_open_store(tarn_store *st, const char *key, unsigned put_flags,
                               const tarn_pq_schema *schema, const tarn_pq_writer_options *opts,
                               tarn_pq_writer **out, tarn_error *err);
@@ -362,8 +361,8 @@ typedef enum tarn_pq_filter_kind {
 
 typedef struct tarn_pq_filter {
   tarn_pq_filter_kind kind;
-  tarn_pq_predicate pred;                 /* PRED */
-  const struct tarn_pq_filter *children;  /* AND, OR: an array */
+  tarn_pq_predicate pred;                /* PRED */
+  const struct tarn_pq_filter *children; /* AND, OR: an array */
   size_t nchildren;
 } tarn_pq_filter;
 
@@ -371,13 +370,13 @@ typedef struct tarn_pq_filter {
 #define TARN_PQ_FILTER_MAX_DEPTH 64
 
 typedef struct tarn_pq_scan_options {
-  const size_t *columns;   /* projection: schema column indexes in output order; NULL = all */
+  const size_t *columns; /* projection: schema column indexes in output order; NULL = all */
   size_t ncolumns;
   const tarn_pq_predicate *preds; /* ANDed; used to prune row groups and pages */
   size_t npreds;
-  const tarn_pq_filter *filter;   /* ANDed with preds; NULL = none. Copied at open */
-  int64_t batch_rows;      /* rows per output batch at most; 0 = 65536 */
-  int64_t row_group;       /* read only this row group; -1 = all */
+  const tarn_pq_filter *filter; /* ANDed with preds; NULL = none. Copied at open */
+  int64_t batch_rows;           /* rows per output batch at most; 0 = 65536 */
+  int64_t row_group;            /* read only this row group; -1 = all */
 } tarn_pq_scan_options;
 
 /* Counters a scan keeps, for tests and `tarn parquet` output. */

@@ -63,7 +63,6 @@ void tarn__pq_codec_ctx_free(tarn__pq_codec_ctx *cx) {
   cx->zc = cx->zd = NULL;
 }
 
-
 int tarn__pq_compress(tarn__pq_codec_ctx *cx, tarn_pq_codec codec, int level, const void *in,
                       size_t n, tarn_buf *out, tarn_error *err) {
   size_t bound;
@@ -71,8 +70,7 @@ int tarn__pq_compress(tarn__pq_codec_ctx *cx, tarn_pq_codec codec, int level, co
   if (n > INT_MAX)
     return tarn_error_set(err, TARN_ETOOBIG, "page of %zu bytes is too large to compress", n);
   switch (codec) {
-  case TARN_PQ_UNCOMPRESSED:
-    return tarn_buf_append(out, in, n, err);
+  case TARN_PQ_UNCOMPRESSED: return tarn_buf_append(out, in, n, err);
   case TARN_PQ_SNAPPY: {
     size_t clen;
     bound = snappy_max_compressed_length(n);
@@ -99,15 +97,14 @@ int tarn__pq_compress(tarn__pq_codec_ctx *cx, tarn_pq_codec codec, int level, co
     else
       r = ZSTD_compress(out->data + out->len, bound, in, n, level ? level : 3);
     if (ZSTD_isError(r))
-      return tarn_error_set(err, ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation
-                                     ? TARN_ENOMEM : TARN_EINTERNAL, "zstd: %s",
-                            ZSTD_getErrorName(r));
+      return tarn_error_set(
+          err, ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? TARN_ENOMEM : TARN_EINTERNAL,
+          "zstd: %s", ZSTD_getErrorName(r));
     out->len += r;
     out->data[out->len] = '\0';
     return 0;
   }
-  case TARN_PQ_GZIP:
-    return compress_gzip(level, in, n, out, err);
+  case TARN_PQ_GZIP: return compress_gzip(level, in, n, out, err);
   case TARN_PQ_LZ4_RAW: {
     int r;
     bound = (size_t)LZ4_compressBound((int)n);
@@ -237,7 +234,7 @@ int tarn__pq_snappy_decode(const uint8_t *ip, size_t n, uint8_t *op, size_t expe
     }
     if (off - 1 >= (size_t)(op - ostart)) /* 0, or before the start (0 wraps around) */
       return -1;
-    src = op - off; /* len <= 64 <= what is left of the output */
+    src = op - off;  /* len <= 64 <= what is left of the output */
     if (off >= 16) { /* blocks do not overlap what they read */
       memcpy(op, src, 16);
       if (len > 16) {
@@ -331,8 +328,8 @@ int tarn__pq_decompress(tarn__pq_codec_ctx *cx, tarn_pq_codec codec, const void 
   switch (codec) {
   case TARN_PQ_UNCOMPRESSED:
     if (n != expect)
-      return tarn_error_set(err, TARN_ECORRUPT,
-                            "uncompressed page is %zu bytes but declares %zu", n, expect);
+      return tarn_error_set(err, TARN_ECORRUPT, "uncompressed page is %zu bytes but declares %zu",
+                            n, expect);
     if (n > 0)
       memcpy(dst, in, n);
     return 0;
@@ -340,7 +337,8 @@ int tarn__pq_decompress(tarn__pq_codec_ctx *cx, tarn_pq_codec codec, const void 
     if (tarn__pq_snappy_decode(in, n, dst, expect) != 0)
       return tarn_error_set(err, TARN_ECORRUPT,
                             "snappy page is corrupt or does not decompress to its declared %zu "
-                            "bytes", expect);
+                            "bytes",
+                            expect);
     return 0;
   case TARN_PQ_ZSTD: {
     size_t r;
@@ -355,8 +353,7 @@ int tarn__pq_decompress(tarn__pq_codec_ctx *cx, tarn_pq_codec codec, const void 
                             ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong decompressed size");
     return 0;
   }
-  case TARN_PQ_GZIP:
-    return decompress_gzip(in, n, dst, expect, err);
+  case TARN_PQ_GZIP: return decompress_gzip(in, n, dst, expect, err);
   case TARN_PQ_LZ4_RAW: {
     int r = LZ4_decompress_safe(in, dst, (int)n, (int)expect);
     if (r < 0 || (size_t)r != expect)

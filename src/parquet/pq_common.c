@@ -72,9 +72,12 @@ int tarn_pq_codec_parse(const char *s) {
   static const struct {
     const char *name;
     tarn_pq_codec c;
-  } codecs[] = {{"uncompressed", TARN_PQ_UNCOMPRESSED}, {"none", TARN_PQ_UNCOMPRESSED},
-                {"snappy", TARN_PQ_SNAPPY},             {"gzip", TARN_PQ_GZIP},
-                {"zstd", TARN_PQ_ZSTD},                 {"lz4_raw", TARN_PQ_LZ4_RAW}};
+  } codecs[] = {{"uncompressed", TARN_PQ_UNCOMPRESSED},
+                {"none", TARN_PQ_UNCOMPRESSED},
+                {"snappy", TARN_PQ_SNAPPY},
+                {"gzip", TARN_PQ_GZIP},
+                {"zstd", TARN_PQ_ZSTD},
+                {"lz4_raw", TARN_PQ_LZ4_RAW}};
   size_t i;
   for (i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
     if (strcasecmp(s, codecs[i].name) == 0)
@@ -245,8 +248,7 @@ double tarn_pq_float16_to_double(const uint8_t *p) {
 int tarn__pq_compare(const tarn_pq_column *c, const uint8_t *a, size_t alen, const uint8_t *b,
                      size_t blen) {
   switch (c->type) {
-  case TARN_PQ_BOOLEAN:
-    return (alen ? a[0] & 1 : 0) - (blen ? b[0] & 1 : 0);
+  case TARN_PQ_BOOLEAN: return (alen ? a[0] & 1 : 0) - (blen ? b[0] & 1 : 0);
   case TARN_PQ_INT32:
   case TARN_PQ_INT64: {
     if (c->logical == TARN_PQ_LT_INTEGER && !c->is_signed) {
@@ -288,8 +290,7 @@ int tarn__pq_compare(const tarn_pq_column *c, const uint8_t *a, size_t alen, con
       return x < y ? -1 : x > y;
     }
     return cmp_bytes(a, alen, b, blen);
-  default:
-    return cmp_bytes(a, alen, b, blen);
+  default: return cmp_bytes(a, alen, b, blen);
   }
 }
 

@@ -43,14 +43,14 @@ int tarn__pq_unpack64(const uint8_t *in, size_t inlen, int bw, uint64_t *out, si
 }
 
 /* n values of bw <= 32 bits; the caller has checked (n * bw + 7) / 8 <= inlen. */
-#define UNPACK_SMALL(TYPE, in, inlen, bw, out, n)                                              \
-  do {                                                                                         \
-    uint64_t mask_ = ((uint64_t)1 << (bw)) - 1;                                                \
-    size_t i_;                                                                                 \
-    for (i_ = 0; i_ < (n); i_++) {                                                             \
-      size_t bit_ = i_ * (size_t)(bw);                                                         \
-      (out)[i_] = (TYPE)((load64((in), (inlen), bit_ >> 3) >> (bit_ & 7)) & mask_);            \
-    }                                                                                          \
+#define UNPACK_SMALL(TYPE, in, inlen, bw, out, n)                                                  \
+  do {                                                                                             \
+    uint64_t mask_ = ((uint64_t)1 << (bw)) - 1;                                                    \
+    size_t i_;                                                                                     \
+    for (i_ = 0; i_ < (n); i_++) {                                                                 \
+      size_t bit_ = i_ * (size_t)(bw);                                                             \
+      (out)[i_] = (TYPE)((load64((in), (inlen), bit_ >> 3) >> (bit_ & 7)) & mask_);                \
+    }                                                                                              \
   } while (0)
 
 static int uleb(const uint8_t *in, size_t inlen, size_t *pos, uint64_t *v) {
@@ -75,55 +75,55 @@ static int uleb(const uint8_t *in, size_t inlen, size_t *pos, uint64_t *v) {
 /* The hybrid's runs: an RLE run repeats one value of ceil(bw/8) bytes; a bit-packed run
  * holds groups of 8 values. Runs may extend past n (padding); only n values are taken. */
 /* NOLINTBEGIN(bugprone-macro-parentheses): NAME and TYPE are a name and a type */
-#define RLE_DECODER(NAME, TYPE, MAXBW)                                                         \
-  int NAME(const uint8_t *in, size_t inlen, int bw, TYPE *out, size_t n) {                     \
-    size_t pos = 0, got = 0, vbytes = ((size_t)bw + 7) / 8;                                    \
-    if (bw < 0 || bw > (MAXBW))                                                                \
-      return -1;                                                                               \
-    while (got < n) {                                                                          \
-      uint64_t h;                                                                              \
-      if (uleb(in, inlen, &pos, &h) != 0)                                                      \
-        return -1;                                                                             \
-      if (h & 1) {                                                                             \
-        uint64_t groups = h >> 1;                                                              \
-        size_t take, need, avail = inlen - pos;                                                \
-        take = groups > (n - got) / 8 + 1 ? n - got : (size_t)groups * 8;                      \
-        if (take > n - got)                                                                    \
-          take = n - got;                                                                      \
-        need = (take * (size_t)bw + 7) / 8;                                                    \
-        if (need > avail)                                                                      \
-          return -1;                                                                           \
-        if (bw == 0)                                                                           \
-          memset(out + got, 0, take * sizeof(TYPE));                                           \
-        else                                                                                   \
-          UNPACK_SMALL(TYPE, in + pos, avail, bw, out + got, take);                            \
-        got += take;                                                                           \
-        /* skip the whole run; a short final run only matters if more values follow */         \
-        if (bw > 0 && groups > avail / (size_t)bw)                                             \
-          pos = inlen;                                                                         \
-        else                                                                                   \
-          pos += (size_t)groups * (size_t)bw;                                                  \
-      } else {                                                                                 \
-        uint64_t cnt = h >> 1, v = 0;                                                          \
-        size_t take, k;                                                                        \
-        if (vbytes > inlen - pos)                                                              \
-          return -1;                                                                           \
-        for (k = 0; k < vbytes; k++)                                                           \
-          v |= (uint64_t)in[pos + k] << (8 * k);                                               \
-        pos += vbytes;                                                                         \
-        if (bw < 64 && (v >> bw) != 0)                                                         \
-          return -1;                                                                           \
-        take = cnt < (uint64_t)(n - got) ? (size_t)cnt : n - got;                              \
-        if (sizeof(TYPE) == 1) {                                                               \
-          memset(out + got, (int)v, take);                                                     \
-        } else {                                                                               \
-          for (k = 0; k < take; k++)                                                           \
-            out[got + k] = (TYPE)v;                                                            \
-        }                                                                                      \
-        got += take;                                                                           \
-      }                                                                                        \
-    }                                                                                          \
-    return 0;                                                                                  \
+#define RLE_DECODER(NAME, TYPE, MAXBW)                                                             \
+  int NAME(const uint8_t *in, size_t inlen, int bw, TYPE *out, size_t n) {                         \
+    size_t pos = 0, got = 0, vbytes = ((size_t)bw + 7) / 8;                                        \
+    if (bw < 0 || bw > (MAXBW))                                                                    \
+      return -1;                                                                                   \
+    while (got < n) {                                                                              \
+      uint64_t h;                                                                                  \
+      if (uleb(in, inlen, &pos, &h) != 0)                                                          \
+        return -1;                                                                                 \
+      if (h & 1) {                                                                                 \
+        uint64_t groups = h >> 1;                                                                  \
+        size_t take, need, avail = inlen - pos;                                                    \
+        take = groups > (n - got) / 8 + 1 ? n - got : (size_t)groups * 8;                          \
+        if (take > n - got)                                                                        \
+          take = n - got;                                                                          \
+        need = (take * (size_t)bw + 7) / 8;                                                        \
+        if (need > avail)                                                                          \
+          return -1;                                                                               \
+        if (bw == 0)                                                                               \
+          memset(out + got, 0, take * sizeof(TYPE));                                               \
+        else                                                                                       \
+          UNPACK_SMALL(TYPE, in + pos, avail, bw, out + got, take);                                \
+        got += take;                                                                               \
+        /* skip the whole run; a short final run only matters if more values follow */             \
+        if (bw > 0 && groups > avail / (size_t)bw)                                                 \
+          pos = inlen;                                                                             \
+        else                                                                                       \
+          pos += (size_t)groups * (size_t)bw;                                                      \
+      } else {                                                                                     \
+        uint64_t cnt = h >> 1, v = 0;                                                              \
+        size_t take, k;                                                                            \
+        if (vbytes > inlen - pos)                                                                  \
+          return -1;                                                                               \
+        for (k = 0; k < vbytes; k++)                                                               \
+          v |= (uint64_t)in[pos + k] << (8 * k);                                                   \
+        pos += vbytes;                                                                             \
+        if (bw < 64 && (v >> bw) != 0)                                                             \
+          return -1;                                                                               \
+        take = cnt < (uint64_t)(n - got) ? (size_t)cnt : n - got;                                  \
+        if (sizeof(TYPE) == 1) {                                                                   \
+          memset(out + got, (int)v, take);                                                         \
+        } else {                                                                                   \
+          for (k = 0; k < take; k++)                                                               \
+            out[got + k] = (TYPE)v;                                                                \
+        }                                                                                          \
+        got += take;                                                                               \
+      }                                                                                            \
+    }                                                                                              \
+    return 0;                                                                                      \
   }
 /* NOLINTEND(bugprone-macro-parentheses) */
 
@@ -209,8 +209,8 @@ static int delta_core(const uint8_t *in, size_t inlen, int64_t *out64, int32_t *
         if (cnt > n - emitted)
           cnt = (size_t)(n - emitted);
         /* values done..done+cnt start at bit done*bw: done is a multiple of 8 */
-        if (tarn__pq_unpack64(in + pos + done * (size_t)bw / 8, bytes - done * (size_t)bw / 8,
-                              bw, tmp, cnt) != 0)
+        if (tarn__pq_unpack64(in + pos + done * (size_t)bw / 8, bytes - done * (size_t)bw / 8, bw,
+                              tmp, cnt) != 0)
           return -1;
         for (k = 0; k < cnt; k++) {
           cur += min_delta + tmp[k];
@@ -302,8 +302,8 @@ int tarn__pq_dlba_views(const uint8_t *in, size_t inlen, tarn__pq_view *out, siz
   return 0;
 }
 
-int tarn__pq_dba_views(const uint8_t *in, size_t inlen, tarn__pq_view *out, size_t n,
-                       uint8_t **buf, size_t maxbytes) {
+int tarn__pq_dba_views(const uint8_t *in, size_t inlen, tarn__pq_view *out, size_t n, uint8_t **buf,
+                       size_t maxbytes) {
   int64_t *prefix = NULL;
   size_t pos, used, i, total = 0, prev = 0, at;
   uint8_t *b;

@@ -249,9 +249,7 @@ void tarn__pq_dict_free(tarn__pq_dict *d) {
   d->count = d->mask = d->ent_cap = 0;
 }
 
-static uint32_t hash_fixed(uint64_t key) {
-  return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32);
-}
+static uint32_t hash_fixed(uint64_t key) { return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32); }
 
 /* Doubles the table (or makes the first one) and reinserts every entry. */
 static int grow_table(tarn__pq_dict *d, tarn_error *err) {
@@ -364,8 +362,7 @@ int tarn__pq_dict_put_bytes(tarn__pq_dict *d, const uint8_t *p, uint32_t len, ui
       s = (s + 1) & d->mask;
   }
   if (d->width == 0) {
-    uint8_t lb[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
-                     (uint8_t)(len >> 24)};
+    uint8_t lb[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24)};
     if (tarn_buf_append(&d->plain, lb, 4, err) != 0)
       return -1;
   }

@@ -141,8 +141,7 @@ int tarn__pq_decode_page_header(const uint8_t *p, size_t n, int64_t base, const 
     return FAILC(t, "page header has negative sizes");
   if (!have_sub && (h->type == TARN__PQ_DATA_PAGE || h->type == TARN__PQ_DATA_PAGE_V2 ||
                     h->type == TARN__PQ_DICTIONARY_PAGE))
-    return FAILC(t, "page header of type %d lacks its type-specific header",
-                          (int)h->type);
+    return FAILC(t, "page header of type %d lacks its type-specific header", (int)h->type);
   *used = (size_t)(t->p - t->start);
   return 0;
 bad:
@@ -298,22 +297,16 @@ int tarn__pq_decode_offset_index(const uint8_t *p, size_t n, int64_t base, const
           T(tarn__thr_field(t, &l2, &ft2, &id2));
           if (ft2 == TARN__THR_STOP)
             break;
-          if (id2 == 1 && ft2 == TARN__THR_I64)
-            {
+          if (id2 == 1 && ft2 == TARN__THR_I64) {
             T(tarn__thr_i64(t, &pl->offset));
             seen |= 1;
-          }
-          else if (id2 == 2 && ft2 == TARN__THR_I32)
-            {
+          } else if (id2 == 2 && ft2 == TARN__THR_I32) {
             T(tarn__thr_i32(t, &pl->compressed_page_size));
             seen |= 2;
-          }
-          else if (id2 == 3 && ft2 == TARN__THR_I64)
-            {
+          } else if (id2 == 3 && ft2 == TARN__THR_I64) {
             T(tarn__thr_i64(t, &pl->first_row_index));
             seen |= 4;
-          }
-          else
+          } else
             T(tarn__thr_skip(t, ft2));
         }
         tarn__thr_leave(t);
@@ -330,12 +323,11 @@ int tarn__pq_decode_offset_index(const uint8_t *p, size_t n, int64_t base, const
   if (!have)
     T(tarn__thr_fail(t, "OffsetIndex has no page locations"));
   return 0;
-bad:
-  {
-    int code = t->code != 0 ? t->code : TARN_ECORRUPT;
-    tarn__pq_offset_index_free(oi);
-    return code;
-  }
+bad : {
+  int code = t->code != 0 ? t->code : TARN_ECORRUPT;
+  tarn__pq_offset_index_free(oi);
+  return code;
+}
 }
 
 /* A union whose only allowed member is field 1 (an empty struct). */
@@ -387,7 +379,8 @@ int tarn__pq_decode_bloom_header(const uint8_t *p, size_t n, int64_t base, const
   if (!have_n)
     return FAILC(t, "bloom filter header lacks numBytes");
   if (!ok_alg || !ok_hash || !ok_comp)
-    return t->code = TARN_EUNSUPPORTED, tarn_error_set(err, TARN_EUNSUPPORTED,
+    return t->code = TARN_EUNSUPPORTED,
+           tarn_error_set(err, TARN_EUNSUPPORTED,
                           "%s: offset %lld: bloom filter uses an unknown algorithm, hash or "
                           "compression",
                           name, (long long)base);

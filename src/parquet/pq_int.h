@@ -57,7 +57,7 @@ typedef struct tarn__pq_page_header {
   int32_t num_rows;
   int32_t def_levels_len;
   int32_t rep_levels_len;
-  int is_compressed;             /* default 1 */
+  int is_compressed; /* default 1 */
   /* DICTIONARY_PAGE */
   int32_t dict_num_values;
   tarn_pq_encoding dict_encoding;
@@ -85,8 +85,8 @@ typedef enum tarn__pq_boundary_order {
 
 typedef struct tarn__pq_column_index {
   size_t npages;
-  uint8_t *null_pages;   /* 1 when the page holds only nulls (its bounds are empty) */
-  tarn_buf *min_values;  /* npages PLAIN-encoded bounds */
+  uint8_t *null_pages;  /* 1 when the page holds only nulls (its bounds are empty) */
+  tarn_buf *min_values; /* npages PLAIN-encoded bounds */
   tarn_buf *max_values;
   tarn__pq_boundary_order boundary_order;
   int has_null_counts;

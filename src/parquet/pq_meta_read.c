@@ -25,8 +25,8 @@ typedef struct selem {
   int32_t field_id;
   int has_field_id;
   /* LogicalType, when present */
-  int lt;        /* logical field id of the union (0 none) */
-  int lt_unit;   /* 1 millis, 2 micros, 3 nanos */
+  int lt;      /* logical field id of the union (0 none) */
+  int lt_unit; /* 1 millis, 2 micros, 3 nanos */
   int lt_utc;
   int lt_bw;
   int lt_signed;
@@ -254,12 +254,18 @@ static void column_from(tarn_pq_column *c, const selem *e) {
       c->unit = e->conv == 9 ? TARN_PQ_MILLIS : TARN_PQ_MICROS;
       c->adjusted_to_utc = 1;
       break;
-    case 11: case 12: case 13: case 14: /* UINT_8..UINT_64 */
+    case 11:
+    case 12:
+    case 13:
+    case 14: /* UINT_8..UINT_64 */
       c->logical = TARN_PQ_LT_INTEGER;
       c->bit_width = 8 << (e->conv - 11);
       c->is_signed = 0;
       break;
-    case 15: case 16: case 17: case 18: /* INT_8..INT_64 */
+    case 15:
+    case 16:
+    case 17:
+    case 18: /* INT_8..INT_64 */
       c->logical = TARN_PQ_LT_INTEGER;
       c->bit_width = 8 << (e->conv - 15);
       c->is_signed = 1;
@@ -290,7 +296,8 @@ static void column_from(tarn_pq_column *c, const selem *e) {
       c->logical = TARN_PQ_LT_NONE;
     break;
   case TARN_PQ_LT_INTEGER:
-    if (!((ty == TARN_PQ_INT32 && (c->bit_width == 8 || c->bit_width == 16 || c->bit_width == 32)) ||
+    if (!((ty == TARN_PQ_INT32 &&
+           (c->bit_width == 8 || c->bit_width == 16 || c->bit_width == 32)) ||
           (ty == TARN_PQ_INT64 && c->bit_width == 64)))
       c->logical = TARN_PQ_LT_NONE;
     break;
@@ -341,7 +348,8 @@ static int read_schema(tarn__thrift *t, tarn_pq_schema *s) {
     for (i = 1; i < n; i++)
       if (es[i].num_children > 0 || !es[i].has_type)
         break;
-    t->code = TARN_EUNSUPPORTED, tarn_error_set(t->err, TARN_EUNSUPPORTED,
+    t->code = TARN_EUNSUPPORTED,
+    tarn_error_set(t->err, TARN_EUNSUPPORTED,
                    "%s: column \"%s\" is nested (a group); only flat schemas are supported",
                    t->name, i < n ? es[i].name : es[0].name);
     goto bad;
@@ -355,13 +363,15 @@ static int read_schema(tarn__thrift *t, tarn_pq_schema *s) {
     selem *e = &es[i];
     tarn_pq_column *c = &s->cols[i - 1];
     if (e->num_children > 0 || !e->has_type) {
-      t->code = TARN_EUNSUPPORTED, tarn_error_set(t->err, TARN_EUNSUPPORTED,
+      t->code = TARN_EUNSUPPORTED,
+      tarn_error_set(t->err, TARN_EUNSUPPORTED,
                      "%s: column \"%s\" is nested (a group); only flat schemas are supported",
                      t->name, e->name);
       goto bad;
     }
     if (e->has_rep && e->rep == 2) {
-      t->code = TARN_EUNSUPPORTED, tarn_error_set(t->err, TARN_EUNSUPPORTED,
+      t->code = TARN_EUNSUPPORTED,
+      tarn_error_set(t->err, TARN_EUNSUPPORTED,
                      "%s: column \"%s\" is REPEATED; only flat schemas are supported", t->name,
                      e->name);
       goto bad;
@@ -569,7 +579,8 @@ static int read_column_chunk(footer_ctx *fc, const tarn_pq_column *c, tarn_pq_ch
     if (ft == TARN__THR_STOP)
       break;
     if (id == 1 && ft == TARN__THR_BINARY) {
-      t->code = TARN_EUNSUPPORTED, tarn_error_set(t->err, TARN_EUNSUPPORTED,
+      t->code = TARN_EUNSUPPORTED,
+      tarn_error_set(t->err, TARN_EUNSUPPORTED,
                      "%s: column \"%s\" has its chunk in another file (file_path)", t->name,
                      c->name);
       return -1;
@@ -586,8 +597,8 @@ static int read_column_chunk(footer_ctx *fc, const tarn_pq_column *c, tarn_pq_ch
     } else if (id == 7 && ft == TARN__THR_I32) {
       T(tarn__thr_i32(t, &cm->column_index_length));
     } else if ((id == 8 || id == 9) && ft != TARN__THR_STOP) {
-      t->code = TARN_EUNSUPPORTED, tarn_error_set(t->err, TARN_EUNSUPPORTED, "%s: column \"%s\" is encrypted", t->name,
-                     c->name);
+      t->code = TARN_EUNSUPPORTED,
+      tarn_error_set(t->err, TARN_EUNSUPPORTED, "%s: column \"%s\" is encrypted", t->name, c->name);
       return -1;
     } else {
       T(tarn__thr_skip(t, ft));
@@ -602,8 +613,8 @@ bad:
 }
 
 /* Checks a chunk's offsets against the file; fills file_offset with the chunk's start. */
-static int check_chunk(footer_ctx *fc, const tarn_pq_column *c, tarn_pq_chunk_meta *cm,
-                       size_t rg, int64_t rg_rows) {
+static int check_chunk(footer_ctx *fc, const tarn_pq_column *c, tarn_pq_chunk_meta *cm, size_t rg,
+                       int64_t rg_rows) {
   tarn__thrift *t = fc->t;
   int64_t lim = fc->footer_start, start;
   if (cm->type != c->type)
@@ -636,19 +647,22 @@ static int check_chunk(footer_ctx *fc, const tarn_pq_column *c, tarn_pq_chunk_me
   if (cm->bloom_filter_offset >= 0 &&
       (cm->bloom_filter_offset < 4 || cm->bloom_filter_offset >= lim ||
        (cm->bloom_filter_length > 0 && cm->bloom_filter_length > lim - cm->bloom_filter_offset)))
-    return tarn__thr_fail(t, "row group %zu: column \"%s\" bloom filter at %lld lies outside the file",
+    return tarn__thr_fail(t,
+                          "row group %zu: column \"%s\" bloom filter at %lld lies outside the file",
                           rg, c->name, (long long)cm->bloom_filter_offset);
   if (cm->column_index_offset >= 0 &&
       (cm->column_index_offset < 4 || cm->column_index_length <= 0 ||
        cm->column_index_length > lim - cm->column_index_offset))
-    return tarn__thr_fail(t, "row group %zu: column \"%s\" column index at %lld (+%d) lies outside "
+    return tarn__thr_fail(t,
+                          "row group %zu: column \"%s\" column index at %lld (+%d) lies outside "
                           "the file",
                           rg, c->name, (long long)cm->column_index_offset,
                           (int)cm->column_index_length);
   if (cm->offset_index_offset >= 0 &&
       (cm->offset_index_offset < 4 || cm->offset_index_length <= 0 ||
        cm->offset_index_length > lim - cm->offset_index_offset))
-    return tarn__thr_fail(t, "row group %zu: column \"%s\" offset index at %lld (+%d) lies outside "
+    return tarn__thr_fail(t,
+                          "row group %zu: column \"%s\" offset index at %lld (+%d) lies outside "
                           "the file",
                           rg, c->name, (long long)cm->offset_index_offset,
                           (int)cm->offset_index_length);
@@ -867,11 +881,9 @@ int tarn__pq_decode_file_meta(const uint8_t *p, size_t n, int64_t base, const ch
     t->p = after;
   }
   return 0;
-bad:
-  {
-    int code = t->code != 0 ? t->code : TARN_ECORRUPT;
-    tarn_pq_file_meta_free(m);
-    return code;
-  }
+bad : {
+  int code = t->code != 0 ? t->code : TARN_ECORRUPT;
+  tarn_pq_file_meta_free(m);
+  return code;
 }
-
+}

@@ -6,10 +6,10 @@
 #include "pq_read_int.h"
 
 /* Every read jumps to the one error label of its function on failure. */
-#define T(x)                                                                                   \
-  do {                                                                                         \
-    if ((x) != 0)                                                                              \
-      goto bad;                                                                                \
+#define T(x)                                                                                       \
+  do {                                                                                             \
+    if ((x) != 0)                                                                                  \
+      goto bad;                                                                                    \
   } while (0)
 
 /* Field header helpers: a known field id with an unexpected type is skipped. */

@@ -171,15 +171,13 @@ int tarn__pq_encode_page_header(const tarn__pq_page_header *h, int64_t nan_count
       statistics(&tw, 8, &h->stats, nan_count);
     tarn__pq_tw_struct_end(&tw);
     break;
-  default:
-    break;
+  default: break;
   }
   tarn__pq_tw_struct_end(&tw);
   return tarn__pq_tw_finish(&tw);
 }
 
-int tarn__pq_encode_column_index(const tarn__pq_column_index *ci, tarn_buf *out,
-                                 tarn_error *err) {
+int tarn__pq_encode_column_index(const tarn__pq_column_index *ci, tarn_buf *out, tarn_error *err) {
   tarn__pq_tw tw;
   size_t i;
   tarn__pq_tw_init(&tw, out, err);
@@ -203,8 +201,7 @@ int tarn__pq_encode_column_index(const tarn__pq_column_index *ci, tarn_buf *out,
   return tarn__pq_tw_finish(&tw);
 }
 
-int tarn__pq_encode_offset_index(const tarn__pq_offset_index *oi, tarn_buf *out,
-                                 tarn_error *err) {
+int tarn__pq_encode_offset_index(const tarn__pq_offset_index *oi, tarn_buf *out, tarn_error *err) {
   tarn__pq_tw tw;
   size_t i;
   tarn__pq_tw_init(&tw, out, err);

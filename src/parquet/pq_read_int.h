@@ -20,7 +20,7 @@
 
 #define TARN__PQ_MAX_COLUMNS TARN_PQ_MAX_COLUMNS /* the writer's limit too */
 #define TARN__PQ_MAX_ROW_GROUPS 1000000
-#define TARN__PQ_MAX_STRING (1u << 20)     /* names, kv, statistics bounds */
+#define TARN__PQ_MAX_STRING (1u << 20) /* names, kv, statistics bounds */
 #define TARN__PQ_MAX_KV 100000
 #define TARN__PQ_MAX_FOOTER (256u << 20)
 #define TARN__PQ_MAX_FLBA_WIDTH (16 << 20) /* as the writer allows */
@@ -32,9 +32,9 @@
  * change them only before any reader runs (tests and fuzzing).
  */
 typedef struct tarn__pq_limits {
-  size_t max_page_bytes;    /* decompressed page (and DELTA_BYTE_ARRAY output) size */
-  int64_t max_page_values;  /* values (rows) one data page may declare */
-  size_t max_batch_bytes;   /* variable-length bytes one column of one batch may hold */
+  size_t max_page_bytes;   /* decompressed page (and DELTA_BYTE_ARRAY output) size */
+  int64_t max_page_values; /* values (rows) one data page may declare */
+  size_t max_batch_bytes;  /* variable-length bytes one column of one batch may hold */
 } tarn__pq_limits;
 extern tarn__pq_limits tarn__pq_limits_cur;
 
@@ -153,8 +153,8 @@ int tarn__pq_dlba_views(const uint8_t *in, size_t inlen, tarn__pq_view *out, siz
                         size_t *used);
 /* DELTA_BYTE_ARRAY: reconstructs n values into *buf (tarn_malloc'd, at most maxbytes,
  * caller frees) and views into it; -1 corrupt, -2 over maxbytes, -3 out of memory. */
-int tarn__pq_dba_views(const uint8_t *in, size_t inlen, tarn__pq_view *out, size_t n,
-                       uint8_t **buf, size_t maxbytes);
+int tarn__pq_dba_views(const uint8_t *in, size_t inlen, tarn__pq_view *out, size_t n, uint8_t **buf,
+                       size_t maxbytes);
 /* BYTE_STREAM_SPLIT: n values of w bytes; in must hold n * w bytes. */
 int tarn__pq_bss(const uint8_t *in, size_t inlen, size_t w, uint8_t *out, size_t n);
 /* PLAIN BOOLEAN: n bits (LSB first) into one byte per value. */

@@ -19,12 +19,10 @@ tarn__pq_limits tarn__pq_limits_cur = {
 static int short_read(tarn__pq_source *src, uint64_t off, size_t len, tarn_error *err) {
   return tarn_error_set(err, TARN_ECORRUPT,
                         "%s: offset %llu: file ends before %zu bytes could be read (size %llu)",
-                        src->name, (unsigned long long)off, len,
-                        (unsigned long long)src->size);
+                        src->name, (unsigned long long)off, len, (unsigned long long)src->size);
 }
 
-static int fd_read(tarn__pq_source *src, uint64_t off, size_t len, tarn_buf *out,
-                   tarn_error *err) {
+static int fd_read(tarn__pq_source *src, uint64_t off, size_t len, tarn_buf *out, tarn_error *err) {
   size_t got = 0;
   int rc;
   tarn_buf_reset(out);
@@ -144,8 +142,7 @@ static int open_common(tarn_pq_reader *r, tarn_error *err) {
       goto out;
   }
   if (rc != 0) {
-    rc = tarn_error_set(err, TARN_ECORRUPT, "%s: offset 0: no PAR1 magic at the start",
-                        r->name);
+    rc = tarn_error_set(err, TARN_ECORRUPT, "%s: offset 0: no PAR1 magic at the start", r->name);
     goto out;
   }
   r->footer_start = (int64_t)footer_start;
@@ -233,9 +230,7 @@ int tarn_pq_reader_open_mem(const void *p, size_t n, const char *name, tarn_pq_r
   return finish_open(r, out, err);
 }
 
-const tarn_pq_file_meta *tarn_pq_reader_meta(const tarn_pq_reader *r) {
-  return &r->meta;
-}
+const tarn_pq_file_meta *tarn_pq_reader_meta(const tarn_pq_reader *r) { return &r->meta; }
 
 void tarn_pq_reader_close(tarn_pq_reader *r) {
   if (r == NULL)

@@ -11,8 +11,8 @@
 
 #include "base/alloc.h"
 
-int tarn__pqs_col_error(tarn_error *err, const char *file, const char *col, size_t rg,
-                        int code, int64_t off, const char *fmt, ...) {
+int tarn__pqs_col_error(tarn_error *err, const char *file, const char *col, size_t rg, int code,
+                        int64_t off, const char *fmt, ...) {
   char msg[320];
   va_list ap;
   va_start(ap, fmt);
@@ -154,8 +154,9 @@ static int cur_read(tarn_pq_scan *s, colcur *cc, int64_t row, int64_t n, tarn_pq
       if (a->validity == NULL) {
         size_t nb = (size_t)(cap_rows + 7) / 8;
         struct spare *sp = s->spare != NULL ? &s->spare[cc - s->cur] : NULL;
-        a->validity = sp != NULL ? spare_take((void **)&sp->validity, &sp->validity_cap, nb ? nb : 1)
-                                 : tarn_malloc(nb ? nb : 1);
+        a->validity = sp != NULL
+                          ? spare_take((void **)&sp->validity, &sp->validity_cap, nb ? nb : 1)
+                          : tarn_malloc(nb ? nb : 1);
         if (a->validity == NULL)
           return COL_ERR(err, s, cc, TARN_ENOMEM, cc->chunk_off, "out of memory for a batch");
         memset(a->validity, 0xff, nb);
@@ -290,7 +291,8 @@ static int open_cursor(tarn_pq_scan *s, const tarn_pq_row_group_meta *g, size_t 
       return rc;
     cc->have_oi = 1;
     for (k = 0; k < cc->oi.npages; k++) {
-      int64_t a = cc->oi.pages[k].first_row_index, b = tarn__pqs_page_end_row(&cc->oi, k, g->num_rows);
+      int64_t a = cc->oi.pages[k].first_row_index,
+              b = tarn__pqs_page_end_row(&cc->oi, k, g->num_rows);
       while (r < s->ranges.n && s->ranges.r[r].end <= a)
         r++;
       if (r < s->ranges.n && s->ranges.r[r].start < b) {
@@ -358,8 +360,7 @@ static int next_row_group(tarn_pq_scan *s, tarn_error *err) {
       s->stats.pages_pruned++;
       continue;
     }
-    partial = !(s->ranges.n == 1 && s->ranges.r[0].start == 0 &&
-                s->ranges.r[0].end == g->num_rows);
+    partial = !(s->ranges.n == 1 && s->ranges.r[0].start == 0 && s->ranges.r[0].end == g->num_rows);
     s->in_rg = 1;
     for (i = 0; i < s->nproj; i++) {
       rc = open_cursor(s, g, s->proj[i], &s->cur[i], partial, err);
@@ -396,8 +397,9 @@ int tarn_pq_scan_open(tarn_pq_reader *r, const tarn_pq_scan_options *opts, tarn_
     size_t col = opts && opts->columns ? opts->columns[i] : i;
     if (col >= m->schema.ncols) {
       tarn_pq_scan_close(s);
-      return tarn_error_set(err, TARN_EINVAL, "%s: projected column %zu does not exist (%zu columns)",
-                            r->name, col, m->schema.ncols);
+      return tarn_error_set(err, TARN_EINVAL,
+                            "%s: projected column %zu does not exist (%zu columns)", r->name, col,
+                            m->schema.ncols);
     }
     s->proj[i] = col;
     if ((size_t)tarn_pq_plain_width(&m->schema.cols[col]) > maxw)
@@ -543,9 +545,7 @@ fail:
   return rc;
 }
 
-const tarn_pq_scan_stats *tarn_pq_scan_stats_get(const tarn_pq_scan *s) {
-  return &s->stats;
-}
+const tarn_pq_scan_stats *tarn_pq_scan_stats_get(const tarn_pq_scan *s) { return &s->stats; }
 
 void tarn_pq_scan_recycle(tarn_pq_scan *s, tarn_pq_batch *b) {
   size_t i;
@@ -555,8 +555,8 @@ void tarn_pq_scan_recycle(tarn_pq_scan *s, tarn_pq_batch *b) {
     tarn_pq_batch_free(b);
     return;
   }
-  if (s->spare == NULL && (s->spare = tarn_calloc(s->nproj ? s->nproj : 1,
-                                                  sizeof(*s->spare))) == NULL) {
+  if (s->spare == NULL &&
+      (s->spare = tarn_calloc(s->nproj ? s->nproj : 1, sizeof(*s->spare))) == NULL) {
     tarn_pq_batch_free(b); /* out of memory: the next batch is simply allocated */
     return;
   }
@@ -565,8 +565,8 @@ void tarn_pq_scan_recycle(tarn_pq_scan *s, tarn_pq_batch *b) {
     struct spare *sp = &s->spare[i];
     const tarn_pq_column *c = &s->m->schema.cols[s->proj[i]];
     size_t n = a->length > 0 ? (size_t)a->length : 0;
-    size_t vcap = c->type == TARN_PQ_BOOLEAN ? (n + 7) / 8 + 1
-                                            : n * (size_t)tarn_pq_plain_width(c) + 1;
+    size_t vcap =
+        c->type == TARN_PQ_BOOLEAN ? (n + 7) / 8 + 1 : n * (size_t)tarn_pq_plain_width(c) + 1;
     spare_give(&sp->values, &sp->values_cap, a->values, vcap);
     spare_give((void **)&sp->validity, &sp->validity_cap, a->validity, (n + 7) / 8);
     spare_give((void **)&sp->offsets, &sp->offsets_cap, a->offsets, (n + 1) * sizeof(int64_t));

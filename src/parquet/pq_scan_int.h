@@ -22,12 +22,12 @@ typedef struct colcur {
   size_t col;
   const tarn_pq_column *c;
   const tarn_pq_chunk_meta *cm;
-  int w;                  /* bytes per value as held in a page; 0 for BYTE_ARRAY */
+  int w; /* bytes per value as held in a page; 0 for BYTE_ARRAY */
   int64_t rg_rows;
-  tarn_buf chunk;         /* the chunk bytes that were read */
-  int64_t chunk_off;      /* file offset of chunk.data[0] */
-  size_t pos;             /* next page header within chunk */
-  int64_t next_row;       /* first row of the page at pos */
+  tarn_buf chunk;    /* the chunk bytes that were read */
+  int64_t chunk_off; /* file offset of chunk.data[0] */
+  size_t pos;        /* next page header within chunk */
+  int64_t next_row;  /* first row of the page at pos */
   tarn__pq_offset_index oi;
   int have_oi, dict_scanned;
   /* dictionary */
@@ -39,13 +39,13 @@ typedef struct colcur {
   /* current page, expanded to one slot per row */
   int pg_loaded;
   int64_t pg_first, pg_rows, pg_nulls;
-  int pg_dict;            /* values are dictionary indexes: pidx[row] (null rows: dict_n) */
+  int pg_dict; /* values are dictionary indexes: pidx[row] (null rows: dict_n) */
   const uint32_t *pidx;
-  uint32_t *xidx;         /* indexes expanded to one per row when the page has nulls */
+  uint32_t *xidx; /* indexes expanded to one per row when the page has nulls */
   size_t xidx_cap;
-  const uint8_t *pv;      /* fixed-width values (w bytes per row, null slots zero) */
+  const uint8_t *pv; /* fixed-width values (w bytes per row, null slots zero) */
   const tarn__pq_view *pviews;
-  uint8_t *defs;          /* 1 = present, per row (valid when pg_nulls > 0) */
+  uint8_t *defs; /* 1 = present, per row (valid when pg_nulls > 0) */
   size_t defs_cap;
   uint8_t *page_buf;
   size_t page_cap;
@@ -79,11 +79,11 @@ typedef struct fnode {
 
 typedef struct pcache {
   size_t col;
-  size_t rg_plus1;       /* row group + 1 the entries below belong to; 0 = none */
-  int idx_state;         /* 0 not read, 1 read, -1 absent */
+  size_t rg_plus1; /* row group + 1 the entries below belong to; 0 = none */
+  int idx_state;   /* 0 not read, 1 read, -1 absent */
   tarn__pq_column_index ci;
   tarn__pq_offset_index oi;
-  int bloom_state;       /* 0 not read, 1 read, -1 absent or unsupported */
+  int bloom_state; /* 0 not read, 1 read, -1 absent or unsupported */
   tarn_buf bloom;
 } pcache;
 
@@ -92,8 +92,8 @@ struct tarn_pq_scan {
   const tarn_pq_file_meta *m;
   size_t *proj;
   size_t nproj;
-  fnode root;             /* the filter: an AND of the options' preds and filter */
-  pcache *cache;          /* one per column the filter names */
+  fnode root;    /* the filter: an AND of the options' preds and filter */
+  pcache *cache; /* one per column the filter names */
   size_t ncache;
   int64_t batch_rows;
   size_t rg_next, rg_end;
@@ -102,8 +102,8 @@ struct tarn_pq_scan {
   size_t rg;
   rranges ranges;
   size_t range_i;
-  int64_t row;            /* next row to return within ranges[range_i] */
-  colcur *cur;            /* nproj cursors */
+  int64_t row; /* next row to return within ranges[range_i] */
+  colcur *cur; /* nproj cursors */
   tarn_buf tmp;
   tarn__pq_codec_ctx codec; /* decompression state kept across pages */
   tarn_pq_scan_stats stats;
@@ -118,21 +118,20 @@ struct tarn_pq_scan {
     size_t offsets_cap;
     uint8_t *data;
     size_t data_cap;
-  } *spare;
+  } * spare;
   tarn_pq_batch *spare_batch;
 };
 
 /* ---- errors ---- */
 
-#define COL_ERR(err, s, cc, code, off, ...)                                                    \
+#define COL_ERR(err, s, cc, code, off, ...)                                                        \
   tarn__pqs_col_error((err), (s)->r->name, (cc)->c->name, (s)->rg, (code), (off), __VA_ARGS__)
 
 /* ---- pq_scan.c ---- */
 
 /* A corrupt or unreadable column: the detail names file, offset, row group and column. */
-int tarn__pqs_col_error(tarn_error *err, const char *file, const char *col, size_t rg,
-                        int code, int64_t off, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
+int tarn__pqs_col_error(tarn_error *err, const char *file, const char *col, size_t rg, int code,
+                        int64_t off, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 int tarn__pqs_grow(void **p, size_t *cap, size_t need, size_t elem);
 int tarn__pqs_ranges_push(rranges *rr, int64_t a, int64_t b);
 int tarn__pqs_ranges_intersect(const rranges *a, const rranges *b, rranges *out);

@@ -188,8 +188,7 @@ static int all_null(colcur *cc, size_t rows) {
     memset(cc->vals, 0, rows * w);
     cc->pv = cc->vals;
   } else {
-    if (tarn__pqs_grow((void **)&cc->views, &cc->views_cap, rows + 1, sizeof(tarn__pq_view)) !=
-        0)
+    if (tarn__pqs_grow((void **)&cc->views, &cc->views_cap, rows + 1, sizeof(tarn__pq_view)) != 0)
       return DEC_NOMEM;
     memset(cc->views, 0, rows * sizeof(tarn__pq_view));
     cc->pviews = cc->views;
@@ -199,13 +198,12 @@ static int all_null(colcur *cc, size_t rows) {
 
 /* Dictionary indexes, checked against the dictionary and kept: rows are gathered straight
  * into the batch when copied out. */
-static int dict_indexes(tarn_pq_scan *s, colcur *cc, const uint8_t *vp, size_t vlen,
-                        size_t rows, size_t nvals, int64_t off, tarn_error *err) {
+static int dict_indexes(tarn_pq_scan *s, colcur *cc, const uint8_t *vp, size_t vlen, size_t rows,
+                        size_t nvals, int64_t off, tarn_error *err) {
   size_t dn = cc->dict_n, i;
   int bw;
   if (!cc->have_dict)
-    return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
-                   "dictionary-encoded page without a dictionary");
+    return COL_ERR(err, s, cc, TARN_ECORRUPT, off, "dictionary-encoded page without a dictionary");
   if (vlen < 1)
     return DEC_SHORT;
   bw = vp[0];
@@ -216,8 +214,8 @@ static int dict_indexes(tarn_pq_scan *s, colcur *cc, const uint8_t *vp, size_t v
   for (i = 0; i < nvals; i++)
     if (cc->idx[i] >= dn)
       return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
-                     "dictionary index %u out of range (dictionary has %zu values)",
-                     cc->idx[i], dn);
+                     "dictionary index %u out of range (dictionary has %zu values)", cc->idx[i],
+                     dn);
   if (nvals == rows) {
     cc->pidx = cc->idx;
   } else {
@@ -244,8 +242,7 @@ static int delta_byte_array(tarn_pq_scan *s, colcur *cc, const uint8_t *vp, size
   int rc;
   if (ty != TARN_PQ_BYTE_ARRAY && ty != TARN_PQ_FIXED_LEN_BYTE_ARRAY)
     return DEC_BADENC;
-  if (tarn__pqs_grow((void **)&cc->dviews, &cc->dviews_cap, nvals + 1, sizeof(tarn__pq_view)) !=
-      0)
+  if (tarn__pqs_grow((void **)&cc->dviews, &cc->dviews_cap, nvals + 1, sizeof(tarn__pq_view)) != 0)
     return DEC_NOMEM;
   tv = cc->dviews;
   tarn_free(cc->dba);
@@ -342,8 +339,7 @@ static int decode_dense(tarn_pq_scan *s, colcur *cc, tarn_pq_encoding enc, const
       return DEC_SHORT;
     *dense = cc->dense;
     return 0;
-  default:
-    return DEC_BADENC;
+  default: return DEC_BADENC;
   }
 }
 
@@ -514,9 +510,8 @@ int tarn__pqs_cur_seek(tarn_pq_scan *s, colcur *cc, int64_t row, tarn_error *err
     size_t used, body, end;
     int64_t off = cc->chunk_off + (int64_t)cc->pos, rows;
     if (cc->pos >= cc->chunk.len)
-      return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
-                     "the chunk ends at row %lld of %lld", (long long)cc->next_row,
-                     (long long)cc->rg_rows);
+      return COL_ERR(err, s, cc, TARN_ECORRUPT, off, "the chunk ends at row %lld of %lld",
+                     (long long)cc->next_row, (long long)cc->rg_rows);
     rc = tarn__pq_decode_page_header((const uint8_t *)cc->chunk.data + cc->pos,
                                      cc->chunk.len - cc->pos, off, s->r->name, &h, &used, err);
     if (rc != 0)
@@ -531,8 +526,10 @@ int tarn__pqs_cur_seek(tarn_pq_scan *s, colcur *cc, int64_t row, tarn_error *err
       /* CRC-32 of the page's bytes as stored (after the header), when the writer gave one. */
       uLong crc = crc32(0L, (const Bytef *)cc->chunk.data + body, (uInt)h.compressed_size);
       if ((uint32_t)crc != h.crc)
-        return COL_ERR(err, s, cc, TARN_ECORRUPT, off, "page checksum mismatch (CRC-32 %08x, "
-                       "header says %08x)", (unsigned)crc, (unsigned)h.crc);
+        return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
+                       "page checksum mismatch (CRC-32 %08x, "
+                       "header says %08x)",
+                       (unsigned)crc, (unsigned)h.crc);
     }
     if (h.type == TARN__PQ_DICTIONARY_PAGE) {
       rc = decode_dictionary(s, cc, &h, (const uint8_t *)cc->chunk.data + body, off, err);
@@ -577,13 +574,14 @@ int tarn__pqs_scan_dictionary(tarn_pq_scan *s, colcur *cc, tarn_error *err) {
     tarn__pq_page_header h;
     size_t used, body;
     int64_t off = cc->chunk_off + (int64_t)cc->pos;
-    int rc = tarn__pq_decode_page_header((const uint8_t *)cc->chunk.data + cc->pos,
-                                         first - cc->pos, off, s->r->name, &h, &used, err);
+    int rc = tarn__pq_decode_page_header((const uint8_t *)cc->chunk.data + cc->pos, first - cc->pos,
+                                         off, s->r->name, &h, &used, err);
     if (rc != 0)
       return rc;
     body = cc->pos + used;
     if ((size_t)h.compressed_size > first - body)
-      return COL_ERR(err, s, cc, TARN_ECORRUPT, off, "dictionary page overlaps the first data page");
+      return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
+                     "dictionary page overlaps the first data page");
     if (h.type == TARN__PQ_DICTIONARY_PAGE) {
       rc = decode_dictionary(s, cc, &h, (const uint8_t *)cc->chunk.data + body, off, err);
       if (rc != 0)

@@ -26,9 +26,10 @@ static int fnode_leaf(tarn_pq_scan *s, fnode *n, const tarn_pq_predicate *p, tar
   n->kind = TARN_PQ_FILTER_PRED;
   n->p = *p;
   if (p->column >= m->schema.ncols || p->op < TARN_PQ_EQ || p->op > TARN_PQ_NOT_NULL)
-    return tarn_error_set(err, TARN_EINVAL, "%s: a predicate has column %zu or operator %d out "
-                          "of range (%zu columns)", s->r->name, p->column, (int)p->op,
-                          m->schema.ncols);
+    return tarn_error_set(err, TARN_EINVAL,
+                          "%s: a predicate has column %zu or operator %d out "
+                          "of range (%zu columns)",
+                          s->r->name, p->column, (int)p->op, m->schema.ncols);
   if (p->value.bytes != NULL && p->value.len > 0) { /* the literal is only borrowed */
     n->lit = tarn_malloc(p->value.len);
     if (n->lit == NULL)
@@ -167,7 +168,8 @@ static pcache *cache_of(tarn_pq_scan *s, size_t col) {
 }
 
 static int lit_is_nan(const tarn_pq_column *c, const tarn_pq_value *v) {
-  return (c->type == TARN_PQ_FLOAT && isnan(v->f32)) || (c->type == TARN_PQ_DOUBLE && isnan(v->f64));
+  return (c->type == TARN_PQ_FLOAT && isnan(v->f32)) ||
+         (c->type == TARN_PQ_DOUBLE && isnan(v->f64));
 }
 
 /* 1 when values in [min, max] (bounds) cannot satisfy `op lit`. */
@@ -235,8 +237,7 @@ static int load_bloom(tarn_pq_scan *s, const tarn_pq_row_group_meta *g, pcache *
     return 0;
   if (rc != 0)
     return rc;
-  if (nbytes < 32 || nbytes % 32 != 0 || nbytes > (128 << 20) ||
-      (int64_t)used + nbytes > room) {
+  if (nbytes < 32 || nbytes % 32 != 0 || nbytes > (128 << 20) || (int64_t)used + nbytes > room) {
     return tarn_error_set(err, TARN_ECORRUPT,
                           "%s: offset %lld: bloom filter of %d bytes for column \"%s\" is "
                           "invalid or runs past the data",
@@ -385,8 +386,8 @@ static int ranges_union(const rranges *a, const rranges *b, rranges *out) {
   size_t i = 0, j = 0;
   out->n = 0;
   while (i < a->n || j < b->n) {
-    const rrange *r = j >= b->n || (i < a->n && a->r[i].start <= b->r[j].start) ? &a->r[i++]
-                                                                                 : &b->r[j++];
+    const rrange *r =
+        j >= b->n || (i < a->n && a->r[i].start <= b->r[j].start) ? &a->r[i++] : &b->r[j++];
     if (tarn__pqs_ranges_push(out, r->start, r->end) != 0)
       return -1;
   }
@@ -394,8 +395,8 @@ static int ranges_union(const rranges *a, const rranges *b, rranges *out) {
 }
 
 /* The rows of g whose pages the column index cannot rule out for leaf p. */
-static int leaf_ranges(tarn_pq_scan *s, const tarn_pq_row_group_meta *g,
-                       const tarn_pq_predicate *p, rranges *out, tarn_error *err) {
+static int leaf_ranges(tarn_pq_scan *s, const tarn_pq_row_group_meta *g, const tarn_pq_predicate *p,
+                       rranges *out, tarn_error *err) {
   const tarn_pq_column *c = &s->m->schema.cols[p->column];
   uint8_t tmp[16];
   const uint8_t *lit = NULL;
@@ -493,4 +494,3 @@ int tarn__pqs_prune_by_page_index(tarn_pq_scan *s, const tarn_pq_row_group_meta 
   tarn_free(keep.r);
   return rc;
 }
-

@@ -29,60 +29,59 @@ static int unsigned_int(const tarn_pq_column *c) {
 }
 
 /* One loop per type: the min and max of n values, then a merge into the accumulator. */
-#define ACC_INT_LOOP(T, vals, n, a)                                                            \
-  do {                                                                                       \
-    const T *v_ = (const T *)(vals);                                                         \
-    T mn_, mx_, cur_;                                                                        \
-    size_t i_;                                                                               \
-    mn_ = mx_ = v_[0];                                                                       \
-    for (i_ = 1; i_ < (n); i_++) {                                                           \
-      T x_ = v_[i_];                                                                         \
-      mn_ = x_ < mn_ ? x_ : mn_;                                                             \
-      mx_ = x_ > mx_ ? x_ : mx_;                                                             \
-    }                                                                                        \
-    if ((a)->has) {                                                                          \
-      memcpy(&cur_, (a)->min8, sizeof(T));                                                   \
-      if (cur_ < mn_)                                                                        \
-        mn_ = cur_;                                                                          \
-      memcpy(&cur_, (a)->max8, sizeof(T));                                                   \
-      if (cur_ > mx_)                                                                        \
-        mx_ = cur_;                                                                          \
-    }                                                                                        \
-    memcpy((a)->min8, &mn_, sizeof(T));                                                      \
-    memcpy((a)->max8, &mx_, sizeof(T));                                                      \
-    (a)->has = 1;                                                                            \
+#define ACC_INT_LOOP(T, vals, n, a)                                                                \
+  do {                                                                                             \
+    const T *v_ = (const T *)(vals);                                                               \
+    T mn_, mx_, cur_;                                                                              \
+    size_t i_;                                                                                     \
+    mn_ = mx_ = v_[0];                                                                             \
+    for (i_ = 1; i_ < (n); i_++) {                                                                 \
+      T x_ = v_[i_];                                                                               \
+      mn_ = x_ < mn_ ? x_ : mn_;                                                                   \
+      mx_ = x_ > mx_ ? x_ : mx_;                                                                   \
+    }                                                                                              \
+    if ((a)->has) {                                                                                \
+      memcpy(&cur_, (a)->min8, sizeof(T));                                                         \
+      if (cur_ < mn_)                                                                              \
+        mn_ = cur_;                                                                                \
+      memcpy(&cur_, (a)->max8, sizeof(T));                                                         \
+      if (cur_ > mx_)                                                                              \
+        mx_ = cur_;                                                                                \
+    }                                                                                              \
+    memcpy((a)->min8, &mn_, sizeof(T));                                                            \
+    memcpy((a)->max8, &mx_, sizeof(T));                                                            \
+    (a)->has = 1;                                                                                  \
   } while (0)
 
 /* NaN never wins a comparison, so it is skipped without a branch; it is only counted. */
-#define ACC_FLOAT_LOOP(T, INF, vals, n, a)                                                     \
-  do {                                                                                       \
-    const T *v_ = (const T *)(vals);                                                         \
-    T mn_ = (INF), mx_ = -(INF), cur_;                                                       \
-    size_t i_, nan_ = 0;                                                                     \
-    for (i_ = 0; i_ < (n); i_++) {                                                           \
-      T x_ = v_[i_];                                                                         \
-      nan_ += x_ != x_;                                                                      \
-      mn_ = x_ < mn_ ? x_ : mn_;                                                             \
-      mx_ = x_ > mx_ ? x_ : mx_;                                                             \
-    }                                                                                        \
-    (a)->nans += (int64_t)nan_;                                                              \
-    if (nan_ < (n)) {                                                                        \
-      if ((a)->has) {                                                                        \
-        memcpy(&cur_, (a)->min8, sizeof(T));                                                 \
-        if (cur_ < mn_)                                                                      \
-          mn_ = cur_;                                                                        \
-        memcpy(&cur_, (a)->max8, sizeof(T));                                                 \
-        if (cur_ > mx_)                                                                      \
-          mx_ = cur_;                                                                        \
-      }                                                                                      \
-      memcpy((a)->min8, &mn_, sizeof(T));                                                    \
-      memcpy((a)->max8, &mx_, sizeof(T));                                                    \
-      (a)->has = 1;                                                                          \
-    }                                                                                        \
+#define ACC_FLOAT_LOOP(T, INF, vals, n, a)                                                         \
+  do {                                                                                             \
+    const T *v_ = (const T *)(vals);                                                               \
+    T mn_ = (INF), mx_ = -(INF), cur_;                                                             \
+    size_t i_, nan_ = 0;                                                                           \
+    for (i_ = 0; i_ < (n); i_++) {                                                                 \
+      T x_ = v_[i_];                                                                               \
+      nan_ += x_ != x_;                                                                            \
+      mn_ = x_ < mn_ ? x_ : mn_;                                                                   \
+      mx_ = x_ > mx_ ? x_ : mx_;                                                                   \
+    }                                                                                              \
+    (a)->nans += (int64_t)nan_;                                                                    \
+    if (nan_ < (n)) {                                                                              \
+      if ((a)->has) {                                                                              \
+        memcpy(&cur_, (a)->min8, sizeof(T));                                                       \
+        if (cur_ < mn_)                                                                            \
+          mn_ = cur_;                                                                              \
+        memcpy(&cur_, (a)->max8, sizeof(T));                                                       \
+        if (cur_ > mx_)                                                                            \
+          mx_ = cur_;                                                                              \
+      }                                                                                            \
+      memcpy((a)->min8, &mn_, sizeof(T));                                                          \
+      memcpy((a)->max8, &mx_, sizeof(T));                                                          \
+      (a)->has = 1;                                                                                \
+    }                                                                                              \
   } while (0)
 
-void tarn__pq_acc_add_fixed(const tarn_pq_column *c, tarn__pq_acc *a, const void *vals,
-                            size_t n) {
+void tarn__pq_acc_add_fixed(const tarn_pq_column *c, tarn__pq_acc *a, const void *vals, size_t n) {
   if (n == 0)
     return;
   switch (c->type) {
@@ -286,9 +285,8 @@ static int is_utf8_type(const tarn_pq_column *c) {
           c->logical == TARN_PQ_LT_ENUM);
 }
 
-int tarn__pq_acc_bounds(const tarn_pq_column *c, const tarn__pq_acc *a, size_t truncate,
-                        int *has, tarn_buf *lo, int *lo_exact, tarn_buf *hi, int *hi_exact,
-                        tarn_error *err) {
+int tarn__pq_acc_bounds(const tarn_pq_column *c, const tarn__pq_acc *a, size_t truncate, int *has,
+                        tarn_buf *lo, int *lo_exact, tarn_buf *hi, int *hi_exact, tarn_error *err) {
   size_t w = fixed_width(c);
   int rc;
   *has = a->has;
@@ -467,7 +465,7 @@ int tarn__pq_truncate_upper(const uint8_t *v, size_t n, size_t max, int utf8, ta
       return upper_binary(v, n, max, out, exact, err);
     cp++;
     if (cp == 0xd800)
-      cp = 0xe000; /* surrogates are not characters */
+      cp = 0xe000;       /* surrogates are not characters */
     if (cp > 0x10ffff) { /* no larger character: round up the one before */
       end = cs;
       continue;

@@ -70,21 +70,19 @@ size_t tarn__pq_uleb128(uint8_t *p, uint64_t v);
 
 /* What the footer needs per column chunk beyond tarn_pq_chunk_meta. */
 typedef struct tarn__pq_chunk_extra {
-  int has_nan_count;         /* FLOAT/DOUBLE with statistics */
+  int has_nan_count; /* FLOAT/DOUBLE with statistics */
   int64_t nan_count;
-  int32_t dict_pages;        /* 0 or 1 */
-  int32_t dict_data_pages;   /* data pages encoded RLE_DICTIONARY */
-  int32_t plain_data_pages;  /* data pages encoded PLAIN */
-  int data_page_v2;          /* page type of the data pages */
+  int32_t dict_pages;       /* 0 or 1 */
+  int32_t dict_data_pages;  /* data pages encoded RLE_DICTIONARY */
+  int32_t plain_data_pages; /* data pages encoded PLAIN */
+  int data_page_v2;         /* page type of the data pages */
 } tarn__pq_chunk_extra;
 
 /* Each appends one Thrift struct to out. nan_count < 0 means "not written". */
 int tarn__pq_encode_page_header(const tarn__pq_page_header *h, int64_t nan_count, tarn_buf *out,
                                 tarn_error *err);
-int tarn__pq_encode_column_index(const tarn__pq_column_index *ci, tarn_buf *out,
-                                 tarn_error *err);
-int tarn__pq_encode_offset_index(const tarn__pq_offset_index *oi, tarn_buf *out,
-                                 tarn_error *err);
+int tarn__pq_encode_column_index(const tarn__pq_column_index *ci, tarn_buf *out, tarn_error *err);
+int tarn__pq_encode_offset_index(const tarn__pq_offset_index *oi, tarn_buf *out, tarn_error *err);
 int tarn__pq_encode_bloom_header(int32_t nbytes, tarn_buf *out, tarn_error *err);
 /* extra: m->nrow_groups * m->schema.ncols entries, row-major; NULL = none. */
 int tarn__pq_encode_file_meta(const tarn_pq_file_meta *m, const tarn__pq_chunk_extra *extra,
@@ -118,18 +116,18 @@ size_t tarn__pq_count_bits(const uint8_t *p, size_t off, size_t n);
  * xxHash64 (the same hash a bloom filter needs).
  */
 typedef struct tarn__pq_dict {
-  int width;         /* 4, 8 for fixed width; 0 for BYTE_ARRAY; n for FLBA(n) */
-  int bytes;         /* 1 when entries are byte strings (BYTE_ARRAY, FLBA) */
-  size_t cap_bytes;  /* dictionary page size cap */
-  uint32_t count;    /* entries */
-  tarn_buf plain;    /* dictionary page body */
+  int width;        /* 4, 8 for fixed width; 0 for BYTE_ARRAY; n for FLBA(n) */
+  int bytes;        /* 1 when entries are byte strings (BYTE_ARRAY, FLBA) */
+  size_t cap_bytes; /* dictionary page size cap */
+  uint32_t count;   /* entries */
+  tarn_buf plain;   /* dictionary page body */
   /* table: one cache line holds key, index and hash, so a probe costs one miss */
-  uint32_t mask;     /* slots - 1 (slots a power of two) */
+  uint32_t mask; /* slots - 1 (slots a power of two) */
   struct tarn__pq_dict_slot {
-    uint64_t key;    /* fixed width: the value's bits */
-    uint32_t idx;    /* entry index + 1, 0 = empty */
-    uint32_t hash;   /* byte strings: high half of the xxHash64 */
-  } *slots;
+    uint64_t key;  /* fixed width: the value's bits */
+    uint32_t idx;  /* entry index + 1, 0 = empty */
+    uint32_t hash; /* byte strings: high half of the xxHash64 */
+  } * slots;
   /* byte strings: per entry */
   uint64_t *ent_off; /* offset of the bytes in plain */
   uint32_t *ent_len;
@@ -160,9 +158,9 @@ int tarn__pq_dict_put_bytes(tarn__pq_dict *d, const uint8_t *p, uint32_t len, ui
  * Floats never take a NaN as a bound.
  */
 typedef struct tarn__pq_acc {
-  int has;              /* a bound exists */
+  int has; /* a bound exists */
   uint8_t min8[8], max8[8];
-  tarn_buf bmin, bmax;  /* BYTE_ARRAY, FLBA */
+  tarn_buf bmin, bmax; /* BYTE_ARRAY, FLBA */
   int64_t nulls, nans;
 } tarn__pq_acc;
 
@@ -186,9 +184,8 @@ int tarn__pq_acc_merge(const tarn_pq_column *c, tarn__pq_acc *dst, const tarn__p
  * zero, BYTE_ARRAY truncated to `truncate` bytes (lower a prefix, upper rounded up;
  * exact flags cleared when shortened). *has = 0 when there is no bound.
  */
-int tarn__pq_acc_bounds(const tarn_pq_column *c, const tarn__pq_acc *a, size_t truncate,
-                        int *has, tarn_buf *lo, int *lo_exact, tarn_buf *hi, int *hi_exact,
-                        tarn_error *err);
+int tarn__pq_acc_bounds(const tarn_pq_column *c, const tarn__pq_acc *a, size_t truncate, int *has,
+                        tarn_buf *lo, int *lo_exact, tarn_buf *hi, int *hi_exact, tarn_error *err);
 /* Truncated lower bound of v: at most max bytes, on a UTF-8 character boundary when
  * utf8. *exact = 1 when v was kept whole. */
 int tarn__pq_truncate_lower(const uint8_t *v, size_t n, size_t max, int utf8, tarn_buf *out,

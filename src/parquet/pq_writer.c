@@ -36,8 +36,10 @@ static int fd_write(tarn__pq_sink *s, const void *p, size_t n, tarn_error *err) 
                             "writing parquet output at offset %lld", (long long)s->offset);
     }
     if (r == 0)
-      return tarn_error_set(err, TARN_ESHORTWRITE, "writing parquet output at offset %lld: "
-                            "write returned 0", (long long)s->offset);
+      return tarn_error_set(err, TARN_ESHORTWRITE,
+                            "writing parquet output at offset %lld: "
+                            "write returned 0",
+                            (long long)s->offset);
     c += r;
     n -= (size_t)r;
     s->offset += r;
@@ -100,8 +102,11 @@ static const tarn__pq_sink_ops store_ops = {store_write, store_commit, store_abo
 static int valid_utf8(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   while (*p) {
-    int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
-            : (*p & 0xf8) == 0xf0 ? 3 : -1;
+    int n = *p < 0x80             ? 0
+            : (*p & 0xe0) == 0xc0 ? 1
+            : (*p & 0xf0) == 0xe0 ? 2
+            : (*p & 0xf8) == 0xf0 ? 3
+                                  : -1;
     int i;
     if (n < 0 || (n == 1 && *p < 0xc2))
       return 0;
@@ -139,9 +144,8 @@ static int schema_check(const tarn_pq_schema *s, tarn_error *err) {
       if (strcmp(s->cols[j].name, nm) == 0)
         return tarn_error_set(err, TARN_EINVAL, "parquet column name '%s' appears twice", nm);
       if (s->cols[j].field_id == c->field_id)
-        return tarn_error_set(err, TARN_EINVAL,
-                              "parquet columns '%s' and '%s' share field id %d", s->cols[j].name,
-                              nm, (int)c->field_id);
+        return tarn_error_set(err, TARN_EINVAL, "parquet columns '%s' and '%s' share field id %d",
+                              s->cols[j].name, nm, (int)c->field_id);
     }
     if (c->optional != 0 && c->optional != 1)
       return tarn_error_set(err, TARN_EINVAL, "parquet column '%s': optional must be 0 or 1", nm);
@@ -151,13 +155,13 @@ static int schema_check(const tarn_pq_schema *s, tarn_error *err) {
     case TARN_PQ_INT64:
     case TARN_PQ_FLOAT:
     case TARN_PQ_DOUBLE:
-    case TARN_PQ_BYTE_ARRAY:
-      break;
+    case TARN_PQ_BYTE_ARRAY: break;
     case TARN_PQ_FIXED_LEN_BYTE_ARRAY:
       if (c->type_length <= 0 || c->type_length > (1 << 24))
         return tarn_error_set(err, TARN_EINVAL,
                               "parquet column '%s': FIXED_LEN_BYTE_ARRAY length %d is out of "
-                              "range (1 to 16777216)", nm, (int)c->type_length);
+                              "range (1 to 16777216)",
+                              nm, (int)c->type_length);
       break;
     default:
       return tarn_error_set(err, TARN_EINVAL,
@@ -209,13 +213,13 @@ static int schema_check(const tarn_pq_schema *s, tarn_error *err) {
       if (c->precision < 1 || c->precision > maxp || c->scale < 0 || c->scale > c->precision)
         return tarn_error_set(err, TARN_EINVAL,
                               "parquet column '%s': %s: precision must be 1 to %d and scale 0 "
-                              "to precision", nm, desc, (int)maxp);
+                              "to precision",
+                              nm, desc, (int)maxp);
       break;
     }
     default:
       return tarn_error_set(err, TARN_EINVAL,
-                            "parquet column '%s': logical type of %s cannot be written", nm,
-                            desc);
+                            "parquet column '%s': logical type of %s cannot be written", nm, desc);
     }
     continue;
   bad_combo:
@@ -225,16 +229,14 @@ static int schema_check(const tarn_pq_schema *s, tarn_error *err) {
   return 0;
 }
 
-static int resolve_options(tarn_pq_writer *w, const tarn_pq_writer_options *o,
-                           tarn_error *err) {
+static int resolve_options(tarn_pq_writer *w, const tarn_pq_writer_options *o, tarn_error *err) {
   w->codec = o ? o->codec : TARN_PQ_SNAPPY;
   switch (w->codec) {
   case TARN_PQ_UNCOMPRESSED:
   case TARN_PQ_SNAPPY:
   case TARN_PQ_GZIP:
   case TARN_PQ_ZSTD:
-  case TARN_PQ_LZ4_RAW:
-    break;
+  case TARN_PQ_LZ4_RAW: break;
   default:
     return tarn_error_set(err, TARN_EINVAL, "parquet writer: codec %s is not supported",
                           tarn_pq_codec_name(w->codec));
@@ -284,7 +286,7 @@ static int resolve_options(tarn_pq_writer *w, const tarn_pq_writer_options *o,
 }
 
 static int apply_column_options(tarn_pq_writer *w, const tarn_pq_writer_options *o,
-                                 tarn_error *err) {
+                                tarn_error *err) {
   size_t i, j, n = w->meta.schema.ncols;
   for (j = 0; j < n; j++) {
     colw *cw = &w->cols[j];
@@ -352,14 +354,14 @@ static int check_batch(const tarn_pq_writer *w, const tarn_pq_batch *b, tarn_err
         if (!tarn__pqw_bit_at(a->validity, i))
           return tarn_error_set(err, TARN_EINVAL,
                                 "parquet column '%s' is REQUIRED but row %lld of the batch is "
-                                "null", c->name, (long long)i);
+                                "null",
+                                c->name, (long long)i);
       }
     }
     if (c->type == TARN_PQ_BYTE_ARRAY) {
       const int64_t *off = a->offsets;
       if (off == NULL)
-        return tarn_error_set(err, TARN_EINVAL, "parquet column '%s': offsets missing",
-                              c->name);
+        return tarn_error_set(err, TARN_EINVAL, "parquet column '%s': offsets missing", c->name);
       if (off[0] < 0)
         return tarn_error_set(err, TARN_EINVAL, "parquet column '%s': offset %lld at row 0",
                               c->name, (long long)off[0]);
@@ -371,14 +373,14 @@ static int check_batch(const tarn_pq_writer *w, const tarn_pq_batch *b, tarn_err
         if (off[i + 1] - off[i] > INT32_MAX / 2)
           return tarn_error_set(err, TARN_EINVAL,
                                 "parquet column '%s': value at row %lld is %lld bytes (1 GiB "
-                                "at most)", c->name, (long long)i,
-                                (long long)(off[i + 1] - off[i]));
+                                "at most)",
+                                c->name, (long long)i, (long long)(off[i + 1] - off[i]));
       }
       if (off[n] > a->data_len)
         return tarn_error_set(err, TARN_EINVAL,
                               "parquet column '%s': offset %lld at row %lld is past data_len "
-                              "%lld", c->name, (long long)off[n], (long long)n,
-                              (long long)a->data_len);
+                              "%lld",
+                              c->name, (long long)off[n], (long long)n, (long long)a->data_len);
       if (a->data == NULL && off[n] > off[0])
         return tarn_error_set(err, TARN_EINVAL, "parquet column '%s': data missing", c->name);
     } else if (a->values == NULL) {
@@ -391,8 +393,7 @@ static int check_batch(const tarn_pq_writer *w, const tarn_pq_batch *b, tarn_err
 /* Rows for the next step: up to 65536, fewer when the row group's byte target is near
  * (estimated from the batch's raw sizes, which overstate encoded sizes, so the row
  * group is cut close to but rarely past its target). */
-static int64_t step_rows(const tarn_pq_writer *w, const tarn_pq_batch *b, int64_t row,
-                         int64_t n) {
+static int64_t step_rows(const tarn_pq_writer *w, const tarn_pq_batch *b, int64_t row, int64_t n) {
   size_t have = tarn__pqw_rg_bytes(w), left, per_row = 1, j;
   int64_t probe = n < 1024 ? n : 1024, k;
   if (n > 65536)
@@ -493,8 +494,7 @@ static void writer_free(tarn_pq_writer *w) {
 
 /* Opens a writer on any sink. Takes the sink, also on failure (it is aborted then). */
 static int open_sink(tarn__pq_sink *sink, const tarn_pq_schema *schema,
-                     const tarn_pq_writer_options *opts, tarn_pq_writer **out,
-                     tarn_error *err) {
+                     const tarn_pq_writer_options *opts, tarn_pq_writer **out, tarn_error *err) {
   tarn_pq_writer *w = NULL;
   size_t j, ncols;
   int rc;
@@ -528,8 +528,7 @@ static int open_sink(tarn__pq_sink *sink, const tarn_pq_schema *schema,
   w->meta.version = 2;
   w->meta.type_defined_order = 1;
   if (strcmp(TARN_GIT_COMMIT, "unknown") != 0)
-    snprintf(created, sizeof(created), "tarn version %s (build %s)", TARN_VERSION,
-             TARN_GIT_COMMIT);
+    snprintf(created, sizeof(created), "tarn version %s (build %s)", TARN_VERSION, TARN_GIT_COMMIT);
   else
     snprintf(created, sizeof(created), "tarn version %s", TARN_VERSION);
   w->meta.created_by = tarn_strdup(created);
@@ -545,8 +544,7 @@ static int open_sink(tarn__pq_sink *sink, const tarn_pq_schema *schema,
     }
     for (j = 0; j < opts->nkv; j++) {
       if (opts->kv[j].key == NULL) {
-        rc = tarn_error_set(err, TARN_EINVAL, "parquet writer: key-value entry %zu has no key",
-                            j);
+        rc = tarn_error_set(err, TARN_EINVAL, "parquet writer: key-value entry %zu has no key", j);
         goto fail;
       }
       w->meta.nkv = j + 1;
@@ -575,8 +573,7 @@ static int open_sink(tarn__pq_sink *sink, const tarn_pq_schema *schema,
     tarn__pq_acc_init(&cw->page_acc);
     tarn__pq_acc_init(&cw->chunk_acc);
     tarn__pq_acc_init(&cw->file_acc);
-    tarn__pq_dict_init(&cw->dict,
-                       c->type == TARN_PQ_BYTE_ARRAY ? 0 : cw->width,
+    tarn__pq_dict_init(&cw->dict, c->type == TARN_PQ_BYTE_ARRAY ? 0 : cw->width,
                        c->type == TARN_PQ_BYTE_ARRAY || c->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY,
                        w->dict_cap);
     cw->ci_ok = 1;
@@ -598,9 +595,8 @@ fail:
   return rc;
 }
 
-int tarn_pq_writer_open_fd(int fd, const tarn_pq_schema *schema,
-                           const tarn_pq_writer_options *opts, tarn_pq_writer **out,
-                           tarn_error *err) {
+int tarn_pq_writer_open_fd(int fd, const tarn_pq_schema *schema, const tarn_pq_writer_options *opts,
+                           tarn_pq_writer **out, tarn_error *err) {
   fd_sink *fs;
   *out = NULL;
   if (fd < 0)

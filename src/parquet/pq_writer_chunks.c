@@ -341,10 +341,11 @@ int tarn__pqw_finish_file(tarn_pq_writer *w) {
     tail[1] = (uint8_t)(foot.len >> 8);
     tail[2] = (uint8_t)(foot.len >> 16);
     tail[3] = (uint8_t)(foot.len >> 24);
-    memcpy(tail + 4, TARN__PQ_MAGIC, 4); // NOLINT(bugprone-not-null-terminated-result): 4 bytes, no NUL
+    /* the magic's 4 bytes, no NUL: */
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
+    memcpy(tail + 4, TARN__PQ_MAGIC, 4);
     rc = sink_write(w, tail, 8);
   }
   tarn_buf_free(&foot);
   return rc;
 }
-

@@ -18,16 +18,16 @@ typedef struct colw {
   int64_t ndv;
 
   /* current page */
-  tarn_buf defs;       /* definition levels as a bitmap (OPTIONAL columns) */
-  tarn_buf vals;       /* PLAIN bytes, BOOLEAN bits, or uint32 dictionary indexes */
+  tarn_buf defs; /* definition levels as a bitmap (OPTIONAL columns) */
+  tarn_buf vals; /* PLAIN bytes, BOOLEAN bits, or uint32 dictionary indexes */
   int64_t page_rows;
-  int64_t page_bits;   /* BOOLEAN values in vals */
+  int64_t page_bits; /* BOOLEAN values in vals */
   tarn__pq_acc page_acc;
 
   /* current column chunk */
-  tarn_buf chunk;      /* encoded data pages (headers included) */
+  tarn_buf chunk; /* encoded data pages (headers included) */
   int64_t chunk_rows;
-  int64_t chunk_unc;   /* uncompressed bytes of the data pages, headers included */
+  int64_t chunk_unc; /* uncompressed bytes of the data pages, headers included */
   int32_t dict_pages, plain_pages;
   tarn__pq_dict dict;
   tarn__pq_acc chunk_acc;
@@ -35,9 +35,9 @@ typedef struct colw {
   size_t oi_cap;
   tarn__pq_column_index ci;
   size_t ci_cap;
-  int ci_ok;           /* 0 once a page had values but no bounds (all NaN) */
+  int ci_ok; /* 0 once a page had values but no bounds (all NaN) */
   uint8_t *bloom_bits;
-  size_t bloom_alloc;  /* bytes allocated (sized for a full row group) */
+  size_t bloom_alloc; /* bytes allocated (sized for a full row group) */
 
   /* whole file */
   tarn__pq_acc file_acc;
@@ -58,9 +58,9 @@ struct tarn_pq_writer {
   tarn__pq_chunk_extra *extra;
   size_t rg_alloc;
   colw *cols;
-  int64_t rg_rows;        /* rows in the row group being built */
+  int64_t rg_rows; /* rows in the row group being built */
 
-  int rc;                 /* sticky error */
+  int rc; /* sticky error */
   tarn_error err;
 
   /* scratch, reused across pages */
@@ -95,8 +95,7 @@ int tarn__pqw_flush_page(tarn_pq_writer *w, colw *cw);
 /* ---- pq_writer_values.c ---- */
 
 int tarn__pqw_bloom_ensure(tarn_pq_writer *w, colw *cw);
-int tarn__pqw_col_append(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, int64_t s,
-                         int64_t n);
+int tarn__pqw_col_append(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, int64_t s, int64_t n);
 
 /* ---- pq_writer_chunks.c ---- */
 

@@ -27,8 +27,8 @@ static int oi_push(colw *cw, int64_t off, int32_t size, int64_t first_row, tarn_
   return 0;
 }
 
-static int ci_push(colw *cw, int null_page, const tarn_buf *mn, const tarn_buf *mx,
-                   int64_t nulls, tarn_error *err) {
+static int ci_push(colw *cw, int null_page, const tarn_buf *mn, const tarn_buf *mx, int64_t nulls,
+                   tarn_error *err) {
   tarn__pq_column_index *ci = &cw->ci;
   size_t k;
   int rc;
@@ -205,8 +205,8 @@ static int encode_values(tarn_pq_writer *w, colw *cw, int dict_page, const void 
     tarn_buf_reset(&w->venc);
     rc = tarn_buf_append(&w->venc, &b, 1, &w->err);
     if (rc == 0)
-      rc = tarn__pq_encode_hybrid((const uint32_t *)(const void *)cw->vals.data,
-                                  cw->vals.len / 4, bw, &w->venc, &w->err);
+      rc = tarn__pq_encode_hybrid((const uint32_t *)(const void *)cw->vals.data, cw->vals.len / 4,
+                                  bw, &w->venc, &w->err);
     if (rc != 0)
       return rc;
     *body = w->venc.data;
@@ -221,16 +221,16 @@ static int encode_values(tarn_pq_writer *w, colw *cw, int dict_page, const void 
 }
 
 /* The page's statistics into h (also kept in w->pst for the column index entry). */
-static int page_stats(tarn_pq_writer *w, colw *cw, tarn__pq_page_header *h,
-                      int64_t *nan_count, int *has_b) {
+static int page_stats(tarn_pq_writer *w, colw *cw, tarn__pq_page_header *h, int64_t *nan_count,
+                      int *has_b) {
   const tarn_pq_column *c = cw->col;
   int lo_ex = 1, hi_ex = 1, rc;
   tarn_buf_reset(&w->pst.min);
   tarn_buf_reset(&w->pst.max);
   if (w->no_stats)
     return 0;
-  rc = tarn__pq_acc_bounds(c, &cw->page_acc, w->truncate, has_b, &w->pst.min, &lo_ex,
-                           &w->pst.max, &hi_ex, &w->err);
+  rc = tarn__pq_acc_bounds(c, &cw->page_acc, w->truncate, has_b, &w->pst.min, &lo_ex, &w->pst.max,
+                           &hi_ex, &w->err);
   if (rc != 0)
     return rc;
   h->has_stats = 1;
@@ -267,9 +267,8 @@ static int write_v1(tarn_pq_writer *w, colw *cw, tarn__pq_page_header *h, int64_
   lenb[3] = (uint8_t)(w->lev.len >> 24);
   if (w->codec == TARN_PQ_UNCOMPRESSED) {
     h->compressed_size = h->uncompressed_size;
-    return c->optional
-               ? put_page(w, cw, h, nan_count, lenb, 4, w->lev.data, w->lev.len, body, blen)
-               : put_page(w, cw, h, nan_count, body, blen, NULL, 0, NULL, 0);
+    return c->optional ? put_page(w, cw, h, nan_count, lenb, 4, w->lev.data, w->lev.len, body, blen)
+                       : put_page(w, cw, h, nan_count, body, blen, NULL, 0, NULL, 0);
   }
   tarn_buf_reset(&w->cbuf);
   if (c->optional) { /* levels and values compress as one block */
@@ -322,16 +321,13 @@ static int write_v2(tarn_pq_writer *w, colw *cw, tarn__pq_page_header *h, int64_
   if (w->lev.len + w->cbuf.len > INT32_MAX)
     return tarn_error_set(err, TARN_ETOOBIG, "parquet column '%s': page too large", c->name);
   h->compressed_size = (int32_t)(w->lev.len + w->cbuf.len);
-  return put_page(w, cw, h, nan_count, w->lev.data, w->lev.len, w->cbuf.data, w->cbuf.len,
-                  NULL, 0);
+  return put_page(w, cw, h, nan_count, w->lev.data, w->lev.len, w->cbuf.data, w->cbuf.len, NULL, 0);
 }
 
 /* The page's offset index entry (offsets relative to the chunk buffer until it is
  * written) and column index entry. */
-static int index_entries(tarn_pq_writer *w, colw *cw, size_t start, int64_t nvals,
-                         int has_b) {
-  int rc = oi_push(cw, (int64_t)start, (int32_t)(cw->chunk.len - start), cw->chunk_rows,
-                   &w->err);
+static int index_entries(tarn_pq_writer *w, colw *cw, size_t start, int64_t nvals, int has_b) {
+  int rc = oi_push(cw, (int64_t)start, (int32_t)(cw->chunk.len - start), cw->chunk_rows, &w->err);
   if (rc == 0 && !w->no_stats) {
     if (nvals > 0 && !has_b)
       cw->ci_ok = 0; /* only NaNs: TYPE_ORDER forbids a column index for this chunk */
@@ -357,8 +353,8 @@ int tarn__pqw_flush_page(tarn_pq_writer *w, colw *cw) {
   /* definition levels */
   tarn_buf_reset(&w->lev);
   if (c->optional) {
-    rc = tarn__pq_encode_hybrid_bits((const uint8_t *)cw->defs.data, (size_t)cw->page_rows,
-                                     &w->lev, &w->err);
+    rc = tarn__pq_encode_hybrid_bits((const uint8_t *)cw->defs.data, (size_t)cw->page_rows, &w->lev,
+                                     &w->err);
     if (rc != 0)
       return rc;
   }
@@ -400,4 +396,3 @@ int tarn__pqw_flush_page(tarn_pq_writer *w, colw *cw) {
   tarn__pq_acc_reset(&cw->page_acc);
   return 0;
 }
-

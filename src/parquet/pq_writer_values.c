@@ -33,8 +33,8 @@ static void bloom_add(colw *cw, const void *p, size_t n) {
 }
 
 /* Copies the non-null values of rows [s, s+k) contiguously to dst; returns how many. */
-static size_t compact(uint8_t *dst, const uint8_t *src, size_t wd, const uint8_t *valid,
-                      int64_t s, int64_t k) {
+static size_t compact(uint8_t *dst, const uint8_t *src, size_t wd, const uint8_t *valid, int64_t s,
+                      int64_t k) {
   size_t j = 0;
   int64_t i;
   switch (wd) {
@@ -135,7 +135,7 @@ static int64_t append_bool(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a,
   }
   cw->vals.len = (size_t)(cw->page_bits + 7) / 8;
   if (!w->no_stats || cw->bloom) {
-    tarn__pq_acc_add_bool(&cw->page_acc, ones < (size_t)nv, ones > 0);
+    tarn__pq_acc_add_bool(&cw->page_acc, ones<(size_t)nv, ones> 0);
     if (cw->bloom && nv > 0) {
       uint8_t t = 1, f = 0;
       if (tarn__pqw_bloom_ensure(w, cw) != 0)
@@ -151,8 +151,8 @@ static int64_t append_bool(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a,
 }
 
 /* Numbers through the dictionary; may stop early when it fills up (see append_part). */
-static int64_t fixed_dict(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a,
-                          const uint8_t *valid, int64_t s, int64_t k, int64_t nv) {
+static int64_t fixed_dict(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, const uint8_t *valid,
+                          int64_t s, int64_t k, int64_t nv) {
   const tarn_pq_column *c = cw->col;
   size_t wd = (size_t)cw->width, nfresh = 0, f;
   const uint8_t *src = (const uint8_t *)a->values + (size_t)s * wd;
@@ -232,8 +232,8 @@ typedef struct byte_src {
 
 /* Byte arrays through the dictionary: *done rows and *vdone values went in (fewer than k
  * rows when it filled up). */
-static int bytes_dict(colw *cw, const byte_src *bs, const uint8_t *valid, int64_t s,
-                      int64_t k, int64_t nv, int64_t *done, int64_t *vdone, tarn_error *err) {
+static int bytes_dict(colw *cw, const byte_src *bs, const uint8_t *valid, int64_t s, int64_t k,
+                      int64_t nv, int64_t *done, int64_t *vdone, tarn_error *err) {
   uint32_t *idx;
   int64_t i;
   if (tarn_buf_reserve(&cw->vals, (size_t)nv * 4, err) != 0)
@@ -270,12 +270,12 @@ static int bytes_dict(colw *cw, const byte_src *bs, const uint8_t *valid, int64_
 }
 
 /* Byte arrays as PLAIN values (BYTE_ARRAY: 4-byte little-endian length, then bytes). */
-static int bytes_plain(colw *cw, const byte_src *bs, const uint8_t *valid, int64_t s,
-                       int64_t k, int64_t nv, tarn_error *err) {
+static int bytes_plain(colw *cw, const byte_src *bs, const uint8_t *valid, int64_t s, int64_t k,
+                       int64_t nv, tarn_error *err) {
   uint8_t *dst;
   int64_t i;
-  size_t need = bs->flba ? (size_t)nv * bs->wd
-                         : (size_t)(bs->off[s + k] - bs->off[s]) + 4 * (size_t)k;
+  size_t need =
+      bs->flba ? (size_t)nv * bs->wd : (size_t)(bs->off[s + k] - bs->off[s]) + 4 * (size_t)k;
   if (tarn_buf_reserve(&cw->vals, need, err) != 0)
     return -1;
   dst = (uint8_t *)cw->vals.data + cw->vals.len;
@@ -329,8 +329,8 @@ static int64_t append_bytes(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a,
   if (rc != 0)
     return -1;
   if (!w->no_stats &&
-      tarn__pq_acc_add_bytes(c, &cw->page_acc, bs.off, bs.data, bs.flba ? (int)bs.wd : 0,
-                             valid, s, done, &w->err) != 0)
+      tarn__pq_acc_add_bytes(c, &cw->page_acc, bs.off, bs.data, bs.flba ? (int)bs.wd : 0, valid, s,
+                             done, &w->err) != 0)
     return -1;
   commit_rows(cw, done, vdone);
   if (done < k) {
@@ -350,8 +350,7 @@ static int64_t append_part(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, 
   if (c->optional && append_levels(cw, a, s, k, &valid, &nv, &w->err) != 0)
     return -1;
   switch (c->type) {
-  case TARN_PQ_BOOLEAN:
-    return append_bool(w, cw, a, valid, s, k, nv);
+  case TARN_PQ_BOOLEAN: return append_bool(w, cw, a, valid, s, k, nv);
   case TARN_PQ_INT32:
   case TARN_PQ_INT64:
   case TARN_PQ_FLOAT:
@@ -361,17 +360,14 @@ static int64_t append_part(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, 
     return cw->dict_active ? fixed_dict(w, cw, a, valid, s, k, nv)
                            : fixed_plain(w, cw, a, valid, s, k, nv);
   case TARN_PQ_BYTE_ARRAY:
-  case TARN_PQ_FIXED_LEN_BYTE_ARRAY:
-    return append_bytes(w, cw, a, valid, s, k, nv);
-  default:
-    tarn_error_set(&w->err, TARN_EINTERNAL, "parquet writer: unexpected type");
-    return -1;
+  case TARN_PQ_FIXED_LEN_BYTE_ARRAY: return append_bytes(w, cw, a, valid, s, k, nv);
+  default: tarn_error_set(&w->err, TARN_EINTERNAL, "parquet writer: unexpected type"); return -1;
   }
 }
 
 /* Rows of a from s (at most n) that fit the current page. */
-static int64_t page_fit(const tarn_pq_writer *w, const colw *cw, const tarn_pq_array *a,
-                        int64_t s, int64_t n) {
+static int64_t page_fit(const tarn_pq_writer *w, const colw *cw, const tarn_pq_array *a, int64_t s,
+                        int64_t n) {
   int64_t k = TARN__PQ_PAGE_ROWS_MAX - cw->page_rows, fit;
   size_t est = tarn__pqw_page_estimate(cw);
   size_t budget = est < w->page_size ? w->page_size - est : 0;
@@ -426,4 +422,3 @@ int tarn__pqw_col_append(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, in
   }
   return 0;
 }
-

@@ -27,8 +27,8 @@ int tarn__thr_fail(tarn__thrift *t, const char *fmt, ...) {
   if (t->code != 0)
     return -1; /* keep the first failure */
   t->code = TARN_ECORRUPT;
-  tarn_error_set(t->err, TARN_ECORRUPT, "%s: offset %lld: %s", t->name,
-                 (long long)TARN__THR_OFF(t), msg);
+  tarn_error_set(t->err, TARN_ECORRUPT, "%s: offset %lld: %s", t->name, (long long)TARN__THR_OFF(t),
+                 msg);
   return -1;
 }
 
@@ -54,9 +54,7 @@ static int varint(tarn__thrift *t, uint64_t *v) {
   return 0;
 }
 
-static int64_t unzigzag(uint64_t v) {
-  return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
+static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 int tarn__thr_i64(tarn__thrift *t, int64_t *v) {
   uint64_t u = 0;
@@ -152,9 +150,7 @@ int tarn__thr_enter(tarn__thrift *t) {
   return 0;
 }
 
-void tarn__thr_leave(tarn__thrift *t) {
-  t->depth--;
-}
+void tarn__thr_leave(tarn__thrift *t) { t->depth--; }
 
 int tarn__thr_field(tarn__thrift *t, int16_t *last, int *type, int16_t *id) {
   uint8_t h;
@@ -236,8 +232,7 @@ static int skip(tarn__thrift *t, int type, int in_container) {
         return tarn__thr_fail(t, "Thrift data ends inside a map header");
       kv = *t->p++;
       if (n > (uint64_t)(t->end - t->p))
-        return tarn__thr_fail(t, "Thrift map of %llu entries cannot fit",
-                              (unsigned long long)n);
+        return tarn__thr_fail(t, "Thrift map of %llu entries cannot fit", (unsigned long long)n);
       for (i = 0; i < n; i++)
         if (skip(t, kv >> 4, 1) != 0 || skip(t, kv & 0x0f, 1) != 0)
           return -1;
@@ -261,11 +256,8 @@ static int skip(tarn__thrift *t, int type, int in_container) {
     tarn__thr_leave(t);
     return 0;
   }
-  default:
-    return tarn__thr_fail(t, "unknown Thrift type %d", type);
+  default: return tarn__thr_fail(t, "unknown Thrift type %d", type);
   }
 }
 
-int tarn__thr_skip(tarn__thrift *t, int type) {
-  return skip(t, type, 0);
-}
+int tarn__thr_skip(tarn__thrift *t, int type) { return skip(t, type, 0); }

@@ -33,8 +33,8 @@ void tarn__pq_tw_init(tarn__pq_tw *tw, tarn_buf *out, tarn_error *err) {
 
 int tarn__pq_tw_finish(tarn__pq_tw *tw) {
   if (tw->rc == 0 && tw->depth != 0)
-    tw->rc = tarn_error_set(tw->err, TARN_EINTERNAL, "thrift encoder: %d structs left open",
-                            tw->depth);
+    tw->rc =
+        tarn_error_set(tw->err, TARN_EINTERNAL, "thrift encoder: %d structs left open", tw->depth);
   return tw->rc;
 }
 

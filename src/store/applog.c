@@ -23,11 +23,11 @@
 #define SEQ_DIGITS 20
 #define SUFFIX ".jsonl"
 #define SUFFIX_LEN (sizeof(SUFFIX) - 1)
-#define BATCH_MAX_BYTES (16u << 20)       /* one flushed batch file */
-#define BUFFERED_MAX_BYTES (64u << 20)    /* everything buffered */
-#define READ_MAX_BYTES (256u << 20)       /* one batch file read back */
+#define BATCH_MAX_BYTES (16u << 20)    /* one flushed batch file */
+#define BUFFERED_MAX_BYTES (64u << 20) /* everything buffered */
+#define READ_MAX_BYTES (256u << 20)    /* one batch file read back */
 #define COMPACT_DEFAULT_BYTES (64u << 20)
-#define RETRY_MIN_MS 1000                 /* after a failed flush, wait before the next */
+#define RETRY_MIN_MS 1000 /* after a failed flush, wait before the next */
 
 typedef struct rec_line {
   char *text; /* one serialised record, no newline */
@@ -586,8 +586,7 @@ int tarn_applog_flush(tarn_applog *log, size_t *flushed, tarn_error *err) {
     log->retry_at_ns = tarn_clock_mono_ns() + delay * 1000000u;
     if (!log->failing)
       tarn_log_warn("append log: flush failed; records stay buffered and are retried",
-                    "prefix=%s pending=%zu error=%s", log->prefix, log->n,
-                    tarn_error_message(err));
+                    "prefix=%s pending=%zu error=%s", log->prefix, log->n, tarn_error_message(err));
     log->failing = 1;
   } else {
     if (log->failing)
@@ -757,8 +756,8 @@ int tarn_applog_compact(tarn_applog *log, size_t max_bytes, tarn_applog_compact_
   res->records = mc.records;
   batch_key(res->file, sizeof(res->file), log->prefix, res->first_seq, res->last_seq);
   /* Step 1: the merged file. Until it is in place nothing else changes. */
-  rc = tarn_store_put(log->st, res->file, out.data ? out.data : "", out.len,
-                      TARN_STORE_IF_ABSENT, err);
+  rc = tarn_store_put(log->st, res->file, out.data ? out.data : "", out.len, TARN_STORE_IF_ABSENT,
+                      err);
   if (rc != 0) {
     tarn_error_prefix(err, "compacting %s", log->prefix);
     res->file[0] = '\0';

@@ -34,8 +34,9 @@ const tarn_cfg_def tarn_store_bucket_config[] = {
     {"storage", "probe_interval", TARN_CFG_DURATION, "60s", 0, 24LL * 3600 * 1000, NULL,
      "TARN_PROBE_INTERVAL", NULL, NULL, 0,
      "serve: probe every bucket this often (put/head/delete under _tarn_probe/); 0 = never"},
-    {"storage", "max_object_size", TARN_CFG_SIZE, "5GiB", 1, 5LL << 40, NULL, "TARN_MAX_OBJECT_SIZE",
-     NULL, NULL, 0, "largest object accepted by PUT /storage/buckets/{bucket}/objects/{key} (413)"},
+    {"storage", "max_object_size", TARN_CFG_SIZE, "5GiB", 1, 5LL << 40, NULL,
+     "TARN_MAX_OBJECT_SIZE", NULL, NULL, 0,
+     "largest object accepted by PUT /storage/buckets/{bucket}/objects/{key} (413)"},
     {"storage", "journal_flush_records", TARN_CFG_INT, "100", 1, 100000, NULL, NULL, NULL, NULL, 0,
      "write the error journal's buffered events once this many are waiting"},
     {"storage", "journal_flush_age", TARN_CFG_DURATION, "5s", 10, 3600 * 1000, NULL, NULL, NULL,
@@ -85,9 +86,9 @@ struct tarn_bucket {
   tarn_bucket_health health;
   /* keys that are files of tarn's own (the catalog, the warehouse ...), set before serving */
   struct {
-    char *key;   /* "" protects every key of the bucket */
-    int prefix;  /* 1: any key starting with it ("catalog.db" covers catalog.db-wal) */
-  } *prot;
+    char *key;  /* "" protects every key of the bucket */
+    int prefix; /* 1: any key starting with it ("catalog.db" covers catalog.db-wal) */
+  } * prot;
   size_t nprot;
 };
 
@@ -143,9 +144,9 @@ int tarn_buckets_create(tarn_metrics *metrics, tarn_buckets **out, tarn_error *e
                                        "Duration of the last reachability probe (put, head, "
                                        "delete), by bucket.",
                                        "bucket");
-    bs->m_reachable = tarn_metrics_gauge(metrics, "tarn_storage_bucket_reachable",
-                                         "1 when the last probe of the bucket succeeded, else 0.",
-                                         "bucket");
+    bs->m_reachable =
+        tarn_metrics_gauge(metrics, "tarn_storage_bucket_reachable",
+                           "1 when the last probe of the bucket succeeded, else 0.", "bucket");
     if (!bs->m_ops || !bs->m_errors || !bs->m_rescue || !bs->m_latency || !bs->m_reachable) {
       tarn_buckets_destroy(bs);
       return tarn_error_set(err, TARN_ENOMEM, "cannot register the storage metrics");
@@ -204,8 +205,8 @@ tarn_bucket_role tarn_bucket_role_of(const tarn_bucket *b) { return b->role; }
 tarn_store *tarn_bucket_raw_store(tarn_bucket *b) { return b->st; }
 tarn_store *tarn_bucket_store(tarn_bucket *b) { return &b->view.base; }
 
-int tarn_buckets_add(tarn_buckets *bs, const char *name, const char *backend,
-                     tarn_bucket_role role, tarn_store *st, tarn_error *err) {
+int tarn_buckets_add(tarn_buckets *bs, const char *name, const char *backend, tarn_bucket_role role,
+                     tarn_store *st, tarn_error *err) {
   tarn_bucket *b, **nb, *other;
   if (strlen(name) == 0 || strlen(name) > TARN_BUCKET_NAME_MAX) {
     tarn_store_destroy(st);
@@ -259,10 +260,8 @@ static int is_failure(int code) {
   case TARN_EBADKEY:
   case TARN_ERANGE:
   case TARN_ETOOBIG:
-  case TARN_EINVAL:
-    return 0;
-  default:
-    return 1;
+  case TARN_EINVAL: return 0;
+  default: return 1;
   }
 }
 
@@ -284,8 +283,8 @@ static void journal(tarn_bucket *b, const char *op, const char *key, int code,
     ev.attempt = err->attempts;
   }
   ev.rescued = rescued;
-  ev.message = message ? message : (err && err->code == code ? tarn_error_message(err)
-                                                             : tarn_strerror(code));
+  ev.message = message ? message
+                       : (err && err->code == code ? tarn_error_message(err) : tarn_strerror(code));
   if (!rescued)
     tarn_metric_add(b->bs->m_errors,
                     (const char *[]){b->name, op, tarn_err_retriable(code) ? "retriable" : "fatal"},
@@ -334,8 +333,7 @@ static int raw_read(tarn_bucket *b, const read_args *a, tarn_error *err) {
 /* Whether a failed read on the primary is worth trying on the rescue bucket: a miss or
  * a broken store, not a bad request that would fail the same way there. */
 static int rescue_worthy(int code) {
-  return code != TARN_EBADKEY && code != TARN_ERANGE && code != TARN_ETOOBIG &&
-         code != TARN_EINVAL;
+  return code != TARN_EBADKEY && code != TARN_ERANGE && code != TARN_ETOOBIG && code != TARN_EINVAL;
 }
 
 static int read_with_fallback(tarn_bucket *b, const read_args *a, tarn_bucket **served,
@@ -392,8 +390,7 @@ static int read_with_fallback(tarn_bucket *b, const read_args *a, tarn_bucket **
   return rc;
 }
 
-int tarn_bucket_get(tarn_bucket *b, const char *key, tarn_buf *out, int *rescued,
-                    tarn_error *err) {
+int tarn_bucket_get(tarn_bucket *b, const char *key, tarn_buf *out, int *rescued, tarn_error *err) {
   read_args a = {R_GET, key, 0, 0, out, NULL, NULL};
   return read_with_fallback(b, &a, NULL, rescued, err);
 }
@@ -423,8 +420,8 @@ int tarn_bucket_read_at(tarn_bucket *b, tarn_store_reader *r, const char *key, u
   return done(b, "get_range", key, rc, &e);
 }
 
-int tarn_bucket_head(tarn_bucket *b, const char *key, tarn_store_stat *out,
-                     tarn_bucket **served, tarn_error *err) {
+int tarn_bucket_head(tarn_bucket *b, const char *key, tarn_store_stat *out, tarn_bucket **served,
+                     tarn_error *err) {
   read_args a = {R_HEAD, key, 0, 0, NULL, out, NULL};
   return read_with_fallback(b, &a, served, NULL, err);
 }
@@ -456,8 +453,8 @@ int tarn_bucket_delete(tarn_bucket *b, const char *key, tarn_error *err) {
   return done(b, "delete", key, rc, &e);
 }
 
-int tarn_bucket_list(tarn_bucket *b, const char *prefix, const char *start_after,
-                     size_t max_keys, tarn_store_listing *out, tarn_error *err) {
+int tarn_bucket_list(tarn_bucket *b, const char *prefix, const char *start_after, size_t max_keys,
+                     tarn_store_listing *out, tarn_error *err) {
   tarn_error e;
   int rc;
   count_op(b, "list");
@@ -602,7 +599,8 @@ int tarn_buckets_protect_path(tarn_buckets *bs, const char *path, int prefix, ta
       rl = 0;
     if (strncmp(p, root, rl) == 0 && p[rl] == '/' && p[rl + 1] != '\0')
       rc = add_protected(b, p + rl + 1, prefix, err); /* the path is a key of the bucket */
-    else if (strncmp(root, p, strlen(p)) == 0 && (root[strlen(p)] == '/' || root[strlen(p)] == '\0'))
+    else if (strncmp(root, p, strlen(p)) == 0 &&
+             (root[strlen(p)] == '/' || root[strlen(p)] == '\0'))
       rc = add_protected(b, "", 1, err); /* the whole bucket lies inside the path */
     if (rc != 0)
       return rc;
@@ -647,8 +645,8 @@ static int view_get_range(tarn_store *st, const char *key, uint64_t off, uint64_
 static int view_head(tarn_store *st, const char *key, tarn_store_stat *out, tarn_error *err) {
   return tarn_bucket_head(view_bucket(st), key, out, NULL, err);
 }
-static int view_list(tarn_store *st, const char *prefix, const char *start_after,
-                     size_t max_keys, tarn_store_listing *out, tarn_error *err) {
+static int view_list(tarn_store *st, const char *prefix, const char *start_after, size_t max_keys,
+                     tarn_store_listing *out, tarn_error *err) {
   return tarn_bucket_list(view_bucket(st), prefix, start_after, max_keys, out, err);
 }
 static int view_del(tarn_store *st, const char *key, tarn_error *err) {
@@ -664,13 +662,13 @@ static int view_reader_open(tarn_store *st, const char *key, tarn_store_reader *
 /* Temp files of the bucket's own store (a sweep never falls back to the rescue). */
 static int view_sweep(tarn_store *st, const char *prefix, int64_t before_ms, int dry_run,
                       tarn_store_temp_fn each, void *arg, size_t *count, tarn_error *err) {
-  return tarn_store_sweep(tarn_bucket_raw_store(view_bucket(st)), prefix, before_ms, dry_run,
-                          each, arg, count, err);
+  return tarn_store_sweep(tarn_bucket_raw_store(view_bucket(st)), prefix, before_ms, dry_run, each,
+                          arg, count, err);
 }
 
-static const tarn_store_ops view_ops = {"bucket", view_writer_open, view_get, view_get_range,
-                                        view_head, view_list, view_del, view_destroy,
-                                        view_reader_open, view_sweep};
+static const tarn_store_ops view_ops = {
+    "bucket",  view_writer_open, view_get,     view_get_range,   view_head,
+    view_list, view_del,         view_destroy, view_reader_open, view_sweep};
 
 /* ======================================================================== */
 /* probes                                                                    */
@@ -808,8 +806,8 @@ static int reject_key(const tarn_config *cfg, const char *section, const char *k
                       const char *backend, tarn_error *err) {
   if (strcmp(tarn_config_source(cfg, section, key), "default") == 0)
     return 0;
-  return tarn_error_set(err, TARN_ECONFIG, "[%s] %s (%s): not a setting of backend = %s",
-                        section, key, tarn_config_source(cfg, section, key), backend);
+  return tarn_error_set(err, TARN_ECONFIG, "[%s] %s (%s): not a setting of backend = %s", section,
+                        key, tarn_config_source(cfg, section, key), backend);
 }
 
 static int required(const tarn_config *cfg, const char *section, const char *key,
@@ -817,8 +815,8 @@ static int required(const tarn_config *cfg, const char *section, const char *key
   const char *v = tarn_config_str(cfg, section, key);
   if (v != NULL && v[0] != '\0')
     return 0;
-  return tarn_error_set(err, TARN_ECONFIG, "[%s] %s: required for backend = %s (%s)", section,
-                        key, backend, what);
+  return tarn_error_set(err, TARN_ECONFIG, "[%s] %s: required for backend = %s (%s)", section, key,
+                        backend, what);
 }
 
 static int open_s3(const tarn_config *cfg, const char *section, const tarn_secrets *sec,
@@ -871,8 +869,8 @@ static int open_s3(const tarn_config *cfg, const char *section, const tarn_secre
 
 static int open_local(const tarn_config *cfg, const char *section, tarn_store **out,
                       tarn_error *err) {
-  static const char *const s3_only[] = {"endpoint", "region", "bucket", "prefix", "addressing",
-                                        NULL};
+  static const char *const s3_only[] = {"endpoint", "region",     "bucket",
+                                        "prefix",   "addressing", NULL};
   size_t i;
   int rc;
   for (i = 0; s3_only[i] != NULL; i++)
@@ -887,7 +885,7 @@ static int open_local(const tarn_config *cfg, const char *section, tarn_store **
 }
 
 static tarn_bucket_role parse_role(const char *s) {
-  return strcmp(s, "primary") == 0 ? TARN_BUCKET_PRIMARY
+  return strcmp(s, "primary") == 0  ? TARN_BUCKET_PRIMARY
          : strcmp(s, "rescue") == 0 ? TARN_BUCKET_RESCUE
                                     : TARN_BUCKET_EXTRA;
 }
@@ -903,15 +901,15 @@ static int check_secrets(const tarn_config *cfg, const tarn_secrets *sec, tarn_e
     const char *ak = tarn_config_str(sc, section, "access_key_id");
     const char *sk = tarn_config_str(sc, section, "secret_access_key");
     if (!tarn_config_has(cfg, section, "backend"))
-      return tarn_error_set(err, TARN_ECONFIG,
-                            "secrets file %s: [%s] names no configured bucket", path, section);
+      return tarn_error_set(err, TARN_ECONFIG, "secrets file %s: [%s] names no configured bucket",
+                            path, section);
     if (strcmp(tarn_config_str(cfg, section, "backend"), "s3") != 0)
       return tarn_error_set(err, TARN_ECONFIG,
                             "secrets file %s: [%s] is a %s bucket, which takes no credentials",
                             path, section, tarn_config_str(cfg, section, "backend"));
     if (ak == NULL || sk == NULL)
-      return tarn_error_set(err, TARN_ECONFIG, "secrets file %s: [%s] %s is missing", path,
-                            section, ak == NULL ? "access_key_id" : "secret_access_key");
+      return tarn_error_set(err, TARN_ECONFIG, "secrets file %s: [%s] %s is missing", path, section,
+                            ak == NULL ? "access_key_id" : "secret_access_key");
   }
   return 0;
 }

@@ -43,12 +43,12 @@
 typedef struct tarn_applog tarn_applog;
 
 typedef struct tarn_applog_options {
-  const char *prefix;    /* e.g. "_errors/bucket_errors/"; must end in '/' */
-  size_t flush_records;  /* flush when this many records are buffered; 0 = 1000 */
-  int64_t flush_age_ms;  /* ... or when the oldest is this old; 0 = 5000; < 0 = never */
-  size_t max_buffered;   /* appends past this many buffered records fail; 0 = 100000 */
-  size_t max_record;     /* bytes of one serialised record; 0 = 64 KiB */
-  int background;        /* 1: a thread of the log flushes by age */
+  const char *prefix;   /* e.g. "_errors/bucket_errors/"; must end in '/' */
+  size_t flush_records; /* flush when this many records are buffered; 0 = 1000 */
+  int64_t flush_age_ms; /* ... or when the oldest is this old; 0 = 5000; < 0 = never */
+  size_t max_buffered;  /* appends past this many buffered records fail; 0 = 100000 */
+  size_t max_record;    /* bytes of one serialised record; 0 = 64 KiB */
+  int background;       /* 1: a thread of the log flushes by age */
 } tarn_applog_options;
 
 /*
@@ -80,9 +80,9 @@ int tarn_applog_flush(tarn_applog *log, size_t *flushed, tarn_error *err);
 size_t tarn_applog_pending(tarn_applog *log);
 
 typedef struct tarn_applog_compact_result {
-  size_t files_merged;     /* batch files the new one replaces (0: nothing to do) */
-  size_t files_deleted;    /* of those, how many were deleted (all, unless a delete failed) */
-  size_t records;          /* records in the new file */
+  size_t files_merged;  /* batch files the new one replaces (0: nothing to do) */
+  size_t files_deleted; /* of those, how many were deleted (all, unless a delete failed) */
+  size_t records;       /* records in the new file */
   uint64_t first_seq, last_seq;
   char file[TARN_STORE_KEY_MAX + 1]; /* key of the new file, "" when nothing was merged */
 } tarn_applog_compact_result;
@@ -131,15 +131,15 @@ typedef struct tarn_errjournal tarn_errjournal;
 
 /* One event. Strings are borrowed when passed to tarn_errjournal_record. */
 typedef struct tarn_storage_event {
-  int64_t ts_us;        /* Unix microseconds; 0 = now */
-  const char *op;       /* "get", "get_range", "head", "put", "list", "delete", "probe" */
+  int64_t ts_us;  /* Unix microseconds; 0 = now */
+  const char *op; /* "get", "get_range", "head", "put", "list", "delete", "probe" */
   const char *bucket;
-  const char *key;      /* may be NULL (list: the prefix) */
-  int code;             /* tarn_code of the failure */
-  int http_status;      /* 0 when none */
-  int sys_errno;        /* 0 when none */
-  int attempt;          /* err->attempts of the failure (0 when not counted) */
-  int rescued;          /* 1: the read was then served by the rescue bucket */
+  const char *key; /* may be NULL (list: the prefix) */
+  int code;        /* tarn_code of the failure */
+  int http_status; /* 0 when none */
+  int sys_errno;   /* 0 when none */
+  int attempt;     /* err->attempts of the failure (0 when not counted) */
+  int rescued;     /* 1: the read was then served by the rescue bucket */
   const char *message;
 } tarn_storage_event;
 
@@ -154,8 +154,8 @@ typedef struct tarn_errjournal_options {
  * recent TARN_ERRJOURNAL_RING events from the batch files (skipping malformed lines with
  * a warning naming the file and line). o may be NULL. Caller owns *out.
  */
-int tarn_errjournal_open(tarn_store *st, const tarn_errjournal_options *o,
-                         tarn_errjournal **out, tarn_error *err);
+int tarn_errjournal_open(tarn_store *st, const tarn_errjournal_options *o, tarn_errjournal **out,
+                         tarn_error *err);
 
 /* Records one event: into the ring (evicting the oldest past TARN_ERRJOURNAL_RING) and
  * the append log. A failure to buffer is logged, never returned: journaling must not
@@ -172,8 +172,7 @@ json_t *tarn_errjournal_query(tarn_errjournal *ej, const char *bucket, int64_t s
 json_t *tarn_errjournal_counts(tarn_errjournal *ej, int64_t since_us, size_t *total);
 
 int tarn_errjournal_flush(tarn_errjournal *ej, size_t *flushed, tarn_error *err);
-int tarn_errjournal_compact(tarn_errjournal *ej, tarn_applog_compact_result *res,
-                            tarn_error *err);
+int tarn_errjournal_compact(tarn_errjournal *ej, tarn_applog_compact_result *res, tarn_error *err);
 /* Parses a time for queries: ISO 8601 UTC ("2026-11-21", "2026-11-21T15:22:51Z",
  * "2026-11-21T15:22:51.123456Z") or Unix seconds ("1795000000"). TARN_EINVAL otherwise. */
 int tarn_errjournal_parse_time(const char *s, int64_t *out_us);
@@ -222,8 +221,8 @@ void tarn_buckets_destroy(tarn_buckets *bs);
 /* Adds a bucket over `st` (taken, also on failure). `backend` names it ("local", "s3").
  * TARN_EEXIST for a second bucket of that name, TARN_ECONFIG for a second primary or
  * rescue. Not after the prober starts. */
-int tarn_buckets_add(tarn_buckets *bs, const char *name, const char *backend,
-                     tarn_bucket_role role, tarn_store *st, tarn_error *err);
+int tarn_buckets_add(tarn_buckets *bs, const char *name, const char *backend, tarn_bucket_role role,
+                     tarn_store *st, tarn_error *err);
 
 /*
  * Builds the registry from cfg: one bucket per [bucket.NAME] section, or, with none, the
@@ -240,7 +239,7 @@ int tarn_buckets_from_config(const tarn_config *cfg, const tarn_secrets *sec, ch
 void tarn_buckets_set_journal(tarn_buckets *bs, tarn_errjournal *ej);
 
 size_t tarn_buckets_count(const tarn_buckets *bs);
-tarn_bucket *tarn_buckets_at(tarn_buckets *bs, size_t i); /* in configuration order */
+tarn_bucket *tarn_buckets_at(tarn_buckets *bs, size_t i);           /* in configuration order */
 tarn_bucket *tarn_buckets_find(tarn_buckets *bs, const char *name); /* NULL when unknown */
 tarn_bucket *tarn_buckets_primary(tarn_buckets *bs);
 tarn_bucket *tarn_buckets_rescue(tarn_buckets *bs); /* NULL when none */
@@ -275,8 +274,7 @@ tarn_store *tarn_bucket_store(tarn_bucket *b);
  * counted. Reads on the primary that fail for any reason, a miss included, are retried
  * on the rescue bucket; *rescued (may be NULL) is then 1, the fallback is journaled with
  * rescued=true, and the result is the rescue bucket's. */
-int tarn_bucket_get(tarn_bucket *b, const char *key, tarn_buf *out, int *rescued,
-                    tarn_error *err);
+int tarn_bucket_get(tarn_bucket *b, const char *key, tarn_buf *out, int *rescued, tarn_error *err);
 int tarn_bucket_get_range(tarn_bucket *b, const char *key, uint64_t off, uint64_t len,
                           tarn_buf *out, int *rescued, tarn_error *err);
 /* Starts a streamed read: pins the object's current version (tarn_store_reader_open) on
@@ -290,13 +288,13 @@ int tarn_bucket_open_get(tarn_bucket *b, const char *key, tarn_store_reader **ou
 int tarn_bucket_read_at(tarn_bucket *b, tarn_store_reader *r, const char *key, uint64_t off,
                         uint64_t len, tarn_buf *out, tarn_error *err);
 /* *served (may be NULL) is the bucket that answered: b, or the rescue bucket. */
-int tarn_bucket_head(tarn_bucket *b, const char *key, tarn_store_stat *out,
-                     tarn_bucket **served, tarn_error *err);
+int tarn_bucket_head(tarn_bucket *b, const char *key, tarn_store_stat *out, tarn_bucket **served,
+                     tarn_error *err);
 int tarn_bucket_put(tarn_bucket *b, const char *key, const void *p, size_t n, unsigned flags,
                     tarn_error *err);
 int tarn_bucket_delete(tarn_bucket *b, const char *key, tarn_error *err);
-int tarn_bucket_list(tarn_bucket *b, const char *prefix, const char *start_after,
-                     size_t max_keys, tarn_store_listing *out, tarn_error *err);
+int tarn_bucket_list(tarn_bucket *b, const char *prefix, const char *start_after, size_t max_keys,
+                     tarn_store_listing *out, tarn_error *err);
 /* Streaming writes: a writer whose failures are journaled (write, commit) like a put. */
 int tarn_bucket_writer_open(tarn_bucket *b, const char *key, unsigned flags,
                             tarn_store_writer **out, tarn_error *err);
@@ -304,11 +302,11 @@ int tarn_bucket_writer_open(tarn_bucket *b, const char *key, unsigned flags,
 /* ---- reachability ---- */
 
 typedef struct tarn_bucket_health {
-  int probed;             /* 0 until the first probe */
+  int probed; /* 0 until the first probe */
   int reachable;
-  double latency_ms;      /* of the last probe (put + head + delete) */
-  int64_t last_probe_us;  /* when it ran */
-  char last_error[256];   /* "" when the last probe succeeded */
+  double latency_ms;     /* of the last probe (put + head + delete) */
+  int64_t last_probe_us; /* when it ran */
+  char last_error[256];  /* "" when the last probe succeeded */
 } tarn_bucket_health;
 
 /* Probes one bucket: put, head and delete of a small object under

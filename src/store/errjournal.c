@@ -18,9 +18,9 @@
  */
 
 typedef struct ring_slot {
-  json_t *ev;          /* NULL when empty */
+  json_t *ev; /* NULL when empty */
   int64_t ts_us;
-  const char *bucket;  /* points into ev */
+  const char *bucket; /* points into ev */
 } ring_slot;
 
 struct tarn_errjournal {
@@ -55,8 +55,8 @@ int tarn_errjournal_parse_time(const char *s, int64_t *out_us) {
     *out_us = (int64_t)strtoll(s, NULL, 10) * 1000000;
     return 0;
   }
-  if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-      s[7] != '-' || digits(s + 8, 2, &d))
+  if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+      digits(s + 8, 2, &d))
     return TARN_EINVAL;
   p = s + 10;
   if (*p == 'T' || *p == 't' || *p == ' ') {
@@ -128,8 +128,8 @@ static int on_loaded(json_t *rec, const char *file, void *ud) {
   return 0;
 }
 
-int tarn_errjournal_open(tarn_store *st, const tarn_errjournal_options *o,
-                         tarn_errjournal **out, tarn_error *err) {
+int tarn_errjournal_open(tarn_store *st, const tarn_errjournal_options *o, tarn_errjournal **out,
+                         tarn_error *err) {
   tarn_errjournal *ej;
   tarn_applog_options lo;
   tarn_applog_read_stats stats;
@@ -179,8 +179,7 @@ void tarn_errjournal_record(tarn_errjournal *ej, const tarn_storage_event *e) {
     return;
   tarn_time_iso8601(e->ts_us ? e->ts_us : tarn_clock_wall_us(), 6, ts, sizeof(ts));
   ev = json_object();
-  if (ev == NULL ||
-      json_object_set_new(ev, "ts", json_string(ts)) != 0 ||
+  if (ev == NULL || json_object_set_new(ev, "ts", json_string(ts)) != 0 ||
       json_object_set_new(ev, "op", json_string(e->op ? e->op : "")) != 0 ||
       json_object_set_new(ev, "bucket", json_string(e->bucket ? e->bucket : "")) != 0 ||
       json_object_set_new(ev, "key", e->key ? json_string(e->key) : json_null()) != 0 ||
@@ -193,8 +192,8 @@ void tarn_errjournal_record(tarn_errjournal *ej, const tarn_storage_event *e) {
       json_object_set_new(ev, "rescued", json_boolean(e->rescued)) != 0 ||
       json_object_set_new(ev, "message", json_string(e->message ? e->message : "")) != 0) {
     json_decref(ev);
-    tarn_log_error("error journal: out of memory; event lost", "op=%s bucket=%s key=%s",
-                   e->op, e->bucket, e->key ? e->key : "");
+    tarn_log_error("error journal: out of memory; event lost", "op=%s bucket=%s key=%s", e->op,
+                   e->bucket, e->key ? e->key : "");
     return;
   }
   /* Keys and messages are validated UTF-8 or our own text; json_string refuses anything
@@ -268,8 +267,7 @@ int tarn_errjournal_flush(tarn_errjournal *ej, size_t *flushed, tarn_error *err)
   return tarn_applog_flush(ej->log, flushed, err);
 }
 
-int tarn_errjournal_compact(tarn_errjournal *ej, tarn_applog_compact_result *res,
-                            tarn_error *err) {
+int tarn_errjournal_compact(tarn_errjournal *ej, tarn_applog_compact_result *res, tarn_error *err) {
   return tarn_applog_compact(ej->log, 0, res, err);
 }
 

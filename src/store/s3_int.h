@@ -11,25 +11,25 @@
 #include "base/error.h"
 #include "store/store.h"
 
-#define TARN__S3_MIN_PART ((size_t)5 << 20)         /* S3's smallest non-final part */
-#define TARN__S3_MAX_PART ((size_t)5 << 30)         /* and largest part (and single PUT) */
-#define TARN__S3_MAX_PARTS 10000u                   /* parts per multipart upload */
-#define TARN__S3_KEY_MAX 1024                       /* S3's key limit, prefix included */
-#define TARN__S3_ERRBODY_MAX ((size_t)64 << 10)     /* error bodies kept for the detail */
-#define TARN__S3_XMLBODY_MAX ((size_t)32 << 20)     /* list / upload / complete responses */
+#define TARN__S3_MIN_PART ((size_t)5 << 20)     /* S3's smallest non-final part */
+#define TARN__S3_MAX_PART ((size_t)5 << 30)     /* and largest part (and single PUT) */
+#define TARN__S3_MAX_PARTS 10000u               /* parts per multipart upload */
+#define TARN__S3_KEY_MAX 1024                   /* S3's key limit, prefix included */
+#define TARN__S3_ERRBODY_MAX ((size_t)64 << 10) /* error bodies kept for the detail */
+#define TARN__S3_XMLBODY_MAX ((size_t)32 << 20) /* list / upload / complete responses */
 #define TARN__S3_BACKOFF_BASE_MS 100u
 #define TARN__S3_BACKOFF_CAP_MS 5000u
-#define TARN__S3_POOL_MAX 16                        /* idle curl handles kept per store */
+#define TARN__S3_POOL_MAX 16 /* idle curl handles kept per store */
 
 /* The store. Every string is owned; the secret and token are never logged nor put in an
  * error detail (tarn__s3_scrub removes them should a server echo one back). */
 typedef struct tarn__s3_store {
   tarn_store base;
-  char *scheme;     /* "http" or "https" */
-  char *host;       /* host[:port] of the endpoint, without the bucket */
+  char *scheme; /* "http" or "https" */
+  char *host;   /* host[:port] of the endpoint, without the bucket */
   char *region;
   char *bucket;
-  char *prefix;     /* "" or e.g. "lake/"; prepended to every key */
+  char *prefix; /* "" or e.g. "lake/"; prepended to every key */
   char *access_key;
   char *secret;
   char *token;      /* NULL when no session token */
@@ -52,29 +52,29 @@ typedef struct tarn__s3_store {
  * the outputs (also on failure, for the last attempt). */
 typedef struct tarn__s3_req {
   /* inputs */
-  const char *method;       /* "GET", "HEAD", "PUT", "POST", "DELETE" */
-  const char *op;           /* name in messages and logs ("PUT", "UploadPart", "LIST") */
-  const char *key;          /* full key (store prefix included); NULL: the bucket itself */
-  const char *query;        /* sorted, encoded query from tarn__s3_query, or NULL */
-  const void *body;         /* PUT/POST body (borrowed; re-sent from the start on retry) */
+  const char *method; /* "GET", "HEAD", "PUT", "POST", "DELETE" */
+  const char *op;     /* name in messages and logs ("PUT", "UploadPart", "LIST") */
+  const char *key;    /* full key (store prefix included); NULL: the bucket itself */
+  const char *query;  /* sorted, encoded query from tarn__s3_query, or NULL */
+  const void *body;   /* PUT/POST body (borrowed; re-sent from the start on retry) */
   size_t body_len;
-  const char *body_sha256;  /* lower-case hex of the body's SHA-256; NULL: computed here */
+  const char *body_sha256;   /* lower-case hex of the body's SHA-256; NULL: computed here */
   const char *if_none_match; /* "*" for put-if-absent; a 412 is then TARN_EEXIST */
-  const char *range;        /* "bytes=a-b", or NULL */
-  const char *content_type; /* or NULL */
-  tarn_buf *out;            /* 2xx body is appended here (its cap enforced, also from
+  const char *range;         /* "bytes=a-b", or NULL */
+  const char *content_type;  /* or NULL */
+  tarn_buf *out;             /* 2xx body is appended here (its cap enforced, also from
                                Content-Length before the body comes); on failure it is
                                restored to its length before the call. NULL: discarded */
-  uint64_t out_skip;        /* bytes of a 200 body to drop first (server ignored Range) */
-  uint64_t out_limit;       /* with out_skip: keep at most this many bytes; 0: no limit */
-  int error_in_200;         /* a 200 may carry <Error> (CompleteMultipartUpload) */
+  uint64_t out_skip;         /* bytes of a 200 body to drop first (server ignored Range) */
+  uint64_t out_limit;        /* with out_skip: keep at most this many bytes; 0: no limit */
+  int error_in_200;          /* a 200 may carry <Error> (CompleteMultipartUpload) */
   /* outputs */
-  long status;              /* last HTTP status, 0 when none arrived */
-  int64_t content_length;   /* -1 when the response had none */
-  int64_t mtime_us;         /* Last-Modified in Unix microseconds, 0 when absent */
-  char etag[136];           /* ETag header as sent (quotes included), "" when absent */
-  char request_id[128];     /* x-amz-request-id, or <RequestId> of the error body */
-  char s3_code[64];         /* <Code> of the error body, "" when none */
+  long status;            /* last HTTP status, 0 when none arrived */
+  int64_t content_length; /* -1 when the response had none */
+  int64_t mtime_us;       /* Last-Modified in Unix microseconds, 0 when absent */
+  char etag[136];         /* ETag header as sent (quotes included), "" when absent */
+  char request_id[128];   /* x-amz-request-id, or <RequestId> of the error body */
+  char s3_code[64];       /* <Code> of the error body, "" when none */
   unsigned attempts;
 } tarn__s3_req;
 
@@ -99,8 +99,7 @@ uint64_t tarn__s3_backoff_ms(unsigned attempt, uint64_t rnd);
 /* Appends s[0,n) URI-encoded per S3's SigV4 rules: every byte but A-Z a-z 0-9 - _ . ~
  * becomes %XX (upper-case hex); '/' is kept when keep_slash (paths) and encoded
  * otherwise (query names and values). */
-int tarn__s3_uri_encode(tarn_buf *out, const char *s, size_t n, int keep_slash,
-                        tarn_error *err);
+int tarn__s3_uri_encode(tarn_buf *out, const char *s, size_t n, int keep_slash, tarn_error *err);
 
 /* A query parameter; value "" is sent as "name=" (signed the same way). */
 typedef struct tarn__s3_param {
@@ -128,8 +127,8 @@ void tarn__s3_scrub(const tarn__s3_store *s3, tarn_error *err);
  * there is none; -1 when one starts but never ends (truncated or hostile input).
  * Elements of one name must not nest (true of every S3 response we read).
  */
-int tarn__s3_xml_next(const char *s, size_t n, size_t *pos, const char *name,
-                      const char **inner, size_t *inner_len);
+int tarn__s3_xml_next(const char *s, size_t n, size_t *pos, const char *name, const char **inner,
+                      size_t *inner_len);
 /* Appends the text s[0,n) with entities (&amp; &lt; &gt; &quot; &apos; &#N; &#xH;) and
  * CDATA sections decoded. A raw '<', a bad entity or a decoded NUL is TARN_ECORRUPT. */
 int tarn__s3_xml_decode(const char *s, size_t n, tarn_buf *out, tarn_error *err);

@@ -24,12 +24,11 @@
 /* ---- encoding and URLs ---- */
 
 static int unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '_' || c == '.' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == '~';
 }
 
-int tarn__s3_uri_encode(tarn_buf *out, const char *s, size_t n, int keep_slash,
-                        tarn_error *err) {
+int tarn__s3_uri_encode(tarn_buf *out, const char *s, size_t n, int keep_slash, tarn_error *err) {
   static const char hex[] = "0123456789ABCDEF";
   size_t i;
   int rc = tarn_buf_reserve(out, n, err); /* at least; grows for escapes */
@@ -134,26 +133,17 @@ int tarn__s3_status_code(long status, const char *c, int if_none_match) {
       return TARN_EBADKEY;
     return TARN_EINVAL;
   case 401:
-  case 403:
-    return TARN_EPERM;
-  case 404:
-    return TARN_ENOTFOUND;
+  case 403: return TARN_EPERM;
+  case 404: return TARN_ENOTFOUND;
   case 405:
-  case 501:
-    return TARN_EUNSUPPORTED;
+  case 501: return TARN_EUNSUPPORTED;
   case 408:
-  case 504:
-    return TARN_ETIMEDOUT;
-  case 409:
-    return TARN_ECONFLICT;
-  case 412:
-    return if_none_match ? TARN_EEXIST : TARN_ECONFLICT;
-  case 413:
-    return TARN_ETOOBIG;
-  case 416:
-    return TARN_ERANGE;
-  default:
-    break;
+  case 504: return TARN_ETIMEDOUT;
+  case 409: return TARN_ECONFLICT;
+  case 412: return if_none_match ? TARN_EEXIST : TARN_ECONFLICT;
+  case 413: return TARN_ETOOBIG;
+  case 416: return TARN_ERANGE;
+  default: break;
   }
   if (status == 429 || status >= 500)
     return TARN_EIO;
@@ -207,8 +197,8 @@ static void handle_put(tarn__s3_store *s3, CURL *h) {
 
 typedef struct attempt {
   tarn__s3_req *rq;
-  long status;      /* from the last status line */
-  int too_big;      /* the 2xx body does not fit rq->out */
+  long status; /* from the last status line */
+  int too_big; /* the 2xx body does not fit rq->out */
   int oom;
   uint64_t skipped; /* of rq->out_skip */
   uint64_t kept;    /* bytes given to rq->out this attempt */
@@ -421,15 +411,9 @@ static int curl_code(CURLcode res, int *retriable, const char **what) {
     *what = "TLS verification failed (set ca_file, or insecure_skip_tls_verify for tests)";
     return TARN_ECONFIG;
   case CURLE_UNSUPPORTED_PROTOCOL:
-  case CURLE_URL_MALFORMAT:
-    *what = "bad endpoint";
-    return TARN_ECONFIG;
-  case CURLE_OUT_OF_MEMORY:
-    *what = "out of memory";
-    return TARN_ENOMEM;
-  default:
-    *what = "transfer failed";
-    return TARN_EIO;
+  case CURLE_URL_MALFORMAT: *what = "bad endpoint"; return TARN_ECONFIG;
+  case CURLE_OUT_OF_MEMORY: *what = "out of memory"; return TARN_ENOMEM;
+  default: *what = "transfer failed"; return TARN_EIO;
   }
 }
 
@@ -465,9 +449,9 @@ typedef struct s3_call {
 /* What one attempt came to. */
 typedef struct outcome {
   CURLcode res;
-  int done;      /* no further attempt: rc is the answer */
+  int done; /* no further attempt: rc is the answer */
   int rc;
-  int code;      /* when !done: the failure's tarn_code */
+  int code; /* when !done: the failure's tarn_code */
   int retriable;
   const char *what; /* a curl failure in words */
   tarn__s3_errinfo ei;
@@ -533,30 +517,31 @@ static int set_options(s3_call *c, const char *url, tarn_error *err) {
   tarn__s3_req *rq = c->rq;
   CURL *h = c->h;
   /* The access key and secret go to curl's signer only; curl never prints them. */
-  int ok = curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s3->sigv4) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_USERNAME, s3->access_key) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_PASSWORD, s3->secret) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->hdrs) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
-       /* curl 7.88 sends "Expect: 100-continue" with every PUT (unsigned: it is added
+  int ok =
+      curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s3->sigv4) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_USERNAME, s3->access_key) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_PASSWORD, s3->secret) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->hdrs) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
+      /* curl 7.88 sends "Expect: 100-continue" with every PUT (unsigned: it is added
         * after signing). For a part that is worth it, so a server can refuse before the
         * body is sent; a server that never answers 100 then costs 300 ms. A small body
         * goes at once. (Suppressing the header with an empty "Expect:" would make curl
         * sign a header it does not send.) */
-       curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS,
-                        rq->body_len >= ((size_t)1 << 20) ? 300L : 0L) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)s3->connect_timeout_ms) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)s3->request_timeout_ms) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, s3->insecure ? 0L : 1L) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, s3->insecure ? 0L : 2L) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_HEADERDATA, &c->at) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
-       curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->at) == CURLE_OK;
+      curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS,
+                       rq->body_len >= ((size_t)1 << 20) ? 300L : 0L) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)s3->connect_timeout_ms) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)s3->request_timeout_ms) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, s3->insecure ? 0L : 1L) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, s3->insecure ? 0L : 2L) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_HEADERDATA, &c->at) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
+      curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->at) == CURLE_OK;
   if (ok && s3->ca_file != NULL)
     ok = curl_easy_setopt(h, CURLOPT_CAINFO, s3->ca_file) == CURLE_OK;
   if (ok && s3->connect_to != NULL) { /* test hook */
@@ -741,9 +726,11 @@ static int give_up(s3_call *c, outcome *o, unsigned attempt_no, tarn_error *err)
   if (o->ei.message[0] != '\0') {
     tarn_error_set(&lm, o->code, "%s", o->ei.message);
     tarn__s3_scrub(c->s3, &lm);
-    tarn_log_warn("s3 request failed", "op=%s bucket=%s key=%s status=%ld code=%s "
-                  "request_id=%s message=%s", rq->op, c->s3->bucket, rq->key ? rq->key : "",
-                  c->at.status, o->ei.code, rq->request_id, lm.detail);
+    tarn_log_warn("s3 request failed",
+                  "op=%s bucket=%s key=%s status=%ld code=%s "
+                  "request_id=%s message=%s",
+                  rq->op, c->s3->bucket, rq->key ? rq->key : "", c->at.status, o->ei.code,
+                  rq->request_id, lm.detail);
   }
   return tarn_error_set(err, o->code, "%s: %ld %s%s%s", c->t, c->at.status,
                         o->ei.code[0] ? o->ei.code : reason(c->at.status), rid,

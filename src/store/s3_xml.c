@@ -24,8 +24,8 @@ static int opens_tag(const char *s, size_t n, size_t i, const char *name, size_t
   return c == '>' || c == '/' || is_space(c);
 }
 
-int tarn__s3_xml_next(const char *s, size_t n, size_t *pos, const char *name,
-                      const char **inner, size_t *inner_len) {
+int tarn__s3_xml_next(const char *s, size_t n, size_t *pos, const char *name, const char **inner,
+                      size_t *inner_len) {
   size_t nl = strlen(name), i, start, j;
   for (i = *pos; i < n; i++) {
     const char *lt = memchr(s + i, '<', n - i);
@@ -320,13 +320,13 @@ int tarn__s3_parse_iso8601(const char *s, size_t n, int64_t *us) {
     n--;
   while (i < n && is_space(s[i]))
     i++;
-  if (digits(s, n, &i, 4, &y) || i >= n || s[i++] != '-' || digits(s, n, &i, 2, &mo) ||
-      i >= n || s[i++] != '-' || digits(s, n, &i, 2, &d) || i >= n ||
+  if (digits(s, n, &i, 4, &y) || i >= n || s[i++] != '-' || digits(s, n, &i, 2, &mo) || i >= n ||
+      s[i++] != '-' || digits(s, n, &i, 2, &d) || i >= n ||
       (s[i] != 'T' && s[i] != 't' && s[i] != ' '))
     return -1;
   i++;
-  if (digits(s, n, &i, 2, &h) || i >= n || s[i++] != ':' || digits(s, n, &i, 2, &mi) ||
-      i >= n || s[i++] != ':' || digits(s, n, &i, 2, &sec))
+  if (digits(s, n, &i, 2, &h) || i >= n || s[i++] != ':' || digits(s, n, &i, 2, &mi) || i >= n ||
+      s[i++] != ':' || digits(s, n, &i, 2, &sec))
     return -1;
   if (i < n && s[i] == '.') {
     i++;
@@ -352,9 +352,9 @@ int tarn__s3_parse_iso8601(const char *s, size_t n, int64_t *us) {
     return -1;
   if (i != n || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
     return -1;
-  *us = ((days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec) *
-         1000000) +
-        frac;
+  *us =
+      ((days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec) * 1000000) +
+      frac;
   return 0;
 }
 

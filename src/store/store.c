@@ -79,8 +79,7 @@ static int segment_check(const char *key, size_t start, size_t end, int is_prefi
   if (n == 0)
     return tarn_error_set(err, TARN_EBADKEY,
                           "invalid %s: empty path segment at byte offset %zu (\"//\"%s)",
-                          is_prefix ? "prefix" : "key", start,
-                          is_prefix ? "" : " or trailing '/'");
+                          is_prefix ? "prefix" : "key", start, is_prefix ? "" : " or trailing '/'");
   if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
     return tarn_error_set(err, TARN_EBADKEY,
                           "invalid %s: segment \"%.*s\" at byte offset %zu is not allowed",
@@ -120,8 +119,8 @@ int tarn_store_key_check(const char *key, size_t len, tarn_error *err) {
     }
     n = utf8_seq_len(s + i, len - i, &why);
     if (n == 0)
-      return tarn_error_set(err, TARN_EBADKEY, "invalid key: %s at byte offset %zu (0x%02x)",
-                            why, i, s[i]);
+      return tarn_error_set(err, TARN_EBADKEY, "invalid key: %s at byte offset %zu (0x%02x)", why,
+                            i, s[i]);
     i += n;
   }
   return segment_check(key, seg_start, len, 0, err);
@@ -145,8 +144,7 @@ static int prefix_check(const char *prefix, tarn_error *err) {
     unsigned char c = (unsigned char)prefix[i];
     if (c < 0x20 || c == 0x7f)
       return tarn_error_set(err, TARN_EBADKEY,
-                            "invalid prefix: control character 0x%02x at byte offset %zu", c,
-                            i);
+                            "invalid prefix: control character 0x%02x at byte offset %zu", c, i);
     if (c == '/') {
       rc = segment_check(prefix, seg_start, i, 1, err);
       if (rc != 0)
@@ -164,8 +162,8 @@ static int key_check_str(const char *key, tarn_error *err) {
   return tarn_store_key_check(key, strlen(key), err);
 }
 
-int tarn_store_writer_open(tarn_store *st, const char *key, unsigned flags,
-                           tarn_store_writer **out, tarn_error *err) {
+int tarn_store_writer_open(tarn_store *st, const char *key, unsigned flags, tarn_store_writer **out,
+                           tarn_error *err) {
   int rc;
   *out = NULL;
   if (flags & ~TARN_STORE_IF_ABSENT)
@@ -222,8 +220,8 @@ int tarn_store_get(tarn_store *st, const char *key, tarn_buf *out, tarn_error *e
   return st->ops->get(st, key, out, err);
 }
 
-int tarn_store_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t len,
-                         tarn_buf *out, tarn_error *err) {
+int tarn_store_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t len, tarn_buf *out,
+                         tarn_error *err) {
   int rc = key_check_str(key, err);
   if (rc != 0)
     return rc;

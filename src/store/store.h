@@ -53,7 +53,7 @@ typedef struct tarn_store_entry {
 typedef struct tarn_store_list {
   tarn_store_entry *entries;
   size_t count, cap;
-  int truncated;  /* more keys follow; pass `next_after` as start_after for the next page */
+  int truncated;    /* more keys follow; pass `next_after` as start_after for the next page */
   char *next_after; /* last key of this page when truncated, else NULL */
 } tarn_store_listing;
 
@@ -88,8 +88,7 @@ typedef struct tarn_store_ops {
   void (*destroy)(tarn_store *st);
   /* Opens a read of the object's current version: every read_at of the reader returns
    * bytes of that one version, even if the key is overwritten or deleted meanwhile. */
-  int (*reader_open)(tarn_store *st, const char *key, tarn_store_reader **out,
-                     tarn_error *err);
+  int (*reader_open)(tarn_store *st, const char *key, tarn_store_reader **out, tarn_error *err);
   /* Temp files of puts in flight or dead (see tarn_store_sweep). NULL: the backend leaves
    * none (S3: nothing is visible before a put completes). */
   int (*sweep)(tarn_store *st, const char *prefix, int64_t before_ms, int dry_run,
@@ -101,8 +100,7 @@ typedef struct tarn_store_reader_ops {
   /* Appends min(len, size - off) bytes at off of the version opened; off past the end is
    * TARN_ERANGE. TARN_ECONFLICT when that version is gone from a store that cannot pin
    * it (S3: the key was overwritten), so a caller never mixes bytes of two versions. */
-  int (*read_at)(tarn_store_reader *r, uint64_t off, uint64_t len, tarn_buf *out,
-                 tarn_error *err);
+  int (*read_at)(tarn_store_reader *r, uint64_t off, uint64_t len, tarn_buf *out, tarn_error *err);
   void (*close)(tarn_store_reader *r);
 } tarn_store_reader_ops;
 
@@ -134,8 +132,8 @@ struct tarn_store_reader {
 int tarn_store_key_check(const char *key, size_t len, tarn_error *err);
 
 /* The operations callers use: validate the key, then call the backend. */
-int tarn_store_writer_open(tarn_store *st, const char *key, unsigned flags,
-                           tarn_store_writer **out, tarn_error *err);
+int tarn_store_writer_open(tarn_store *st, const char *key, unsigned flags, tarn_store_writer **out,
+                           tarn_error *err);
 int tarn_store_writer_write(tarn_store_writer *w, const void *p, size_t n, tarn_error *err);
 int tarn_store_writer_commit(tarn_store_writer *w, tarn_error *err);
 void tarn_store_writer_abort(tarn_store_writer *w); /* accepts NULL */
@@ -145,8 +143,8 @@ int tarn_store_put(tarn_store *st, const char *key, const void *p, size_t n, uns
                    tarn_error *err);
 /* Reads the whole object into out (appending); out's cap bounds the size (TARN_ETOOBIG). */
 int tarn_store_get(tarn_store *st, const char *key, tarn_buf *out, tarn_error *err);
-int tarn_store_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t len,
-                         tarn_buf *out, tarn_error *err);
+int tarn_store_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t len, tarn_buf *out,
+                         tarn_error *err);
 int tarn_store_head(tarn_store *st, const char *key, tarn_store_stat *out, tarn_error *err);
 /*
  * Pins the object's current version for a streamed read (TARN_ENOTFOUND when absent).
@@ -201,8 +199,7 @@ int tarn_store_local_root(tarn_store *st, char *buf, size_t n);
 /* Removes temp files left by writers that died anywhere in the store, if older than
  * `older_than_ms` (0: all, for start-up when no writer runs). Returns the number removed
  * in *removed. Same as tarn_store_sweep with prefix "" and before_ms = now - older. */
-int tarn_store_local_sweep(tarn_store *st, int64_t older_than_ms, size_t *removed,
-                           tarn_error *err);
+int tarn_store_local_sweep(tarn_store *st, int64_t older_than_ms, size_t *removed, tarn_error *err);
 
 /*
  * Test hook: called at each step of a local put ("open", "write", "fsync", "rename",
@@ -215,8 +212,8 @@ void tarn_store_local_set_step_hook(tarn_store_local_step_fn fn, void *arg);
 /* ---- S3 and S3-compatible servers ---- */
 
 typedef struct tarn_store_s3_options {
-  const char *endpoint;          /* "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:9000" */
-  const char *region;            /* signing region, e.g. "us-east-1" */
+  const char *endpoint; /* "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:9000" */
+  const char *region;   /* signing region, e.g. "us-east-1" */
   const char *bucket;
   const char *prefix;            /* prepended to every key ("" or e.g. "lake/"); NULL = "" */
   int virtual_hosted;            /* 1: https://BUCKET.host/KEY; 0: path-style host/BUCKET/KEY */
@@ -244,10 +241,10 @@ int tarn_store_s3_open(const tarn_store_s3_options *o, tarn_store **out, tarn_er
 /* ---- fault injection (tests) ---- */
 
 typedef enum tarn_store_fault_op {
-  TARN_FAULT_OPEN = 1,   /* writer_open */
-  TARN_FAULT_WRITE,      /* writer write */
-  TARN_FAULT_COMMIT,     /* writer commit */
-  TARN_FAULT_GET,        /* get and get_range */
+  TARN_FAULT_OPEN = 1, /* writer_open */
+  TARN_FAULT_WRITE,    /* writer write */
+  TARN_FAULT_COMMIT,   /* writer commit */
+  TARN_FAULT_GET,      /* get and get_range */
   TARN_FAULT_HEAD,
   TARN_FAULT_LIST,
   TARN_FAULT_DELETE,

@@ -24,7 +24,7 @@ typedef struct fault_rule {
 
 typedef struct faulty_store {
   tarn_store base;
-  tarn_store *inner; /* owned */
+  tarn_store *inner;  /* owned */
   pthread_mutex_t mu; /* guards rules and fired */
   fault_rule *rules;
   size_t count, cap;
@@ -44,8 +44,7 @@ static const tarn_store_writer_ops faulty_writer_ops;
 
 /* Finds the rule that fires for this call, counting the call against every matching rule.
  * Returns a copy of it in *hit (prefix not copied) and 1, or 0 when none fires. */
-static int fault_check(faulty_store *fs, tarn_store_fault_op op, const char *key,
-                       fault_rule *hit) {
+static int fault_check(faulty_store *fs, tarn_store_fault_op op, const char *key, fault_rule *hit) {
   size_t i;
   int found = 0;
   pthread_mutex_lock(&fs->mu);
@@ -153,8 +152,7 @@ static int faulty_writer_commit(tarn_store_writer *w, tarn_error *err) {
   if (fw->failed) {
     /* Never publish what a failed write left half done. */
     tarn_store_writer_abort(fw->inner);
-    rc = tarn_error_set(err, fw->failed, "put '%s': commit after a failed write; aborted",
-                        fw->key);
+    rc = tarn_error_set(err, fw->failed, "put '%s': commit after a failed write; aborted", fw->key);
   } else if (fault_check(fw->fs, TARN_FAULT_COMMIT, fw->key, &hit)) {
     tarn_store_writer_abort(fw->inner);
     if (hit.kind == TARN_FAULT_FSYNC)
@@ -255,8 +253,8 @@ static int faulty_head(tarn_store *st, const char *key, tarn_store_stat *out, ta
   return fs->inner->ops->head(fs->inner, key, out, err);
 }
 
-static int faulty_list(tarn_store *st, const char *prefix, const char *start_after,
-                       size_t max_keys, tarn_store_listing *out, tarn_error *err) {
+static int faulty_list(tarn_store *st, const char *prefix, const char *start_after, size_t max_keys,
+                       tarn_store_listing *out, tarn_error *err) {
   faulty_store *fs = (faulty_store *)st;
   fault_rule hit;
   if (fault_check(fs, TARN_FAULT_LIST, prefix, &hit))
@@ -322,7 +320,7 @@ int tarn_store_faulty_add(tarn_store *st, tarn_store_fault_op op, tarn_store_fau
     return tarn_error_set(err, TARN_EINVAL, "faulty_add: not a faulty store");
   if ((int)op < (int)TARN_FAULT_OPEN || (int)op > (int)TARN_FAULT_DELETE)
     return tarn_error_set(err, TARN_EINVAL, "faulty_add: unknown operation %d", (int)op);
-  if (kind == TARN_FAULT_SHORT ? op != TARN_FAULT_WRITE
+  if (kind == TARN_FAULT_SHORT   ? op != TARN_FAULT_WRITE
       : kind == TARN_FAULT_FSYNC ? op != TARN_FAULT_COMMIT
                                  : kind != TARN_FAULT_ERROR)
     return tarn_error_set(err, TARN_EINVAL,

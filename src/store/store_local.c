@@ -39,12 +39,12 @@ typedef struct local_writer {
   tarn_store_writer base;
   local_store *ls;
   char *key;
-  char *tmp;   /* temp file's name inside dir_fd */
+  char *tmp;        /* temp file's name inside dir_fd */
   const char *name; /* final name inside dir_fd; points into key */
-  int dir_fd;  /* directory that holds the object */
-  int fd;      /* the temp file, -1 once closed */
+  int dir_fd;       /* directory that holds the object */
+  int fd;           /* the temp file, -1 once closed */
   unsigned flags;
-  int failed;  /* sticky tarn_code of a failed write; commit then refuses */
+  int failed; /* sticky tarn_code of a failed write; commit then refuses */
 } local_writer;
 
 static const tarn_store_ops local_ops;
@@ -105,9 +105,7 @@ static int fsync_dir(local_store *ls, const char *path) {
 }
 
 /* Names reserved for in-flight writes; keys can never have such a segment. */
-static int is_tmp_name(const char *name) {
-  return strncmp(name, TMP_MARK, TMP_MARK_LEN) == 0;
-}
+static int is_tmp_name(const char *name) { return strncmp(name, TMP_MARK, TMP_MARK_LEN) == 0; }
 
 /* Offset of the first segment longer than NAME_MAX (which no directory entry can hold),
  * or -1 when every segment fits. */
@@ -181,8 +179,8 @@ static int open_key_dir(local_store *ls, const char *key, size_t dir_len, int *d
   if (dir_len == 0) {
     *dir_fd = openat(ls->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (*dir_fd < 0)
-      return tarn_error_sys(err, tarn_code_from_errno(errno), errno,
-                            "put '%s': opening root '%s'", key, ls->root);
+      return tarn_error_sys(err, tarn_code_from_errno(errno), errno, "put '%s': opening root '%s'",
+                            key, ls->root);
     return 0;
   }
   memcpy(path, key, dir_len);
@@ -248,8 +246,7 @@ static int local_writer_open(tarn_store *st, const char *key, unsigned flags,
                           "put '%s': segment at byte offset %ld is longer than the local "
                           "store's %d-byte name limit",
                           key, bad, NAME_MAX);
-  if ((flags & TARN_STORE_IF_ABSENT) &&
-      fstatat(ls->root_fd, key, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+  if ((flags & TARN_STORE_IF_ABSENT) && fstatat(ls->root_fd, key, &sb, AT_SYMLINK_NOFOLLOW) == 0)
     return tarn_error_set(err, TARN_EEXIST, "put-if-absent '%s': key already exists", key);
 
   lw = tarn_calloc(1, sizeof(*lw));
@@ -323,8 +320,7 @@ static int local_writer_write(tarn_store_writer *w, const void *p, size_t n, tar
   ssize_t r;
   int e;
   if (lw->failed)
-    return tarn_error_set(err, lw->failed, "put '%s': writer failed earlier; abort it",
-                          lw->key);
+    return tarn_error_set(err, lw->failed, "put '%s': writer failed earlier; abort it", lw->key);
   step("write");
   while (n > 0) {
     r = write(lw->fd, c, n);
@@ -355,15 +351,13 @@ static int local_writer_commit(tarn_store_writer *w, tarn_error *err) {
   int rc = 0, e, r;
 
   if (lw->failed) {
-    rc = tarn_error_set(err, lw->failed, "put '%s': commit after a failed write; aborted",
-                        lw->key);
+    rc = tarn_error_set(err, lw->failed, "put '%s': commit after a failed write; aborted", lw->key);
     goto out;
   }
   step("fsync");
   e = fsync_retry(lw->fd);
   if (e != 0) {
-    rc = tarn_error_sys(err, TARN_EFSYNC, e, "put '%s': fsync of temp file '%s'", lw->key,
-                        lw->tmp);
+    rc = tarn_error_sys(err, TARN_EFSYNC, e, "put '%s': fsync of temp file '%s'", lw->key, lw->tmp);
     goto out;
   }
   r = close(lw->fd);
@@ -474,11 +468,10 @@ static int read_into(int fd, const char *key, uint64_t off, uint64_t n, tarn_buf
       e = r < 0 ? errno : EIO;
       out->data[out->len] = '\0';
       if (r == 0)
-        return tarn_error_set(err, TARN_EIO,
-                              "key '%s': object shrank while reading at offset %llu", key,
-                              (unsigned long long)(off + got));
-      return tarn_error_sys(err, tarn_code_from_errno(e), e, "reading key '%s' at offset %llu",
-                            key, (unsigned long long)(off + got));
+        return tarn_error_set(err, TARN_EIO, "key '%s': object shrank while reading at offset %llu",
+                              key, (unsigned long long)(off + got));
+      return tarn_error_sys(err, tarn_code_from_errno(e), e, "reading key '%s' at offset %llu", key,
+                            (unsigned long long)(off + got));
     }
     got += (size_t)r;
   }
@@ -513,8 +506,8 @@ static int local_get_range(tarn_store *st, const char *key, uint64_t off, uint64
     return rc;
   size = (uint64_t)sb.st_size;
   if (off > size) {
-    rc = tarn_error_set(err, TARN_ERANGE, "key '%s': offset %llu is past the end (size %llu)",
-                        key, (unsigned long long)off, (unsigned long long)size);
+    rc = tarn_error_set(err, TARN_ERANGE, "key '%s': offset %llu is past the end (size %llu)", key,
+                        (unsigned long long)off, (unsigned long long)size);
     goto out;
   }
   n = size - off < len ? size - off : len;
@@ -784,8 +777,7 @@ static int walk_dir(walker *w) {
     }
     if (fstatat(w->ls->root_fd, w->path, &sb, 0) != 0 || !S_ISREG(sb.st_mode))
       continue; /* deleted or replaced while we walked */
-    rc = tarn_store_list_push(w->out, w->path, (uint64_t)sb.st_size, stat_mtime_us(&sb),
-                              w->err);
+    rc = tarn_store_list_push(w->out, w->path, (uint64_t)sb.st_size, stat_mtime_us(&sb), w->err);
     if (rc != 0)
       goto out;
   }
@@ -798,8 +790,8 @@ out:
 
 /* Fills out (fresh, from the front function) with up to max_keys keys in strcmp order;
  * on failure the caller frees whatever out holds. */
-static int local_list(tarn_store *st, const char *prefix, const char *start_after,
-                      size_t max_keys, tarn_store_listing *out, tarn_error *err) {
+static int local_list(tarn_store *st, const char *prefix, const char *start_after, size_t max_keys,
+                      tarn_store_listing *out, tarn_error *err) {
   local_store *ls = (local_store *)st;
   walker *w = NULL;
   const char *slash = strrchr(prefix, '/');
@@ -855,8 +847,7 @@ static int local_del(tarn_store *st, const char *key, tarn_error *err) {
     e = errno;
     if (errno_is_missing(e))
       return tarn_error_set(err, TARN_ENOTFOUND, "delete '%s': key not found", key);
-    return tarn_error_sys(err, tarn_code_from_errno(e), e, "delete '%s' in '%s'", key,
-                          ls->root);
+    return tarn_error_sys(err, tarn_code_from_errno(e), e, "delete '%s' in '%s'", key, ls->root);
   }
   memcpy(dir, key, strlen(key) + 1); /* validated: at most TARN_STORE_KEY_MAX bytes */
   slash = strrchr(dir, '/');
@@ -911,14 +902,14 @@ static int mkdir_p(const char *root, tarn_error *err) {
         if (ps != NULL && ps != path)
           *ps = '/';
         if (e != 0) {
-          rc = tarn_error_sys(err, TARN_EFSYNC, e,
-                              "store root '%s': fsync of the parent of '%s'", root, path);
+          rc = tarn_error_sys(err, TARN_EFSYNC, e, "store root '%s': fsync of the parent of '%s'",
+                              root, path);
           goto out;
         }
       } else if (errno != EEXIST) {
         e = errno;
-        rc = tarn_error_sys(err, tarn_code_from_errno(e), e, "store root '%s': creating '%s'",
-                            root, path);
+        rc = tarn_error_sys(err, tarn_code_from_errno(e), e, "store root '%s': creating '%s'", root,
+                            path);
         goto out;
       }
       *p = c;
@@ -1108,8 +1099,8 @@ int tarn_store_local_sweep(tarn_store *st, int64_t older_than_ms, size_t *remove
     *removed = 0;
   if (st == NULL || st->ops != &local_ops)
     return tarn_error_set(err, TARN_EINVAL, "sweep: not a local store");
-  return local_sweep(st, "", older_than_ms > 0 ? now_ms - older_than_ms : INT64_MAX, 0, NULL,
-                     NULL, removed, err);
+  return local_sweep(st, "", older_than_ms > 0 ? now_ms - older_than_ms : INT64_MAX, 0, NULL, NULL,
+                     removed, err);
 }
 
 static const tarn_store_ops local_ops = {

@@ -60,8 +60,8 @@ static int head_full(tarn__s3_store *s3, const char *fk, const char *op, tarn_st
   if (rc != 0)
     return rc;
   if (rq.content_length < 0)
-    return tarn_error_set(err, TARN_ECORRUPT, "%s s3://%s/%s: response has no Content-Length",
-                          op, s3->bucket, fk);
+    return tarn_error_set(err, TARN_ECORRUPT, "%s s3://%s/%s: response has no Content-Length", op,
+                          s3->bucket, fk);
   st->size = (uint64_t)rq.content_length;
   st->mtime_us = rq.mtime_us;
   return 0;
@@ -74,11 +74,11 @@ typedef struct s3_writer {
   tarn__s3_store *s3;
   char key[TARN__S3_KEY_MAX + 1]; /* full key */
   unsigned flags;
-  tarn_buf buf;      /* the whole object below the threshold, then the part being filled */
-  char *upload_id;   /* NULL until a multipart upload starts */
-  char **etags;      /* ETag of part i + 1 */
+  tarn_buf buf;    /* the whole object below the threshold, then the part being filled */
+  char *upload_id; /* NULL until a multipart upload starts */
+  char **etags;    /* ETag of part i + 1 */
   unsigned nparts, cap;
-  int failed;        /* sticky tarn_code of a failed write */
+  int failed; /* sticky tarn_code of a failed write */
 } s3_writer;
 
 static void writer_free(s3_writer *sw) {
@@ -126,8 +126,8 @@ static void abort_upload(s3_writer *sw) {
   }
   if (rc != 0)
     tarn_log_warn("s3 multipart upload not aborted; its parts stay until removed",
-                  "bucket=%s key=%s upload_id=%s error=%s", sw->s3->bucket, sw->key,
-                  sw->upload_id, tarn_error_message(&e));
+                  "bucket=%s key=%s upload_id=%s error=%s", sw->s3->bucket, sw->key, sw->upload_id,
+                  tarn_error_message(&e));
   tarn_buf_free(&q);
   tarn_free(sw->upload_id);
   sw->upload_id = NULL;
@@ -187,8 +187,8 @@ static int upload_part(s3_writer *sw, const char *p, size_t n, tarn_error *err) 
   }
   if (rc == 0 && rq.etag[0] == '\0')
     rc = tarn_error_set(err, TARN_ECORRUPT,
-                        "UploadPart s3://%s/%s: part %u came back without an ETag",
-                        sw->s3->bucket, sw->key, part);
+                        "UploadPart s3://%s/%s: part %u came back without an ETag", sw->s3->bucket,
+                        sw->key, part);
   if (rc == 0) {
     sw->etags[sw->nparts] = tarn_strdup(rq.etag);
     if (sw->etags[sw->nparts] == NULL)
@@ -227,8 +227,8 @@ static int flush_parts(s3_writer *sw, tarn_error *err) {
   return 0;
 }
 
-static int s3_writer_open(tarn_store *st, const char *key, unsigned flags,
-                          tarn_store_writer **out, tarn_error *err) {
+static int s3_writer_open(tarn_store *st, const char *key, unsigned flags, tarn_store_writer **out,
+                          tarn_error *err) {
   tarn__s3_store *s3 = (tarn__s3_store *)st;
   s3_writer *sw = NULL;
   tarn_store_stat stat;
@@ -402,8 +402,8 @@ static int s3_get(tarn_store *st, const char *key, tarn_buf *out, tarn_error *er
 
 /* Appends min(len, size - off) bytes; off past the end is TARN_ERANGE and off == size an
  * empty read, as on local disk (S3 answers 416 to both; a HEAD tells them apart). */
-static int s3_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t len,
-                        tarn_buf *out, tarn_error *err) {
+static int s3_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t len, tarn_buf *out,
+                        tarn_error *err) {
   tarn__s3_store *s3 = (tarn__s3_store *)st;
   char fk[TARN__S3_KEY_MAX + 1];
   char range[64];
@@ -433,8 +433,8 @@ static int s3_get_range(tarn_store *st, const char *key, uint64_t off, uint64_t 
     return rc;
   if (off > stat.size)
     return tarn_error_set(err, TARN_ERANGE,
-                          "GET s3://%s/%s: offset %llu is past the end (size %llu)", s3->bucket,
-                          fk, (unsigned long long)off, (unsigned long long)stat.size);
+                          "GET s3://%s/%s: offset %llu is past the end (size %llu)", s3->bucket, fk,
+                          (unsigned long long)off, (unsigned long long)stat.size);
   return tarn_buf_reserve(out, 0, err); /* empty read at the end */
 }
 
@@ -501,9 +501,8 @@ static int s3_reader_read(tarn_store_reader *r, uint64_t off, uint64_t len, tarn
   int rc;
   if (off > size)
     return tarn_error_set(err, TARN_ERANGE,
-                          "GET s3://%s/%s: offset %llu is past the end (size %llu)",
-                          sr->s3->bucket, sr->key, (unsigned long long)off,
-                          (unsigned long long)size);
+                          "GET s3://%s/%s: offset %llu is past the end (size %llu)", sr->s3->bucket,
+                          sr->key, (unsigned long long)off, (unsigned long long)size);
   if (len > size - off)
     len = size - off;
   if (len == 0)
@@ -550,8 +549,8 @@ static const tarn_store_reader_ops s3_reader_ops = {
  * the listing ends. Keys come back relative to the store prefix; keys that are not valid
  * tarn keys (written by other tools) are skipped, as the local store skips such names.
  */
-static int s3_list(tarn_store *st, const char *prefix, const char *start_after,
-                   size_t max_keys, tarn_store_listing *out, tarn_error *err) {
+static int s3_list(tarn_store *st, const char *prefix, const char *start_after, size_t max_keys,
+                   tarn_store_listing *out, tarn_error *err) {
   tarn__s3_store *s3 = (tarn__s3_store *)st;
   size_t pl = strlen(s3->prefix);
   char fprefix[TARN__S3_KEY_MAX + 1];
@@ -826,8 +825,8 @@ static int check_bucket(const char *b, int virtual_hosted, tarn_error *err) {
              (!virtual_hosted && ((c >= 'A' && c <= 'Z') || c == '_'));
     if (!ok)
       return tarn_error_set(err, TARN_ECONFIG,
-                            "s3 bucket '%s': character '%c' at offset %zu is not allowed%s", b,
-                            c, i, virtual_hosted ? " in a virtual-hosted bucket" : "");
+                            "s3 bucket '%s': character '%c' at offset %zu is not allowed%s", b, c,
+                            i, virtual_hosted ? " in a virtual-hosted bucket" : "");
   }
   return 0;
 }
@@ -871,10 +870,11 @@ int tarn_store_s3_open(const tarn_store_s3_options *o, tarn_store **out, tarn_er
     size_t check = prefix[pl - 1] == '/' ? pl - 1 : pl;
     tarn_error ke;
     if (pl > TARN__S3_KEY_MAX / 2 || check == 0 || tarn_store_key_check(prefix, check, &ke) != 0)
-      return tarn_error_set(err, TARN_ECONFIG, "s3 prefix '%s': must be a valid key%s (%s)",
-                            prefix, " optionally ending in '/'",
-                            pl > TARN__S3_KEY_MAX / 2 ? "too long" : check == 0 ? "just '/'"
-                                                                              : ke.detail);
+      return tarn_error_set(err, TARN_ECONFIG, "s3 prefix '%s': must be a valid key%s (%s)", prefix,
+                            " optionally ending in '/'",
+                            pl > TARN__S3_KEY_MAX / 2 ? "too long"
+                            : check == 0              ? "just '/'"
+                                                      : ke.detail);
   }
   rc = check_bucket(o->bucket, o->virtual_hosted, err);
   if (rc != 0)

@@ -64,8 +64,8 @@ typedef struct tarn_avro_node tarn_avro_node;
 typedef struct tarn_avro_field {
   const char *name;
   const tarn_avro_node *type;
-  size_t index;                /* position in the record */
-  int has_field_id;            /* the field carries an integer "field-id" (Iceberg) */
+  size_t index;     /* position in the record */
+  int has_field_id; /* the field carries an integer "field-id" (Iceberg) */
   int32_t field_id;
   const json_t *default_value; /* the "default" attribute, NULL when absent */
   const json_t *json;          /* the field's JSON object: doc, aliases, any attribute */

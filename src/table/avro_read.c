@@ -54,10 +54,10 @@ struct tarn_avro_reader {
 typedef struct dec {
   const uint8_t *p;
   size_t len, pos;
-  uint64_t base;       /* file offset of p[0] when p is file bytes */
-  int decompressed;    /* p is a decompressed block: report block and position in it */
-  uint64_t block;      /* index of that block */
-  uint64_t block_off;  /* its file offset */
+  uint64_t base;      /* file offset of p[0] when p is file bytes */
+  int decompressed;   /* p is a decompressed block: report block and position in it */
+  uint64_t block;     /* index of that block */
+  uint64_t block_off; /* its file offset */
   tarn_avro_arena *a;
   tarn__avro_path path;
   tarn_error *err;
@@ -102,8 +102,8 @@ static int get_len(dec *d, size_t *out, const char *what) {
   if (v < 0)
     return dfail(d, TARN_ECORRUPT, "negative %s %lld", what, (long long)v);
   if ((uint64_t)v > left(d))
-    return dfail(d, TARN_ECORRUPT, "%s %lld runs past the end (%zu bytes left)", what,
-                 (long long)v, left(d));
+    return dfail(d, TARN_ECORRUPT, "%s %lld runs past the end (%zu bytes left)", what, (long long)v,
+                 left(d));
   *out = (size_t)v;
   return 0;
 }
@@ -224,8 +224,7 @@ static int decode(dec *d, const tarn_avro_node *n, tarn_avro_value *out, int dep
   out->type = (uint8_t)n->type;
   out->node = n;
   switch (n->type) {
-  case TARN_AVRO_NULL:
-    return 0;
+  case TARN_AVRO_NULL: return 0;
   case TARN_AVRO_BOOLEAN:
     if (left(d) < 1)
       return dfail(d, TARN_ECORRUPT, "truncated boolean");
@@ -244,8 +243,7 @@ static int decode(dec *d, const tarn_avro_node *n, tarn_avro_value *out, int dep
                    n->nsymbols);
     out->u.i = (int32_t)v;
     return 0;
-  case TARN_AVRO_LONG:
-    return get_long(d, &out->u.l, "long");
+  case TARN_AVRO_LONG: return get_long(d, &out->u.l, "long");
   case TARN_AVRO_FLOAT: {
     uint32_t u = 0;
     if (left(d) < 4)
@@ -268,16 +266,14 @@ static int decode(dec *d, const tarn_avro_node *n, tarn_avro_value *out, int dep
   }
   case TARN_AVRO_BYTES:
   case TARN_AVRO_STRING:
-    if ((rc = get_len(d, &len, n->type == TARN_AVRO_STRING ? "string length" : "bytes length")) != 0)
+    if ((rc = get_len(d, &len, n->type == TARN_AVRO_STRING ? "string length" : "bytes length")) !=
+        0)
       return rc;
     out->u.str.len = len;
     return get_copy(d, len, n->type == TARN_AVRO_STRING, &out->u.str.p);
-  case TARN_AVRO_FIXED:
-    out->u.str.len = n->size;
-    return get_copy(d, n->size, 0, &out->u.str.p);
+  case TARN_AVRO_FIXED: out->u.str.len = n->size; return get_copy(d, n->size, 0, &out->u.str.p);
   case TARN_AVRO_ARRAY:
-  case TARN_AVRO_MAP:
-    return decode_blocks(d, n, out, depth);
+  case TARN_AVRO_MAP: return decode_blocks(d, n, out, depth);
   case TARN_AVRO_RECORD:
     out->u.record.count = n->nfields;
     if (n->nfields == 0)
@@ -294,8 +290,7 @@ static int decode(dec *d, const tarn_avro_node *n, tarn_avro_value *out, int dep
       d->path.depth--;
     }
     return 0;
-  default:
-    return dfail(d, TARN_EINTERNAL, "cannot decode type %s", tarn_avro_type_name(n->type));
+  default: return dfail(d, TARN_EINTERNAL, "cannot decode type %s", tarn_avro_type_name(n->type));
   }
 }
 
@@ -677,15 +672,9 @@ static int load_block(tarn_avro_reader *r, tarn_error *err) {
     r->bdata = data;
     r->blen = size;
     break;
-  case TARN_AVRO_CODEC_DEFLATE:
-    rc = inflate_block(r, &d, data, size);
-    break;
-  case TARN_AVRO_CODEC_SNAPPY:
-    rc = unsnappy_block(r, &d, data, size);
-    break;
-  case TARN_AVRO_CODEC_ZSTD:
-    rc = unzstd_block(r, &d, data, size);
-    break;
+  case TARN_AVRO_CODEC_DEFLATE: rc = inflate_block(r, &d, data, size); break;
+  case TARN_AVRO_CODEC_SNAPPY: rc = unsnappy_block(r, &d, data, size); break;
+  case TARN_AVRO_CODEC_ZSTD: rc = unzstd_block(r, &d, data, size); break;
   }
   if (rc != 0)
     return rc;
@@ -758,9 +747,10 @@ int tarn_avro_reader_next(tarn_avro_reader *r, const tarn_avro_value **rec, tarn
   r->brem--;
   if (r->brem == 0 && r->bpos != r->blen) {
     d.path.depth = 0;
-    return reader_fail(r, dfail(&d, TARN_ECORRUPT, "%zu bytes left after the block's last record",
-                                r->blen - r->bpos),
-                       err);
+    return reader_fail(
+        r,
+        dfail(&d, TARN_ECORRUPT, "%zu bytes left after the block's last record", r->blen - r->bpos),
+        err);
   }
   r->count++;
   *rec = v;

@@ -31,7 +31,8 @@ const char *tarn_avro_type_name(tarn_avro_type t) {
 }
 
 /* Primitives written as plain strings share these nodes: nothing to allocate. */
-#define PRIM(t, mb) {.type = (t), .null_branch = -1, .min_bytes = (mb)}
+#define PRIM(t, mb)                                                                                \
+  { .type = (t), .null_branch = -1, .min_bytes = (mb) }
 static const tarn_avro_node prim_nodes[] = {
     PRIM(TARN_AVRO_NULL, 0),  PRIM(TARN_AVRO_BOOLEAN, 1), PRIM(TARN_AVRO_INT, 1),
     PRIM(TARN_AVRO_LONG, 1),  PRIM(TARN_AVRO_FLOAT, 4),   PRIM(TARN_AVRO_DOUBLE, 8),
@@ -78,7 +79,8 @@ static void *strset_get(const strset *t, const char *key) {
   size_t i;
   if (t->cap == 0)
     return NULL;
-  for (i = (size_t)str_hash(key) & (t->cap - 1); t->slots[i].key != NULL; i = (i + 1) & (t->cap - 1))
+  for (i = (size_t)str_hash(key) & (t->cap - 1); t->slots[i].key != NULL;
+       i = (i + 1) & (t->cap - 1))
     if (strcmp(t->slots[i].key, key) == 0)
       return t->slots[i].val;
   return NULL;
@@ -95,7 +97,8 @@ static int strset_put(strset *t, const char *key, void *val) {
     for (j = 0; j < t->cap; j++) {
       if (t->slots[j].key == NULL)
         continue;
-      for (i = (size_t)str_hash(t->slots[j].key) & (ncap - 1); ns[i].key != NULL; i = (i + 1) & (ncap - 1))
+      for (i = (size_t)str_hash(t->slots[j].key) & (ncap - 1); ns[i].key != NULL;
+           i = (i + 1) & (ncap - 1))
         ;
       ns[i] = t->slots[j];
     }
@@ -103,7 +106,8 @@ static int strset_put(strset *t, const char *key, void *val) {
     t->slots = ns;
     t->cap = ncap;
   }
-  for (i = (size_t)str_hash(key) & (t->cap - 1); t->slots[i].key != NULL; i = (i + 1) & (t->cap - 1))
+  for (i = (size_t)str_hash(key) & (t->cap - 1); t->slots[i].key != NULL;
+       i = (i + 1) & (t->cap - 1))
     if (strcmp(t->slots[i].key, key) == 0)
       return 1;
   t->slots[i].key = key;
@@ -235,8 +239,8 @@ static const tarn_avro_node *lookup_name(parse_ctx *c, const char *name, const c
 }
 
 /* Fills name/fullname of a named type and registers it. *ns_out gets its namespace. */
-static int define_name(parse_ctx *c, const json_t *obj, const char *enclosing_ns,
-                       tarn_avro_node *n, const char **ns_out) {
+static int define_name(parse_ctx *c, const json_t *obj, const char *enclosing_ns, tarn_avro_node *n,
+                       const char **ns_out) {
   const json_t *jn = json_object_get(obj, "name"), *jns = json_object_get(obj, "namespace");
   const char *name, *dot, *ns;
   char *full;
@@ -300,7 +304,8 @@ static int parse_record(parse_ctx *c, const json_t *obj, const char *ns, int dep
   tarn_avro_field *fields;
   strset seen = {0};
   const char *rns;
-  size_t i, nf, saved = c->jlen; // NOLINT(clang-analyzer-deadcode.DeadStores): out: must see a value
+  size_t i, nf,
+      saved = c->jlen; // NOLINT(clang-analyzer-deadcode.DeadStores): out: must see a value
   int rc = define_name(c, obj, ns, n, &rns);
   if (rc != 0)
     return rc;
@@ -321,7 +326,8 @@ static int parse_record(parse_ctx *c, const json_t *obj, const char *ns, int dep
       goto out;
     }
     jname = json_object_get(f, "name");
-    if (!json_is_string(jname) || !valid_name(json_string_value(jname), json_string_length(jname))) {
+    if (!json_is_string(jname) ||
+        !valid_name(json_string_value(jname), json_string_length(jname))) {
       rc = perr(c, TARN_EINVAL, "a field needs a valid \"name\" ([A-Za-z_][A-Za-z0-9_]*)");
       goto out;
     }
@@ -407,8 +413,7 @@ static int parse_enum(parse_ctx *c, const json_t *obj, const char *ns, tarn_avro
         break;
     if (!json_is_string(jd) || i == ns_count) {
       strset_free(&seen);
-      return perr(c, TARN_EINVAL, "enum '%s': \"default\" is not one of its symbols",
-                  n->fullname);
+      return perr(c, TARN_EINVAL, "enum '%s': \"default\" is not one of its symbols", n->fullname);
     }
   }
   strset_free(&seen);
@@ -424,8 +429,7 @@ static int parse_fixed(parse_ctx *c, const json_t *obj, const char *ns, tarn_avr
     return rc;
   if (!json_is_integer(js) || json_integer_value(js) < 0 ||
       json_integer_value(js) > (json_int_t)(1 << 30))
-    return perr(c, TARN_EINVAL, "fixed '%s' needs an integer \"size\" from 0 to 2^30",
-                n->fullname);
+    return perr(c, TARN_EINVAL, "fixed '%s' needs an integer \"size\" from 0 to 2^30", n->fullname);
   n->size = (size_t)json_integer_value(js);
   n->min_bytes = n->size;
   return 0;
@@ -661,8 +665,8 @@ int tarn_avro_schema_parse(const char *text, size_t len, tarn_avro_schema **out,
     tarn_buf_reset(&scratch);
     rc = tarn__avro_encode_json(&scratch, f->type, f->default_value, 0, &path, err);
     if (rc != 0) {
-      tarn_error_prefix(err, "avro schema: record '%s' field '%s': bad default", c.defaults[i].record,
-                        f->name);
+      tarn_error_prefix(err, "avro schema: record '%s' field '%s': bad default",
+                        c.defaults[i].record, f->name);
       goto out;
     }
   }
@@ -736,7 +740,9 @@ const json_t *tarn_avro_node_attr(const tarn_avro_node *n, const char *key) {
 
 /* ---- normal form: primitives without attributes as plain strings ---- */
 
-static int is_prim_name(const json_t *t) { return json_is_string(t) && prim_by_name(json_string_value(t)); }
+static int is_prim_name(const json_t *t) {
+  return json_is_string(t) && prim_by_name(json_string_value(t));
+}
 
 /* Returns a new reference, NULL when out of memory. */
 static json_t *normalize(const json_t *j) {

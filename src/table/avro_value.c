@@ -388,7 +388,8 @@ static int copy_rec(tarn_avro_arena *a, const tarn_avro_value *src, tarn_avro_va
   int rc;
   *dst = *src;
   if (depth > TARN_AVRO_MAX_DEPTH)
-    return tarn_error_set(err, TARN_EINVAL, "avro: value nested deeper than %d", TARN_AVRO_MAX_DEPTH);
+    return tarn_error_set(err, TARN_EINVAL, "avro: value nested deeper than %d",
+                          TARN_AVRO_MAX_DEPTH);
   switch ((tarn_avro_type)src->type) {
   case TARN_AVRO_STRING:
   case TARN_AVRO_BYTES:
@@ -428,8 +429,7 @@ static int copy_rec(tarn_avro_arena *a, const tarn_avro_value *src, tarn_avro_va
         return rc;
     }
     return 0;
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -443,19 +443,18 @@ int tarn__avro_value_equal(const tarn_avro_value *a, const tarn_avro_value *b) {
   if (a->type != b->type)
     return 0;
   switch ((tarn_avro_type)a->type) {
-  case TARN_AVRO_BOOLEAN:
-    return a->u.b == b->u.b;
+  case TARN_AVRO_BOOLEAN: return a->u.b == b->u.b;
   case TARN_AVRO_INT:
-  case TARN_AVRO_ENUM:
-    return a->u.i == b->u.i;
-  case TARN_AVRO_LONG:
-    return a->u.l == b->u.l;
+  case TARN_AVRO_ENUM: return a->u.i == b->u.i;
+  case TARN_AVRO_LONG: return a->u.l == b->u.l;
   case TARN_AVRO_FLOAT:
     /* bit for bit on purpose: a value read back equals the value written, NaN and -0.0
      * included, which == would not say */
-    return memcmp(&a->u.f, &b->u.f, sizeof(float)) == 0; // NOLINT(bugprone-suspicious-memory-comparison)
+    // NOLINTNEXTLINE(bugprone-suspicious-memory-comparison)
+    return memcmp(&a->u.f, &b->u.f, sizeof(float)) == 0;
   case TARN_AVRO_DOUBLE:
-    return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0; // NOLINT(bugprone-suspicious-memory-comparison)
+    // NOLINTNEXTLINE(bugprone-suspicious-memory-comparison)
+    return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0;
   case TARN_AVRO_STRING:
   case TARN_AVRO_BYTES:
   case TARN_AVRO_FIXED:
@@ -479,7 +478,6 @@ int tarn__avro_value_equal(const tarn_avro_value *a, const tarn_avro_value *b) {
         return 0;
     }
     return 1;
-  default:
-    return 1;
+  default: return 1;
   }
 }

@@ -55,7 +55,9 @@ static void path_push_index(tarn__avro_path *p, uint64_t i) {
 
 /* ---- JSON defaults ---- */
 
-static int put_byte(tarn_buf *b, uint8_t c, tarn_error *err) { return tarn_buf_append_byte(b, c, err); }
+static int put_byte(tarn_buf *b, uint8_t c, tarn_error *err) {
+  return tarn_buf_append_byte(b, c, err);
+}
 
 static int put_float(tarn_buf *b, float f, tarn_error *err) {
   uint32_t u;
@@ -120,7 +122,8 @@ int tarn__avro_encode_json(tarn_buf *b, const tarn_avro_node *n, const json_t *j
       break;
     return put_byte(b, json_is_true(j) ? 1 : 0, err);
   case TARN_AVRO_INT:
-    if (!json_is_integer(j) || json_integer_value(j) < INT32_MIN || json_integer_value(j) > INT32_MAX)
+    if (!json_is_integer(j) || json_integer_value(j) < INT32_MIN ||
+        json_integer_value(j) > INT32_MAX)
       break;
     return tarn__avro_buf_long(b, json_integer_value(j), err);
   case TARN_AVRO_LONG:
@@ -219,8 +222,7 @@ int tarn__avro_encode_json(tarn_buf *b, const tarn_avro_node *n, const json_t *j
     if ((rc = put_byte(b, 0, err)) != 0)
       return rc;
     return tarn__avro_encode_json(b, n->branches[0], j, depth + 1, path, err);
-  default:
-    break;
+  default: break;
   }
   return path_fail(path, err, TARN_EINVAL, "default does not match type %s",
                    tarn_avro_type_name(n->type));
@@ -285,24 +287,17 @@ static int encode(enc *e, const tarn_avro_node *n, const tarn_avro_value *v, int
     return path_fail(&e->path, e->err, TARN_EINVAL, "expected %s, got %s",
                      tarn_avro_type_name(n->type), tarn_avro_type_name((tarn_avro_type)v->type));
   switch (n->type) {
-  case TARN_AVRO_NULL:
-    return 0;
-  case TARN_AVRO_BOOLEAN:
-    return put_byte(e->b, v->u.b ? 1 : 0, e->err);
-  case TARN_AVRO_INT:
-    return tarn__avro_buf_long(e->b, v->u.i, e->err);
-  case TARN_AVRO_LONG:
-    return tarn__avro_buf_long(e->b, v->u.l, e->err);
-  case TARN_AVRO_FLOAT:
-    return put_float(e->b, v->u.f, e->err);
-  case TARN_AVRO_DOUBLE:
-    return put_double(e->b, v->u.d, e->err);
+  case TARN_AVRO_NULL: return 0;
+  case TARN_AVRO_BOOLEAN: return put_byte(e->b, v->u.b ? 1 : 0, e->err);
+  case TARN_AVRO_INT: return tarn__avro_buf_long(e->b, v->u.i, e->err);
+  case TARN_AVRO_LONG: return tarn__avro_buf_long(e->b, v->u.l, e->err);
+  case TARN_AVRO_FLOAT: return put_float(e->b, v->u.f, e->err);
+  case TARN_AVRO_DOUBLE: return put_double(e->b, v->u.d, e->err);
   case TARN_AVRO_STRING:
     if (!tarn__avro_utf8_ok((const uint8_t *)v->u.str.p, v->u.str.len))
       return path_fail(&e->path, e->err, TARN_EINVAL, "string is not valid UTF-8");
     return tarn__avro_buf_lenbytes(e->b, v->u.str.p, v->u.str.len, e->err);
-  case TARN_AVRO_BYTES:
-    return tarn__avro_buf_lenbytes(e->b, v->u.bytes.p, v->u.bytes.len, e->err);
+  case TARN_AVRO_BYTES: return tarn__avro_buf_lenbytes(e->b, v->u.bytes.p, v->u.bytes.len, e->err);
   case TARN_AVRO_FIXED:
     if (v->u.bytes.len != n->size)
       return path_fail(&e->path, e->err, TARN_EINVAL, "fixed '%s' takes %zu bytes, got %zu",
@@ -474,7 +469,8 @@ static int writer_new(const tarn_avro_schema *s, const tarn_avro_writer_options 
     return tarn_error_set(err, TARN_EINVAL, "avro writer: no schema");
   root = tarn_avro_schema_root(s);
   if (root->type != TARN_AVRO_RECORD)
-    return tarn_error_set(err, TARN_EINVAL, "avro writer: the schema's root must be a record, not %s",
+    return tarn_error_set(err, TARN_EINVAL,
+                          "avro writer: the schema's root must be a record, not %s",
                           tarn_avro_type_name(root->type));
   if (o != NULL && (o->codec < TARN_AVRO_CODEC_NULL || o->codec > TARN_AVRO_CODEC_ZSTD))
     return tarn_error_set(err, TARN_EINVAL, "avro writer: unknown codec %d", (int)o->codec);
@@ -549,8 +545,8 @@ int tarn_avro_writer_set_meta(tarn_avro_writer *w, const char *key, const void *
   if (!tarn__avro_utf8_ok((const uint8_t *)key, strlen(key)))
     return tarn_error_set(err, TARN_EINVAL, "avro writer: metadata key is not valid UTF-8");
   if (w->count > 0 || w->header_done)
-    return tarn_error_set(err, TARN_EINVAL,
-                          "avro writer: metadata '%s' set after the first record", key);
+    return tarn_error_set(err, TARN_EINVAL, "avro writer: metadata '%s' set after the first record",
+                          key);
   copy = tarn_malloc(len ? len : 1);
   if (copy == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "avro writer: out of memory");

@@ -48,8 +48,8 @@ static int push_metadata_log(tarn_ice_metadata *next, const char *prev_uri, int6
                              tarn_error *err) {
   int64_t max;
   tarn_ice_metadata_log *nl;
-  int rc = tarn_ice_property_int(next, "write.metadata.previous-versions-max", 100, 1,
-                                 INT32_MAX, &max, err);
+  int rc = tarn_ice_property_int(next, "write.metadata.previous-versions-max", 100, 1, INT32_MAX,
+                                 &max, err);
   if (rc != 0 || prev_uri == NULL)
     return rc;
   nl = tarn_reallocarray(next->metadata_log, next->nmetadata_log + 1, sizeof(*nl));
@@ -80,8 +80,7 @@ static int retry_policy_read(const tarn_ice_metadata *m, retry_policy *p, tarn_e
   if (rc == 0)
     rc = tarn_ice_property_int(m, "commit.retry.min-wait-ms", 100, 0, 3600000, &p->min_ms, err);
   if (rc == 0)
-    rc = tarn_ice_property_int(m, "commit.retry.max-wait-ms", 60000, 0, 3600000, &p->max_ms,
-                               err);
+    rc = tarn_ice_property_int(m, "commit.retry.max-wait-ms", 60000, 0, 3600000, &p->max_ms, err);
   return rc;
 }
 
@@ -193,8 +192,8 @@ int tarn__table_commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_comm
   if (rc != 0 && apply == tarn__table_apply_props) {
     /* setting properties must stay possible, or a malformed retry property could never
      * be fixed: this commit runs on the defaults */
-    tarn_log_warn("table property ignored for this commit", "table=%s.%s error=%s", t->ns,
-                  t->name, tarn_error_message(err));
+    tarn_log_warn("table property ignored for this commit", "table=%s.%s error=%s", t->ns, t->name,
+                  tarn_error_message(err));
     policy.retries = 4;
     policy.min_ms = 100;
     policy.max_ms = 60000;
@@ -224,8 +223,8 @@ int tarn__table_commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_comm
           /* it happened, and maybe others committed on top since */
           tarn_error lerr;
           if (tarn_table_refresh(t, &lerr) != 0)
-            tarn_log_warn("reload after an unknown commit outcome failed",
-                          "table=%s.%s error=%s", t->ns, t->name, tarn_error_message(&lerr));
+            tarn_log_warn("reload after an unknown commit outcome failed", "table=%s.%s error=%s",
+                          t->ns, t->name, tarn_error_message(&lerr));
           rc = 0;
           fill_result(t, attempt, res);
         }
@@ -255,9 +254,10 @@ int tarn__table_commit(tarn_table *t, apply_fn apply, void *ctx, tarn_table_comm
                   attempt + 1);
   }
   if (rc == TARN_ECONFLICT)
-    tarn_error_set(err, TARN_ECONFLICT, "table %s.%s: commit lost the race %d times; giving up "
-                   "(table property commit.retry.num-retries = %d)", t->ns, t->name,
-                   retries + 1, retries);
+    tarn_error_set(err, TARN_ECONFLICT,
+                   "table %s.%s: commit lost the race %d times; giving up "
+                   "(table property commit.retry.num-retries = %d)",
+                   t->ns, t->name, retries + 1, retries);
 out:
   /* Nothing references what a failed call wrote: remove it. */
   if (rc != 0)
@@ -268,4 +268,3 @@ out:
   tarn_buf_free(&json);
   return rc;
 }
-

@@ -156,9 +156,7 @@ static int parse_time(const char *s, size_t n, int64_t *us) {
 
 /* At or past FLT_MAX plus half its last place, round-to-nearest gives infinity; tested
  * before converting, which C leaves undefined out of range. */
-int tarn_ice_float_overflows(double d) {
-  return isfinite(d) && fabs(d) >= 0x1.ffffffp+127;
-}
+int tarn_ice_float_overflows(double d) { return isfinite(d) && fabs(d) >= 0x1.ffffffp+127; }
 
 /* Is the zone of an ISO timestamp (text after the seconds: "Z", "+HH:MM", "-HHMM") UTC
  * itself, so that it names the same wall time? */
@@ -205,8 +203,10 @@ int tarn_ice_value_parse(const tarn_ice_type *t, const char *s, size_t len, tarn
     else if (tarn_csv_parse_float64(s, len, &d) != 0)
       goto bad;
     if (t->id == TARN_ICE_FLOAT && tarn_ice_float_overflows(d)) {
-      snprintf(why, whylen, "\"%.*s\" is out of range for a float (at most about 3.4028235e38 "
-               "in magnitude; use a double column)", len > 64 ? 64 : (int)len, s);
+      snprintf(why, whylen,
+               "\"%.*s\" is out of range for a float (at most about 3.4028235e38 "
+               "in magnitude; use a double column)",
+               len > 64 ? 64 : (int)len, s);
       return -1;
     }
     v->f64 = d;
@@ -228,9 +228,11 @@ int tarn_ice_value_parse(const tarn_ice_type *t, const char *s, size_t len, tarn
      * would invent one, so only a UTC designator (Z, +00:00) passes, as the same wall time. */
     if (tarn_csv_parse_timestamp(s, len, &v->i64, &b) == 0) {
       if (t->id == TARN_ICE_TIMESTAMP && b && !zone_is_utc(s, len)) {
-        snprintf(why, whylen, "\"%.*s\" has a UTC offset, but a timestamp column holds "
+        snprintf(why, whylen,
+                 "\"%.*s\" has a UTC offset, but a timestamp column holds "
                  "date-times without a zone: give the local time without the offset, or use "
-                 "a timestamptz column", len > 64 ? 64 : (int)len, s);
+                 "a timestamptz column",
+                 len > 64 ? 64 : (int)len, s);
         return -1;
       }
       return 0;
@@ -268,8 +270,8 @@ int tarn_ice_value_parse(const tarn_ice_type *t, const char *s, size_t len, tarn
       return -1;
     }
     if (t->id == TARN_ICE_FIXED && scratch->len != (size_t)t->length) {
-      snprintf(why, whylen, "%s needs %d bytes; the base64 text decodes to %zu", tn,
-               (int)t->length, scratch->len);
+      snprintf(why, whylen, "%s needs %d bytes; the base64 text decodes to %zu", tn, (int)t->length,
+               scratch->len);
       return -1;
     }
     v->bytes = scratch->data ? (const uint8_t *)scratch->data : (const uint8_t *)"";
@@ -340,8 +342,7 @@ static tarn_expr *leaf_new(const tarn_ice_field *f, tarn_expr_kind kind) {
 }
 
 /* Sorts v[0..n) by type t (merge sort through tmp: qsort has no argument to carry t). */
-static void sort_values(const tarn_ice_type *t, tarn_ice_value *v, tarn_ice_value *tmp,
-                        size_t n) {
+static void sort_values(const tarn_ice_type *t, tarn_ice_value *v, tarn_ice_value *tmp, size_t n) {
   size_t mid = n / 2, i = 0, j, k = 0;
   if (n < 2)
     return;
@@ -514,8 +515,7 @@ int tarn__expr_leaf_eval(const tarn_expr *e, const tarn_ice_value *v) {
     if (value_is_nan(&e->type, v))
       return 0;
     return in_holds(e, v);
-  default:
-    return -1;
+  default: return -1;
   }
 }
 
@@ -532,9 +532,7 @@ int tarn_expr_eval_row(const tarn_expr *e, tarn_expr_row_fn value, void *arg) {
       unknown |= r < 0;
     }
     return unknown ? -1 : e->kind == TARN_EXPR_AND;
-  case TARN_EXPR_NOT:
-    r = tarn_expr_eval_row(e->children[0], value, arg);
-    return r < 0 ? -1 : !r;
+  case TARN_EXPR_NOT: r = tarn_expr_eval_row(e->children[0], value, arg); return r < 0 ? -1 : !r;
   default: {
     tarn_ice_value v;
     memset(&v, 0, sizeof(v));
@@ -575,10 +573,10 @@ static int nnf_kids(tarn__nnf *n, int kind, size_t k) {
 }
 
 static int op_of(tarn_expr_op op, int neg) {
-  static const int pos[] = {0, TARN__OP_EQ, TARN__OP_NE, TARN__OP_LT, TARN__OP_LE, TARN__OP_GT,
-                            TARN__OP_GE};
-  static const int negd[] = {0, TARN__OP_NE, TARN__OP_EQ, TARN__OP_GE, TARN__OP_GT, TARN__OP_LE,
-                             TARN__OP_LT};
+  static const int pos[] = {0,           TARN__OP_EQ, TARN__OP_NE, TARN__OP_LT,
+                            TARN__OP_LE, TARN__OP_GT, TARN__OP_GE};
+  static const int negd[] = {0,           TARN__OP_NE, TARN__OP_EQ, TARN__OP_GE,
+                             TARN__OP_GT, TARN__OP_LE, TARN__OP_LT};
   return neg ? negd[op] : pos[op];
 }
 
@@ -591,7 +589,7 @@ static int nnf_build(const tarn_expr *e, int neg, tarn__nnf *n, int depth) {
   case TARN_EXPR_AND:
   case TARN_EXPR_OR: {
     int and = (e->kind == TARN_EXPR_AND) != neg; /* De Morgan holds in Kleene's logic */
-    if (nnf_kids(n, and ? TARN__NNF_AND : TARN__NNF_OR, e->nchildren) != 0)
+    if (nnf_kids(n, and? TARN__NNF_AND : TARN__NNF_OR, e->nchildren) != 0)
       return -1;
     for (i = 0; i < e->nchildren; i++) {
       int rc = nnf_build(e->children[i], neg, &n->kids[i], depth + 1);
@@ -601,8 +599,7 @@ static int nnf_build(const tarn_expr *e, int neg, tarn__nnf *n, int depth) {
     }
     return 0;
   }
-  case TARN_EXPR_NOT:
-    return nnf_build(e->children[0], !neg, n, depth + 1);
+  case TARN_EXPR_NOT: return nnf_build(e->children[0], !neg, n, depth + 1);
   case TARN_EXPR_CMP:
     /* NOT(x < v) holds for NaN too (IEEE: the comparison is false, not unknown) */
     if (neg && e->op != TARN_EXPR_EQ && e->op != TARN_EXPR_NE && is_float_type(&e->type)) {
@@ -622,12 +619,9 @@ static int nnf_build(const tarn_expr *e, int neg, tarn__nnf *n, int depth) {
       nnf_leaf(&n->kids[i], e, neg ? TARN__OP_NE : TARN__OP_EQ, &e->values[i]);
     n->nkids = e->nvalues;
     return 0;
-  case TARN_EXPR_IS_NULL:
-    return nnf_leaf(n, e, neg ? TARN__OP_NOT_NULL : TARN__OP_IS_NULL, NULL);
-  case TARN_EXPR_NOT_NULL:
-    return nnf_leaf(n, e, neg ? TARN__OP_IS_NULL : TARN__OP_NOT_NULL, NULL);
-  case TARN_EXPR_IS_NAN:
-    return nnf_leaf(n, e, neg ? TARN__OP_NOT_NAN : TARN__OP_IS_NAN, NULL);
+  case TARN_EXPR_IS_NULL: return nnf_leaf(n, e, neg ? TARN__OP_NOT_NULL : TARN__OP_IS_NULL, NULL);
+  case TARN_EXPR_NOT_NULL: return nnf_leaf(n, e, neg ? TARN__OP_IS_NULL : TARN__OP_NOT_NULL, NULL);
+  case TARN_EXPR_IS_NAN: return nnf_leaf(n, e, neg ? TARN__OP_NOT_NAN : TARN__OP_IS_NAN, NULL);
   }
   n->kind = TARN__NNF_TRUE;
   return 0;
@@ -646,10 +640,8 @@ int tarn__nnf_may_match(const tarn__nnf *n, tarn__nnf_leaf_fn leaf, void *arg) {
       if (tarn__nnf_may_match(&n->kids[i], leaf, arg))
         return 1;
     return n->nkids == 0;
-  case TARN__NNF_LEAF:
-    return leaf(arg, n);
-  default:
-    return 1;
+  case TARN__NNF_LEAF: return leaf(arg, n);
+  default: return 1;
   }
 }
 
@@ -670,8 +662,8 @@ typedef struct pstate {
   const tarn_ice_schema *schema;
   const char *text;
   size_t pos, len;
-  int depth;   /* open parentheses */
-  int nest;    /* recursion */
+  int depth; /* open parentheses */
+  int nest;  /* recursion */
   tarn_buf scratch;
   tarn_error *err;
 } pstate;
@@ -770,16 +762,18 @@ static int read_literal(pstate *p, int in_list, tarn_buf *out) {
 }
 
 /* The literal in lit (text) as a value of field f into *v (bytes into store). */
-static int typed_literal(pstate *p, const tarn_ice_field *f, const tarn_buf *lit,
-                         tarn_ice_value *v, tarn_buf *store) {
+static int typed_literal(pstate *p, const tarn_ice_field *f, const tarn_buf *lit, tarn_ice_value *v,
+                         tarn_buf *store) {
   char why[300];
   size_t n = lit->len - 1; /* without the NUL */
   tarn_buf_reset(&p->scratch);
   if (tarn_ice_value_parse(&f->type, lit->data, n, v, &p->scratch, why, sizeof(why)) != 0)
     return tarn_error_set(p->err, TARN_EINVAL, "\"%s\": column %s: %s", p->text, f->name, why);
   if (value_is_nan(&f->type, v))
-    return tarn_error_set(p->err, TARN_EINVAL, "\"%s\": column %s: NaN compares with nothing "
-                          "(use \"%s is nan\")", p->text, f->name, f->name);
+    return tarn_error_set(p->err, TARN_EINVAL,
+                          "\"%s\": column %s: NaN compares with nothing "
+                          "(use \"%s is nan\")",
+                          p->text, f->name, f->name);
   if (v->bytes != NULL) { /* keep the bytes: the next literal reuses lit and scratch */
     size_t at = store->len;
     if (tarn_buf_append(store, v->bytes, v->len, p->err) != 0)
@@ -818,8 +812,10 @@ static int parse_test(pstate *p, const tarn_ice_field *f, tarn_expr **out) {
       kind = negate ? TARN_EXPR_NOT_NULL : TARN_EXPR_IS_NULL;
     else if (take_kw(p, "nan")) {
       if (!is_float_type(&f->type)) {
-        rc = tarn_error_set(p->err, TARN_EINVAL, "\"%s\": column %s is not a float or double: "
-                            "it holds no NaN", p->text, f->name);
+        rc = tarn_error_set(p->err, TARN_EINVAL,
+                            "\"%s\": column %s is not a float or double: "
+                            "it holds no NaN",
+                            p->text, f->name);
         goto out;
       }
       kind = TARN_EXPR_IS_NAN;
@@ -954,8 +950,8 @@ static int parse_factor(pstate *p, tarn_expr **out) {
     goto out;
   }
   if (n >= sizeof(col)) {
-    rc = tarn_error_set(p->err, TARN_EINVAL, "\"%s\": a column name longer than %zu bytes",
-                        p->text, sizeof(col) - 1);
+    rc = tarn_error_set(p->err, TARN_EINVAL, "\"%s\": a column name longer than %zu bytes", p->text,
+                        sizeof(col) - 1);
     goto out;
   }
   memcpy(col, p->text + start, n);
@@ -990,8 +986,7 @@ static int parse_chain(pstate *p, int is_or, tarn_expr **out) {
 
 static int parse_or(pstate *p, tarn_expr **out) { return parse_chain(p, 1, out); }
 
-int tarn_expr_parse(const tarn_ice_schema *s, const char *text, tarn_expr **out,
-                    tarn_error *err) {
+int tarn_expr_parse(const tarn_ice_schema *s, const char *text, tarn_expr **out, tarn_error *err) {
   pstate p;
   int rc;
   *out = NULL;

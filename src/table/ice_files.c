@@ -57,8 +57,9 @@ int tarn_ice_data_file_copy(tarn_ice_data_file *dst, const tarn_ice_data_file *s
     for (i = 0; i < src->npartition; i++) {
       dst->partition[i] = src->partition[i];
       if (src->partition[i].bytes != NULL) /* rebase into our own buffer */
-        dst->partition[i].bytes = (const uint8_t *)dst->partition_buf.data +
-                                  (src->partition[i].bytes - (const uint8_t *)src->partition_buf.data);
+        dst->partition[i].bytes =
+            (const uint8_t *)dst->partition_buf.data +
+            (src->partition[i].bytes - (const uint8_t *)src->partition_buf.data);
     }
     dst->npartition = src->npartition;
   }
@@ -133,7 +134,6 @@ fail:
 }
 
 /* ---- metrics from Parquet ---- */
-
 
 /*
  * Rounds a truncated UTF-8 prefix up: increments its last code point that can be
@@ -268,8 +268,8 @@ int tarn_ice_stats_from_parquet(const tarn_ice_schema *schema, const tarn_pq_fil
   *nout = 0;
   if (info->ncols != schema->nfields)
     return tarn_error_set(err, TARN_EINVAL,
-                          "data file has %zu columns but the table schema has %zu",
-                          info->ncols, schema->nfields);
+                          "data file has %zu columns but the table schema has %zu", info->ncols,
+                          schema->nfields);
   rc = tarn_ice_schema_to_parquet(schema, &pq, err);
   if (rc != 0)
     return rc;
@@ -287,16 +287,16 @@ int tarn_ice_stats_from_parquet(const tarn_ice_schema *schema, const tarn_pq_fil
     tarn_buf_init(&s->upper, TARN_BUF_UNLIMITED);
     *nout = i + 1;
     if (ci->field_id != f->id) {
-      rc = tarn_error_set(err, TARN_EINVAL, "data file column %zu has field id %d, expected %d",
-                          i, (int)ci->field_id, (int)f->id);
+      rc = tarn_error_set(err, TARN_EINVAL, "data file column %zu has field id %d, expected %d", i,
+                          (int)ci->field_id, (int)f->id);
       goto fail;
     }
     s->field_id = f->id;
     s->column_size = ci->compressed_size;
     s->value_count = ci->value_count;
     s->null_count = ci->null_count;
-    s->nan_count = (f->type.id == TARN_ICE_FLOAT || f->type.id == TARN_ICE_DOUBLE) ? ci->nan_count
-                                                                                  : -1;
+    s->nan_count =
+        (f->type.id == TARN_ICE_FLOAT || f->type.id == TARN_ICE_DOUBLE) ? ci->nan_count : -1;
     if (!ci->has_bounds)
       continue;
     rc = convert_bound(f, &pq.cols[i], &ci->lower, 0, truncate, &s->lower, &ok, err);

@@ -91,7 +91,6 @@ static int collect(const tarn_table_io *io, const tarn_ice_metadata *m,
   return rc;
 }
 
-
 static int cmp_snap_time(const void *a, const void *b) {
   const tarn_ice_snapshot *x = *(const tarn_ice_snapshot *const *)a;
   const tarn_ice_snapshot *y = *(const tarn_ice_snapshot *const *)b;
@@ -237,8 +236,8 @@ int tarn_table_remove_orphans(tarn_table *t, int64_t older_than_ms, int dry_run,
       }
       memcpy(uri, io->root_uri, rootlen);
       memcpy(uri + rootlen, e->key, strlen(e->key) + 1);
-      referenced = set_has(&lists, uri) || set_has(&mans, uri) || set_has(&data, uri) ||
-                   set_has(&meta, uri);
+      referenced =
+          set_has(&lists, uri) || set_has(&mans, uri) || set_has(&data, uri) || set_has(&meta, uri);
       tarn_free(uri);
       if (referenced || e->mtime_us / 1000 >= older_than_ms)
         continue;

@@ -17,14 +17,12 @@ int tarn_table_io_key(const tarn_table_io *io, const char *uri, char *key, size_
                       tarn_error *err) {
   size_t rl = strlen(io->root_uri);
   if (strncmp(uri, io->root_uri, rl) != 0 || uri[rl] == '\0')
-    return tarn_error_set(err, TARN_EINVAL, "%s is not under the lake root %s", uri,
-                          io->root_uri);
+    return tarn_error_set(err, TARN_EINVAL, "%s is not under the lake root %s", uri, io->root_uri);
   if (strlen(uri + rl) >= n)
     return tarn_error_set(err, TARN_ETOOBIG, "%s: key too long", uri);
   memcpy(key, uri + rl, strlen(uri + rl) + 1);
   return 0;
 }
-
 
 int tarn__table_delete_uri(const tarn_table_io *io, const char *uri, const char *what) {
   char key[TARN_STORE_KEY_MAX + 1];
@@ -48,7 +46,8 @@ static int partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_error
   case TARN_ICE_LONG: return tarn_buf_append_str(out, "\"long\"", err);
   case TARN_ICE_FLOAT: return tarn_buf_append_str(out, "\"float\"", err);
   case TARN_ICE_DOUBLE: return tarn_buf_append_str(out, "\"double\"", err);
-  case TARN_ICE_DATE: return tarn_buf_append_str(out, "{\"type\":\"int\",\"logicalType\":\"date\"}", err);
+  case TARN_ICE_DATE:
+    return tarn_buf_append_str(out, "{\"type\":\"int\",\"logicalType\":\"date\"}", err);
   case TARN_ICE_TIME:
     return tarn_buf_append_str(out, "{\"type\":\"long\",\"logicalType\":\"time-micros\"}", err);
   case TARN_ICE_TIMESTAMP:
@@ -70,8 +69,9 @@ static int partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_error
     return tarn_buf_appendf(out, err,
                             "{\"type\":\"fixed\",\"name\":\"decimal_%d_%d\",\"size\":%zu,"
                             "\"logicalType\":\"decimal\",\"precision\":%d,\"scale\":%d}",
-                            (int)t->precision, (int)t->scale, (size_t)tarn__ice_decimal_bytes(t->precision),
-                            (int)t->precision, (int)t->scale);
+                            (int)t->precision, (int)t->scale,
+                            (size_t)tarn__ice_decimal_bytes(t->precision), (int)t->precision,
+                            (int)t->scale);
   }
   return tarn_error_set(err, TARN_EINVAL, "no Avro type for this partition type");
 }
@@ -131,8 +131,10 @@ static int manifest_schema_json(const tarn_ice_schema *schema, const tarn_ice_sp
     const tarn_ice_field *src = tarn_ice_schema_field(schema, pf->source_id);
     tarn_ice_type rt;
     if (src == NULL)
-      return tarn_error_set(err, TARN_EINVAL, "partition field %s: source column %d is not in "
-                            "the schema", pf->name, (int)pf->source_id);
+      return tarn_error_set(err, TARN_EINVAL,
+                            "partition field %s: source column %d is not in "
+                            "the schema",
+                            pf->name, (int)pf->source_id);
     rc = tarn_ice_transform_result_type(&pf->transform, &src->type, &rt, err);
     if (rc == 0)
       rc = tarn_buf_append_str(o, i ? ",{\"name\":" : "{\"name\":", err);
@@ -156,17 +158,25 @@ static int manifest_schema_json(const tarn_ice_schema *schema, const tarn_ice_sp
         "\"field-id\":104}",
         err);
   if (rc == 0)
-    rc = append_map(o, "column_sizes", 108, 117, 118, "long", "Map of column id to total size "
-                    "on disk", err);
+    rc = append_map(o, "column_sizes", 108, 117, 118, "long",
+                    "Map of column id to total size "
+                    "on disk",
+                    err);
   if (rc == 0)
-    rc = append_map(o, "value_counts", 109, 119, 120, "long", "Map of column id to total count, "
-                    "including null and NaN", err);
+    rc = append_map(o, "value_counts", 109, 119, 120, "long",
+                    "Map of column id to total count, "
+                    "including null and NaN",
+                    err);
   if (rc == 0)
-    rc = append_map(o, "null_value_counts", 110, 121, 122, "long", "Map of column id to null "
-                    "value count", err);
+    rc = append_map(o, "null_value_counts", 110, 121, 122, "long",
+                    "Map of column id to null "
+                    "value count",
+                    err);
   if (rc == 0)
-    rc = append_map(o, "nan_value_counts", 137, 138, 139, "long", "Map of column id to number "
-                    "of NaN values in the column", err);
+    rc = append_map(o, "nan_value_counts", 137, 138, 139, "long",
+                    "Map of column id to number "
+                    "of NaN values in the column",
+                    err);
   if (rc == 0)
     rc = append_map(o, "lower_bounds", 125, 126, 127, "bytes", "Map of column id to lower bound",
                     err);
@@ -277,14 +287,18 @@ static tarn_avro_value partition_value(tarn_avro_arena *a, const tarn_ice_type *
     return tarn_avro_null();
   switch (t->id) {
   case TARN_ICE_BOOLEAN: return tarn_avro_bool(v->i64 != 0);
-  case TARN_ICE_INT: case TARN_ICE_DATE: return tarn_avro_int((int32_t)v->i64);
-  case TARN_ICE_LONG: case TARN_ICE_TIME: case TARN_ICE_TIMESTAMP: case TARN_ICE_TIMESTAMPTZ:
-    return tarn_avro_long(v->i64);
+  case TARN_ICE_INT:
+  case TARN_ICE_DATE: return tarn_avro_int((int32_t)v->i64);
+  case TARN_ICE_LONG:
+  case TARN_ICE_TIME:
+  case TARN_ICE_TIMESTAMP:
+  case TARN_ICE_TIMESTAMPTZ: return tarn_avro_long(v->i64);
   case TARN_ICE_FLOAT: return tarn_avro_float(v->f32);
   case TARN_ICE_DOUBLE: return tarn_avro_double(v->f64);
   case TARN_ICE_STRING: return tarn_avro_strn((const char *)v->bytes, v->len);
   case TARN_ICE_BINARY: return tarn_avro_bytes(v->bytes, v->len);
-  case TARN_ICE_UUID: case TARN_ICE_FIXED: return tarn_avro_fixed(v->bytes, v->len);
+  case TARN_ICE_UUID:
+  case TARN_ICE_FIXED: return tarn_avro_fixed(v->bytes, v->len);
   case TARN_ICE_DECIMAL: {
     /* fixed of the precision's size: sign-extend the big-endian unscaled value */
     size_t size = (size_t)tarn__ice_decimal_bytes(t->precision), i;
@@ -319,8 +333,10 @@ static tarn_avro_value long_map(tarn_avro_arena *a, const tarn_avro_node *df, co
     return tarn_avro_array(NULL, 1); /* INVALID */
   for (i = 0; i < f->nstats; i++) {
     const tarn_ice_column_stats *s = &f->stats[i];
-    int64_t v = which == 0 ? s->column_size : which == 1 ? s->value_count
-              : which == 2 ? s->null_count : s->nan_count;
+    int64_t v = which == 0   ? s->column_size
+                : which == 1 ? s->value_count
+                : which == 2 ? s->null_count
+                             : s->nan_count;
     n += v >= 0;
   }
   if (n == 0)
@@ -328,8 +344,10 @@ static tarn_avro_value long_map(tarn_avro_arena *a, const tarn_avro_node *df, co
   items = tarn_avro_values_new(a, n);
   for (i = 0, n = 0; items != NULL && i < f->nstats; i++) {
     const tarn_ice_column_stats *s = &f->stats[i];
-    int64_t v = which == 0 ? s->column_size : which == 1 ? s->value_count
-              : which == 2 ? s->null_count : s->nan_count;
+    int64_t v = which == 0   ? s->column_size
+                : which == 1 ? s->value_count
+                : which == 2 ? s->null_count
+                             : s->nan_count;
     tarn_avro_value *kv;
     if (v < 0)
       continue;
@@ -415,7 +433,8 @@ static int acc_add(summary_acc *s, const tarn_ice_type *t, const tarn_ice_value 
     s->contains_null = 1;
     return 0;
   }
-  if ((t->id == TARN_ICE_FLOAT && v->f32 != v->f32) || (t->id == TARN_ICE_DOUBLE && v->f64 != v->f64)) {
+  if ((t->id == TARN_ICE_FLOAT && v->f32 != v->f32) ||
+      (t->id == TARN_ICE_DOUBLE && v->f64 != v->f64)) {
     s->contains_nan = 1; /* never a bound */
     return 0;
   }
@@ -473,14 +492,13 @@ static tarn_avro_value *entry_record(tarn_avro_arena *arena, const entry_nodes *
   tarn_avro_value *part = tarn_avro_record_new(arena, nd->partn), *offs;
   size_t j;
   tarn_avro_set(rec, "status", tarn_avro_int((int32_t)e->status));
-  tarn_avro_set(rec, "snapshot_id", e->snapshot_id >= 0 ? tarn_avro_long(e->snapshot_id)
-                                                        : tarn_avro_null());
-  tarn_avro_set(rec, "sequence_number", e->sequence_number >= 0
-                                            ? tarn_avro_long(e->sequence_number)
-                                            : tarn_avro_null());
-  tarn_avro_set(rec, "file_sequence_number", e->file_sequence_number >= 0
-                                                 ? tarn_avro_long(e->file_sequence_number)
-                                                 : tarn_avro_null());
+  tarn_avro_set(rec, "snapshot_id",
+                e->snapshot_id >= 0 ? tarn_avro_long(e->snapshot_id) : tarn_avro_null());
+  tarn_avro_set(rec, "sequence_number",
+                e->sequence_number >= 0 ? tarn_avro_long(e->sequence_number) : tarn_avro_null());
+  tarn_avro_set(rec, "file_sequence_number",
+                e->file_sequence_number >= 0 ? tarn_avro_long(e->file_sequence_number)
+                                             : tarn_avro_null());
   tarn_avro_set(df, "content", tarn_avro_int((int32_t)f->content));
   tarn_avro_set(df, "file_path", tarn_avro_str(f->file_path));
   tarn_avro_set(df, "file_format", tarn_avro_str(f->file_format ? f->file_format : "PARQUET"));
@@ -528,8 +546,8 @@ static void count_entry(tarn_ice_manifest_file *mf, const tarn_ice_manifest_entr
 
 /* The manifest file's per-partition-field summaries from the accumulators. */
 static int partition_summaries(tarn_ice_manifest_file *mf, const tarn_ice_spec *spec,
-                               const tarn_ice_type *ptypes, const summary_acc *acc,
-                               const char *uri, tarn_error *err) {
+                               const tarn_ice_type *ptypes, const summary_acc *acc, const char *uri,
+                               tarn_error *err) {
   size_t j;
   int rc;
   mf->npartitions = 0;
@@ -543,7 +561,8 @@ static int partition_summaries(tarn_ice_manifest_file *mf, const tarn_ice_spec *
     mf->npartitions = j + 1;
     fs->contains_null = acc[j].contains_null;
     fs->contains_nan = (ptypes[j].id == TARN_ICE_FLOAT || ptypes[j].id == TARN_ICE_DOUBLE)
-                           ? acc[j].contains_nan : -1;
+                           ? acc[j].contains_nan
+                           : -1;
     if (acc[j].any) {
       fs->has_lower = fs->has_upper = 1;
       rc = tarn_ice_value_serialize(&ptypes[j], &acc[j].lo, &fs->lower, err);
@@ -556,10 +575,10 @@ static int partition_summaries(tarn_ice_manifest_file *mf, const tarn_ice_spec *
   return 0;
 }
 
-int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri,
-                            const tarn_ice_schema *schema, const tarn_ice_spec *spec,
-                            int64_t snapshot_id, const tarn_ice_manifest_entry *entries,
-                            size_t n, tarn_ice_manifest_file *mf, tarn_error *err) {
+int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri, const tarn_ice_schema *schema,
+                            const tarn_ice_spec *spec, int64_t snapshot_id,
+                            const tarn_ice_manifest_entry *entries, size_t n,
+                            tarn_ice_manifest_file *mf, tarn_error *err) {
   tarn_buf sj;
   tarn_avro_schema *as = NULL;
   tarn_avro_writer *w = NULL;
@@ -616,9 +635,10 @@ int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri,
   for (i = 0; i < n; i++) {
     const tarn_ice_data_file *f = &entries[i].file;
     if (f->npartition != spec->nfields) {
-      rc = tarn_error_set(err, TARN_EINVAL, "data file %s has %zu partition values, spec %d has "
-                          "%zu fields", f->file_path, f->npartition, (int)spec->spec_id,
-                          spec->nfields);
+      rc = tarn_error_set(err, TARN_EINVAL,
+                          "data file %s has %zu partition values, spec %d has "
+                          "%zu fields",
+                          f->file_path, f->npartition, (int)spec->spec_id, spec->nfields);
       goto out;
     }
     /* every entry, deleted ones too, as Java's ManifestWriter summarises them */
@@ -741,8 +761,7 @@ static int read_map(tarn_ice_data_file *f, const tarn_avro_value *m, int which, 
 /* Decodes a partition field's Avro value into the file's partition (bytes appended to
  * partition_buf; offsets fixed up by the caller). */
 static int read_partition_value(const tarn_ice_type *t, const tarn_avro_value *v,
-                                tarn_ice_value *out, size_t *off, tarn_buf *buf,
-                                tarn_error *err) {
+                                tarn_ice_value *out, size_t *off, tarn_buf *buf, tarn_error *err) {
   memset(out, 0, sizeof(*out));
   *off = (size_t)-1;
   if (v == NULL || tarn_avro_is_null(v)) {
@@ -810,8 +829,7 @@ int tarn_ice_manifest_read(const tarn_table_io *io, const tarn_ice_manifest_file
     if (rc != 0 || rec == NULL)
       break;
     if (TARN_GROW(es, cap, n + 1, 64) != 0) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading manifest %s",
-                          mf->manifest_path);
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading manifest %s", mf->manifest_path);
       break;
     }
     e = &es[n];
@@ -861,8 +879,8 @@ int tarn_ice_manifest_read(const tarn_table_io *io, const tarn_ice_manifest_file
       break;
     }
     for (j = 0; j < spec->nfields && rc == 0; j++)
-      rc = read_partition_value(&ptypes[j], part ? tarn_avro_get_id(part, spec->fields[j].field_id)
-                                                 : NULL,
+      rc = read_partition_value(&ptypes[j],
+                                part ? tarn_avro_get_id(part, spec->fields[j].field_id) : NULL,
                                 &f->partition[j], &offs[j], &f->partition_buf, err);
     if (rc != 0)
       break;
@@ -983,11 +1001,11 @@ int tarn_ice_manifest_list_write(const tarn_table_io *io, const char *uri, int64
       if (fs->contains_nan >= 0)
         tarn_avro_set(s, "contains_nan", tarn_avro_bool(fs->contains_nan));
       if (fs->has_lower)
-        tarn_avro_set(s, "lower_bound", tarn_avro_bytes(fs->lower.data ? fs->lower.data : "",
-                                                        fs->lower.len));
+        tarn_avro_set(s, "lower_bound",
+                      tarn_avro_bytes(fs->lower.data ? fs->lower.data : "", fs->lower.len));
       if (fs->has_upper)
-        tarn_avro_set(s, "upper_bound", tarn_avro_bytes(fs->upper.data ? fs->upper.data : "",
-                                                        fs->upper.len));
+        tarn_avro_set(s, "upper_bound",
+                      tarn_avro_bytes(fs->upper.data ? fs->upper.data : "", fs->upper.len));
       items[j] = tarn_avro_record(s);
     }
     tarn_avro_set(rec, "partitions", tarn_avro_array(items, m->npartitions));
@@ -1042,15 +1060,15 @@ int tarn_ice_manifest_list_read(const tarn_table_io *io, const char *uri,
     v = get2(rec, 500);
     m->manifest_path = v && v->type == TARN_AVRO_STRING ? tarn_strdup(v->u.str.p) : NULL;
     if (m->manifest_path == NULL) {
-      rc = tarn_error_set(err, TARN_ECORRUPT, "manifest list %s entry %zu: bad manifest_path",
-                          uri, n - 1);
+      rc = tarn_error_set(err, TARN_ECORRUPT, "manifest list %s entry %zu: bad manifest_path", uri,
+                          n - 1);
       break;
     }
     m->manifest_length = opt_long(get2(rec, 501));
     m->partition_spec_id = (int32_t)opt_long(get2(rec, 502));
     v = get2(rec, 517);
     m->content = v && v->type == TARN_AVRO_INT && v->u.i != 0 ? TARN_ICE_CONTENT_POSITION_DELETES
-                                                               : TARN_ICE_CONTENT_DATA;
+                                                              : TARN_ICE_CONTENT_DATA;
     m->sequence_number = opt_long(get2(rec, 515));
     m->min_sequence_number = opt_long(get2(rec, 516));
     m->added_snapshot_id = opt_long(get2(rec, 503));

@@ -9,12 +9,28 @@
 #define METADATA_MAX_BYTES (64u << 20)
 
 /* Top-level fields tarn models; anything else is kept in m->extra. */
-static const char *const known_fields[] = {
-    "format-version", "table-uuid", "location", "last-sequence-number", "last-updated-ms",
-    "last-column-id", "schemas", "current-schema-id", "schema", "partition-specs",
-    "default-spec-id", "partition-spec", "last-partition-id", "sort-orders",
-    "default-sort-order-id", "properties", "current-snapshot-id", "snapshots", "snapshot-log",
-    "metadata-log", "refs", NULL};
+static const char *const known_fields[] = {"format-version",
+                                           "table-uuid",
+                                           "location",
+                                           "last-sequence-number",
+                                           "last-updated-ms",
+                                           "last-column-id",
+                                           "schemas",
+                                           "current-schema-id",
+                                           "schema",
+                                           "partition-specs",
+                                           "default-spec-id",
+                                           "partition-spec",
+                                           "last-partition-id",
+                                           "sort-orders",
+                                           "default-sort-order-id",
+                                           "properties",
+                                           "current-snapshot-id",
+                                           "snapshots",
+                                           "snapshot-log",
+                                           "metadata-log",
+                                           "refs",
+                                           NULL};
 
 static int is_known(const char *key) {
   size_t i;
@@ -450,8 +466,8 @@ static void parse_layout(parse_ctx *c, const json_t *root, tarn_ice_metadata *m)
       parse_spec(c, json_object_get(root, "partition-spec"), &m->specs[0]);
     }
   }
-  m->last_partition_id = (int32_t)get_int(c, root, "last-partition-id",
-                                          m->format_version >= 2, 999);
+  m->last_partition_id =
+      (int32_t)get_int(c, root, "last-partition-id", m->format_version >= 2, 999);
   arr = get_array(c, root, "sort-orders", m->format_version >= 2);
   if (arr != NULL) {
     m->sort_orders = alloc_n(c, json_array_size(arr), sizeof(*m->sort_orders), "sort-orders");
@@ -460,8 +476,8 @@ static void parse_layout(parse_ctx *c, const json_t *root, tarn_ice_metadata *m)
       parse_sort_order(c, json_array_get(arr, i), &m->sort_orders[i]);
     }
   }
-  m->default_sort_order_id = (int32_t)get_int(c, root, "default-sort-order-id",
-                                              m->format_version >= 2, 0);
+  m->default_sort_order_id =
+      (int32_t)get_int(c, root, "default-sort-order-id", m->format_version >= 2, 0);
   parse_kv_object(c, json_object_get(root, "properties"), "properties", &m->properties,
                   &m->nproperties);
 }
@@ -565,8 +581,10 @@ int tarn_ice_metadata_parse(const char *text, size_t len, tarn_ice_metadata *m, 
   }
   m->format_version = (int)get_int(&c, root, "format-version", 1, 2);
   if (c.rc == 0 && (m->format_version < 1 || m->format_version > 2)) {
-    c.rc = tarn_error_set(err, TARN_EUNSUPPORTED, "table metadata: format-version %d is not "
-                          "supported (1 or 2)", m->format_version);
+    c.rc = tarn_error_set(err, TARN_EUNSUPPORTED,
+                          "table metadata: format-version %d is not "
+                          "supported (1 or 2)",
+                          m->format_version);
     goto out;
   }
   uuid = get_str(&c, root, "table-uuid", m->format_version >= 2);
@@ -625,10 +643,10 @@ static json_t *metadata_json(const tarn_ice_metadata *m) {
   json_t *a;
   size_t i, j;
   int bad = root == NULL;
-#define SET(key, value)                                                                          \
-  do {                                                                                           \
-    if (!bad && json_object_set_new(root, key, value) != 0)                                      \
-      bad = 1;                                                                                   \
+#define SET(key, value)                                                                            \
+  do {                                                                                             \
+    if (!bad && json_object_set_new(root, key, value) != 0)                                        \
+      bad = 1;                                                                                     \
   } while (0)
   SET("format-version", json_integer(2));
   SET("table-uuid", json_string(m->table_uuid));
@@ -648,9 +666,9 @@ static json_t *metadata_json(const tarn_ice_metadata *m) {
     for (j = 0; fields != NULL && j < m->specs[i].nfields; j++) {
       const tarn_ice_partition_field *pf = &m->specs[i].fields[j];
       if (json_array_append_new(fields, json_pack("{s:s,s:o,s:I,s:I}", "name", pf->name,
-                                                   "transform", transform_json(&pf->transform),
-                                                   "source-id", (json_int_t)pf->source_id,
-                                                   "field-id", (json_int_t)pf->field_id)) != 0)
+                                                  "transform", transform_json(&pf->transform),
+                                                  "source-id", (json_int_t)pf->source_id,
+                                                  "field-id", (json_int_t)pf->field_id)) != 0)
         bad = 1;
     }
     if (json_array_append_new(a, json_pack("{s:I,s:o}", "spec-id", (json_int_t)m->specs[i].spec_id,
@@ -682,14 +700,15 @@ static json_t *metadata_json(const tarn_ice_metadata *m) {
   SET("properties", kv_json(m->properties, m->nproperties));
   /* Readers disagree on an absent snapshot: Java and PyIceberg accept -1 or null; -1 is
    * what Java itself writes for a table without snapshots in older versions. */
-  SET("current-snapshot-id", m->current_snapshot_id >= 0 ? json_integer(m->current_snapshot_id)
-                                                         : json_integer(-1));
+  SET("current-snapshot-id",
+      m->current_snapshot_id >= 0 ? json_integer(m->current_snapshot_id) : json_integer(-1));
   a = json_array();
   for (i = 0; a != NULL && i < m->nsnapshots; i++) {
     const tarn_ice_snapshot *s = &m->snapshots[i];
     json_t *summary = kv_json(s->summary, s->nsummary), *js;
-    if (summary != NULL && json_object_set_new(summary, "operation",
-                                               json_string(s->operation ? s->operation : "append")) != 0)
+    if (summary != NULL &&
+        json_object_set_new(summary, "operation",
+                            json_string(s->operation ? s->operation : "append")) != 0)
       bad = 1;
     js = json_pack("{s:I,s:I,s:I,s:o,s:s}", "snapshot-id", (json_int_t)s->snapshot_id,
                    "sequence-number", (json_int_t)s->sequence_number, "timestamp-ms",
@@ -707,10 +726,9 @@ static json_t *metadata_json(const tarn_ice_metadata *m) {
   SET("snapshots", a);
   a = json_array();
   for (i = 0; a != NULL && i < m->nsnapshot_log; i++)
-    if (json_array_append_new(a, json_pack("{s:I,s:I}", "snapshot-id",
-                                           (json_int_t)m->snapshot_log[i].snapshot_id,
-                                           "timestamp-ms",
-                                           (json_int_t)m->snapshot_log[i].timestamp_ms)) != 0)
+    if (json_array_append_new(
+            a, json_pack("{s:I,s:I}", "snapshot-id", (json_int_t)m->snapshot_log[i].snapshot_id,
+                         "timestamp-ms", (json_int_t)m->snapshot_log[i].timestamp_ms)) != 0)
       bad = 1;
   SET("snapshot-log", a);
   a = json_array();

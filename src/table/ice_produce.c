@@ -19,18 +19,18 @@
 typedef struct produce_ctx {
   const tarn_ice_data_file *files;
   size_t nfiles;
-  int overwrite;             /* delete matching live files */
-  int32_t spec_id;           /* overwrite: spec of `partition` */
+  int overwrite;                   /* delete matching live files */
+  int32_t spec_id;                 /* overwrite: spec of `partition` */
   const tarn_ice_value *partition; /* overwrite filter; NULL = everything */
   const tarn_ice_kv *summary;
   size_t nsummary;
   tarn_table_commit_check check; /* the caller's decision inside each attempt, or NULL */
   void *check_arg;
   int64_t snapshot_id;
-  tarn_ice_manifest_file added;  /* the manifest of `files`, written on the first attempt */
+  tarn_ice_manifest_file added; /* the manifest of `files`, written on the first attempt */
   int have_added;
-  uri_list *cleanup;         /* per-attempt files (lists, rewritten manifests) */
-  uri_list keep_on_success;  /* files written once (added manifest) */
+  uri_list *cleanup;        /* per-attempt files (lists, rewritten manifests) */
+  uri_list keep_on_success; /* files written once (added manifest) */
   int merged;
 } produce_ctx;
 
@@ -41,8 +41,8 @@ static int partition_equal(const tarn_ice_schema *schema, const tarn_ice_spec *s
     const tarn_ice_field *src = tarn_ice_schema_field(schema, spec->fields[i].source_id);
     tarn_ice_type rt;
     const tarn_ice_value *a = &f->partition[i], *b = &want[i];
-    if (src == NULL || tarn_ice_transform_result_type(&spec->fields[i].transform, &src->type,
-                                                      &rt, NULL) != 0)
+    if (src == NULL ||
+        tarn_ice_transform_result_type(&spec->fields[i].transform, &src->type, &rt, NULL) != 0)
       return 0;
     if (a->is_null || b->is_null) {
       if (a->is_null != b->is_null)
@@ -55,8 +55,8 @@ static int partition_equal(const tarn_ice_schema *schema, const tarn_ice_spec *s
   return 1;
 }
 
-static int make_uri(const tarn_ice_metadata *m, const char *fmt, int64_t a, int b,
-                    char **out, tarn_error *err) {
+static int make_uri(const tarn_ice_metadata *m, const char *fmt, int64_t a, int b, char **out,
+                    tarn_error *err) {
   char uuid[TARN_UUID_STR_LEN];
   size_t n = strlen(m->location) + 160;
   int rc = tarn__table_new_uuid_str(uuid, err);
@@ -90,11 +90,11 @@ static int set_summary(tarn_ice_snapshot *s, const tarn_ice_metadata *base, cons
       prev_size = strtoll(parent->summary[i].value, NULL, 10);
   if (parent == NULL)
     prev_size = 0;
-#define PUT(k, val)                                                                              \
-  do {                                                                                           \
-    snprintf(v, sizeof(v), "%lld", (long long)(val));                                            \
-    if (rc == 0)                                                                                 \
-      rc = tarn__table_kv_set(&s->summary, &s->nsummary, k, v, err);                             \
+#define PUT(k, val)                                                                                \
+  do {                                                                                             \
+    snprintf(v, sizeof(v), "%lld", (long long)(val));                                              \
+    if (rc == 0)                                                                                   \
+      rc = tarn__table_kv_set(&s->summary, &s->nsummary, k, v, err);                               \
   } while (0)
   if (tt->added_files > 0) {
     PUT("added-data-files", tt->added_files);
@@ -140,10 +140,9 @@ static int push_mf(tarn_ice_manifest_file **arr, size_t *n, size_t *cap,
 /* Rewrites (for an overwrite) or merges manifests: reads each, keeps live entries as
  * EXISTING (or DELETED when the overwrite removes them), writes one manifest per input
  * (rewrite) or one for all (merge). */
-static int rewrite_manifests(tarn_table *t, const tarn_ice_metadata *base,
-                             tarn_ice_metadata *next, produce_ctx *c,
-                             const tarn_ice_manifest_file *in, size_t nin, int merge,
-                             int64_t seq, tarn_ice_manifest_file **out, size_t *nout,
+static int rewrite_manifests(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_metadata *next,
+                             produce_ctx *c, const tarn_ice_manifest_file *in, size_t nin,
+                             int merge, int64_t seq, tarn_ice_manifest_file **out, size_t *nout,
                              size_t *outcap, totals *tt, tarn_error *err) {
   const tarn_ice_schema *schema = tarn_ice_metadata_schema(next, next->current_schema_id);
   tarn_ice_manifest_entry *acc = NULL;
@@ -173,9 +172,9 @@ static int rewrite_manifests(tarn_table *t, const tarn_ice_metadata *base,
       if (e->status == TARN_ICE_ADDED)
         changed = 1;
       e->status = TARN_ICE_EXISTING;
-      if (c->overwrite && (c->partition == NULL ||
-                           (in[i].partition_spec_id == c->spec_id &&
-                            partition_equal(schema, spec, &e->file, c->partition)))) {
+      if (c->overwrite &&
+          (c->partition == NULL || (in[i].partition_spec_id == c->spec_id &&
+                                    partition_equal(schema, spec, &e->file, c->partition)))) {
         e->status = TARN_ICE_DELETED;
         e->snapshot_id = c->snapshot_id;
         tt->deleted_files++;
@@ -215,8 +214,8 @@ static int rewrite_manifests(tarn_table *t, const tarn_ice_metadata *base,
       if (rc == 0)
         rc = tarn__table_uri_list_add(c->cleanup, uri, err);
       if (rc == 0 && nacc > 0)
-        rc = tarn_ice_manifest_write(&t->io, uri, schema, spec, c->snapshot_id, acc, nacc, &mf,
-                                     err);
+        rc =
+            tarn_ice_manifest_write(&t->io, uri, schema, spec, c->snapshot_id, acc, nacc, &mf, err);
       if (rc == 0 && nacc > 0) {
         mf.sequence_number = seq;
         mf.min_sequence_number = min_seq == INT64_MAX ? seq : min_seq;
@@ -237,8 +236,7 @@ static int rewrite_manifests(tarn_table *t, const tarn_ice_metadata *base,
     if (rc == 0)
       rc = tarn__table_uri_list_add(c->cleanup, uri, err);
     if (rc == 0)
-      rc = tarn_ice_manifest_write(&t->io, uri, schema, spec, c->snapshot_id, acc, nacc, &mf,
-                                   err);
+      rc = tarn_ice_manifest_write(&t->io, uri, schema, spec, c->snapshot_id, acc, nacc, &mf, err);
     if (rc == 0) {
       mf.sequence_number = seq;
       mf.min_sequence_number = min_seq == INT64_MAX ? seq : min_seq;
@@ -296,8 +294,8 @@ static int carry(tarn_ice_manifest_file **outm, size_t *nout, size_t *outcap,
 static int merge_manifests(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_metadata *next,
                            produce_ctx *c, const tarn_ice_spec *spec,
                            const tarn_ice_manifest_file *in, size_t nin, size_t nspec_same,
-                           int64_t seq, tarn_ice_manifest_file **outm, size_t *nout,
-                           size_t *outcap, totals *tt, tarn_error *err) {
+                           int64_t seq, tarn_ice_manifest_file **outm, size_t *nout, size_t *outcap,
+                           totals *tt, tarn_error *err) {
   tarn_ice_manifest_file *same = tarn_calloc(nspec_same ? nspec_same : 1, sizeof(*same));
   size_t ns = 0, i;
   int rc = 0;
@@ -319,9 +317,9 @@ static int merge_manifests(tarn_table *t, const tarn_ice_metadata *base, tarn_ic
 /* Step 2: the parent's manifests carried forward, rewritten (overwrite) or merged, then
  * the new files' manifest first: readers planning scans see the freshest data first. */
 static int next_manifests(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_metadata *next,
-                          produce_ctx *c, const tarn_ice_spec *spec, int64_t seq,
-                          int64_t merge_min, tarn_ice_manifest_file **outm, size_t *nout,
-                          totals *tt, tarn_error *err) {
+                          produce_ctx *c, const tarn_ice_spec *spec, int64_t seq, int64_t merge_min,
+                          tarn_ice_manifest_file **outm, size_t *nout, totals *tt,
+                          tarn_error *err) {
   const char *merge_on = tarn_ice_metadata_property(base, "commit.manifest-merge.enabled");
   tarn_ice_manifest_file *in = NULL;
   size_t nin = 0, outcap = 0, i, nspec_same = 0;
@@ -335,8 +333,8 @@ static int next_manifests(tarn_table *t, const tarn_ice_metadata *base, tarn_ice
     rc = rewrite_manifests(t, base, next, c, in, nin, 0, seq, outm, nout, &outcap, tt, err);
   } else if ((merge_on == NULL || strcmp(merge_on, "false") != 0) && merge_min > 0 &&
              nspec_same + 1 >= (size_t)merge_min) {
-    rc = merge_manifests(t, base, next, c, spec, in, nin, nspec_same, seq, outm, nout, &outcap,
-                         tt, err);
+    rc = merge_manifests(t, base, next, c, spec, in, nin, nspec_same, seq, outm, nout, &outcap, tt,
+                         err);
   } else {
     for (i = 0; rc == 0 && i < nin; i++) {
       if (in[i].added_files_count + in[i].existing_files_count == 0)
@@ -360,8 +358,8 @@ static int next_manifests(tarn_table *t, const tarn_ice_metadata *base, tarn_ice
 
 /* Step 4: the snapshot, its log entry and the main branch in next. */
 static int add_snapshot(const tarn_ice_metadata *base, tarn_ice_metadata *next,
-                        const produce_ctx *c, int64_t seq, const char *list_uri,
-                        const totals *tt, tarn_error *err) {
+                        const produce_ctx *c, int64_t seq, const char *list_uri, const totals *tt,
+                        tarn_error *err) {
   tarn_ice_snapshot *snaps, *s;
   tarn_ice_snapshot_log *slog;
   tarn_ice_ref *refs;
@@ -429,8 +427,8 @@ static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_
   int rc = 0;
   memset(&tt, 0, sizeof(tt));
   if (schema == NULL || spec == NULL)
-    return tarn_error_set(err, TARN_ECORRUPT, "table %s.%s: current schema or spec missing",
-                          t->ns, t->name);
+    return tarn_error_set(err, TARN_ECORRUPT, "table %s.%s: current schema or spec missing", t->ns,
+                          t->name);
   /* 0. what an earlier attempt wrote lost with it: nothing references it */
   if (attempt > 0) {
     tarn__table_uri_list_delete_all(c->cleanup, &t->io);
@@ -470,16 +468,17 @@ static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_
   return rc;
 }
 
-static int produce(tarn_table *t, produce_ctx *c, tarn_table_commit_result *res,
-                   tarn_error *err) {
+static int produce(tarn_table *t, produce_ctx *c, tarn_table_commit_result *res, tarn_error *err) {
   uri_list cleanup = {0};
   size_t i;
   int rc;
   for (i = 0; i < c->nfiles; i++)
     if (c->files[i].npartition != (tarn_table_spec(t) ? tarn_table_spec(t)->nfields : 0))
-      return tarn_error_set(err, TARN_EINVAL, "data file %s has %zu partition values; the "
-                            "table's spec has %zu fields", c->files[i].file_path,
-                            c->files[i].npartition, tarn_table_spec(t)->nfields);
+      return tarn_error_set(err, TARN_EINVAL,
+                            "data file %s has %zu partition values; the "
+                            "table's spec has %zu fields",
+                            c->files[i].file_path, c->files[i].npartition,
+                            tarn_table_spec(t)->nfields);
   c->cleanup = &cleanup;
   rc = tarn__table_new_snapshot_id(&c->snapshot_id, err);
   if (rc == 0)
@@ -530,8 +529,8 @@ int tarn_table_commit_files(tarn_table *t, int overwrite, int32_t spec_id,
 }
 
 int tarn_table_append(tarn_table *t, const tarn_ice_data_file *files, size_t n,
-                      const tarn_ice_kv *summary, size_t nsummary,
-                      tarn_table_commit_result *res, tarn_error *err) {
+                      const tarn_ice_kv *summary, size_t nsummary, tarn_table_commit_result *res,
+                      tarn_error *err) {
   return tarn_table_commit_files(t, 0, 0, NULL, files, n, summary, nsummary, NULL, 0, res, err);
 }
 
@@ -541,4 +540,3 @@ int tarn_table_overwrite(tarn_table *t, int32_t spec_id, const tarn_ice_value *p
   return tarn_table_commit_files(t, 1, spec_id, partition, files, n, summary, nsummary, NULL, 0,
                                  res, err);
 }
-

@@ -25,19 +25,19 @@ typedef struct obuf {
 
 struct tarn_table_scan {
   tarn_table_io io;
-  char label[300];            /* "ns.name" for messages and log lines */
-  tarn_ice_schema schema;     /* the schema read with (a copy) */
-  tarn_pq_schema want;        /* its Parquet layout: what each data file must match */
-  size_t *outf;               /* projection: schema field indexes */
+  char label[300];        /* "ns.name" for messages and log lines */
+  tarn_ice_schema schema; /* the schema read with (a copy) */
+  tarn_pq_schema want;    /* its Parquet layout: what each data file must match */
+  size_t *outf;           /* projection: schema field indexes */
   size_t nout;
-  tarn_ice_field *ofields;    /* the projection's fields (names owned by schema) */
+  tarn_ice_field *ofields; /* the projection's fields (names owned by schema) */
   tarn_pq_column *olayout;
   tarn_pq_array *ocols;
   obuf *obufs;
   const tarn_expr *filter;
-  tarn__nnf nnf;              /* the filter in negation normal form, for pushdown */
+  tarn__nnf nnf; /* the filter in negation normal form, for pushdown */
   int has_nnf;
-  uint8_t *needed;            /* per schema field: read it (output or filter) */
+  uint8_t *needed; /* per schema field: read it (output or filter) */
   tarn_ice_data_file *files;
   size_t nfiles, next_file;
   int64_t batch_rows;
@@ -46,13 +46,13 @@ struct tarn_table_scan {
   tarn_pq_scan *ps;
   tarn_pq_batch *pb;
   const char *cur_path;
-  long *fcol;                 /* per schema field: column in the file, -1 when absent */
-  long *pos;                  /* per schema field: position in the file's projection, -1 */
+  long *fcol; /* per schema field: column in the file, -1 when absent */
+  long *pos;  /* per schema field: position in the file's projection, -1 */
   /* filtering */
-  int8_t **truth;             /* one array of batch_rows per level of the filter */
+  int8_t **truth; /* one array of batch_rows per level of the filter */
   size_t ntruth;
   int64_t *sel;
-  uint8_t *zero;              /* all-null columns: zeroed validity, values, offsets */
+  uint8_t *zero; /* all-null columns: zeroed validity, values, offsets */
   size_t zero_cap;
   tarn_table_batch batch;
   tarn_table_scan_stats st;
@@ -76,8 +76,8 @@ static int mark_fields(tarn_table_scan *s, const tarn_expr *e, tarn_error *err) 
   size_t i;
   if (e->kind == TARN_EXPR_AND || e->kind == TARN_EXPR_OR || e->kind == TARN_EXPR_NOT) {
     if (e->nchildren == 0 || (e->kind == TARN_EXPR_NOT && e->nchildren != 1))
-      return tarn_error_set(err, TARN_EINVAL, "%s: a predicate node has %zu operands",
-                            s->label, e->nchildren);
+      return tarn_error_set(err, TARN_EINVAL, "%s: a predicate node has %zu operands", s->label,
+                            e->nchildren);
     for (i = 0; i < e->nchildren; i++) {
       int rc = mark_fields(s, e->children[i], err);
       if (rc != 0)
@@ -130,8 +130,8 @@ static int pick(tarn_table *t, const tarn_table_scan_spec *spec, const tarn_ice_
   return 0;
 }
 
-int tarn_table_scan_target(tarn_table *t, int64_t snapshot_id, int64_t as_of_ms,
-                           int64_t *snap_id, const tarn_ice_schema **schema, tarn_error *err) {
+int tarn_table_scan_target(tarn_table *t, int64_t snapshot_id, int64_t as_of_ms, int64_t *snap_id,
+                           const tarn_ice_schema **schema, tarn_error *err) {
   tarn_table_scan_spec spec;
   const tarn_ice_snapshot *snap;
   int rc;
@@ -144,8 +144,8 @@ int tarn_table_scan_target(tarn_table *t, int64_t snapshot_id, int64_t as_of_ms,
   return rc;
 }
 
-int tarn_table_scan_open(tarn_table *t, const tarn_table_scan_spec *spec,
-                         tarn_table_scan **out, tarn_error *err) {
+int tarn_table_scan_open(tarn_table *t, const tarn_table_scan_spec *spec, tarn_table_scan **out,
+                         tarn_error *err) {
   tarn_table_scan *s;
   const tarn_ice_snapshot *snap;
   const tarn_ice_schema *schema;
@@ -276,9 +276,7 @@ fail:
 
 const tarn_ice_schema *tarn_table_scan_schema(const tarn_table_scan *s) { return &s->schema; }
 
-const tarn_table_scan_stats *tarn_table_scan_stats_get(const tarn_table_scan *s) {
-  return &s->st;
-}
+const tarn_table_scan_stats *tarn_table_scan_stats_get(const tarn_table_scan *s) { return &s->st; }
 
 /* ---- one data file ---- */
 
@@ -330,8 +328,10 @@ static int pq_literal(const tarn__nnf *n, const tarn_pq_column *fc, tarn_pq_valu
       for (k = 0; k < 16; k++)
         be[k] = (uint8_t)(k < 8 ? (v->i64 < 0 ? 0xff : 0) : (uint64_t)v->i64 >> (8 * (15 - k)));
     }
-    w = fc->type == TARN_PQ_INT32 ? 4 : fc->type == TARN_PQ_INT64 ? 8
-        : fc->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY ? (int)fc->type_length : 0;
+    w = fc->type == TARN_PQ_INT32                  ? 4
+        : fc->type == TARN_PQ_INT64                ? 8
+        : fc->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY ? (int)fc->type_length
+                                                   : 0;
     if (w <= 0 || w > 16)
       return 0;
     for (k = 0; k < 16 - w; k++) /* the dropped bytes must only extend the sign */
@@ -355,9 +355,7 @@ static int pq_literal(const tarn__nnf *n, const tarn_pq_column *fc, tarn_pq_valu
     return 1;
   }
   switch (fc->type) {
-  case TARN_PQ_BOOLEAN:
-    out->boolean = v->i64 != 0;
-    return n->type.id == TARN_ICE_BOOLEAN;
+  case TARN_PQ_BOOLEAN: out->boolean = v->i64 != 0; return n->type.id == TARN_ICE_BOOLEAN;
   case TARN_PQ_INT32:
     if (fc->logical == TARN_PQ_LT_INTEGER && !fc->is_signed)
       return 0;
@@ -368,12 +366,8 @@ static int pq_literal(const tarn__nnf *n, const tarn_pq_column *fc, tarn_pq_valu
       return 0;
     out->i64 = v->i64;
     return 1;
-  case TARN_PQ_FLOAT:
-    out->f32 = v->f32;
-    return n->type.id == TARN_ICE_FLOAT;
-  case TARN_PQ_DOUBLE:
-    out->f64 = v->f64;
-    return n->type.id == TARN_ICE_DOUBLE;
+  case TARN_PQ_FLOAT: out->f32 = v->f32; return n->type.id == TARN_ICE_FLOAT;
+  case TARN_PQ_DOUBLE: out->f64 = v->f64; return n->type.id == TARN_ICE_DOUBLE;
   case TARN_PQ_BYTE_ARRAY:
   case TARN_PQ_FIXED_LEN_BYTE_ARRAY:
     if (fc->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY && v->len != (size_t)fc->type_length)
@@ -381,8 +375,7 @@ static int pq_literal(const tarn__nnf *n, const tarn_pq_column *fc, tarn_pq_valu
     out->bytes = v->bytes;
     out->len = v->len;
     return 1;
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -482,12 +475,12 @@ static void close_file(tarn_table_scan *s) {
     s->st.pages_total += ps->pages_total;
     s->st.pages_pruned += ps->pages_pruned;
     if (s->has_nnf)
-      tarn_log_debug("scan pruned", "level=file table=%s file=%s row_groups=%lld "
+      tarn_log_debug("scan pruned",
+                     "level=file table=%s file=%s row_groups=%lld "
                      "skipped_stats=%lld skipped_bloom=%lld pages=%lld skipped_pages=%lld",
                      s->label, s->cur_path, (long long)ps->row_groups_total,
-                     (long long)ps->row_groups_pruned_stats,
-                     (long long)ps->row_groups_pruned_bloom, (long long)ps->pages_total,
-                     (long long)ps->pages_pruned);
+                     (long long)ps->row_groups_pruned_stats, (long long)ps->row_groups_pruned_bloom,
+                     (long long)ps->pages_total, (long long)ps->pages_pruned);
   }
   tarn_pq_batch_free(s->pb);
   s->pb = NULL;
@@ -527,21 +520,21 @@ static int open_file(tarn_table_scan *s, const tarn_ice_data_file *df, tarn_erro
   for (i = 0; i < s->schema.nfields; i++) {
     idcol want = {s->schema.fields[i].id, 0}, *hit;
     s->fcol[i] = s->pos[i] = -1;
-    hit = fm->schema.ncols > 0
-              ? bsearch(&want, ids, fm->schema.ncols, sizeof(*ids), cmp_idcol) : NULL;
+    hit = fm->schema.ncols > 0 ? bsearch(&want, ids, fm->schema.ncols, sizeof(*ids), cmp_idcol)
+                               : NULL;
     if (hit == NULL)
       continue;
     {
       const tarn_pq_column *fc = &fm->schema.cols[hit->col];
-      if (fc->type != s->want.cols[i].type ||
-          (fc->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY &&
-           fc->type_length != s->want.cols[i].type_length)) {
+      if (fc->type != s->want.cols[i].type || (fc->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY &&
+                                               fc->type_length != s->want.cols[i].type_length)) {
         char d1[160], d2[160];
         tarn_pq_column_describe(fc, d1, sizeof(d1));
         tarn_pq_column_describe(&s->want.cols[i], d2, sizeof(d2));
-        rc = tarn_error_set(err, TARN_ECORRUPT, "column %s (field id %d) is %s; the table "
-                            "expects %s", s->schema.fields[i].name,
-                            (int)s->schema.fields[i].id, d1, d2);
+        rc = tarn_error_set(err, TARN_ECORRUPT,
+                            "column %s (field id %d) is %s; the table "
+                            "expects %s",
+                            s->schema.fields[i].name, (int)s->schema.fields[i].id, d1, d2);
         goto out;
       }
     }
@@ -776,8 +769,7 @@ int tarn_table_scan_next(tarn_table_scan *s, const tarn_table_batch **out, tarn_
       rc = open_file(s, &s->files[s->next_file++], err);
       if (rc == 1) { /* the footer shows no row can match */
         s->st.files_pruned_metrics++;
-        tarn_log_debug("scan pruned", "level=file_schema table=%s file=%s", s->label,
-                       s->cur_path);
+        tarn_log_debug("scan pruned", "level=file_schema table=%s file=%s", s->label, s->cur_path);
         close_file(s);
         continue;
       }

@@ -64,16 +64,11 @@ static int range_may_match(const tarn_ice_type *t, tarn_pq_op op, const tarn_ice
     if (hi != NULL && tarn_ice_value_compare(t, v, hi) > 0)
       return 0;
     return 1;
-  case TARN_PQ_LT:
-    return lo == NULL || tarn_ice_value_compare(t, lo, v) < 0;
-  case TARN_PQ_LE:
-    return lo == NULL || tarn_ice_value_compare(t, lo, v) <= 0;
-  case TARN_PQ_GT:
-    return hi == NULL || tarn_ice_value_compare(t, hi, v) > 0;
-  case TARN_PQ_GE:
-    return hi == NULL || tarn_ice_value_compare(t, hi, v) >= 0;
-  default:
-    return 1;
+  case TARN_PQ_LT: return lo == NULL || tarn_ice_value_compare(t, lo, v) < 0;
+  case TARN_PQ_LE: return lo == NULL || tarn_ice_value_compare(t, lo, v) <= 0;
+  case TARN_PQ_GT: return hi == NULL || tarn_ice_value_compare(t, hi, v) > 0;
+  case TARN_PQ_GE: return hi == NULL || tarn_ice_value_compare(t, hi, v) >= 0;
+  default: return 1;
   }
 }
 
@@ -107,8 +102,7 @@ static int project(const tarn_ice_partition_field *pf, const tarn_ice_type *src,
     *op = p->op == TARN_PQ_LT ? TARN_PQ_LE : p->op == TARN_PQ_GT ? TARN_PQ_GE : p->op;
     return p->op == TARN_PQ_EQ || p->op == TARN_PQ_LT || p->op == TARN_PQ_LE ||
            p->op == TARN_PQ_GT || p->op == TARN_PQ_GE;
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -118,10 +112,10 @@ static int project(const tarn_ice_partition_field *pf, const tarn_ice_type *src,
  * values those partitions hold: Java's truncation wraps near the type's minimum, so the
  * partition values are not in the order of the rows they hold.
  */
-static int partition_range_may_match(const tarn_ice_partition_field *pf,
-                                     const tarn_ice_type *src, const tarn_ice_type *rt,
-                                     const tarn_table_pred *p, const tarn_ice_value *lo,
-                                     const tarn_ice_value *hi, tarn_buf *scratch) {
+static int partition_range_may_match(const tarn_ice_partition_field *pf, const tarn_ice_type *src,
+                                     const tarn_ice_type *rt, const tarn_table_pred *p,
+                                     const tarn_ice_value *lo, const tarn_ice_value *hi,
+                                     tarn_buf *scratch) {
   tarn_ice_value lit;
   tarn_pq_op op;
   if (pf->transform.kind == TARN_ICE_TRUNCATE && p->op != TARN_PQ_EQ &&
@@ -131,9 +125,13 @@ static int partition_range_may_match(const tarn_ice_partition_field *pf,
     memset(&slo, 0, sizeof(slo));
     memset(&shi, 0, sizeof(shi));
     tarn__ice_truncate_source_range(pf->transform.param, is_long,
-                                    lo ? lo->i64 : is_long ? INT64_MIN : INT32_MIN,
-                                    hi ? hi->i64 : is_long ? INT64_MAX : INT32_MAX, &slo.i64,
-                                    &shi.i64);
+                                    lo        ? lo->i64
+                                    : is_long ? INT64_MIN
+                                              : INT32_MIN,
+                                    hi        ? hi->i64
+                                    : is_long ? INT64_MAX
+                                              : INT32_MAX,
+                                    &slo.i64, &shi.i64);
     return range_may_match(src, p->op, &p->value, &slo, &shi);
   }
   if (!project(pf, src, p, &op, &lit, scratch))
@@ -174,13 +172,11 @@ static int manifest_leaf(const tarn_ice_schema *schema, const tarn_ice_spec *spe
       continue; /* the partition field says nothing about this predicate */
     if (!fs->has_lower && !fs->has_upper)
       continue;
-    if (fs->has_lower &&
-        tarn_ice_value_deserialize(&rt, (const uint8_t *)fs->lower.data, fs->lower.len, &lo,
-                                   NULL) != 0)
+    if (fs->has_lower && tarn_ice_value_deserialize(&rt, (const uint8_t *)fs->lower.data,
+                                                    fs->lower.len, &lo, NULL) != 0)
       continue;
-    if (fs->has_upper &&
-        tarn_ice_value_deserialize(&rt, (const uint8_t *)fs->upper.data, fs->upper.len, &hi,
-                                   NULL) != 0)
+    if (fs->has_upper && tarn_ice_value_deserialize(&rt, (const uint8_t *)fs->upper.data,
+                                                    fs->upper.len, &hi, NULL) != 0)
       continue;
     if (!partition_range_may_match(pf, &src->type, &rt, p, fs->has_lower ? &lo : NULL,
                                    fs->has_upper ? &hi : NULL, scratch))
@@ -243,17 +239,13 @@ static int metrics_leaf(const tarn_ice_schema *schema, const tarn_ice_data_file 
   all_null = s->value_count >= 0 && s->null_count >= 0 && s->value_count == s->null_count;
   flt = fld->type.id == TARN_ICE_FLOAT || fld->type.id == TARN_ICE_DOUBLE;
   switch (op) {
-  case TARN__OP_IS_NULL:
-    return s->null_count != 0;
-  case TARN__OP_NOT_NULL:
-    return !all_null;
-  case TARN__OP_IS_NAN:
-    return !all_null && flt && s->nan_count != 0;
+  case TARN__OP_IS_NULL: return s->null_count != 0;
+  case TARN__OP_NOT_NULL: return !all_null;
+  case TARN__OP_IS_NAN: return !all_null && flt && s->nan_count != 0;
   case TARN__OP_NOT_NAN:
-    return !all_null && !(flt && s->value_count >= 0 && s->null_count >= 0 &&
-                          s->nan_count >= 0 && s->value_count == s->null_count + s->nan_count);
-  default:
-    break;
+    return !all_null && !(flt && s->value_count >= 0 && s->null_count >= 0 && s->nan_count >= 0 &&
+                          s->value_count == s->null_count + s->nan_count);
+  default: break;
   }
   if (all_null)
     return 0; /* only nulls: no comparison can hold */
@@ -326,9 +318,9 @@ static int plan_tree(const tarn_table_scan_options *o, tarn__nnf *root, tarn_err
   return 0;
 }
 
-int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts,
-                    tarn_ice_data_file **files, size_t *nfiles, int64_t *snapshot_id,
-                    tarn_table_plan_stats *stats, tarn_error *err) {
+int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts, tarn_ice_data_file **files,
+                    size_t *nfiles, int64_t *snapshot_id, tarn_table_plan_stats *stats,
+                    tarn_error *err) {
   const tarn_ice_metadata *m = tarn_table_metadata(t);
   const tarn_table_io *io = tarn_table_io_of(t);
   const tarn_ice_snapshot *snap;
@@ -374,9 +366,10 @@ int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts,
       break;
     }
     if (mfs[i].content != TARN_ICE_CONTENT_DATA) {
-      rc = tarn_error_set(err, TARN_EUNSUPPORTED, "table %s has delete files (%s); tarn reads "
-                          "only tables without row-level deletes", m->location,
-                          mfs[i].manifest_path);
+      rc = tarn_error_set(err, TARN_EUNSUPPORTED,
+                          "table %s has delete files (%s); tarn reads "
+                          "only tables without row-level deletes",
+                          m->location, mfs[i].manifest_path);
       break;
     }
     if (mfs[i].added_files_count == 0 && mfs[i].existing_files_count == 0) {

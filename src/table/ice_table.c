@@ -261,8 +261,8 @@ static int check_columns(const char *ns, const char *name, const tarn_ice_schema
                          tarn_error *err) {
   size_t i, j;
   if (schema->nfields == 0)
-    return tarn_error_set(err, TARN_EINVAL, "table %s.%s: a schema needs at least one column",
-                          ns, name);
+    return tarn_error_set(err, TARN_EINVAL, "table %s.%s: a schema needs at least one column", ns,
+                          name);
   for (i = 0; i < schema->nfields; i++) {
     if (schema->fields[i].id <= 0)
       return tarn_error_set(err, TARN_EINVAL, "column \"%s\": field ids start at 1",
@@ -360,8 +360,8 @@ static int initial_sort_order(tarn_ice_metadata *m, const tarn_ice_sort_order *o
   return 0;
 }
 
-int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns,
-                      const char *name, const tarn_ice_schema *schema, const tarn_ice_spec *spec,
+int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns, const char *name,
+                      const tarn_ice_schema *schema, const tarn_ice_spec *spec,
                       const tarn_ice_sort_order *order, const tarn_ice_kv *props, size_t nprops,
                       const char *location, tarn_table **out, tarn_error *err) {
   tarn_table *t = NULL;
@@ -407,8 +407,7 @@ int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns
   uri = tarn_malloc(strlen(m->location) + 80);
   if (uri == NULL)
     goto no_memory;
-  snprintf(uri, strlen(m->location) + 80, "%s/metadata/00001-%s.metadata.json", m->location,
-           uuid);
+  snprintf(uri, strlen(m->location) + 80, "%s/metadata/00001-%s.metadata.json", m->location, uuid);
   rc = tarn__table_write_metadata(&t->io, uri, m, &json, err);
   if (rc == 0) {
     rc = tarn_catalog_create_table(cat, ns, name, uri, err);
@@ -432,4 +431,3 @@ out:
   tarn_table_close(t);
   return rc;
 }
-

@@ -13,8 +13,8 @@ int tarn_ice_transform_parse(const char *s, tarn_ice_transform *t, tarn_error *e
   static const struct {
     const char *name;
     tarn_ice_transform_kind kind;
-  } plain[] = {{"identity", TARN_ICE_IDENTITY}, {"year", TARN_ICE_YEAR},   {"month", TARN_ICE_MONTH},
-               {"day", TARN_ICE_DAY},           {"hour", TARN_ICE_HOUR},   {"void", TARN_ICE_VOID}};
+  } plain[] = {{"identity", TARN_ICE_IDENTITY}, {"year", TARN_ICE_YEAR}, {"month", TARN_ICE_MONTH},
+               {"day", TARN_ICE_DAY},           {"hour", TARN_ICE_HOUR}, {"void", TARN_ICE_VOID}};
   size_t i;
   memset(t, 0, sizeof(*t));
   for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
@@ -27,8 +27,7 @@ int tarn_ice_transform_parse(const char *s, tarn_ice_transform *t, tarn_error *e
     const char *p = strchr(s, '[') + 1;
     char *end;
     long v = strtol(p, &end, 10);
-    if (p[0] >= '0' && p[0] <= '9' && end[0] == ']' && end[1] == '\0' && v > 0 &&
-        v <= 0x7fffffff) {
+    if (p[0] >= '0' && p[0] <= '9' && end[0] == ']' && end[1] == '\0' && v > 0 && v <= 0x7fffffff) {
       t->kind = s[0] == 'b' ? TARN_ICE_BUCKET : TARN_ICE_TRUNCATE;
       t->param = (int32_t)v;
       return 0;
@@ -65,9 +64,7 @@ int tarn_ice_transform_result_type(const tarn_ice_transform *t, const tarn_ice_t
   memset(out, 0, sizeof(*out));
   switch (t->kind) {
   case TARN_ICE_IDENTITY:
-  case TARN_ICE_VOID:
-    *out = *src;
-    return 0;
+  case TARN_ICE_VOID: *out = *src; return 0;
   case TARN_ICE_BUCKET:
     ok = src->id != TARN_ICE_BOOLEAN && src->id != TARN_ICE_FLOAT && src->id != TARN_ICE_DOUBLE;
     out->id = TARN_ICE_INT;
@@ -201,7 +198,6 @@ static size_t i128_to_be(i128 x, uint8_t out[16]) {
   return 16 - skip;
 }
 
-
 /* ---- truncate(W) of int and long ---- */
 
 /* Two's complement value of the low 32 / 64 bits of u, without implementation-defined casts. */
@@ -226,7 +222,9 @@ static int64_t truncate_integer(int64_t v, int32_t w, int is_long) {
     int64_t r = v % w, m = wrap64((uint64_t)r + (uint64_t)w) % w;
     return wrap64((uint64_t)v - (uint64_t)m);
   } else {
-    int32_t x = wrap32((uint32_t)(uint64_t)v); /* an int column's value fits; a wider literal wraps as in Java's (int) cast */
+    int32_t x = wrap32(
+        (uint32_t)(uint64_t)
+            v); /* an int column's value fits; a wider literal wraps as in Java's (int) cast */
     int32_t r = x % w, m = wrap32((uint32_t)r + (uint32_t)w) % w;
     return wrap32((uint32_t)x - (uint32_t)m);
   }
@@ -255,7 +253,6 @@ void tarn__ice_truncate_source_range(int32_t w, int is_long, int64_t lo, int64_t
     *src_hi = hi + w - 1;
 }
 
-
 int tarn_ice_transform_apply(const tarn_ice_transform *t, const tarn_ice_type *src,
                              const tarn_ice_value *in, tarn_ice_value *out, tarn_buf *scratch,
                              tarn_error *err) {
@@ -269,16 +266,16 @@ int tarn_ice_transform_apply(const tarn_ice_transform *t, const tarn_ice_type *s
     return 0;
   }
   switch (t->kind) {
-  case TARN_ICE_IDENTITY:
-    *out = *in;
-    return 0;
+  case TARN_ICE_IDENTITY: *out = *in; return 0;
   case TARN_ICE_BUCKET: {
     uint32_t h;
     switch (src->id) {
-    case TARN_ICE_INT: case TARN_ICE_LONG: case TARN_ICE_DATE: case TARN_ICE_TIME:
-    case TARN_ICE_TIMESTAMP: case TARN_ICE_TIMESTAMPTZ:
-      h = hash_long(in->i64);
-      break;
+    case TARN_ICE_INT:
+    case TARN_ICE_LONG:
+    case TARN_ICE_DATE:
+    case TARN_ICE_TIME:
+    case TARN_ICE_TIMESTAMP:
+    case TARN_ICE_TIMESTAMPTZ: h = hash_long(in->i64); break;
     case TARN_ICE_DECIMAL: {
       uint8_t b[16];
       size_t n = i128_to_be(decimal_to_i128(in), b);
@@ -336,14 +333,9 @@ int tarn_ice_transform_apply(const tarn_ice_transform *t, const tarn_ice_type *s
     out->i64 = t->kind == TARN_ICE_YEAR ? y - 1970 : (y - 1970) * 12 + (m - 1);
     return 0;
   }
-  case TARN_ICE_DAY:
-    out->i64 = days_of(src->id, in->i64);
-    return 0;
-  case TARN_ICE_HOUR:
-    out->i64 = floor_div(in->i64, 3600000000LL);
-    return 0;
-  default:
-    return tarn_error_set(err, TARN_EINVAL, "unknown transform");
+  case TARN_ICE_DAY: out->i64 = days_of(src->id, in->i64); return 0;
+  case TARN_ICE_HOUR: out->i64 = floor_div(in->i64, 3600000000LL); return 0;
+  default: return tarn_error_set(err, TARN_EINVAL, "unknown transform");
   }
 }
 
@@ -425,20 +417,18 @@ static void format_decimal(i128 x, int32_t scale, char *dst, size_t n) {
 }
 
 int tarn_ice_partition_human(const tarn_ice_transform *t, const tarn_ice_type *rt,
-                             const tarn_ice_value *v, int escape, tarn_buf *out,
-                             tarn_error *err) {
+                             const tarn_ice_value *v, int escape, tarn_buf *out, tarn_error *err) {
   char text[128];
   int64_t y;
   int m, d;
   if (v->is_null)
     return tarn_buf_append(out, "null", 4, err);
   switch (t->kind) {
-  case TARN_ICE_YEAR:
-    snprintf(text, sizeof(text), "%04lld", (long long)(1970 + v->i64));
-    break;
+  case TARN_ICE_YEAR: snprintf(text, sizeof(text), "%04lld", (long long)(1970 + v->i64)); break;
   case TARN_ICE_MONTH: {
     int64_t yy = 1970 + floor_div(v->i64, 12);
-    snprintf(text, sizeof(text), "%04lld-%02d", (long long)yy, (int)(v->i64 - floor_div(v->i64, 12) * 12) + 1);
+    snprintf(text, sizeof(text), "%04lld-%02d", (long long)yy,
+             (int)(v->i64 - floor_div(v->i64, 12) * 12) + 1);
     break;
   }
   case TARN_ICE_HOUR: {
@@ -451,9 +441,8 @@ int tarn_ice_partition_human(const tarn_ice_transform *t, const tarn_ice_type *r
   default:
     switch (rt->id) {
     case TARN_ICE_BOOLEAN: snprintf(text, sizeof(text), "%s", v->i64 ? "true" : "false"); break;
-    case TARN_ICE_INT: case TARN_ICE_LONG:
-      snprintf(text, sizeof(text), "%lld", (long long)v->i64);
-      break;
+    case TARN_ICE_INT:
+    case TARN_ICE_LONG: snprintf(text, sizeof(text), "%lld", (long long)v->i64); break;
     case TARN_ICE_DATE:
       civil_from_days(v->i64, &y, &m, &d);
       snprintf(text, sizeof(text), "%04lld-%02d-%02d", (long long)y, m, d);
@@ -463,14 +452,13 @@ int tarn_ice_partition_human(const tarn_ice_transform *t, const tarn_ice_type *r
                (int)(v->i64 / 60000000 % 60), (int)(v->i64 / 1000000 % 60),
                (int)(v->i64 % 1000000));
       break;
-    case TARN_ICE_TIMESTAMP: case TARN_ICE_TIMESTAMPTZ:
+    case TARN_ICE_TIMESTAMP:
+    case TARN_ICE_TIMESTAMPTZ:
       format_micros(v->i64, rt->id == TARN_ICE_TIMESTAMPTZ, text, sizeof(text));
       break;
     case TARN_ICE_FLOAT: snprintf(text, sizeof(text), "%.9g", (double)v->f32); break;
     case TARN_ICE_DOUBLE: snprintf(text, sizeof(text), "%.17g", v->f64); break;
-    case TARN_ICE_DECIMAL:
-      format_decimal(decimal_to_i128(v), rt->scale, text, sizeof(text));
-      break;
+    case TARN_ICE_DECIMAL: format_decimal(decimal_to_i128(v), rt->scale, text, sizeof(text)); break;
     case TARN_ICE_UUID:
       if (v->len == 16) {
         tarn_uuid u;
@@ -480,9 +468,8 @@ int tarn_ice_partition_human(const tarn_ice_transform *t, const tarn_ice_type *r
         snprintf(text, sizeof(text), "invalid-uuid");
       }
       break;
-    case TARN_ICE_STRING:
-      return append_escaped(out, (const char *)v->bytes, v->len, escape, err);
-    default: { /* binary, fixed: base64 */
+    case TARN_ICE_STRING: return append_escaped(out, (const char *)v->bytes, v->len, escape, err);
+    default: {                              /* binary, fixed: base64 */
       size_t n = v->len > 60 ? 60 : v->len; /* a path segment, not a dump */
       base64(v->bytes, n, text);
       break;

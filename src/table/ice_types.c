@@ -14,12 +14,18 @@ static const struct {
   const char *name;
   tarn_ice_type_id id;
 } simple_types[] = {
-    {"boolean", TARN_ICE_BOOLEAN},  {"int", TARN_ICE_INT},
-    {"long", TARN_ICE_LONG},        {"float", TARN_ICE_FLOAT},
-    {"double", TARN_ICE_DOUBLE},    {"date", TARN_ICE_DATE},
-    {"time", TARN_ICE_TIME},        {"timestamp", TARN_ICE_TIMESTAMP},
-    {"timestamptz", TARN_ICE_TIMESTAMPTZ}, {"string", TARN_ICE_STRING},
-    {"uuid", TARN_ICE_UUID},        {"binary", TARN_ICE_BINARY},
+    {"boolean", TARN_ICE_BOOLEAN},
+    {"int", TARN_ICE_INT},
+    {"long", TARN_ICE_LONG},
+    {"float", TARN_ICE_FLOAT},
+    {"double", TARN_ICE_DOUBLE},
+    {"date", TARN_ICE_DATE},
+    {"time", TARN_ICE_TIME},
+    {"timestamp", TARN_ICE_TIMESTAMP},
+    {"timestamptz", TARN_ICE_TIMESTAMPTZ},
+    {"string", TARN_ICE_STRING},
+    {"uuid", TARN_ICE_UUID},
+    {"binary", TARN_ICE_BINARY},
 };
 
 /* Parses a decimal integer at *p, skipping spaces around it; -1 on failure. */
@@ -128,9 +134,7 @@ int tarn_ice_value_serialize(const tarn_ice_type *t, const tarn_ice_value *v, ta
                              tarn_error *err) {
   uint8_t b[16];
   switch (t->id) {
-  case TARN_ICE_BOOLEAN:
-    b[0] = v->i64 ? 1 : 0;
-    return tarn_buf_append(out, b, 1, err);
+  case TARN_ICE_BOOLEAN: b[0] = v->i64 ? 1 : 0; return tarn_buf_append(out, b, 1, err);
   case TARN_ICE_INT:
   case TARN_ICE_DATE:
     put_le(b, (uint64_t)(uint32_t)(int32_t)v->i64, 4);
@@ -138,20 +142,13 @@ int tarn_ice_value_serialize(const tarn_ice_type *t, const tarn_ice_value *v, ta
   case TARN_ICE_LONG:
   case TARN_ICE_TIME:
   case TARN_ICE_TIMESTAMP:
-  case TARN_ICE_TIMESTAMPTZ:
-    put_le(b, (uint64_t)v->i64, 8);
-    return tarn_buf_append(out, b, 8, err);
-  case TARN_ICE_FLOAT:
-    memcpy(b, &v->f32, 4);
-    return tarn_buf_append(out, b, 4, err);
-  case TARN_ICE_DOUBLE:
-    memcpy(b, &v->f64, 8);
-    return tarn_buf_append(out, b, 8, err);
+  case TARN_ICE_TIMESTAMPTZ: put_le(b, (uint64_t)v->i64, 8); return tarn_buf_append(out, b, 8, err);
+  case TARN_ICE_FLOAT: memcpy(b, &v->f32, 4); return tarn_buf_append(out, b, 4, err);
+  case TARN_ICE_DOUBLE: memcpy(b, &v->f64, 8); return tarn_buf_append(out, b, 8, err);
   case TARN_ICE_STRING:
   case TARN_ICE_BINARY:
   case TARN_ICE_FIXED:
-  case TARN_ICE_UUID:
-    return tarn_buf_append(out, v->bytes, v->len, err);
+  case TARN_ICE_UUID: return tarn_buf_append(out, v->bytes, v->len, err);
   case TARN_ICE_DECIMAL:
     if (!v->wide) {
       size_t n = decimal_min_bytes(v->i64, b);
@@ -176,8 +173,13 @@ int tarn_ice_value_deserialize(const tarn_ice_type *t, const uint8_t *p, size_t 
   memset(v, 0, sizeof(*v));
   switch (t->id) {
   case TARN_ICE_BOOLEAN: want = 1; break;
-  case TARN_ICE_INT: case TARN_ICE_DATE: case TARN_ICE_FLOAT: want = 4; break;
-  case TARN_ICE_LONG: case TARN_ICE_TIME: case TARN_ICE_TIMESTAMP: case TARN_ICE_TIMESTAMPTZ:
+  case TARN_ICE_INT:
+  case TARN_ICE_DATE:
+  case TARN_ICE_FLOAT: want = 4; break;
+  case TARN_ICE_LONG:
+  case TARN_ICE_TIME:
+  case TARN_ICE_TIMESTAMP:
+  case TARN_ICE_TIMESTAMPTZ:
   case TARN_ICE_DOUBLE: want = 8; break;
   case TARN_ICE_UUID: want = 16; break;
   case TARN_ICE_FIXED: want = (size_t)t->length; break;
@@ -189,13 +191,14 @@ int tarn_ice_value_deserialize(const tarn_ice_type *t, const uint8_t *p, size_t 
                           want);
   switch (t->id) {
   case TARN_ICE_BOOLEAN: v->i64 = p[0] != 0; break;
-  case TARN_ICE_INT: case TARN_ICE_DATE: v->i64 = (int32_t)(uint32_t)get_le(p, 4); break;
+  case TARN_ICE_INT:
+  case TARN_ICE_DATE: v->i64 = (int32_t)(uint32_t)get_le(p, 4); break;
   case TARN_ICE_LONG: /* a bound written while the column was still an int (promotion) */
     v->i64 = n == 4 ? (int64_t)(int32_t)(uint32_t)get_le(p, 4) : (int64_t)get_le(p, 8);
     break;
-  case TARN_ICE_TIME: case TARN_ICE_TIMESTAMP: case TARN_ICE_TIMESTAMPTZ:
-    v->i64 = (int64_t)get_le(p, 8);
-    break;
+  case TARN_ICE_TIME:
+  case TARN_ICE_TIMESTAMP:
+  case TARN_ICE_TIMESTAMPTZ: v->i64 = (int64_t)get_le(p, 8); break;
   case TARN_ICE_FLOAT: memcpy(&v->f32, p, 4); break;
   case TARN_ICE_DOUBLE:
     if (n == 4) { /* float promoted to double */
@@ -259,15 +262,12 @@ static void decimal_be16(const tarn_ice_value *v, uint8_t out[16]) {
 int tarn_ice_value_compare(const tarn_ice_type *t, const tarn_ice_value *a,
                            const tarn_ice_value *b) {
   switch (t->id) {
-  case TARN_ICE_FLOAT:
-    return a->f32 < b->f32 ? -1 : a->f32 > b->f32;
-  case TARN_ICE_DOUBLE:
-    return a->f64 < b->f64 ? -1 : a->f64 > b->f64;
+  case TARN_ICE_FLOAT: return a->f32 < b->f32 ? -1 : a->f32 > b->f32;
+  case TARN_ICE_DOUBLE: return a->f64 < b->f64 ? -1 : a->f64 > b->f64;
   case TARN_ICE_STRING:
   case TARN_ICE_BINARY:
   case TARN_ICE_FIXED:
-  case TARN_ICE_UUID:
-    return cmp_bytes(a->bytes, a->len, b->bytes, b->len);
+  case TARN_ICE_UUID: return cmp_bytes(a->bytes, a->len, b->bytes, b->len);
   case TARN_ICE_DECIMAL: {
     uint8_t x[16], y[16];
     decimal_be16(a, x);
@@ -276,8 +276,7 @@ int tarn_ice_value_compare(const tarn_ice_type *t, const tarn_ice_value *a,
     y[0] ^= 0x80;
     return cmp_bytes(x, 16, y, 16);
   }
-  default:
-    return a->i64 < b->i64 ? -1 : a->i64 > b->i64;
+  default: return a->i64 < b->i64 ? -1 : a->i64 > b->i64;
   }
 }
 
@@ -460,7 +459,10 @@ int tarn_ice_schema_to_parquet(const tarn_ice_schema *s, tarn_pq_schema *out, ta
     case TARN_ICE_LONG: c->type = TARN_PQ_INT64; break;
     case TARN_ICE_FLOAT: c->type = TARN_PQ_FLOAT; break;
     case TARN_ICE_DOUBLE: c->type = TARN_PQ_DOUBLE; break;
-    case TARN_ICE_DATE: c->type = TARN_PQ_INT32; c->logical = TARN_PQ_LT_DATE; break;
+    case TARN_ICE_DATE:
+      c->type = TARN_PQ_INT32;
+      c->logical = TARN_PQ_LT_DATE;
+      break;
     case TARN_ICE_TIME:
       c->type = TARN_PQ_INT64;
       c->logical = TARN_PQ_LT_TIME;
@@ -473,7 +475,10 @@ int tarn_ice_schema_to_parquet(const tarn_ice_schema *s, tarn_pq_schema *out, ta
       c->unit = TARN_PQ_MICROS;
       c->adjusted_to_utc = f->type.id == TARN_ICE_TIMESTAMPTZ;
       break;
-    case TARN_ICE_STRING: c->type = TARN_PQ_BYTE_ARRAY; c->logical = TARN_PQ_LT_STRING; break;
+    case TARN_ICE_STRING:
+      c->type = TARN_PQ_BYTE_ARRAY;
+      c->logical = TARN_PQ_LT_STRING;
+      break;
     case TARN_ICE_UUID:
       c->type = TARN_PQ_FIXED_LEN_BYTE_ARRAY;
       c->type_length = 16;

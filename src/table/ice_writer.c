@@ -13,8 +13,8 @@
 #define MAX_OPEN_PARTITIONS 256
 
 typedef struct part_out {
-  tarn_buf key;            /* encoded partition tuple, for lookup */
-  tarn_ice_value *values;  /* the tuple (bytes point into vbuf) */
+  tarn_buf key;           /* encoded partition tuple, for lookup */
+  tarn_ice_value *values; /* the tuple (bytes point into vbuf) */
   tarn_buf vbuf;
   char *uri;
   tarn_pq_writer *pw;
@@ -30,7 +30,7 @@ struct tarn_table_writer {
   tarn_ice_type *ptypes;
   part_out *parts;
   size_t nparts;
-  int64_t *idx;            /* row indexes of one partition (scratch) */
+  int64_t *idx; /* row indexes of one partition (scratch) */
   size_t idx_cap;
   int failed;
 };
@@ -43,21 +43,11 @@ void tarn_ice_value_from_array(const tarn_ice_type *t, const tarn_pq_column *c,
     return;
   }
   switch (c->type) {
-  case TARN_PQ_BOOLEAN:
-    v->i64 = (((const uint8_t *)a->values)[i >> 3] >> (i & 7)) & 1;
-    break;
-  case TARN_PQ_INT32:
-    v->i64 = ((const int32_t *)a->values)[i];
-    break;
-  case TARN_PQ_INT64:
-    v->i64 = ((const int64_t *)a->values)[i];
-    break;
-  case TARN_PQ_FLOAT:
-    v->f32 = ((const float *)a->values)[i];
-    break;
-  case TARN_PQ_DOUBLE:
-    v->f64 = ((const double *)a->values)[i];
-    break;
+  case TARN_PQ_BOOLEAN: v->i64 = (((const uint8_t *)a->values)[i >> 3] >> (i & 7)) & 1; break;
+  case TARN_PQ_INT32: v->i64 = ((const int32_t *)a->values)[i]; break;
+  case TARN_PQ_INT64: v->i64 = ((const int64_t *)a->values)[i]; break;
+  case TARN_PQ_FLOAT: v->f32 = ((const float *)a->values)[i]; break;
+  case TARN_PQ_DOUBLE: v->f64 = ((const double *)a->values)[i]; break;
   case TARN_PQ_BYTE_ARRAY:
     v->bytes = a->data + a->offsets[i];
     v->len = (size_t)(a->offsets[i + 1] - a->offsets[i]);
@@ -67,9 +57,7 @@ void tarn_ice_value_from_array(const tarn_ice_type *t, const tarn_pq_column *c,
     v->len = (size_t)c->type_length;
     v->wide = t->id == TARN_ICE_DECIMAL;
     break;
-  default:
-    v->is_null = 1;
-    break;
+  default: v->is_null = 1; break;
   }
 }
 
@@ -91,8 +79,8 @@ void tarn_table_writer_abort(tarn_table_writer *w) {
   tarn_free(w);
 }
 
-int tarn_table_writer_open(tarn_table *t, const tarn_pq_writer_options *pq,
-                           tarn_table_writer **out, tarn_error *err) {
+int tarn_table_writer_open(tarn_table *t, const tarn_pq_writer_options *pq, tarn_table_writer **out,
+                           tarn_error *err) {
   const tarn_ice_metadata *m = tarn_table_metadata(t);
   tarn_table_writer *w;
   size_t i;
@@ -148,8 +136,8 @@ int tarn_table_writer_open(tarn_table *t, const tarn_pq_writer_options *pq,
       return tarn_error_set(err, TARN_ECORRUPT, "partition field %s: source column missing",
                             w->spec->fields[i].name);
     }
-    rc = tarn_ice_transform_result_type(&w->spec->fields[i].transform, &src->type,
-                                        &w->ptypes[i], err);
+    rc = tarn_ice_transform_result_type(&w->spec->fields[i].transform, &src->type, &w->ptypes[i],
+                                        err);
     if (rc != 0) {
       tarn_table_writer_abort(w);
       return rc;
@@ -170,8 +158,7 @@ static size_t col_of(const tarn_ice_schema *s, int32_t id) {
 
 /* Computes row i's partition tuple into vals and its lookup key into key. */
 static int row_partition(tarn_table_writer *w, const tarn_pq_batch *b, int64_t i,
-                         tarn_ice_value *vals, tarn_buf *key, tarn_buf *scratch,
-                         tarn_error *err) {
+                         tarn_ice_value *vals, tarn_buf *key, tarn_buf *scratch, tarn_error *err) {
   size_t j;
   int rc = 0;
   tarn_buf_reset(key);
@@ -243,8 +230,8 @@ static int open_part(tarn_table_writer *w, const tarn_ice_value *vals, const tar
   for (j = 0; rc == 0 && j < w->spec->nfields; j++) {
     rc = tarn_buf_appendf(&path, err, "%s=", w->spec->fields[j].name);
     if (rc == 0)
-      rc = tarn_ice_partition_human(&w->spec->fields[j].transform, &w->ptypes[j], &p->values[j],
-                                    1, &path, err);
+      rc = tarn_ice_partition_human(&w->spec->fields[j].transform, &w->ptypes[j], &p->values[j], 1,
+                                    &path, err);
     if (rc == 0)
       rc = tarn_buf_append(&path, "/", 1, err);
   }
@@ -497,8 +484,7 @@ int tarn_table_writer_close(tarn_table_writer *w, tarn_ice_data_file **files, si
       if (f->partition == NULL)
         rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
       else
-        rc = tarn_buf_append(&f->partition_buf, p->vbuf.data ? p->vbuf.data : "", p->vbuf.len,
-                             err);
+        rc = tarn_buf_append(&f->partition_buf, p->vbuf.data ? p->vbuf.data : "", p->vbuf.len, err);
       for (j = 0; rc == 0 && j < w->spec->nfields; j++) {
         f->partition[j] = p->values[j];
         if (p->values[j].bytes != NULL)

@@ -9,8 +9,8 @@
 
 #include "base/alloc.h"
 
-int tarn_lake_paths(const char *dir, char *root_uri, size_t root_len, char *spool,
-                    size_t spool_len, tarn_error *err) {
+int tarn_lake_paths(const char *dir, char *root_uri, size_t root_len, char *spool, size_t spool_len,
+                    tarn_error *err) {
   char real[PATH_MAX];
   const char *r;
   if (realpath(dir, real) == NULL)
@@ -40,13 +40,17 @@ int tarn_lake_open(const tarn_config *cfg, unsigned flags, tarn_lake **out, tarn
   if (flags & TARN_LAKE_MUST_EXIST) {
     char db[PATH_MAX + 16];
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-      return tarn_error_set(err, TARN_ENOTFOUND, "no lake at %s (nothing to read; point at "
-                            "another one with --lake, TARN_LAKE or [lake] path)", path);
+      return tarn_error_set(err, TARN_ENOTFOUND,
+                            "no lake at %s (nothing to read; point at "
+                            "another one with --lake, TARN_LAKE or [lake] path)",
+                            path);
     snprintf(db, sizeof(db), "%s/catalog.db", path);
     if (default_catalog(cfg) && stat(db, &st) != 0)
-      return tarn_error_set(err, TARN_ENOTFOUND, "no lake at %s: it has no catalog.db (nothing "
+      return tarn_error_set(err, TARN_ENOTFOUND,
+                            "no lake at %s: it has no catalog.db (nothing "
                             "to read; point at another one with --lake, TARN_LAKE or [lake] "
-                            "path)", path);
+                            "path)",
+                            path);
   }
   l = tarn_calloc(1, sizeof(*l));
   if (l == NULL)
@@ -57,8 +61,8 @@ int tarn_lake_open(const tarn_config *cfg, unsigned flags, tarn_lake **out, tarn
   }
   rc = tarn_store_local_open(path, &l->store, err);
   if (rc == 0)
-    rc = tarn_lake_paths(path, l->root_uri, sizeof(l->root_uri), l->spool_dir,
-                         sizeof(l->spool_dir), err);
+    rc = tarn_lake_paths(path, l->root_uri, sizeof(l->root_uri), l->spool_dir, sizeof(l->spool_dir),
+                         err);
   if (rc != 0) {
     tarn_error_prefix(err, "lake %s", path);
     goto fail;

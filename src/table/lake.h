@@ -36,7 +36,7 @@ void tarn_lake_close(tarn_lake *l); /* accepts NULL */
 
 /* The root URI and spool directory of the existing lake directory `dir`, for callers
  * that open its store another way (the daemon's bucket registry). */
-int tarn_lake_paths(const char *dir, char *root_uri, size_t root_len, char *spool,
-                    size_t spool_len, tarn_error *err);
+int tarn_lake_paths(const char *dir, char *root_uri, size_t root_len, char *spool, size_t spool_len,
+                    tarn_error *err);
 
 #endif

@@ -77,14 +77,14 @@ typedef enum tarn_expr_op {
 typedef struct tarn_expr tarn_expr;
 struct tarn_expr {
   tarn_expr_kind kind;
-  int32_t field_id;      /* CMP, IN, IS_NULL, NOT_NULL, IS_NAN */
-  tarn_ice_type type;    /* the field's type */
-  tarn_expr_op op;       /* CMP */
+  int32_t field_id;       /* CMP, IN, IS_NULL, NOT_NULL, IS_NAN */
+  tarn_ice_type type;     /* the field's type */
+  tarn_expr_op op;        /* CMP */
   tarn_ice_value *values; /* CMP: 1; IN: nvalues (bytes owned by the node) */
   size_t nvalues;
-  tarn_expr **children;  /* AND, OR, NOT */
+  tarn_expr **children; /* AND, OR, NOT */
   size_t nchildren;
-  tarn_buf bytes;        /* storage of the values' bytes */
+  tarn_buf bytes; /* storage of the values' bytes */
 };
 
 /* Deepest expression tarn_expr_parse builds and the scan accepts. */
@@ -108,8 +108,7 @@ struct tarn_expr {
  * the text, the offset and what was expected, or the column and why its literal does
  * not fit. *out is the caller's (tarn_expr_free).
  */
-int tarn_expr_parse(const tarn_ice_schema *s, const char *text, tarn_expr **out,
-                    tarn_error *err);
+int tarn_expr_parse(const tarn_ice_schema *s, const char *text, tarn_expr **out, tarn_error *err);
 
 /* Constructors. Each copies the values (and their bytes); AND/OR/NOT take the children
  * (on success and on failure: they are freed if the node cannot be built). NULL on
@@ -138,15 +137,15 @@ typedef struct tarn_table_scan_spec {
   const int32_t *field_ids; /* the columns, in order; NULL: every field of the schema read
                                (the snapshot's own schema when time travelling) */
   size_t nfield_ids;
-  const tarn_expr *filter;  /* NULL: every row. Borrowed: must outlive the scan */
-  int64_t batch_rows;       /* most rows per batch; 0 = 8192 */
+  const tarn_expr *filter; /* NULL: every row. Borrowed: must outlive the scan */
+  int64_t batch_rows;      /* most rows per batch; 0 = 8192 */
 } tarn_table_scan_spec;
 
 /* One batch of matching rows. Column k is fields[k] (id, name, type) laid out as
  * layout[k] describes (tarn_ice_value_from_array(&fields[k].type, &layout[k], &cols[k], i,
  * &v) reads row i). A column a data file does not have (added later) is all null. */
 typedef struct tarn_table_batch {
-  int64_t nrows;            /* 1 .. batch_rows */
+  int64_t nrows; /* 1 .. batch_rows */
   size_t ncols;
   const tarn_ice_field *fields;
   const tarn_pq_column *layout;
@@ -155,15 +154,15 @@ typedef struct tarn_table_batch {
 
 /* What a scan skipped and read, level by level. */
 typedef struct tarn_table_scan_stats {
-  int64_t snapshot_id;      /* -1: the table has no snapshot (no rows) */
-  int64_t manifests_total, manifests_pruned;           /* by partition summaries */
+  int64_t snapshot_id;                       /* -1: the table has no snapshot (no rows) */
+  int64_t manifests_total, manifests_pruned; /* by partition summaries */
   int64_t files_total, files_pruned_partition, files_pruned_metrics, files_read;
   /* files_pruned_metrics also counts files whose footer lacks a column the filter needs a
    * value in (added after the file was written: null there) */
   int64_t row_groups_total, row_groups_pruned_stats, row_groups_pruned_bloom;
-  int64_t pages_total, pages_pruned;                   /* by the page index */
-  int64_t rows_read;        /* rows decoded from data files (after row group/page pruning) */
-  int64_t rows_returned;    /* rows in the batches returned */
+  int64_t pages_total, pages_pruned; /* by the page index */
+  int64_t rows_read;     /* rows decoded from data files (after row group/page pruning) */
+  int64_t rows_returned; /* rows in the batches returned */
 } tarn_table_scan_stats;
 
 typedef struct tarn_table_scan tarn_table_scan;
@@ -175,8 +174,8 @@ typedef struct tarn_table_scan tarn_table_scan;
  * predicates against the right schema before opening the scan. Errors as for
  * tarn_table_scan_open.
  */
-int tarn_table_scan_target(tarn_table *t, int64_t snapshot_id, int64_t as_of_ms,
-                           int64_t *snap_id, const tarn_ice_schema **schema, tarn_error *err);
+int tarn_table_scan_target(tarn_table *t, int64_t snapshot_id, int64_t as_of_ms, int64_t *snap_id,
+                           const tarn_ice_schema **schema, tarn_error *err);
 
 /*
  * Opens a scan: picks the snapshot (TARN_ENOTFOUND naming it or the time when there is
@@ -186,8 +185,8 @@ int tarn_table_scan_target(tarn_table *t, int64_t snapshot_id, int64_t as_of_ms,
  * the scan is open. An empty table gives a scan with no batches. *out is the caller's
  * (tarn_table_scan_close).
  */
-int tarn_table_scan_open(tarn_table *t, const tarn_table_scan_spec *spec,
-                         tarn_table_scan **out, tarn_error *err);
+int tarn_table_scan_open(tarn_table *t, const tarn_table_scan_spec *spec, tarn_table_scan **out,
+                         tarn_error *err);
 /* The schema the scan reads with (the snapshot's, when time travelling) and the fields
  * of its projection, in order. Valid until close. */
 const tarn_ice_schema *tarn_table_scan_schema(const tarn_table_scan *s);

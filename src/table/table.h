@@ -42,8 +42,8 @@ typedef enum tarn_ice_type_id {
   TARN_ICE_STRING,
   TARN_ICE_UUID,
   TARN_ICE_BINARY,
-  TARN_ICE_FIXED,       /* fixed[length] */
-  TARN_ICE_DECIMAL,     /* decimal(precision, scale), precision <= 38 */
+  TARN_ICE_FIXED,   /* fixed[length] */
+  TARN_ICE_DECIMAL, /* decimal(precision, scale), precision <= 38 */
 } tarn_ice_type_id;
 
 typedef struct tarn_ice_type {
@@ -163,8 +163,7 @@ uint32_t tarn_ice_murmur3_32(const void *p, size_t n);
  * other values as text; "null" for null. Appended to out, URL-escaped when `escape`.
  */
 int tarn_ice_partition_human(const tarn_ice_transform *t, const tarn_ice_type *result_type,
-                             const tarn_ice_value *v, int escape, tarn_buf *out,
-                             tarn_error *err);
+                             const tarn_ice_value *v, int escape, tarn_buf *out, tarn_error *err);
 
 /* ---- partition specs and sort orders ---- */
 
@@ -207,8 +206,8 @@ typedef struct tarn_ice_snapshot {
   int64_t sequence_number;
   int64_t timestamp_ms;
   char *manifest_list;
-  int32_t schema_id; /* -1: absent */
-  char *operation;   /* summary "operation": append, replace, overwrite, delete */
+  int32_t schema_id;    /* -1: absent */
+  char *operation;      /* summary "operation": append, replace, overwrite, delete */
   tarn_ice_kv *summary; /* the rest of the summary, in order */
   size_t nsummary;
 } tarn_ice_snapshot;
@@ -286,10 +285,10 @@ int tarn_ice_property_int(const tarn_ice_metadata *m, const char *key, int64_t d
 /* Per-column metrics of a data file, as manifests carry them (keyed by field id). */
 typedef struct tarn_ice_column_stats {
   int32_t field_id;
-  int64_t column_size;   /* -1: unknown */
-  int64_t value_count;   /* -1: unknown */
-  int64_t null_count;    /* -1: unknown */
-  int64_t nan_count;     /* -1: unknown / not a float column */
+  int64_t column_size; /* -1: unknown */
+  int64_t value_count; /* -1: unknown */
+  int64_t null_count;  /* -1: unknown */
+  int64_t nan_count;   /* -1: unknown / not a float column */
   int has_lower, has_upper;
   tarn_buf lower, upper; /* single-value serialization (Appendix D) */
 } tarn_ice_column_stats;
@@ -302,10 +301,10 @@ typedef enum tarn_ice_content {
 
 typedef struct tarn_ice_data_file {
   tarn_ice_content content;
-  char *file_path;               /* absolute URI */
-  char *file_format;             /* "PARQUET" */
+  char *file_path;   /* absolute URI */
+  char *file_format; /* "PARQUET" */
   int32_t spec_id;
-  tarn_ice_value *partition;     /* one per spec field; bytes point into partition_buf */
+  tarn_ice_value *partition; /* one per spec field; bytes point into partition_buf */
   size_t npartition;
   tarn_buf partition_buf;
   int64_t record_count;
@@ -314,7 +313,7 @@ typedef struct tarn_ice_data_file {
   size_t nstats;
   int64_t *split_offsets;
   size_t nsplits;
-  int32_t sort_order_id;         /* -1: absent */
+  int32_t sort_order_id; /* -1: absent */
 } tarn_ice_data_file;
 
 typedef enum tarn_ice_entry_status {
@@ -333,7 +332,7 @@ typedef struct tarn_ice_manifest_entry {
 
 typedef struct tarn_ice_field_summary {
   int contains_null;
-  int contains_nan;             /* -1: unknown */
+  int contains_nan; /* -1: unknown */
   int has_lower, has_upper;
   tarn_buf lower, upper;
 } tarn_ice_field_summary;
@@ -343,7 +342,7 @@ typedef struct tarn_ice_manifest_file {
   char *manifest_path;
   int64_t manifest_length;
   int32_t partition_spec_id;
-  tarn_ice_content content;      /* DATA or (any) DELETES */
+  tarn_ice_content content; /* DATA or (any) DELETES */
   int64_t sequence_number;
   int64_t min_sequence_number;
   int64_t added_snapshot_id;
@@ -387,7 +386,6 @@ typedef struct tarn_table_io {
 int tarn_table_io_key(const tarn_table_io *io, const char *uri, char *key, size_t n,
                       tarn_error *err);
 
-
 /*
  * Writes a manifest (Avro, the spec's v2 manifest_entry schema with the partition
  * record of `spec`) holding `entries` to `uri` (put-if-absent), with the header metadata
@@ -396,10 +394,10 @@ int tarn_table_io_key(const tarn_table_io *io, const char *uri, char *key, size_
  * partition field summary per spec field. mf's sequence numbers are left -1 for the
  * commit to assign; added_snapshot_id is `snapshot_id`.
  */
-int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri,
-                            const tarn_ice_schema *schema, const tarn_ice_spec *spec,
-                            int64_t snapshot_id, const tarn_ice_manifest_entry *entries,
-                            size_t n, tarn_ice_manifest_file *mf, tarn_error *err);
+int tarn_ice_manifest_write(const tarn_table_io *io, const char *uri, const tarn_ice_schema *schema,
+                            const tarn_ice_spec *spec, int64_t snapshot_id,
+                            const tarn_ice_manifest_entry *entries, size_t n,
+                            tarn_ice_manifest_file *mf, tarn_error *err);
 /*
  * Reads every entry of the manifest `mf` points to. Null snapshot ids and sequence
  * numbers of ADDED entries are inherited from mf (the spec's inheritance rule). The
@@ -433,8 +431,8 @@ typedef struct tarn_table tarn_table;
  * exists, TARN_ENOTFOUND when the namespace does not (create it first). The caller owns
  * *out (tarn_table_close). spec and order may be NULL.
  */
-int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns,
-                      const char *name, const tarn_ice_schema *schema, const tarn_ice_spec *spec,
+int tarn_table_create(tarn_catalog *cat, const tarn_table_io *io, const char *ns, const char *name,
+                      const tarn_ice_schema *schema, const tarn_ice_spec *spec,
                       const tarn_ice_sort_order *order, const tarn_ice_kv *props, size_t nprops,
                       const char *location, tarn_table **out, tarn_error *err);
 /* Loads the table's current metadata through the catalog. */
@@ -456,9 +454,9 @@ void tarn_table_ident(const tarn_table *t, const char **ns, const char **name);
 typedef struct tarn_table_commit_result {
   int64_t snapshot_id;
   int64_t sequence_number;
-  int attempts;            /* 1 when the first try won */
-  int manifests_merged;    /* manifests folded into one by this commit */
-  int committed;           /* 1 when a snapshot was committed; 0 when a check said
+  int attempts;         /* 1 when the first try won */
+  int manifests_merged; /* manifests folded into one by this commit */
+  int committed;        /* 1 when a snapshot was committed; 0 when a check said
                               TARN_EALREADY (snapshot_id is then the current one) */
 } tarn_table_commit_result;
 
@@ -474,8 +472,8 @@ typedef struct tarn_table_commit_result {
  * they are unreferenced; the data files themselves stay the caller's.
  */
 int tarn_table_append(tarn_table *t, const tarn_ice_data_file *files, size_t n,
-                      const tarn_ice_kv *summary, size_t nsummary,
-                      tarn_table_commit_result *res, tarn_error *err);
+                      const tarn_ice_kv *summary, size_t nsummary, tarn_table_commit_result *res,
+                      tarn_error *err);
 
 /*
  * Overwrite: removes every live data file (partition == NULL) or those whose partition
@@ -541,8 +539,8 @@ typedef struct tarn_table_writer tarn_table_writer;
  * properties write.parquet.compression-codec (snappy|zstd|gzip|lz4_raw|uncompressed,
  * default zstd) and write.parquet.compression-level.
  */
-int tarn_table_writer_open(tarn_table *t, const tarn_pq_writer_options *pq,
-                           tarn_table_writer **out, tarn_error *err);
+int tarn_table_writer_open(tarn_table *t, const tarn_pq_writer_options *pq, tarn_table_writer **out,
+                           tarn_error *err);
 /* Appends a batch whose columns are the current schema's, in order. */
 int tarn_table_writer_write(tarn_table_writer *w, const tarn_pq_batch *b, tarn_error *err);
 /* Closes every file and returns their data-file entries (caller frees with
@@ -568,11 +566,11 @@ typedef struct tarn_table_pred {
 typedef struct tarn_expr tarn_expr; /* scan.h */
 
 typedef struct tarn_table_scan_options {
-  int64_t snapshot_id;  /* -1: current (or as_of_ms) */
-  int64_t as_of_ms;     /* -1: none; else the snapshot current at that time */
+  int64_t snapshot_id;          /* -1: current (or as_of_ms) */
+  int64_t as_of_ms;             /* -1: none; else the snapshot current at that time */
   const tarn_table_pred *preds; /* ANDed */
   size_t npreds;
-  const tarn_expr *filter;      /* ANDed with preds (AND, OR, NOT, IN, ...); NULL = none */
+  const tarn_expr *filter; /* ANDed with preds (AND, OR, NOT, IN, ...); NULL = none */
 } tarn_table_scan_options;
 
 typedef struct tarn_table_plan_stats {
@@ -588,9 +586,8 @@ typedef struct tarn_table_plan_stats {
  * the caller frees with tarn_ice_data_files_free. *snapshot_id (may be NULL) gets the
  * snapshot planned (-1 for an empty table).
  */
-int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts,
-                    tarn_ice_data_file **files, size_t *n, int64_t *snapshot_id,
-                    tarn_table_plan_stats *stats, tarn_error *err);
+int tarn_table_plan(tarn_table *t, const tarn_table_scan_options *opts, tarn_ice_data_file **files,
+                    size_t *n, int64_t *snapshot_id, tarn_table_plan_stats *stats, tarn_error *err);
 void tarn_ice_data_files_free(tarn_ice_data_file *f, size_t n);
 
 /* ---- maintenance ---- */

@@ -41,10 +41,9 @@ static int lossy(const char *text) {
 
 /* The config file's tables, in src/cmd/cli.c's order, and the secrets file's
  * (src/cmd/cmd_serve.c): every input is read as both. */
-static const tarn_cfg_def *const config_tables[] = {tarn_base_config, tarn_http_config,
-                                                    tarn_store_bucket_config,
-                                                    tarn_catalog_config, tarn_ingest_config,
-                                                    NULL};
+static const tarn_cfg_def *const config_tables[] = {tarn_base_config,         tarn_http_config,
+                                                    tarn_store_bucket_config, tarn_catalog_config,
+                                                    tarn_ingest_config,       NULL};
 static const tarn_cfg_def *const secret_tables[] = {tarn_store_bucket_secrets,
                                                     tarn_http_token_secrets, NULL};
 

@@ -7,11 +7,12 @@
 #include "table/scan.h"
 #include "table/table_int.h"
 
-static const char *const names[] = {"b", "i", "l", "f", "d", "dt", "tm", "ts", "tz",
-                                    "s", "u", "bin", "fx", "dec", "wide"};
-static const char *const types[] = {"boolean", "int", "long", "float", "double", "date",
-                                    "time", "timestamp", "timestamptz", "string", "uuid",
-                                    "binary", "fixed[3]", "decimal(9, 2)", "decimal(38, 6)"};
+static const char *const names[] = {"b",  "i", "l", "f",   "d",  "dt",  "tm",  "ts",
+                                    "tz", "s", "u", "bin", "fx", "dec", "wide"};
+static const char *const types[] = {"boolean",     "int",           "long",          "float",
+                                    "double",      "date",          "time",          "timestamp",
+                                    "timestamptz", "string",        "uuid",          "binary",
+                                    "fixed[3]",    "decimal(9, 2)", "decimal(38, 6)"};
 #define NF (sizeof(names) / sizeof(names[0]))
 
 static int row_kind; /* which row the value callback answers for */

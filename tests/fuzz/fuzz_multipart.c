@@ -68,8 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   piece = (size_t)(data[0] % 17) + 1;
   run(data + 1, size - 1, size, &whole);
   run(data + 1, size - 1, piece, &pieces);
-  if (whole.rc != pieces.rc || (whole.rc == 0 && (whole.hash != pieces.hash ||
-                                                  whole.parts != pieces.parts)))
+  if (whole.rc != pieces.rc ||
+      (whole.rc == 0 && (whole.hash != pieces.hash || whole.parts != pieces.parts)))
     abort();
   return 0;
 }

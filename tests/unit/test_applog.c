@@ -80,7 +80,8 @@ static int collect(json_t *rec, const char *file, void *ud) {
   collected *c = ud;
   assert_true(c->count < 4096);
   c->n[c->count++] = (int)json_integer_value(json_object_get(rec, "n"));
-  assert_string_equal(json_string_value(json_object_get(rec, "text")), "caf\xc3\xa9 \"quoted\"\nline");
+  assert_string_equal(json_string_value(json_object_get(rec, "text")),
+                      "caf\xc3\xa9 \"quoted\"\nline");
   assert_true(json_is_string(json_object_get(rec, "id")));
   return 0;
 }
@@ -291,8 +292,9 @@ static void test_compaction_interrupted_by_failed_delete(void **state) {
   assert_int_equal(tarn_store_faulty_wrap(inner, &fs, NULL), 0);
   log = open_log(fs, 2, -1, 0);
   append_n(log, 0, 8); /* four files */
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_DELETE, TARN_FAULT_ERROR, TARN_EIO, NULL,
-                                         2, 1, NULL), 0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_DELETE, TARN_FAULT_ERROR, TARN_EIO, NULL, 2, 1, NULL),
+      0);
   assert_int_equal(tarn_applog_compact(log, 0, &res, &err), TARN_EIO);
   assert_non_null(strstr(err.detail, "deleting them failed"));
   assert_int_equal(res.files_merged, 4);
@@ -322,7 +324,8 @@ static void put_text(tarn_store *st, const char *name, const char *text) {
   assert_int_equal(tarn_store_put(st, key, text, strlen(text), 0, NULL), 0);
 }
 
-#define REC(id, n) "{\"id\":\"" id "\",\"n\":" #n ",\"text\":\"caf\\u00e9 \\\"quoted\\\"\\nline\"}\n"
+#define REC(id, n)                                                                                 \
+  "{\"id\":\"" id "\",\"n\":" #n ",\"text\":\"caf\\u00e9 \\\"quoted\\\"\\nline\"}\n"
 
 static void test_reader_supersedes_dedupes_and_skips_malformed(void **state) {
   fixture *fx = *state;
@@ -339,7 +342,8 @@ static void test_reader_supersedes_dedupes_and_skips_malformed(void **state) {
   /* a duplicate id (a flush whose success was not reported, then retried) */
   put_text(fx->st, "00000000000000000003.jsonl", REC("c", 2) REC("d", 3) "\n");
   put_text(fx->st, "00000000000000000004.jsonl",
-           REC("e", 4) "{not json\n" "[1,2]\n" REC("f", 5));
+           REC("e", 4) "{not json\n"
+                       "[1,2]\n" REC("f", 5));
   put_text(fx->st, "README.txt", "not a batch file");
   put_text(fx->st, "00000000000000000005.json", "not a batch file either");
   expect_records(fx->st, 6, &stats);
@@ -431,8 +435,8 @@ static void test_close_reports_lost_records(void **state) {
   assert_int_equal(tarn_store_faulty_wrap(inner, &fs, NULL), 0);
   log = open_log(fs, 1000, -1, 0);
   append_n(log, 0, 2);
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_OPEN, TARN_FAULT_ERROR, 0, NULL, 0, 0,
-                                         NULL), 0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_OPEN, TARN_FAULT_ERROR, 0, NULL, 0, 0, NULL), 0);
   assert_int_equal(tarn_applog_close(log, &err), TARN_EIO);
   tarn_store_destroy(fs);
   fclose(lf);

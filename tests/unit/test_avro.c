@@ -25,6 +25,8 @@
 /* ---- schemas: Iceberg v2 manifest list and manifest entry, and one of every type ---- */
 
 /* The manifest_file struct of an Iceberg v2 manifest list, as Iceberg writes it. */
+/* Avro schemas written as JSON, one field a line: */
+/* clang-format off */
 static const char MANIFEST_LIST_SCHEMA[] =
     "{\"type\":\"record\",\"name\":\"manifest_file\",\"fields\":["
     "{\"name\":\"manifest_path\",\"type\":\"string\",\"doc\":\"Location URI with FS scheme\",\"field-id\":500},"
@@ -110,6 +112,7 @@ static const char ALL_TYPES_SCHEMA[] =
     "{\"name\":\"ts\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"},\"field-id\":24},"
     "{\"name\":\"date\",\"type\":{\"type\":\"int\",\"logicalType\":\"date\"},\"field-id\":25},"
     "{\"name\":\"time\",\"type\":{\"type\":\"long\",\"logicalType\":\"time-micros\"},\"field-id\":26}]}";
+/* clang-format on */
 
 /* ---- helpers ---- */
 
@@ -266,7 +269,8 @@ static void check_entry(const tarn_avro_value *e, int i) {
     assert_int_equal(v->type, TARN_AVRO_NULL);
   else
     assert_int_equal(v->u.i, 19700 + i % 7);
-  assert_string_equal(v->node->logical_type ? v->node->logical_type : "", i % 10 == 9 ? "" : "date");
+  assert_string_equal(v->node->logical_type ? v->node->logical_type : "",
+                      i % 10 == 9 ? "" : "date");
   v = getp(e, "data_file.partition.category");
   if (i % 5 == 4)
     assert_true(tarn_avro_is_null(v));
@@ -296,15 +300,22 @@ static void check_entry(const tarn_avro_value *e, int i) {
 
 static void set_manifest_meta(tarn_avro_writer *w) {
   tarn_error err;
-  assert_int_equal(tarn_avro_writer_set_meta_str(w, "schema",
-                       "{\"type\":\"struct\",\"schema-id\":0,\"fields\":[{\"id\":1,\"name\":\"ts\","
-                       "\"required\":false,\"type\":\"timestamptz\"},{\"id\":2,\"name\":\"category\","
-                       "\"required\":false,\"type\":\"string\"}]}", &err), 0);
+  assert_int_equal(
+      tarn_avro_writer_set_meta_str(
+          w, "schema",
+          "{\"type\":\"struct\",\"schema-id\":0,\"fields\":[{\"id\":1,\"name\":\"ts\","
+          "\"required\":false,\"type\":\"timestamptz\"},{\"id\":2,\"name\":\"category\","
+          "\"required\":false,\"type\":\"string\"}]}",
+          &err),
+      0);
   assert_int_equal(tarn_avro_writer_set_meta_str(w, "schema-id", "0", &err), 0);
-  assert_int_equal(tarn_avro_writer_set_meta_str(w, "partition-spec",
-                       "[{\"name\":\"ts_day\",\"transform\":\"day\",\"source-id\":1,\"field-id\":1000},"
-                       "{\"name\":\"category\",\"transform\":\"identity\",\"source-id\":2,\"field-id\":1001}]",
-                       &err), 0);
+  assert_int_equal(
+      tarn_avro_writer_set_meta_str(
+          w, "partition-spec",
+          "[{\"name\":\"ts_day\",\"transform\":\"day\",\"source-id\":1,\"field-id\":1000},"
+          "{\"name\":\"category\",\"transform\":\"identity\",\"source-id\":2,\"field-id\":1001}]",
+          &err),
+      0);
   assert_int_equal(tarn_avro_writer_set_meta_str(w, "partition-spec-id", "0", &err), 0);
   assert_int_equal(tarn_avro_writer_set_meta_str(w, "format-version", "2", &err), 0);
   assert_int_equal(tarn_avro_writer_set_meta_str(w, "content", "data", &err), 0);
@@ -387,9 +398,19 @@ static void test_varint_vectors(void **state) {
     int64_t v;
     const char *hex;
   } vec[] = {
-      {0, "00"}, {-1, "01"}, {1, "02"}, {-2, "03"}, {2, "04"}, {-64, "7f"}, {64, "8001"},
-      {8191, "fe7f"}, {-8193, "818001"}, {INT32_MAX, "feffffff0f"}, {INT32_MIN, "ffffffff0f"},
-      {INT64_MAX, "feffffffffffffffff01"}, {INT64_MIN, "ffffffffffffffffff01"},
+      {0, "00"},
+      {-1, "01"},
+      {1, "02"},
+      {-2, "03"},
+      {2, "04"},
+      {-64, "7f"},
+      {64, "8001"},
+      {8191, "fe7f"},
+      {-8193, "818001"},
+      {INT32_MAX, "feffffff0f"},
+      {INT32_MIN, "ffffffff0f"},
+      {INT64_MAX, "feffffffffffffffff01"},
+      {INT64_MIN, "ffffffffffffffffff01"},
   };
   size_t i;
   (void)state;
@@ -414,8 +435,10 @@ static void test_varint_vectors(void **state) {
   assert_true(tarn__avro_unzigzag(UINT64_MAX - 1) == INT64_MAX);
   {
     /* longer than 10 bytes, or bits past 64 */
-    static const uint8_t too_long[11] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0};
-    static const uint8_t overflow[10] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+    static const uint8_t too_long[11] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                         0x80, 0x80, 0x80, 0x80, 0};
+    static const uint8_t overflow[10] = {0xff, 0xff, 0xff, 0xff, 0xff,
+                                         0xff, 0xff, 0xff, 0xff, 0x02};
     int64_t v;
     assert_int_equal(tarn__avro_varint_get(too_long, sizeof(too_long), &v), -1);
     assert_int_equal(tarn__avro_varint_get(overflow, sizeof(overflow), &v), -1);
@@ -423,7 +446,8 @@ static void test_varint_vectors(void **state) {
   /* a sweep of values round trips */
   for (i = 0; i < 64; i++) {
     int64_t vals[4] = {(int64_t)(UINT64_C(1) << i), -(int64_t)(UINT64_C(1) << (i % 63)),
-                       (int64_t)((UINT64_C(1) << i) - 1), -(int64_t)((UINT64_C(1) << (i % 63)) + 1)};
+                       (int64_t)((UINT64_C(1) << i) - 1),
+                       -(int64_t)((UINT64_C(1) << (i % 63)) + 1)};
     size_t k;
     for (k = 0; k < 4; k++) {
       uint8_t out[10];
@@ -489,8 +513,9 @@ static void test_schema_manifest(void **state) {
   assert_int_equal(so->element_id, 133);
   part = field_type(df, "partition");
   assert_string_equal(tarn_avro_node_nonnull(field_type(part, "ts_day"))->logical_type, "date");
-  assert_string_equal(json_string_value(tarn_avro_node_attr(tarn_avro_node_nonnull(
-                                            field_type(part, "ts_day")), "logicalType")), "date");
+  assert_string_equal(json_string_value(tarn_avro_node_attr(
+                          tarn_avro_node_nonnull(field_type(part, "ts_day")), "logicalType")),
+                      "date");
   /* a field lookup looks through ["null", record] */
   assert_non_null(tarn_avro_node_field(field_type(root, "data_file"), "file_path"));
   tarn_avro_schema_destroy(s);
@@ -537,23 +562,28 @@ static void test_schema_names(void **state) {
   tarn_avro_schema *s;
   (void)state;
   /* a dotted name is a full name; the namespace attribute is then ignored */
-  s = parse_ok("{\"type\":\"record\",\"name\":\"a.full.Name\",\"namespace\":\"ignored\",\"fields\":["
-               "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"U\",\"symbols\":[\"d\"]}},"
-               "{\"name\":\"x\",\"type\":{\"type\":\"fixed\",\"name\":\"S\",\"namespace\":\"other\",\"size\":2}},"
-               "{\"name\":\"y\",\"type\":\"a.full.U\"},{\"name\":\"z\",\"type\":\"other.S\"},"
-               "{\"name\":\"w\",\"type\":{\"type\":\"U\"}}]}");
+  s = parse_ok(
+      "{\"type\":\"record\",\"name\":\"a.full.Name\",\"namespace\":\"ignored\",\"fields\":["
+      "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"U\",\"symbols\":[\"d\"]}},"
+      "{\"name\":\"x\",\"type\":{\"type\":\"fixed\",\"name\":\"S\",\"namespace\":\"other\","
+      "\"size\":2}},"
+      "{\"name\":\"y\",\"type\":\"a.full.U\"},{\"name\":\"z\",\"type\":\"other.S\"},"
+      "{\"name\":\"w\",\"type\":{\"type\":\"U\"}}]}");
   assert_non_null(tarn_avro_schema_named(s, "a.full.U"));
   assert_non_null(tarn_avro_schema_named(s, "other.S"));
   assert_null(tarn_avro_schema_named(s, "ignored.Name"));
   assert_string_equal(tarn_avro_schema_root(s)->name, "Name");
   tarn_avro_schema_destroy(s);
   /* a recursive type: a linked list */
-  s = parse_ok("{\"type\":\"record\",\"name\":\"LongList\",\"fields\":[{\"name\":\"value\",\"type\":\"long\"},"
+  s = parse_ok("{\"type\":\"record\",\"name\":\"LongList\",\"fields\":[{\"name\":\"value\","
+               "\"type\":\"long\"},"
                "{\"name\":\"next\",\"type\":[\"null\",\"LongList\"]}]}");
-  assert_ptr_equal(field_type(tarn_avro_schema_root(s), "next")->branches[1], tarn_avro_schema_root(s));
+  assert_ptr_equal(field_type(tarn_avro_schema_root(s), "next")->branches[1],
+                   tarn_avro_schema_root(s));
   tarn_avro_schema_destroy(s);
   /* a record may be called "array" and share a union with an array */
-  s = parse_ok("[{\"type\":\"record\",\"name\":\"array\",\"fields\":[]},{\"type\":\"array\",\"items\":\"array\"}]");
+  s = parse_ok("[{\"type\":\"record\",\"name\":\"array\",\"fields\":[]},{\"type\":\"array\","
+               "\"items\":\"array\"}]");
   assert_int_equal(tarn_avro_schema_root(s)->nbranches, 2);
   tarn_avro_schema_destroy(s);
   /* a bare primitive and a primitive object are schemas too */
@@ -573,46 +603,61 @@ static void test_schema_errors(void **state) {
   expect_parse_error("{\"type\":\"record\",\"name\":\"r\"}", "needs a \"fields\" array");
   expect_parse_error("{\"type\":\"record\",\"fields\":[]}", "needs a string \"name\"");
   expect_parse_error("{\"type\":\"record\",\"name\":\"1r\",\"fields\":[]}", "invalid name '1r'");
-  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},"
-                     "{\"name\":\"a\",\"type\":\"long\"}]}", "field 'a' appears twice");
-  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a-b\",\"type\":\"int\"}]}",
-                     "fields[0]");
-  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\"}]}", "has no \"type\"");
-  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":\"nope\"}]}",
-                     "fields[0].type: unknown type name 'nope'");
+  expect_parse_error(
+      "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},"
+      "{\"name\":\"a\",\"type\":\"long\"}]}",
+      "field 'a' appears twice");
+  expect_parse_error(
+      "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a-b\",\"type\":\"int\"}]}",
+      "fields[0]");
+  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\"}]}",
+                     "has no \"type\"");
+  expect_parse_error(
+      "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":\"nope\"}]}",
+      "fields[0].type: unknown type name 'nope'");
   expect_parse_error("[\"null\",\"int\",\"null\"]", "two branches of type 'null'");
   expect_parse_error("[\"null\",[\"int\"]]", "cannot hold a union directly");
   expect_parse_error("[]", "at least one type");
-  expect_parse_error("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"A\"]}", "appears twice");
+  expect_parse_error("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"A\"]}",
+                     "appears twice");
   expect_parse_error("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"],\"default\":\"B\"}",
                      "not one of its symbols");
   expect_parse_error("{\"type\":\"fixed\",\"name\":\"F\"}", "\"size\"");
   expect_parse_error("{\"type\":\"fixed\",\"name\":\"F\",\"size\":-1}", "\"size\"");
   expect_parse_error("{\"type\":\"array\"}", "needs \"items\"");
   expect_parse_error("{\"type\":\"map\",\"values\":\"nope\"}", "values: unknown type name");
-  expect_parse_error("{\"type\":\"record\",\"name\":\"int\",\"fields\":[]}", "cannot be called 'int'");
-  expect_parse_error("[{\"type\":\"fixed\",\"name\":\"F\",\"size\":1},{\"type\":\"fixed\",\"name\":\"F\",\"size\":2}]",
+  expect_parse_error("{\"type\":\"record\",\"name\":\"int\",\"fields\":[]}",
+                     "cannot be called 'int'");
+  expect_parse_error("[{\"type\":\"fixed\",\"name\":\"F\",\"size\":1},{\"type\":\"fixed\",\"name\":"
+                     "\"F\",\"size\":2}]",
                      "defined twice");
-  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":\"int\",\"default\":\"x\"}]}",
+  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":"
+                     "\"int\",\"default\":\"x\"}]}",
                      "field 'a': bad default");
-  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":[\"null\",\"int\"],\"default\":3}]}",
+  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":["
+                     "\"null\",\"int\"],\"default\":3}]}",
                      "bad default");
-  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":{\"type\":\"fixed\",\"name\":\"F\",\"size\":2},\"default\":\"abc\"}]}",
+  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":{"
+                     "\"type\":\"fixed\",\"name\":\"F\",\"size\":2},\"default\":\"abc\"}]}",
                      "fixed default has 3 bytes");
-  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":\"bytes\",\"default\":\"\\u0100\"}]}",
+  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":"
+                     "\"bytes\",\"default\":\"\\u0100\"}]}",
                      "above U+00FF");
   expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"namespace\":\"a..b\",\"fields\":[]}",
                      "invalid namespace");
-  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[],\"fields\":[]}", "invalid JSON");
+  expect_parse_error("{\"type\":\"record\",\"name\":\"r\",\"fields\":[],\"fields\":[]}",
+                     "invalid JSON");
   {
     /* a raw NUL byte in the text (found by the fuzzer) */
     tarn_avro_schema *s = NULL;
     tarn_error err;
     assert_int_equal(tarn_avro_schema_parse("\"int\"\0 ", 7, &s, &err), TARN_EINVAL);
     assert_non_null(strstr(err.detail, "NUL byte"));
-    assert_int_equal(tarn_avro_schema_parse("{\"type\":\"fixed\",\"name\":\"a\\u0000b\",\"size\":1}",
-                                            strlen("{\"type\":\"fixed\",\"name\":\"a\\u0000b\",\"size\":1}"),
-                                            &s, &err), TARN_EINVAL);
+    assert_int_equal(
+        tarn_avro_schema_parse("{\"type\":\"fixed\",\"name\":\"a\\u0000b\",\"size\":1}",
+                               strlen("{\"type\":\"fixed\",\"name\":\"a\\u0000b\",\"size\":1}"), &s,
+                               &err),
+        TARN_EINVAL);
     assert_non_null(strstr(err.detail, "NUL character"));
   }
   {
@@ -633,36 +678,46 @@ static void test_schema_errors(void **state) {
 static void test_schema_defaults_ok(void **state) {
   tarn_avro_schema *s;
   (void)state;
-  s = parse_ok("{\"type\":\"record\",\"name\":\"r\",\"fields\":["
-               "{\"name\":\"a\",\"type\":\"int\",\"default\":7},"
-               "{\"name\":\"b\",\"type\":\"bytes\",\"default\":\"\\u00ff\\u0000x\"},"
-               "{\"name\":\"c\",\"type\":{\"type\":\"array\",\"items\":\"double\"},\"default\":[1,2.5]},"
-               "{\"name\":\"d\",\"type\":{\"type\":\"map\",\"values\":\"string\"},\"default\":{\"k\":\"v\"}},"
-               "{\"name\":\"e\",\"type\":{\"type\":\"record\",\"name\":\"in\",\"fields\":[{\"name\":\"x\",\"type\":\"long\"},"
-               "{\"name\":\"y\",\"type\":\"boolean\",\"default\":true}]},\"default\":{\"x\":5}},"
-               "{\"name\":\"f\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"P\",\"Q\"]},\"default\":\"Q\"},"
-               "{\"name\":\"g\",\"type\":[\"string\",\"null\"],\"default\":\"s\"},"
-               "{\"name\":\"h\",\"type\":\"float\",\"default\":1}]}");
+  s = parse_ok(
+      "{\"type\":\"record\",\"name\":\"r\",\"fields\":["
+      "{\"name\":\"a\",\"type\":\"int\",\"default\":7},"
+      "{\"name\":\"b\",\"type\":\"bytes\",\"default\":\"\\u00ff\\u0000x\"},"
+      "{\"name\":\"c\",\"type\":{\"type\":\"array\",\"items\":\"double\"},\"default\":[1,2.5]},"
+      "{\"name\":\"d\",\"type\":{\"type\":\"map\",\"values\":\"string\"},\"default\":{\"k\":\"v\"}}"
+      ","
+      "{\"name\":\"e\",\"type\":{\"type\":\"record\",\"name\":\"in\",\"fields\":[{\"name\":\"x\","
+      "\"type\":\"long\"},"
+      "{\"name\":\"y\",\"type\":\"boolean\",\"default\":true}]},\"default\":{\"x\":5}},"
+      "{\"name\":\"f\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"P\",\"Q\"]},"
+      "\"default\":\"Q\"},"
+      "{\"name\":\"g\",\"type\":[\"string\",\"null\"],\"default\":\"s\"},"
+      "{\"name\":\"h\",\"type\":\"float\",\"default\":1}]}");
   tarn_avro_schema_destroy(s);
 }
 
 static void test_schema_to_json(void **state) {
   tarn_avro_schema *s = parse_ok(
-      "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":{\"type\":\"int\"},\"field-id\":1},"
+      "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":{\"type\":\"int\"},"
+      "\"field-id\":1},"
       "{\"name\":\"b\",\"type\":[\"null\",{\"type\":\"long\"}],\"default\":null,\"field-id\":2},"
-      "{\"name\":\"c\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"element-id\":4},\"field-id\":3},"
-      "{\"name\":\"d\",\"type\":{\"type\":\"int\",\"logicalType\":\"date\"},\"doc\":\"ü\",\"field-id\":5}]}");
+      "{\"name\":\"c\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"element-id\":"
+      "4},\"field-id\":3},"
+      "{\"name\":\"d\",\"type\":{\"type\":\"int\",\"logicalType\":\"date\"},\"doc\":\"ü\",\"field-"
+      "id\":5}]}");
   tarn_avro_schema *s2;
   tarn_buf out;
   tarn_error err;
   (void)state;
   tarn_buf_init(&out, 1 << 20);
   assert_int_equal(tarn_avro_schema_to_json(s, &out, &err), 0);
-  assert_string_equal(out.data,
-                      "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":\"int\",\"field-id\":1},"
-                      "{\"name\":\"b\",\"type\":[\"null\",\"long\"],\"default\":null,\"field-id\":2},"
-                      "{\"name\":\"c\",\"type\":{\"type\":\"array\",\"items\":\"string\",\"element-id\":4},\"field-id\":3},"
-                      "{\"name\":\"d\",\"type\":{\"type\":\"int\",\"logicalType\":\"date\"},\"doc\":\"ü\",\"field-id\":5}]}");
+  assert_string_equal(
+      out.data, "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":\"int\","
+                "\"field-id\":1},"
+                "{\"name\":\"b\",\"type\":[\"null\",\"long\"],\"default\":null,\"field-id\":2},"
+                "{\"name\":\"c\",\"type\":{\"type\":\"array\",\"items\":\"string\",\"element-id\":"
+                "4},\"field-id\":3},"
+                "{\"name\":\"d\",\"type\":{\"type\":\"int\",\"logicalType\":\"date\"},\"doc\":"
+                "\"ü\",\"field-id\":5}]}");
   s2 = parse_ok(out.data);
   assert_int_equal(tarn_avro_node_field_by_id(tarn_avro_schema_root(s2), 5)->index, 3);
   tarn_avro_schema_destroy(s2);
@@ -874,7 +929,8 @@ static void test_header_metadata(void **state) {
 }
 
 static void test_meta_after_append(void **state) {
-  tarn_avro_schema *s = parse_ok("{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}");
+  tarn_avro_schema *s = parse_ok(
+      "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}");
   tarn_avro_writer *w;
   tarn_avro_arena *a;
   tarn_avro_value *rec;
@@ -899,9 +955,11 @@ static void test_meta_after_append(void **state) {
 static void test_unions(void **state) {
   tarn_avro_schema *s = parse_ok(
       "{\"type\":\"record\",\"name\":\"r\",\"fields\":["
-      "{\"name\":\"u\",\"type\":[\"null\",\"int\",\"string\",{\"type\":\"record\",\"name\":\"A\",\"fields\":[{\"name\":\"x\",\"type\":\"int\"}]},"
+      "{\"name\":\"u\",\"type\":[\"null\",\"int\",\"string\",{\"type\":\"record\",\"name\":\"A\","
+      "\"fields\":[{\"name\":\"x\",\"type\":\"int\"}]},"
       "{\"type\":\"record\",\"name\":\"B\",\"fields\":[{\"name\":\"x\",\"type\":\"int\"}]},"
-      "{\"type\":\"fixed\",\"name\":\"F2\",\"size\":2},{\"type\":\"fixed\",\"name\":\"F3\",\"size\":3}]}]}");
+      "{\"type\":\"fixed\",\"name\":\"F2\",\"size\":2},{\"type\":\"fixed\",\"name\":\"F3\","
+      "\"size\":3}]}]}");
   const tarn_avro_node *u = field_type(tarn_avro_schema_root(s), "u");
   tarn_avro_writer *w;
   tarn_avro_reader *r;
@@ -975,7 +1033,8 @@ static void test_nested_and_recursive(void **state) {
   tarn_avro_schema *s = parse_ok(
       "{\"type\":\"record\",\"name\":\"Node\",\"fields\":[{\"name\":\"v\",\"type\":\"long\"},"
       "{\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":\"Node\"}},"
-      "{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":{\"type\":\"map\",\"values\":[\"null\",{\"type\":\"array\",\"items\":\"bytes\"}]}}}]}");
+      "{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":{\"type\":\"map\",\"values\":["
+      "\"null\",{\"type\":\"array\",\"items\":\"bytes\"}]}}}]}");
   const tarn_avro_node *root = tarn_avro_schema_root(s);
   tarn_avro_writer *w;
   tarn_avro_arena *a;
@@ -1030,7 +1089,8 @@ static void test_nested_and_recursive(void **state) {
   tarn_avro_set(top, "kids", tarn_avro_array(kids, 2));
   tarn_avro_set(top, "attrs", tarn_avro_map(NULL, 0));
   assert_int_equal(tarn_avro_writer_append(w, top, &err), TARN_EINVAL);
-  assert_string_equal(err.detail, "avro: kids[1].attrs[\"out\"][\"in\"][1]: expected bytes, got string");
+  assert_string_equal(err.detail,
+                      "avro: kids[1].attrs[\"out\"][\"in\"][1]: expected bytes, got string");
   assert_int_equal(tarn_avro_writer_close(w, NULL, &err), 0);
   assert_int_equal(read_everything(out.data, out.len, &count, &err), 0);
   assert_int_equal(count, 1);
@@ -1064,7 +1124,8 @@ static void test_validation_errors(void **state) {
   tarn_avro_set(df, "lower_bounds", lb);
   len_before = out.len;
   assert_int_equal(tarn_avro_writer_append(w, e, &err), TARN_EINVAL);
-  assert_string_equal(err.detail, "avro: data_file.lower_bounds[1].value: expected bytes, got string");
+  assert_string_equal(err.detail,
+                      "avro: data_file.lower_bounds[1].value: expected bytes, got string");
   /* required field unset, no default */
   e = build_entry(a, s, 3, scratch);
   df = (tarn_avro_value *)tarn_avro_get(e, "data_file");
@@ -1143,13 +1204,17 @@ static void test_defaults_written(void **state) {
       "{\"name\":\"a\",\"type\":\"int\",\"default\":7},"
       "{\"name\":\"b\",\"type\":\"bytes\",\"default\":\"\\u00ff\\u0000x\"},"
       "{\"name\":\"c\",\"type\":{\"type\":\"array\",\"items\":\"double\"},\"default\":[1,2.5]},"
-      "{\"name\":\"d\",\"type\":{\"type\":\"map\",\"values\":\"string\"},\"default\":{\"k\":\"v\"}},"
-      "{\"name\":\"e\",\"type\":{\"type\":\"record\",\"name\":\"in\",\"fields\":[{\"name\":\"x\",\"type\":\"long\"},"
+      "{\"name\":\"d\",\"type\":{\"type\":\"map\",\"values\":\"string\"},\"default\":{\"k\":\"v\"}}"
+      ","
+      "{\"name\":\"e\",\"type\":{\"type\":\"record\",\"name\":\"in\",\"fields\":[{\"name\":\"x\","
+      "\"type\":\"long\"},"
       "{\"name\":\"y\",\"type\":\"boolean\",\"default\":true}]},\"default\":{\"x\":5}},"
-      "{\"name\":\"f\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"P\",\"Q\"]},\"default\":\"Q\"},"
+      "{\"name\":\"f\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"P\",\"Q\"]},"
+      "\"default\":\"Q\"},"
       "{\"name\":\"g\",\"type\":[\"string\",\"null\"],\"default\":\"s\"},"
       "{\"name\":\"h\",\"type\":\"float\",\"default\":1},"
-      "{\"name\":\"i\",\"type\":{\"type\":\"fixed\",\"name\":\"F\",\"size\":2},\"default\":\"\\u00e9z\"},"
+      "{\"name\":\"i\",\"type\":{\"type\":\"fixed\",\"name\":\"F\",\"size\":2},\"default\":"
+      "\"\\u00e9z\"},"
       "{\"name\":\"j\",\"type\":\"null\",\"default\":null}]}");
   tarn_avro_writer *w;
   tarn_avro_reader *r;
@@ -1161,7 +1226,8 @@ static void test_defaults_written(void **state) {
   tarn_buf_init(&out, 1 << 20);
   assert_int_equal(tarn_avro_arena_create(0, &a, &err), 0);
   assert_int_equal(tarn_avro_writer_open_buf(s, NULL, &out, &w, &err), 0);
-  assert_int_equal(tarn_avro_writer_append(w, tarn_avro_record_new(a, tarn_avro_schema_root(s)), &err), 0);
+  assert_int_equal(
+      tarn_avro_writer_append(w, tarn_avro_record_new(a, tarn_avro_schema_root(s)), &err), 0);
   assert_int_equal(tarn_avro_writer_close(w, NULL, &err), 0);
   assert_int_equal(tarn_avro_reader_open_mem(out.data, out.len, NULL, &r, &err), 0);
   assert_int_equal(tarn_avro_reader_next(r, &rec, &err), 0);
@@ -1248,7 +1314,8 @@ static void test_store_writer(void **state) {
   assert_non_null(mkdtemp(dir));
   assert_int_equal(tarn_store_local_open(dir, &st, &err), 0);
   assert_int_equal(tarn_avro_arena_create(0, &a, &err), 0);
-  assert_int_equal(tarn_avro_writer_open_store(s, &o, st, "meta/m0.avro", TARN_STORE_IF_ABSENT, &w, &err), 0);
+  assert_int_equal(
+      tarn_avro_writer_open_store(s, &o, st, "meta/m0.avro", TARN_STORE_IF_ABSENT, &w, &err), 0);
   set_manifest_meta(w);
   for (i = 0; i < 300; i++) {
     tarn_avro_arena_reset(a);
@@ -1266,8 +1333,10 @@ static void test_store_writer(void **state) {
   assert_int_equal(n, 300);
   tarn_avro_reader_destroy(r);
   /* the file cap of the store reader */
-  assert_int_equal(tarn_avro_reader_open_store(st, "meta/m0.avro", 100, NULL, &r, &err), TARN_ETOOBIG);
-  assert_int_equal(tarn_avro_reader_open_store(st, "meta/none.avro", 0, NULL, &r, &err), TARN_ENOTFOUND);
+  assert_int_equal(tarn_avro_reader_open_store(st, "meta/m0.avro", 100, NULL, &r, &err),
+                   TARN_ETOOBIG);
+  assert_int_equal(tarn_avro_reader_open_store(st, "meta/none.avro", 0, NULL, &r, &err),
+                   TARN_ENOTFOUND);
   /* put-if-absent: a second writer of the same key fails (at open or close) */
   rc = tarn_avro_writer_open_store(s, &o, st, "meta/m0.avro", TARN_STORE_IF_ABSENT, &w, &err);
   if (rc == 0) {
@@ -1286,7 +1355,8 @@ static void test_store_writer(void **state) {
   /* a failed write is sticky and nothing is published */
   assert_int_equal(tarn_store_faulty_wrap(st, &fs, &err), 0);
   st = NULL;
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_WRITE, TARN_FAULT_SHORT, TARN_EIO, NULL, 2, 1, &err), 0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_WRITE, TARN_FAULT_SHORT, TARN_EIO, NULL, 2, 1, &err), 0);
   assert_int_equal(tarn_avro_writer_open_store(s, &o, fs, "meta/m2.avro", 0, &w, &err), 0);
   for (i = 0; i < 300 && rc == 0; i++) {
     tarn_avro_arena_reset(a);
@@ -1298,7 +1368,9 @@ static void test_store_writer(void **state) {
   assert_int_equal(tarn_store_head(fs, "meta/m2.avro", &sb, &err), TARN_ENOTFOUND);
   /* a failed commit publishes nothing either */
   tarn_store_faulty_clear(fs);
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_COMMIT, TARN_FAULT_FSYNC, TARN_EFSYNC, NULL, 0, 0, &err), 0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_COMMIT, TARN_FAULT_FSYNC, TARN_EFSYNC, NULL, 0, 0, &err),
+      0);
   assert_int_equal(tarn_avro_writer_open_store(s, &o, fs, "meta/m3.avro", 0, &w, &err), 0);
   assert_int_equal(tarn_avro_writer_append(w, build_entry(a, s, 0, scratch), &err), 0);
   assert_int_equal(tarn_avro_writer_close(w, NULL, &err), TARN_EFSYNC);
@@ -1413,9 +1485,12 @@ static void expect_corrupt(const tarn_buf *b, const char *needle) {
 }
 
 static void test_hostile_crafted(void **state) {
-  static const char arr_schema[] = "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"long\"}}]}";
-  static const char str_schema[] = "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"s\",\"type\":\"string\"}]}";
-  static const char null_arr_schema[] = "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"null\"}}]}";
+  static const char arr_schema[] = "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":"
+                                   "\"a\",\"type\":{\"type\":\"array\",\"items\":\"long\"}}]}";
+  static const char str_schema[] =
+      "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"s\",\"type\":\"string\"}]}";
+  static const char null_arr_schema[] = "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":"
+                                        "\"a\",\"type\":{\"type\":\"array\",\"items\":\"null\"}}]}";
   tarn_buf b;
   tarn_error err;
   tarn_avro_reader *r;
@@ -1594,16 +1669,27 @@ static void test_hostile_crafted(void **state) {
   assert_null(rec);
   tarn_avro_reader_destroy(r);
   /* union branch and enum index out of range; a boolean that is 2; deep recursion */
-  craft(&b, "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"u\",\"type\":[\"null\",\"int\"]}]}", NULL, 0);
+  craft(&b,
+        "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"u\",\"type\":[\"null\","
+        "\"int\"]}]}",
+        NULL, 0);
   block(&b, 1, "\x04", 1);
   expect_corrupt(&b, "u: union branch 2 out of range");
-  craft(&b, "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"]}}]}", NULL, 0);
+  craft(&b,
+        "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"e\",\"type\":{\"type\":"
+        "\"enum\",\"name\":\"E\",\"symbols\":[\"A\"]}}]}",
+        NULL, 0);
   block(&b, 1, "\x02", 1);
   expect_corrupt(&b, "enum index 1 out of range");
-  craft(&b, "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"b\",\"type\":\"boolean\"}]}", NULL, 0);
+  craft(&b,
+        "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"b\",\"type\":\"boolean\"}]}",
+        NULL, 0);
   block(&b, 1, "\x02", 1);
   expect_corrupt(&b, "neither 0 nor 1");
-  craft(&b, "{\"type\":\"record\",\"name\":\"L\",\"fields\":[{\"name\":\"next\",\"type\":[\"null\",\"L\"]}]}", NULL, 0);
+  craft(&b,
+        "{\"type\":\"record\",\"name\":\"L\",\"fields\":[{\"name\":\"next\",\"type\":[\"null\","
+        "\"L\"]}]}",
+        NULL, 0);
   {
     uint8_t body[200];
     memset(body, 2, 199);
@@ -1612,7 +1698,8 @@ static void test_hostile_crafted(void **state) {
   }
   expect_corrupt(&b, "nested deeper than");
   /* an int past 32 bits */
-  craft(&b, "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"i\",\"type\":\"int\"}]}", NULL, 0);
+  craft(&b, "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"i\",\"type\":\"int\"}]}",
+        NULL, 0);
   {
     uint8_t body[16];
     size_t n = tarn__avro_varint_put(body, INT64_C(1) << 33);
@@ -1651,7 +1738,9 @@ static void test_hostile_codecs(void **state) {
   assert_non_null(strstr(err.detail, "CRC-32"));
   /* decompressed blocks past the cap */
   for (i = 0; i < 3; i++) {
-    tarn_avro_codec c = i == 0 ? TARN_AVRO_CODEC_DEFLATE : i == 1 ? TARN_AVRO_CODEC_SNAPPY : TARN_AVRO_CODEC_ZSTD;
+    tarn_avro_codec c = i == 0   ? TARN_AVRO_CODEC_DEFLATE
+                        : i == 1 ? TARN_AVRO_CODEC_SNAPPY
+                                 : TARN_AVRO_CODEC_ZSTD;
     tarn_buf_reset(&f);
     small_file(&f, c);
     assert_int_equal(tarn_avro_reader_open_mem(f.data, f.len, &tiny, &r, &err), 0);
@@ -1807,7 +1896,8 @@ static void write_text(const char *dir, const char *name, const char *text) {
 
 static void write_manifest_list(const tarn_avro_schema *s, tarn_buf *out) {
   tarn_avro_writer_options o = {.codec = TARN_AVRO_CODEC_DEFLATE};
-  const tarn_avro_node *parts = tarn_avro_node_nonnull(field_type(tarn_avro_schema_root(s), "partitions"));
+  const tarn_avro_node *parts =
+      tarn_avro_node_nonnull(field_type(tarn_avro_schema_root(s), "partitions"));
   tarn_avro_writer *w;
   tarn_avro_arena *a;
   tarn_error err;
@@ -1815,7 +1905,8 @@ static void write_manifest_list(const tarn_avro_schema *s, tarn_buf *out) {
   assert_int_equal(tarn_avro_arena_create(0, &a, &err), 0);
   assert_int_equal(tarn_avro_writer_open_buf(s, &o, out, &w, &err), 0);
   assert_int_equal(tarn_avro_writer_set_meta_str(w, "snapshot-id", "3051729675574597004", &err), 0);
-  assert_int_equal(tarn_avro_writer_set_meta_str(w, "parent-snapshot-id", "3051729675574597003", &err), 0);
+  assert_int_equal(
+      tarn_avro_writer_set_meta_str(w, "parent-snapshot-id", "3051729675574597003", &err), 0);
   assert_int_equal(tarn_avro_writer_set_meta_str(w, "sequence-number", "3", &err), 0);
   assert_int_equal(tarn_avro_writer_set_meta_str(w, "format-version", "2", &err), 0);
   for (i = 0; i < 3; i++) {
@@ -1853,7 +1944,8 @@ static void write_manifest_list(const tarn_avro_schema *s, tarn_buf *out) {
     /* lower_bound of p1 was given as a string: bytes are required */
     if (i < 2) {
       assert_int_equal(tarn_avro_writer_append(w, m, &err), TARN_EINVAL);
-      assert_string_equal(err.detail, "avro: partitions[1].lower_bound: no branch of the union takes type string");
+      assert_string_equal(
+          err.detail, "avro: partitions[1].lower_bound: no branch of the union takes type string");
       ((tarn_avro_value *)tarn_avro_get(m, "partitions"))->u.array.items[1].u.record.fields[2] =
           tarn_avro_bytes("cat-0", 5);
     }
@@ -2013,7 +2105,8 @@ static void test_interop_read(void **state) {
   int f;
   (void)state;
   if (dir == NULL || dir[0] == '\0') {
-    printf("avro: AVRO_INTEROP_DIR not set; files written by avsc are checked by e2e.test_avro_interop\n");
+    printf("avro: AVRO_INTEROP_DIR not set; files written by avsc are checked by "
+           "e2e.test_avro_interop\n");
     return;
   }
   tarn_buf_init(&b, 64 << 20);
@@ -2024,10 +2117,12 @@ static void test_interop_read(void **state) {
     int n = 0;
     tarn_buf_reset(&b);
     if (read_file(dir, files[f], &b) != 0)
-      fail_msg("AVRO_INTEROP_DIR=%s has no %s (run the node script's write step first)", dir, files[f]);
+      fail_msg("AVRO_INTEROP_DIR=%s has no %s (run the node script's write step first)", dir,
+               files[f]);
     if (tarn_avro_reader_open_mem(b.data, b.len, NULL, &r, &err) != 0)
       fail_msg("%s: %s", files[f], tarn_error_message(&err));
-    assert_int_equal(tarn_avro_reader_codec(r), f == 0 ? TARN_AVRO_CODEC_NULL : TARN_AVRO_CODEC_DEFLATE);
+    assert_int_equal(tarn_avro_reader_codec(r),
+                     f == 0 ? TARN_AVRO_CODEC_NULL : TARN_AVRO_CODEC_DEFLATE);
     assert_string_equal(tarn_avro_reader_meta_str(r, "written-by"), "avsc");
     /* avsc given the plain schema keeps field-id in the header */
     fid = tarn_avro_node_field_by_id(tarn_avro_schema_root(tarn_avro_reader_schema(r)), 21);

@@ -396,11 +396,21 @@ static void test_grow(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      T(test_append_basic),     T(test_append_empty),     T(test_grow_large),
-      T(test_appendf),          T(test_reserve),          T(test_hard_cap),
-      T(test_reset_keeps_max),  T(test_detach),           T(test_injected_failure),
-      T(test_alloc_fail_after_n), T(test_alloc_count),    T(test_fail_each_allocation),
-      T(test_alloc_basics),     T(test_calloc_overflow),   T(test_grow),
+      T(test_append_basic),
+      T(test_append_empty),
+      T(test_grow_large),
+      T(test_appendf),
+      T(test_reserve),
+      T(test_hard_cap),
+      T(test_reset_keeps_max),
+      T(test_detach),
+      T(test_injected_failure),
+      T(test_alloc_fail_after_n),
+      T(test_alloc_count),
+      T(test_fail_each_allocation),
+      T(test_alloc_basics),
+      T(test_calloc_overflow),
+      T(test_grow),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

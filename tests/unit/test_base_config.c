@@ -19,14 +19,14 @@
 #define GIB (1024LL * 1024 * 1024)
 
 static const tarn_cfg_def server_tbl[] = {
-    {"server", "listen", TARN_CFG_HOSTPORT, "127.0.0.1:8080", 0, 0, NULL, "TARN_LISTEN",
-     "listen", NULL, 0, "address to listen on"},
+    {"server", "listen", TARN_CFG_HOSTPORT, "127.0.0.1:8080", 0, 0, NULL, "TARN_LISTEN", "listen",
+     NULL, 0, "address to listen on"},
     {"server", "name", TARN_CFG_STRING, "tarn", 0, 0, NULL, "TARN_NAME", "name", NULL, 0,
      "instance name"},
     {"server", "workers", TARN_CFG_INT, "4", 1, 64, NULL, "TARN_WORKERS", "workers", "serve", 0,
      "worker threads"},
-    {"server", "read_only", TARN_CFG_BOOL, "false", 0, 0, NULL, "TARN_READ_ONLY", "read-only",
-     NULL, 0, "refuse writes"},
+    {"server", "read_only", TARN_CFG_BOOL, "false", 0, 0, NULL, "TARN_READ_ONLY", "read-only", NULL,
+     0, "refuse writes"},
     {"server", "max_body", TARN_CFG_SIZE, "1MiB", 1 * KIB, 1 * GIB, NULL, "TARN_MAX_BODY",
      "max-body", "serve", 0, "largest request body"},
     {"server", "timeout", TARN_CFG_DURATION, "30s", 100, 3600 * 1000, NULL, "TARN_TIMEOUT",
@@ -37,10 +37,10 @@ static const tarn_cfg_def server_tbl[] = {
 static const tarn_cfg_def other_tbl[] = {
     {"log", "level", TARN_CFG_ENUM, "info", 0, 0, "debug|info|warn|error", "TARN_LOG_LEVEL",
      "log-level", NULL, 0, "log level"},
-    {"s3", "secret_key", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_S3_SECRET_KEY",
-     "s3-secret-key", NULL, 1, "S3 secret access key"},
-    {"s3", "token", TARN_CFG_STRING, "built-in-token-xyzzy", 0, 0, NULL, "TARN_S3_TOKEN", "s3-token",
-     NULL, 1, "S3 session token"},
+    {"s3", "secret_key", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_S3_SECRET_KEY", "s3-secret-key",
+     NULL, 1, "S3 secret access key"},
+    {"s3", "token", TARN_CFG_STRING, "built-in-token-xyzzy", 0, 0, NULL, "TARN_S3_TOKEN",
+     "s3-token", NULL, 1, "S3 session token"},
     {"s3", "bucket", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_S3_BUCKET", "bucket", "import", 0,
      "bucket to import from"},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
@@ -116,21 +116,21 @@ static void test_defaults(void **state) {
 static void test_load_file(void **state) {
   tarn_config *cfg = new_cfg();
   tarn_error err;
-  const char *path = write_tmp("; tarn test configuration\n"           /* 1 */
-                               "[server]\n"                            /* 2 */
-                               "listen = 0.0.0.0:9000\n"               /* 3 */
-                               "workers = 8\n"                         /* 4 */
-                               "\n"                                    /* 5 */
-                               "[log]\n"                               /* 6 */
-                               "level = debug\n"                       /* 7 */
-                               "# another comment\n"                   /* 8 */
-                               "[server]\n"                            /* 9 */
-                               "max_body = 64MiB\n"                    /* 10 */
-                               "timeout = 5m\n"                        /* 11 */
-                               "read_only = yes\n"                     /* 12 */
-                               "name = lake one\n"                     /* 13 */
-                               "[s3]\n"                                /* 14 */
-                               "secret_key = hunter2");                /* 15, no newline */
+  const char *path = write_tmp("; tarn test configuration\n" /* 1 */
+                               "[server]\n"                  /* 2 */
+                               "listen = 0.0.0.0:9000\n"     /* 3 */
+                               "workers = 8\n"               /* 4 */
+                               "\n"                          /* 5 */
+                               "[log]\n"                     /* 6 */
+                               "level = debug\n"             /* 7 */
+                               "# another comment\n"         /* 8 */
+                               "[server]\n"                  /* 9 */
+                               "max_body = 64MiB\n"          /* 10 */
+                               "timeout = 5m\n"              /* 11 */
+                               "read_only = yes\n"           /* 12 */
+                               "name = lake one\n"           /* 13 */
+                               "[s3]\n"                      /* 14 */
+                               "secret_key = hunter2");      /* 15, no newline */
   (void)state;
   assert_int_equal(tarn_config_load_file(cfg, path, &err), 0);
   assert_string_equal(tarn_config_str(cfg, "server", "listen"), "0.0.0.0:9000");
@@ -158,8 +158,7 @@ static void test_load_file_missing(void **state) {
   tarn_config *cfg = new_cfg();
   tarn_error err;
   (void)state;
-  assert_int_equal(tarn_config_load_file(cfg, "/nonexistent/dir/tarn.ini", &err),
-                   TARN_ENOTFOUND);
+  assert_int_equal(tarn_config_load_file(cfg, "/nonexistent/dir/tarn.ini", &err), TARN_ENOTFOUND);
   assert_int_equal(err.code, TARN_ENOTFOUND);
   assert_non_null(strstr(err.detail, "/nonexistent/dir/tarn.ini"));
   tarn_config_destroy(cfg);
@@ -182,8 +181,7 @@ static void test_load_mem(void **state) {
   assert_string_equal(tarn_config_source(cfg, "server", "workers"), "file <mem> line 2");
   assert_int_equal(tarn_config_load_mem(cfg, "<mem>", "", 0, &err), 0);
   tarn_error_clear(&err);
-  assert_int_equal(tarn_config_load_mem(cfg, "<mem>", bad, strlen(bad), &err),
-                   TARN_ECONFIG);
+  assert_int_equal(tarn_config_load_mem(cfg, "<mem>", bad, strlen(bad), &err), TARN_ECONFIG);
   assert_non_null(strstr(err.detail, "<mem> line 2"));
   tarn_config_destroy(cfg);
 }
@@ -263,8 +261,7 @@ static void test_file_long_line(void **state) {
     } else {
       assert_int_equal(rc, TARN_ECONFIG);
       if (strstr(err.detail, "line 2") == NULL || strstr(err.detail, path) == NULL)
-        fail_msg("length %zu: detail does not name line 2 of the file: %s", lens[i],
-                 err.detail);
+        fail_msg("length %zu: detail does not name line 2 of the file: %s", lens[i], err.detail);
       assert_null(got); /* not a truncated value */
     }
     assert_true(lens[i] > 190 || rc == 0); /* short lines always load */
@@ -347,8 +344,9 @@ static void test_env_beats_file(void **state) {
   tarn_config *cfg = new_cfg();
   tarn_error err;
   const char *path = write_tmp("[server]\nworkers = 8\ntimeout = 10s\n");
-  char *envp[] = {"PATH=/usr/bin:/bin", "HOME=/root", "TARN_WORKERS=16",
-                  "TARN_LOG_LEVEL=warn", "TARNISH=1", "NOT_TARN_X=1", NULL};
+  char *envp[] = {
+      "PATH=/usr/bin:/bin", "HOME=/root", "TARN_WORKERS=16", "TARN_LOG_LEVEL=warn", "TARNISH=1",
+      "NOT_TARN_X=1",       NULL};
   (void)state;
   assert_int_equal(tarn_config_load_file(cfg, path, &err), 0);
   assert_int_equal(tarn_config_load_env(cfg, envp, NULL, &err), 0);
@@ -380,8 +378,7 @@ static void test_env_unknown_rejected(void **state) {
 static void test_env_ignore_list(void **state) {
   tarn_config *cfg = new_cfg();
   tarn_error err;
-  char *envp[] = {"TARN_CONFIG=/etc/tarn.ini", "TARN_TEST_BIN=/x/tarn", "TARN_NAME=env-name",
-                  NULL};
+  char *envp[] = {"TARN_CONFIG=/etc/tarn.ini", "TARN_TEST_BIN=/x/tarn", "TARN_NAME=env-name", NULL};
   const char *const ignore[] = {"TARN_CONFIG", "TARN_TEST_BIN", NULL};
   const char *const ignore_short[] = {"TARN_CONFIG", NULL};
   char *envp_empty[] = {NULL};
@@ -409,12 +406,10 @@ static void test_flag_beats_env(void **state) {
   assert_int_equal(tarn_config_int(cfg, "server", "workers"), 32);
   assert_string_equal(tarn_config_source(cfg, "server", "workers"), "flag --workers");
 
-  assert_int_equal(tarn_config_set(cfg, "server", "nope", "1", "flag --nope", &err),
-                   TARN_ECONFIG);
+  assert_int_equal(tarn_config_set(cfg, "server", "nope", "1", "flag --nope", &err), TARN_ECONFIG);
   assert_non_null(strstr(err.detail, "nope"));
   assert_non_null(strstr(err.detail, "flag --nope"));
-  assert_int_equal(tarn_config_set(cfg, "nosuch", "workers", "1", "flag --x", &err),
-                   TARN_ECONFIG);
+  assert_int_equal(tarn_config_set(cfg, "nosuch", "workers", "1", "flag --x", &err), TARN_ECONFIG);
   assert_non_null(strstr(err.detail, "nosuch"));
   tarn_config_destroy(cfg);
 }
@@ -600,10 +595,24 @@ static void test_parse_hostport(void **state) {
   int port = -1;
   size_t i;
   static const char *const bad[] = {
-      "localhost:65536", "::1:80",         "host",       "",           ":80",
-      "host:",           "host:-1",        "host:+80",   "host:80x",   "host: 80",
-      "[::1]",           "[::1]80",        "[::1:80",    "[]:80",      "[::1]:",
-      "a:b:c",           "host:99999999999999999999",    "[::1]:65536",
+      "localhost:65536",
+      "::1:80",
+      "host",
+      "",
+      ":80",
+      "host:",
+      "host:-1",
+      "host:+80",
+      "host:80x",
+      "host: 80",
+      "[::1]",
+      "[::1]80",
+      "[::1:80",
+      "[]:80",
+      "[::1]:",
+      "a:b:c",
+      "host:99999999999999999999",
+      "[::1]:65536",
   };
   (void)state;
   assert_int_equal(tarn_parse_hostport("127.0.0.1:0", host, sizeof(host), &port, NULL), 0);
@@ -658,8 +667,7 @@ static void test_parse_error_detail(void **state) {
   assert_non_null(strstr(err.detail, "\"maybe\""));
   assert_int_equal(b, -1);
   tarn_error_clear(&err);
-  assert_int_equal(tarn_parse_hostport("host:99999", host, sizeof(host), &port, &err),
-                   TARN_ERANGE);
+  assert_int_equal(tarn_parse_hostport("host:99999", host, sizeof(host), &port, &err), TARN_ERANGE);
   assert_non_null(strstr(err.detail, "\"host:99999\""));
   assert_non_null(strstr(err.detail, "port"));
   tarn_error_clear(&err);
@@ -728,8 +736,7 @@ static void test_duplicate_declaration(void **state) {
 }
 
 static void test_empty_tables(void **state) {
-  static const tarn_cfg_def none[] = {
-      {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL}};
+  static const tarn_cfg_def none[] = {{NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL}};
   const tarn_cfg_def *const t[] = {none, NULL};
   const tarn_cfg_def *const t0[] = {NULL};
   tarn_config *cfg = NULL;
@@ -778,7 +785,6 @@ static void test_allocation_failures(void **state) {
   }
 }
 
-
 /* ---- section families ---- */
 
 static const tarn_cfg_def fam_tbl[] = {
@@ -805,15 +811,15 @@ static void test_family_instances(void **state) {
   tarn_config *cfg = new_fam_cfg();
   tarn_error err;
   char *out;
-  const char *path = write_tmp("[bucket.main]\n"            /* 1 */
-                               "path = /srv/main\n"         /* 2 */
-                               "[bucket.arch-2_b]\n"        /* 3 */
-                               "backend = s3\n"             /* 4 */
+  const char *path = write_tmp("[bucket.main]\n"             /* 1 */
+                               "path = /srv/main\n"          /* 2 */
+                               "[bucket.arch-2_b]\n"         /* 3 */
+                               "backend = s3\n"              /* 4 */
                                "token = very-secret-token\n" /* 5 */
-                               "[store]\n"                  /* 6 */
-                               "probe = 10s\n"              /* 7 */
-                               "[bucket.main]\n"            /* 8 */
-                               "retries = 5\n");            /* 9 */
+                               "[store]\n"                   /* 6 */
+                               "probe = 10s\n"               /* 7 */
+                               "[bucket.main]\n"             /* 8 */
+                               "retries = 5\n");             /* 9 */
   (void)state;
   assert_null(tarn_config_instance(cfg, "bucket.*", 0));
   assert_int_equal(tarn_config_load_file(cfg, path, &err), 0);
@@ -889,11 +895,11 @@ static void test_family_errors(void **state) {
   {
     /* names longer than 63 bytes, through set() (files cap section names earlier) */
     tarn_config *cfg = new_fam_cfg();
-    assert_int_equal(
-        tarn_config_set(cfg, "bucket.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-                        "path", "x", "test", &err),
-        TARN_ECONFIG);
+    assert_int_equal(tarn_config_set(cfg,
+                                     "bucket.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                     "path", "x", "test", &err),
+                     TARN_ECONFIG);
     assert_non_null(strstr(err.detail, "1 to 63"));
     assert_int_equal(tarn_config_set(cfg, "bucket.x", "path", "x", "test", &err), 0);
     tarn_config_destroy(cfg);

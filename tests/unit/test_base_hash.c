@@ -70,8 +70,7 @@ static void test_sha256_million_a(void **state) {
   assert_int_equal(tarn_sha256_update(h, "c", 1, &err), 0);
   assert_int_equal(tarn_sha256_final(h, d, &err), 0);
   tarn_hex(d, sizeof(d), streamed);
-  assert_string_equal(streamed,
-                      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  assert_string_equal(streamed, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   tarn_sha256_destroy(h);
   tarn_sha256_destroy(NULL);
   free(a);
@@ -363,14 +362,14 @@ static void test_uuid_parse_malformed(void **state) {
   strcpy(s, good);
   strcat(s, " ");
   expect_bad_uuid(s, 36);
-  assert_int_equal(tarn_uuid_parse("{6ba7b810-9dad-11d1-80b4-00c04fd430c8}", &(tarn_uuid){{0}},
-                                   NULL),
-                   TARN_EINVAL);
+  assert_int_equal(
+      tarn_uuid_parse("{6ba7b810-9dad-11d1-80b4-00c04fd430c8}", &(tarn_uuid){{0}}, NULL),
+      TARN_EINVAL);
   assert_int_equal(tarn_uuid_parse("6ba7b8109dad11d180b400c04fd430c8", &(tarn_uuid){{0}}, NULL),
                    TARN_EINVAL);
-  assert_int_equal(tarn_uuid_parse("6ba7b810-9dad-11d1-80b4-00c04fd430c8\n", &(tarn_uuid){{0}},
-                                   NULL),
-                   TARN_EINVAL);
+  assert_int_equal(
+      tarn_uuid_parse("6ba7b810-9dad-11d1-80b4-00c04fd430c8\n", &(tarn_uuid){{0}}, NULL),
+      TARN_EINVAL);
   /* The parser never reads past the terminator of a short string (ASan checks). */
   {
     char *heap = malloc(9);
@@ -404,10 +403,10 @@ static void test_uuid_v7_monotonic(void **state) {
   }
   /* The timestamp is the wall clock in Unix milliseconds (and the same 48 bits). */
   assert_true(llabs(tarn_uuid_v7_ms(&u[0]) - before_ms) <= 1000);
-  assert_int_equal(tarn_uuid_v7_ms(&u[0]),
-                   ((int64_t)u[0].b[0] << 40) | ((int64_t)u[0].b[1] << 32) |
-                       ((int64_t)u[0].b[2] << 24) | ((int64_t)u[0].b[3] << 16) |
-                       ((int64_t)u[0].b[4] << 8) | (int64_t)u[0].b[5]);
+  assert_int_equal(tarn_uuid_v7_ms(&u[0]), ((int64_t)u[0].b[0] << 40) | ((int64_t)u[0].b[1] << 32) |
+                                               ((int64_t)u[0].b[2] << 24) |
+                                               ((int64_t)u[0].b[3] << 16) |
+                                               ((int64_t)u[0].b[4] << 8) | (int64_t)u[0].b[5]);
   assert_true(llabs(tarn_uuid_v7_ms(&u[0]) - (int64_t)time(NULL) * 1000) <= 2000);
   free(u);
 }
@@ -507,15 +506,24 @@ static void test_iso8601(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sha256_vectors),     cmocka_unit_test(test_sha256_million_a),
-      cmocka_unit_test(test_sha256_create_enomem), cmocka_unit_test(test_hex),
-      cmocka_unit_test(test_crc32c_vectors),     cmocka_unit_test(test_crc32c_incremental),
-      cmocka_unit_test(test_crc32c_random),      cmocka_unit_test(test_xxh64),
-      cmocka_unit_test(test_random_bytes),       cmocka_unit_test(test_uuid_v4),
-      cmocka_unit_test(test_uuid_v5),            cmocka_unit_test(test_uuid_format_parse),
-      cmocka_unit_test(test_uuid_parse_malformed), cmocka_unit_test(test_uuid_v7_monotonic),
-      cmocka_unit_test(test_uuid_v7_threads),    cmocka_unit_test(test_clock_monotonic),
-      cmocka_unit_test(test_clock_wall),         cmocka_unit_test(test_iso8601),
+      cmocka_unit_test(test_sha256_vectors),
+      cmocka_unit_test(test_sha256_million_a),
+      cmocka_unit_test(test_sha256_create_enomem),
+      cmocka_unit_test(test_hex),
+      cmocka_unit_test(test_crc32c_vectors),
+      cmocka_unit_test(test_crc32c_incremental),
+      cmocka_unit_test(test_crc32c_random),
+      cmocka_unit_test(test_xxh64),
+      cmocka_unit_test(test_random_bytes),
+      cmocka_unit_test(test_uuid_v4),
+      cmocka_unit_test(test_uuid_v5),
+      cmocka_unit_test(test_uuid_format_parse),
+      cmocka_unit_test(test_uuid_parse_malformed),
+      cmocka_unit_test(test_uuid_v7_monotonic),
+      cmocka_unit_test(test_uuid_v7_threads),
+      cmocka_unit_test(test_clock_monotonic),
+      cmocka_unit_test(test_clock_wall),
+      cmocka_unit_test(test_iso8601),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

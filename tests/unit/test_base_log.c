@@ -202,9 +202,9 @@ static void test_conversions(void **state) {
   assert_string_equal(fmt("pct=%d%%", 50), "pct=50%");
   assert_string_equal(fmt("%%"), "%");
   /* Mixed: every argument lands in its own slot. */
-  assert_string_equal(fmt("a=%d b=%lld c=%zu d=%.3f e=%.*s f=%s g=%%", 1, 2LL, (size_t)3, 4.0,
-                          2, "five", "six"),
-                      "a=1 b=2 c=3 d=4.000 e=fi f=six g=%");
+  assert_string_equal(
+      fmt("a=%d b=%lld c=%zu d=%.3f e=%.*s f=%s g=%%", 1, 2LL, (size_t)3, 4.0, 2, "five", "six"),
+      "a=1 b=2 c=3 d=4.000 e=fi f=six g=%");
 }
 
 static void test_string_precision(void **state) {
@@ -379,10 +379,16 @@ static void test_threads_whole_lines(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      T(test_line_shape),      T(test_no_fields),      T(test_msg_quoted),
-      T(test_value_quoting),   T(test_conversions),    T(test_string_precision),
+      T(test_line_shape),
+      T(test_no_fields),
+      T(test_msg_quoted),
+      T(test_value_quoting),
+      T(test_conversions),
+      T(test_string_precision),
       T(test_format_fields_truncates),
-      T(test_level_filtering), T(test_level_names),    T(test_one_line_per_call),
+      T(test_level_filtering),
+      T(test_level_names),
+      T(test_one_line_per_call),
       T(test_threads_whole_lines),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,8 +60,8 @@ static void test_render_exact(void **state) {
   char *text;
   (void)state;
   req = tarn_metrics_counter(reg, "http_requests_total", "Requests served.", "route,status");
-  depth = tarn_metrics_gauge(reg, "queue_depth", "Items waiting.\nSecond line, a \\ backslash.",
-                             NULL);
+  depth =
+      tarn_metrics_gauge(reg, "queue_depth", "Items waiting.\nSecond line, a \\ backslash.", NULL);
   lat = tarn_metrics_histogram(reg, "request_seconds", "Latency.", "route", lat_bounds, 3);
   rows = tarn_metrics_histogram(reg, "batch_rows", "Rows per batch.", NULL, row_bounds, 2);
   idle = tarn_metrics_counter(reg, "idle_total", "Never updated.", NULL);
@@ -86,32 +86,31 @@ static void test_render_exact(void **state) {
   tarn_metric_observe(rows, NULL, 500);
 
   text = render_after_dropped(reg);
-  assert_string_equal(text,
-                      "# HELP http_requests_total Requests served.\n"
-                      "# TYPE http_requests_total counter\n"
-                      "http_requests_total{route=\"/v1/tables\",status=\"200\"} 3\n"
-                      "http_requests_total{route=\"a\\\\b\",status=\"say \\\"hi\\\"\"} 1\n"
-                      "http_requests_total{route=\"l1\\nl2\",status=\"500\"} 2\n"
-                      "# HELP queue_depth Items waiting.\\nSecond line, a \\\\ backslash.\n"
-                      "# TYPE queue_depth gauge\n"
-                      "queue_depth -1.25\n"
-                      "# HELP request_seconds Latency.\n"
-                      "# TYPE request_seconds histogram\n"
-                      "request_seconds_bucket{route=\"/x\",le=\"0.1\"} 0\n"
-                      "request_seconds_bucket{route=\"/x\",le=\"0.5\"} 3\n"
-                      "request_seconds_bucket{route=\"/x\",le=\"1\"} 3\n"
-                      "request_seconds_bucket{route=\"/x\",le=\"+Inf\"} 4\n"
-                      "request_seconds_sum{route=\"/x\"} 4.25\n"
-                      "request_seconds_count{route=\"/x\"} 4\n"
-                      "# HELP batch_rows Rows per batch.\n"
-                      "# TYPE batch_rows histogram\n"
-                      "batch_rows_bucket{le=\"10\"} 1\n"
-                      "batch_rows_bucket{le=\"100\"} 2\n"
-                      "batch_rows_bucket{le=\"+Inf\"} 3\n"
-                      "batch_rows_sum 555\n"
-                      "batch_rows_count 3\n"
-                      "# HELP idle_total Never updated.\n"
-                      "# TYPE idle_total counter\n");
+  assert_string_equal(text, "# HELP http_requests_total Requests served.\n"
+                            "# TYPE http_requests_total counter\n"
+                            "http_requests_total{route=\"/v1/tables\",status=\"200\"} 3\n"
+                            "http_requests_total{route=\"a\\\\b\",status=\"say \\\"hi\\\"\"} 1\n"
+                            "http_requests_total{route=\"l1\\nl2\",status=\"500\"} 2\n"
+                            "# HELP queue_depth Items waiting.\\nSecond line, a \\\\ backslash.\n"
+                            "# TYPE queue_depth gauge\n"
+                            "queue_depth -1.25\n"
+                            "# HELP request_seconds Latency.\n"
+                            "# TYPE request_seconds histogram\n"
+                            "request_seconds_bucket{route=\"/x\",le=\"0.1\"} 0\n"
+                            "request_seconds_bucket{route=\"/x\",le=\"0.5\"} 3\n"
+                            "request_seconds_bucket{route=\"/x\",le=\"1\"} 3\n"
+                            "request_seconds_bucket{route=\"/x\",le=\"+Inf\"} 4\n"
+                            "request_seconds_sum{route=\"/x\"} 4.25\n"
+                            "request_seconds_count{route=\"/x\"} 4\n"
+                            "# HELP batch_rows Rows per batch.\n"
+                            "# TYPE batch_rows histogram\n"
+                            "batch_rows_bucket{le=\"10\"} 1\n"
+                            "batch_rows_bucket{le=\"100\"} 2\n"
+                            "batch_rows_bucket{le=\"+Inf\"} 3\n"
+                            "batch_rows_sum 555\n"
+                            "batch_rows_count 3\n"
+                            "# HELP idle_total Never updated.\n"
+                            "# TYPE idle_total counter\n");
   tarn_free(text);
   assert_true(tarn_metric_value(req, ok) == 3);
   assert_true(tarn_metric_value(depth, NULL) == -1.25);
@@ -158,33 +157,32 @@ static void test_render_numbers(void **state) {
     tarn_metric_set(g, v, 1e21);
   }
   text = render_after_dropped(reg);
-  assert_string_equal(text,
-                      "# HELP lat_seconds L.\n"
-                      "# TYPE lat_seconds histogram\n"
-                      "lat_seconds_bucket{le=\"0.001\"} 1\n"
-                      "lat_seconds_bucket{le=\"0.0025\"} 1\n"
-                      "lat_seconds_bucket{le=\"0.005\"} 1\n"
-                      "lat_seconds_bucket{le=\"0.01\"} 1\n"
-                      "lat_seconds_bucket{le=\"0.025\"} 1\n"
-                      "lat_seconds_bucket{le=\"0.05\"} 1\n"
-                      "lat_seconds_bucket{le=\"0.1\"} 1\n"
-                      "lat_seconds_bucket{le=\"0.25\"} 1\n"
-                      "lat_seconds_bucket{le=\"0.5\"} 1\n"
-                      "lat_seconds_bucket{le=\"1\"} 1\n"
-                      "lat_seconds_bucket{le=\"2.5\"} 1\n"
-                      "lat_seconds_bucket{le=\"5\"} 1\n"
-                      "lat_seconds_bucket{le=\"10\"} 1\n"
-                      "lat_seconds_bucket{le=\"+Inf\"} 1\n"
-                      "lat_seconds_sum 0.0001\n"
-                      "lat_seconds_count 1\n"
-                      "# HELP g G.\n"
-                      "# TYPE g gauge\n"
-                      "g{k=\"tenth\"} 0.1\n"
-                      "g{k=\"third\"} 0.3333333333333333\n"
-                      "g{k=\"inf\"} +Inf\n"
-                      "g{k=\"ninf\"} -Inf\n"
-                      "g{k=\"nan\"} NaN\n"
-                      "g{k=\"big\"} 1e+21\n");
+  assert_string_equal(text, "# HELP lat_seconds L.\n"
+                            "# TYPE lat_seconds histogram\n"
+                            "lat_seconds_bucket{le=\"0.001\"} 1\n"
+                            "lat_seconds_bucket{le=\"0.0025\"} 1\n"
+                            "lat_seconds_bucket{le=\"0.005\"} 1\n"
+                            "lat_seconds_bucket{le=\"0.01\"} 1\n"
+                            "lat_seconds_bucket{le=\"0.025\"} 1\n"
+                            "lat_seconds_bucket{le=\"0.05\"} 1\n"
+                            "lat_seconds_bucket{le=\"0.1\"} 1\n"
+                            "lat_seconds_bucket{le=\"0.25\"} 1\n"
+                            "lat_seconds_bucket{le=\"0.5\"} 1\n"
+                            "lat_seconds_bucket{le=\"1\"} 1\n"
+                            "lat_seconds_bucket{le=\"2.5\"} 1\n"
+                            "lat_seconds_bucket{le=\"5\"} 1\n"
+                            "lat_seconds_bucket{le=\"10\"} 1\n"
+                            "lat_seconds_bucket{le=\"+Inf\"} 1\n"
+                            "lat_seconds_sum 0.0001\n"
+                            "lat_seconds_count 1\n"
+                            "# HELP g G.\n"
+                            "# TYPE g gauge\n"
+                            "g{k=\"tenth\"} 0.1\n"
+                            "g{k=\"third\"} 0.3333333333333333\n"
+                            "g{k=\"inf\"} +Inf\n"
+                            "g{k=\"ninf\"} -Inf\n"
+                            "g{k=\"nan\"} NaN\n"
+                            "g{k=\"big\"} 1e+21\n");
   tarn_free(text);
   tarn_metrics_destroy(reg);
 }
@@ -220,10 +218,10 @@ static void test_invalid_names(void **state) {
   const double up[] = {1, 2, 3}, flat[] = {1, 1}, down[] = {2, 1};
   const double withnan[] = {1, NAN};
   size_t i;
-  static const char *const bad_names[] = {"", "1abc", "a-b", "a b", "a.b", "caf\xc3\xa9",
-                                          "a{b}", "a\"b"};
-  static const char *const bad_labels[] = {"le",    "1x",  "a-b", "a:b", "a,,b", ",a",
-                                           "a b",   "a,le", "a,b,c,d,e,f,g,h,i"};
+  static const char *const bad_names[] = {"",    "1abc",        "a-b",  "a b",
+                                          "a.b", "caf\xc3\xa9", "a{b}", "a\"b"};
+  static const char *const bad_labels[] = {
+      "le", "1x", "a-b", "a:b", "a,,b", ",a", "a b", "a,le", "a,b,c,d,e,f,g,h,i"};
   (void)state;
   for (i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
     if (tarn_metrics_counter(reg, bad_names[i], "h", NULL) != NULL)
@@ -488,10 +486,10 @@ static void test_allocation_failures(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_render_exact),      cmocka_unit_test(test_render_numbers),
-      cmocka_unit_test(test_reregistration),    cmocka_unit_test(test_invalid_names),
-      cmocka_unit_test(test_update_rules),      cmocka_unit_test(test_series_cap),
-      cmocka_unit_test(test_render_cap),        cmocka_unit_test(test_concurrent_updates),
+      cmocka_unit_test(test_render_exact),        cmocka_unit_test(test_render_numbers),
+      cmocka_unit_test(test_reregistration),      cmocka_unit_test(test_invalid_names),
+      cmocka_unit_test(test_update_rules),        cmocka_unit_test(test_series_cap),
+      cmocka_unit_test(test_render_cap),          cmocka_unit_test(test_concurrent_updates),
       cmocka_unit_test(test_allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

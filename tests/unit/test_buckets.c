@@ -73,8 +73,7 @@ static void make_buckets(fixture *fx, int faulty_primary) {
   tarn_buckets_set_journal(fx->bs, fx->ej);
 }
 
-static double metric(fixture *fx, const char *name, const char *labels,
-                     const char *const *values) {
+static double metric(fixture *fx, const char *name, const char *labels, const char *const *values) {
   tarn_metric *m = strcmp(name, "tarn_storage_probe_latency_seconds") == 0 ||
                            strcmp(name, "tarn_storage_bucket_reachable") == 0
                        ? tarn_metrics_gauge(fx->metrics, name, NULL, labels)
@@ -280,7 +279,8 @@ static void test_secrets_file(void **state) {
   assert_non_null(strstr(err.detail, "unknown key \"secret_acess_key\""));
   assert_null(strstr(err.detail, "topsecret"));
   /* missing file */
-  assert_int_equal(tarn_secrets_load("/nonexistent/secrets.ini", secret_tables, &sec, &err), TARN_ENOTFOUND);
+  assert_int_equal(tarn_secrets_load("/nonexistent/secrets.ini", secret_tables, &sec, &err),
+                   TARN_ENOTFOUND);
   assert_non_null(strstr(err.detail, "secrets file /nonexistent/secrets.ini"));
   tarn_config_destroy(cfg);
 }
@@ -356,10 +356,12 @@ static void test_rescue_fallback(void **state) {
   assert_int_equal(rescued, 0);
   assert_int_equal(b.len, 0);
   /* extra and rescue buckets never fall back */
-  assert_int_equal(tarn_bucket_get(tarn_buckets_find(fx->bs, "misc"), "only/rescue", &b, &rescued,
-                                   NULL), TARN_ENOTFOUND);
-  assert_int_equal(tarn_bucket_get(tarn_buckets_find(fx->bs, "spare"), "nowhere", &b, &rescued,
-                                   NULL), TARN_ENOTFOUND);
+  assert_int_equal(
+      tarn_bucket_get(tarn_buckets_find(fx->bs, "misc"), "only/rescue", &b, &rescued, NULL),
+      TARN_ENOTFOUND);
+  assert_int_equal(
+      tarn_bucket_get(tarn_buckets_find(fx->bs, "spare"), "nowhere", &b, &rescued, NULL),
+      TARN_ENOTFOUND);
   /* a bad key is a bad key everywhere */
   assert_int_equal(tarn_bucket_get(main_b, "../x", &b, &rescued, &err), TARN_EBADKEY);
   assert_int_equal(rescued, 0);
@@ -378,12 +380,15 @@ static void test_rescue_fallback(void **state) {
   assert_string_equal(ev_str(arr, 3, "op"), "get"); /* open_get */
   json_decref(arr);
   assert_int_equal(metric(fx, "tarn_storage_rescue_fallbacks_total", "bucket,op",
-                          (const char *[]){"main", "get"}), 3);
+                          (const char *[]){"main", "get"}),
+                   3);
   assert_int_equal(metric(fx, "tarn_storage_rescue_fallbacks_total", "bucket,op",
-                          (const char *[]){"main", "head"}), 1);
+                          (const char *[]){"main", "head"}),
+                   1);
   /* fallbacks are not errors of the primary */
   assert_int_equal(metric(fx, "tarn_storage_errors_total", "bucket,op,class",
-                          (const char *[]){"main", "get", "fatal"}), 0);
+                          (const char *[]){"main", "get", "fatal"}),
+                   0);
   assert_true(metric(fx, "tarn_storage_operations_total", "bucket,op",
                      (const char *[]){"main", "get"}) >= 5);
   assert_true(metric(fx, "tarn_storage_operations_total", "bucket,op",
@@ -402,7 +407,8 @@ static void test_rescue_after_primary_failure(void **state) {
   put_raw(fx, "main", "k", "primary copy");
   put_raw(fx, "spare", "k", "rescue copy");
   assert_int_equal(tarn_store_faulty_add(fx->faulty, TARN_FAULT_GET, TARN_FAULT_ERROR, TARN_EIO,
-                                         NULL, 0, 0, NULL), 0);
+                                         NULL, 0, 0, NULL),
+                   0);
   tarn_buf_init(&b, TARN_BUF_UNLIMITED);
   assert_int_equal(tarn_bucket_get(main_b, "k", &b, &rescued, &err), 0);
   assert_string_equal(b.data, "rescue copy");
@@ -421,7 +427,8 @@ static void test_rescue_after_primary_failure(void **state) {
   assert_true(json_is_false(json_object_get(json_array_get(arr, 1), "rescued")));
   json_decref(arr);
   assert_int_equal(metric(fx, "tarn_storage_errors_total", "bucket,op,class",
-                          (const char *[]){"main", "get", "retriable"}), 1);
+                          (const char *[]){"main", "get", "retriable"}),
+                   1);
 }
 
 /* ---- injected faults: nothing stored is damaged, every failure is journaled ---- */
@@ -466,8 +473,8 @@ static void test_faults_journaled_and_harmless(void **state) {
     tarn_error err;
     int rc;
     tarn_store_faulty_clear(fx->faulty);
-    assert_int_equal(tarn_store_faulty_add(fx->faulty, faults[i].op, faults[i].kind, 0, NULL, 0,
-                                           0, NULL), 0);
+    assert_int_equal(
+        tarn_store_faulty_add(fx->faulty, faults[i].op, faults[i].kind, 0, NULL, 0, 0, NULL), 0);
     /* overwrite of an existing object, and a new one, by put */
     assert_int_not_equal(tarn_bucket_put(main_b, "data/existing", big, strlen(big), 0, &err), 0);
     assert_int_not_equal(tarn_bucket_put(main_b, "data/new", big, strlen(big), 0, &err), 0);
@@ -506,7 +513,8 @@ static void test_faults_journaled_and_harmless(void **state) {
   /* deletes and listings that fail are journaled too; "not found" is not a failure */
   tarn_store_faulty_clear(fx->faulty);
   assert_int_equal(tarn_store_faulty_add(fx->faulty, TARN_FAULT_DELETE, TARN_FAULT_ERROR,
-                                         TARN_ENETWORK, NULL, 0, 0, NULL), 0);
+                                         TARN_ENETWORK, NULL, 0, 0, NULL),
+                   0);
   assert_int_equal(tarn_bucket_delete(main_b, "data/existing", NULL), TARN_ENETWORK);
   tarn_store_faulty_clear(fx->faulty);
   assert_int_equal(tarn_bucket_delete(main_b, "data/nothing", NULL), TARN_ENOTFOUND);
@@ -543,21 +551,26 @@ static void test_probe(void **state) {
   assert_true(h.latency_ms > 0);
   assert_true(h.last_probe_us > 0);
   assert_string_equal(h.last_error, "");
-  assert_int_equal(metric(fx, "tarn_storage_bucket_reachable", "bucket", (const char *[]){"main"}), 1);
-  assert_true(metric(fx, "tarn_storage_probe_latency_seconds", "bucket", (const char *[]){"main"}) > 0);
+  assert_int_equal(metric(fx, "tarn_storage_bucket_reachable", "bucket", (const char *[]){"main"}),
+                   1);
+  assert_true(metric(fx, "tarn_storage_probe_latency_seconds", "bucket", (const char *[]){"main"}) >
+              0);
   /* nothing is left under the probe prefix */
   tarn_store_list_init(&l);
-  assert_int_equal(tarn_store_list(tarn_bucket_raw_store(tarn_buckets_primary(fx->bs)), "",
-                                   NULL, 0, &l, NULL), 0);
+  assert_int_equal(
+      tarn_store_list(tarn_bucket_raw_store(tarn_buckets_primary(fx->bs)), "", NULL, 0, &l, NULL),
+      0);
   assert_int_equal(l.count, 0);
   tarn_store_list_free(&l);
   /* a broken store: unreachable, the failing step named, journaled as a probe */
   assert_int_equal(tarn_store_faulty_add(fx->faulty, TARN_FAULT_HEAD, TARN_FAULT_ERROR,
-                                         TARN_ETIMEDOUT, NULL, 0, 0, NULL), 0);
+                                         TARN_ETIMEDOUT, NULL, 0, 0, NULL),
+                   0);
   assert_int_equal(tarn_bucket_probe(tarn_buckets_primary(fx->bs), &h), TARN_ETIMEDOUT);
   assert_int_equal(h.reachable, 0);
   assert_non_null(strstr(h.last_error, "head: "));
-  assert_int_equal(metric(fx, "tarn_storage_bucket_reachable", "bucket", (const char *[]){"main"}), 0);
+  assert_int_equal(metric(fx, "tarn_storage_bucket_reachable", "bucket", (const char *[]){"main"}),
+                   0);
   arr = events(fx, "main");
   assert_int_equal(json_array_size(arr), 1);
   assert_string_equal(ev_str(arr, 0, "op"), "probe");
@@ -565,8 +578,9 @@ static void test_probe(void **state) {
   json_decref(arr);
   /* the probe object was still removed */
   tarn_store_list_init(&l);
-  assert_int_equal(tarn_store_list(tarn_bucket_raw_store(tarn_buckets_primary(fx->bs)), "",
-                                   NULL, 0, &l, NULL), 0);
+  assert_int_equal(
+      tarn_store_list(tarn_bucket_raw_store(tarn_buckets_primary(fx->bs)), "", NULL, 0, &l, NULL),
+      0);
   assert_int_equal(l.count, 0);
   tarn_store_list_free(&l);
 }
@@ -613,8 +627,7 @@ static void test_registry_rules(void **state) {
   assert_int_equal(tarn_buckets_add(fx->bs, "p2", "local", TARN_BUCKET_PRIMARY, st, &err),
                    TARN_ECONFIG);
   assert_int_equal(tarn_store_local_open(fx->x_dir, &st, NULL), 0);
-  assert_int_equal(tarn_buckets_add(fx->bs, "", "local", TARN_BUCKET_EXTRA, st, &err),
-                   TARN_EINVAL);
+  assert_int_equal(tarn_buckets_add(fx->bs, "", "local", TARN_BUCKET_EXTRA, st, &err), TARN_EINVAL);
   assert_string_equal(tarn_bucket_role_name(TARN_BUCKET_RESCUE), "rescue");
   tarn_buckets_destroy(NULL);
 }

@@ -254,23 +254,23 @@ static int teardown(void **state) {
 
 /* ---- helpers ---- */
 
-#define OK(call)                                                                       \
-  do {                                                                                 \
-    tarn_error e_;                                                                     \
-    int rc_ = (call);                                                                  \
-    if (rc_ != 0)                                                                      \
-      fail_msg("%s: %s (%s)", #call, tarn_error_message(&e_), tarn_err_name(rc_));     \
+#define OK(call)                                                                                   \
+  do {                                                                                             \
+    tarn_error e_;                                                                                 \
+    int rc_ = (call);                                                                              \
+    if (rc_ != 0)                                                                                  \
+      fail_msg("%s: %s (%s)", #call, tarn_error_message(&e_), tarn_err_name(rc_));                 \
   } while (0)
 #define E (&e_)
 
-#define EXPECT(want, call)                                                             \
-  do {                                                                                 \
-    tarn_error e_;                                                                     \
-    int rc_ = (call);                                                                  \
-    if (rc_ != (want))                                                                 \
-      fail_msg("%s: want %s, got %s: %s", #call, tarn_err_name(want), tarn_err_name(rc_), \
-               rc_ ? tarn_error_message(&e_) : "");                                    \
-    assert_int_equal(e_.code, (want));                                                 \
+#define EXPECT(want, call)                                                                         \
+  do {                                                                                             \
+    tarn_error e_;                                                                                 \
+    int rc_ = (call);                                                                              \
+    if (rc_ != (want))                                                                             \
+      fail_msg("%s: want %s, got %s: %s", #call, tarn_err_name(want), tarn_err_name(rc_),          \
+               rc_ ? tarn_error_message(&e_) : "");                                                \
+    assert_int_equal(e_.code, (want));                                                             \
   } while (0)
 
 static void create_ns(tarn_catalog *cat, const char *ns) {
@@ -347,8 +347,7 @@ static void test_namespaces(void **state) {
               "'tarn' AND namespace = 'system' AND property_key = 'exists'",
               v, sizeof(v));
     assert_string_equal(v, "true");
-    raw_query(fx,
-              "SELECT count(*) FROM iceberg_namespace_properties WHERE namespace = 'datasets'",
+    raw_query(fx, "SELECT count(*) FROM iceberg_namespace_properties WHERE namespace = 'datasets'",
               v, sizeof(v));
     assert_string_equal(v, "4");
   }
@@ -738,8 +737,7 @@ static void test_java_v1_database(void **state) {
   OK(tarn_catalog_commit(cat, "ns", "old", "file:///old/1.json", "file:///old/2.json", E));
   assert_location(cat, "ns", "old", "file:///old/2.json", "file:///old/1.json");
   OK(tarn_catalog_register_table(cat, "ns", "mine", "file:///m/1.json", E));
-  raw_query(fx, "SELECT iceberg_type FROM iceberg_tables WHERE table_name = 'mine'", v,
-            sizeof(v));
+  raw_query(fx, "SELECT iceberg_type FROM iceberg_tables WHERE table_name = 'mine'", v, sizeof(v));
   assert_string_equal(v, "TABLE");
   raw_query(fx, "SELECT metadata_location FROM iceberg_tables WHERE table_name = 'v'", v,
             sizeof(v));
@@ -1172,8 +1170,7 @@ static void test_pg_unknown_outcome(void **state) {
   job.cat = fx->cat;
   assert_int_equal(pthread_create(&th, NULL, commit_thread, &job), 0);
   for (i = 0; i < 200; i++) {
-    if (raw_backend_state(fx, pid, wait_type, sizeof(wait_type)) &&
-        strcmp(wait_type, "Lock") == 0)
+    if (raw_backend_state(fx, pid, wait_type, sizeof(wait_type)) && strcmp(wait_type, "Lock") == 0)
       break;
     tarn_sleep_ms(20);
   }
@@ -1251,9 +1248,9 @@ static void test_redact_conninfo(void **state) {
   check_redact("postgresql://db/tarn?pass%77ord=x", "postgresql://db/tarn?pass%77ord=<redacted>");
   check_redact("postgresql://u:p@ss@db/x", "postgresql://u:<redacted>@db/x");
   check_redact("", "");
-  assert_int_equal(tarn_catalog_redact_conninfo("password=abcdefghijkl host=h", small,
-                                                sizeof(small)),
-                   strlen("password=<redacted> host=h"));
+  assert_int_equal(
+      tarn_catalog_redact_conninfo("password=abcdefghijkl host=h", small, sizeof(small)),
+      strlen("password=<redacted> host=h"));
   assert_string_equal(small, "password=<redac");
 }
 
@@ -1273,8 +1270,8 @@ static void test_pg_errors_hide_password(void **state) {
   assert_int_equal(rc, TARN_ENETWORK);
   assert_null(strstr(err.detail, "S3cretXyz"));
   assert_non_null(strstr(err.detail, "host=127.0.0.1 port=1"));
-  rc = tarn_catalog_pg_open("postgresql://u:S3cretXyz@127.0.0.1:1/db?connect_timeout=3", NULL,
-                            &cat, &err);
+  rc = tarn_catalog_pg_open("postgresql://u:S3cretXyz@127.0.0.1:1/db?connect_timeout=3", NULL, &cat,
+                            &err);
   assert_int_equal(rc, TARN_ENETWORK);
   assert_null(strstr(err.detail, "S3cretXyz"));
   /* Bad syntax: libpq would quote the text; we show it redacted. */
@@ -1326,8 +1323,8 @@ static void test_open_from_config(void **state) {
   EXPECT(TARN_ECONFIG, tarn_catalog_open_from_config(cfg, lake, &cat, E));
   EXPECT(TARN_ECONFIG, tarn_config_set(cfg, "catalog", "type", "mysql", "test", E));
   /* The connection string is a secret: --print-config shows <redacted>. */
-  OK(tarn_config_set(cfg, "catalog", "postgres", "host=127.0.0.1 port=1 password=Hunter2x",
-                     "test", E));
+  OK(tarn_config_set(cfg, "catalog", "postgres", "host=127.0.0.1 port=1 password=Hunter2x", "test",
+                     E));
   f = open_memstream(&buf, &len);
   tarn_config_print(cfg, f);
   fclose(f);
@@ -1342,24 +1339,21 @@ static void test_open_from_config(void **state) {
 
 /* ---- main ---- */
 
-#define SUITE(B)                                                                           \
-  cmocka_unit_test_prestate_setup_teardown(test_namespaces, setup, teardown, B),           \
-      cmocka_unit_test_prestate_setup_teardown(test_namespace_properties, setup, teardown, B), \
-      cmocka_unit_test_prestate_setup_teardown(test_multilevel_namespaces, setup, teardown, B), \
-      cmocka_unit_test_prestate_setup_teardown(test_tables, setup, teardown, B),           \
-      cmocka_unit_test_prestate_setup_teardown(test_commit_cas, setup, teardown, B),       \
-      cmocka_unit_test_prestate_setup_teardown(test_rename, setup, teardown, B),           \
-      cmocka_unit_test_prestate_setup_teardown(test_catalog_names_scope_rows, setup, teardown, \
-                                               B),                                         \
-      cmocka_unit_test_prestate_setup_teardown(test_validation, setup, teardown, B),       \
-      cmocka_unit_test_prestate_setup_teardown(test_created_layout, setup, teardown, B),   \
-      cmocka_unit_test_prestate_setup_teardown(test_java_v0_database, setup_bare, teardown, B), \
-      cmocka_unit_test_prestate_setup_teardown(test_java_v1_database, setup_bare, teardown, B), \
-      cmocka_unit_test_prestate_setup_teardown(test_pyiceberg_database, setup_bare, teardown,  \
-                                               B),                                         \
-      cmocka_unit_test_prestate_setup_teardown(test_faulty_unknown_outcome, setup, teardown, \
-                                               B),                                         \
-      cmocka_unit_test_prestate_setup_teardown(test_concurrent_open, setup, teardown, B),  \
+#define SUITE(B)                                                                                   \
+  cmocka_unit_test_prestate_setup_teardown(test_namespaces, setup, teardown, B),                   \
+      cmocka_unit_test_prestate_setup_teardown(test_namespace_properties, setup, teardown, B),     \
+      cmocka_unit_test_prestate_setup_teardown(test_multilevel_namespaces, setup, teardown, B),    \
+      cmocka_unit_test_prestate_setup_teardown(test_tables, setup, teardown, B),                   \
+      cmocka_unit_test_prestate_setup_teardown(test_commit_cas, setup, teardown, B),               \
+      cmocka_unit_test_prestate_setup_teardown(test_rename, setup, teardown, B),                   \
+      cmocka_unit_test_prestate_setup_teardown(test_catalog_names_scope_rows, setup, teardown, B), \
+      cmocka_unit_test_prestate_setup_teardown(test_validation, setup, teardown, B),               \
+      cmocka_unit_test_prestate_setup_teardown(test_created_layout, setup, teardown, B),           \
+      cmocka_unit_test_prestate_setup_teardown(test_java_v0_database, setup_bare, teardown, B),    \
+      cmocka_unit_test_prestate_setup_teardown(test_java_v1_database, setup_bare, teardown, B),    \
+      cmocka_unit_test_prestate_setup_teardown(test_pyiceberg_database, setup_bare, teardown, B),  \
+      cmocka_unit_test_prestate_setup_teardown(test_faulty_unknown_outcome, setup, teardown, B),   \
+      cmocka_unit_test_prestate_setup_teardown(test_concurrent_open, setup, teardown, B),          \
       cmocka_unit_test_prestate_setup_teardown(test_concurrent_commits, setup, teardown, B)
 
 int main(void) {
@@ -1372,8 +1366,7 @@ int main(void) {
       SUITE(&backend_sqlite),
       cmocka_unit_test_prestate_setup_teardown(test_sqlite_settings, setup, teardown,
                                                &backend_sqlite),
-      cmocka_unit_test_prestate_setup_teardown(test_sqlite_busy, setup, teardown,
-                                               &backend_sqlite),
+      cmocka_unit_test_prestate_setup_teardown(test_sqlite_busy, setup, teardown, &backend_sqlite),
       cmocka_unit_test_prestate_setup_teardown(test_sqlite_alloc_failures, setup, teardown,
                                                &backend_sqlite),
   };
@@ -1382,10 +1375,8 @@ int main(void) {
       cmocka_unit_test_prestate_setup_teardown(test_pg_reconnect, setup, teardown, &backend_pg),
       cmocka_unit_test_prestate_setup_teardown(test_pg_unknown_outcome, setup, teardown,
                                                &backend_pg),
-      cmocka_unit_test_prestate_setup_teardown(test_pg_lock_timeout, setup, teardown,
-                                               &backend_pg),
-      cmocka_unit_test_prestate_setup_teardown(test_pg_bad_password, setup, teardown,
-                                               &backend_pg),
+      cmocka_unit_test_prestate_setup_teardown(test_pg_lock_timeout, setup, teardown, &backend_pg),
+      cmocka_unit_test_prestate_setup_teardown(test_pg_bad_password, setup, teardown, &backend_pg),
   };
   const char *pg = getenv("CATALOG_TEST_PG");
   const char *only_pg = getenv("CATALOG_TEST_ONLY_PG");

@@ -41,8 +41,8 @@ static int chunk_read(void *ctx, void *dst, size_t n, size_t *got, tarn_error *e
 }
 
 /* The ways every input is fed: (bytes per read, reader block size). */
-static const size_t modes[][2] = {
-    {SIZE_MAX, 0}, {1, 1}, {1, 2}, {2, 3}, {3, 7}, {5, 16}, {64, 5}, {SIZE_MAX, 17}};
+static const size_t modes[][2] = {{SIZE_MAX, 0}, {1, 1},  {1, 2},  {2, 3},
+                                  {3, 7},        {5, 16}, {64, 5}, {SIZE_MAX, 17}};
 #define NMODES (sizeof(modes) / sizeof(modes[0]))
 
 typedef struct result {
@@ -200,8 +200,7 @@ static void test_delimiters(void **state) {
 static void test_quotes(void **state) {
   (void)state;
   /* doubled quotes, delimiters inside quotes, empty quoted field is NULL */
-  expect_ok(S("a,b,c\n\"x,y\",\"say \"\"hi\"\"\",\"\"\n"), NULL,
-            "a|b|c\nL2@6:x,y|say \"hi\"|~\n");
+  expect_ok(S("a,b,c\n\"x,y\",\"say \"\"hi\"\"\",\"\"\n"), NULL, "a|b|c\nL2@6:x,y|say \"hi\"|~\n");
   expect_ok(S("a\n\"\"\"\"\n"), NULL, "a\nL2@2:\"\n");
   /* newlines inside quotes advance the line count of later records */
   expect_ok(S("a,b\n\"1\n2\n3\",x\n4,y\n"), NULL, "a|b\nL2@4:1\n2\n3|x\nL5@14:4|y\n");
@@ -222,9 +221,13 @@ static void test_empty_fields(void **state) {
 
 static void test_bom(void **state) {
   (void)state;
-  expect_ok(S("\xEF\xBB\xBF" "a,b\n1,2\n"), NULL, "a|b\nL2@7:1|2\n");
+  expect_ok(S("\xEF\xBB\xBF"
+              "a,b\n1,2\n"),
+            NULL, "a|b\nL2@7:1|2\n");
   /* column numbers do not count the BOM; offsets do */
-  expect_err(S("\xEF\xBB\xBF" "a,,c\n"), NULL, TARN_EINVAL, 1, 3, "empty column name");
+  expect_err(S("\xEF\xBB\xBF"
+               "a,,c\n"),
+             NULL, TARN_EINVAL, 1, 3, "empty column name");
   /* a BOM anywhere else is data */
   expect_ok(S("a\n\xEF\xBB\xBFx\n"), NULL, "a\nL2@2:\xEF\xBB\xBFx\n");
 }
@@ -256,13 +259,17 @@ static void test_header_errors(void **state) {
              "duplicate column name \"ID\": column 3 repeats column 1");
   expect_err(S("x,y,\"y\"\n"), NULL, TARN_EINVAL, 1, 5, "column 3 repeats column 2");
   expect_err(S("a,\"b\nc\"\n"), NULL, TARN_EINVAL, 1, 3, "control character 0x0a");
-  expect_err(S("a,b\x1f" "c\n"), NULL, TARN_EINVAL, 1, 3, "control character 0x1f");
+  expect_err(S("a,b\x1f"
+               "c\n"),
+             NULL, TARN_EINVAL, 1, 3, "control character 0x1f");
 }
 
 static void test_field_count(void **state) {
   (void)state;
-  expect_err(S("a,b\n1,2\n1,2,3\n"), NULL, TARN_EINVAL, 3, 1, "expected 2 fields (as the header has), found 3");
-  expect_err(S("a,b,c\n1,2,3\n4,5\n"), NULL, TARN_EINVAL, 3, 1, "expected 3 fields (as the header has), found 2");
+  expect_err(S("a,b\n1,2\n1,2,3\n"), NULL, TARN_EINVAL, 3, 1,
+             "expected 2 fields (as the header has), found 3");
+  expect_err(S("a,b,c\n1,2,3\n4,5\n"), NULL, TARN_EINVAL, 3, 1,
+             "expected 3 fields (as the header has), found 2");
   /* reported at the line where the record starts, after quoted newlines */
   expect_err(S("a,b\n\"x\ny\",1\n\"p\nq\"\n"), NULL, TARN_EINVAL, 4, 1,
              "expected 2 fields (as the header has), found 1");
@@ -329,12 +336,12 @@ static void test_utf8(void **state) {
   expect_err(S("a,b\n1,\xC3\xA9\xC3\xA9\xFF\n"), NULL, TARN_EINVAL, 2, 5,
              "(field 2 \"b\"), byte offset 10: invalid UTF-8 (byte 0xff)");
   expect_err(S("a\n\x80\n"), NULL, TARN_EINVAL, 2, 1, "invalid UTF-8 (byte 0x80)");
-  expect_err(S("a\nx\xC0\x80\n"), NULL, TARN_EINVAL, 2, 2, "byte 0xc0"); /* overlong */
-  expect_err(S("a\nx\xE0\x80\x80\n"), NULL, TARN_EINVAL, 2, 2, "byte 0xe0"); /* overlong */
-  expect_err(S("a\n\xED\xA0\x80\n"), NULL, TARN_EINVAL, 2, 1, "byte 0xed"); /* surrogate */
+  expect_err(S("a\nx\xC0\x80\n"), NULL, TARN_EINVAL, 2, 2, "byte 0xc0");        /* overlong */
+  expect_err(S("a\nx\xE0\x80\x80\n"), NULL, TARN_EINVAL, 2, 2, "byte 0xe0");    /* overlong */
+  expect_err(S("a\n\xED\xA0\x80\n"), NULL, TARN_EINVAL, 2, 1, "byte 0xed");     /* surrogate */
   expect_err(S("a\n\xF4\x90\x80\x80\n"), NULL, TARN_EINVAL, 2, 1, "byte 0xf4"); /* >10FFFF */
   expect_err(S("a\n\xF5\x80\x80\x80\n"), NULL, TARN_EINVAL, 2, 1, "byte 0xf5");
-  expect_err(S("a\nab\xE2\x82"), NULL, TARN_EINVAL, 2, 3, "byte 0xe2"); /* cut at EOF */
+  expect_err(S("a\nab\xE2\x82"), NULL, TARN_EINVAL, 2, 3, "byte 0xe2");   /* cut at EOF */
   expect_err(S("a\nab\xE2\x82\n"), NULL, TARN_EINVAL, 2, 3, "byte 0xe2"); /* cut by LF */
   /* inside a quoted field on its second line */
   expect_err(S("a\n\"x\ny\xFF\"\n"), NULL, TARN_EINVAL, 3, 2, "invalid UTF-8");
@@ -343,7 +350,9 @@ static void test_utf8(void **state) {
   /* earlier than a syntax error in the same record: the UTF-8 error wins */
   expect_err(S("a,b\n\xFF,x\"\n"), NULL, TARN_EINVAL, 2, 1, "invalid UTF-8");
   /* UTF-16 with its BOM is rejected at once */
-  expect_err(S("\xFF\xFE" "a\0,\0b\0"), NULL, TARN_EINVAL, 1, 1, "invalid UTF-8");
+  expect_err(S("\xFF\xFE"
+               "a\0,\0b\0"),
+             NULL, TARN_EINVAL, 1, 1, "invalid UTF-8");
 }
 
 static void test_sticky_and_source_errors(void **state) {
@@ -544,12 +553,27 @@ static void test_convert_float(void **state) {
   double d = 0;
   char buf[64];
   (void)state;
-  static const char *const good[] = {"0.1", "1234.5678", "-0.5", "1e5", "1E-5", "2.5e+10",
-                                     "0", "42", "-7", "123456789012345678", "0.000001234",
+  static const char *const good[] = {"0.1",
+                                     "1234.5678",
+                                     "-0.5",
+                                     "1e5",
+                                     "1E-5",
+                                     "2.5e+10",
+                                     "0",
+                                     "42",
+                                     "-7",
+                                     "123456789012345678",
+                                     "0.000001234",
                                      "3.14159265358979323846264338327950288",
-                                     "1.7976931348623157e308", "4.9e-324", "1e-400",
-                                     "123456789012345678901234567890e-10", "9007199254740993",
-                                     "0.30000000000000004", "1e22", "1e23", "8.98846567431158e307"};
+                                     "1.7976931348623157e308",
+                                     "4.9e-324",
+                                     "1e-400",
+                                     "123456789012345678901234567890e-10",
+                                     "9007199254740993",
+                                     "0.30000000000000004",
+                                     "1e22",
+                                     "1e23",
+                                     "8.98846567431158e307"};
   size_t k;
   for (k = 0; k < sizeof(good) / sizeof(good[0]); k++) {
     double want = strtod(good[k], NULL);
@@ -562,9 +586,27 @@ static void test_convert_float(void **state) {
   assert_true(d == 0 && signbit(d));
   assert_int_equal(tarn_csv_parse_float64(S("-0.0"), &d), 0);
   assert_true(d == 0 && signbit(d));
-  static const char *const bad[] = {".5",  "5.",   "+1.5", "01.5", "1e",   "1e+", "1.5.2",
-                                    "inf", "-inf", "nan",  "NaN",  "1e400", "-1e309", "0x10",
-                                    "1,5", " 1.5", "1.5 ", "1..5", "e5",   "-",    "99999999999999999999",
+  static const char *const bad[] = {".5",
+                                    "5.",
+                                    "+1.5",
+                                    "01.5",
+                                    "1e",
+                                    "1e+",
+                                    "1.5.2",
+                                    "inf",
+                                    "-inf",
+                                    "nan",
+                                    "NaN",
+                                    "1e400",
+                                    "-1e309",
+                                    "0x10",
+                                    "1,5",
+                                    " 1.5",
+                                    "1.5 ",
+                                    "1..5",
+                                    "e5",
+                                    "-",
+                                    "99999999999999999999",
                                     "1.7976931348623159e308"};
   for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
     if (tarn_csv_parse_float64(bad[k], strlen(bad[k]), &d) == 0)
@@ -666,12 +708,21 @@ static void test_convert_date_timestamp(void **state) {
   assert_true(us == 946684800LL * 1000000);
   assert_int_equal(tarn_csv_parse_timestamp(S("1969-12-31T23:59:59.5Z"), &us, &z), 0);
   assert_true(us == -500000);
-  static const char *const bad[] = {
-      "2024-03-15T12:34",           "2024-03-15T12:34:60",        "2024-03-15T24:00:00",
-      "2024-03-15t12:34:56",        "2024-03-15T12:34:56z",       "2024-03-15T12:34:56.",
-      "2024-03-15T12:34:56.1234567890", "2024-03-15T12:34:56+01",  "2024-03-15T12:34:56+1:00",
-      "2024-03-15T12:34:56+24:00",  "2024-03-15T12:34:56 Z",       "2024-02-30T00:00:00",
-      "2024-03-15T12:34:56Z ",      "2024-03-15T12:34:56+01:60",   "2024-03-15_12:34:56"};
+  static const char *const bad[] = {"2024-03-15T12:34",
+                                    "2024-03-15T12:34:60",
+                                    "2024-03-15T24:00:00",
+                                    "2024-03-15t12:34:56",
+                                    "2024-03-15T12:34:56z",
+                                    "2024-03-15T12:34:56.",
+                                    "2024-03-15T12:34:56.1234567890",
+                                    "2024-03-15T12:34:56+01",
+                                    "2024-03-15T12:34:56+1:00",
+                                    "2024-03-15T12:34:56+24:00",
+                                    "2024-03-15T12:34:56 Z",
+                                    "2024-02-30T00:00:00",
+                                    "2024-03-15T12:34:56Z ",
+                                    "2024-03-15T12:34:56+01:60",
+                                    "2024-03-15_12:34:56"};
   size_t k;
   for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
     if (tarn_csv_parse_timestamp(bad[k], strlen(bad[k]), &us, &z) == 0)
@@ -714,10 +765,10 @@ static void infer1(const char *const *vals, size_t n, tarn_csv_column *col) {
   }
 }
 
-#define INFER(col, ...)                                                                   \
-  do {                                                                                    \
-    static const char *const v_[] = {__VA_ARGS__};                                        \
-    infer1(v_, sizeof(v_) / sizeof(v_[0]), (col));                                       \
+#define INFER(col, ...)                                                                            \
+  do {                                                                                             \
+    static const char *const v_[] = {__VA_ARGS__};                                                 \
+    infer1(v_, sizeof(v_) / sizeof(v_[0]), (col));                                                 \
   } while (0)
 
 static void expect_type(tarn_csv_column *col, tarn_csv_type t, int nullable, const char *reason) {
@@ -742,7 +793,8 @@ static void test_infer_rules(void **state) {
   INFER(&c, "1", "", "-3");
   expect_type(&c, TARN_CSV_INT64, 1, "int64: 2 values, all integers; 1 empty");
   INFER(&c, "12", "007");
-  expect_type(&c, TARN_CSV_STRING, 0, "string: line 3 has '007' (leading zeros) after 1 int64 values");
+  expect_type(&c, TARN_CSV_STRING, 0,
+              "string: line 3 has '007' (leading zeros) after 1 int64 values");
   INFER(&c, "02134", "90210");
   expect_type(&c, TARN_CSV_STRING, 0, "string: line 2 has '02134' (leading zeros)");
   INFER(&c, "0", "10");
@@ -752,11 +804,13 @@ static void test_infer_rules(void **state) {
   INFER(&c, "1", "+2");
   expect_type(&c, TARN_CSV_STRING, 0, "string: line 3 has '+2' after 1 int64 values");
   INFER(&c, "1", "9223372036854775808");
-  expect_type(&c, TARN_CSV_STRING, 0,
-              "string: line 3 has '9223372036854775808' (beyond the int64 range) after 1 int64 values");
+  expect_type(
+      &c, TARN_CSV_STRING, 0,
+      "string: line 3 has '9223372036854775808' (beyond the int64 range) after 1 int64 values");
   INFER(&c, "1.5", "9223372036854775808");
-  expect_type(&c, TARN_CSV_STRING, 0,
-              "string: line 3 has '9223372036854775808' (beyond the int64 range) after 1 float64 values");
+  expect_type(
+      &c, TARN_CSV_STRING, 0,
+      "string: line 3 has '9223372036854775808' (beyond the int64 range) after 1 float64 values");
   INFER(&c, "1", "2.5", "3");
   expect_type(&c, TARN_CSV_FLOAT64, 0, "float64: 3 values, all numbers (2 of them integers)");
   INFER(&c, "2.5", "1e3", "-0.001");
@@ -775,22 +829,28 @@ static void test_infer_rules(void **state) {
   INFER(&c, "2024-01-01", "12");
   expect_type(&c, TARN_CSV_STRING, 0, "string: line 3 has '12' (an integer) after 1 date values");
   INFER(&c, "12", "2024-01-01");
-  expect_type(&c, TARN_CSV_STRING, 0, "string: line 3 has '2024-01-01' (a date) after 1 int64 values");
+  expect_type(&c, TARN_CSV_STRING, 0,
+              "string: line 3 has '2024-01-01' (a date) after 1 int64 values");
   INFER(&c, "2024-01-01", "01/02/2024");
   expect_type(&c, TARN_CSV_STRING, 0, "string: line 3 has '01/02/2024' after 1 date values");
   INFER(&c, "2024-01-01", "2024-02-30");
   expect_type(&c, TARN_CSV_STRING, 0,
-              "string: line 3 has '2024-02-30' (not a valid date or ISO 8601 timestamp) after 1 date values");
+              "string: line 3 has '2024-02-30' (not a valid date or ISO 8601 timestamp) after 1 "
+              "date values");
   INFER(&c, "2024-01-01", "2024-01-01T00:00:00");
-  expect_type(&c, TARN_CSV_STRING, 0,
-              "string: line 3 has '2024-01-01T00:00:00' (a timestamp without zone) after 1 date values");
+  expect_type(
+      &c, TARN_CSV_STRING, 0,
+      "string: line 3 has '2024-01-01T00:00:00' (a timestamp without zone) after 1 date values");
   INFER(&c, "2024-01-01T10:00:00", "2024-01-01 11:00:00.5", "");
-  expect_type(&c, TARN_CSV_TIMESTAMP, 1, "timestamp: 2 values, all ISO 8601 without a zone; 1 empty");
-  INFER(&c, "2024-01-01T10:00:00Z", "2024-01-01T11:00:00+02:00", "2024-01-01T11:00:00.123456789-0130");
+  expect_type(&c, TARN_CSV_TIMESTAMP, 1,
+              "timestamp: 2 values, all ISO 8601 without a zone; 1 empty");
+  INFER(&c, "2024-01-01T10:00:00Z", "2024-01-01T11:00:00+02:00",
+        "2024-01-01T11:00:00.123456789-0130");
   expect_type(&c, TARN_CSV_TIMESTAMPTZ, 0, "timestamptz: 3 values, all ISO 8601 with a zone");
   INFER(&c, "2024-01-01T10:00:00Z", "2024-01-01T10:00:00");
   expect_type(&c, TARN_CSV_STRING, 0,
-              "string: line 3 has '2024-01-01T10:00:00' (a timestamp without zone) after 1 timestamptz values");
+              "string: line 3 has '2024-01-01T10:00:00' (a timestamp without zone) after 1 "
+              "timestamptz values");
   INFER(&c, "2024-01-01T10:00:00Z", "2024-01-01T10:00:00.1234567891Z");
   expect_type(&c, TARN_CSV_STRING, 0,
               "string: line 3 has '2024-01-01T10:00:00.1234567891Z' (not a valid date or ISO 8601 "
@@ -903,13 +963,44 @@ static void test_infer_last_line(void **state) {
 
 /* For many texts: whatever type inference gives a one-value column, convert accepts. */
 static void test_infer_convert_agree(void **state) {
-  static const char *const texts[] = {
-      "0", "-0", "1", "-1", "007", "1.0", "1e5", "1E+05", ".5", "5.", "true", "False", "t",
-      "2024-01-01", "2024-1-1", "2024-01-01T00:00:00", "2024-01-01 00:00:00.000000001",
-      "2024-01-01T00:00:00Z", "2024-01-01T00:00:00+05:30", "2024-01-01T00:00:00+0530",
-      "9223372036854775807", "-9223372036854775808", "9223372036854775808", "1e308", "1e309",
-      "2e308", "1.7976931348623157e308", "1.7976931348623158e308", "1.7976931348623159e308",
-      "17976931348623157e292", "-1e-400", "abc", " ", "\"", "0.", "-", "--1", "1-1"};
+  static const char *const texts[] = {"0",
+                                      "-0",
+                                      "1",
+                                      "-1",
+                                      "007",
+                                      "1.0",
+                                      "1e5",
+                                      "1E+05",
+                                      ".5",
+                                      "5.",
+                                      "true",
+                                      "False",
+                                      "t",
+                                      "2024-01-01",
+                                      "2024-1-1",
+                                      "2024-01-01T00:00:00",
+                                      "2024-01-01 00:00:00.000000001",
+                                      "2024-01-01T00:00:00Z",
+                                      "2024-01-01T00:00:00+05:30",
+                                      "2024-01-01T00:00:00+0530",
+                                      "9223372036854775807",
+                                      "-9223372036854775808",
+                                      "9223372036854775808",
+                                      "1e308",
+                                      "1e309",
+                                      "2e308",
+                                      "1.7976931348623157e308",
+                                      "1.7976931348623158e308",
+                                      "1.7976931348623159e308",
+                                      "17976931348623157e292",
+                                      "-1e-400",
+                                      "abc",
+                                      " ",
+                                      "\"",
+                                      "0.",
+                                      "-",
+                                      "--1",
+                                      "1-1"};
   size_t i, t;
   (void)state;
   for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -942,15 +1033,18 @@ static void test_fingerprint(void **state) {
   (void)state;
   /* printf 'a\x1fint64\x1eb\x1fstring\x1eCreated At\x1ftimestamptz\x1e' | sha256sum */
   assert_int_equal(tarn_csv_fingerprint(names, types, 3, fp, &err), 0);
-  assert_string_equal(fp, "sha256:88f0744377265042b2fb5c7382ffd5c97e7b12b7ccf1632e9d09f11ad131f3a2");
+  assert_string_equal(fp,
+                      "sha256:88f0744377265042b2fb5c7382ffd5c97e7b12b7ccf1632e9d09f11ad131f3a2");
   /* printf 'id\x1fboolean\x1e' | sha256sum */
   names[0] = "id";
   types[0] = TARN_CSV_BOOLEAN;
   assert_int_equal(tarn_csv_fingerprint(names, types, 1, fp, &err), 0);
-  assert_string_equal(fp, "sha256:eda27bb1827707521bc2a8c8250110dec589a52394ded15a98c589eff6a3feb7");
+  assert_string_equal(fp,
+                      "sha256:eda27bb1827707521bc2a8c8250110dec589a52394ded15a98c589eff6a3feb7");
   /* no columns: the hash of nothing */
   assert_int_equal(tarn_csv_fingerprint(names, types, 0, fp, &err), 0);
-  assert_string_equal(fp, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  assert_string_equal(fp,
+                      "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   types[0] = (tarn_csv_type)42;
   assert_int_equal(tarn_csv_fingerprint(names, types, 1, fp, &err), TARN_EINVAL);
 }
@@ -968,20 +1062,19 @@ static void test_sniff_delimiter(void **state) {
       {"a\tb\tc\n1\t2\t3\n", 1, '\t', 3},
       {"a|b\n1|2\n", 1, '|', 2},
       {"name;note\nx;\"a,b,c\"\ny;\"d,e\"\n", 1, ';', 2}, /* commas only in quotes */
-      {"a,x;b\n1;2\n3;4\n", 1, ';', 2},                    /* ',' splits the header only */
-      {"a\n1\n2\n", 1, ',', 0},                              /* one column: none splits */
-      {"a;b\n1;2\n3;4\n5;6;7", 1, ',', 0},                   /* ragged, and complete */
-      {"a;b\n1;2\n3;4\n5;6;7", 0, ';', 2},                   /* the sample's cut end */
+      {"a,x;b\n1;2\n3;4\n", 1, ';', 2},                   /* ',' splits the header only */
+      {"a\n1\n2\n", 1, ',', 0},                           /* one column: none splits */
+      {"a;b\n1;2\n3;4\n5;6;7", 1, ',', 0},                /* ragged, and complete */
+      {"a;b\n1;2\n3;4\n5;6;7", 0, ';', 2},                /* the sample's cut end */
       {"", 1, ',', 0},
   };
   size_t i, cols;
   (void)state;
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    char got = tarn_csv_sniff_delimiter(cases[i].text, strlen(cases[i].text), cases[i].complete,
-                                        &cols);
+    char got =
+        tarn_csv_sniff_delimiter(cases[i].text, strlen(cases[i].text), cases[i].complete, &cols);
     if (got != cases[i].want || cols != cases[i].cols)
-      fail_msg("case %zu: want '%c' %zu, got '%c' %zu", i, cases[i].want, cases[i].cols, got,
-               cols);
+      fail_msg("case %zu: want '%c' %zu, got '%c' %zu", i, cases[i].want, cases[i].cols, got, cols);
   }
   assert_int_equal(tarn_csv_header_columns("a;b;c\n", 6, ';'), 3);
   assert_int_equal(tarn_csv_header_columns("a;b;c\n", 6, ','), 1);

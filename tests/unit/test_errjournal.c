@@ -48,8 +48,8 @@ static tarn_errjournal *open_ej(tarn_store *st) {
   return ej;
 }
 
-static void record(tarn_errjournal *ej, int64_t ts, const char *bucket, const char *key,
-                   int code, int rescued) {
+static void record(tarn_errjournal *ej, int64_t ts, const char *bucket, const char *key, int code,
+                   int rescued) {
   tarn_storage_event ev;
   memset(&ev, 0, sizeof(ev));
   ev.ts_us = ts;
@@ -107,7 +107,8 @@ static void test_event_fields_and_queries(void **state) {
   /* limit keeps the newest */
   arr = tarn_errjournal_query(ej, NULL, 0, 2);
   assert_int_equal(json_array_size(arr), 2);
-  assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "bucket")), "rescue");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "bucket")),
+                      "rescue");
   json_decref(arr);
   /* since */
   arr = tarn_errjournal_query(ej, NULL, T0 + 1000000, 0);
@@ -147,7 +148,8 @@ static void test_ring_keeps_newest(void **state) {
   assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "key")), "k150");
   snprintf(key, sizeof(key), "k%d", TARN_ERRJOURNAL_RING + 149);
   assert_string_equal(
-      json_string_value(json_object_get(json_array_get(arr, TARN_ERRJOURNAL_RING - 1), "key")), key);
+      json_string_value(json_object_get(json_array_get(arr, TARN_ERRJOURNAL_RING - 1), "key")),
+      key);
   json_decref(arr);
   assert_int_equal(tarn_errjournal_close(ej, NULL), 0);
 }
@@ -167,7 +169,8 @@ static void test_reload_flush_compact(void **state) {
   assert_int_equal(tarn_errjournal_compact(ej, &res, NULL), 0);
   assert_int_equal(res.files_merged, 2);
   assert_int_equal(res.records, 3);
-  assert_string_equal(res.file, TARN_ERRJOURNAL_PREFIX "00000000000000000001-00000000000000000002.jsonl");
+  assert_string_equal(res.file,
+                      TARN_ERRJOURNAL_PREFIX "00000000000000000001-00000000000000000002.jsonl");
   record(ej, T0 + 3, "other", "k4", TARN_EIO, 0); /* flushed by close */
   before = tarn_errjournal_query(ej, NULL, 0, 0);
   assert_int_equal(tarn_errjournal_close(ej, NULL), 0);
@@ -194,15 +197,18 @@ static void test_malformed_lines_warned(void **state) {
       "{\"id\":\"2\",\"ts\":\"2026-11-18T11:06:41Z\",\"bucket\":\"b\"\n"
       "garbage\n"
       "{\"id\":\"3\",\"ts\":\"2026-11-18T11:06:42Z\",\"bucket\":\"b\",\"op\":\"get\"}\n";
-  assert_int_equal(tarn_store_put(fx->st, TARN_ERRJOURNAL_PREFIX "00000000000000000007.jsonl",
-                                  text, strlen(text), 0, NULL), 0);
+  assert_int_equal(tarn_store_put(fx->st, TARN_ERRJOURNAL_PREFIX "00000000000000000007.jsonl", text,
+                                  strlen(text), 0, NULL),
+                   0);
   lf = open_memstream(&logbuf, &loglen);
   tarn_log_set_stream(lf);
   ej = open_ej(fx->st);
   fclose(lf);
   tarn_log_set_stream(NULL);
-  assert_non_null(strstr(logbuf, "file=" TARN_ERRJOURNAL_PREFIX "00000000000000000007.jsonl line=2"));
-  assert_non_null(strstr(logbuf, "file=" TARN_ERRJOURNAL_PREFIX "00000000000000000007.jsonl line=3"));
+  assert_non_null(
+      strstr(logbuf, "file=" TARN_ERRJOURNAL_PREFIX "00000000000000000007.jsonl line=2"));
+  assert_non_null(
+      strstr(logbuf, "file=" TARN_ERRJOURNAL_PREFIX "00000000000000000007.jsonl line=3"));
   tarn_errjournal_load_stats(ej, &loaded, &malformed);
   assert_int_equal(loaded, 2);
   assert_int_equal(malformed, 2);
@@ -214,8 +220,8 @@ static void test_malformed_lines_warned(void **state) {
   assert_int_equal(tarn_errjournal_flush(ej, NULL, NULL), 0);
   {
     tarn_store_stat st;
-    assert_int_equal(tarn_store_head(fx->st, TARN_ERRJOURNAL_PREFIX "00000000000000000008.jsonl",
-                                     &st, NULL), 0);
+    assert_int_equal(
+        tarn_store_head(fx->st, TARN_ERRJOURNAL_PREFIX "00000000000000000008.jsonl", &st, NULL), 0);
   }
   assert_int_equal(tarn_errjournal_close(ej, NULL), 0);
   free(logbuf);

@@ -28,8 +28,10 @@ static void test_router_match(void **state) {
       {"GET", "/healthz", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
       {"GET", "/catalog/datasets/{name}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
       {"POST", "/catalog/datasets/{name}/resync", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
-      {"PUT", "/storage/buckets/{bucket}/objects/{key...}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
-      {"GET", "/storage/buckets/{bucket}/objects/{key...}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"PUT", "/storage/buckets/{bucket}/objects/{key...}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ,
+       NULL},
+      {"GET", "/storage/buckets/{bucket}/objects/{key...}", noop, NULL, 0, 0, TARN_HTTP_SCOPE_READ,
+       NULL},
   };
   size_t i;
   for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
@@ -69,7 +71,8 @@ static void test_router_match(void **state) {
   assert_string_equal(m.allow, "POST");
   tarn__http_match_free(&m);
 
-  assert_int_equal(tarn__http_router_match(&r, "PUT", "/storage/buckets/b1/objects/a/b/c.parquet", &m), 0);
+  assert_int_equal(
+      tarn__http_router_match(&r, "PUT", "/storage/buckets/b1/objects/a/b/c.parquet", &m), 0);
   assert_ptr_equal(m.route, &r.routes[3]);
   assert_int_equal(m.nparams, 2);
   assert_string_equal(m.param_values[0], "b1");
@@ -130,14 +133,12 @@ static int echo_handler(const tarn_http_request *req, tarn_http_response *resp, 
   resp->content_type = "application/octet-stream";
   resp->status = 201;
   tarn_http_add_header(resp, "X-Param", tarn_http_param(req, "name"), NULL);
-  return tarn_buf_append(&resp->body, req->body->data ? req->body->data : "", req->body->len,
-                         NULL);
+  return tarn_buf_append(&resp->body, req->body->data ? req->body->data : "", req->body->len, NULL);
 }
 
 static int failing_handler(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
   return TARN_ENOMEM;
 }
-
 
 /* ---- streaming bodies and responses ---- */
 
@@ -231,8 +232,10 @@ static int setup_server(void **state) {
   fixture *f = calloc(1, sizeof(*f));
   tarn_http_options o;
   tarn_http_route slow = {"GET", "/slow", slow_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ, "ms"};
-  tarn_http_route echo = {"POST", "/echo/{name}", echo_handler, NULL, 64, 0, TARN_HTTP_SCOPE_READ, NULL};
-  tarn_http_route failing = {"GET", "/fail", failing_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ, NULL};
+  tarn_http_route echo = {"POST", "/echo/{name}",       echo_handler, NULL, 64,
+                          0,      TARN_HTTP_SCOPE_READ, NULL};
+  tarn_http_route failing = {"GET", "/fail", failing_handler,      NULL,
+                             0,     0,       TARN_HTTP_SCOPE_READ, NULL};
   tarn_error err;
   const char *colon;
   memset(&o, 0, sizeof(o));
@@ -247,8 +250,8 @@ static int setup_server(void **state) {
   assert_int_equal(tarn_http_server_route(f->srv, &failing, &err), 0);
   {
     tarn_http_route up = {"PUT", "/up/{name}", NULL, NULL, 200000, 0, TARN_HTTP_SCOPE_READ, NULL};
-    tarn_http_route gen = {"GET", "/gen", gen_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ,
-                           "n,fail,chunked"};
+    tarn_http_route gen = {"GET", "/gen", gen_handler,          NULL,
+                           0,     0,      TARN_HTTP_SCOPE_READ, "n,fail,chunked"};
     assert_int_equal(tarn_http_server_route_stream(f->srv, &up, &up_ops, &err), 0);
     assert_int_equal(tarn_http_server_route_stream(f->srv, &up, NULL, &err), TARN_EINVAL);
     assert_int_equal(tarn_http_server_route(f->srv, &gen, &err), 0);
@@ -325,7 +328,8 @@ static void test_serves_and_errors(void **state) {
 
   r = http_get(f->port, "GET", "/nope");
   assert_non_null(strstr(r, "HTTP/1.1 404"));
-  assert_non_null(strstr(r, "{\"error\":{\"code\":\"not_found\",\"message\":\"no route for GET /nope\"}}"));
+  assert_non_null(
+      strstr(r, "{\"error\":{\"code\":\"not_found\",\"message\":\"no route for GET /nope\"}}"));
   free(r);
 
   r = http_get(f->port, "PUT", "/healthz");
@@ -358,8 +362,9 @@ static void test_body_caps(void **state) {
   char *r;
   int n;
   /* within the route's 64-byte cap: echoed back */
-  n = snprintf(req, sizeof(req),
-               "POST /echo/abc HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello");
+  n = snprintf(
+      req, sizeof(req),
+      "POST /echo/abc HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello");
   r = http_raw(f->port, req, (size_t)n);
   assert_non_null(strstr(r, "HTTP/1.1 201"));
   assert_non_null(strstr(r, "X-Param: abc\r\n"));
@@ -382,18 +387,19 @@ static void test_body_caps(void **state) {
   assert_non_null(strstr(r, "limit of 64 bytes"));
   free(r);
   /* chunked past the cap: counted as it arrives */
-  n = snprintf(req, sizeof(req),
-               "POST /echo/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
-               "28\r\n0123456789012345678901234567890123456789\r\n"
-               "28\r\n0123456789012345678901234567890123456789\r\n0\r\n\r\n");
+  n = snprintf(
+      req, sizeof(req),
+      "POST /echo/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "28\r\n0123456789012345678901234567890123456789\r\n"
+      "28\r\n0123456789012345678901234567890123456789\r\n0\r\n\r\n");
   r = http_raw(f->port, req, (size_t)n);
   assert_non_null(strstr(r, "HTTP/1.1 413"));
   free(r);
-  assert_int_equal(tarn_metric_value(tarn_metrics_counter(f->metrics,
-                                                          "tarn_http_request_body_rejected_total",
-                                                          "", "route"),
-                                     (const char *[]){"/echo/{name}"}),
-                   2);
+  assert_int_equal(
+      tarn_metric_value(
+          tarn_metrics_counter(f->metrics, "tarn_http_request_body_rejected_total", "", "route"),
+          (const char *[]){"/echo/{name}"}),
+      2);
 }
 
 typedef struct slow_call {
@@ -453,14 +459,16 @@ static void test_metrics_after_requests(void **state) {
   free(r);
   r = http_get(f->port, "GET", "/metrics");
   assert_non_null(strstr(r, "Content-Type: text/plain; version=0.0.4"));
-  assert_non_null(strstr(r, "tarn_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1\n"));
+  assert_non_null(
+      strstr(r, "tarn_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1\n"));
   assert_non_null(strstr(r, "# TYPE tarn_http_request_duration_seconds histogram\n"));
   assert_non_null(strstr(r, "tarn_build_info{version=\"9.9.9\"} 1\n"));
   free(r);
   /* the /metrics request itself is counted once it completes */
   tarn_buf_init(&b, TARN_BUF_UNLIMITED);
   assert_int_equal(tarn_metrics_render(f->metrics, &b, NULL), 0);
-  assert_non_null(strstr(b.data, "tarn_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"200\"} 1\n"));
+  assert_non_null(strstr(
+      b.data, "tarn_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"200\"} 1\n"));
   assert_non_null(strstr(b.data, "tarn_http_requests_in_flight 0\n"));
   tarn_buf_free(&b);
 }
@@ -542,16 +550,18 @@ static void test_streamed_request_body(void **state) {
   assert_int_equal(atomic_load(&last_end_code), 0);
   free(r);
   /* declared length: the same */
-  n = snprintf(hdr, sizeof(hdr), "PUT /up/y HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-                                 "Content-Length: 5\r\n\r\nhello");
+  n = snprintf(hdr, sizeof(hdr),
+               "PUT /up/y HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+               "Content-Length: 5\r\n\r\nhello");
   r = http_raw(f->port, hdr, (size_t)n);
   assert_non_null(strstr(r, "HTTP/1.1 201"));
   assert_non_null(strstr(r, "\"bytes\":5,\"chunks\":1"));
   free(r);
   /* begin may answer at once, without taking the body */
   atomic_store(&ends_seen, 0);
-  n = snprintf(hdr, sizeof(hdr), "PUT /up/reject HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-                                 "Content-Length: 5\r\n\r\nhello");
+  n = snprintf(hdr, sizeof(hdr),
+               "PUT /up/reject HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+               "Content-Length: 5\r\n\r\nhello");
   r = http_raw(f->port, hdr, (size_t)n);
   assert_non_null(strstr(r, "HTTP/1.1 403"));
   assert_non_null(strstr(r, "no uploads to reject"));
@@ -574,8 +584,9 @@ static void test_streamed_body_cap(void **state) {
   int n;
   /* declared over the cap: 413 before begin */
   atomic_store(&ends_seen, 0);
-  n = snprintf(hdr, sizeof(hdr), "PUT /up/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-                                 "Content-Length: 200001\r\n\r\n");
+  n = snprintf(hdr, sizeof(hdr),
+               "PUT /up/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+               "Content-Length: 200001\r\n\r\n");
   r = http_raw(f->port, hdr, (size_t)n);
   assert_non_null(strstr(r, "HTTP/1.1 413"));
   assert_non_null(strstr(r, "limit of 200000 bytes"));
@@ -596,11 +607,11 @@ static void test_streamed_body_cap(void **state) {
   assert_int_equal(atomic_load(&ends_seen), 1);
   assert_int_equal(atomic_load(&last_end_code), TARN_ETOOBIG);
   free(r);
-  assert_int_equal(tarn_metric_value(tarn_metrics_counter(f->metrics,
-                                                          "tarn_http_request_body_rejected_total",
-                                                          "", "route"),
-                                     (const char *[]){"/up/{name}"}),
-                   2);
+  assert_int_equal(
+      tarn_metric_value(
+          tarn_metrics_counter(f->metrics, "tarn_http_request_body_rejected_total", "", "route"),
+          (const char *[]){"/up/{name}"}),
+      2);
 }
 
 static void test_streamed_body_client_gone(void **state) {

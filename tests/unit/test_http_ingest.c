@@ -323,9 +323,8 @@ static void test_raw_and_multipart(void **state) {
   assert_int_equal(r->status, 200);
   assert_string_equal(jstr(r, "outcome"), "appended");
   assert_int_equal(jint(json_object_get(r->json, "manifest"), "row_count"), 1500);
-  assert_int_equal(json_array_size(json_object_get(json_object_get(r->json, "manifest"),
-                                                   "objects")),
-                   2);
+  assert_int_equal(
+      json_array_size(json_object_get(json_object_get(r->json, "manifest"), "objects")), 2);
   reply_free(r);
   r = call(fx, "POST", "/ingest?name=trips&mode=replace", RAW_CHUNKED, csv, strlen(csv),
            "text/csv; charset=utf-8", 0);
@@ -434,13 +433,13 @@ static void test_refusals(void **state) {
   {
     const json_t *d = json_object_get(json_object_get(r->json, "error"), "drift");
     assert_int_equal(json_array_size(json_object_get(d, "added")), 1);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(json_object_get(d, "added"), 0), "name")),
-                        "extra");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(d, "added"), 0), "name")),
+        "extra");
     assert_int_equal(json_array_size(json_object_get(d, "retyped")), 1);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(json_object_get(d, "retyped"), 0), "to")),
-                        "float64");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(d, "retyped"), 0), "to")),
+        "float64");
     assert_int_equal(json_array_size(json_object_get(d, "removed")), 0);
   }
   reply_free(r);
@@ -634,8 +633,8 @@ static void test_catalog_routes(void **state) {
   r = get(fx, "/catalog/datasets/b_set");
   assert_int_equal(r->status, 200);
   assert_int_equal(jint(r->json, "row_count"), 2);
-  assert_true(json_is_true(json_object_get(
-      json_array_get(json_object_get(r->json, "columns"), 1), "nullable")));
+  assert_true(json_is_true(
+      json_object_get(json_array_get(json_object_get(r->json, "columns"), 1), "nullable")));
   reply_free(r);
   r = get(fx, "/catalog/datasets/nope");
   assert_int_equal(r->status, 404);
@@ -665,8 +664,8 @@ static void test_catalog_routes(void **state) {
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
-      T(test_raw_and_multipart), T(test_refusals), T(test_caps), T(test_backend_failures),
-      T(test_catalog_routes),
+      T(test_raw_and_multipart), T(test_refusals),       T(test_caps),
+      T(test_backend_failures),  T(test_catalog_routes),
   };
   int rc;
   json_set_alloc_funcs(tarn_malloc, tarn_free);

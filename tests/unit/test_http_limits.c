@@ -52,8 +52,7 @@ static int sink_chunk(void *ctx, const void *p, size_t n) {
   *got += n;
   return 0;
 }
-static int sink_end(void *ctx, const tarn_http_request *req, tarn_http_response *resp,
-                    int code) {
+static int sink_end(void *ctx, const tarn_http_request *req, tarn_http_response *resp, int code) {
   size_t got = *(size_t *)ctx;
   free(ctx);
   if (resp == NULL)
@@ -67,7 +66,8 @@ static int setup(void **state) {
   fixture *f = calloc(1, sizeof(*f));
   tarn_http_options o;
   tarn_http_route slow = {"GET", "/slow", slow_handler, NULL, 0, 0, TARN_HTTP_SCOPE_READ, "ms"};
-  tarn_http_route echo = {"POST", "/echo", echo_handler, NULL, 1 << 20, 0, TARN_HTTP_SCOPE_WRITE, NULL};
+  tarn_http_route echo = {"POST",  "/echo", echo_handler,          NULL,
+                          1 << 20, 0,       TARN_HTTP_SCOPE_WRITE, NULL};
   tarn_error err;
   memset(&o, 0, sizeof(o));
   o.listen = "127.0.0.1:0";
@@ -178,7 +178,8 @@ static void test_idle_connections(void **state) {
   r = request(f, "127.0.0.1", HEALTHZ, 2000);
   assert_non_null(strstr(r, "HTTP/1.1 200"));
   free(r);
-  r = request(f, "127.0.0.1", "GET /slow?ms=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 2000);
+  r = request(f, "127.0.0.1", "GET /slow?ms=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+              2000);
   assert_non_null(strstr(r, "HTTP/1.1 200"));
   free(r);
   assert_true(tarn_clock_mono_ns() - t0 < 900000000ull); /* served at once, not after deadlines */
@@ -243,8 +244,10 @@ static void test_slow_body(void **state) {
     int cfd = connect_from("127.0.0.2", f->port), closed;
     size_t off;
     memset(body, 'x', sizeof(body));
-    snprintf(req, sizeof(req), "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n"
-                               "Connection: close\r\n\r\n", sizeof(body));
+    snprintf(req, sizeof(req),
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n",
+             sizeof(body));
     assert_true(send(cfd, req, strlen(req), MSG_NOSIGNAL) > 0);
     for (off = 0; off < sizeof(body); off += 4096) {
       assert_int_equal(send(cfd, body + off, 4096, MSG_NOSIGNAL), 4096);
@@ -263,8 +266,10 @@ static void test_slow_storage_not_blamed(void **state) {
   char body[65536], req[256], *r;
   int fd = connect_from("127.0.0.2", f->port), closed;
   memset(body, 'x', sizeof(body));
-  snprintf(req, sizeof(req), "PUT /sink HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n"
-                             "Connection: close\r\n\r\n", sizeof(body));
+  snprintf(req, sizeof(req),
+           "PUT /sink HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n"
+           "Connection: close\r\n\r\n",
+           sizeof(body));
   assert_true(send(fd, req, strlen(req), MSG_NOSIGNAL) > 0);
   assert_int_equal(send(fd, body, sizeof(body), MSG_NOSIGNAL), (ssize_t)sizeof(body));
   r = read_all(fd, 4000, &closed);
@@ -282,8 +287,8 @@ typedef struct slow_call {
 
 static void *call_slow(void *arg) {
   slow_call *c = arg;
-  c->resp = request(c->f, c->from, "GET /slow?ms=1500 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                    4000);
+  c->resp = request(c->f, c->from,
+                    "GET /slow?ms=1500 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 4000);
   return NULL;
 }
 
@@ -328,7 +333,8 @@ static void test_per_client(void **state) {
   for (i = 0; i < 4; i++) {
     fds[i] = connect_from("127.0.0.5", f->port);
     /* busy, not idle, so they are not evicted */
-    assert_true(send(fds[i], "GET /slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n", 39, MSG_NOSIGNAL) == 39);
+    assert_true(send(fds[i], "GET /slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n", 39, MSG_NOSIGNAL) ==
+                39);
   }
   tarn_sleep_ms(200);
   r = request(f, "127.0.0.5", "GET /slow?ms=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",

@@ -61,23 +61,22 @@ static int parse(const char *boundary, const char *body, size_t len, size_t piec
   return rc;
 }
 
-static const char BODY[] =
-    "preamble to ignore\r\n"
-    "--XyZ\r\n"
-    "Content-Disposition: form-data; name=\"note\"\r\n"
-    "\r\n"
-    "hello\r\n"
-    "--XyZ\r\n"
-    "content-disposition: form-data; name=file; filename=\"da ta.csv\"\r\n"
-    "Content-Type: text/csv\r\n"
-    "\r\n"
-    "a,b\r\n--XyQ not a boundary\r\n--Xy\r\n-- XyZ\r\n1,2\r\n"
-    "--XyZ  \r\n"
-    "Content-Disposition: form-data; name=\"empty\"\r\n"
-    "\r\n"
-    "\r\n"
-    "--XyZ--\r\n"
-    "epilogue --XyZ junk";
+static const char BODY[] = "preamble to ignore\r\n"
+                           "--XyZ\r\n"
+                           "Content-Disposition: form-data; name=\"note\"\r\n"
+                           "\r\n"
+                           "hello\r\n"
+                           "--XyZ\r\n"
+                           "content-disposition: form-data; name=file; filename=\"da ta.csv\"\r\n"
+                           "Content-Type: text/csv\r\n"
+                           "\r\n"
+                           "a,b\r\n--XyQ not a boundary\r\n--Xy\r\n-- XyZ\r\n1,2\r\n"
+                           "--XyZ  \r\n"
+                           "Content-Disposition: form-data; name=\"empty\"\r\n"
+                           "\r\n"
+                           "\r\n"
+                           "--XyZ--\r\n"
+                           "epilogue --XyZ junk";
 
 static const char WANT[] =
     "<note|-|->hello</>"
@@ -134,8 +133,7 @@ static void expect_bad(const char *body, const char *why_part, int refuse) {
 static void test_malformed(void **state) {
   char *big;
   (void)state;
-  expect_bad("--B\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nabc", "closing boundary",
-             0);
+  expect_bad("--B\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nabc", "closing boundary", 0);
   expect_bad("nothing here at all", "closing boundary", 0);
   expect_bad("--B\r\nX-Other: 1\r\n\r\nabc\r\n--B--", "no Content-Disposition", 0);
   expect_bad("--B\r\nContent-Disposition: attachment; name=\"f\"\r\n\r\nabc\r\n--B--",
@@ -158,17 +156,17 @@ static void test_boundary_param(void **state) {
   (void)state;
   assert_int_equal(tarn__mp_boundary("multipart/form-data; boundary=abc", b, sizeof(b)), 0);
   assert_string_equal(b, "abc");
-  assert_int_equal(tarn__mp_boundary("multipart/form-data; charset=x; BOUNDARY=\"a b:c\"", b,
-                                     sizeof(b)), 0);
+  assert_int_equal(
+      tarn__mp_boundary("multipart/form-data; charset=x; BOUNDARY=\"a b:c\"", b, sizeof(b)), 0);
   assert_string_equal(b, "a b:c");
   assert_int_equal(tarn__mp_boundary("multipart/form-data", b, sizeof(b)), -1);
   assert_int_equal(tarn__mp_boundary("multipart/form-data; boundary=", b, sizeof(b)), -1);
   assert_int_equal(tarn__mp_boundary("multipart/form-data; boundary=\"\"", b, sizeof(b)), -1);
-  assert_int_equal(tarn__mp_boundary(
-                       "multipart/form-data; boundary="
-                       "12345678901234567890123456789012345678901234567890123456789012345678901",
-                       b, sizeof(b)),
-                   -1);
+  assert_int_equal(
+      tarn__mp_boundary("multipart/form-data; boundary="
+                        "12345678901234567890123456789012345678901234567890123456789012345678901",
+                        b, sizeof(b)),
+      -1);
   assert_int_equal(tarn__mp_boundary(NULL, b, sizeof(b)), -1);
 }
 

@@ -43,7 +43,8 @@ static int setup(void **state) {
   snprintf(path, sizeof(path), "%s/main", fx->dir);
   assert_int_equal(tarn_store_local_open(path, &st, NULL), 0);
   assert_int_equal(tarn_store_faulty_wrap(st, &fx->faulty, NULL), 0);
-  assert_int_equal(tarn_buckets_add(fx->bs, "main", "local", TARN_BUCKET_PRIMARY, fx->faulty, NULL), 0);
+  assert_int_equal(tarn_buckets_add(fx->bs, "main", "local", TARN_BUCKET_PRIMARY, fx->faulty, NULL),
+                   0);
   snprintf(path, sizeof(path), "%s/spare", fx->dir);
   assert_int_equal(tarn_store_local_open(path, &st, NULL), 0);
   assert_int_equal(tarn_buckets_add(fx->bs, "spare", "local", TARN_BUCKET_RESCUE, st, NULL), 0);
@@ -364,9 +365,11 @@ static void test_rescue_over_http(void **state) {
   reply_free(r);
   /* a broken primary: every read fails, the rescue still answers */
   assert_int_equal(tarn_store_faulty_add(fx->faulty, TARN_FAULT_HEAD, TARN_FAULT_ERROR, TARN_EIO,
-                                         NULL, 0, 0, NULL), 0);
+                                         NULL, 0, 0, NULL),
+                   0);
   assert_int_equal(tarn_store_faulty_add(fx->faulty, TARN_FAULT_GET, TARN_FAULT_ERROR, TARN_EIO,
-                                         NULL, 0, 0, NULL), 0);
+                                         NULL, 0, 0, NULL),
+                   0);
   r = call(fx, "GET", "/storage/buckets/main/objects/only/in/rescue", 0, 0, 0, NULL);
   assert_int_equal(r->status, 200);
   reply_free(r);
@@ -434,8 +437,8 @@ static void test_rescue_over_http(void **state) {
   reply_free(r);
   /* metrics */
   {
-    tarn_metric *m = tarn_metrics_counter(fx->metrics, "tarn_storage_rescue_fallbacks_total",
-                                          NULL, "bucket,op");
+    tarn_metric *m =
+        tarn_metrics_counter(fx->metrics, "tarn_storage_rescue_fallbacks_total", NULL, "bucket,op");
     assert_int_equal(tarn_metric_value(m, (const char *[]){"main", "get"}), 3);
     assert_int_equal(tarn_metric_value(m, (const char *[]){"main", "head"}), 1);
   }
@@ -447,14 +450,16 @@ static void test_failed_upload_keeps_old_object(void **state) {
   r = call(fx, "PUT", "/storage/buckets/main/objects/doc", 100000, 3, 0, NULL);
   assert_int_equal(r->status, 201);
   reply_free(r);
-  assert_int_equal(tarn_store_faulty_add(fx->faulty, TARN_FAULT_WRITE, TARN_FAULT_SHORT, 0, NULL,
-                                         3, 1, NULL), 0);
+  assert_int_equal(
+      tarn_store_faulty_add(fx->faulty, TARN_FAULT_WRITE, TARN_FAULT_SHORT, 0, NULL, 3, 1, NULL),
+      0);
   r = call(fx, "PUT", "/storage/buckets/main/objects/doc", 300000, 4, 0, NULL);
   assert_int_equal(r->status, 502);
   assert_string_equal(jerr_code(r), "short_write");
   reply_free(r);
-  assert_int_equal(tarn_store_faulty_add(fx->faulty, TARN_FAULT_COMMIT, TARN_FAULT_FSYNC, 0, NULL,
-                                         0, 1, NULL), 0);
+  assert_int_equal(
+      tarn_store_faulty_add(fx->faulty, TARN_FAULT_COMMIT, TARN_FAULT_FSYNC, 0, NULL, 0, 1, NULL),
+      0);
   r = call(fx, "PUT", "/storage/buckets/main/objects/doc", 300000, 4, 0, NULL);
   assert_int_equal(r->status, 502);
   assert_string_equal(jerr_code(r), "fsync_failed");
@@ -474,7 +479,8 @@ static void test_failed_upload_keeps_old_object(void **state) {
   assert_int_equal(r->status, 201);
   reply_free(r);
   assert_int_equal(tarn_store_faulty_add(fx->faulty, TARN_FAULT_GET, TARN_FAULT_ERROR, TARN_EIO,
-                                         NULL, 2, 1, NULL), 0);
+                                         NULL, 2, 1, NULL),
+                   0);
   r = call(fx, "GET", "/storage/buckets/main/objects/big", 0, 0, 0, NULL);
   assert_non_null(strstr(r->headers, "Content-Length: 3145728\r\n"));
   assert_true(r->len < (3u << 20));
@@ -496,7 +502,8 @@ static void test_buckets_listing(void **state) {
   assert_true(json_is_null(json_object_get(b, "last_probe")));
   reply_free(r);
   assert_int_equal(tarn_store_faulty_add(fx->faulty, TARN_FAULT_OPEN, TARN_FAULT_ERROR, TARN_EIO,
-                                         NULL, 0, 0, NULL), 0);
+                                         NULL, 0, 0, NULL),
+                   0);
   r = call(fx, "GET", "/storage/buckets?probe=true", 0, 0, 0, NULL);
   assert_int_equal(r->status, 200);
   b = json_array_get(r->json, 0);
@@ -523,10 +530,8 @@ static void test_buckets_listing(void **state) {
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
-      T(test_object_round_trip),
-      T(test_refusals),
-      T(test_rescue_over_http),
-      T(test_failed_upload_keeps_old_object),
+      T(test_object_round_trip), T(test_refusals),
+      T(test_rescue_over_http),  T(test_failed_upload_keeps_old_object),
       T(test_buckets_listing),
   };
   int rc;

@@ -84,8 +84,8 @@ static void int128_str(__int128 v, char *out) {
 }
 
 /* Returns 0 for null, 1 for text in buf, 2 for a double in *d. */
-static int canon(const tarn_pq_column *c, const tarn_pq_array *a, int64_t i, char *buf,
-                 size_t bufn, double *d) {
+static int canon(const tarn_pq_column *c, const tarn_pq_array *a, int64_t i, char *buf, size_t bufn,
+                 double *d) {
   if (a->validity != NULL && !(a->validity[i >> 3] & (1u << (i & 7))))
     return 0;
   switch (c->type) {
@@ -119,7 +119,8 @@ static int canon(const tarn_pq_column *c, const tarn_pq_array *a, int64_t i, cha
   }
   case TARN_PQ_FLOAT:
   case TARN_PQ_DOUBLE: {
-    double v = c->type == TARN_PQ_FLOAT ? (double)((float *)a->values)[i] : ((double *)a->values)[i];
+    double v =
+        c->type == TARN_PQ_FLOAT ? (double)((float *)a->values)[i] : ((double *)a->values)[i];
     if (isnan(v)) {
       snprintf(buf, bufn, "NaN");
       return 1;
@@ -149,10 +150,9 @@ static int canon(const tarn_pq_column *c, const tarn_pq_array *a, int64_t i, cha
   case TARN_PQ_FIXED_LEN_BYTE_ARRAY: {
     const uint8_t *p = (const uint8_t *)a->values + (size_t)i * (size_t)c->type_length;
     if (c->logical == TARN_PQ_LT_UUID) {
-      snprintf(buf, bufn,
-               "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", p[0], p[1],
-               p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14],
-               p[15]);
+      snprintf(buf, bufn, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+               p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12],
+               p[13], p[14], p[15]);
     } else {
       __int128 v = (p[0] & 0x80) ? -1 : 0;
       int k;
@@ -163,8 +163,7 @@ static int canon(const tarn_pq_column *c, const tarn_pq_array *a, int64_t i, cha
     }
     return 1;
   }
-  default:
-    fail_msg("unexpected type");
+  default: fail_msg("unexpected type");
   }
   return 0;
 }
@@ -226,7 +225,9 @@ static void check_file(const char *file, const char *expected, int64_t batch_row
         } else if (k == 1) {
           if (!json_is_string(ev) || strcmp(json_string_value(ev), buf) != 0)
             fail_msg("%s row %zu col %s: got %s, want %s", file, row, col->name, buf,
-                     json_is_string(ev) ? json_string_value(ev) : json_is_null(ev) ? "null" : "?");
+                     json_is_string(ev) ? json_string_value(ev)
+                     : json_is_null(ev) ? "null"
+                                        : "?");
         } else {
           if (!json_is_number(ev) || json_number_value(ev) != d)
             fail_msg("%s row %zu col %s: got %.17g, want %.17g", file, row, col->name, d,
@@ -512,7 +513,10 @@ static void page_index_case(int dict) {
   assert_true(fd >= 0);
   memset(cols, 0, sizeof(cols));
   cols[0] = (tarn_pq_column){.name = "id", .field_id = 1, .type = TARN_PQ_INT64};
-  cols[1] = (tarn_pq_column){.name = "v", .field_id = 2, .type = TARN_PQ_BYTE_ARRAY, .optional = 1,
+  cols[1] = (tarn_pq_column){.name = "v",
+                             .field_id = 2,
+                             .type = TARN_PQ_BYTE_ARRAY,
+                             .optional = 1,
                              .logical = TARN_PQ_LT_STRING};
   cols[2] = (tarn_pq_column){.name = "k", .field_id = 3, .type = TARN_PQ_INT32, .optional = 1};
   offs[0] = 0;
@@ -548,8 +552,12 @@ static void page_index_case(int dict) {
       nulls += k % 7 == 0;
     memset(arr, 0, sizeof(arr));
     arr[0] = (tarn_pq_array){.length = m, .values = ids + i};
-    arr[1] = (tarn_pq_array){.length = m, .validity = valid + i / 8, .offsets = offs + i,
-                             .data = data, .data_len = offs[i + m], .null_count = nulls};
+    arr[1] = (tarn_pq_array){.length = m,
+                             .validity = valid + i / 8,
+                             .offsets = offs + i,
+                             .data = data,
+                             .data_len = offs[i + m],
+                             .null_count = nulls};
     arr[2] = (tarn_pq_array){.length = m, .values = ks + i};
     b.nrows = m;
     b.ncols = 3;
@@ -659,8 +667,7 @@ static void test_open_store(void **state) {
   assert_int_equal(tarn_store_local_open(dir, &local, &err), 0);
   assert_int_equal(tarn_store_faulty_wrap(local, &st, &err), 0);
   assert_int_equal(tarn_store_put(st, "data/x.parquet", mem, n, 0, &err), 0);
-  assert_int_equal(tarn_pq_reader_open_store(st, "data/missing.parquet", &r, &err),
-                   TARN_ENOTFOUND);
+  assert_int_equal(tarn_pq_reader_open_store(st, "data/missing.parquet", &r, &err), TARN_ENOTFOUND);
   assert_int_equal(tarn_pq_reader_open_store(st, "data/x.parquet", &r, &err), 0);
   assert_int_equal(tarn_pq_reader_meta(r)->num_rows, 3000);
   o.row_group = -1;
@@ -673,8 +680,8 @@ static void test_open_store(void **state) {
   assert_int_equal(rows, 3000);
   tarn_pq_scan_close(s);
   /* the third ranged read fails: the scan reports it */
-  assert_int_equal(tarn_store_faulty_add(st, TARN_FAULT_GET, TARN_FAULT_ERROR, TARN_EIO, NULL, 3,
-                                         1, &err), 0);
+  assert_int_equal(
+      tarn_store_faulty_add(st, TARN_FAULT_GET, TARN_FAULT_ERROR, TARN_EIO, NULL, 3, 1, &err), 0);
   assert_int_equal(tarn_pq_scan_open(r, &o, &s, &err), 0);
   while ((rc = tarn_pq_scan_next(s, &b, &err)) == 0 && b != NULL)
     tarn_pq_batch_free(b);
@@ -984,12 +991,8 @@ typedef struct tw {
   int depth;
 } tw;
 
-static void tw_byte(tw *w, uint8_t v) {
-  w->b[w->n++] = v;
-}
-static void tw_varint(tw *w, uint64_t v) {
-  w->n += uleb_put(w->b + w->n, v);
-}
+static void tw_byte(tw *w, uint8_t v) { w->b[w->n++] = v; }
+static void tw_varint(tw *w, uint64_t v) { w->n += uleb_put(w->b + w->n, v); }
 static void tw_field(tw *w, int16_t id, int type) {
   int16_t d = (int16_t)(id - w->last[w->depth]);
   if (d > 0 && d <= 15) {
@@ -1086,8 +1089,7 @@ static size_t put_page(uint8_t *out, size_t pos, const hpage *pg) {
   tw_i32(&h, 2, (int64_t)pg->len);
   tw_i32(&h, 3, (int64_t)pg->len);
   if (hand_crc != -1)
-    tw_i32(&h, 4, hand_crc >= 0 ? (int32_t)hand_crc
-                                : (int32_t)crc32(0L, pg->body, (uInt)pg->len));
+    tw_i32(&h, 4, hand_crc >= 0 ? (int32_t)hand_crc : (int32_t)crc32(0L, pg->body, (uInt)pg->len));
   tw_begin(&h, 5);
   tw_i32(&h, 1, pg->num_values);
   tw_i32(&h, 2, pg->enc);
@@ -1116,8 +1118,8 @@ static size_t put_footer(uint8_t *out, size_t pos, const tw *f) {
 /* Opens a ColumnChunk (a list element) of `values` values at `off`, `len` bytes, and its
  * ColumnMetaData with fields 1 to 7 (one encoding, uncompressed); the caller adds the
  * fields from 8 on and closes both. */
-static void tw_chunk_begin(tw *f, int type, const char *name, int enc, int64_t values,
-                           int64_t off, int64_t len) {
+static void tw_chunk_begin(tw *f, int type, const char *name, int enc, int64_t values, int64_t off,
+                           int64_t len) {
   tw_begin(f, 0);
   tw_i64(f, 2, off);
   tw_begin(f, 3);
@@ -1196,7 +1198,7 @@ static void test_hand_built(void **state) {
   /* flag: def levels RLE (4-byte length) all present except row 2; values RLE boolean
    * (4-byte length): 9 values: true x5, false x4 */
   static const uint8_t flag[] = {
-      4, 0, 0, 0, 0x03, 0xFB, 0x03, 0x00, /* levels: bit-packed 8 (row 2 null), ... */
+      4, 0, 0, 0, 0x03, 0xFB, 0x03, 0x00,  /* levels: bit-packed 8 (row 2 null), ... */
       4, 0, 0, 0, 0x0A, 0x01, 0x08, 0x00}; /* values: RLE 5 x 1, RLE 4 x 0 */
   /* legacy: BIT_PACKED levels (MSB first) 1,1,0,1,1,1,1,1 | 1,0 ; 8 values 100..107 */
   uint8_t legacy[2 + 32];
@@ -1228,10 +1230,10 @@ static void test_hand_built(void **state) {
   }
   memset(pages, 0, sizeof(pages));
   pages[0] = (hpage){TARN_PQ_RLE, TARN_PQ_PLAIN, a, sizeof(a), 10,
-                     "\0\0\0\0", "\x09\0\0\0", 4, 4}; /* legacy stats, signed: trusted */
+                     "\0\0\0\0",  "\x09\0\0\0",  4, 4}; /* legacy stats, signed: trusted */
   pages[1] = (hpage){TARN_PQ_RLE, TARN_PQ_RLE, flag, sizeof(flag), 10, NULL, NULL, 0, 0};
-  pages[2] = (hpage){TARN_PQ_BIT_PACKED, TARN_PQ_PLAIN, legacy, sizeof(legacy), 10, NULL, NULL,
-                     0, 0};
+  pages[2] =
+      (hpage){TARN_PQ_BIT_PACKED, TARN_PQ_PLAIN, legacy, sizeof(legacy), 10, NULL, NULL, 0, 0};
   pages[3] = (hpage){TARN_PQ_RLE, TARN_PQ_PLAIN, names, sizeof(names), 10, "r0", "r9", 2, 2};
   pages[4] = (hpage){TARN_PQ_RLE, TARN_PQ_PLAIN, t96, sizeof(t96), 10, NULL, NULL, 0, 0};
   pages[5] = (hpage){TARN_PQ_RLE, TARN_PQ_RLE_DICTIONARY, none, sizeof(none), 10, NULL, NULL, 0, 0};

@@ -107,16 +107,16 @@ static void test_thrift_bytes(void **state) {
   tarn__pq_tw tw;
   tarn_error err;
   static const uint8_t want[] = {
-      0x15, 0x0a,                   /* 1: i32 5 */
-      0x11,                         /* 2: bool true */
-      0xf6, 0x01,                   /* 17: i64 -1 (delta 15) */
-      0x18, 0x02, 'a', 'b',         /* 18: binary "ab" */
-      0x19, 0x25, 0x02, 0x04,       /* 19: list<i32> [1, 2] */
-      0x1c, 0x13, 0x07, 0x00,       /* 20: struct {1: i8 7} */
-      0x19, 0x22, 0x01, 0x00,       /* 21: list<bool> [true, false] */
-      0x05, 0x50, 0xd8, 0x04,       /* 40: i32 300 (long form) */
-      0x12,                         /* 41: bool false */
-      0x19, 0xf6, 0x14,             /* 42: list<i64> of 20 (long list header) */
+      0x15, 0x0a,             /* 1: i32 5 */
+      0x11,                   /* 2: bool true */
+      0xf6, 0x01,             /* 17: i64 -1 (delta 15) */
+      0x18, 0x02, 'a',  'b',  /* 18: binary "ab" */
+      0x19, 0x25, 0x02, 0x04, /* 19: list<i32> [1, 2] */
+      0x1c, 0x13, 0x07, 0x00, /* 20: struct {1: i8 7} */
+      0x19, 0x22, 0x01, 0x00, /* 21: list<bool> [true, false] */
+      0x05, 0x50, 0xd8, 0x04, /* 40: i32 300 (long form) */
+      0x12,                   /* 41: bool false */
+      0x19, 0xf6, 0x14,       /* 42: list<i64> of 20 (long list header) */
   };
   int i;
   (void)state;
@@ -156,8 +156,8 @@ static void test_page_header_bytes(void **state) {
   tarn__pq_page_header h;
   static const uint8_t dict[] = {0x15, 0x04, 0x15, 0x14, 0x15, 0x14, 0x4c,
                                  0x15, 0x06, 0x15, 0x00, 0x00, 0x00};
-  static const uint8_t bloom[] = {0x15, 0x40, 0x1c, 0x1c, 0x00, 0x00, 0x1c,
-                                  0x1c, 0x00, 0x00, 0x1c, 0x1c, 0x00, 0x00, 0x00};
+  static const uint8_t bloom[] = {0x15, 0x40, 0x1c, 0x1c, 0x00, 0x00, 0x1c, 0x1c,
+                                  0x00, 0x00, 0x1c, 0x1c, 0x00, 0x00, 0x00};
   (void)state;
   tarn_buf_init(&b, TARN_BUF_UNLIMITED);
   memset(&h, 0, sizeof(h));
@@ -324,8 +324,8 @@ static void fill_shape(uint8_t *p, size_t n, int shape, size_t period) {
 }
 
 static void test_snappy_decoder(void **state) {
-  static const size_t sizes[] = {0, 1, 5, 16, 17, 63, 64, 65, 66, 67, 100, 129, 1000, 4096,
-                                 65536, 65537, 200000};
+  static const size_t sizes[] = {0,  1,   5,   16,   17,   63,    64,    65,    66,
+                                 67, 100, 129, 1000, 4096, 65536, 65537, 200000};
   size_t si, period = 1;
   int shape;
   (void)state;
@@ -358,10 +358,10 @@ static void test_snappy_decoder(void **state) {
     }
   {
     uint8_t out[64];
-    static const uint8_t zero_off[] = {8, 0x00, 'a', 0x01 | (3 << 2), 0x00};  /* copy at 0 */
-    static const uint8_t far_off[] = {8, 0x00, 'a', 0x01 | (3 << 2), 0x02}; /* 2 back of 1 */
+    static const uint8_t zero_off[] = {8, 0x00, 'a', 0x01 | (3 << 2), 0x00}; /* copy at 0 */
+    static const uint8_t far_off[] = {8, 0x00, 'a', 0x01 | (3 << 2), 0x02};  /* 2 back of 1 */
     static const uint8_t long_var[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
-    static const uint8_t short_lit[] = {4, 0x0c, 'a', 'b'};             /* 4 declared, 2 */
+    static const uint8_t short_lit[] = {4, 0x0c, 'a', 'b'};                 /* 4 declared, 2 */
     static const uint8_t ok[] = {7, 0x04, 'a', 'b', 0x01 | (1 << 2), 0x02}; /* ab + 5 copied */
     assert_int_equal(tarn__pq_snappy_decode(zero_off, sizeof(zero_off), out, 8), -1);
     assert_int_equal(tarn__pq_snappy_decode(far_off, sizeof(far_off), out, 8), -1);
@@ -390,11 +390,12 @@ static void test_codec_roundtrip(void **state) {
       tarn_buf_init(&b, TARN_BUF_UNLIMITED);
       fill_shape(in, n, round % 5, 7);
       assert_int_equal(tarn__pq_compress(use, codecs[ci], 0, in, n, &b, &err), 0);
-      assert_int_equal(tarn__pq_decompress(use, codecs[ci], b.data ? b.data : "", b.len, out, n,
-                                           &err), 0);
+      assert_int_equal(
+          tarn__pq_decompress(use, codecs[ci], b.data ? b.data : "", b.len, out, n, &err), 0);
       assert_memory_equal(out, in, n);
-      assert_int_equal(tarn__pq_decompress(use, codecs[ci], b.data ? b.data : "", b.len, out,
-                                           n + 1, &err), TARN_ECORRUPT);
+      assert_int_equal(
+          tarn__pq_decompress(use, codecs[ci], b.data ? b.data : "", b.len, out, n + 1, &err),
+          TARN_ECORRUPT);
       tarn_buf_free(&b);
       free(in);
       free(out);
@@ -624,8 +625,8 @@ static void test_int_and_bool_stats(void **state) {
   tarn__pq_acc_free(&b);
 }
 
-static void check_trunc(int upper, const char *v, size_t n, size_t max, int utf8,
-                        const char *want, size_t wn, int want_exact) {
+static void check_trunc(int upper, const char *v, size_t n, size_t max, int utf8, const char *want,
+                        size_t wn, int want_exact) {
   tarn_buf b;
   int exact = -1;
   tarn_buf_init(&b, TARN_BUF_UNLIMITED);
@@ -640,7 +641,7 @@ static void check_trunc(int upper, const char *v, size_t n, size_t max, int utf8
   tarn_buf_free(&b);
 }
 
-#define TRUNC(up, v, max, utf8, want, ex)                                                      \
+#define TRUNC(up, v, max, utf8, want, ex)                                                          \
   check_trunc(up, v, sizeof(v) - 1, max, utf8, want, sizeof(want) - 1, ex)
 
 static void test_truncation(void **state) {
@@ -650,18 +651,33 @@ static void test_truncation(void **state) {
   TRUNC(1, "abcdef", 3, 0, "abd", 0);
   TRUNC(0, "abc", 3, 0, "abc", 1);
   TRUNC(1, "abc", 3, 0, "abc", 1);
-  TRUNC(1, "ab\xff\xffzz", 4, 0, "ac", 0);      /* carry past 0xff bytes */
+  TRUNC(1, "ab\xff\xffzz", 4, 0, "ac", 0);                           /* carry past 0xff bytes */
   TRUNC(1, "\xff\xff\xff\xff\xff", 3, 0, "\xff\xff\xff\xff\xff", 1); /* kept whole */
   /* UTF-8 */
-  TRUNC(0, "a\xc3\xa9" "bc", 2, 1, "a", 0);     /* not inside é */
-  TRUNC(1, "a\xc3\xa9" "bc", 3, 1, "a\xc3\xaa", 0); /* é + 1 = ê */
-  TRUNC(1, "a\x7f" "zz", 2, 1, "b", 0);         /* U+0080 needs 2 bytes: round up 'a' */
-  TRUNC(1, "\xed\x9f\xbf" "x", 3, 1, "\xee\x80\x80", 0); /* U+D7FF + 1 skips surrogates */
-  TRUNC(1, "a\xf4\x8f\xbf\xbf" "x", 5, 1, "b", 0); /* U+10FFFF cannot grow */
+  TRUNC(0,
+        "a\xc3\xa9"
+        "bc",
+        2, 1, "a", 0); /* not inside é */
+  TRUNC(1,
+        "a\xc3\xa9"
+        "bc",
+        3, 1, "a\xc3\xaa", 0); /* é + 1 = ê */
+  TRUNC(1,
+        "a\x7f"
+        "zz",
+        2, 1, "b", 0); /* U+0080 needs 2 bytes: round up 'a' */
+  TRUNC(1,
+        "\xed\x9f\xbf"
+        "x",
+        3, 1, "\xee\x80\x80", 0); /* U+D7FF + 1 skips surrogates */
+  TRUNC(1,
+        "a\xf4\x8f\xbf\xbf"
+        "x",
+        5, 1, "b", 0); /* U+10FFFF cannot grow */
   TRUNC(1, "\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbf", 4, 1, "\xf4\x8f\xbf\xbf\xf4\x8f\xbf\xbf", 1);
-  TRUNC(0, "\xc3\xa9\xc3\xa9", 1, 1, "", 0);    /* first character longer than the limit */
+  TRUNC(0, "\xc3\xa9\xc3\xa9", 1, 1, "", 0); /* first character longer than the limit */
   TRUNC(1, "\xc3\xa9\xc3\xa9", 1, 1, "\xc3\xaa", 0);
-  TRUNC(1, "zz\xff\xfe", 3, 1, "z{", 0);        /* invalid UTF-8: byte-wise */
+  TRUNC(1, "zz\xff\xfe", 3, 1, "z{", 0); /* invalid UTF-8: byte-wise */
 }
 
 static void test_bytes_stats_and_bounds(void **state) {
@@ -679,9 +695,8 @@ static void test_bytes_stats_and_bounds(void **state) {
   tarn__pq_acc_init(&a);
   tarn_buf_init(&lo, TARN_BUF_UNLIMITED);
   tarn_buf_init(&hi, TARN_BUF_UNLIMITED);
-  assert_int_equal(tarn__pq_acc_add_bytes(&c, &a, off, (const uint8_t *)data, 0, &valid, 0, 5,
-                                          NULL),
-                   0);
+  assert_int_equal(
+      tarn__pq_acc_add_bytes(&c, &a, off, (const uint8_t *)data, 0, &valid, 0, 5, NULL), 0);
   bounds_of(&c, &a, 64, &has, &lo, &hi, &lx, &hx);
   expect_bytes(&lo, (const uint8_t *)"XXXXX", 5);
   expect_bytes(&hi, (const uint8_t *)"\xc3\xa9zz", 4);
@@ -694,8 +709,7 @@ static void test_bytes_stats_and_bounds(void **state) {
   {
     int64_t o2[] = {0, 0, 2};
     tarn__pq_acc_reset(&a);
-    assert_int_equal(tarn__pq_acc_add_bytes(&c, &a, o2, (const uint8_t *)"ab", 0, NULL, 0, 2,
-                                            NULL),
+    assert_int_equal(tarn__pq_acc_add_bytes(&c, &a, o2, (const uint8_t *)"ab", 0, NULL, 0, 2, NULL),
                      0);
     bounds_of(&c, &a, 64, &has, &lo, &hi, &lx, &hx);
     expect_bytes(&lo, (const uint8_t *)"", 0);
@@ -872,7 +886,7 @@ static void expect_schema_error(tarn_pq_column *cols, size_t n, const char *need
 static void test_column_limit(void **state) {
   size_t n = TARN_PQ_MAX_COLUMNS + 1, i;
   tarn_pq_column *c = calloc(n, sizeof(*c));
-  char (*names)[16] = calloc(n, 16);
+  char(*names)[16] = calloc(n, 16);
   tarn_pq_schema s;
   tarn_pq_writer *w = NULL;
   tarn_error err;
@@ -1080,7 +1094,7 @@ static void test_fd_output_and_info(void **state) {
   assert_int_equal(fi.cols[1].null_count, 875);
   expect_bytes(&fi.cols[1].lower, (const uint8_t *)"n001", 4);
   expect_bytes(&fi.cols[1].upper, (const uint8_t *)"n299", 4);
-  assert_int_equal(fi.cols[2].null_count, 584); /* multiples of 6 below 3500 */
+  assert_int_equal(fi.cols[2].null_count, 584);      /* multiples of 6 below 3500 */
   assert_int_equal(fi.cols[2].nan_count, 350 - 117); /* multiples of 10 but not of 6 */
   memcpy(&d, fi.cols[2].lower.data, 8);
   assert_true(d == -49.75);
@@ -1130,8 +1144,8 @@ static void test_store_visibility(void **state) {
   int rc;
   small_schema(cols, &s);
   small_fill(&sb, 0, 500);
-  assert_int_equal(tarn_pq_writer_open_store(fx->st, "t/data/a.parquet", TARN_STORE_IF_ABSENT,
-                                             &s, NULL, &w, &err),
+  assert_int_equal(tarn_pq_writer_open_store(fx->st, "t/data/a.parquet", TARN_STORE_IF_ABSENT, &s,
+                                             NULL, &w, &err),
                    0);
   assert_int_equal(tarn_pq_writer_write(w, &sb.b, &err), 0);
   assert_int_equal(tarn_store_head(fx->st, "t/data/a.parquet", &ss, &err), TARN_ENOTFOUND);
@@ -1140,8 +1154,7 @@ static void test_store_visibility(void **state) {
   assert_int_equal((int64_t)ss.size, fi.file_size);
   tarn_pq_file_info_free(&fi);
   /* abort: nothing appears */
-  assert_int_equal(tarn_pq_writer_open_store(fx->st, "t/data/b.parquet", 0, &s, NULL, &w, &err),
-                   0);
+  assert_int_equal(tarn_pq_writer_open_store(fx->st, "t/data/b.parquet", 0, &s, NULL, &w, &err), 0);
   assert_int_equal(tarn_pq_writer_write(w, &sb.b, &err), 0);
   tarn_pq_writer_abort(w);
   assert_int_equal(tarn_store_head(fx->st, "t/data/b.parquet", &ss, &err), TARN_ENOTFOUND);
@@ -1170,9 +1183,9 @@ static void test_store_write_fault(void **state) {
   int rc;
   assert_int_equal(tarn_store_faulty_wrap(fx->st, &faulty, &err), 0);
   fx->st = faulty;
-  assert_int_equal(tarn_store_faulty_add(faulty, TARN_FAULT_WRITE, TARN_FAULT_SHORT, TARN_EIO,
-                                         NULL, 2, 1, &err),
-                   0);
+  assert_int_equal(
+      tarn_store_faulty_add(faulty, TARN_FAULT_WRITE, TARN_FAULT_SHORT, TARN_EIO, NULL, 2, 1, &err),
+      0);
   small_schema(cols, &s);
   memset(&o, 0, sizeof(o));
   o.row_group_rows = 100;
@@ -1533,10 +1546,10 @@ static const gcol gcols[] = {
 
 /* What a generated file's values look like. */
 enum {
-  GEN_NORMAL = 0,  /* formulas below */
-  GEN_EXTREME,     /* every other row an extreme: type limits, NaN, infinities, -0, "" */
-  GEN_ALLNULL,     /* OPTIONAL columns all null, REQUIRED floats all NaN */
-  GEN_LONG,        /* byte arrays up to ~90 KB (past page size and statistics truncation) */
+  GEN_NORMAL = 0, /* formulas below */
+  GEN_EXTREME,    /* every other row an extreme: type limits, NaN, infinities, -0, "" */
+  GEN_ALLNULL,    /* OPTIONAL columns all null, REQUIRED floats all NaN */
+  GEN_LONG,       /* byte arrays up to ~90 KB (past page size and statistics truncation) */
 };
 #define GEN_VMAX (128 * 1024) /* largest generated value in bytes */
 
@@ -1577,7 +1590,7 @@ static int gen_extreme(const gcol *c, int64_t i, uint8_t *out, size_t *len) {
     static const int32_t s16[] = {-32768, 32767, 0}, u16[] = {0, 65535, 32768};
     static const int32_t s32[] = {INT32_MIN, INT32_MAX, 0, -1, 1};
     static const int32_t u32[] = {0, -1, INT32_MIN, INT32_MAX}; /* 0, 2^32-1, 2^31, 2^31-1 */
-    static const int32_t date[] = {-719162, 2932896, 0, -1};  /* 0001-01-01, 9999-12-31 */
+    static const int32_t date[] = {-719162, 2932896, 0, -1};    /* 0001-01-01, 9999-12-31 */
     static const int32_t tms[] = {0, 86399999, 1};
     static const int32_t d9[] = {-999999999, 999999999, 0, -1};
     const int32_t *l = s32;
@@ -1622,15 +1635,15 @@ static int gen_extreme(const gcol *c, int64_t i, uint8_t *out, size_t *len) {
     return 1;
   }
   case TARN_PQ_FLOAT: {
-    static const float l[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f, FLT_MAX, -FLT_MAX,
-                              FLT_TRUE_MIN, -FLT_MIN};
+    static const float l[] = {NAN,     INFINITY, -INFINITY,    -0.0f,   0.0f,
+                              FLT_MAX, -FLT_MAX, FLT_TRUE_MIN, -FLT_MIN};
     memcpy(out, &l[i % 9], 4);
     *len = 4;
     return 1;
   }
   case TARN_PQ_DOUBLE: {
-    static const double l[] = {NAN, INFINITY, -INFINITY, -0.0, 0.0, DBL_MAX, -DBL_MAX,
-                               DBL_TRUE_MIN, -DBL_MIN};
+    static const double l[] = {NAN,     INFINITY, -INFINITY,    -0.0,    0.0,
+                               DBL_MAX, -DBL_MAX, DBL_TRUE_MIN, -DBL_MIN};
     memcpy(out, &l[i % 9], 8);
     *len = 8;
     return 1;
@@ -1710,7 +1723,10 @@ static int gen_value(size_t g, int64_t r, int optional, int edge, int card, uint
   if (card)
     h = (uint64_t)k * 0x9E3779B97F4A7C15ull;
   switch (c->type) {
-  case TARN_PQ_BOOLEAN: out[0] = (uint8_t)((k % 3) == 0); *len = 1; break;
+  case TARN_PQ_BOOLEAN:
+    out[0] = (uint8_t)((k % 3) == 0);
+    *len = 1;
+    break;
   case TARN_PQ_INT32: {
     int32_t v;
     if (c->logical == TARN_PQ_LT_INTEGER && c->bits == 8)
@@ -1753,18 +1769,19 @@ static int gen_value(size_t g, int64_t r, int optional, int edge, int card, uint
     break;
   }
   case TARN_PQ_DOUBLE: {
-    double v = k % 50 == 9 ? NAN : k % 70 == 1 ? 0.0 : (double)(int64_t)(h % 2000001) / 1024.0 -
-                                                           900.5;
+    double v = k % 50 == 9   ? NAN
+               : k % 70 == 1 ? 0.0
+                             : (double)(int64_t)(h % 2000001) / 1024.0 - 900.5;
     memcpy(out, &v, 8);
     *len = 8;
     break;
   }
   case TARN_PQ_BYTE_ARRAY:
     if (c->logical == TARN_PQ_LT_STRING) {
-      static const char *const words[] = {"alpha", "Ünïcödé", "", "z", "日本語テキスト",
-                                          "quote\"back\\slash", "tab\tnl"};
-      *len = (size_t)sprintf((char *)out, "%s-%llu", words[h % 7],
-                             (unsigned long long)(h % 100000));
+      static const char *const words[] = {
+          "alpha", "Ünïcödé", "", "z", "日本語テキスト", "quote\"back\\slash", "tab\tnl"};
+      *len =
+          (size_t)sprintf((char *)out, "%s-%llu", words[h % 7], (unsigned long long)(h % 100000));
     } else {
       size_t i, n = h % 12;
       for (i = 0; i < n; i++)
@@ -1842,8 +1859,8 @@ static void json_value(FILE *f, size_t g, const uint8_t *v, size_t n) {
 }
 
 static const char *logical_name(tarn_pq_logical l) {
-  static const char *const names[] = {"NONE", "STRING", "DATE",    "TIME",  "TIMESTAMP",
-                                      "INTEGER", "UUID", "DECIMAL", "JSON", "ENUM"};
+  static const char *const names[] = {"NONE",    "STRING", "DATE",    "TIME", "TIMESTAMP",
+                                      "INTEGER", "UUID",   "DECIMAL", "JSON", "ENUM"};
   return (unsigned)l < sizeof(names) / sizeof(names[0]) ? names[l] : "?";
 }
 
@@ -1894,8 +1911,9 @@ static void gen_array(tarn_pq_array *a, size_t j, const gfile *gf, int64_t r0, i
       if (ok && v[0])
         ((uint8_t *)a->values)[r / 8] |= (uint8_t)(1u << (r % 8));
     } else if (ok) {
-      size_t wd = c->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY ? (size_t)c->tlen
-                  : (c->type == TARN_PQ_INT32 || c->type == TARN_PQ_FLOAT) ? 4 : 8;
+      size_t wd = c->type == TARN_PQ_FIXED_LEN_BYTE_ARRAY                  ? (size_t)c->tlen
+                  : (c->type == TARN_PQ_INT32 || c->type == TARN_PQ_FLOAT) ? 4
+                                                                           : 8;
       memcpy((uint8_t *)a->values + (size_t)r * wd, v, wd);
     }
   }
@@ -1919,8 +1937,9 @@ static void write_info(const char *dir, const char *name, const tarn_pq_file_inf
   fputs("],\"cols\":[", f);
   for (j = 0; j < fi->ncols; j++) {
     const tarn_pq_column_info *ci = &fi->cols[j];
-    fprintf(f, "%s{\"id\":%d,\"size\":%lld,\"values\":%lld,\"nulls\":%lld,\"nans\":%lld,"
-               "\"has\":%d,\"lower\":",
+    fprintf(f,
+            "%s{\"id\":%d,\"size\":%lld,\"values\":%lld,\"nulls\":%lld,\"nans\":%lld,"
+            "\"has\":%d,\"lower\":",
             j ? "," : "", (int)ci->field_id, (long long)ci->compressed_size,
             (long long)ci->value_count, (long long)ci->null_count, (long long)ci->nan_count,
             ci->has_bounds);
@@ -1991,24 +2010,26 @@ static void gen_file(const char *dir, const gfile *gf) {
   snprintf(path, sizeof(path), "%s/%s.expected.json", dir, gf->name);
   ex = fopen(path, "w");
   assert_non_null(ex);
-  fprintf(ex, "{\"name\":\"%s\",\"codec\":\"%s\",\"v2\":%d,\"dict\":%d,\"card\":%d,\"rows\":%d,"
-              "\"rg_rows\":%d,\"nostats\":%d,\"noindex\":%d,\"bloom\":%d,\"trunc\":%zu,"
-              "\"kv\":[[\"tarn.test\",\"%s\"],[\"empty\",\"\"]],\"columns\":[\n",
+  fprintf(ex,
+          "{\"name\":\"%s\",\"codec\":\"%s\",\"v2\":%d,\"dict\":%d,\"card\":%d,\"rows\":%d,"
+          "\"rg_rows\":%d,\"nostats\":%d,\"noindex\":%d,\"bloom\":%d,\"trunc\":%zu,"
+          "\"kv\":[[\"tarn.test\",\"%s\"],[\"empty\",\"\"]],\"columns\":[\n",
           gf->name, tarn_pq_codec_name(gf->codec), gf->v2, gf->dict, gf->card, gf->nrows,
-          gf->rg_rows,
-          gf->nostats, gf->noindex, gf->bloom, gf->trunc ? gf->trunc : 64, gf->name);
+          gf->rg_rows, gf->nostats, gf->noindex, gf->bloom, gf->trunc ? gf->trunc : 64, gf->name);
   for (j = 0; j < NG * 2; j++) {
     char desc[96];
     tarn_pq_column_describe(&cols[j], desc, sizeof(desc));
-    fprintf(ex, "%s{\"name\":\"%s\",\"id\":%d,\"type\":\"%s\",\"desc\":\"%s\",\"optional\":%d,"
-                "\"logical\":\"%s\",\"unit\":\"%s\",\"utc\":%d,\"bits\":%d,\"signed\":%d,"
-                "\"prec\":%d,\"scale\":%d,\"tlen\":%d,\"values\":[",
+    fprintf(ex,
+            "%s{\"name\":\"%s\",\"id\":%d,\"type\":\"%s\",\"desc\":\"%s\",\"optional\":%d,"
+            "\"logical\":\"%s\",\"unit\":\"%s\",\"utc\":%d,\"bits\":%d,\"signed\":%d,"
+            "\"prec\":%d,\"scale\":%d,\"tlen\":%d,\"values\":[",
             j ? ",\n" : "", cols[j].name, (int)cols[j].field_id, tarn_pq_type_name(cols[j].type),
             desc, cols[j].optional, logical_name(cols[j].logical),
-            cols[j].unit == TARN_PQ_MILLIS ? "MILLIS" : cols[j].unit == TARN_PQ_MICROS ? "MICROS"
-                                                                                      : "NANOS",
-            cols[j].adjusted_to_utc, cols[j].bit_width, cols[j].is_signed,
-            (int)cols[j].precision, (int)cols[j].scale, (int)cols[j].type_length);
+            cols[j].unit == TARN_PQ_MILLIS   ? "MILLIS"
+            : cols[j].unit == TARN_PQ_MICROS ? "MICROS"
+                                             : "NANOS",
+            cols[j].adjusted_to_utc, cols[j].bit_width, cols[j].is_signed, (int)cols[j].precision,
+            (int)cols[j].scale, (int)cols[j].type_length);
     for (r = 0; r < gf->nrows; r++) {
       size_t n = 0;
       if (r)

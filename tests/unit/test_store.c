@@ -452,8 +452,8 @@ static void expect_list(tarn_store *st, const char *prefix, const char *after,
   if (l.count != n) {
     for (i = 0; i < l.count; i++)
       fprintf(stderr, "  got '%s'\n", l.entries[i].key);
-    fail_msg("list '%s' after '%s': %zu keys, want %zu", prefix, after ? after : "(null)",
-             l.count, n);
+    fail_msg("list '%s' after '%s': %zu keys, want %zu", prefix, after ? after : "(null)", l.count,
+             n);
   }
   for (i = 0; i < n; i++)
     assert_string_equal(l.entries[i].key, want[i]);
@@ -464,8 +464,8 @@ static void test_list_prefix_and_order(void **state) {
   fixture *fx = *state;
   const char *keys[] = {"data/part-1", "data/part-2/x", "data/other", "data/pa", "datum",
                         "data2/x",     "a-c",           "a/b",        "a0",      "a.b"};
-  const char *all[] = {"a-c",         "a.b",        "a/b",     "a0",      "data/other",
-                       "data/pa",     "data/part-1", "data/part-2/x", "data2/x", "datum"};
+  const char *all[] = {"a-c",     "a.b",         "a/b",           "a0",      "data/other",
+                       "data/pa", "data/part-1", "data/part-2/x", "data2/x", "datum"};
   const char *par[] = {"data/part-1", "data/part-2/x"};
   const char *data_dir[] = {"data/other", "data/pa", "data/part-1", "data/part-2/x"};
   const char *data[] = {"data/other", "data/pa", "data/part-1", "data/part-2/x", "data2/x"};
@@ -647,8 +647,7 @@ static void test_large_object_streamed(void **state) {
   assert_int_equal(b.len, total);
   assert_memory_equal(b.data, data, total);
   tarn_buf_reset(&b);
-  assert_int_equal(tarn_store_get_range(fx->st, "big/object.bin", total - 1000, 5000, &b, &err),
-                   0);
+  assert_int_equal(tarn_store_get_range(fx->st, "big/object.bin", total - 1000, 5000, &b, &err), 0);
   assert_int_equal(b.len, 1000);
   assert_memory_equal(b.data, data + total - 1000, 1000);
   tarn_buf_free(&b);
@@ -754,8 +753,8 @@ static void test_sweep_prefix_dry_run(void **state) {
   put_str(fx->st, "t/a/obj", "object");
   make_file(fx->dir, "t/a/.tarn-tmp-obj.0000000000000001", "12345");
   make_file(fx->dir, "t/a/b/.tarn-tmp-x.0000000000000002", "123");
-  make_file(fx->dir, "t/ab/.tarn-tmp-y.0000000000000003", "1");   /* not under "t/a/" */
-  make_file(fx->dir, "t/.tarn-tmp-a.0000000000000004", "1");       /* not under "t/a/" */
+  make_file(fx->dir, "t/ab/.tarn-tmp-y.0000000000000003", "1"); /* not under "t/a/" */
+  make_file(fx->dir, "t/.tarn-tmp-a.0000000000000004", "1");    /* not under "t/a/" */
   make_file(fx->dir, "elsewhere/.tarn-tmp-z.0000000000000005", "1");
   make_file(fx->dir, "t/a/.tarn-tmp-fresh.0000000000000006", "12"); /* a live writer's */
   age_file(fx->dir, "t/a/.tarn-tmp-obj.0000000000000001", 7200);
@@ -869,8 +868,7 @@ static void test_faulty_get_error(void **state) {
   tarn_buf b;
   tarn_error err;
   put_str(fs, "g", "data");
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_GET, TARN_FAULT_ERROR, 0, NULL, 0, 1,
-                                         &err),
+  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_GET, TARN_FAULT_ERROR, 0, NULL, 0, 1, &err),
                    0);
   tarn_buf_init(&b, TARN_BUF_UNLIMITED);
   assert_int_equal(tarn_store_get(fs, "g", &b, &err), TARN_EIO);
@@ -879,9 +877,9 @@ static void test_faulty_get_error(void **state) {
   assert_int_equal(tarn_store_faulty_fired(fs), 1);
   assert_int_equal(tarn_store_get(fs, "g", &b, &err), 0); /* times = 1: spent */
   assert_int_equal(b.len, 4);
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_GET, TARN_FAULT_ERROR, TARN_ETIMEDOUT,
-                                         NULL, 0, 0, &err),
-                   0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_GET, TARN_FAULT_ERROR, TARN_ETIMEDOUT, NULL, 0, 0, &err),
+      0);
   assert_int_equal(tarn_store_get_range(fs, "g", 0, 1, &b, &err), TARN_ETIMEDOUT);
   assert_int_equal(tarn_store_get(fs, "g", &b, &err), TARN_ETIMEDOUT);
   assert_int_equal(tarn_store_faulty_fired(fs), 3);
@@ -901,9 +899,8 @@ static void test_faulty_short_write(void **state) {
   char data[1000];
   memset(data, 'n', sizeof(data));
   put_str(fs, "sw/old", "previous version");
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_WRITE, TARN_FAULT_SHORT, 0, NULL, 0, 0,
-                                         &err),
-                   0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_WRITE, TARN_FAULT_SHORT, 0, NULL, 0, 0, &err), 0);
   assert_int_equal(tarn_store_put(fs, "sw/old", data, sizeof(data), 0, &err), TARN_ESHORTWRITE);
   assert_non_null(strstr(err.detail, "500 of 1000"));
   assert_object(fs, "sw/old", "previous version", 16);
@@ -920,9 +917,9 @@ static void test_faulty_short_write(void **state) {
 
   /* a custom code */
   tarn_store_faulty_clear(fs);
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_WRITE, TARN_FAULT_SHORT, TARN_ENOSPC,
-                                         NULL, 0, 0, &err),
-                   0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_WRITE, TARN_FAULT_SHORT, TARN_ENOSPC, NULL, 0, 0, &err),
+      0);
   assert_int_equal(tarn_store_put(fs, "sw/new", data, sizeof(data), 0, &err), TARN_ENOSPC);
   assert_missing(fs, "sw/new");
   assert_int_equal(tarn_store_faulty_fired(fs), 4);
@@ -937,9 +934,8 @@ static void test_faulty_fsync_commit(void **state) {
   tarn_error err;
   size_t removed = 9;
   put_str(fs, "fs/old", "durable");
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_COMMIT, TARN_FAULT_FSYNC, 0, "fs/", 0,
-                                         0, &err),
-                   0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_COMMIT, TARN_FAULT_FSYNC, 0, "fs/", 0, 0, &err), 0);
   assert_int_equal(tarn_store_put(fs, "fs/old", "replacement", 11, 0, &err), TARN_EFSYNC);
   assert_false(tarn_err_retriable(err.code));
   assert_object(fs, "fs/old", "durable", 7);
@@ -953,9 +949,8 @@ static void test_faulty_fsync_commit(void **state) {
 
   /* plain ERROR on commit */
   tarn_store_faulty_clear(fs);
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_COMMIT, TARN_FAULT_ERROR, 0, NULL, 0, 0,
-                                         &err),
-                   0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_COMMIT, TARN_FAULT_ERROR, 0, NULL, 0, 0, &err), 0);
   assert_int_equal(tarn_store_put(fs, "fs/new", "n", 1, 0, &err), TARN_EIO);
   assert_missing(fs, "fs/new");
   assert_int_equal(count_tmp_files(fx->dir), 0);
@@ -972,9 +967,8 @@ static void test_faulty_rule_semantics(void **state) {
   put_str(fs, "y", "2");
 
   /* nth: only the 2nd matching call */
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_HEAD, TARN_FAULT_ERROR, 0, NULL, 2, 0,
-                                         &err),
-                   0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_HEAD, TARN_FAULT_ERROR, 0, NULL, 2, 0, &err), 0);
   assert_int_equal(tarn_store_head(fs, "y", &sst, &err), 0);
   assert_int_equal(tarn_store_head(fs, "y", &sst, &err), TARN_EIO);
   for (i = 0; i < 5; i++)
@@ -983,9 +977,8 @@ static void test_faulty_rule_semantics(void **state) {
   tarn_store_faulty_clear(fs);
 
   /* times: the first two matching calls, then never */
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_HEAD, TARN_FAULT_ERROR, 0, NULL, 0, 2,
-                                         &err),
-                   0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_HEAD, TARN_FAULT_ERROR, 0, NULL, 0, 2, &err), 0);
   assert_int_equal(tarn_store_head(fs, "y", &sst, &err), TARN_EIO);
   assert_int_equal(tarn_store_head(fs, "y", &sst, &err), TARN_EIO);
   assert_int_equal(tarn_store_head(fs, "y", &sst, &err), 0);
@@ -993,10 +986,10 @@ static void test_faulty_rule_semantics(void **state) {
   tarn_store_faulty_clear(fs);
 
   /* prefix: only matching keys count and fail */
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_DELETE, TARN_FAULT_ERROR, TARN_EPERM,
-                                         "x/", 2, 0, &err),
-                   0);
-  assert_int_equal(tarn_store_delete(fs, "y", &err), 0); /* not counted */
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_DELETE, TARN_FAULT_ERROR, TARN_EPERM, "x/", 2, 0, &err),
+      0);
+  assert_int_equal(tarn_store_delete(fs, "y", &err), 0);                   /* not counted */
   assert_int_equal(tarn_store_delete(fs, "x/nope", &err), TARN_ENOTFOUND); /* 1st match */
   assert_int_equal(tarn_store_delete(fs, "x/1", &err), TARN_EPERM);        /* 2nd match */
   assert_object(fs, "x/1", "1", 1);
@@ -1004,12 +997,11 @@ static void test_faulty_rule_semantics(void **state) {
   tarn_store_faulty_clear(fs);
 
   /* open and list */
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_OPEN, TARN_FAULT_ERROR, 0, "o", 0, 0,
-                                         &err),
+  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_OPEN, TARN_FAULT_ERROR, 0, "o", 0, 0, &err),
                    0);
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_LIST, TARN_FAULT_ERROR, TARN_ENETWORK,
-                                         "l", 0, 0, &err),
-                   0);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_LIST, TARN_FAULT_ERROR, TARN_ENETWORK, "l", 0, 0, &err),
+      0);
   assert_int_equal(tarn_store_put(fs, "open-me", "v", 1, 0, &err), TARN_EIO);
   assert_missing(fs, "open-me");
   put_str(fs, "p", "v");
@@ -1021,15 +1013,14 @@ static void test_faulty_rule_semantics(void **state) {
   assert_int_equal(tarn_store_faulty_fired(fs), 6);
 
   /* rule validation */
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_GET, TARN_FAULT_SHORT, 0, NULL, 0, 0,
-                                         &err),
+  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_GET, TARN_FAULT_SHORT, 0, NULL, 0, 0, &err),
                    TARN_EINVAL);
-  assert_int_equal(tarn_store_faulty_add(fs, TARN_FAULT_WRITE, TARN_FAULT_FSYNC, 0, NULL, 0, 0,
-                                         &err),
-                   TARN_EINVAL);
-  assert_int_equal(tarn_store_faulty_add(inner, TARN_FAULT_GET, TARN_FAULT_ERROR, 0, NULL, 0, 0,
-                                         &err),
-                   TARN_EINVAL);
+  assert_int_equal(
+      tarn_store_faulty_add(fs, TARN_FAULT_WRITE, TARN_FAULT_FSYNC, 0, NULL, 0, 0, &err),
+      TARN_EINVAL);
+  assert_int_equal(
+      tarn_store_faulty_add(inner, TARN_FAULT_GET, TARN_FAULT_ERROR, 0, NULL, 0, 0, &err),
+      TARN_EINVAL);
   assert_int_equal(tarn_store_faulty_fired(inner), 0);
 }
 
@@ -1143,8 +1134,8 @@ static void child_put(tarn_store *st, const char *key, const unsigned char *data
 
 /* What a reader may see after the crash, and what the sweep must find. */
 static void check_after_crash(fixture *fx, const char *key, const unsigned char *old_data,
-                              const unsigned char *new_data, int expect_new,
-                              size_t expect_swept, size_t others) {
+                              const unsigned char *new_data, int expect_new, size_t expect_swept,
+                              size_t others) {
   tarn_buf b;
   tarn_error err;
   size_t removed = 99;

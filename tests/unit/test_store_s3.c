@@ -85,8 +85,7 @@ static int parse_raw(const char *raw, size_t len, raw_req *r) {
       return -1;
     snprintf(r->hdrs[r->nhdrs].name, sizeof(r->hdrs[0].name), "%.*s", (int)(colon - p), p);
     colon++;
-    snprintf(r->hdrs[r->nhdrs].value, sizeof(r->hdrs[0].value), "%.*s", (int)(eol - colon),
-             colon);
+    snprintf(r->hdrs[r->nhdrs].value, sizeof(r->hdrs[0].value), "%.*s", (int)(eol - colon), colon);
     r->nhdrs++;
     p = eol + 2;
   }
@@ -285,13 +284,15 @@ static void test_aws_documented_examples(void **state) {
        "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"},
       {"GET ?lifecycle HTTP/1.1\r\nHost: examplebucket.s3.amazonaws.com\r\n"
        "x-amz-date: 20130524T000000Z \r\n"
-       "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\r\n\r\n",
+       "x-amz-content-sha256:"
+       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\r\n\r\n",
        "host;x-amz-content-sha256;x-amz-date",
        "9766c798316ff2757b517bc739a67f6213b4ab36dd5da2f94eaebf79c77395ca",
        "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"},
       {"GET ?max-keys=2&prefix=J HTTP/1.1\r\nHost: examplebucket.s3.amazonaws.com\r\n"
        "x-amz-date: 20130524T000000Z \r\n"
-       "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\r\n\r\n",
+       "x-amz-content-sha256:"
+       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\r\n\r\n",
        "host;x-amz-content-sha256;x-amz-date",
        "df57d21db20da04d7fa30298dd4488ba3a2b47ca3a489c74750e0f1e7df1b9b7",
        "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"},
@@ -565,8 +566,8 @@ static void *cap_main(void *arg) {
       size_t bl = cn.body ? strlen(cn.body) : 0;
       int hl;
       if (cn.head)
-        hl = snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nConnection: close\r\n%s\r\n",
-                      cn.status, cn.headers ? cn.headers : "");
+        hl = snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nConnection: close\r\n%s\r\n", cn.status,
+                      cn.headers ? cn.headers : "");
       else
         hl = snprintf(head, sizeof(head),
                       "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
@@ -574,8 +575,8 @@ static void *cap_main(void *arg) {
       /* MSG_NOSIGNAL: a client that gave up must not kill the test with SIGPIPE */
       if (send(cfd, head, (size_t)hl, MSG_NOSIGNAL) < 0 ||
           (!cn.head && bl && send(cfd, cn.body, bl, MSG_NOSIGNAL) < 0))
-        fprintf(stderr, "capture: answer %d (status %d) not delivered: %s\n", c->next,
-                cn.status, strerror(errno));
+        fprintf(stderr, "capture: answer %d (status %d) not delivered: %s\n", c->next, cn.status,
+                strerror(errno));
     }
     close(cfd);
   }
@@ -689,8 +690,11 @@ static void test_uri_encode(void **state) {
 }
 
 static void test_query_sorted(void **state) {
-  tarn__s3_param p[] = {{"uploadId", "a/b+c"}, {"partNumber", "12"}, {"list-type", "2"},
-                        {"continuation-token", "1/x=="}, {"uploads", ""}};
+  tarn__s3_param p[] = {{"uploadId", "a/b+c"},
+                        {"partNumber", "12"},
+                        {"list-type", "2"},
+                        {"continuation-token", "1/x=="},
+                        {"uploads", ""}};
   tarn_buf b;
   (void)state;
   tarn_buf_init(&b, 1024);
@@ -785,7 +789,8 @@ static const char LIST_DOC[] =
     "<Name>bkt</Name><Prefix>pre/</Prefix><KeyCount>3</KeyCount><MaxKeys>3</MaxKeys>"
     "<IsTruncated>true</IsTruncated>"
     "<ContinuationToken>prev</ContinuationToken>"
-    "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=&amp;x</NextContinuationToken>"
+    "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=&amp;x</"
+    "NextContinuationToken>"
     "<Contents>\n  <Key>pre/a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos;</Key>\n"
     "  <LastModified>2013-05-24T00:00:00.000Z</LastModified>"
     "<ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag><Size>434234</Size>"
@@ -839,7 +844,8 @@ static void test_xml_hostile(void **state) {
       "<html><body>502 Bad Gateway</body></html>",
       "<ListBucketResult><Contents><Key>a</Key><Size>1</Size>",
       "<ListBucketResult><Contents><Key>a</Key><Size>-1</Size></Contents></ListBucketResult>",
-      "<ListBucketResult><Contents><Key>a</Key><Size>18446744073709551616</Size></Contents></ListBucketResult>",
+      "<ListBucketResult><Contents><Key>a</Key><Size>18446744073709551616</Size></Contents></"
+      "ListBucketResult>",
       "<ListBucketResult><Contents><Key>a</Key><Size>1x</Size></Contents></ListBucketResult>",
       "<ListBucketResult><Contents><Key>a</Key></Contents></ListBucketResult>",
       "<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
@@ -847,15 +853,22 @@ static void test_xml_hostile(void **state) {
       "<ListBucketResult><Contents><Key>a&bogus;</Key><Size>1</Size></Contents></ListBucketResult>",
       "<ListBucketResult><Contents><Key>a&amp</Key><Size>1</Size></Contents></ListBucketResult>",
       "<ListBucketResult><Contents><Key>a&#0;</Key><Size>1</Size></Contents></ListBucketResult>",
-      "<ListBucketResult><Contents><Key>a&#xD800;</Key><Size>1</Size></Contents></ListBucketResult>",
-      "<ListBucketResult><Contents><Key>a&#x110000;</Key><Size>1</Size></Contents></ListBucketResult>",
-      "<ListBucketResult><Contents><Key>a&#99999999999999999999;</Key><Size>1</Size></Contents></ListBucketResult>",
+      "<ListBucketResult><Contents><Key>a&#xD800;</Key><Size>1</Size></Contents></"
+      "ListBucketResult>",
+      "<ListBucketResult><Contents><Key>a&#x110000;</Key><Size>1</Size></Contents></"
+      "ListBucketResult>",
+      "<ListBucketResult><Contents><Key>a&#99999999999999999999;</Key><Size>1</Size></Contents></"
+      "ListBucketResult>",
       "<ListBucketResult><Contents><Key>a&#;</Key><Size>1</Size></Contents></ListBucketResult>",
       "<ListBucketResult><Contents><Key>a&#xZZ;</Key><Size>1</Size></Contents></ListBucketResult>",
-      "<ListBucketResult><Contents><Key><Key>x</Key></Key><Size>1</Size></Contents></ListBucketResult>",
-      "<ListBucketResult><Contents><Key><![CDATA[x</Key><Size>1</Size></Contents></ListBucketResult>",
-      "<ListBucketResult><Contents><Key>a</Key><Size>1</Size><LastModified>yesterday</LastModified></Contents></ListBucketResult>",
-      "<ListBucketResult><Contents><Key>a</Key><Size>1</Size><LastModified>2013-13-01T00:00:00Z</LastModified></Contents></ListBucketResult>",
+      "<ListBucketResult><Contents><Key><Key>x</Key></Key><Size>1</Size></Contents></"
+      "ListBucketResult>",
+      "<ListBucketResult><Contents><Key><![CDATA[x</Key><Size>1</Size></Contents></"
+      "ListBucketResult>",
+      "<ListBucketResult><Contents><Key>a</Key><Size>1</Size><LastModified>yesterday</"
+      "LastModified></Contents></ListBucketResult>",
+      "<ListBucketResult><Contents><Key>a</Key><Size>1</Size><LastModified>2013-13-01T00:00:00Z</"
+      "LastModified></Contents></ListBucketResult>",
       "<ListBucketResult><Contents",
       "<ListBucketResult",
       "<Error><Code>AccessDenied</Code></Error>",
@@ -947,9 +960,14 @@ static void test_xml_error(void **state) {
 
 static void test_iso8601(void **state) {
   int64_t us;
-  static const char *bad[] = {"", "2013-05-24", "2013-05-24T00:00:00", "2013-05-24T00:00:00.Z",
-                              "2013-05-24T24:00:00Z", "2013-00-24T00:00:00Z",
-                              "2013-05-24T00:00:00+01:00", "2013-05-24T00:00:00Zjunk",
+  static const char *bad[] = {"",
+                              "2013-05-24",
+                              "2013-05-24T00:00:00",
+                              "2013-05-24T00:00:00.Z",
+                              "2013-05-24T24:00:00Z",
+                              "2013-00-24T00:00:00Z",
+                              "2013-05-24T00:00:00+01:00",
+                              "2013-05-24T00:00:00Zjunk",
                               "20130524T000000Z"};
   size_t i;
   (void)state;
@@ -1042,7 +1060,7 @@ static void test_scrub(void **state) {
 
 static void test_sig_put_get_head(void **state) {
   canned script[] = {
-      {200, "ETag: \"abc\"\r\n", NULL, 0, 0},                           /* PUT */
+      {200, "ETag: \"abc\"\r\n", NULL, 0, 0},                                         /* PUT */
       {200, "Last-Modified: Fri, 24 May 2013 00:00:00 GMT\r\n", "hello world", 0, 0}, /* GET */
       {200, "Content-Length: 11\r\nLast-Modified: Fri, 24 May 2013 00:00:00 GMT\r\n", NULL, 0, 1},
   };
@@ -1114,15 +1132,15 @@ static void test_sig_list_query(void **state) {
   static const char page1[] =
       "<ListBucketResult><IsTruncated>true</IsTruncated>"
       "<NextContinuationToken>tok/1+2=</NextContinuationToken>"
-      "<Contents><Key>pre/logs/a</Key><Size>1</Size><LastModified>2020-01-01T00:00:00Z</LastModified></Contents>"
+      "<Contents><Key>pre/logs/a</Key><Size>1</Size><LastModified>2020-01-01T00:00:00Z</"
+      "LastModified></Contents>"
       "<Contents><Key>pre/logs/b//bad</Key><Size>2</Size></Contents>" /* not a tarn key */
       "</ListBucketResult>";
-  static const char page2[] =
-      "<ListBucketResult><IsTruncated>true</IsTruncated>"
-      "<NextContinuationToken>tok2</NextContinuationToken>"
-      "<Contents><Key>pre/logs/c</Key><Size>3</Size></Contents>"
-      "<Contents><Key>pre/logs/d</Key><Size>4</Size></Contents>"
-      "</ListBucketResult>";
+  static const char page2[] = "<ListBucketResult><IsTruncated>true</IsTruncated>"
+                              "<NextContinuationToken>tok2</NextContinuationToken>"
+                              "<Contents><Key>pre/logs/c</Key><Size>3</Size></Contents>"
+                              "<Contents><Key>pre/logs/d</Key><Size>4</Size></Contents>"
+                              "</ListBucketResult>";
   canned script[] = {{200, NULL, page1, 0, 0}, {200, NULL, page2, 0, 0}};
   capture *c = cap_start(script, 2);
   tarn_store_s3_options o;
@@ -1145,9 +1163,11 @@ static void test_sig_list_query(void **state) {
   assert_string_equal(l.next_after, "logs/d");
   verify_signed(c->req[0], c->req_len[0], SECRET, REGION, NULL, &r);
   assert_string_equal(r.path, "/bkt");
-  assert_string_equal(r.query, "list-type=2&max-keys=3&prefix=pre%2Flogs%2F&start-after=pre%2Flogs%2F0%20x");
+  assert_string_equal(r.query,
+                      "list-type=2&max-keys=3&prefix=pre%2Flogs%2F&start-after=pre%2Flogs%2F0%20x");
   verify_signed(c->req[1], c->req_len[1], SECRET, REGION, NULL, &r);
-  assert_string_equal(r.query, "continuation-token=tok%2F1%2B2%3D&list-type=2&max-keys=2&prefix=pre%2Flogs%2F");
+  assert_string_equal(
+      r.query, "continuation-token=tok%2F1%2B2%3D&list-type=2&max-keys=2&prefix=pre%2Flogs%2F");
   tarn_store_list_free(&l);
   tarn_store_destroy(st);
   cap_stop(c);
@@ -1203,8 +1223,7 @@ static void test_put_if_absent(void **state) {
   (void)state;
   o = base_opts(c->port, ep, sizeof(ep));
   st = open_s3(&o);
-  assert_int_equal(tarn_store_put(st, "once", "hello", 5, TARN_STORE_IF_ABSENT, &err),
-                   TARN_EEXIST);
+  assert_int_equal(tarn_store_put(st, "once", "hello", 5, TARN_STORE_IF_ABSENT, &err), TARN_EEXIST);
   assert_int_equal(err.http_status, 412);
   assert_int_equal(err.attempts, 1);
   assert_non_null(strstr(err.detail, "PreconditionFailed"));
@@ -1215,8 +1234,7 @@ static void test_put_if_absent(void **state) {
   assert_non_null(inm);
   assert_string_equal(inm, " *");
   /* early check at open */
-  assert_int_equal(tarn_store_put(st, "once", "hello", 5, TARN_STORE_IF_ABSENT, &err),
-                   TARN_EEXIST);
+  assert_int_equal(tarn_store_put(st, "once", "hello", 5, TARN_STORE_IF_ABSENT, &err), TARN_EEXIST);
   assert_int_equal(cap_count(c), 3);
   tarn_store_destroy(st);
   cap_stop(c);
@@ -1260,11 +1278,11 @@ static void test_unknown_outcome(void **state) {
 
 static void test_error_detail_no_secret(void **state) {
   /* a hostile server echoes the secret back; it must not reach the detail */
-  static const char e403[] =
-      "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code>"
-      "<Message>bad signature for " SECRET "</Message>"
-      "<RequestId>tx00000abc-0065</RequestId></Error>";
-  canned script[] = {{403, NULL, e403, 0, 0}, {403, "x-amz-request-id: hdr-id-9\r\nContent-Length: 0\r\n", NULL, 0, 1}};
+  static const char e403[] = "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code>"
+                             "<Message>bad signature for " SECRET "</Message>"
+                             "<RequestId>tx00000abc-0065</RequestId></Error>";
+  canned script[] = {{403, NULL, e403, 0, 0},
+                     {403, "x-amz-request-id: hdr-id-9\r\nContent-Length: 0\r\n", NULL, 0, 1}};
   capture *c = cap_start(script, 2);
   tarn_store_s3_options o;
   char ep[64];
@@ -1462,9 +1480,9 @@ static void test_get_cap_and_range(void **state) {
 
 static void test_delete(void **state) {
   canned script[] = {
-      {404, "Content-Length: 0\r\n", NULL, 0, 1},     /* HEAD: missing */
-      {200, "Content-Length: 3\r\n", NULL, 0, 1},     /* HEAD: present */
-      {204, NULL, NULL, 0, 0},                        /* DELETE */
+      {404, "Content-Length: 0\r\n", NULL, 0, 1}, /* HEAD: missing */
+      {200, "Content-Length: 3\r\n", NULL, 0, 1}, /* HEAD: present */
+      {204, NULL, NULL, 0, 0},                    /* DELETE */
   };
   capture *c = cap_start(script, 3);
   tarn_store_s3_options o;
@@ -1489,9 +1507,8 @@ static void test_delete(void **state) {
 #define MIB ((size_t)1 << 20)
 
 static void test_multipart_flow(void **state) {
-  static const char init[] =
-      "<InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>pre/big</Key>"
-      "<UploadId>up/1+x=</UploadId></InitiateMultipartUploadResult>";
+  static const char init[] = "<InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>pre/big</Key>"
+                             "<UploadId>up/1+x=</UploadId></InitiateMultipartUploadResult>";
   static const char done[] =
       "<CompleteMultipartUploadResult><ETag>\"m-3\"</ETag></CompleteMultipartUploadResult>";
   canned script[] = {

@@ -81,11 +81,11 @@ static tarn_store *open_default(void) {
 
 /* Runs a call that must succeed; on failure names it with the error detail (from `err`,
  * which every test declares). */
-#define CHECK(call)                                                                        \
-  do {                                                                                     \
-    int rc_ = (call);                                                                      \
-    if (rc_ != 0)                                                                          \
-      fail_msg("%s: %s (%s)", #call, tarn_err_name(rc_), tarn_error_message(&err));       \
+#define CHECK(call)                                                                                \
+  do {                                                                                             \
+    int rc_ = (call);                                                                              \
+    if (rc_ != 0)                                                                                  \
+      fail_msg("%s: %s (%s)", #call, tarn_err_name(rc_), tarn_error_message(&err));                \
   } while (0)
 
 static void fill(char *p, size_t n, unsigned seed) {

@@ -214,9 +214,9 @@ static void test_create_append_scan(void **state) {
   make_schema(&s);
   if (tarn_table_create(f->cat, &f->io, "db", "events", &s, &spec, NULL, NULL, 0, NULL, &t, &err))
     fail_msg("create: %s", tarn_error_message(&err));
-  assert_int_equal(tarn_table_create(f->cat, &f->io, "db", "events", &s, &spec, NULL, NULL, 0,
-                                     NULL, &t2, &err),
-                   TARN_EEXIST);
+  assert_int_equal(
+      tarn_table_create(f->cat, &f->io, "db", "events", &s, &spec, NULL, NULL, 0, NULL, &t2, &err),
+      TARN_EEXIST);
   append_rows(t, 0, 1000, 19000, &res);
   assert_int_equal(res.attempts, 1);
   append_rows(t, 1000, 500, 19000, &res);
@@ -252,9 +252,8 @@ static void test_pruning_and_time_travel(void **state) {
   int64_t first_snap, planned;
   tarn_error err;
   make_schema(&s);
-  assert_int_equal(tarn_table_create(f->cat, &f->io, "db", "p", &s, &spec, NULL, NULL, 0, NULL, &t,
-                                     &err),
-                   0);
+  assert_int_equal(
+      tarn_table_create(f->cat, &f->io, "db", "p", &s, &spec, NULL, NULL, 0, NULL, &t, &err), 0);
   append_rows(t, 0, 300, 19000, NULL);
   first_snap = tarn_table_metadata(t)->current_snapshot_id;
   append_rows(t, 300, 300, 19000, NULL);
@@ -343,9 +342,8 @@ static void test_overwrite_and_schema_change(void **state) {
   tarn_error err;
   int64_t nrows;
   make_schema(&s);
-  assert_int_equal(tarn_table_create(f->cat, &f->io, "db", "o", &s, &spec, NULL, NULL, 0, NULL, &t,
-                                     &err),
-                   0);
+  assert_int_equal(
+      tarn_table_create(f->cat, &f->io, "db", "o", &s, &spec, NULL, NULL, 0, NULL, &t, &err), 0);
   append_rows(t, 0, 90, 19000, NULL);
   /* overwrite one partition (day 19001: ids with id % 3 == 1) with 10 fresh rows */
   make_rows(&r, 1000, 30, 19000); /* spread over 3 days; keep only day 19001's rows below */
@@ -406,18 +404,16 @@ static void test_manifest_merge_expire_orphans(void **state) {
   tarn_error err;
   tarn_store_writer *sw;
   make_schema(&s);
-  assert_int_equal(tarn_table_create(f->cat, &f->io, "db", "m", &s, NULL, NULL, props, 1, NULL, &t,
-                                     &err),
-                   0);
+  assert_int_equal(
+      tarn_table_create(f->cat, &f->io, "db", "m", &s, NULL, NULL, props, 1, NULL, &t, &err), 0);
   for (i = 0; i < 6; i++)
     append_rows(t, (int64_t)i * 10, 10, 19000, &res);
   /* appends 4 and beyond merged the manifests */
   assert_true(res.manifests_merged > 0);
   assert_int_equal(scan_sum(f, t, NULL, NULL, NULL), ids_sum(0, 60));
   /* an orphan: a file nothing references */
-  assert_int_equal(tarn_store_writer_open(f->st, "warehouse/db/m/data/orphan.parquet", 0, &sw,
-                                          NULL),
-                   0);
+  assert_int_equal(
+      tarn_store_writer_open(f->st, "warehouse/db/m/data/orphan.parquet", 0, &sw, NULL), 0);
   assert_int_equal(tarn_store_writer_write(sw, "x", 1, NULL), 0);
   assert_int_equal(tarn_store_writer_commit(sw, NULL), 0);
   assert_int_equal(tarn_table_remove_orphans(t, INT64_MAX, 1, NULL, NULL, &removed, &err), 0);
@@ -445,9 +441,8 @@ static void test_conflict_retry(void **state) {
   tarn_table_commit_result res;
   tarn_error err;
   make_schema(&s);
-  assert_int_equal(tarn_table_create(f->cat, &f->io, "db", "c", &s, NULL, NULL, NULL, 0, NULL, &a,
-                                     &err),
-                   0);
+  assert_int_equal(
+      tarn_table_create(f->cat, &f->io, "db", "c", &s, NULL, NULL, NULL, 0, NULL, &a, &err), 0);
   assert_int_equal(tarn_table_load(f->cat, &f->io, "db", "c", &b, &err), 0);
   append_rows(a, 0, 10, 19000, &res);
   assert_int_equal(res.attempts, 1);
@@ -478,9 +473,8 @@ static void test_lost_acknowledgement(void **state) {
   snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
   assert_int_equal(tarn_catalog_sqlite_open(db, NULL, &inner, NULL), 0);
   assert_int_equal(tarn_catalog_faulty_wrap(inner, &faulty, NULL), 0);
-  assert_int_equal(tarn_table_create(faulty, &f->io, "db", "u", &s, NULL, NULL, NULL, 0, NULL, &t,
-                                     &err),
-                   0);
+  assert_int_equal(
+      tarn_table_create(faulty, &f->io, "db", "u", &s, NULL, NULL, NULL, 0, NULL, &t, &err), 0);
   /* the commit happens but its acknowledgement is lost: no duplicate, no error */
   assert_int_equal(tarn_catalog_faulty_add(faulty, TARN_CATALOG_FAULT_COMMIT,
                                            TARN_CATALOG_FAULT_AFTER, TARN_EUNKNOWN_OUTCOME, 1, 1,
@@ -591,9 +585,8 @@ static void test_truncate_int_min(void **state) {
   fld.name = "i";
   assert_int_equal(tarn_ice_type_parse("int", &fld.type, NULL), 0);
   ti = fld.type;
-  assert_int_equal(tarn_table_create(f->cat, &f->io, "db", "tr", &s, &spec, NULL, NULL, 0, NULL,
-                                     &t, &err),
-                   0);
+  assert_int_equal(
+      tarn_table_create(f->cat, &f->io, "db", "tr", &s, &spec, NULL, NULL, 0, NULL, &t, &err), 0);
   append_ints(t, vals, 4);
   /* INT_MIN - 2 wraps to 2147483646, in the folder name as in the value */
   snprintf(path, sizeof(path), "%s/warehouse/db/tr/data/i_trunc=2147483646", f->dir);

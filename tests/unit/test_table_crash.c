@@ -116,9 +116,10 @@ static void h_destroy(tarn_catalog *c) {
 }
 
 static const tarn_catalog_ops hooked_ops = {
-    "hooked",          h_list_namespaces, h_create_namespace, h_load_namespace, NULL,
-    h_drop_namespace,  h_list_tables,     h_create_table,     h_load_table,     h_commit,
-    h_drop_table,      NULL,              h_destroy,
+    "hooked",     h_list_namespaces, h_create_namespace, h_load_namespace,
+    NULL,         h_drop_namespace,  h_list_tables,      h_create_table,
+    h_load_table, h_commit,          h_drop_table,       NULL,
+    h_destroy,
 };
 
 static tarn_catalog *hooked_wrap(tarn_catalog *inner) {
@@ -461,8 +462,7 @@ static void test_kill_at_every_step(void **state) {
                last, swapped ? "after" : "before", orphans.n, want.n);
     for (i = 0; i < want.n; i++)
       if (!keyset_has(&orphans, want.keys[i]))
-        fail_msg("step %d (%s): %s was left by the child but not reported", n, last,
-                 want.keys[i]);
+        fail_msg("step %d (%s): %s was left by the child but not reported", n, last, want.keys[i]);
     orphans_total += (int)orphans.n;
     /* clean up for the next round: the orphans, temp files included, and nothing else */
     {

@@ -22,10 +22,10 @@ static tarn_ice_type T(tarn_ice_type_id id) {
 }
 
 static void test_type_parse_format(void **state) {
-  static const char *const good[] = {"boolean", "int",         "long",   "float",
-                                     "double",  "date",        "time",   "timestamp",
-                                     "timestamptz", "string",  "uuid",   "binary",
-                                     "fixed[16]",   "decimal(10, 2)", "decimal(38, 0)"};
+  static const char *const good[] = {
+      "boolean", "int",    "long",      "float",          "double",
+      "date",    "time",   "timestamp", "timestamptz",    "string",
+      "uuid",    "binary", "fixed[16]", "decimal(10, 2)", "decimal(38, 0)"};
   static const char *const bad[] = {"decimal(39, 0)", "decimal(5, 6)", "fixed[0]", "fixed[x]",
                                     "struct",         "list<int>",     "",         "Int"};
   tarn_ice_type t;
@@ -372,7 +372,8 @@ static const char *sample_metadata =
     "\"required\": true, \"type\": \"long\"}]},\n"
     "    {\"type\": \"struct\", \"schema-id\": 1, \"identifier-field-ids\": [1, 2], \"fields\": [\n"
     "      {\"id\": 1, \"name\": \"x\", \"required\": true, \"type\": \"long\"},\n"
-    "      {\"id\": 2, \"name\": \"y\", \"required\": true, \"type\": \"long\", \"doc\": \"comment\"},\n"
+    "      {\"id\": 2, \"name\": \"y\", \"required\": true, \"type\": \"long\", \"doc\": "
+    "\"comment\"},\n"
     "      {\"id\": 3, \"name\": \"z\", \"required\": false, \"type\": \"decimal(10, 2)\"}]}\n"
     "  ],\n"
     "  \"default-spec-id\": 0,\n"
@@ -382,7 +383,8 @@ static const char *sample_metadata =
     "  \"default-sort-order-id\": 3,\n"
     "  \"sort-orders\": [{\"order-id\": 3, \"fields\": [{\"transform\": \"identity\", "
     "\"source-id\": 2, \"direction\": \"asc\", \"null-order\": \"nulls-first\"}, {\"transform\": "
-    "\"bucket[4]\", \"source-id\": 3, \"direction\": \"desc\", \"null-order\": \"nulls-last\"}]}],\n"
+    "\"bucket[4]\", \"source-id\": 3, \"direction\": \"desc\", \"null-order\": "
+    "\"nulls-last\"}]}],\n"
     "  \"properties\": {\"read.split.target.size\": \"134217728\"},\n"
     "  \"current-snapshot-id\": 3055729675574597004,\n"
     "  \"snapshots\": [\n"
@@ -500,11 +502,12 @@ static void test_metadata_errors(void **state) {
   tarn_error err;
   const char *missing = "{\"format-version\": 2, \"location\": \"x\"}";
   const char *v3 = "{\"format-version\": 9}";
-  const char *nested = "{\"format-version\": 2, \"table-uuid\": \"u\", \"location\": \"l\", "
-                       "\"last-sequence-number\": 0, \"last-updated-ms\": 0, \"last-column-id\": 1, "
-                       "\"current-schema-id\": 0, \"schemas\": [{\"schema-id\": 0, \"fields\": "
-                       "[{\"id\": 1, \"name\": \"s\", \"required\": false, \"type\": {\"type\": "
-                       "\"struct\", \"fields\": []}}]}]}";
+  const char *nested =
+      "{\"format-version\": 2, \"table-uuid\": \"u\", \"location\": \"l\", "
+      "\"last-sequence-number\": 0, \"last-updated-ms\": 0, \"last-column-id\": 1, "
+      "\"current-schema-id\": 0, \"schemas\": [{\"schema-id\": 0, \"fields\": "
+      "[{\"id\": 1, \"name\": \"s\", \"required\": false, \"type\": {\"type\": "
+      "\"struct\", \"fields\": []}}]}]}";
   assert_int_equal(tarn_ice_metadata_parse(missing, strlen(missing), &m, &err), TARN_ECORRUPT);
   assert_non_null(strstr(err.detail, "table-uuid"));
   assert_int_equal(tarn_ice_metadata_parse(v3, strlen(v3), &m, &err), TARN_EUNSUPPORTED);
@@ -516,9 +519,10 @@ static void test_metadata_errors(void **state) {
 }
 
 static void test_schema_to_parquet(void **state) {
-  static const char *types[] = {"boolean", "int", "long", "float", "double", "date", "time",
-                                "timestamp", "timestamptz", "string", "uuid", "binary",
-                                "fixed[3]", "decimal(9, 2)", "decimal(18, 2)", "decimal(38, 10)"};
+  static const char *types[] = {
+      "boolean",  "int",           "long",           "float",          "double", "date",
+      "time",     "timestamp",     "timestamptz",    "string",         "uuid",   "binary",
+      "fixed[3]", "decimal(9, 2)", "decimal(18, 2)", "decimal(38, 10)"};
   tarn_ice_schema s;
   tarn_pq_schema pq;
   size_t i;
@@ -583,8 +587,8 @@ static void test_stats_from_parquet(void **state) {
   /* 20 code points, the 16th is U+007F so rounding up grows it to two bytes */
   tarn_buf_append_str(&cols[0].lower, "aaaaaaaaaaaaaaaaaaaa", NULL);
   tarn_buf_append_str(&cols[0].upper, "bbbbbbbbbbbbbbb\x7fzzzz", NULL);
-  tarn_buf_append(&cols[1].lower, "\xfe\xff\xff\xff", 4, NULL); /* -2 as INT32 */
-  tarn_buf_append(&cols[1].upper, "\x8c\x05\x00\x00", 4, NULL); /* 1420 */
+  tarn_buf_append(&cols[1].lower, "\xfe\xff\xff\xff", 4, NULL);     /* -2 as INT32 */
+  tarn_buf_append(&cols[1].upper, "\x8c\x05\x00\x00", 4, NULL);     /* 1420 */
   tarn_buf_append(&cols[2].lower, "\0\0\0\0\0\0\xf0\x3f", 8, NULL); /* 1.0 */
   tarn_buf_append(&cols[2].upper, "\0\0\0\0\0\0\0\x40", 8, NULL);   /* 2.0 */
   info.record_count = 10;
@@ -632,14 +636,20 @@ static void test_stats_from_parquet(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_type_parse_format),  cmocka_unit_test(test_bucket_spec_vectors),
-      cmocka_unit_test(test_bucket_small_n),     cmocka_unit_test(test_truncate),
+      cmocka_unit_test(test_type_parse_format),
+      cmocka_unit_test(test_bucket_spec_vectors),
+      cmocka_unit_test(test_bucket_small_n),
+      cmocka_unit_test(test_truncate),
       cmocka_unit_test(test_truncate_wraps_like_java),
-      cmocka_unit_test(test_time_transforms),    cmocka_unit_test(test_partition_human_escaping),
-      cmocka_unit_test(test_value_serialization), cmocka_unit_test(test_value_compare),
-      cmocka_unit_test(test_metadata_round_trip), cmocka_unit_test(test_metadata_copy),
+      cmocka_unit_test(test_time_transforms),
+      cmocka_unit_test(test_partition_human_escaping),
+      cmocka_unit_test(test_value_serialization),
+      cmocka_unit_test(test_value_compare),
+      cmocka_unit_test(test_metadata_round_trip),
+      cmocka_unit_test(test_metadata_copy),
       cmocka_unit_test(test_metadata_errors),
-      cmocka_unit_test(test_schema_to_parquet),  cmocka_unit_test(test_stats_from_parquet),
+      cmocka_unit_test(test_schema_to_parquet),
+      cmocka_unit_test(test_stats_from_parquet),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

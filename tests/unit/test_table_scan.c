@@ -29,11 +29,11 @@
 
 enum { F_ID, F_GRP, F_F, F_S, F_D, F_DEC, F_B, F_U, F_TS, F_DW, F_FL, F_TM, F_BIN, F_X };
 
-static const char *const field_names[NFIELDS] = {"id", "grp", "f", "s", "d", "dec", "b", "u",
-                                                 "ts", "dw", "fl", "tm", "bin", "x"};
+static const char *const field_names[NFIELDS] = {"id", "grp", "f",  "s",  "d",  "dec", "b",
+                                                 "u",  "ts",  "dw", "fl", "tm", "bin", "x"};
 static const char *const field_types[NFIELDS] = {
-    "long", "int", "double", "string", "date", "decimal(10, 2)", "boolean", "uuid",
-    "timestamptz", "decimal(38, 4)", "float", "time", "binary", "long"};
+    "long", "int",         "double",         "string", "date", "decimal(10, 2)", "boolean",
+    "uuid", "timestamptz", "decimal(38, 4)", "float",  "time", "binary",         "long"};
 
 typedef struct mrow {
   int null[NFIELDS];
@@ -130,11 +130,15 @@ static void append_model(fx *f, int64_t first, int64_t n, int grp) {
       if (!r.null[c])
         set_bit(a->validity, k);
       switch (c) {
-      case F_GRP: case F_D: ((int32_t *)a->values)[k] = (int32_t)r.i[c]; break;
+      case F_GRP:
+      case F_D: ((int32_t *)a->values)[k] = (int32_t)r.i[c]; break;
       case F_DEC: ((int64_t *)a->values)[k] = r.i[c]; break;
       case F_F: ((double *)a->values)[k] = r.f; break;
       case F_FL: ((float *)a->values)[k] = r.fl; break;
-      case F_B: if (r.i[c]) set_bit(a->values, k); break;
+      case F_B:
+        if (r.i[c])
+          set_bit(a->values, k);
+        break;
       case F_U: memcpy((uint8_t *)a->values + k * 16, r.u, 16); break;
       case F_DW: { /* FLBA(16) big-endian */
         uint8_t *p = (uint8_t *)a->values + k * 16;
@@ -143,8 +147,18 @@ static void append_model(fx *f, int64_t first, int64_t n, int grp) {
           p[15 - j] = (uint8_t)((uint64_t)r.i[c] >> (8 * j));
         break;
       }
-      case F_S: if (!r.null[c]) { bytes = (const uint8_t *)r.s; len = strlen(r.s); } break;
-      case F_BIN: if (!r.null[c]) { bytes = r.bin; len = 1; } break;
+      case F_S:
+        if (!r.null[c]) {
+          bytes = (const uint8_t *)r.s;
+          len = strlen(r.s);
+        }
+        break;
+      case F_BIN:
+        if (!r.null[c]) {
+          bytes = r.bin;
+          len = 1;
+        }
+        break;
       default: ((int64_t *)a->values)[k] = r.i[c]; break;
       }
       if (c == F_S || c == F_BIN) {
@@ -222,8 +236,8 @@ static int setup(void **state) {
   spec.spec_id = 0;
   spec.fields = &pf;
   spec.nfields = 1;
-  assert_int_equal(tarn_table_create(f->cat, &f->io, "db", "m", &s, &spec, NULL, NULL, 0, NULL,
-                                     &f->t, NULL), 0);
+  assert_int_equal(
+      tarn_table_create(f->cat, &f->io, "db", "m", &s, &spec, NULL, NULL, 0, NULL, &f->t, NULL), 0);
   for (g = 0; g < 4; g++) /* one commit, so one manifest, per partition */
     append_model(f, 0, NOLD, g);
   assert_int_equal(tarn_ice_type_parse("long", &xt, NULL), 0);
@@ -278,10 +292,11 @@ static int o_dw(const mrow *r) { return r->i[F_DW] < 50000; }
 static int o_x_null(const mrow *r) { return r->null[F_X]; }
 static int o_x_or(const mrow *r) { return (!r->null[F_X] && r->i[F_X] > 11900) || r->i[F_ID] < 3; }
 static int o_grp_not_in(const mrow *r) { return r->i[F_GRP] != 1 && r->i[F_GRP] != 2; }
-static int o_mix(const mrow *r) {
-  return (r->null[F_S] || r->null[F_F]) && r->i[F_GRP] != 0;
+static int o_mix(const mrow *r) { return (r->null[F_S] || r->null[F_F]) && r->i[F_GRP] != 0; }
+static int o_none(const mrow *r) {
+  (void)r;
+  return 0;
 }
-static int o_none(const mrow *r) { (void)r; return 0; }
 static int o_fl(const mrow *r) { return !r->null[F_FL] && r->fl <= -3; }
 static int o_tm(const mrow *r) { return r->i[F_TM] == 5 * 1000000LL; }
 static int o_bin(const mrow *r) { return !r->null[F_BIN] && r->bin[0] == 2; }
@@ -499,7 +514,7 @@ static void test_debug_log_lines(void **state) {
 
 /* Three-valued logic on hand-made rows. */
 typedef struct hand {
-  int nulls;   /* bit per field index */
+  int nulls; /* bit per field index */
   double f;
   int64_t id;
 } hand;
@@ -615,8 +630,8 @@ static void test_projection_and_time_travel(void **state) {
   tarn_error err;
   int64_t rows = 0, nulls = 0, first_snap = -1, i;
   /* only x and s, filtered on a column not projected */
-  assert_int_equal(tarn_expr_parse(tarn_table_schema(f->t), "id >= 3990 and id < 4010", &e,
-                                   NULL), 0);
+  assert_int_equal(tarn_expr_parse(tarn_table_schema(f->t), "id >= 3990 and id < 4010", &e, NULL),
+                   0);
   memset(&spec, 0, sizeof(spec));
   spec.snapshot_id = -1;
   spec.as_of_ms = -1;
