@@ -250,83 +250,59 @@ done:
 #define CHUNK_ROWS 4096
 #define MAX_LINE ((size_t)64 << 20)
 
-/* One column's values for a chunk of rows, laid out as tarn_pq_array wants them. */
+/* One column's values for a chunk of rows: its field and the builder they land in. */
 typedef struct wcol {
   const tarn_ice_field *f;
   const tarn_pq_column *pc;
-  uint8_t *validity; /* NULL for required columns */
-  void *values;      /* fixed width values, or the bitmap of a boolean column */
-  int64_t *offsets;  /* BYTE_ARRAY */
-  tarn_buf data;     /* BYTE_ARRAY bytes */
-  size_t width;
+  tarn_pq_builder b;
 } wcol;
 
 static void wcols_free(wcol *w, size_t n) {
   size_t i;
-  for (i = 0; w != NULL && i < n; i++) {
-    tarn_free(w[i].validity);
-    tarn_free(w[i].values);
-    tarn_free(w[i].offsets);
-    tarn_buf_free(&w[i].data);
-  }
+  for (i = 0; w != NULL && i < n; i++)
+    tarn_pq_builder_free(&w[i].b);
   tarn_free(w);
 }
 
 static int wcols_alloc(wcol *w, const tarn_ice_schema *s, const tarn_pq_schema *pq) {
   size_t i;
   for (i = 0; i < s->nfields; i++) {
-    wcol *c = &w[i];
-    c->f = &s->fields[i];
-    c->pc = &pq->cols[i];
-    tarn_buf_init(&c->data, TARN_BUF_UNLIMITED);
-    c->width = (size_t)tarn_pq_array_width(c->pc);
-    if (c->pc->optional && (c->validity = tarn_calloc(CHUNK_ROWS / 8 + 1, 1)) == NULL)
+    w[i].f = &s->fields[i];
+    w[i].pc = &pq->cols[i];
+    if (tarn_pq_builder_init(&w[i].b, w[i].pc, CHUNK_ROWS, (size_t)1 << 20, NULL) != 0)
       return -1;
-    if (c->pc->type == TARN_PQ_BYTE_ARRAY) {
-      if ((c->offsets = tarn_calloc(CHUNK_ROWS + 1, sizeof(int64_t))) == NULL)
-        return -1;
-    } else if ((c->values = tarn_calloc(
-                    c->width ? (size_t)CHUNK_ROWS * c->width : CHUNK_ROWS / 8 + 1, 1)) == NULL) {
-      return -1;
-    }
   }
   return 0;
 }
 
 static void wcols_reset(wcol *w, size_t n) {
   size_t i;
-  for (i = 0; i < n; i++) {
-    if (w[i].validity)
-      memset(w[i].validity, 0, CHUNK_ROWS / 8 + 1);
-    if (w[i].pc->type == TARN_PQ_BOOLEAN)
-      memset(w[i].values, 0, CHUNK_ROWS / 8 + 1);
-    tarn_buf_reset(&w[i].data);
-  }
+  for (i = 0; i < n; i++)
+    tarn_pq_builder_reset(&w[i].b);
 }
 
 /* Stores v (of the column's Iceberg type) at row `row` of the chunk. */
 static int wcol_set(wcol *c, int64_t row, const tarn_ice_value *v) {
-  size_t r = (size_t)row;
-  if (c->pc->type == TARN_PQ_BYTE_ARRAY) {
-    if (!v->is_null && v->len > 0 && tarn_buf_append(&c->data, v->bytes, v->len, NULL) != 0)
-      return -1;
-    c->offsets[r + 1] = (int64_t)c->data.len;
-  }
-  if (v->is_null)
+  if (v->is_null) {
+    tarn_pq_builder_null(&c->b, row);
     return 0;
-  if (c->validity != NULL)
-    c->validity[r >> 3] |= (uint8_t)(1u << (r & 7));
+  }
   switch (c->pc->type) {
-  case TARN_PQ_BOOLEAN:
-    if (v->i64)
-      ((uint8_t *)c->values)[r >> 3] |= (uint8_t)(1u << (r & 7));
-    break;
-  case TARN_PQ_INT32: ((int32_t *)c->values)[r] = (int32_t)v->i64; break;
-  case TARN_PQ_INT64: ((int64_t *)c->values)[r] = v->i64; break;
-  case TARN_PQ_FLOAT: ((float *)c->values)[r] = v->f32; break;
-  case TARN_PQ_DOUBLE: ((double *)c->values)[r] = v->f64; break;
-  case TARN_PQ_FIXED_LEN_BYTE_ARRAY: {
-    uint8_t *dst = (uint8_t *)c->values + r * c->width;
+  case TARN_PQ_BYTE_ARRAY: return tarn_pq_builder_bytes(&c->b, row, v->bytes, v->len, NULL);
+  case TARN_PQ_BOOLEAN: {
+    uint8_t b = (uint8_t)(v->i64 != 0);
+    tarn_pq_builder_fixed(&c->b, row, &b);
+    return 0;
+  }
+  case TARN_PQ_INT32: {
+    int32_t x = (int32_t)v->i64;
+    tarn_pq_builder_fixed(&c->b, row, &x);
+    return 0;
+  }
+  case TARN_PQ_INT64: tarn_pq_builder_fixed(&c->b, row, &v->i64); return 0;
+  case TARN_PQ_FLOAT: tarn_pq_builder_fixed(&c->b, row, &v->f32); return 0;
+  case TARN_PQ_DOUBLE: tarn_pq_builder_fixed(&c->b, row, &v->f64); return 0;
+  case TARN_PQ_FIXED_LEN_BYTE_ARRAY:
     if (c->f->type.id == TARN_ICE_DECIMAL) { /* the low bytes of a 16-byte value */
       uint8_t be[16];
       int k;
@@ -336,15 +312,13 @@ static int wcol_set(wcol *c, int64_t row, const tarn_ice_value *v) {
         for (k = 0; k < 16; k++)
           be[k] = (uint8_t)(k < 8 ? (v->i64 < 0 ? 0xff : 0) : (uint64_t)v->i64 >> (8 * (15 - k)));
       }
-      memcpy(dst, be + 16 - c->width, c->width);
+      tarn_pq_builder_fixed(&c->b, row, be + 16 - c->b.width);
     } else {
-      memcpy(dst, v->bytes, c->width);
+      tarn_pq_builder_fixed(&c->b, row, v->bytes);
     }
-    break;
+    return 0;
+  default: return 0;
   }
-  default: break;
-  }
-  return 0;
 }
 
 /* A JSON value for column f as an Iceberg value. */
@@ -420,23 +394,14 @@ static int json_to_value(const tarn_ice_field *f, json_t *j, tarn_ice_value *v, 
   return -1;
 }
 
-static uint8_t no_bytes[1]; /* data of a byte-array column without any bytes yet */
-
 static int flush_chunk(tarn_table_writer *w, wcol *cols, size_t ncols, int64_t nrows,
                        tarn_pq_array *arrays, tarn_error *err) {
   tarn_pq_batch b;
   size_t i;
   if (nrows == 0)
     return 0;
-  for (i = 0; i < ncols; i++) {
-    memset(&arrays[i], 0, sizeof(arrays[i]));
-    arrays[i].length = nrows;
-    arrays[i].validity = cols[i].validity;
-    arrays[i].values = cols[i].values;
-    arrays[i].offsets = cols[i].offsets;
-    arrays[i].data = cols[i].data.data ? (uint8_t *)cols[i].data.data : no_bytes;
-    arrays[i].data_len = (int64_t)cols[i].data.len;
-  }
+  for (i = 0; i < ncols; i++)
+    tarn_pq_builder_array(&cols[i].b, nrows, &arrays[i]);
   b.nrows = nrows;
   b.ncols = ncols;
   b.cols = arrays;

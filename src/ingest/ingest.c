@@ -237,54 +237,34 @@ static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
 
 /* ---- pass 2: columns to Arrow arrays ---- */
 
+/* One column of a batch: the CSV type its fields convert from, and the Parquet column
+ * builder they land in. */
 typedef struct colbuf {
   tarn_csv_type type;
-  size_t keep;       /* string bytes whose buffer is kept between batches */
-  uint8_t *validity; /* allocated for every column; attached when the batch has nulls */
-  void *values;      /* bool bitmap / int32 / int64 / double */
-  int64_t *offsets;  /* strings */
-  tarn_buf data;
-  int64_t nulls;
+  tarn_pq_builder b;
 } colbuf;
 
 static void colbufs_free(colbuf *c, size_t n) {
   size_t i;
-  for (i = 0; c != NULL && i < n; i++) {
-    tarn_free(c[i].validity);
-    tarn_free(c[i].values);
-    tarn_free(c[i].offsets);
-    tarn_buf_free(&c[i].data);
-  }
+  for (i = 0; c != NULL && i < n; i++)
+    tarn_pq_builder_free(&c[i].b);
   tarn_free(c);
 }
 
-static int colbufs_alloc(colbuf **out, const tarn_ingest_result *r, const plan *pl,
-                         tarn_error *err) {
+static int colbufs_alloc(colbuf **out, const tarn_ingest_result *r, const tarn_pq_schema *pq,
+                         const plan *pl, tarn_error *err) {
   colbuf *c = tarn_calloc(r->ncols ? r->ncols : 1, sizeof(*c));
-  size_t i, rows = (size_t)pl->batch_rows;
+  /* a column whose strings took a big buffer once gives it back after its batch, so that
+   * many columns each peaking once cannot add up past the budget */
+  size_t i, keep = pl->batch_bytes / (r->ncols ? r->ncols : 1) + (64u << 10);
   *out = NULL;
   if (c == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   for (i = 0; i < r->ncols; i++) {
-    size_t width = 8;
     c[i].type = r->cols[i].type;
-    /* a column whose strings took a big buffer once gives it back after its batch, so
-     * that many columns each peaking once cannot add up past the budget */
-    c[i].keep = pl->batch_bytes / (r->ncols ? r->ncols : 1) + (64u << 10);
-    tarn_buf_init(&c[i].data, TARN_BUF_UNLIMITED);
-    c[i].validity = tarn_calloc(rows / 8 + 1, 1);
-    if (c[i].type == TARN_CSV_BOOLEAN)
-      width = 0;
-    else if (c[i].type == TARN_CSV_DATE)
-      width = 4;
-    if (c[i].type == TARN_CSV_STRING)
-      c[i].offsets = tarn_calloc(rows + 1, sizeof(int64_t));
-    else
-      c[i].values = width ? tarn_calloc(rows, width) : tarn_calloc(rows / 8 + 1, 1);
-    if (c[i].validity == NULL ||
-        (c[i].type == TARN_CSV_STRING ? c[i].offsets == NULL : c[i].values == NULL)) {
+    if (tarn_pq_builder_init(&c[i].b, &pq->cols[i], pl->batch_rows, keep, err) != 0) {
       colbufs_free(c, r->ncols);
-      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+      return TARN_ENOMEM;
     }
   }
   *out = c;
@@ -295,7 +275,6 @@ static int colbufs_alloc(colbuf **out, const tarn_ingest_result *r, const plan *
 static int put_field(colbuf *c, int64_t row, const tarn_csv_field *f, const tarn_csv_record *rec,
                      size_t col, const char *name, tarn_error *err) {
   tarn_csv_value v;
-  uint8_t bit = (uint8_t)(1u << (row & 7));
   if (tarn_csv_convert(c->type, f->ptr, f->len, &v) != 0)
     return tarn_error_set(err, TARN_EINVAL,
                           "line %llu, column %zu (\"%s\"): \"%.*s\" is not a %s; the file "
@@ -303,34 +282,19 @@ static int put_field(colbuf *c, int64_t row, const tarn_csv_field *f, const tarn
                           (unsigned long long)tarn_csv_field_line(rec, col), col + 1, name,
                           (int)(f->len > 64 ? 64 : f->len), f->ptr, tarn_csv_type_name(c->type));
   if (v.is_null) {
-    c->validity[row >> 3] &= (uint8_t)~bit;
-    c->nulls++;
-    if (c->type == TARN_CSV_BOOLEAN)
-      ((uint8_t *)c->values)[row >> 3] &= (uint8_t)~bit;
-    else if (c->type == TARN_CSV_STRING)
-      c->offsets[row + 1] = (int64_t)c->data.len;
-    else if (c->type == TARN_CSV_DATE)
-      ((int32_t *)c->values)[row] = 0;
-    else
-      ((int64_t *)c->values)[row] = 0;
+    tarn_pq_builder_null(&c->b, row);
     return 0;
   }
-  c->validity[row >> 3] |= bit;
   switch (c->type) {
-  case TARN_CSV_BOOLEAN:
-    if (v.v.b)
-      ((uint8_t *)c->values)[row >> 3] |= bit;
-    else
-      ((uint8_t *)c->values)[row >> 3] &= (uint8_t)~bit;
+  case TARN_CSV_BOOLEAN: {
+    uint8_t bv = (uint8_t)(v.v.b != 0);
+    tarn_pq_builder_fixed(&c->b, row, &bv);
     return 0;
-  case TARN_CSV_DATE: ((int32_t *)c->values)[row] = v.v.day; return 0;
-  case TARN_CSV_FLOAT64: ((double *)c->values)[row] = v.v.d; return 0;
-  case TARN_CSV_STRING: {
-    int rc = tarn_buf_append(&c->data, v.v.s.ptr, v.v.s.len, err);
-    c->offsets[row + 1] = (int64_t)c->data.len;
-    return rc;
   }
-  default: /* int64, timestamps */ ((int64_t *)c->values)[row] = v.v.i; return 0;
+  case TARN_CSV_DATE: tarn_pq_builder_fixed(&c->b, row, &v.v.day); return 0;
+  case TARN_CSV_FLOAT64: tarn_pq_builder_fixed(&c->b, row, &v.v.d); return 0;
+  case TARN_CSV_STRING: return tarn_pq_builder_bytes(&c->b, row, v.v.s.ptr, v.v.s.len, err);
+  default: /* int64, timestamps */ tarn_pq_builder_fixed(&c->b, row, &v.v.i); return 0;
   }
 }
 
@@ -341,31 +305,15 @@ static int flush_batch(tarn_pq_writer *pw, colbuf *c, size_t ncols, int64_t rows
   int rc;
   if (arr == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-  for (i = 0; i < ncols; i++) {
-    arr[i].length = rows;
-    arr[i].validity = c[i].nulls > 0 ? c[i].validity : NULL;
-    arr[i].null_count = c[i].nulls;
-    arr[i].values = c[i].values;
-    if (c[i].type == TARN_CSV_STRING) {
-      arr[i].offsets = c[i].offsets;
-      arr[i].data = (uint8_t *)(c[i].data.data ? c[i].data.data : "");
-      arr[i].data_len = (int64_t)c[i].data.len;
-    }
-  }
+  for (i = 0; i < ncols; i++)
+    tarn_pq_builder_array(&c[i].b, rows, &arr[i]);
   b.nrows = rows;
   b.ncols = ncols;
   b.cols = arr;
   rc = tarn_pq_writer_write(pw, &b, err);
   tarn_free(arr);
-  for (i = 0; i < ncols; i++) { /* reset for the next batch */
-    c[i].nulls = 0;
-    if (c[i].data.cap > c[i].keep)
-      tarn_buf_free(&c[i].data);
-    else
-      tarn_buf_reset(&c[i].data);
-    if (c[i].offsets != NULL)
-      c[i].offsets[0] = 0;
-  }
+  for (i = 0; i < ncols; i++) /* for the next batch */
+    tarn_pq_builder_reset(&c[i].b);
   return rc;
 }
 
@@ -513,9 +461,9 @@ static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_resul
   po.row_group_size = pl.row_group; /* keeps a row group's pages, and so RSS, bounded */
   rc = tarn_pq_writer_open_fd(spool_fd, &pq, &po, &pw, err);
   if (rc == 0)
-    rc = colbufs_alloc(&sets[0], r, &pl, err);
+    rc = colbufs_alloc(&sets[0], r, &pq, &pl, err);
   if (rc == 0 && piped)
-    rc = colbufs_alloc(&sets[1], r, &pl, err);
+    rc = colbufs_alloc(&sets[1], r, &pq, &pl, err);
   if (rc == 0 && piped && (wp.hbuf = tarn_malloc(COPY_CHUNK)) == NULL)
     rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
   if (rc == 0 && piped) {

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/buf.h"
 #include "base/error.h"
@@ -156,6 +157,66 @@ typedef struct tarn_pq_batch {
   size_t ncols;
   tarn_pq_array *cols;
 } tarn_pq_batch;
+
+/*
+ * A column being filled row by row in tarn_pq_array's layout, for batches handed to a
+ * writer (CSV ingest, the table writer's JSON lines). Every row is set once, by index, in
+ * increasing order (tarn_pq_builder_null for a null). tarn_pq_builder_array lends the
+ * buffers (valid until the next reset); reset empties it for the next batch.
+ * Single-threaded.
+ */
+typedef struct tarn_pq_builder {
+  int byte_array;    /* BYTE_ARRAY: offsets and data */
+  int bits;          /* BOOLEAN: values is a bitmap */
+  size_t width;      /* bytes of a fixed-width value */
+  int64_t rows;      /* capacity */
+  uint8_t *validity; /* a bit a row, 1 = present */
+  void *values;
+  int64_t *offsets; /* rows + 1 */
+  tarn_buf data;
+  int64_t nulls;
+  size_t keep; /* data bytes whose buffer a reset keeps (a bigger one is freed) */
+} tarn_pq_builder;
+
+/* For a column c of `rows` rows; keep as above. TARN_ENOMEM (nothing held) on failure. */
+int tarn_pq_builder_init(tarn_pq_builder *b, const tarn_pq_column *c, int64_t rows, size_t keep,
+                         tarn_error *err);
+void tarn_pq_builder_free(tarn_pq_builder *b);
+/* Empties for the next batch (nulls 0, bitmaps cleared). */
+void tarn_pq_builder_reset(tarn_pq_builder *b);
+/* The first `rows` rows as an array (validity NULL when none is null). */
+void tarn_pq_builder_array(tarn_pq_builder *b, int64_t rows, tarn_pq_array *out);
+
+/* Row `row` is null. */
+static inline void tarn_pq_builder_null(tarn_pq_builder *b, int64_t row) {
+  b->validity[row >> 3] &= (uint8_t) ~(1u << (row & 7));
+  b->nulls++;
+  if (b->byte_array)
+    b->offsets[row + 1] = (int64_t)b->data.len;
+}
+
+/* Row `row` holds a fixed-width value (width bytes at p), or a boolean (BOOLEAN: *p). */
+static inline void tarn_pq_builder_fixed(tarn_pq_builder *b, int64_t row, const void *p) {
+  uint8_t bit = (uint8_t)(1u << (row & 7));
+  b->validity[row >> 3] |= bit;
+  if (b->bits) {
+    if (*(const uint8_t *)p)
+      ((uint8_t *)b->values)[row >> 3] |= bit;
+    else
+      ((uint8_t *)b->values)[row >> 3] &= (uint8_t)~bit;
+  } else {
+    memcpy((uint8_t *)b->values + (size_t)row * b->width, p, b->width);
+  }
+}
+
+/* Row `row` holds n bytes (BYTE_ARRAY). TARN_ENOMEM when they cannot be stored. */
+static inline int tarn_pq_builder_bytes(tarn_pq_builder *b, int64_t row, const void *p, size_t n,
+                                        tarn_error *err) {
+  int rc = n > 0 ? tarn_buf_append(&b->data, p, n, err) : 0;
+  b->validity[row >> 3] |= (uint8_t)(1u << (row & 7));
+  b->offsets[row + 1] = (int64_t)b->data.len;
+  return rc;
+}
 
 /* Frees the buffers of a batch the reader produced (every pointer in it). */
 void tarn_pq_batch_free(tarn_pq_batch *b);
