@@ -988,6 +988,77 @@ int tarn_ingest_spool_open(const char *dir, tarn_error *err) {
   return fd;
 }
 
+/* A first ingest creates the table (and the namespace); when a concurrent first ingest
+ * won that race, its table is loaded and must have this file's schema. */
+static int create_table(const tarn_ingest_env *env, const tarn_ingest_options *o,
+                        tarn_ingest_result *r, const tarn_ice_schema *schema, tarn_table **t,
+                        tarn_error *err) {
+  tarn_ice_kv props[2] = {{"tarn.fingerprint", r->fingerprint},
+                          {"tarn.source", (char *)(o->source ? o->source : "upload")}};
+  const char *fp;
+  int rc = tarn_catalog_create_namespace(env->cat, TARN_DATASETS_NAMESPACE, NULL, 0, err);
+  if (rc == TARN_EEXIST)
+    rc = 0;
+  if (rc == 0)
+    rc = tarn_table_create(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, schema, NULL, NULL,
+                           props, 2, NULL, t, err);
+  if (rc == TARN_EEXIST) /* a concurrent first ingest won: carry on as a re-ingest */
+    rc = tarn_table_load(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, t, err);
+  if (rc != 0)
+    return rc;
+  fp = tarn_ice_metadata_property(tarn_table_metadata(*t), "tarn.fingerprint");
+  if (strcmp(fp ? fp : "", r->fingerprint) != 0) {
+    r->drift = drift_report(tarn_table_schema(*t), NULL, r);
+    return tarn_error_set(err, TARN_ESCHEMA,
+                          "dataset %s was created concurrently with another schema (nothing "
+                          "was written)",
+                          o->name);
+  }
+  return 0;
+}
+
+/* The data-file entry and the commit: snapshot and properties together, decided inside
+ * the compare-and-swap (commit_check). When a concurrent ingest of the same bytes
+ * committed first, r->existing is set and nothing is committed. */
+static int commit_data(const tarn_ingest_env *env, const tarn_ingest_options *o,
+                       tarn_ingest_result *r, tarn_table *t, const tarn_pq_file_info *info,
+                       tarn_ice_data_file *df, tarn_error *err) {
+  size_t ul = strlen(env->io->root_uri) + strlen(r->parquet_key) + 1;
+  tarn_ice_kv summary[2];
+  tarn_table_commit_result cres;
+  ingest_commit ic = {o, r, o->name, info->file_size};
+  int rc;
+  df->file_path = tarn_malloc(ul);
+  df->file_format = tarn_strdup("PARQUET");
+  if (df->file_path == NULL || df->file_format == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  snprintf(df->file_path, ul, "%s%s", env->io->root_uri, r->parquet_key);
+  df->content = TARN_ICE_CONTENT_DATA;
+  df->sort_order_id = -1;
+  df->record_count = info->record_count;
+  df->file_size = info->file_size;
+  rc = tarn_ice_stats_from_parquet(tarn_table_schema(t), info, 16, &df->stats, &df->nstats, err);
+  if (rc != 0)
+    return rc;
+  summary[0] = (tarn_ice_kv){"tarn.source", (char *)(o->source ? o->source : "upload")};
+  summary[1] = (tarn_ice_kv){"tarn.source-sha256", r->source_sha256};
+  memset(&cres, 0, sizeof(cres));
+  /* On failure the data file stays: it is named by its content, so another ingest of the
+   * same bytes may have committed a reference to it meanwhile. An unreferenced one is left
+   * to the orphan sweep (tarn table remove-orphans). */
+  rc = tarn_table_commit_files(t, !o->append, 0, NULL, df, 1, summary, 2, commit_check, &ic, &cres,
+                               err);
+  if (rc != 0)
+    return rc;
+  if (!cres.committed) { /* a concurrent ingest of the same bytes committed first */
+    tarn_log_info("dataset ingest found identical content", "name=%s snapshot_id=%lld", o->name,
+                  (long long)r->snapshot_id);
+    return 0;
+  }
+  r->snapshot_id = cres.snapshot_id;
+  return 0;
+}
+
 int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_options *o,
                     tarn_ingest_result *r, tarn_error *err) {
   tarn_table *t = NULL;
@@ -1058,31 +1129,8 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
                       base_name(env->spool_dir));
   if (rc != 0)
     goto out;
-  if (t == NULL) {
-    tarn_ice_kv props[2] = {{"tarn.fingerprint", r->fingerprint},
-                            {"tarn.source", (char *)(o->source ? o->source : "upload")}};
-    rc = tarn_catalog_create_namespace(env->cat, TARN_DATASETS_NAMESPACE, NULL, 0, err);
-    if (rc == TARN_EEXIST)
-      rc = 0;
-    if (rc == 0)
-      rc = tarn_table_create(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, &schema, NULL,
-                             NULL, props, 2, NULL, &t, err);
-    if (rc == TARN_EEXIST) /* a concurrent first ingest won: carry on as a re-ingest */
-      rc = tarn_table_load(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, &t, err);
-    if (rc != 0)
-      goto out;
-    if (strcmp(tarn_ice_metadata_property(tarn_table_metadata(t), "tarn.fingerprint")
-                   ? tarn_ice_metadata_property(tarn_table_metadata(t), "tarn.fingerprint")
-                   : "",
-               r->fingerprint) != 0) {
-      r->drift = drift_report(tarn_table_schema(t), NULL, r);
-      rc = tarn_error_set(err, TARN_ESCHEMA,
-                          "dataset %s was created concurrently with another "
-                          "schema (nothing was written)",
-                          o->name);
-      goto out;
-    }
-  }
+  if (t == NULL && (rc = create_table(env, o, r, &schema, &t, err)) != 0)
+    goto out;
   rc = tarn_table_io_key(env->io, tarn_table_metadata(t)->location, table_key,
                          sizeof(table_key) - 80, err);
   if (rc != 0)
@@ -1094,43 +1142,9 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
     goto out;
   r->parquet_size = info.file_size;
 
-  /* The data-file entry and the commit (snapshot + properties together). */
-  {
-    size_t ul = strlen(env->io->root_uri) + strlen(r->parquet_key) + 1;
-    tarn_ice_kv summary[2];
-    tarn_table_commit_result cres;
-    ingest_commit ic = {o, r, o->name, info.file_size};
-    df.file_path = tarn_malloc(ul);
-    df.file_format = tarn_strdup("PARQUET");
-    if (df.file_path == NULL || df.file_format == NULL) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-      goto out;
-    }
-    snprintf(df.file_path, ul, "%s%s", env->io->root_uri, r->parquet_key);
-    df.content = TARN_ICE_CONTENT_DATA;
-    df.sort_order_id = -1;
-    df.record_count = info.record_count;
-    df.file_size = info.file_size;
-    rc = tarn_ice_stats_from_parquet(tarn_table_schema(t), &info, 16, &df.stats, &df.nstats, err);
-    if (rc != 0)
-      goto out;
-    summary[0] = (tarn_ice_kv){"tarn.source", (char *)(o->source ? o->source : "upload")};
-    summary[1] = (tarn_ice_kv){"tarn.source-sha256", r->source_sha256};
-    memset(&cres, 0, sizeof(cres));
-    /* On failure the data file stays: it is named by its content, so another ingest of
-     * the same bytes may have committed a reference to it meanwhile. An unreferenced one
-     * is left to the orphan sweep (tarn table remove-orphans). */
-    rc = tarn_table_commit_files(t, !o->append, 0, NULL, &df, 1, summary, 2, commit_check, &ic,
-                                 &cres, err);
-    if (rc != 0)
-      goto out;
-    if (!cres.committed) { /* a concurrent ingest of the same bytes committed first */
-      tarn_log_info("dataset ingest found identical content", "name=%s snapshot_id=%lld", o->name,
-                    (long long)r->snapshot_id);
-      goto out;
-    }
-    r->snapshot_id = cres.snapshot_id;
-  }
+  rc = commit_data(env, o, r, t, &info, &df, err);
+  if (rc != 0 || r->existing)
+    goto out;
   tarn_log_info("dataset ingested", "name=%s rows=%lld parquet_bytes=%lld key=%s mode=%s", o->name,
                 (long long)r->row_count, (long long)r->parquet_size, r->parquet_key,
                 o->append ? "append" : "replace");
