@@ -14,6 +14,7 @@
 typedef struct cfg_value {
   const tarn_cfg_def *def;
   const char *section; /* def->section, or the instance's name for a family ("bucket.b1") */
+  char *key;           /* a key of an open section (def->key "*"); NULL: def->key */
   char *text;          /* NULL when unset */
   int64_t num;         /* parsed INT/SIZE/DURATION/BOOL */
   char source[160];
@@ -33,12 +34,30 @@ struct tarn_config {
   size_t ninst;
 };
 
+static const char *key_of(const cfg_value *v) { return v->key != NULL ? v->key : v->def->key; }
+
 static cfg_value *find(const tarn_config *cfg, const char *section, const char *key) {
   size_t i;
   for (i = 0; i < cfg->n; i++)
-    if (strcmp(cfg->v[i].section, section) == 0 && strcmp(cfg->v[i].def->key, key) == 0)
+    if (strcmp(cfg->v[i].section, section) == 0 && strcmp(key_of(&cfg->v[i]), key) == 0)
       return &cfg->v[i];
   return NULL;
+}
+
+/* Keys of open sections that hold credentials by their name (librdkafka's sasl.password,
+ * ssl.key.password, ssl.key.pem, sasl.oauthbearer.client.secret ...): never printed. */
+static int open_key_secret(const char *key) {
+  static const char *const words[] = {"password", "secret", "pem",
+                                      "jaas",     "token",  "oauthbearer.config"};
+  size_t i;
+  for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+    if (strstr(key, words[i]) != NULL)
+      return 1;
+  return 0;
+}
+
+static int is_secret(const cfg_value *v) {
+  return v->def->secret || (v->key != NULL && open_key_secret(v->key));
 }
 
 static int section_known(const tarn_config *cfg, const char *section) {
@@ -406,9 +425,10 @@ void tarn_config_destroy(tarn_config *cfg) {
   if (cfg == NULL)
     return;
   for (i = 0; i < cfg->n; i++) {
-    if (cfg->v[i].def->secret && cfg->v[i].text != NULL) /* no secret lingers in freed memory */
+    if (is_secret(&cfg->v[i]) && cfg->v[i].text != NULL) /* no secret lingers in freed memory */
       explicit_bzero(cfg->v[i].text, strlen(cfg->v[i].text));
     tarn_free(cfg->v[i].text);
+    tarn_free(cfg->v[i].key);
   }
   for (i = 0; i < cfg->ninst; i++)
     tarn_free(cfg->inst[i]);
@@ -480,6 +500,34 @@ static int instantiate(tarn_config *cfg, const char *family, const char *section
   return 0;
 }
 
+/* A new key of an open section: appended, a string, named in messages as itself. */
+static int open_key_add(tarn_config *cfg, const char *section, const char *key, const char *value,
+                        const char *source, tarn_error *err) {
+  const cfg_value *wild = find(cfg, section, "*");
+  cfg_value *v;
+  if (key[0] == '\0' || strlen(key) > 200)
+    return tarn_error_set(err, TARN_ECONFIG, "invalid key \"%.40s\" in section [%s] (%s)", key,
+                          section, source);
+  if (cfg->n == cfg->cap) {
+    size_t ncap = cfg->cap * 2 + 8;
+    cfg_value *nv = tarn_reallocarray(cfg->v, ncap, sizeof(*nv));
+    if (nv == NULL)
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory setting [%s] %s", section, key);
+    cfg->v = nv;
+    cfg->cap = ncap;
+    wild = find(cfg, section, "*");
+  }
+  v = &cfg->v[cfg->n];
+  memset(v, 0, sizeof(*v));
+  v->def = wild->def;
+  v->section = wild->section;
+  v->key = tarn_strdup(key);
+  if (v->key == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory setting [%s] %s", section, key);
+  cfg->n++;
+  return assign(v, value, source, err);
+}
+
 int tarn_config_set(tarn_config *cfg, const char *section, const char *key, const char *value,
                     const char *source, tarn_error *err) {
   cfg_value *v = find(cfg, section, key);
@@ -503,10 +551,27 @@ int tarn_config_set(tarn_config *cfg, const char *section, const char *key, cons
     }
     if (!section_known(cfg, section))
       return tarn_error_set(err, TARN_ECONFIG, "unknown section [%s] (%s)", section, source);
+    if (find(cfg, section, "*") != NULL)
+      return open_key_add(cfg, section, key, value, source, err);
     return tarn_error_set(err, TARN_ECONFIG, "unknown key \"%s\" in section [%s] (%s)", key,
                           section, source);
   }
   return assign(v, value, source, err);
+}
+
+int tarn_config_open_key(const tarn_config *cfg, const char *section, size_t i, const char **key,
+                         const char **value) {
+  size_t j, seen = 0;
+  for (j = 0; j < cfg->n; j++) {
+    if (cfg->v[j].key == NULL || strcmp(cfg->v[j].section, section) != 0)
+      continue;
+    if (seen++ == i) {
+      *key = cfg->v[j].key;
+      *value = cfg->v[j].text;
+      return 1;
+    }
+  }
+  return 0;
 }
 
 const char *tarn_config_instance(const tarn_config *cfg, const char *family, size_t i) {
@@ -689,12 +754,57 @@ int tarn_config_load_env(tarn_config *cfg, char *const *envp, const char *const 
   return 0;
 }
 
+int tarn_config_load_env_aliases(tarn_config *cfg, char *const *envp, const tarn_cfg_alias *aliases,
+                                 tarn_error *err) {
+  size_t i, j, n;
+  char source[160], value[256];
+  for (i = 0; aliases[i].env != NULL; i++) {
+    const tarn_cfg_alias *a = &aliases[i];
+    cfg_value *v = find(cfg, a->section, a->key);
+    n = strlen(a->env);
+    for (j = 0; v != NULL && envp[j] != NULL; j++) {
+      const char *e = envp[j], *text;
+      if (strncmp(e, a->env, n) != 0 || e[n] != '=')
+        continue;
+      text = e + n + 1;
+      if (a->bare_unit != NULL && text[0] != '\0' && strspn(text, "0123456789") == strlen(text) &&
+          strlen(text) < 64) {
+        snprintf(value, sizeof(value), "%s%s", text, a->bare_unit);
+        text = value;
+      }
+      snprintf(source, sizeof(source), "env %s", a->env);
+      int rc = assign(v, text, source, err);
+      if (rc != 0)
+        return rc;
+    }
+  }
+  return 0;
+}
+
+/* 1 when command cmd takes d's flag: flag_cmd NULL (every command), or cmd is one of the
+ * '|'-separated names in it. */
+static int flag_for(const tarn_cfg_def *d, const char *cmd) {
+  const char *p = d->flag_cmd;
+  size_t n;
+  if (p == NULL)
+    return 1;
+  if (cmd == NULL)
+    return 0;
+  n = strlen(cmd);
+  while (p != NULL) {
+    if (strncmp(p, cmd, n) == 0 && (p[n] == '\0' || p[n] == '|'))
+      return 1;
+    p = strchr(p, '|');
+    p = p != NULL ? p + 1 : NULL;
+  }
+  return 0;
+}
+
 const tarn_cfg_def *tarn_config_flag(const tarn_config *cfg, const char *cmd, const char *flag) {
   size_t i;
   for (i = 0; i < cfg->n; i++) {
     const tarn_cfg_def *d = cfg->v[i].def;
-    if (d->flag != NULL && strcmp(d->flag, flag) == 0 &&
-        (d->flag_cmd == NULL || (cmd != NULL && strcmp(d->flag_cmd, cmd) == 0)))
+    if (d->flag != NULL && strcmp(d->flag, flag) == 0 && flag_for(d, cmd))
       return d;
   }
   return NULL;
@@ -732,12 +842,16 @@ void tarn_config_print(const tarn_config *cfg, FILE *f) {
       fprintf(f, "%s[%s]\n", last ? "\n" : "", v->section);
       last = v->section;
     }
-    if (shown != NULL && shown[0] != '\0' && v->def->secret)
+    if (v->key == NULL && strcmp(v->def->key, "*") == 0) {
+      fprintf(f, "; any key: %s\n", v->def->help);
+      continue;
+    }
+    if (shown != NULL && shown[0] != '\0' && is_secret(v))
       shown = "<redacted>"; /* an empty secret says nothing: show that it is empty */
     if (shown == NULL)
-      fprintf(f, "; %s is unset  (%s)\n", v->def->key, v->source);
+      fprintf(f, "; %s is unset  (%s)\n", key_of(v), v->source);
     else
-      fprintf(f, "%s = %s  ; %s\n", v->def->key, shown, v->source);
+      fprintf(f, "%s = %s  ; %s\n", key_of(v), shown, v->source);
   }
 }
 
@@ -746,7 +860,7 @@ void tarn_config_print_flags(const tarn_config *cfg, const char *cmd, FILE *f) {
   char left[96];
   for (i = 0; i < cfg->n; i++) {
     const tarn_cfg_def *d = cfg->v[i].def;
-    if (d->flag == NULL || (d->flag_cmd != NULL && (cmd == NULL || strcmp(d->flag_cmd, cmd) != 0)))
+    if (d->flag == NULL || !flag_for(d, cmd))
       continue;
     snprintf(left, sizeof(left), "--%s%s%s", d->flag, d->type == TARN_CFG_BOOL ? "" : " ",
              d->type == TARN_CFG_BOOL       ? ""

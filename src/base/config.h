@@ -38,7 +38,7 @@ typedef struct tarn_cfg_def {
   const char *choices;  /* ENUM: "debug|info|warn|error" */
   const char *env;      /* environment variable, e.g. "TARN_LISTEN", or NULL */
   const char *flag;     /* long flag without dashes, e.g. "listen", or NULL */
-  const char *flag_cmd; /* the one command that takes the flag; NULL = every command */
+  const char *flag_cmd; /* the commands that take the flag, "serve|sink"; NULL = every one */
   int secret;           /* never printed: --print-config shows <redacted> */
   const char *help;
 } tarn_cfg_def;
@@ -69,6 +69,35 @@ int tarn_config_load_mem(tarn_config *cfg, const char *name, const char *text, s
  */
 int tarn_config_load_env(tarn_config *cfg, char *const *envp, const char *const *ignore,
                          tarn_error *err);
+
+/*
+ * Environment variables that an earlier service used for a setting, kept working so
+ * operators need not rename them (KAFKA_BOOTSTRAP_SERVERS for [sink] brokers). A TARN_*
+ * variable for the same setting wins (apply aliases first). `bare_unit` ("s") is appended
+ * to a value that is a bare number, for names that carry their unit
+ * (..._WAIT_SECONDS=30 is 30 s, where a bare duration means milliseconds).
+ */
+typedef struct tarn_cfg_alias {
+  const char *env;
+  const char *section;
+  const char *key;
+  const char *bare_unit; /* NULL: the value as given */
+} tarn_cfg_alias;
+
+/* Applies the aliases (ending in an entry whose env is NULL) set in `envp`; an invalid
+ * value is TARN_ECONFIG naming the variable. Aliases of settings cfg lacks are skipped. */
+int tarn_config_load_env_aliases(tarn_config *cfg, char *const *envp, const tarn_cfg_alias *aliases,
+                                 tarn_error *err);
+
+/*
+ * Open sections: a setting declared with key "*" makes its section take any key, each a
+ * string (a pass-through such as [kafka], whose keys are librdkafka's properties). Values
+ * whose key names a credential (password, secret, pem, jaas, token) are redacted when
+ * printed. Enumerates the keys set, in order: 1 and *key, *value for the i-th; 0 past the
+ * last.
+ */
+int tarn_config_open_key(const tarn_config *cfg, const char *section, size_t i, const char **key,
+                         const char **value);
 
 /* Sets one setting from text, validating it; `source` names where the text came from
  * ("flag --listen"). TARN_ECONFIG naming the key and source when invalid or unknown. */

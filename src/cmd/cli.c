@@ -11,13 +11,18 @@
 #include "catalog/catalog.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "sink/sink.h"
 #include "store/buckets.h"
 
 extern char **environ;
 
-const tarn_cfg_def *const tarn_cmd_tables[] = {tarn_base_config,         tarn_http_config,
-                                               tarn_store_bucket_config, tarn_catalog_config,
-                                               tarn_ingest_config,       NULL};
+const tarn_cfg_def *const tarn_cmd_tables[] = {tarn_base_config,
+                                               tarn_http_config,
+                                               tarn_store_bucket_config,
+                                               tarn_catalog_config,
+                                               tarn_ingest_config,
+                                               tarn_sink_config,
+                                               NULL};
 
 const char *tarn_cmd_version(void) { return TARN_VERSION " (commit " TARN_GIT_COMMIT ")"; }
 
@@ -78,7 +83,8 @@ int cli_parse(cli *c, const char *cmd, int argc, char **argv, const cli_opt *opt
     cli_error(cmd, "%s", tarn_error_message(&err));
     return TARN_EXIT_USAGE;
   }
-  if (tarn_config_load_env(c->cfg, environ, env_ignore, &err) != 0) {
+  if (tarn_config_load_env_aliases(c->cfg, environ, tarn_sink_env_aliases, &err) != 0 ||
+      tarn_config_load_env(c->cfg, environ, env_ignore, &err) != 0) {
     cli_error(cmd, "%s", tarn_error_message(&err));
     return TARN_EXIT_USAGE;
   }

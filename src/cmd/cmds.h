@@ -11,6 +11,8 @@ typedef struct tarn_command {
 } tarn_command;
 
 int cmd_serve(const tarn_command *self, int argc, char **argv);
+/* `tarn sink`: Kafka → default.action_log (cmd_sink.c). */
+int cmd_sink(const tarn_command *self, int argc, char **argv);
 /* `tarn parquet schema|meta|head|cat FILE` (cmd_parquet.c). */
 int cmd_parquet(const tarn_command *self, int argc, char **argv);
 /* `tarn table create|list|show|snapshots|scan|append|overwrite|add-column|expire|

@@ -14,11 +14,8 @@ static int cmd_version(const tarn_command *self, int argc, char **argv);
 static const tarn_command commands[] = {
     {"serve", "run the HTTP daemon (health, metrics, storage, CSV ingest and datasets)", cmd_serve,
      NULL, NULL},
-    {"sink", "consume action-audit events from Kafka into an Iceberg table", cmd_planned,
-     "tarn sink [--lake DIR] --brokers HOST:PORT --topic TOPIC --group GROUP",
-     "a Kafka consumer-group sink that appends action-audit events to the Iceberg table\n"
-     "default.action_log, storing committed offsets in the snapshot summary so that a\n"
-     "crash neither loses nor duplicates rows"},
+    {"sink", "consume action-audit events from Kafka into default.action_log, exactly once",
+     cmd_sink, NULL, NULL},
     {"ingest", "land a CSV file as an Iceberg table (datasets.NAME)", cmd_ingest, NULL, NULL},
     {"journal", "append to and query the mutation journal", cmd_planned,
      "tarn journal append|history|recent [--lake DIR] ...",

@@ -262,5 +262,11 @@ int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_op
  * registry is the server's. Also registers process gauges (start time, uptime).
  */
 int tarn_http_add_ops_routes(tarn_http_server *srv, const char *version, tarn_error *err);
+/* Answers 1 when healthy; 0 with the reason in why. Runs on connection threads. */
+typedef int (*tarn_http_health_fn)(void *arg, char *why, size_t n);
+/* The same, with /healthz answering 503 {"status":"unhealthy","reason":...} while
+ * `health` says so (a daemon whose liveness is more than its HTTP server: the sink). */
+int tarn_http_add_ops_routes_health(tarn_http_server *srv, const char *version,
+                                    tarn_http_health_fn health, void *arg, tarn_error *err);
 
 #endif

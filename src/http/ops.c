@@ -10,6 +10,8 @@ typedef struct ops_ctx {
   tarn_metrics *metrics;
   int64_t start_us;
   tarn_metric *m_uptime;
+  tarn_http_health_fn health;
+  void *health_arg;
 } ops_ctx;
 
 static void ops_free(void *p) {
@@ -20,17 +22,21 @@ static void ops_free(void *p) {
 
 static int on_healthz(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
   ops_ctx *ops = ud;
-  char ts[TARN_TIME_ISO_MAX];
+  char ts[TARN_TIME_ISO_MAX], why[512] = "";
   int64_t now = tarn_clock_wall_us();
+  int healthy = ops->health == NULL || ops->health(ops->health_arg, why, sizeof(why));
   json_t *j;
   tarn_time_iso8601(now, 3, ts, sizeof(ts));
-  j = json_pack("{s:s,s:s,s:s,s:s,s:f}", "status", "ok", "service", "tarn", "version", ops->version,
-                "timestamp", ts, "uptime_seconds", (double)(now - ops->start_us) / 1e6);
+  j = json_pack("{s:s,s:s,s:s,s:s,s:f}", "status", healthy ? "ok" : "unhealthy", "service", "tarn",
+                "version", ops->version, "timestamp", ts, "uptime_seconds",
+                (double)(now - ops->start_us) / 1e6);
+  if (j != NULL && !healthy)
+    json_object_set_new(j, "reason", json_string(why));
   if (j != NULL && tarn_http_server_insecure(ops->srv))
     json_object_set_new(j, "warnings",
                         json_pack("[s]", "listening beyond loopback without authentication "
                                          "(--insecure): add tokens to the secrets file"));
-  return tarn_http_reply_json(resp, 200, j);
+  return tarn_http_reply_json(resp, healthy ? 200 : 503, j);
 }
 
 static int on_metrics(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
@@ -49,6 +55,11 @@ static int on_metrics(const tarn_http_request *req, tarn_http_response *resp, vo
 }
 
 int tarn_http_add_ops_routes(tarn_http_server *srv, const char *version, tarn_error *err) {
+  return tarn_http_add_ops_routes_health(srv, version, NULL, NULL, err);
+}
+
+int tarn_http_add_ops_routes_health(tarn_http_server *srv, const char *version,
+                                    tarn_http_health_fn health_fn, void *arg, tarn_error *err) {
   tarn_http_route health = {"GET",
                             "/healthz",
                             on_healthz,
@@ -83,6 +94,8 @@ int tarn_http_add_ops_routes(tarn_http_server *srv, const char *version, tarn_er
   ops->metrics = srv->opts.metrics;
   ops->srv = srv;
   ops->start_us = tarn_clock_wall_us();
+  ops->health = health_fn;
+  ops->health_arg = arg;
   if (ops->metrics != NULL) {
     tarn_metric *info = tarn_metrics_gauge(ops->metrics, "tarn_build_info",
                                            "Always 1; the labels carry the version.", "version");

@@ -35,7 +35,7 @@
 
 const tarn_cfg_def tarn_http_config[] = {
     {"server", "listen", TARN_CFG_HOSTPORT, DEFAULT_LISTEN, 0, 0, NULL, "TARN_LISTEN", "listen",
-     "serve", 0, "address to listen on, HOST:PORT (port 0 picks a free port)"},
+     "serve|sink", 0, "address to listen on, HOST:PORT (port 0 picks a free port)"},
     {"server", "max_body", TARN_CFG_SIZE, "16MiB", 0, 64LL << 30, NULL, "TARN_MAX_BODY", "max-body",
      "serve", 0, "largest request body accepted by default (bigger: 413)"},
     {"server", "max_connections", TARN_CFG_INT, STR(DEFAULT_MAX_CONNECTIONS), 1, 65536, NULL,
@@ -54,11 +54,11 @@ const tarn_cfg_def tarn_http_config[] = {
     {"server", "min_rate", TARN_CFG_SIZE, "1KiB", 0, 1LL << 30, NULL, NULL, NULL, NULL, 0,
      "bytes per second a request body or a streamed response must average over each "
      "header_timeout window, or the connection is closed (0 = no minimum)"},
-    {"server", "tls_cert", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_TLS_CERT", "tls-cert", "serve",
+    {"server", "tls_cert", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_TLS_CERT", "tls-cert", "serve|sink",
      0, "PEM certificate (chain) file: serve HTTPS (with tls_key)"},
-    {"server", "tls_key", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_TLS_KEY", "tls-key", "serve", 0,
+    {"server", "tls_key", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_TLS_KEY", "tls-key", "serve|sink", 0,
      "PEM private key file of tls_cert"},
-    {"server", "insecure", TARN_CFG_BOOL, "false", 0, 0, NULL, NULL, "insecure", "serve", 0,
+    {"server", "insecure", TARN_CFG_BOOL, "false", 0, 0, NULL, NULL, "insecure", "serve|sink", 0,
      "allow listening beyond loopback without tokens (logged as a warning, shown on /healthz)"},
     {"server", "public_healthz", TARN_CFG_BOOL, "true", 0, 0, NULL, NULL, NULL, NULL, 0,
      "GET /healthz needs no token"},

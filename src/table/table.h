@@ -496,6 +496,9 @@ int tarn_table_overwrite(tarn_table *t, int32_t spec_id, const tarn_ice_value *p
  * (the base already holds what the caller wants). Any other code (with err filled)
  * abandons the commit with that code.
  */
+/* The check runs before the snapshot is built, and the snapshot reads the caller's
+ * `summary` entries after it: a check may replace their values (the caller's array) to
+ * record what it derived from base, e.g. offsets merged with the parent's. */
 typedef int (*tarn_table_commit_check)(void *arg, const tarn_ice_metadata *base,
                                        tarn_ice_metadata *next, tarn_error *err);
 
