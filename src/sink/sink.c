@@ -701,6 +701,8 @@ static int make_conf(tarn_sink *s, rd_kafka_conf_t **out, tarn_error *err) {
       {"auto.offset.reset", "earliest"},     {"session.timeout.ms", "10000"},
       {"enable.partition.eof", "false"},     {"client.id", "tarn-sink"},
       {"isolation.level", "read_committed"},
+      /* prefetch is bounded by this, not by the backlog (librdkafka 2: one queue) */
+      {"queued.max.messages.kbytes", "32768"},
   };
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   char value[16];
