@@ -437,8 +437,10 @@ static int field_value(jr *j, dec *d, int f) {
       else if (overflow || v <= 0 || v > MAX_APPLIED_AT_MS)
         problem(d, TARN_SINK_BAD_VALUE, "field \"%s\" is out of range (1 .. 253402300799999)",
                 name);
-      tarn_sink_cell_int(c, v);
-      tarn_sink_cell_int(&d->cells[TARN_AL_APPLIED_AT], v * 1000);
+      else {
+        tarn_sink_cell_int(c, v);
+        tarn_sink_cell_int(&d->cells[TARN_AL_APPLIED_AT], v * 1000);
+      }
       return 0;
     }
     problem(d, TARN_SINK_WRONG_TYPE, "field \"%s\" is not an integer", name);
