@@ -391,9 +391,11 @@ static const char *kind_at(uint8_t c) {
 
 static int find_field(const uint8_t *key, size_t n) {
   size_t i;
+  if (n == 0)
+    return -1;
   for (i = 0; i < NFIELDS; i++) {
     const char *name = tarn_action_log_names[fields[i].col];
-    if (strlen(name) == n && memcmp(name, key, n) == 0)
+    if (name[0] == key[0] && strncmp(name, (const char *)key, n) == 0 && name[n] == '\0')
       return (int)i;
   }
   return -1;

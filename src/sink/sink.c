@@ -56,6 +56,7 @@ struct tarn_sink {
   int64_t last_commit_ms;    /* wall clock of the last successful commit (0: none) */
   char last_error[256];
   uint64_t gauges_ns;
+  uint64_t now_ns; /* the monotonic clock, read once per loop iteration */
   sink_metrics m;
 };
 
@@ -180,9 +181,8 @@ int tarn_sink_health(tarn_sink *s, char *why, size_t n) {
 }
 
 /* The gauges that change with time, refreshed at most once a second. */
-static void update_gauges(tarn_sink *s) {
+static void update_gauges(tarn_sink *s, uint64_t now) {
   static const char *const none[] = {NULL};
-  uint64_t now = now_ns();
   int64_t wall = tarn_clock_wall_us() / 1000, last;
   size_t i;
   if (s->o.metrics == NULL || now - s->gauges_ns < 1000000000)
@@ -345,7 +345,7 @@ static int add_record(tarn_sink *s, const rd_kafka_message_t *msg, tarn_error *e
     return rc;
   }
   if (s->records == 0) {
-    s->first_ns = now_ns();
+    s->first_ns = s->now_ns;
     pthread_mutex_lock(&s->mu);
     s->pending_since_ns = s->first_ns;
     pthread_mutex_unlock(&s->mu);
@@ -697,9 +697,12 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, c
 
 static int make_conf(tarn_sink *s, rd_kafka_conf_t **out, tarn_error *err) {
   static const char *const defaults[][2] = {
-      {"enable.auto.commit", "false"},       {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},     {"session.timeout.ms", "10000"},
-      {"enable.partition.eof", "false"},     {"client.id", "tarn-sink"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"session.timeout.ms", "10000"},
+      {"enable.partition.eof", "false"},
+      {"client.id", "tarn-sink"},
       {"isolation.level", "read_committed"},
       /* prefetch is bounded by this, not by the backlog (librdkafka 2: one queue) */
       {"queued.max.messages.kbytes", "32768"},
@@ -849,16 +852,16 @@ static int handle_message(tarn_sink *s, rd_kafka_message_t *msg, tarn_error *err
 
 static int loop_once(tarn_sink *s, tarn_error *err) {
   rd_kafka_message_t *msg;
-  uint64_t now = now_ns();
+  uint64_t now = s->now_ns; /* the clock as the last iteration ended */
   int rc = 0;
   msg = rd_kafka_consumer_poll(s->rk, poll_timeout(s, now));
+  now = s->now_ns = now_ns();
   if (msg != NULL) {
     rc = handle_message(s, msg, err);
     rd_kafka_message_destroy(msg);
     if (rc != 0)
       return rc;
   }
-  now = now_ns();
   if (s->paused && now >= s->retry_ns) {
     s->paused = 0;
     rc = flush(s, err);
@@ -869,7 +872,7 @@ static int loop_once(tarn_sink *s, tarn_error *err) {
     if (rc == 0 && s->paused)
       pause_all(s, 1);
   }
-  update_gauges(s);
+  update_gauges(s, now);
   return rc;
 }
 
@@ -892,6 +895,7 @@ static int final_flush(tarn_sink *s, tarn_error *err) {
 
 int tarn_sink_run(tarn_sink *s, tarn_error *err) {
   int rc = subscribe(s, err);
+  s->now_ns = now_ns();
   tarn_log_info("sink started", "topic=%s group=%s target=%s brokers=%s", s->topic, s->group,
                 s->target.name(s->target.impl, TARN_AL_MAIN), s->brokers);
   while (rc == 0 && !atomic_load(&s->stopping))
