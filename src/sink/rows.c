@@ -85,22 +85,48 @@ size_t tarn_sink_rows_bytes(const tarn_sink_rows *r) {
 
 /* ---- writing ---- */
 
-typedef struct sort_cx {
-  const tarn_sink_rows *r;
-  int col;
-} sort_cx;
+/* A row's sort key beside its index: sorting these touches no row. */
+typedef struct sort_key {
+  int64_t v;
+  uint32_t null; /* nulls last */
+  uint32_t row;
+} sort_key;
 
-static int cmp_rows(const void *a, const void *b, void *arg) {
-  const sort_cx *x = arg;
-  uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
-  const tarn_sink_cell *ca = &x->r->cells[(size_t)ia * x->r->ncols + (size_t)x->col];
-  const tarn_sink_cell *cb = &x->r->cells[(size_t)ib * x->r->ncols + (size_t)x->col];
-  /* nulls last, then the value, then the order added (stable) */
-  if (ca->null != cb->null)
-    return ca->null ? 1 : -1;
-  if (!ca->null && ca->v != cb->v)
-    return ca->v < cb->v ? -1 : 1;
-  return ia < ib ? -1 : ia > ib;
+static int cmp_keys(const void *a, const void *b) {
+  const sort_key *x = a, *y = b;
+  if (x->null != y->null)
+    return x->null ? 1 : -1;
+  if (x->v != y->v)
+    return x->v < y->v ? -1 : 1;
+  return x->row < y->row ? -1 : x->row > y->row; /* stable */
+}
+
+/* The rows in order of column `col`; NULL (and 0) when they are in that order already. */
+static int sort_order(const tarn_sink_rows *r, int col, uint32_t **out, tarn_error *err) {
+  sort_key *k = tarn_calloc(r->nrows, sizeof(*k));
+  uint32_t *order;
+  size_t i, sorted = 1;
+  *out = NULL;
+  if (k == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory sorting %zu rows", r->nrows);
+  for (i = 0; i < r->nrows; i++) {
+    const tarn_sink_cell *c = &r->cells[i * r->ncols + (size_t)col];
+    k[i].v = c->v;
+    k[i].null = c->null;
+    k[i].row = (uint32_t)i;
+    if (i > 0 && cmp_keys(&k[i - 1], &k[i]) > 0)
+      sorted = 0;
+  }
+  if (sorted) { /* events often arrive in time order */
+    tarn_free(k);
+    return 0;
+  }
+  qsort(k, r->nrows, sizeof(*k), cmp_keys);
+  order = (uint32_t *)k; /* compacted in place: index i is read before slot i is written */
+  for (i = 0; i < r->nrows; i++)
+    order[i] = k[i].row;
+  *out = order;
+  return 0;
 }
 
 typedef struct chunk {
@@ -203,17 +229,8 @@ int tarn_sink_rows_write(const tarn_sink_rows *r, tarn_table *t, int sort_col,
   rc = chunk_init(&k, tarn_table_schema(t), r->ncols, err);
   if (rc != 0)
     goto out;
-  if (sort_col >= 0 && r->nrows > 1) {
-    sort_cx x = {r, sort_col};
-    order = tarn_calloc(r->nrows, sizeof(*order));
-    if (order == NULL) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory sorting %zu rows", r->nrows);
-      goto out;
-    }
-    for (i = 0; i < r->nrows; i++)
-      order[i] = (uint32_t)i;
-    qsort_r(order, r->nrows, sizeof(*order), cmp_rows, &x);
-  }
+  if (sort_col >= 0 && r->nrows > 1 && (rc = sort_order(r, sort_col, &order, err)) != 0)
+    goto out;
   rc = tarn_table_writer_open(t, NULL, &w, err);
   if (rc == 0)
     rc = write_chunks(r, order, &k, w, err);
