@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "action_log.h"
+#include "base/alloc.h"
 
 /* 9999-12-31T23:59:59.999Z: applied_at (microseconds) stays far from int64 overflow. */
 #define MAX_APPLIED_AT_MS INT64_C(253402300799999)
@@ -140,8 +141,10 @@ int tarn_sink_decode(tarn_sink_rows *rows, const void *value, size_t len, tarn_s
   json_t *root;
   dec d = {rows, NULL, reason, detail, dlen, err};
   size_t arena_at = rows->arena.len;
+  unsigned long failures = tarn_alloc_failures();
   int rc;
   detail[0] = '\0';
+  memset(&jerr, 0, sizeof(jerr));
   if (value == NULL) {
     *reason = TARN_SINK_NULL_VALUE;
     snprintf(detail, dlen, "the record has no value");
@@ -149,6 +152,14 @@ int tarn_sink_decode(tarn_sink_rows *rows, const void *value, size_t len, tarn_s
   }
   root = json_loadb(value, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
   if (root == NULL) {
+    /* The parser's own allocation failed: the record may be fine, so it is no poison.
+     * jansson reports some of those as syntax errors ("invalid token" when a string
+     * cannot be copied), others with no text and no code (its first allocation), hence
+     * the count of failed allocations (main() routes jansson's through tarn_malloc) and
+     * the memset above. */
+    if (tarn_alloc_failures() != failures || json_error_code(&jerr) == json_error_out_of_memory ||
+        jerr.text[0] == '\0')
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory parsing a record of %zu bytes", len);
     *reason = json_error_code(&jerr) == json_error_duplicate_key ? TARN_SINK_BAD_VALUE
                                                                  : TARN_SINK_NOT_JSON;
     snprintf(detail, dlen, "%s (line %d, column %d, byte %d)", jerr.text, jerr.line, jerr.column,
