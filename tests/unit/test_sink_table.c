@@ -27,6 +27,7 @@
 #include "sink/sink_table.h"
 #include "store/store.h"
 #include "table/lake.h"
+#include "table/scan.h"
 #include "table/table.h"
 
 #define GROUP "g"
@@ -294,6 +295,10 @@ static void tenant_optional(tarn_ice_schema *s, tarn_ice_spec *p) {
   (void)p;
   s->fields[TARN_AL_TENANT].required = 0;
 }
+static void object_id_required(tarn_ice_schema *s, tarn_ice_spec *p) {
+  (void)p;
+  s->fields[TARN_AL_OBJECT_ID].required = 1;
+}
 static void status_renamed(tarn_ice_schema *s, tarn_ice_spec *p) {
   (void)p;
   tarn_free(s->fields[TARN_AL_STATUS].name);
@@ -339,6 +344,7 @@ static void test_open_refuses_other_layouts(void **state) {
   } cases[] = {
       {"ms as string", ms_as_string, {"\"applied_at_ms\"", "string"}},
       {"tenant optional", tenant_optional, {"\"tenant\"", "optional"}},
+      {"object_id required", object_id_required, {"\"object_id\"", "required"}},
       {"status renamed", status_renamed, {"\"status\"", "named differently"}},
       {"new_state missing", new_state_missing, {"\"new_state\"", "missing"}},
       {"extra required", extra_required, {"\"region\"", "required"}},
@@ -362,16 +368,101 @@ static void test_open_refuses_other_layouts(void **state) {
         fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].name, err.detail, cases[i].want[j]);
     assert_int_equal(tarn_catalog_drop_table(f->lake.cat, "default", "action_log", NULL), 0);
   }
-  /* an extra optional column is fine, and rows still land (the column null) */
-  create_edited(f, extra_optional, 1);
-  {
-    tarn_sink_tables *st = NULL;
-    tarn_error err;
-    int rc = tarn_sink_tables_open(&f->lake, "default", "action_log", GROUP, &st, &err);
-    if (rc != 0)
-      fail_msg("extra optional column refused: %s", tarn_error_message(&err));
-    tarn_sink_tables_close(st);
+}
+
+/* Reads columns by field id through the scan API: event_id (1), tenant (6) and, when
+ * `extra` is set, field 17; checks every row. */
+static int64_t scan_by_id(fx *f, int extra) {
+  tarn_table *t = load(f, "action_log");
+  tarn_table_scan_spec spec;
+  tarn_table_scan *s;
+  const tarn_table_batch *b;
+  int32_t ids[3] = {TARN_AL_EVENT_ID + 1, TARN_AL_TENANT + 1, 17};
+  tarn_error err;
+  int64_t n = 0;
+  memset(&spec, 0, sizeof(spec));
+  spec.snapshot_id = -1;
+  spec.as_of_ms = -1;
+  spec.field_ids = ids;
+  spec.nfield_ids = extra ? 3 : 2;
+  if (tarn_table_scan_open(t, &spec, &s, &err) != 0)
+    fail_msg("scan: %s", tarn_error_message(&err));
+  while (tarn_table_scan_next(s, &b, &err) == 0 && b != NULL) {
+    int64_t i;
+    for (i = 0; i < b->nrows; i++) {
+      tarn_ice_value v;
+      char want[32];
+      tarn_ice_value_from_array(&b->fields[0].type, &b->layout[0], &b->cols[0], i, &v);
+      snprintf(want, sizeof(want), "e-%lld", (long long)(n + i));
+      assert_false(v.is_null);
+      if (v.len != strlen(want) || memcmp(v.bytes, want, v.len) != 0)
+        fail_msg("row %lld: event_id \"%.*s\", want \"%s\"", (long long)(n + i), (int)v.len,
+                 (const char *)v.bytes, want);
+      tarn_ice_value_from_array(&b->fields[1].type, &b->layout[1], &b->cols[1], i, &v);
+      assert_false(v.is_null);
+      assert_int_equal(v.len, 1);
+      assert_memory_equal(v.bytes, "t", 1);
+      if (extra) {
+        tarn_ice_value_from_array(&b->fields[2].type, &b->layout[2], &b->cols[2], i, &v);
+        assert_true(v.is_null);
+      }
+    }
+    n += b->nrows;
   }
+  tarn_table_scan_close(s);
+  tarn_table_close(t);
+  return n;
+}
+
+/* Commits 10 rows e-0 .. e-9 through a fresh open. */
+static void commit_ten(fx *f) {
+  tarn_sink_tables *st = NULL;
+  tarn_sink_rows rows;
+  tarn_sink_offsets start = {0}, end = {0};
+  tarn_sink_commit res;
+  tarn_error err;
+  int fenced, rc = tarn_sink_tables_open(&f->lake, "default", "action_log", GROUP, &st, &err);
+  if (rc != 0)
+    fail_msg("open refused: %s", tarn_error_message(&err));
+  make_rows(&rows, "e", 10);
+  offs1(&end, "t", 0, 10);
+  if (commit(st, TARN_AL_MAIN, &rows, &start, &end, &res, &fenced, &err) != 0)
+    fail_msg("commit: %s", tarn_error_message(&err));
+  tarn_sink_rows_free(&rows);
+  tarn_sink_offsets_free(&start);
+  tarn_sink_offsets_free(&end);
+  tarn_sink_tables_close(st);
+}
+
+/* An extra optional column (a reader's annotation) is allowed by the check: rows must
+ * then land with that column null. */
+static void test_extra_optional_column(void **state) {
+  fx *f = *state;
+  create_edited(f, extra_optional, 1);
+  commit_ten(f);
+  assert_int_equal(scan_by_id(f, 1), 10);
+}
+
+/* Columns are the layout's by field id, not by position: a table whose columns were
+ * reordered (Iceberg allows it; Spark's ALTER COLUMN ... FIRST) gets every value in its
+ * own column. */
+static void swap_first_columns(tarn_ice_schema *s, tarn_ice_spec *p) {
+  tarn_ice_field tmp = s->fields[0];
+  (void)p;
+  s->fields[0] = s->fields[TARN_AL_TENANT];
+  s->fields[TARN_AL_TENANT] = tmp;
+}
+
+static void test_reordered_columns(void **state) {
+  fx *f = *state;
+  create_edited(f, swap_first_columns, 1);
+  {
+    tarn_table *t = load(f, "action_log");
+    assert_int_equal(tarn_table_schema(t)->fields[0].id, TARN_AL_TENANT + 1);
+    tarn_table_close(t);
+  }
+  commit_ten(f);
+  assert_int_equal(scan_by_id(f, 0), 10);
 }
 
 /* ---- commits ---- */
@@ -1125,6 +1216,8 @@ int main(void) {
       T(test_open_creates_layout),
       T(test_open_again_loads),
       T(test_open_refuses_other_layouts),
+      T(test_extra_optional_column),
+      T(test_reordered_columns),
       T(test_commit_first_then_already),
       T(test_commit_fenced),
       T(test_commit_partitions_merge),
