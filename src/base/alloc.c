@@ -10,6 +10,7 @@
 
 static atomic_long fail_after = -1; /* < 0: never fail */
 static atomic_long calls = 0;
+static _Thread_local unsigned long thread_failures; /* NULLs returned on this thread */
 
 /* Returns 1 when this allocation must fail. */
 static int injected_failure(void) {
@@ -18,29 +19,33 @@ static int injected_failure(void) {
   return limit >= 0 && n >= limit;
 }
 
+/* Counts a failure of this thread's; returns NULL for the caller to return. */
+static void *failed(void) {
+  thread_failures++;
+  return NULL;
+}
+
 void *tarn_malloc(size_t n) {
-  if (injected_failure())
-    return NULL;
-  return malloc(n ? n : 1);
+  void *p = injected_failure() ? NULL : malloc(n ? n : 1);
+  return p != NULL ? p : failed();
 }
 
 void *tarn_calloc(size_t count, size_t size) {
+  void *p;
   if (size != 0 && count > SIZE_MAX / size)
-    return NULL;
-  if (injected_failure())
-    return NULL;
-  return calloc(count ? count : 1, size ? size : 1);
+    return failed();
+  p = injected_failure() ? NULL : calloc(count ? count : 1, size ? size : 1);
+  return p != NULL ? p : failed();
 }
 
 void *tarn_realloc(void *p, size_t n) {
-  if (injected_failure())
-    return NULL;
-  return realloc(p, n ? n : 1);
+  void *np = injected_failure() ? NULL : realloc(p, n ? n : 1);
+  return np != NULL ? np : failed();
 }
 
 void *tarn_reallocarray(void *p, size_t count, size_t size) {
   if (size != 0 && count > SIZE_MAX / size)
-    return NULL;
+    return failed();
   return tarn_realloc(p, count * size);
 }
 
@@ -90,3 +95,5 @@ void tarn_alloc_fail_reset(void) {
 }
 
 long tarn_alloc_count(void) { return atomic_load(&calls); }
+
+unsigned long tarn_alloc_failures(void) { return thread_failures; }

@@ -29,6 +29,14 @@ int tarn_grow(void *ptrp, size_t *cap, size_t need, size_t size, size_t min);
 #define TARN_GROW(ptr, cap, need, min) tarn_grow(&(ptr), &(cap), (need), sizeof(*(ptr)), (min))
 
 /*
+ * Allocations through these wrappers that returned NULL on the calling thread (injected
+ * or real). For callers of a library that routes its allocations here but cannot report
+ * their failure as such (jansson's parser reports some as syntax errors): compare the
+ * count before and after the call.
+ */
+unsigned long tarn_alloc_failures(void);
+
+/*
  * Failure injection (tests only). After tarn_alloc_fail_after(n), the next n
  * allocations succeed and every later one fails until tarn_alloc_fail_reset().
  * n < 0 disables injection. tarn_alloc_count() counts allocation calls since the

@@ -316,8 +316,7 @@ static int assign(cfg_value *v, const char *text, const char *source, tarn_error
     return rc;
   dup = tarn_strdup(text);
   if (dup == NULL)
-    return tarn_error_set(err, TARN_ENOMEM, "out of memory setting [%s] %s", v->section,
-                          v->def->key);
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory setting [%s] %s", v->section, key_of(v));
   tarn_free(v->text);
   v->text = dup;
   v->num = num;
@@ -505,6 +504,7 @@ static int open_key_add(tarn_config *cfg, const char *section, const char *key, 
                         const char *source, tarn_error *err) {
   const cfg_value *wild = find(cfg, section, "*");
   cfg_value *v;
+  int rc;
   if (key[0] == '\0' || strlen(key) > 200)
     return tarn_error_set(err, TARN_ECONFIG, "invalid key \"%.40s\" in section [%s] (%s)", key,
                           section, source);
@@ -525,7 +525,12 @@ static int open_key_add(tarn_config *cfg, const char *section, const char *key, 
   if (v->key == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory setting [%s] %s", section, key);
   cfg->n++;
-  return assign(v, value, source, err);
+  rc = assign(v, value, source, err);
+  if (rc != 0) { /* nothing half-added: a key listed with no value */
+    tarn_free(v->key);
+    cfg->n--;
+  }
+  return rc;
 }
 
 int tarn_config_set(tarn_config *cfg, const char *section, const char *key, const char *value,
@@ -556,6 +561,10 @@ int tarn_config_set(tarn_config *cfg, const char *section, const char *key, cons
     return tarn_error_set(err, TARN_ECONFIG, "unknown key \"%s\" in section [%s] (%s)", key,
                           section, source);
   }
+  /* "*" is an open section's declaration, not a key: its value would be read by nobody */
+  if (v->key == NULL && strcmp(v->def->key, "*") == 0)
+    return tarn_error_set(err, TARN_ECONFIG, "invalid key \"*\" in section [%s] (%s)", section,
+                          source);
   return assign(v, value, source, err);
 }
 

@@ -150,7 +150,9 @@ int tarn_action_log_check(tarn_al_table_kind kind, const char *ident, const tarn
                             ident, cols[i].name, (int)i + 1, want,
                             f == NULL ? "missing" : "named differently");
     tarn_ice_type_format(&f->type, have, sizeof(have));
-    if (f->type.id != cols[i].type || (cols[i].required && !f->required))
+    /* required where the sink is not: the sink writes nulls there, which the writer
+     * refuses, so every batch without that field would fail */
+    if (f->type.id != cols[i].type || cols[i].required != (f->required != 0))
       return tarn_error_set(err, TARN_ESCHEMA,
                             "table %s: column \"%s\" is %s %s; the sink needs %s %s (drop the "
                             "table or use --table for another)",

@@ -377,16 +377,29 @@ static void problem(dec *d, tarn_sink_reason r, const char *fmt, const char *nam
   snprintf(d->detail, sizeof(d->detail), fmt, name);
 }
 
-static const char *kind_at(uint8_t c) {
-  switch (c) {
+/* What the value at p is, for messages: "an integer" and "a number" apart. */
+static const char *kind_at(const uint8_t *p, const uint8_t *end) {
+  const uint8_t *q;
+  switch (*p) {
   case '{': return "an object";
   case '[': return "an array";
   case '"': return "a string";
   case 't':
   case 'f': return "a boolean";
   case 'n': return "null";
-  default: return "a number";
+  default:
+    for (q = p; q < end && (*q == '-' || (*q >= '0' && *q <= '9')); q++)
+      ;
+    return q < end && (*q == '.' || *q == 'e' || *q == 'E') ? "a number" : "an integer";
   }
+}
+
+/* Records a wrong-type problem: "field "X" is <what it is>, not <what it must be>". */
+static void wrong_type(dec *d, const char *name, const uint8_t *p, const uint8_t *end,
+                       const char *want) {
+  char fmt[128];
+  snprintf(fmt, sizeof(fmt), "field \"%%s\" is %s, not %s", kind_at(p, end), want);
+  problem(d, TARN_SINK_WRONG_TYPE, fmt, name);
 }
 
 static int find_field(const uint8_t *key, size_t n) {
@@ -429,15 +442,18 @@ static int field_value(jr *j, dec *d, int f) {
   if (k == REQ_MS) {
     j->out = NULL;
     if (first == '-' || (first >= '0' && first <= '9')) {
+      const uint8_t *num_at = j->p;
       if (number(j, &is_int, &v, &overflow) != 0)
         return -1;
       if (!is_int)
-        problem(d, TARN_SINK_WRONG_TYPE,
-                "field \"%s\" is a number with a fraction or exponent, "
-                "not an integer",
-                name);
+        wrong_type(d, name, num_at, j->end, "an integer");
       else if (overflow || v <= 0 || v > MAX_APPLIED_AT_MS)
-        problem(d, TARN_SINK_BAD_VALUE, "field \"%s\" is out of range (1 .. 253402300799999)",
+        problem(d, TARN_SINK_BAD_VALUE,
+                overflow ? (*num_at == '-' ? "field \"%s\" is not positive"
+                                           : "field \"%s\" is past year 9999 (at most "
+                                             "253402300799999)")
+                : v <= 0 ? "field \"%s\" is not positive"
+                         : "field \"%s\" is past year 9999 (at most 253402300799999)",
                 name);
       else {
         tarn_sink_cell_int(c, v);
@@ -445,17 +461,12 @@ static int field_value(jr *j, dec *d, int f) {
       }
       return 0;
     }
-    problem(d, TARN_SINK_WRONG_TYPE, "field \"%s\" is not an integer", name);
+    wrong_type(d, name, j->p, j->end, "an integer");
     return value(j);
   }
   if (first != '"') {
     j->out = NULL;
-    problem(d, TARN_SINK_WRONG_TYPE,
-            first == '{'                   ? "field \"%s\" is an object, not a string"
-            : first == '['                 ? "field \"%s\" is an array, not a string"
-            : first == 't' || first == 'f' ? "field \"%s\" is a boolean, not a string"
-                                           : "field \"%s\" is a number, not a string",
-            name);
+    wrong_type(d, name, j->p, j->end, "a string");
     return value(j);
   }
   j->out = arena;
@@ -547,6 +558,14 @@ static void syntax_detail(const jr *j, char *detail, size_t dlen) {
            (long long)(j->at - j->start), line, col);
 }
 
+/* The first byte of the value, past leading whitespace. */
+static const uint8_t *first_byte(const jr *j) {
+  const uint8_t *p = j->start;
+  while (p < j->end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
 static void check_required(dec *d) {
   size_t i;
   for (i = 0; i < NFIELDS; i++)
@@ -580,7 +599,8 @@ int tarn_sink_decode(tarn_sink_rows *rows, const void *value_p, size_t len,
     object(&j, &d);
   } else {
     if (j.p < j.end && value(&j) == 0 && !j.oom)
-      problem(&d, TARN_SINK_NOT_OBJECT, "the value is %s, not an object", kind_at(*j.start));
+      problem(&d, TARN_SINK_NOT_OBJECT, "the value is %s, not an object",
+              kind_at(first_byte(&j), j.end));
     else if (j.p >= j.end)
       bad(&j, "empty value");
   }

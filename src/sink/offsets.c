@@ -112,9 +112,13 @@ int tarn_sink_offsets_format(const tarn_sink_offsets *o, tarn_buf *out, tarn_err
   return rc;
 }
 
+/* Only the form format writes: digits without a sign, spaces or a leading zero, so that
+ * no two keys ("1", "01", "+1") name one partition. */
 static int parse_partition(const char *s, int32_t *out) {
   char *end;
   long v;
+  if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1] != '\0'))
+    return -1;
   errno = 0;
   v = strtol(s, &end, 10);
   if (errno != 0 || end == s || *end != '\0' || v < 0 || v > INT32_MAX)
@@ -125,11 +129,20 @@ static int parse_partition(const char *s, int32_t *out) {
 
 int tarn_sink_offsets_parse(const char *text, tarn_sink_offsets *out, tarn_error *err) {
   json_error_t jerr;
-  json_t *root = json_loads(text, 0, &jerr), *parts, *v;
+  unsigned long failures = tarn_alloc_failures();
+  json_t *root, *parts, *v;
   const char *topic, *pkey;
   int32_t p;
   int rc = 0;
+  memset(&jerr, 0, sizeof(jerr));
+  root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
   tarn_sink_offsets_clear(out);
+  /* jansson reports some allocation failures as syntax errors: see envelope.c */
+  if (root == NULL && (tarn_alloc_failures() != failures ||
+                       json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0'))
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory reading sink offsets");
+  if (root == NULL && json_error_code(&jerr) == json_error_duplicate_key)
+    return tarn_error_set(err, TARN_ECORRUPT, "sink offsets: %s", jerr.text);
   if (root == NULL || !json_is_object(root)) {
     json_decref(root);
     return tarn_error_set(err, TARN_ECORRUPT, "sink offsets: not a JSON object");

@@ -133,7 +133,8 @@ typedef struct chunk {
   tarn_pq_schema pq;
   tarn_pq_builder *b;
   tarn_pq_array *arrays;
-  size_t ncols;
+  int64_t *cell; /* per table column: the cell index (field id - 1), or -1: always null */
+  size_t ncols;  /* builders initialised; the table's column count once complete */
 } chunk;
 
 static void chunk_free(chunk *k) {
@@ -142,24 +143,38 @@ static void chunk_free(chunk *k) {
     tarn_pq_builder_free(&k->b[i]);
   tarn_free(k->b);
   tarn_free(k->arrays);
+  tarn_free(k->cell);
   tarn_pq_schema_free(&k->pq);
 }
 
+/* Columns are matched to cells by field id, not position: the table may have its
+ * columns reordered, or extra optional ones (written null), and stay the layout. */
 static int chunk_init(chunk *k, const tarn_ice_schema *s, size_t ncols, tarn_error *err) {
-  size_t i;
+  size_t i, found = 0;
   int rc;
   memset(k, 0, sizeof(*k));
-  if (s->nfields != ncols)
-    return tarn_error_set(err, TARN_EINTERNAL, "table has %zu columns, rows have %zu", s->nfields,
+  k->cell = tarn_calloc(s->nfields, sizeof(*k->cell));
+  if (k->cell == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  for (i = 0; i < s->nfields; i++) {
+    int32_t id = s->fields[i].id;
+    k->cell[i] = id >= 1 && (size_t)id <= ncols ? id - 1 : -1;
+    found += k->cell[i] >= 0;
+    if (k->cell[i] < 0 && s->fields[i].required)
+      return tarn_error_set(err, TARN_EINTERNAL, "column %s is required; rows have no cell for it",
+                            s->fields[i].name);
+  }
+  if (found != ncols)
+    return tarn_error_set(err, TARN_EINTERNAL, "table has %zu of the rows' %zu columns", found,
                           ncols);
   rc = tarn_ice_schema_to_parquet(s, &k->pq, err);
   if (rc != 0)
     return rc;
-  k->b = tarn_calloc(ncols, sizeof(*k->b));
-  k->arrays = tarn_calloc(ncols, sizeof(*k->arrays));
+  k->b = tarn_calloc(s->nfields, sizeof(*k->b));
+  k->arrays = tarn_calloc(s->nfields, sizeof(*k->arrays));
   if (k->b == NULL || k->arrays == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-  for (i = 0; i < ncols; i++) {
+  for (i = 0; i < s->nfields; i++) {
     rc = tarn_pq_builder_init(&k->b[i], &k->pq.cols[i], CHUNK_ROWS, (size_t)4 << 20, err);
     if (rc != 0)
       return rc;
@@ -171,7 +186,7 @@ static int chunk_init(chunk *k, const tarn_ice_schema *s, size_t ncols, tarn_err
 static int put_cell(chunk *k, const tarn_sink_rows *r, size_t col, int64_t row,
                     const tarn_sink_cell *c, tarn_error *err) {
   tarn_pq_builder *b = &k->b[col];
-  if (c->null) {
+  if (c == NULL || c->null) {
     tarn_pq_builder_null(b, row);
     return 0;
   }
@@ -202,7 +217,7 @@ static int write_chunks(const tarn_sink_rows *r, const uint32_t *order, chunk *k
       size_t row = order != NULL ? order[at + i] : at + i;
       const tarn_sink_cell *cells = &r->cells[row * r->ncols];
       for (col = 0; rc == 0 && col < k->ncols; col++)
-        rc = put_cell(k, r, col, (int64_t)i, &cells[col], err);
+        rc = put_cell(k, r, col, (int64_t)i, k->cell[col] >= 0 ? &cells[k->cell[col]] : NULL, err);
     }
     for (col = 0; rc == 0 && col < k->ncols; col++)
       tarn_pq_builder_array(&k->b[col], (int64_t)n, &k->arrays[col]);

@@ -45,8 +45,9 @@ static inline void tarn_sink_cell_int(tarn_sink_cell *c, int64_t v) {
 size_t tarn_sink_rows_bytes(const tarn_sink_rows *r);
 
 /*
- * Writes the rows as data files of table t (whose current schema has exactly ncols
- * columns in cell order), in the order of column `sort_col` ascending (stable; -1: as
+ * Writes the rows as data files of table t (cell i goes to the column of field id i + 1,
+ * wherever the current schema has it; other columns must be optional and are written
+ * null), in the order of column `sort_col` ascending (stable; -1: as
  * added), so each file is sorted when the table's sort order is on that column; files get
  * sort_order_id `sort_order_id` (-1: none). The caller owns *files (tarn_ice_data_files_free)
  * and commits them. On failure nothing becomes visible.

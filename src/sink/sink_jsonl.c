@@ -213,8 +213,10 @@ static int j_commit(void *impl, tarn_al_table_kind kind, const tarn_sink_rows *r
                     tarn_sink_commit *res, int *fenced, tarn_error *err) {
   jsonl *j = impl;
   tarn_buf out;
+  tarn_sink_offsets before = {0};
   size_t i;
   int k = kind == TARN_AL_MAIN ? 0 : 1, rc = 0;
+  int64_t at = j->len[k];
   memset(res, 0, sizeof(*res));
   *fenced = 0;
   for (i = 0; j->path != NULL && i < end->n; i++)
@@ -233,14 +235,23 @@ static int j_commit(void *impl, tarn_al_table_kind kind, const tarn_sink_rows *r
     rc = write_all(j->fd[k], out.data, out.len, j->name[k], err);
   if (rc == 0 && j->path != NULL && fdatasync(j->fd[k]) != 0)
     rc = tarn_error_sys(err, TARN_EFSYNC, errno, "fsync %s", j->name[k]);
+  if (rc == 0 && j->path != NULL)
+    rc = tarn_sink_offsets_copy(&before, &j->next[k], err);
   if (rc == 0 && j->path != NULL) {
     j->len[k] += (int64_t)out.len;
     rc = tarn_sink_offsets_merge(&j->next[k], end, err);
     if (rc == 0)
       rc = save_side(j, err);
+    if (rc != 0) { /* the sidecar records the state before this batch: so must we */
+      j->len[k] = at;
+      tarn_sink_offsets_free(&j->next[k]);
+      j->next[k] = before;
+      memset(&before, 0, sizeof(before));
+    }
   }
   if (rc != 0 && j->path != NULL && ftruncate(j->fd[k], j->len[k]) == 0)
     (void)lseek(j->fd[k], j->len[k], SEEK_SET); /* a failed write leaves nothing behind */
+  tarn_sink_offsets_free(&before);
   res->committed = rc == 0;
   res->files = 1;
   res->bytes = (int64_t)out.len;

@@ -169,6 +169,21 @@ static void delete_files(tarn_table *t, const tarn_ice_data_file *files, size_t 
                     files[i].file_path, tarn_error_message(&err));
 }
 
+/* The id of t's sort order that the sink's files satisfy (applied_at_ms ascending, alone),
+ * or -1: a table created without it (by hand, by another tool) gets files that claim no
+ * order rather than one it does not have. */
+static int32_t applied_at_order(const tarn_table *t) {
+  const tarn_ice_metadata *m = tarn_table_metadata(t);
+  size_t i;
+  for (i = 0; i < m->nsort_orders; i++) {
+    const tarn_ice_sort_order *o = &m->sort_orders[i];
+    if (o->nfields == 1 && o->fields[0].source_id == TARN_AL_APPLIED_AT_MS + 1 &&
+        o->fields[0].transform.kind == TARN_ICE_IDENTITY && !o->fields[0].descending)
+      return o->order_id;
+  }
+  return -1;
+}
+
 int tarn_sink_tables_commit(tarn_sink_tables *st, tarn_al_table_kind kind,
                             const tarn_sink_rows *rows, const tarn_sink_offsets *start,
                             const tarn_sink_offsets *end, tarn_sink_commit *res, int *fenced,
@@ -196,8 +211,9 @@ int tarn_sink_tables_commit(tarn_sink_tables *st, tarn_al_table_kind kind,
     rc =
         tarn_action_log_check(kind, st->ident[kind], tarn_table_schema(t), tarn_table_spec(t), err);
   if (rc == 0)
-    rc = tarn_sink_rows_write(rows, t, kind == TARN_AL_MAIN ? TARN_AL_APPLIED_AT_MS : -1,
-                              kind == TARN_AL_MAIN ? 1 : -1, &files, &nfiles, err);
+    rc =
+        tarn_sink_rows_write(rows, t, kind == TARN_AL_MAIN ? TARN_AL_APPLIED_AT_MS : -1,
+                             kind == TARN_AL_MAIN ? applied_at_order(t) : -1, &files, &nfiles, err);
   if (rc == 0)
     rc = tarn_table_commit_files(t, 0, tarn_table_spec(t)->spec_id, NULL, files, nfiles, summary, 1,
                                  check_offsets, &cx, &cr, err);
@@ -210,8 +226,11 @@ int tarn_sink_tables_commit(tarn_sink_tables *st, tarn_al_table_kind kind,
       res->bytes += files[i].file_size;
   }
   *fenced = cx.fenced;
-  if ((rc == 0 && !res->committed) || cx.fenced)
-    delete_files(t, files, nfiles); /* no snapshot references them */
+  /* No snapshot references the files when the table had the rows already, or when the
+   * commit failed with any answer but "unknown" (the batch is retried with new files, so
+   * keeping these would leave orphans at every retry). */
+  if ((rc == 0 && !res->committed) || (rc != 0 && rc != TARN_EUNKNOWN_OUTCOME))
+    delete_files(t, files, nfiles);
   tarn_free(summary[0].value);
   tarn_ice_data_files_free(files, nfiles);
   return rc;

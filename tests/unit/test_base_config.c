@@ -961,6 +961,321 @@ static void test_family_allocation_failures(void **state) {
   }
 }
 
+/* ---- open sections, environment aliases, flags of several commands ---- */
+
+static const tarn_cfg_def sink_tbl[] = {
+    {"sink", "brokers", TARN_CFG_STRING, "localhost:9092", 0, 0, NULL, "TARN_SINK_BROKERS",
+     "brokers", "sink", 0, "Kafka bootstrap servers"},
+    {"sink", "batch_max_records", TARN_CFG_INT, "10000", 1, 1000000, NULL,
+     "TARN_SINK_BATCH_MAX_RECORDS", "batch-max-records", "sink", 0, "records per batch"},
+    {"sink", "batch_max_age", TARN_CFG_DURATION, "5s", 10, 3600 * 1000, NULL,
+     "TARN_SINK_BATCH_MAX_AGE", "batch-max-age", "sink", 0, "oldest record of a batch"},
+    {"sink", "metrics_listen", TARN_CFG_HOSTPORT, "127.0.0.1:9100", 0, 0, NULL,
+     "TARN_SINK_METRICS_LISTEN", "metrics-listen", "serve|sink", 0, "where /metrics is"},
+    {"kafka", "*", TARN_CFG_STRING, NULL, 0, 0, NULL, NULL, NULL, NULL, 0,
+     "librdkafka consumer properties"},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+static const tarn_cfg_alias sink_aliases[] = {
+    {"KAFKA_BOOTSTRAP_SERVERS", "sink", "brokers", NULL},
+    {"ACTION_LOG_SINK_BATCH_MAX_RECORDS", "sink", "batch_max_records", NULL},
+    {"ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS", "sink", "batch_max_age", "s"},
+    {"SOME_OTHER_SERVICE_SETTING", "nowhere", "nothing", NULL}, /* cfg lacks it: skipped */
+    {NULL, NULL, NULL, NULL},
+};
+
+static tarn_config *new_sink_cfg(void) {
+  static const tarn_cfg_def *const sink_tables[] = {server_tbl, sink_tbl, NULL};
+  tarn_config *cfg = NULL;
+  tarn_error err;
+  if (tarn_config_create(&cfg, sink_tables, &err) != 0)
+    fail_msg("tarn_config_create: %s", err.detail);
+  return cfg;
+}
+
+static void test_open_section(void **state) {
+  tarn_config *cfg = new_sink_cfg();
+  tarn_error err;
+  const char *key, *value;
+  char *out;
+  const char *path = write_tmp("[kafka]\n"                                     /* 1 */
+                               "session.timeout.ms = 6000\n"                   /* 2 */
+                               "sasl.password = hunter2\n"                     /* 3 */
+                               "ssl.key.password = pw-two\n"                   /* 4 */
+                               "sasl.oauthbearer.client.secret = s3cr3t-val\n" /* 5 */
+                               "auto.offset.reset = earliest\n"                /* 6 */
+                               "[sink]\n"                                      /* 7 */
+                               "brokers = b1:9092\n"                           /* 8 */
+                               "[kafka]\n"                                     /* 9 */
+                               "session.timeout.ms = 7000\n");                 /* 10 */
+  (void)state;
+  assert_int_equal(tarn_config_open_key(cfg, "kafka", 0, &key, &value), 0);
+  if (tarn_config_load_file(cfg, path, &err) != 0)
+    fail_msg("load: %s", err.detail);
+  /* every key, in the order first set; a key set again keeps its place */
+  {
+    static const char *const want[][2] = {
+        {"session.timeout.ms", "7000"},    {"sasl.password", "hunter2"},
+        {"ssl.key.password", "pw-two"},    {"sasl.oauthbearer.client.secret", "s3cr3t-val"},
+        {"auto.offset.reset", "earliest"},
+    };
+    size_t i;
+    for (i = 0; i < 5; i++) {
+      assert_int_equal(tarn_config_open_key(cfg, "kafka", i, &key, &value), 1);
+      assert_string_equal(key, want[i][0]);
+      assert_string_equal(value, want[i][1]);
+    }
+    assert_int_equal(tarn_config_open_key(cfg, "kafka", 5, &key, &value), 0);
+    assert_int_equal(tarn_config_open_key(cfg, "kafka", 1000, &key, &value), 0);
+  }
+  assert_string_equal(tarn_config_source(cfg, "kafka", "session.timeout.ms"), source_of(path, 10));
+  assert_string_equal(tarn_config_str(cfg, "kafka", "auto.offset.reset"), "earliest");
+  assert_true(tarn_config_has(cfg, "kafka", "sasl.password"));
+  assert_false(tarn_config_has(cfg, "kafka", "never.set"));
+  /* a fixed section has no open keys, and still refuses unknown ones */
+  assert_int_equal(tarn_config_open_key(cfg, "sink", 0, &key, &value), 0);
+  assert_int_equal(tarn_config_open_key(cfg, "nosuch", 0, &key, &value), 0);
+  assert_int_equal(tarn_config_set(cfg, "sink", "brokerz", "x", "test", &err), TARN_ECONFIG);
+  assert_non_null(strstr(err.detail, "unknown key \"brokerz\""));
+  /* set() adds keys too, after the file's */
+  assert_int_equal(tarn_config_set(cfg, "kafka", "client.id", "sink-1", "flag --x", &err), 0);
+  assert_int_equal(tarn_config_open_key(cfg, "kafka", 5, &key, &value), 1);
+  assert_string_equal(key, "client.id");
+  /* keys that are not keys */
+  assert_int_equal(tarn_config_set(cfg, "kafka", "", "x", "test", &err), TARN_ECONFIG);
+  {
+    char longkey[260];
+    memset(longkey, 'k', sizeof(longkey) - 1);
+    longkey[sizeof(longkey) - 1] = '\0';
+    assert_int_equal(tarn_config_set(cfg, "kafka", longkey, "x", "test", &err), TARN_ECONFIG);
+  }
+  /* "*" names the declaration, not a key: setting it would be ignored silently */
+  assert_int_equal(tarn_config_set(cfg, "kafka", "*", "x", "test", &err), TARN_ECONFIG);
+  assert_non_null(strstr(err.detail, "kafka"));
+  assert_int_equal(tarn_config_open_key(cfg, "kafka", 6, &key, &value), 0);
+
+  /* printing: credentials by their names redacted, the rest shown */
+  out = print_to_string(cfg, NULL, 0);
+  assert_non_null(strstr(out, "[kafka]\n"));
+  assert_non_null(strstr(out, "; any key: librdkafka consumer properties"));
+  assert_non_null(strstr(out, "session.timeout.ms = 7000  ; "));
+  assert_non_null(strstr(out, "auto.offset.reset = earliest  ; "));
+  assert_non_null(strstr(out, "sasl.password = <redacted>  ; "));
+  assert_non_null(strstr(out, "ssl.key.password = <redacted>  ; "));
+  assert_non_null(strstr(out, "sasl.oauthbearer.client.secret = <redacted>  ; "));
+  assert_non_null(strstr(out, "brokers = b1:9092  ; "));
+  assert_null(strstr(out, "hunter2"));
+  assert_null(strstr(out, "pw-two"));
+  assert_null(strstr(out, "s3cr3t-val"));
+  free(out);
+  tarn_config_destroy(cfg);
+}
+
+/* Many keys: the values array grows while keys are added; everything stays in order. */
+static void test_open_section_many_keys(void **state) {
+  tarn_config *cfg = new_sink_cfg();
+  tarn_error err;
+  const char *key, *value, *first;
+  char k[32], v[32];
+  int i;
+  (void)state;
+  assert_int_equal(tarn_config_set(cfg, "kafka", "k0", "v0", "test", &err), 0);
+  first = tarn_config_str(cfg, "kafka", "k0");
+  for (i = 1; i < 300; i++) {
+    snprintf(k, sizeof(k), "k%d", i);
+    snprintf(v, sizeof(v), "v%d", i);
+    assert_int_equal(tarn_config_set(cfg, "kafka", k, v, "test", &err), 0);
+  }
+  for (i = 0; i < 300; i++) {
+    snprintf(k, sizeof(k), "k%d", i);
+    snprintf(v, sizeof(v), "v%d", i);
+    assert_int_equal(tarn_config_open_key(cfg, "kafka", (size_t)i, &key, &value), 1);
+    assert_string_equal(key, k);
+    assert_string_equal(value, v);
+  }
+  assert_string_equal(first, "v0"); /* values are not moved by the growth */
+  assert_string_equal(tarn_config_str(cfg, "sink", "brokers"), "localhost:9092");
+  tarn_config_destroy(cfg);
+}
+
+/* Every allocation of adding an open key fails in turn: TARN_ENOMEM, and the key is
+ * either there with its value or not there at all (never listed with no value). */
+static void test_open_section_allocation_failures(void **state) {
+  long total, i;
+  (void)state;
+  {
+    tarn_config *cfg = new_sink_cfg();
+    tarn_alloc_fail_reset();
+    assert_int_equal(tarn_config_set(cfg, "kafka", "a.key", "a-value", "test", NULL), 0);
+    total = tarn_alloc_count();
+    tarn_config_destroy(cfg);
+  }
+  assert_true(total > 0);
+  for (i = 0; i < total; i++) {
+    tarn_config *cfg = new_sink_cfg();
+    tarn_error err;
+    const char *key, *value;
+    int rc;
+    tarn_alloc_fail_after(i);
+    rc = tarn_config_set(cfg, "kafka", "a.key", "a-value", "test", &err);
+    tarn_alloc_fail_reset();
+    assert_int_equal(rc, TARN_ENOMEM);
+    if (tarn_config_open_key(cfg, "kafka", 0, &key, &value)) {
+      assert_string_equal(key, "a.key");
+      if (value == NULL)
+        fail_msg("allocation %ld: the key is listed with no value", i);
+    }
+    /* and setting it again works */
+    assert_int_equal(tarn_config_set(cfg, "kafka", "a.key", "a-value", "test", &err), 0);
+    assert_int_equal(tarn_config_open_key(cfg, "kafka", 0, &key, &value), 1);
+    assert_string_equal(value, "a-value");
+    assert_int_equal(tarn_config_open_key(cfg, "kafka", 1, &key, &value), 0);
+    tarn_config_destroy(cfg);
+  }
+}
+
+static void test_env_aliases(void **state) {
+  tarn_config *cfg;
+  tarn_error err;
+  (void)state;
+  /* an alias alone */
+  {
+    char *envp[] = {"KAFKA_BOOTSTRAP_SERVERS=k1:9092,k2:9092",
+                    "ACTION_LOG_SINK_BATCH_MAX_RECORDS=500",
+                    "SOME_OTHER_SERVICE_SETTING=1",
+                    "KAFKA_BOOTSTRAP_SERVERS_EXTRA=nope",
+                    "KAFKA_BOOTSTRAP=nope",
+                    NULL};
+    cfg = new_sink_cfg();
+    assert_int_equal(tarn_config_load_env_aliases(cfg, envp, sink_aliases, &err), 0);
+    assert_string_equal(tarn_config_str(cfg, "sink", "brokers"), "k1:9092,k2:9092");
+    assert_string_equal(tarn_config_source(cfg, "sink", "brokers"), "env KAFKA_BOOTSTRAP_SERVERS");
+    assert_int_equal(tarn_config_int(cfg, "sink", "batch_max_records"), 500);
+    assert_int_equal(tarn_config_int(cfg, "sink", "batch_max_age"), 5000); /* untouched */
+    tarn_config_destroy(cfg);
+  }
+  /* the TARN_ variable wins, whichever comes first in the environment (aliases are
+   * applied first, then TARN_*, as cli.c does) */
+  {
+    char *first[] = {"TARN_SINK_BROKERS=t:1", "KAFKA_BOOTSTRAP_SERVERS=k:2",
+                     "ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS=30", "TARN_SINK_BATCH_MAX_AGE=250ms",
+                     NULL};
+    char *last[] = {"ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS=30", "KAFKA_BOOTSTRAP_SERVERS=k:2",
+                    "TARN_SINK_BATCH_MAX_AGE=250ms", "TARN_SINK_BROKERS=t:1", NULL};
+    char **envs[] = {first, last};
+    int i;
+    for (i = 0; i < 2; i++) {
+      cfg = new_sink_cfg();
+      assert_int_equal(tarn_config_load_env_aliases(cfg, envs[i], sink_aliases, &err), 0);
+      assert_int_equal(tarn_config_load_env(cfg, envs[i], NULL, &err), 0);
+      assert_string_equal(tarn_config_str(cfg, "sink", "brokers"), "t:1");
+      assert_string_equal(tarn_config_source(cfg, "sink", "brokers"), "env TARN_SINK_BROKERS");
+      assert_int_equal(tarn_config_int(cfg, "sink", "batch_max_age"), 250);
+      assert_string_equal(tarn_config_source(cfg, "sink", "batch_max_age"),
+                          "env TARN_SINK_BATCH_MAX_AGE");
+      tarn_config_destroy(cfg);
+    }
+  }
+  /* bare_unit: a bare number of ..._SECONDS is seconds; a unit given is kept */
+  {
+    static const struct {
+      const char *env;
+      int64_t ms;
+    } cases[] = {
+        {"ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS=30", 30000},
+        {"ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS=1", 1000},
+        {"ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS=250ms", 250},
+        {"ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS=2m", 120000},
+    };
+    size_t i;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+      char *envp[2] = {(char *)cases[i].env, NULL};
+      cfg = new_sink_cfg();
+      if (tarn_config_load_env_aliases(cfg, envp, sink_aliases, &err) != 0)
+        fail_msg("%s: %s", cases[i].env, err.detail);
+      assert_int_equal(tarn_config_int(cfg, "sink", "batch_max_age"), cases[i].ms);
+      assert_string_equal(tarn_config_source(cfg, "sink", "batch_max_age"),
+                          "env ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS");
+      tarn_config_destroy(cfg);
+    }
+  }
+  /* an invalid value names the alias variable */
+  {
+    static const struct {
+      const char *env, *name, *value;
+    } cases[] = {
+        {"ACTION_LOG_SINK_BATCH_MAX_RECORDS=lots", "ACTION_LOG_SINK_BATCH_MAX_RECORDS", "lots"},
+        {"ACTION_LOG_SINK_BATCH_MAX_RECORDS=0", "ACTION_LOG_SINK_BATCH_MAX_RECORDS", "0"},
+        {"ACTION_LOG_SINK_BATCH_MAX_RECORDS=", "ACTION_LOG_SINK_BATCH_MAX_RECORDS", "\"\""},
+        {"ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS=soon", "ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS",
+         "soon"},
+        {"ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS=7200", "ACTION_LOG_SINK_BATCH_MAX_WAIT_SECONDS",
+         "7200"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+      char *envp[2] = {(char *)cases[i].env, NULL};
+      int rc;
+      cfg = new_sink_cfg();
+      rc = tarn_config_load_env_aliases(cfg, envp, sink_aliases, &err);
+      if (rc != TARN_ECONFIG)
+        fail_msg("%s: rc %d, want TARN_ECONFIG", cases[i].env, rc);
+      if (strstr(err.detail, cases[i].name) == NULL || strstr(err.detail, cases[i].value) == NULL)
+        fail_msg("%s: \"%s\" does not name the variable and its value", cases[i].env, err.detail);
+      tarn_config_destroy(cfg);
+    }
+  }
+  /* aliases of settings the configuration lacks are skipped */
+  {
+    char *envp[] = {"KAFKA_BOOTSTRAP_SERVERS=x:1", NULL};
+    cfg = new_cfg();
+    assert_int_equal(tarn_config_load_env_aliases(cfg, envp, sink_aliases, &err), 0);
+    tarn_config_destroy(cfg);
+  }
+}
+
+static void test_flag_command_lists(void **state) {
+  tarn_config *cfg = new_sink_cfg();
+  const tarn_cfg_def *d;
+  char *out;
+  (void)state;
+  d = tarn_config_flag(cfg, "serve", "metrics-listen");
+  assert_non_null(d);
+  assert_string_equal(d->key, "metrics_listen");
+  assert_non_null(tarn_config_flag(cfg, "sink", "metrics-listen"));
+  assert_null(tarn_config_flag(cfg, "ingest", "metrics-listen"));
+  assert_null(tarn_config_flag(cfg, "ser", "metrics-listen"));
+  assert_null(tarn_config_flag(cfg, "serves", "metrics-listen"));
+  assert_null(tarn_config_flag(cfg, "sin", "metrics-listen"));
+  assert_null(tarn_config_flag(cfg, "sinks", "metrics-listen"));
+  assert_null(tarn_config_flag(cfg, "", "metrics-listen"));
+  assert_null(tarn_config_flag(cfg, "erve", "metrics-listen"));
+  assert_null(tarn_config_flag(cfg, NULL, "metrics-listen"));
+  /* a single command is still matched whole */
+  assert_non_null(tarn_config_flag(cfg, "sink", "brokers"));
+  assert_null(tarn_config_flag(cfg, "serve", "brokers"));
+  assert_null(tarn_config_flag(cfg, "sin", "brokers"));
+  assert_null(tarn_config_flag(cfg, "sinks", "brokers"));
+  assert_non_null(tarn_config_flag(cfg, "serve", "workers"));
+  assert_null(tarn_config_flag(cfg, "serv", "workers"));
+  assert_null(tarn_config_flag(cfg, "server", "workers"));
+  /* --help of each command */
+  out = print_to_string(cfg, "sink", 1);
+  assert_non_null(strstr(out, "--metrics-listen"));
+  assert_non_null(strstr(out, "--brokers"));
+  assert_null(strstr(out, "--workers"));
+  free(out);
+  out = print_to_string(cfg, "serve", 1);
+  assert_non_null(strstr(out, "--metrics-listen"));
+  assert_null(strstr(out, "--brokers"));
+  free(out);
+  out = print_to_string(cfg, "ingest", 1);
+  assert_null(strstr(out, "--metrics-listen"));
+  free(out);
+  tarn_config_destroy(cfg);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, cleanup_tmp)
 
 int main(void) {
@@ -992,6 +1307,11 @@ int main(void) {
       T(test_family_errors),
       T(test_family_bad_declarations),
       T(test_family_allocation_failures),
+      T(test_open_section),
+      T(test_open_section_many_keys),
+      T(test_open_section_allocation_failures),
+      T(test_env_aliases),
+      T(test_flag_command_lists),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
