@@ -254,7 +254,8 @@ static int find_days(al_run *x, tarn_error *err) {
     if (file_days(x, &files[i]) != 0)
       rc = tarn_error_set(err, TARN_ENOMEM, "out of memory listing days");
   x->any_files = n > 0;
-  qsort(x->days, x->ndays, sizeof(*x->days), cmp_desc);
+  if (x->ndays > 1)
+    qsort(x->days, x->ndays, sizeof(*x->days), cmp_desc);
   for (i = 0; i < x->ndays; i++)
     if (k == 0 || x->days[k - 1] != x->days[i])
       x->days[k++] = x->days[i];
