@@ -74,8 +74,8 @@ static int arg(const tarn_http_request *req, const char *name, size_t max, const
   if (d.count > 1)
     return refuse(bad, "invalid_argument", "%s is given %d times; give it once", name, d.count);
   if ((*out)[0] == '\0')
-    return refuse(bad, "invalid_argument", "%s is empty; leave it out to match every %s", name,
-                  strcmp(name, "cursor") == 0 ? "event (the first page)" : "value");
+    return refuse(bad, "invalid_argument", "%s is empty; leave it out %s", name,
+                  strcmp(name, "cursor") == 0 ? "for the first page" : "to match any value");
   if (strlen(*out) > max)
     return refuse(bad, "invalid_argument", "%s is longer than %zu bytes", name, max);
   return 0;
