@@ -11,7 +11,7 @@
 
 #define DAY_MS 86400000LL
 #define WINDOW_DAYS_MAX 64    /* most days one scan of the walk covers */
-#define LOOKUP_CHUNK 1000     /* event ids per IN list of a lookup */
+#define LOOKUP_CHUNK 4096     /* event ids per IN list of a lookup (<= TARN_EXPR_MAX_IN) */
 #define TOP_CAP_MAX (1 << 20) /* events one walk may hold (copies found push it up) */
 
 /* The walk and the lookups read the position only; the page's rows are read at the end. */
@@ -300,11 +300,20 @@ static int window(al_run *x, int has_lower, int64_t lower, int has_upper, int64_
   return rc;
 }
 
+/* Days of the next window: as many as the events found so far per day say the set still
+ * needs, at least 1, at most twice the last window (rows per day vary) and
+ * WINDOW_DAYS_MAX. */
+static size_t next_width(const al_run *x, size_t w, size_t days_done) {
+  size_t need = x->top.cap - x->top.n, most = w * 2 < WINDOW_DAYS_MAX ? w * 2 : WINDOW_DAYS_MAX;
+  size_t est = x->top.n > 0 ? (need * days_done + x->top.n - 1) / x->top.n : most;
+  return est < 1 ? 1 : est > most ? most : est;
+}
+
 /*
- * Scans windows of days newest first (1 day, then 2, 4 ... up to WINDOW_DAYS_MAX) until the
- * set of first events is full. Windows tile the range: each ends where the previous one
- * began and the last one is open down to the query's lower bound, so no row is missed
- * whatever the days say; the days only place the edges where files are.
+ * Scans windows of days newest first until the set of first events is full. Windows tile
+ * the range: each ends where the previous one began and the last one is open down to the
+ * query's lower bound, so no row is missed whatever the days say; the days only place
+ * the edges where files are.
  */
 static int walk(al_run *x, tarn_error *err) {
   size_t i = 0, w = 1, n = x->ndays > 0 ? x->ndays : (size_t)x->any_files;
@@ -318,7 +327,7 @@ static int walk(al_run *x, tarn_error *err) {
     has_upper = 1;
     upper = lower;
     i = last + 1;
-    w = w * 2 < WINDOW_DAYS_MAX ? w * 2 : WINDOW_DAYS_MAX;
+    w = next_width(x, w, i);
   }
   x->exhausted = i >= n;
   return rc;
@@ -567,6 +576,21 @@ static int target(al_run *x, tarn_error *err) {
   return tarn_action_log_check(TARN_AL_MAIN, label, x->schema, tarn_table_spec(x->t), err);
 }
 
+static void log_page(const al_run *x, const tarn_al_page *page) {
+  const tarn_al_stats *s = &page->stats;
+  tarn_log_debug("action log page",
+                 "snapshot=%lld days=%lld windows=%lld rounds=%lld lookups=%lld "
+                 "files_read=%lld walk_files=%lld lookup_files=%lld fetch_files=%lld "
+                 "rows_read=%lld events=%zu more=%d",
+                 (long long)x->snap, (long long)s->days, (long long)s->windows,
+                 (long long)s->rounds, (long long)s->lookups,
+                 (long long)(s->walk.files_read + s->lookup.files_read + s->fetch.files_read),
+                 (long long)s->walk.files_read, (long long)s->lookup.files_read,
+                 (long long)s->fetch.files_read,
+                 (long long)(s->walk.rows_read + s->lookup.rows_read + s->fetch.rows_read),
+                 x->npage, page->has_next);
+}
+
 int tarn_action_log_query(tarn_table *t, const tarn_al_query *q, tarn_al_page *page,
                           tarn_error *err) {
   al_run x;
@@ -587,16 +611,7 @@ int tarn_action_log_query(tarn_table *t, const tarn_al_query *q, tarn_al_page *p
   if ((rc = find_days(&x, err)) != 0 || (rc = collect(&x, err)) != 0 ||
       (rc = fetch(&x, err)) != 0 || (rc = finish(&x, page, err)) != 0)
     goto out;
-  tarn_log_debug("action log page",
-                 "snapshot=%lld days=%lld windows=%lld rounds=%lld "
-                 "lookups=%lld files_read=%lld rows_read=%lld events=%zu more=%d",
-                 (long long)x.snap, (long long)page->stats.days, (long long)page->stats.windows,
-                 (long long)page->stats.rounds, (long long)page->stats.lookups,
-                 (long long)(page->stats.walk.files_read + page->stats.lookup.files_read +
-                             page->stats.fetch.files_read),
-                 (long long)(page->stats.walk.rows_read + page->stats.lookup.rows_read +
-                             page->stats.fetch.rows_read),
-                 x.npage, page->has_next);
+  log_page(&x, page);
 out:
   run_free(&x);
   return rc;
