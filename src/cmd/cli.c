@@ -12,17 +12,14 @@
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "sink/sink.h"
+#include "sink/action_log.h"
 #include "store/buckets.h"
 
 extern char **environ;
 
-const tarn_cfg_def *const tarn_cmd_tables[] = {tarn_base_config,
-                                               tarn_http_config,
-                                               tarn_store_bucket_config,
-                                               tarn_catalog_config,
-                                               tarn_ingest_config,
-                                               tarn_sink_config,
-                                               NULL};
+const tarn_cfg_def *const tarn_cmd_tables[] = {
+    tarn_base_config,   tarn_http_config, tarn_store_bucket_config, tarn_catalog_config,
+    tarn_ingest_config, tarn_sink_config, tarn_action_log_config,   NULL};
 
 const char *tarn_cmd_version(void) { return TARN_VERSION " (commit " TARN_GIT_COMMIT ")"; }
 

@@ -14,6 +14,7 @@
 #include "cmds.h"
 #include "table/lake.h"
 #include "http/http.h"
+#include "sink/action_log.h"
 #include "store/buckets.h"
 #include "store/store.h"
 
@@ -39,6 +40,11 @@ static void print_serve_help(const cli *c) {
          "                 or a text/csv body, streamed) into the Iceberg table datasets.N\n"
          "  GET /catalog/datasets, GET /catalog/datasets/N    the dataset catalog\n"
          "  POST /catalog/datasets/N/resync, POST /catalog/resync-missing\n"
+         "  GET /action-log/events?tenant=&object_id=&actor_sub=&since=&until=&limit=&cursor=\n"
+         "                 the action-audit log ([action_log] table, default.action_log),\n"
+         "                 newest first, one row per event_id; since (inclusive) and until\n"
+         "                 (exclusive) are RFC 3339 times or epoch milliseconds; limit 1-1000\n"
+         "                 (default 100); pass next_cursor as cursor for the next page\n"
          "Errors are JSON: {\"error\":{\"code\":...,\"message\":...}}.\n"
          "SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish\n"
          "(up to [server] shutdown_timeout) and exits 0.\n\n"
@@ -51,7 +57,8 @@ static void print_serve_help(const cli *c) {
          "(TARN_MAX_CONNECTIONS),\nidle_timeout, shutdown_timeout (TARN_SHUTDOWN_TIMEOUT); "
          "[storage] probe_interval\n(TARN_PROBE_INTERVAL), max_object_size "
          "(TARN_MAX_OBJECT_SIZE), journal_flush_records,\njournal_flush_age; [catalog] "
-         "type, uri, postgres, name, busy_timeout. See --print-config.\n");
+         "type, uri, postgres, name, busy_timeout; [action_log] table (TARN_ACTION_LOG_TABLE).\n"
+         "See --print-config.\n");
 }
 
 /* The secrets file's sections: bucket credentials and API tokens. */
@@ -192,6 +199,27 @@ static int ingest_options(const cli *c, const char *cmd, tarn_store *lake, const
   return TARN_EXIT_OK;
 }
 
+/* The action-log route's options; TARN_EXIT_USAGE (printed) for a table setting that is
+ * not NAMESPACE.NAME. */
+static int action_log_options(const cli *c, const char *cmd, tarn_store *lake, const char *root_uri,
+                              tarn_http_action_log_options *aopts) {
+  const char *table = tarn_config_str(c->cfg, "action_log", "table");
+  char ns[256], name[256];
+  tarn_error err;
+  if (tarn_action_log_ident(table, ns, sizeof(ns), name, sizeof(name), &err) != 0) {
+    cli_error(cmd, "[action_log] table (%s): %s", tarn_config_source(c->cfg, "action_log", "table"),
+              tarn_error_message(&err));
+    return TARN_EXIT_USAGE;
+  }
+  memset(aopts, 0, sizeof(*aopts));
+  aopts->store = lake;
+  aopts->root_uri = root_uri;
+  aopts->table = table;
+  aopts->open_catalog = open_catalog;
+  aopts->open_catalog_arg = c->cfg;
+  return TARN_EXIT_OK;
+}
+
 /* A catalog misconfiguration stops start-up (TARN_EXIT_USAGE, printed); an unreachable
  * catalog only the catalog routes, which answer 502 until it is back. */
 static int check_catalog(const cli *c, const char *cmd) {
@@ -203,8 +231,8 @@ static int check_catalog(const cli *c, const char *cmd) {
       cli_error(cmd, "%s", tarn_error_message(&err));
       rc = TARN_EXIT_USAGE;
     } else {
-      tarn_log_warn("catalog unavailable at start-up; ingest and /catalog/ routes answer 502 "
-                    "until it is back",
+      tarn_log_warn("catalog unavailable at start-up; ingest, /catalog/ and /action-log/ "
+                    "routes answer 502 until it is back",
                     "error=%s", tarn_error_message(&err));
     }
   }
@@ -224,6 +252,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   tarn_errjournal_options jo;
   tarn_http_options hopts;
   tarn_http_ingest_options iopts;
+  tarn_http_action_log_options aopts;
   char root_uri[PATH_MAX + 16], spool[PATH_MAX + 16];
   const char *secrets;
   sigset_t sigs;
@@ -296,6 +325,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
                       sizeof(spool), &err) != 0)
     goto fail;
   if (ingest_options(&c, self->name, lake, root_uri, spool, &iopts) != TARN_EXIT_OK ||
+      action_log_options(&c, self->name, lake, root_uri, &aopts) != TARN_EXIT_OK ||
       check_catalog(&c, self->name) != TARN_EXIT_OK) {
     rc = TARN_EXIT_USAGE;
     goto out;
@@ -317,7 +347,8 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
       tarn_http_add_ops_routes(srv, TARN_VERSION, &err) != 0 ||
       tarn_http_add_storage_routes(
           srv, bs, ej, (uint64_t)tarn_config_int(c.cfg, "storage", "max_object_size"), &err) != 0 ||
-      tarn_http_add_ingest_routes(srv, &iopts, &err) != 0)
+      tarn_http_add_ingest_routes(srv, &iopts, &err) != 0 ||
+      tarn_http_add_action_log_routes(srv, &aopts, &err) != 0)
     goto fail;
   if (tarn_http_server_start(srv, &err) != 0) {
     cli_error(self->name, "%s", tarn_error_message(&err));

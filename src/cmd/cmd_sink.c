@@ -113,7 +113,7 @@ static void options_from(const cli *c, const kprops *k, tarn_lake *lake, tarn_me
   o->brokers = tarn_config_str(c->cfg, "sink", "brokers");
   o->topic = tarn_config_str(c->cfg, "sink", "topic");
   o->group = tarn_config_str(c->cfg, "sink", "group");
-  o->table = tarn_config_str(c->cfg, "sink", "table");
+  o->table = tarn_config_str(c->cfg, "action_log", "table");
   o->jsonl = tarn_config_str(c->cfg, "sink", "jsonl");
   if (o->jsonl != NULL && o->jsonl[0] == '\0')
     o->jsonl = NULL;

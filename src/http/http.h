@@ -257,6 +257,31 @@ typedef struct tarn_http_ingest_options {
 int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_options *o,
                                 tarn_error *err);
 
+/* What the action-log route reads. */
+typedef struct tarn_http_action_log_options {
+  struct tarn_store *store; /* the lake's object store; borrowed, must outlive the server,
+                               used from many connection threads at once */
+  const char *root_uri;     /* the store's root as a URI ("file:///srv/lake/"); copied */
+  const char *table;        /* NAMESPACE.NAME ([action_log] table); NULL: default.action_log */
+  /* Opens one catalog handle for one request, as for the ingest routes; the route
+   * destroys it. */
+  int (*open_catalog)(void *arg, struct tarn_catalog **out, tarn_error *err);
+  void *open_catalog_arg;
+} tarn_http_action_log_options;
+
+/*
+ * GET /action-log/events?tenant=&object_id=&actor_sub=&since=&until=&limit=&cursor=
+ * (scope read): the action log, newest first (applied_at_ms, then event_id, descending),
+ * one row per event_id, in pages of limit (default 100, at most 1000) with an opaque
+ * next_cursor; answered from the current snapshot of the table with partition and
+ * statistics pruning (tarn_action_log_query). {"events":[...],"next_cursor":"..."|null}.
+ * 400 invalid_argument naming the parameter, 400 invalid_cursor, 404 not_found while the
+ * table does not exist, 502 when the catalog or the lake fails. TARN_EINVAL for a table
+ * name that is not NAMESPACE.NAME. Contract: src/sink/README.md.
+ */
+int tarn_http_add_action_log_routes(tarn_http_server *srv, const tarn_http_action_log_options *o,
+                                    tarn_error *err);
+
 /*
  * GET /healthz and GET /metrics. `version` is the string /healthz reports; the metrics
  * registry is the server's. Also registers process gauges (start time, uptime).

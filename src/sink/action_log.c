@@ -172,3 +172,28 @@ int tarn_action_log_check(tarn_al_table_kind kind, const char *ident, const tarn
                           ident, cols[part_src - 1].name);
   return 0;
 }
+
+const tarn_cfg_def tarn_action_log_config[] = {
+    {"action_log", "table", TARN_CFG_STRING, TARN_AL_DEFAULT_TABLE, 0, 0, NULL,
+     "TARN_ACTION_LOG_TABLE", "table", "sink", 0,
+     "the action-log table, NAMESPACE.NAME: tarn sink writes it (poison records to NAME_dlq), "
+     "tarn serve answers GET /action-log/events from it"},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+int tarn_action_log_ident(const char *ident, char *ns, size_t nslen, char *name, size_t namelen,
+                          tarn_error *err) {
+  const char *dot = ident != NULL ? strrchr(ident, '.') : NULL;
+  size_t n;
+  if (dot == NULL || dot == ident || dot[1] == '\0')
+    return tarn_error_set(err, TARN_EINVAL,
+                          "action-log table \"%s\": a table is named NAMESPACE.NAME (e.g. %s)",
+                          ident ? ident : "", TARN_AL_DEFAULT_TABLE);
+  n = (size_t)(dot - ident);
+  if (n >= nslen || strlen(dot + 1) >= namelen)
+    return tarn_error_set(err, TARN_EINVAL, "action-log table \"%.200s\": name too long", ident);
+  memcpy(ns, ident, n);
+  ns[n] = '\0';
+  memcpy(name, dot + 1, strlen(dot + 1) + 1);
+  return 0;
+}

@@ -71,8 +71,6 @@ const tarn_cfg_def tarn_sink_config[] = {
      "topic", "sink", 0, "topic of action-audit events"},
     {"sink", "group", TARN_CFG_STRING, "tarn-action-log-sink", 0, 0, NULL, "TARN_SINK_GROUP",
      "group", "sink", 0, "consumer group; also the sink's id in the tables' snapshot summaries"},
-    {"sink", "table", TARN_CFG_STRING, "default.action_log", 0, 0, NULL, "TARN_SINK_TABLE", "table",
-     "sink", 0, "NAMESPACE.NAME of the action log (poison records go to NAME_dlq)"},
     {"sink", "jsonl", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_SINK_JSONL", "jsonl", "sink", 0,
      "write JSON lines to this file instead of the tables (\"-\": stdout), for development"},
     {"sink", "batch_max_records", TARN_CFG_INT, "100000", 1, 10000000, NULL,
