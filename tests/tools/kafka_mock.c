@@ -32,7 +32,20 @@
  * OffsetFetch, FindCoordinator, JoinGroup, Heartbeat, LeaveGroup, SyncGroup, ...); ERRCODE
  * is a number or a librdkafka error name, with or without RD_KAFKA_RESP_ERR_
  * (NOT_LEADER_FOR_PARTITION, _TRANSPORT, ...). Empty lines and lines starting with # are
- * ignored. */
+ * ignored.
+ *
+ * What the mock does not do like Kafka (librdkafka 2.0.2):
+ * - A partition keeps at most 5 MiB of record batches, or 100,000 batches; past that the
+ *   oldest batches are dropped and the log start offset moves up. 1,000,000 events of
+ *   about 550 bytes are 550 MB: a consumer must keep up with the producer, or the topic
+ *   needs about 110 partitions to hold them all.
+ * - `error` errors are cluster-wide per request type: the next COUNT requests of that type
+ *   to any broker fail, whichever client sends them (metadata refreshes and other clients
+ *   included). For Produce the error applies to every partition of the request.
+ *   _TRANSPORT closes the connection instead.
+ * - `down` closes the broker's connections and refuses new ones, but leaders stay where
+ *   they are: that broker's partitions are unavailable until `up` (or `leader`).
+ * - A topic a client asks for that does not exist is created with 4 partitions. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
