@@ -849,7 +849,13 @@ int main(int argc, char **argv) {
     goto out;
   }
   conf = NULL; /* owned by rk */
-  tconf = rd_kafka_topic_conf_new();
+  /* A copy of the default topic settings: topic properties set above (message.timeout.ms,
+   * -X partitioner=...) live there, and a fresh rd_kafka_topic_conf_new() would drop them. */
+  tconf = rd_kafka_default_topic_conf_dup(rk);
+  if (tconf == NULL) {
+    fprintf(stderr, "kafka_produce: out of memory\n");
+    goto out;
+  }
   if (o.roundrobin)
     rd_kafka_topic_conf_set_partitioner_cb(tconf, rr_partitioner);
   rkt = rd_kafka_topic_new(rk, o.topic, tconf);
