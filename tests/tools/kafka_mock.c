@@ -38,7 +38,9 @@
  * - A partition keeps at most 5 MiB of record batches, or 100,000 batches; past that the
  *   oldest batches are dropped and the log start offset moves up. 1,000,000 events of
  *   about 550 bytes are 550 MB: a consumer must keep up with the producer, or the topic
- *   needs about 110 partitions to hold them all.
+ *   needs about 110 partitions to hold them all. The cap counts stored (compressed)
+ *   bytes: one partition kept about 9,000 kafka_produce events uncompressed, 40,000 with
+ *   -X compression.codec=lz4 and 77,000 with zstd (so 1,000,000 fit in 16 partitions).
  * - `error` errors are cluster-wide per request type: the next COUNT requests of that type
  *   to any broker fail, whichever client sends them (metadata refreshes and other clients
  *   included). For Produce the error applies to every partition of the request.
