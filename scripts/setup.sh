@@ -12,6 +12,8 @@ PKGS=(
   libcmocka-dev
   # commands the end-to-end tests run (tests/e2e/*.sh), and the formatter tests/lint checks with
   curl jq openssl sqlite3 uuid-runtime clang-format
+  # a Kafka client independent of ours, to read what the tests produce (tests/e2e/lib_kafka.sh)
+  kcat
   # peers the tests start on loopback: PostgreSQL 15 (lib_pg.sh) and a Ceph RADOS
   # Gateway that checks S3 signatures (lib_ceph.sh: ceph-mon, ceph-osd, radosgw, and
   # the ceph, monmaptool and radosgw-admin commands)

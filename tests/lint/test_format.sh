@@ -8,7 +8,7 @@ if ! command -v clang-format >/dev/null; then
   echo "FAIL - clang-format is not installed (run scripts/setup.sh)"
   exit 1
 fi
-bad=$(find src tests/unit tests/fuzz bench -name '*.[ch]' -print0 |
+bad=$(find src tests/unit tests/fuzz tests/tools bench -name '*.[ch]' -print0 |
   xargs -0 -n 40 clang-format --style=file --dry-run -Werror 2>&1 | grep -oE '^[^:]+\.[ch]' | sort -u)
 if [ -n "$bad" ]; then
   echo "FAIL - not formatted as .clang-format says (clang-format -i these):"
