@@ -121,6 +121,10 @@ static void options_from(const cli *c, const kprops *k, tarn_lake *lake, tarn_me
   o->max_bytes = tarn_config_int(c->cfg, "sink", "batch_max_bytes");
   o->max_age_ms = tarn_config_int(c->cfg, "sink", "batch_max_age");
   o->health_age_ms = tarn_config_int(c->cfg, "sink", "health_max_wait");
+  /* left at its default, it follows a long batch age (twice it) instead of refusing it */
+  if (strcmp(tarn_config_source(c->cfg, "sink", "health_max_wait"), "default") == 0 &&
+      o->health_age_ms <= o->max_age_ms)
+    o->health_age_ms = 2 * o->max_age_ms;
   o->kafka_keys = k->keys;
   o->kafka_values = k->values;
   o->nkafka = k->n;

@@ -426,8 +426,11 @@ static int field_value(jr *j, dec *d, int f) {
   int64_t v;
   if (first == 'n') { /* null: absent */
     j->out = NULL;
-    if (k == REQ_STR || k == REQ_MS)
-      problem(d, TARN_SINK_MISSING_FIELD, "required field \"%s\" is null", name);
+    if (k == REQ_STR || k == REQ_MS) /* present, of the wrong type (as JSON Schema says) */
+      problem(d, TARN_SINK_WRONG_TYPE,
+              k == REQ_MS ? "required field \"%s\" is null, not an integer"
+                          : "required field \"%s\" is null, not a string",
+              name);
     return literal(j, "null");
   }
   if (k == JSON_TEXT) {

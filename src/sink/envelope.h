@@ -13,8 +13,8 @@
 typedef enum tarn_sink_reason {
   TARN_SINK_NOT_JSON = 0,  /* not one JSON value (syntax, bad UTF-8, \u0000, trailing data) */
   TARN_SINK_NOT_OBJECT,    /* JSON, but not an object */
-  TARN_SINK_MISSING_FIELD, /* a required field is absent or null */
-  TARN_SINK_WRONG_TYPE,    /* a field of the wrong JSON type */
+  TARN_SINK_MISSING_FIELD, /* a required field is absent */
+  TARN_SINK_WRONG_TYPE,    /* a field of the wrong JSON type (null for a required one) */
   TARN_SINK_BAD_VALUE,     /* empty required string, applied_at_ms <= 0 or past year 9999,
                              a duplicate key */
   TARN_SINK_NULL_VALUE,    /* the record has no value (a tombstone) */

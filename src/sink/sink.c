@@ -472,9 +472,13 @@ static void after_commit(tarn_sink *s, const tarn_sink_offsets *end) {
 
 static int reseek(tarn_sink *s, tarn_error *err);
 
-/* 1 for failures a later attempt may mend: the batch is kept and retried. */
+/* 1 for failures a later attempt may mend: the batch is kept and retried (the records
+ * are safe in Kafka meanwhile, and /healthz says so once they wait too long). Only what
+ * no retry can change ends the sink: a table whose layout is not the sink's, a setting,
+ * a bug. */
 static int retriable(int code) {
-  return tarn_err_retriable(code) || code == TARN_ENOSPC || code == TARN_ENOTFOUND;
+  return code != TARN_ESCHEMA && code != TARN_ECONFIG && code != TARN_EINTERNAL &&
+         code != TARN_EUNSUPPORTED;
 }
 
 /*

@@ -51,7 +51,8 @@ wait_metric() {
   return 1
 }
 
-rows() { "$BIN" table scan "default.$1" --lake "$LAKE" --columns "$2" --format csv 2>/dev/null | tail -n +2; }
+# rows TABLE COLUMNS: the rows as CSV without the header (RFC 4180's CRLF made LF)
+rows() { "$BIN" table scan "default.$1" --lake "$LAKE" --columns "$2" --format csv 2>/dev/null | tail -n +2 | tr -d '\r'; }
 snapshots() { "$BIN" table snapshots "default.$1" --lake "$LAKE" --json 2>/dev/null | node -e '
   let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
     const j = JSON.parse(s); console.log(j.length); });'; }
@@ -229,7 +230,7 @@ kafka_start 1 "jsonl.topic:2"
   --group g-jsonl --listen 127.0.0.1:0 "${KOPTS[@]}" --batch-max-age 500ms 2>"$WORK/sinkj.log" &
 SJ=$!; PIDS+=("$SJ")
 kafka_produce --topic jsonl.topic --count 300 --poison-every 30 >/dev/null 2>&1
-for _ in $(seq 1 100); do [ "$(wc -l <"$WORK/out.jsonl" 2>/dev/null)" -ge 290 ] && break; sleep 0.2; done
+for _ in $(seq 1 100); do [ "$(cat "$WORK/out.jsonl" 2>/dev/null | wc -l)" -ge 290 ] && break; sleep 0.2; done
 kill -9 "$SJ"; wait "$SJ" 2>/dev/null
 "$BIN" sink --jsonl "$WORK/out.jsonl" --brokers "$KAFKA_BOOTSTRAP" --topic jsonl.topic \
   --group g-jsonl --listen 127.0.0.1:0 "${KOPTS[@]}" --batch-max-age 500ms 2>>"$WORK/sinkj.log" &
