@@ -81,7 +81,14 @@ static int emit(jr *j, const void *p, size_t n) {
     j->key_len += n;
     return 0;
   }
-  if (j->out != NULL && n > 0 && tarn_buf_append(j->out, p, n, NULL) != 0) {
+  if (j->out == NULL || n == 0)
+    return 0;
+  if (j->out->len + n <= j->out->cap) { /* the arena is reserved ahead: the common case */
+    memcpy(j->out->data + j->out->len, p, n);
+    j->out->len += n;
+    return 0;
+  }
+  if (tarn_buf_append(j->out, p, n, NULL) != 0) {
     j->oom = 1;
     return -1;
   }
@@ -200,6 +207,15 @@ static size_t utf8_len(const uint8_t *p, const uint8_t *end) {
   return n;
 }
 
+/* Bytes a string's scan stops at: '"', '\\', control characters, and UTF-8 lead and
+ * continuation bytes (checked apart). */
+static const uint8_t special[256] = {
+    [0 ... 0x1F] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+    [0x80 ... 0xFF] = 1,
+};
+
 /* A string at '"'. Its content goes to out unescaped (`unescape`) or as written, quotes
  * included (a copied JSON value). */
 static int string(jr *j, int unescape) {
@@ -213,7 +229,7 @@ static int string(jr *j, int unescape) {
     if (j->p >= j->end)
       return bad(j, "unterminated string");
     c = *j->p;
-    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) {
+    if (special[c]) {
       if (emit(j, run, (size_t)(j->p - run)) != 0)
         return -1;
       if (c == '"')
@@ -591,6 +607,9 @@ int tarn_sink_decode(tarn_sink_rows *rows, const void *value_p, size_t len,
   }
   memset(&j, 0, sizeof(j));
   memset(&d, 0, sizeof(d));
+  /* what a record stores is never longer than the record: reserve it once */
+  if (tarn_buf_reserve(&rows->arena, len, err) != 0)
+    return TARN_ENOMEM;
   j.p = j.start = value_p;
   j.end = j.p + len;
   d.rows = rows;
