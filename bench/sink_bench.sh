@@ -9,7 +9,7 @@
 # Build first: bash scripts/build.sh release (build/tarn, build/kafka_mock, build/kafka_produce).
 # Environment: BENCH_TARN, BENCH_TOOLS (directory of kafka_mock and kafka_produce; default
 # build), BENCH_DIR (default /tmp/tarn-sink-bench), BENCH_CPU (the core the sink is pinned
-# to; default 0), BENCH_PERF (a file: the first run is recorded with `perf record -g`).
+# to; default 0), BENCH_SINK_ARGS (more `tarn sink` arguments, e.g. --kafka K=V), BENCH_PERF (a file: the first run is recorded with `perf record -g`).
 # What each side does: tarn consumes over TCP from the mock broker (in another process, on
 # the other core), validates every event, sorts each batch by applied_at_ms, writes zstd
 # Parquet per day partition with statistics and fsyncs, and commits to the catalog (a
@@ -55,7 +55,7 @@ run_tarn() {
   if [ -n "${BENCH_PERF:-}" ] && [ "$i" == 1 ]; then perf=(perf record -g -o "$BENCH_PERF" --); fi
   taskset -c "$CPU" "${perf[@]}" "$TARN" sink --lake "$lake" --brokers "$BOOT" --group "bench-$i" \
     --listen 127.0.0.1:0 --batch-max-records 100000 --batch-max-age 2s --log-level info \
-    --kafka session.timeout.ms=6000 --kafka heartbeat.interval.ms=500 2>"$log" &
+    --kafka session.timeout.ms=6000 --kafka heartbeat.interval.ms=500 ${BENCH_SINK_ARGS:-} 2>"$log" &
   pid=$!
   PIDS+=("$pid")
   for _ in $(seq 1 200); do

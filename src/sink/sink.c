@@ -706,11 +706,9 @@ static int make_conf(tarn_sink *s, rd_kafka_conf_t **out, tarn_error *err) {
       {"enable.partition.eof", "false"},
       {"client.id", "tarn-sink"},
       {"isolation.level", "read_committed"},
-      /* prefetch is bounded by this, not by the backlog (librdkafka 2: one queue) */
-      {"queued.max.messages.kbytes", "32768"},
   };
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  char value[16];
+  char value[16], qkb[32];
   size_t i, n = sizeof(value);
   int rc = 0;
   for (i = 0; rc == 0 && i < sizeof(defaults) / sizeof(defaults[0]); i++)
@@ -719,6 +717,12 @@ static int make_conf(tarn_sink *s, rd_kafka_conf_t **out, tarn_error *err) {
     rc = conf_set(conf, "bootstrap.servers", s->brokers, "[sink] brokers", err);
   if (rc == 0)
     rc = conf_set(conf, "group.id", s->group, "[sink] group", err);
+  /* Prefetch up to two batches' worth: enough that the next batch is fetched while one is
+   * written and committed (a fetch round trip then never stalls the consumer), bounded
+   * by the batch size and not by the backlog (librdkafka 2 keeps one queue). */
+  snprintf(qkb, sizeof(qkb), "%lld", (long long)(s->o.max_bytes * 2 / 1024));
+  if (rc == 0)
+    rc = conf_set(conf, "queued.max.messages.kbytes", qkb, "[sink] batch_max_bytes x 2", err);
   for (i = 0; rc == 0 && i < s->o.nkafka; i++)
     rc = conf_set(conf, s->o.kafka_keys[i], s->o.kafka_values[i], "[kafka]", err);
   if (rc == 0 && (rd_kafka_conf_get(conf, "enable.auto.commit", value, &n) != RD_KAFKA_CONF_OK ||
