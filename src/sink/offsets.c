@@ -182,6 +182,7 @@ int tarn_sink_offsets_key(const char *group, char *dst, size_t n, tarn_error *er
 int tarn_sink_offsets_from_metadata(const tarn_ice_metadata *m, const char *key,
                                     tarn_sink_offsets *o, int *found, tarn_error *err) {
   int64_t id = m->current_snapshot_id;
+  const char *prop;
   size_t hops = 0, i;
   tarn_sink_offsets_clear(o);
   *found = 0;
@@ -195,6 +196,14 @@ int tarn_sink_offsets_from_metadata(const tarn_ice_metadata *m, const char *key,
         return tarn_sink_offsets_parse(s->summary[i].value, o, err);
       }
     id = s->parent_id;
+  }
+  /* Every sink commit also leaves the map in a table property: snapshot expiry (or a
+   * foreign writer's commits followed by expiry) must not make the sink forget where it
+   * is and read the topic again from the start. */
+  prop = tarn_ice_metadata_property(m, key);
+  if (prop != NULL) {
+    *found = 1;
+    return tarn_sink_offsets_parse(prop, o, err);
   }
   return 0;
 }

@@ -45,8 +45,11 @@ int tarn_sink_offsets_key(const char *group, char *dst, size_t n, tarn_error *er
 /*
  * The offsets table metadata m holds under `key`: the summary of the newest snapshot in
  * the ancestry of the current one that has the key (every sink commit writes the whole
- * map, merged with its parent's, so that one is complete). *found 0 and o empty when no
- * ancestor has it (a new table, or the sink has never committed to it).
+ * map, merged with its parent's, so that one is complete); when no ancestor has it
+ * (expired snapshots), the table property of the same name, which every sink commit sets
+ * too. *found 0 and o empty when neither has it (a new table, or the sink has never
+ * committed to it). The ancestry comes first so that a table rolled back to an older
+ * snapshot resumes from that snapshot's offsets.
  */
 int tarn_sink_offsets_from_metadata(const tarn_ice_metadata *m, const char *key,
                                     tarn_sink_offsets *o, int *found, tarn_error *err);

@@ -699,12 +699,9 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, c
 
 static int make_conf(tarn_sink *s, rd_kafka_conf_t **out, tarn_error *err) {
   static const char *const defaults[][2] = {
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"session.timeout.ms", "10000"},
-      {"enable.partition.eof", "false"},
-      {"client.id", "tarn-sink"},
+      {"enable.auto.commit", "false"},       {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},     {"session.timeout.ms", "10000"},
+      {"enable.partition.eof", "false"},     {"client.id", "tarn-sink"},
       {"isolation.level", "read_committed"},
   };
   rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -119,7 +119,6 @@ static int check_offsets(void *arg, const tarn_ice_metadata *base, tarn_ice_meta
   tarn_buf text;
   size_t i, done = 0;
   int found, rc;
-  (void)next;
   tarn_buf_init(&text, TARN_BUF_UNLIMITED);
   rc = tarn_sink_offsets_from_metadata(base, cx->key, &have, &found, err);
   for (i = 0; rc == 0 && i < cx->end->n; i++) {
@@ -152,6 +151,8 @@ static int check_offsets(void *arg, const tarn_ice_metadata *base, tarn_ice_meta
   if (rc == 0 && (rc = tarn_buf_append_byte(&text, 0, err)) == 0) {
     tarn_free(cx->summary[0].value);
     cx->summary[0].value = tarn_buf_detach(&text);
+    /* the same map as a table property: it outlives snapshot expiry */
+    rc = tarn_ice_metadata_set_properties(next, cx->summary, 1, err);
   }
   tarn_buf_free(&text);
   tarn_sink_offsets_free(&have);

@@ -1209,6 +1209,56 @@ static void test_race_other_partitions(void **state) {
   }
 }
 
+/* A foreign append, then snapshot expiry keeping only it: the sink's snapshots are gone,
+ * and the offsets come from the table property every sink commit sets; the next batch
+ * commits (not fenced, not re-read from the start). */
+static void test_offsets_survive_expiry(void **state) {
+  fx *f = *state;
+  tarn_sink_tables *st = open_tables(f);
+  tarn_sink_rows rows, more;
+  tarn_sink_offsets start = {0}, end = {0}, mn = {0}, dn = {0};
+  tarn_sink_commit res;
+  tarn_table_expire_result xr;
+  tarn_ice_data_file *files = NULL;
+  tarn_table_commit_result cr;
+  size_t nfiles = 0;
+  tarn_table *t;
+  tarn_error err;
+  int fenced = -1;
+  make_rows(&rows, "a", 10);
+  offs1(&end, "t", 0, 10);
+  assert_int_equal(commit(st, TARN_AL_MAIN, &rows, &start, &end, &res, &fenced, &err), 0);
+  /* someone else appends (no sink key in that snapshot's summary), then expiry */
+  t = load(f, "action_log");
+  make_rows(&more, "foreign", 3);
+  assert_int_equal(tarn_sink_rows_write(&more, t, -1, -1, &files, &nfiles, &err), 0);
+  assert_int_equal(tarn_table_append(t, files, nfiles, NULL, 0, &cr, &err), 0);
+  if (tarn_table_expire_snapshots(t, INT64_MAX, 1, &xr, &err) != 0)
+    fail_msg("expire: %s", tarn_error_message(&err));
+  tarn_ice_data_files_free(files, nfiles);
+  assert_int_equal(tarn_table_metadata(t)->nsnapshots, 1);
+  assert_null(summary_of(t, KEY));
+  tarn_table_close(t);
+  assert_int_equal(tarn_sink_tables_offsets(st, &mn, &dn, &err), 0);
+  assert_int_equal(tarn_sink_offsets_get(&mn, "t", 0), 10);
+  /* the next batch goes on from 10 */
+  tarn_sink_offsets_copy(&start, &end, NULL);
+  offs1(&end, "t", 0, 20);
+  tarn_sink_rows_free(&rows);
+  make_rows(&rows, "b", 10);
+  if (commit(st, TARN_AL_MAIN, &rows, &start, &end, &res, &fenced, &err) != 0)
+    fail_msg("commit after expiry: %s", tarn_error_message(&err));
+  assert_int_equal(fenced, 0);
+  assert_int_equal(res.committed, 1);
+  tarn_sink_rows_free(&rows);
+  tarn_sink_rows_free(&more);
+  tarn_sink_offsets_free(&start);
+  tarn_sink_offsets_free(&end);
+  tarn_sink_offsets_free(&mn);
+  tarn_sink_offsets_free(&dn);
+  tarn_sink_tables_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
@@ -1233,6 +1283,7 @@ int main(void) {
       T(test_race_open),
       T(test_race_same_batch),
       T(test_race_other_partitions),
+      T(test_offsets_survive_expiry),
   };
   tarn_log_set_level(TARN_LOG_ERROR);
   return cmocka_run_group_tests(tests, NULL, NULL);
