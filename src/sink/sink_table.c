@@ -14,6 +14,14 @@ struct tarn_sink_tables {
   char key[300]; /* the summary key of the offsets */
 };
 
+/* Bloom filters on the columns the read API and investigations look up by equality:
+ * a scan for one event, object or actor skips the row groups that cannot hold it. */
+static const tarn_ice_kv main_props[] = {
+    {(char *)"write.parquet.bloom-filter-enabled.column.event_id", (char *)"true"},
+    {(char *)"write.parquet.bloom-filter-enabled.column.object_id", (char *)"true"},
+    {(char *)"write.parquet.bloom-filter-enabled.column.actor_sub", (char *)"true"},
+};
+
 static int load_or_create(tarn_sink_tables *st, tarn_al_table_kind kind, const char *ns,
                           const char *name, tarn_error *err) {
   tarn_ice_schema schema;
@@ -29,8 +37,10 @@ static int load_or_create(tarn_sink_tables *st, tarn_al_table_kind kind, const c
     if (rc == TARN_EEXIST)
       rc = 0;
     if (rc == 0)
-      rc = tarn_table_create(st->lake->cat, &st->lake->io, ns, name, &schema, &spec,
-                             kind == TARN_AL_MAIN ? &order : NULL, NULL, 0, NULL, t, err);
+      rc = tarn_table_create(
+          st->lake->cat, &st->lake->io, ns, name, &schema, &spec,
+          kind == TARN_AL_MAIN ? &order : NULL, kind == TARN_AL_MAIN ? main_props : NULL,
+          kind == TARN_AL_MAIN ? sizeof(main_props) / sizeof(main_props[0]) : 0, NULL, t, err);
     if (rc == 0)
       tarn_log_info("sink created table", "table=%s", st->ident[kind]);
     if (rc == TARN_EEXIST) /* another sink of the group created it first */

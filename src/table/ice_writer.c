@@ -33,6 +33,7 @@ struct tarn_table_writer {
   int64_t *idx; /* row indexes of one partition (scratch) */
   size_t idx_cap;
   int failed;
+  tarn_pq_column_options *colopts; /* from the table's per-column properties */
 };
 
 void tarn_ice_value_from_array(const tarn_ice_type *t, const tarn_pq_column *c,
@@ -75,8 +76,51 @@ void tarn_table_writer_abort(tarn_table_writer *w) {
   tarn_free(w->parts);
   tarn_free(w->ptypes);
   tarn_free(w->idx);
+  tarn_free(w->colopts);
   tarn_pq_schema_free(&w->pq);
   tarn_free(w);
+}
+
+/*
+ * Iceberg's per-column write properties: write.parquet.bloom-filter-enabled.column.NAME
+ * (true: a split-block bloom filter for the column, so readers skip row groups on
+ * equality) and write.parquet.bloom-filter-fpp.column.NAME (its false-positive rate,
+ * default 0.01). A value that is neither true nor false is an error naming the property.
+ */
+static int column_options(tarn_table_writer *w, const tarn_ice_metadata *m, tarn_error *err) {
+  char key[512];
+  size_t i, n = 0;
+  for (i = 0; i < w->schema->nfields; i++) {
+    const char *name = w->schema->fields[i].name, *v, *fpp;
+    tarn_pq_column_options *o;
+    snprintf(key, sizeof(key), "write.parquet.bloom-filter-enabled.column.%s", name);
+    v = tarn_ice_metadata_property(m, key);
+    if (v == NULL || strcmp(v, "false") == 0)
+      continue;
+    if (strcmp(v, "true") != 0)
+      return tarn_error_set(err, TARN_EINVAL,
+                            "table property %s = \"%.32s\": expected true or false", key, v);
+    if (w->colopts == NULL &&
+        (w->colopts = tarn_calloc(w->schema->nfields, sizeof(*w->colopts))) == NULL)
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory opening a table writer");
+    o = &w->colopts[n++];
+    o->field_id = w->schema->fields[i].id;
+    o->dictionary = -1;
+    o->bloom_filter = 1;
+    snprintf(key, sizeof(key), "write.parquet.bloom-filter-fpp.column.%s", name);
+    fpp = tarn_ice_metadata_property(m, key);
+    if (fpp != NULL) {
+      char *end;
+      o->bloom_fpp = strtod(fpp, &end);
+      if (end == fpp || *end != '\0' || !(o->bloom_fpp > 0 && o->bloom_fpp < 1))
+        return tarn_error_set(err, TARN_EINVAL,
+                              "table property %s = \"%.32s\": expected a rate between 0 and 1", key,
+                              fpp);
+    }
+  }
+  w->opts.columns = w->colopts;
+  w->opts.ncolumns = n;
+  return 0;
 }
 
 int tarn_table_writer_open(tarn_table *t, const tarn_pq_writer_options *pq, tarn_table_writer **out,
@@ -123,6 +167,11 @@ int tarn_table_writer_open(tarn_table *t, const tarn_pq_writer_options *pq, tarn
     }
     w->opts.codec = (tarn_pq_codec)c;
     w->opts.zstd_level = w->opts.gzip_level = (int)level;
+    rc = column_options(w, m, err);
+    if (rc != 0) {
+      tarn_table_writer_abort(w);
+      return rc;
+    }
   }
   w->ptypes = tarn_calloc(w->spec->nfields ? w->spec->nfields : 1, sizeof(*w->ptypes));
   if (w->ptypes == NULL) {

@@ -97,6 +97,18 @@ expect_eq "dead-letter table holds each poison record once" "$POISON1" \
   "$(rows action_log_dlq partition,offset | sort -u | wc -l)"
 expect_eq "dead-letter rows are not repeated" "$POISON1" "$(rows action_log_dlq offset | wc -l)"
 
+# data files carry bloom filters on the looked-up columns (table properties set at create)
+F1=$(find "$LAKE/warehouse/default/action_log/data" -name '*.parquet' | head -1)
+expect_match "event_id has a bloom filter" 'event_id \(BYTE_ARRAY STRING\)[^\n]*'$'\n''[^\n]*bloom filter: yes' \
+  "$("$BIN" parquet meta "$F1")"
+"$BIN" table set-properties default.action_log --lake "$LAKE" \
+  --property write.parquet.bloom-filter-enabled.column.tenant=maybe >/dev/null 2>&1
+OUT=$(printf '{"event_id":"x","action_type_id":"a","action_name":"n","object_type_id":"o","tenant":"t","actor_sub":"s","status":"ok","applied_at_ms":1,"applied_at":1000}\n' |
+  "$BIN" table append default.action_log --lake "$LAKE" --jsonl - 2>&1)
+expect_match "a bad bloom-filter property is an error naming it" 'bloom-filter-enabled.column.tenant' "$OUT"
+"$BIN" table set-properties default.action_log --lake "$LAKE" \
+  --property write.parquet.bloom-filter-enabled.column.tenant=false >/dev/null 2>&1
+
 # the summary holds the offsets under the group
 SUMMARY=$("$BIN" table snapshots default.action_log --lake "$LAKE" --json)
 check "snapshot summary has tarn.sink.offsets.<group>" grep -q 'tarn.sink.offsets.tarn-action-log-sink' <<<"$SUMMARY"
