@@ -131,6 +131,33 @@ psnap() {
       for (const [p, n] of Object.entries(o)) console.log(`${p} ${n}`); });' "$2" "$TOPIC2"
 }
 assigned() { metric "$1" action_log_sink_assigned_partitions; }
+# shared ADDR...: waits until each sink holds some of the 6 partitions and all are held.
+shared() {
+  local i a n sum
+  for i in $(seq 1 300); do
+    sum=0 n=0
+    for a in "$@"; do
+      a=$(assigned "$a")
+      sum=$((sum + a))
+      [ "$a" -ge 1 ] && n=$((n + 1))
+    done
+    [ "$n" -eq $# ] && [ "$sum" -eq 6 ] && return 0
+    sleep 0.1
+  done
+  echo "partitions held: $sum, by $n of $# sinks" >&2
+  return 1
+}
+# wait_rows TABLE COLUMN WANT: waits (up to 60 s) until the table holds WANT rows.
+wait_rows() {
+  local i n
+  for i in $(seq 1 120); do
+    n=$(prows "$1" "$2" | wc -l)
+    [ "$n" -ge "$3" ] && return 0
+    sleep 0.5
+  done
+  echo "$1 holds $n rows, wanted $3" >&2
+  return 1
+}
 
 P2=$(date +%s)
 start_sink "$WORK/sinkA.log" "${SARGS[@]}" || exit 1
@@ -139,12 +166,7 @@ start_sink "$WORK/sinkB.log" "${SARGS[@]}" || exit 1
 PB=$SINK_PID; AB=$SINK_ADDR
 start_sink "$WORK/sinkC.log" "${SARGS[@]}" || exit 1
 PC=$SINK_PID; AC=$SINK_ADDR
-check "the three sinks share the 6 partitions" bash -c "for i in \$(seq 1 300); do
-  a=\$(curl -s http://$AA/metrics | awk '\$1 == \"action_log_sink_assigned_partitions\" { print \$2 }')
-  b=\$(curl -s http://$AB/metrics | awk '\$1 == \"action_log_sink_assigned_partitions\" { print \$2 }')
-  c=\$(curl -s http://$AC/metrics | awk '\$1 == \"action_log_sink_assigned_partitions\" { print \$2 }')
-  [ \"\${a:-0}\" -ge 1 ] && [ \"\${b:-0}\" -ge 1 ] && [ \"\${c:-0}\" -ge 1 ] && [ \$((a + b + c)) -eq 6 ] && exit 0
-  sleep 0.1; done; exit 1"
+check "the three sinks share the 6 partitions" shared "$AA" "$AB" "$AC"
 echo "    part 2: sinks assigned after $(($(date +%s) - P2)) s"
 
 kafka_produce --topic "$TOPIC2" --count 20000 --id-prefix s --poison-every 97 --rate 2500 \
@@ -160,13 +182,8 @@ wait "$PROD"
 expect_eq "producer delivered 20000 records" 0 "$?"
 GOOD2=$(wc -l <"$WORK/good2.ndjson")
 POISON2=$((20000 - GOOD2))
-check "every good event reaches the table" bash -c "for i in \$(seq 1 120); do
-  n=\$(\"$BIN\" table scan default.action_log --lake '$LAKE2' --catalog '$PG_CONNINFO' --columns event_id --format csv 2>/dev/null | tail -n +2 | wc -l)
-  [ \"\$n\" -ge $GOOD2 ] && exit 0; sleep 0.5; done; exit 1"
-check "every poison record reaches the dead-letter table" bash -c "for i in \$(seq 1 60); do
-  n=\$(\"$BIN\" table scan default.action_log_dlq --lake '$LAKE2' --catalog '$PG_CONNINFO' --columns offset --format csv 2>/dev/null | tail -n +2 | wc -l)
-  [ \"\$n\" -ge $POISON2 ] && exit 0; sleep 0.5; done; exit 1"
-sleep 1 # a last small batch of every sink lands
+check "every good event reaches the table" wait_rows action_log event_id "$GOOD2"
+check "every poison record reaches the dead-letter table" wait_rows action_log_dlq offset "$POISON2"
 for s in A:$AA B2:$AB2 C:$AC; do
   a=${s#*:}
   echo "    sink ${s%%:*}: $(assigned "$a") partitions; main commits ok=$(metric "$a" 'action_log_sink_commits_total{table="main",outcome="ok"}')" \
@@ -176,9 +193,9 @@ for s in A:$AA B2:$AB2 C:$AC; do
     "records dropped=$(metric "$a" 'action_log_sink_records_total{outcome="dropped"}')"
 done
 kill -TERM "$PA" "$PB2" "$PC"
-for p in "$PA" "$PB2" "$PC"; do
-  wait_exit "$p" 30
-  expect_eq "sink $p: SIGTERM exits 0" 0 "$EXIT_CODE"
+for s in A:$PA B2:$PB2 C:$PC; do
+  wait_exit "${s#*:}" 30
+  expect_eq "sink ${s%%:*}: SIGTERM exits 0" 0 "$EXIT_CODE"
 done
 echo "    part 2: sinks stopped after $(($(date +%s) - P2)) s"
 
