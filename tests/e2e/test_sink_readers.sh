@@ -52,8 +52,8 @@ metric() {
 
 # wait_metric ADDR SERIES WANT SECONDS: waits until the series reaches WANT.
 wait_metric() {
-  local i v
-  for i in $(seq 1 $(($4 * 10))); do
+  local v
+  for _ in $(seq 1 $(($4 * 10))); do
     v=$(metric "$1" "$2")
     awk -v v="$v" -v w="$3" 'BEGIN { exit !(v + 0 >= w + 0) }' && return 0
     sleep 0.1
@@ -133,8 +133,8 @@ psnap() {
 assigned() { metric "$1" action_log_sink_assigned_partitions; }
 # shared ADDR...: waits until each sink holds some of the 6 partitions and all are held.
 shared() {
-  local i a n sum
-  for i in $(seq 1 300); do
+  local a n sum
+  for _ in $(seq 1 300); do
     sum=0 n=0
     for a in "$@"; do
       a=$(assigned "$a")
@@ -149,8 +149,8 @@ shared() {
 }
 # wait_rows TABLE COLUMN WANT: waits (up to 60 s) until the table holds WANT rows.
 wait_rows() {
-  local i n
-  for i in $(seq 1 120); do
+  local n
+  for _ in $(seq 1 120); do
     n=$(prows "$1" "$2" | wc -l)
     [ "$n" -ge "$3" ] && return 0
     sleep 0.5
