@@ -18,6 +18,7 @@ typedef struct part {
   int64_t main_start; /* next offset the action log holds (-1: none) */
   int64_t dlq_start;  /* next offset the dead-letter table holds (-1: none) */
   int64_t batch_end;  /* next offset after this partition's last record in the batch (-1) */
+  int batch_dlq;      /* the batch holds dead-letter rows of this partition */
   int64_t position;   /* next offset to consume (-1: unknown) */
 } part;
 
@@ -250,6 +251,7 @@ static int parts_add(tarn_sink *s, const char *topic, int32_t partition, int64_t
   p->main_start = main_next;
   p->dlq_start = dlq_next;
   p->batch_end = -1;
+  p->batch_dlq = 0;
   p->position = main_next;
   return 0;
 }
@@ -266,8 +268,10 @@ static void batch_reset(tarn_sink *s) {
   s->first_ns = 0;
   s->dlq_done = 0;
   memset(s->poison, 0, sizeof(s->poison));
-  for (i = 0; i < s->nparts; i++)
+  for (i = 0; i < s->nparts; i++) {
     s->parts[i].batch_end = -1;
+    s->parts[i].batch_dlq = 0;
+  }
   pthread_mutex_lock(&s->mu);
   s->pending_since_ns = 0;
   pthread_mutex_unlock(&s->mu);
@@ -337,6 +341,7 @@ static int add_record(tarn_sink *s, const rd_kafka_message_t *msg, tarn_error *e
       rc = add_dlq_row(s, msg, topic, reason, detail, err);
       if (rc != 0)
         return rc;
+      p->batch_dlq = 1;
       s->poison[reason]++;
     }
   } else {
@@ -365,7 +370,7 @@ static int batch_due(const tarn_sink *s, uint64_t now) {
 /* ---- committing ---- */
 
 static int batch_offsets(tarn_sink *s, tarn_sink_offsets *start_main, tarn_sink_offsets *start_dlq,
-                         tarn_sink_offsets *end, tarn_error *err) {
+                         tarn_sink_offsets *end, tarn_sink_offsets *end_dlq, tarn_error *err) {
   size_t i;
   int rc = 0;
   for (i = 0; rc == 0 && i < s->nparts; i++) {
@@ -375,8 +380,14 @@ static int batch_offsets(tarn_sink *s, tarn_sink_offsets *start_main, tarn_sink_
     rc = tarn_sink_offsets_set(end, p->topic, p->partition, p->batch_end, err);
     if (rc == 0)
       rc = tarn_sink_offsets_set(start_main, p->topic, p->partition, p->main_start, err);
-    if (rc == 0)
+    /* The dead-letter table records only the partitions whose poison this batch holds:
+     * for them the batch ends past the table's offset. Another partition's may be behind
+     * it (its poison is in the table already, from a batch whose action-log part never
+     * landed): recording it would move the offset back and write that poison again. */
+    if (rc == 0 && p->batch_dlq)
       rc = tarn_sink_offsets_set(start_dlq, p->topic, p->partition, p->dlq_start, err);
+    if (rc == 0 && p->batch_dlq)
+      rc = tarn_sink_offsets_set(end_dlq, p->topic, p->partition, p->batch_end, err);
   }
   return rc;
 }
@@ -445,7 +456,7 @@ static void after_commit(tarn_sink *s, const tarn_sink_offsets *end) {
     part *p = &s->parts[i];
     if (p->batch_end < 0)
       continue;
-    if (s->dlq.nrows > 0)
+    if (p->batch_dlq)
       p->dlq_start = p->batch_end;
     if (s->rows.nrows > 0)
       p->main_start = p->batch_end;
@@ -488,13 +499,13 @@ static int retriable(int code) {
  * re-sought. Other failures are returned: they end the sink.
  */
 static int flush(tarn_sink *s, tarn_error *err) {
-  tarn_sink_offsets smain = {0}, sdlq = {0}, end = {0};
+  tarn_sink_offsets smain = {0}, sdlq = {0}, end = {0}, end_dlq = {0};
   int fenced = 0, rc;
   if (s->records == 0)
     return 0;
-  rc = batch_offsets(s, &smain, &sdlq, &end, err);
+  rc = batch_offsets(s, &smain, &sdlq, &end, &end_dlq, err);
   if (rc == 0 && s->dlq.nrows > 0 && !s->dlq_done) {
-    rc = commit_kind(s, TARN_AL_DLQ, &s->dlq, &sdlq, &end, &fenced, err);
+    rc = commit_kind(s, TARN_AL_DLQ, &s->dlq, &sdlq, &end_dlq, &fenced, err);
     s->dlq_done = rc == 0;
   }
   if (rc == 0 && s->rows.nrows > 0)
@@ -505,7 +516,7 @@ static int flush(tarn_sink *s, tarn_error *err) {
   } else if (fenced) {
     tarn_log_warn("sink fenced", "error=%s", tarn_error_message(err));
     batch_drop(s, "fenced");
-    rc = reseek(s, err);
+    rc = atomic_load(&s->stopping) ? 0 : reseek(s, err); /* stopping: nothing to re-read */
   } else if (retriable(rc)) {
     s->backoff_ms = s->backoff_ms == 0 ? 500 : s->backoff_ms * 2;
     if (s->backoff_ms > 30000)
@@ -523,6 +534,7 @@ static int flush(tarn_sink *s, tarn_error *err) {
   tarn_sink_offsets_free(&smain);
   tarn_sink_offsets_free(&sdlq);
   tarn_sink_offsets_free(&end);
+  tarn_sink_offsets_free(&end_dlq);
   return rc;
 }
 
