@@ -189,7 +189,7 @@ static size_t nevs;
 static void ev_set(ev *e, int n, const char *eid, int64_t ms) {
   memset(e, 0, sizeof(*e));
   if (eid != NULL)
-    snprintf(e->eid, sizeof(e->eid), "%s", eid);
+    snprintf(e->eid, sizeof(e->eid), "%.31s", eid);
   else
     snprintf(e->eid, sizeof(e->eid), "ev-%06d", n);
   e->ms = ms;
