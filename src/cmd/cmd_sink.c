@@ -1,6 +1,7 @@
 /* cmd_sink.c - `tarn sink`: the Kafka → Iceberg action-log sink, with /healthz and
  * /metrics, and a graceful stop on SIGTERM within [sink] shutdown_grace. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,20 +139,35 @@ typedef struct stopper {
   tarn_sink *sink;
   sigset_t sigs;
   int64_t grace_ms;
+  pthread_mutex_t mu;  /* finished and the sink: the sink is destroyed once finished */
+  atomic_int finished; /* the sink has stopped: the grace period no longer matters */
 } stopper;
 
 static void *stop_thread(void *arg) {
   stopper *st = arg;
-  struct timespec grace;
+  struct timespec tick = {0, 100 * 1000000};
+  int64_t waited = 0;
   int sig = 0;
   if (sigwait(&st->sigs, &sig) != 0)
     return NULL;
   tarn_log_info("sink shutting down", "signal=%s grace_ms=%lld",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)st->grace_ms);
-  tarn_sink_stop(st->sink);
-  grace.tv_sec = st->grace_ms / 1000;
-  grace.tv_nsec = (st->grace_ms % 1000) * 1000000;
-  sig = sigtimedwait(&st->sigs, NULL, &grace);
+  pthread_mutex_lock(&st->mu);
+  if (!atomic_load(&st->finished))
+    tarn_sink_stop(st->sink);
+  pthread_mutex_unlock(&st->mu);
+  /* wait in short steps (EINTR and spurious wake-ups are only a step), until the sink
+   * has stopped, a second signal comes or the grace period passes */
+  for (;;) {
+    sig = sigtimedwait(&st->sigs, NULL, &tick);
+    if (atomic_load(&st->finished))
+      return NULL;
+    if (sig > 0)
+      break;
+    waited += 100;
+    if (waited >= st->grace_ms)
+      break;
+  }
   tarn_log_error("sink did not finish in time; exiting (uncommitted records stay in Kafka)",
                  "reason=%s", sig > 0 ? "second signal" : "shutdown_grace passed");
   _exit(TARN_EXIT_FAIL);
@@ -186,7 +202,8 @@ static int run(const cli *c, const kprops *k, tarn_error *err) {
   tarn_sink *sink = NULL;
   tarn_http_server *srv = NULL;
   tarn_sink_options o;
-  stopper st;
+  static stopper st = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* the detached thread may outlive
+                                                            this frame by a moment */
   pthread_t th;
   int rc = 0;
   if (secrets != NULL && secrets[0] != '\0')
@@ -208,13 +225,18 @@ static int run(const cli *c, const kprops *k, tarn_error *err) {
     sigaddset(&st.sigs, SIGTERM);
     sigaddset(&st.sigs, SIGINT);
     st.grace_ms = tarn_config_int(c->cfg, "sink", "shutdown_grace");
+    atomic_init(&st.finished, 0);
     if (pthread_create(&th, NULL, stop_thread, &st) != 0)
       rc = tarn_error_set(err, TARN_ENOMEM, "cannot start the signal thread");
     else
       pthread_detach(th);
   }
-  if (rc == 0)
+  if (rc == 0) {
     rc = tarn_sink_run(sink, err);
+    pthread_mutex_lock(&st.mu);
+    atomic_store(&st.finished, 1);
+    pthread_mutex_unlock(&st.mu);
+  }
   if (rc == 0)
     tarn_log_info("sink stopped", NULL);
   if (srv != NULL)

@@ -81,7 +81,7 @@ int tarn_sink_offsets_format(const tarn_sink_offsets *o, tarn_buf *out, tarn_err
   int rc = tarn_sink_offsets_copy(&sorted, o, err);
   if (rc == 0 && root == NULL)
     rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-  if (rc == 0)
+  if (rc == 0 && sorted.n > 1) /* qsort's array may not be NULL, even when empty */
     qsort(sorted.v, sorted.n, sizeof(*sorted.v), cmp_tp);
   for (i = 0; rc == 0 && i < sorted.n; i++) {
     const tarn_sink_tp *tp = &sorted.v[i];
