@@ -6,10 +6,12 @@ LAKE=$WORK/lake
 # below 3 s the mock's rejoins stall for about 20 s).
 KOPTS=(--kafka session.timeout.ms=3000 --kafka heartbeat.interval.ms=500)
 
-# start_sink LOG ARGS...: starts a sink on the test lake; sets SINK_PID and SINK_ADDR.
+# start_sink LOG ARGS...: starts a sink on the test lake (ARGS may name another with
+# --lake; the variables in SINK_ENV are set for it); sets SINK_PID and SINK_ADDR.
+SINK_ENV=()
 start_sink() {
   local log=$1; shift
-  "$BIN" sink --lake "$LAKE" --brokers "$KAFKA_BOOTSTRAP" --listen 127.0.0.1:0 "${KOPTS[@]}" \
+  env "${SINK_ENV[@]}" "$BIN" sink --lake "$LAKE" --brokers "$KAFKA_BOOTSTRAP" --listen 127.0.0.1:0 "${KOPTS[@]}" \
     "$@" 2>>"$log" &
   SINK_PID=$!
   PIDS+=("$SINK_PID")
@@ -25,22 +27,26 @@ start_sink() {
   return 1
 }
 
-# metric NAME_WITH_LABELS: the value of one series on the running sink (0 when absent).
-metric() {
-  curl -s "http://$SINK_ADDR/metrics" | awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }'
+# metric_at ADDR SERIES: the value of one series (name with labels) on the sink at ADDR
+# (0 when absent); metric SERIES: on the last sink started.
+metric_at() {
+  curl -s "http://$1/metrics" | awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }'
 }
+metric() { metric_at "$SINK_ADDR" "$1"; }
 
-# wait_metric SERIES WANT SECONDS: waits until the series reaches WANT (numerically).
-wait_metric() {
-  local i v
-  for i in $(seq 1 $(($3 * 10))); do
-    v=$(metric "$1")
-    awk -v v="$v" -v w="$2" 'BEGIN { exit !(v + 0 >= w + 0) }' && return 0
+# wait_metric_at ADDR SERIES WANT SECONDS: waits until the series reaches WANT
+# (numerically); wait_metric SERIES WANT SECONDS: on the last sink started.
+wait_metric_at() {
+  local v
+  for _ in $(seq 1 $(($4 * 10))); do
+    v=$(metric_at "$1" "$2")
+    awk -v v="$v" -v w="$3" 'BEGIN { exit !(v + 0 >= w + 0) }' && return 0
     sleep 0.1
   done
-  echo "metric $1 is $v, wanted $2" >&2
+  echo "metric $2 is $v, wanted $3" >&2
   return 1
 }
+wait_metric() { wait_metric_at "$SINK_ADDR" "$@"; }
 
 # rows TABLE COLUMNS: the rows as CSV without the header (RFC 4180's CRLF made LF)
 rows() { "$BIN" table scan "default.$1" --lake "$LAKE" --columns "$2" --format csv 2>/dev/null | tail -n +2 | tr -d '\r'; }

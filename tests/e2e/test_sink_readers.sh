@@ -11,56 +11,16 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_kafka.sh"
 . "$(dirname "$0")/lib_pg.sh"
+. "$(dirname "$0")/lib_sink.sh"
 
 : "${E2E_NODE_MODULES:?set E2E_NODE_MODULES to tests/node_modules}"
 READERS="$(dirname "$0")/action_log_readers.mjs"
-TOPIC=ontology.actions.applied.v1
 TOPIC2=scale.actions
-# Short sessions so a killed sink's partitions move on quickly (as in test_sink.sh).
-KOPTS=(--kafka session.timeout.ms=3000 --kafka heartbeat.interval.ms=500)
 T0=$(date +%s)
 
 trap 'pg_stop; cleanup' EXIT
 
 kafka_start 1 "$TOPIC:4" "$TOPIC2:6" || exit 1
-
-# start_sink LOG ARGS...: starts a sink (env SINK_ENV...), waits for its address; sets
-# SINK_PID and SINK_ADDR.
-SINK_ENV=()
-start_sink() {
-  local log=$1; shift
-  env "${SINK_ENV[@]}" "$BIN" sink --brokers "$KAFKA_BOOTSTRAP" --listen 127.0.0.1:0 "${KOPTS[@]}" \
-    "$@" 2>>"$log" &
-  SINK_PID=$!
-  PIDS+=("$SINK_PID")
-  SINK_ADDR=""
-  for _ in $(seq 1 200); do
-    SINK_ADDR=$(sed -n 's/.*msg="http server listening" addr=\([^ ]*\).*/\1/p' "$log" | tail -1)
-    [ -n "$SINK_ADDR" ] && return 0
-    kill -0 "$SINK_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "tarn sink did not start; log:" >&2
-  tail -20 "$log" >&2
-  return 1
-}
-
-# metric ADDR SERIES: the value of one series on a running sink (0 when absent).
-metric() {
-  curl -s "http://$1/metrics" | awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }'
-}
-
-# wait_metric ADDR SERIES WANT SECONDS: waits until the series reaches WANT.
-wait_metric() {
-  local v
-  for _ in $(seq 1 $(($4 * 10))); do
-    v=$(metric "$1" "$2")
-    awk -v v="$v" -v w="$3" 'BEGIN { exit !(v + 0 >= w + 0) }' && return 0
-    sleep 0.1
-  done
-  echo "metric $2 is $v, wanted $3" >&2
-  return 1
-}
 
 # ids FILE: the event ids of an NDJSON file, sorted.
 ids() {
@@ -98,9 +58,9 @@ expect_eq "poison every 40th" 125 "$POISON1"
 # Small batches: several commits, several files per day, manifests of several snapshots.
 start_sink "$WORK/sink1.log" --lake "$LAKE" --batch-max-records 1200 --batch-max-age 1s || exit 1
 check "the sink commits every good event" \
-  wait_metric "$SINK_ADDR" 'action_log_sink_records_total{outcome="committed"}' "$GOOD1" 60
+  wait_metric 'action_log_sink_records_total{outcome="committed"}' "$GOOD1" 60
 check "the sink commits every poison record" \
-  wait_metric "$SINK_ADDR" 'action_log_sink_records_total{outcome="poison"}' "$POISON1" 30
+  wait_metric 'action_log_sink_records_total{outcome="poison"}' "$POISON1" 30
 kill -TERM "$SINK_PID"
 wait_exit "$SINK_PID" 30
 expect_eq "SIGTERM exits 0" 0 "$EXIT_CODE"
@@ -130,7 +90,7 @@ psnap() {
       const o = JSON.parse(cur.summary["tarn.sink.offsets.tarn-action-log-sink"] || "{}")[process.argv[2]] || {};
       for (const [p, n] of Object.entries(o)) console.log(`${p} ${n}`); });' "$2" "$TOPIC2"
 }
-assigned() { metric "$1" action_log_sink_assigned_partitions; }
+assigned() { metric_at "$1" action_log_sink_assigned_partitions; }
 # shared ADDR...: waits until each sink holds some of the 6 partitions and all are held.
 shared() {
   local a n sum
@@ -186,11 +146,11 @@ check "every good event reaches the table" wait_rows action_log event_id "$GOOD2
 check "every poison record reaches the dead-letter table" wait_rows action_log_dlq offset "$POISON2"
 for s in A:$AA B2:$AB2 C:$AC; do
   a=${s#*:}
-  echo "    sink ${s%%:*}: $(assigned "$a") partitions; main commits ok=$(metric "$a" 'action_log_sink_commits_total{table="main",outcome="ok"}')" \
-    "fenced=$(metric "$a" 'action_log_sink_commits_total{table="main",outcome="fenced"}')" \
-    "already=$(metric "$a" 'action_log_sink_commits_total{table="main",outcome="already"}')" \
-    "dlq fenced=$(metric "$a" 'action_log_sink_commits_total{table="dlq",outcome="fenced"}')" \
-    "records dropped=$(metric "$a" 'action_log_sink_records_total{outcome="dropped"}')"
+  echo "    sink ${s%%:*}: $(assigned "$a") partitions; main commits ok=$(metric_at "$a" 'action_log_sink_commits_total{table="main",outcome="ok"}')" \
+    "fenced=$(metric_at "$a" 'action_log_sink_commits_total{table="main",outcome="fenced"}')" \
+    "already=$(metric_at "$a" 'action_log_sink_commits_total{table="main",outcome="already"}')" \
+    "dlq fenced=$(metric_at "$a" 'action_log_sink_commits_total{table="dlq",outcome="fenced"}')" \
+    "records dropped=$(metric_at "$a" 'action_log_sink_records_total{outcome="dropped"}')"
 done
 kill -TERM "$PA" "$PB2" "$PC"
 for s in A:$PA B2:$PB2 C:$PC; do
