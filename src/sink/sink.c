@@ -181,7 +181,6 @@ int tarn_sink_health(tarn_sink *s, char *why, size_t n) {
 
 /* The gauges that change with time, refreshed at most once a second. */
 static void update_gauges(tarn_sink *s, uint64_t now) {
-  static const char *const none[] = {NULL};
   int64_t wall = tarn_clock_wall_us() / 1000, last;
   size_t i;
   if (s->o.metrics == NULL || now - s->gauges_ns < 1000000000)
@@ -190,7 +189,6 @@ static void update_gauges(tarn_sink *s, uint64_t now) {
   pthread_mutex_lock(&s->mu);
   last = s->last_commit_ms;
   pthread_mutex_unlock(&s->mu);
-  (void)none;
   tarn_metric_set(s->m.commit_age, NULL, (double)(wall - last) / 1000.0);
   tarn_metric_set(s->m.assigned, NULL, (double)s->nparts);
   for (i = 0; i < s->nparts; i++) {
@@ -751,18 +749,6 @@ static int make_conf(tarn_sink *s, rd_kafka_conf_t **out, tarn_error *err) {
   return 0;
 }
 
-static int split_table(tarn_sink *s, char *ns, size_t nslen, const char **name, tarn_error *err) {
-  const char *dot = strrchr(s->table, '.');
-  if (dot == NULL || dot == s->table || dot[1] == '\0' || (size_t)(dot - s->table) >= nslen)
-    return tarn_error_set(err, TARN_ECONFIG,
-                          "[sink] table \"%s\": expected NAMESPACE.NAME, e.g. default.action_log",
-                          s->table);
-  memcpy(ns, s->table, (size_t)(dot - s->table));
-  ns[dot - s->table] = '\0';
-  *name = dot + 1;
-  return 0;
-}
-
 static char *dup_or_null(const char *s) { return s != NULL ? tarn_strdup(s) : NULL; }
 
 static int create_consumer(tarn_sink *s, tarn_error *err) {
@@ -783,8 +769,7 @@ static int create_consumer(tarn_sink *s, tarn_error *err) {
 
 int tarn_sink_create(tarn_sink **out, const tarn_sink_options *o, tarn_error *err) {
   tarn_sink *s = tarn_calloc(1, sizeof(*s));
-  char ns[128];
-  const char *name;
+  char ns[128], name[128];
   int rc;
   *out = NULL;
   if (s == NULL)
@@ -808,8 +793,12 @@ int tarn_sink_create(tarn_sink **out, const tarn_sink_options *o, tarn_error *er
                         "[sink] health_max_wait (%lld ms) must be longer than batch_max_age "
                         "(%lld ms)",
                         (long long)o->health_age_ms, (long long)o->max_age_ms);
-  if (rc == 0)
-    rc = split_table(s, ns, sizeof(ns), &name, err);
+  /* a table name that cannot be one is a setting's fault: exit 2, before anything starts */
+  if (rc == 0 && tarn_action_log_ident(s->table, ns, sizeof(ns), name, sizeof(name), err) != 0) {
+    rc = TARN_ECONFIG;
+    if (err != NULL)
+      err->code = TARN_ECONFIG;
+  }
   if (rc == 0)
     rc = create_consumer(s, err); /* first: a bad property fails before any table is made */
   if (rc == 0)

@@ -271,15 +271,14 @@ static const char *target_name(void *impl, tarn_al_table_kind kind) {
 
 int tarn__sink_table_target(tarn_lake *lake, const char *table, const char *group, sink_target *t,
                             tarn_error *err) {
-  const char *dot = strrchr(table, '.');
-  char ns[128];
+  char ns[128], name[128];
   tarn_sink_tables *st;
-  int rc;
-  if (lake == NULL || dot == NULL || (size_t)(dot - table) >= sizeof(ns))
-    return tarn_error_set(err, TARN_EINVAL, "table %s: expected NAMESPACE.NAME", table);
-  memcpy(ns, table, (size_t)(dot - table));
-  ns[dot - table] = '\0';
-  rc = tarn_sink_tables_open(lake, ns, dot + 1, group, &st, err);
+  int rc = tarn_action_log_ident(table, ns, sizeof(ns), name, sizeof(name), err);
+  if (rc != 0)
+    return rc;
+  if (lake == NULL)
+    return tarn_error_set(err, TARN_EINVAL, "table %s: no lake to write it in", table);
+  rc = tarn_sink_tables_open(lake, ns, name, group, &st, err);
   if (rc != 0)
     return rc;
   t->impl = st;
