@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { decodeAvroFile } from './avro_decode.mjs'
+import { installLocalFetch } from './local_fetch.mjs'
 
 const nm = process.env.E2E_NODE_MODULES || new URL('../node_modules', import.meta.url).pathname
 const tarn = process.env.E2E_TARN_BIN
@@ -40,33 +41,13 @@ function check(desc, cond, detail) {
 }
 
 // ---- file: URLs for icebird (it reads through globalThis.fetch) ----
+installLocalFetch()
+
+// The path of a file: URI, taken literally as Iceberg writes it (not percent-decoded).
 function uriToPath(u) {
   const s = String(u)
   if (!s.startsWith('file://')) throw new Error(`not a file URI: ${s}`)
   return s.slice('file://'.length)
-}
-globalThis.fetch = async (url, init = {}) => {
-  let data
-  try {
-    data = readFileSync(uriToPath(url))
-  } catch {
-    return new Response(null, { status: 404, statusText: 'Not Found' })
-  }
-  if ((init.method || 'GET').toUpperCase() === 'HEAD')
-    return new Response(null, { status: 200, headers: { 'content-length': String(data.length) } })
-  const range = new Headers(init.headers).get('range')
-  if (range) {
-    const m = /^bytes=(\d+)-(\d*)$/.exec(range)
-    if (!m) return new Response(null, { status: 416 })
-    const start = Number(m[1])
-    const end = m[2] === '' ? data.length - 1 : Math.min(Number(m[2]), data.length - 1)
-    const body = data.subarray(start, end + 1)
-    return new Response(body, {
-      status: 206,
-      headers: { 'content-length': String(body.length), 'content-range': `bytes ${start}-${end}/${data.length}` },
-    })
-  }
-  return new Response(data, { status: 200, headers: { 'content-length': String(data.length) } })
 }
 
 // ---- what was produced ----
