@@ -12,9 +12,11 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -378,12 +380,28 @@ static int is_loopback(int fd) {
   return 0;
 }
 
+/* libmicrohttpd's own connection cap. Ours (max_connections) decides who is served; this
+ * one only bounds threads and descriptors, and must sit well above ours: a connection we
+ * evict still counts against it until its thread has noticed the shutdown and left, and
+ * at its cap libmicrohttpd closes a new connection unanswered. So a burst of idle
+ * connections would turn away the very client eviction makes room for. The headroom is
+ * max_connections + 64, within the descriptor limit less 64 kept for storage and logs. */
+static unsigned mhd_connection_cap(unsigned max_connections) {
+  struct rlimit rl;
+  uint64_t cap = 2ull * max_connections + 64;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128 &&
+      cap > rl.rlim_cur - 64)
+    cap = rl.rlim_cur - 64;
+  if (cap < (uint64_t)max_connections + 8)
+    cap = (uint64_t)max_connections + 8; /* 503s and /healthz still need room */
+  return cap > UINT_MAX ? UINT_MAX : (unsigned)cap;
+}
+
 int tarn_http_server_start(tarn_http_server *srv, tarn_error *err) {
   struct MHD_OptionItem tls[3];
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
                    MHD_USE_ITC | MHD_USE_ERROR_LOG;
-  /* room above max_connections for the connections answered 503, and for /healthz */
-  unsigned reserve = srv->opts.max_connections / 4 + 8;
+  unsigned mhd_cap = mhd_connection_cap(srv->opts.max_connections);
   int rc = bind_listen(srv, err);
   if (rc != 0)
     return rc;
@@ -424,7 +442,7 @@ int tarn_http_server_start(tarn_http_server *srv, tarn_error *err) {
                               tarn__srv_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
                               tarn__srv_on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK,
                               tarn__srv_on_uri, srv, MHD_OPTION_CONNECTION_LIMIT,
-                              srv->opts.max_connections + reserve, MHD_OPTION_CONNECTION_TIMEOUT,
+                              mhd_cap, MHD_OPTION_CONNECTION_TIMEOUT,
                               srv->opts.idle_timeout_s, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
   if (srv->mhd == NULL) {
     close(srv->listen_fd);
