@@ -436,14 +436,13 @@ int tarn_http_server_start(tarn_http_server *srv, tarn_error *err) {
   /* One thread per connection: handlers may block on storage and catalog I/O, and the
    * connection limit bounds the threads. MHD_USE_ITC lets us quiesce (stop accepting)
    * while in-flight requests finish. */
-  srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, tarn__srv_on_request, srv,
-                              MHD_OPTION_EXTERNAL_LOGGER, tarn__srv_on_mhd_log, srv,
-                              MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
-                              tarn__srv_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-                              tarn__srv_on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK,
-                              tarn__srv_on_uri, srv, MHD_OPTION_CONNECTION_LIMIT,
-                              mhd_cap, MHD_OPTION_CONNECTION_TIMEOUT,
-                              srv->opts.idle_timeout_s, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+  srv->mhd = MHD_start_daemon(
+      flags, 0, NULL, NULL, tarn__srv_on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+      tarn__srv_on_mhd_log, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
+      MHD_OPTION_NOTIFY_COMPLETED, tarn__srv_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+      tarn__srv_on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK, tarn__srv_on_uri, srv,
+      MHD_OPTION_CONNECTION_LIMIT, mhd_cap, MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
+      MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
   if (srv->mhd == NULL) {
     close(srv->listen_fd);
     srv->listen_fd = -1;
