@@ -36,6 +36,7 @@ static void reset_chunk(colw *cw) {
   tarn_buf_reset(&cw->chunk);
   tarn__pq_dict_reset(&cw->dict);
   cw->dict_active = cw->dict_on;
+  cw->dict_probed = 0;
   cw->chunk_rows = cw->chunk_unc = 0;
   cw->dict_pages = cw->plain_pages = 0;
   tarn__pq_acc_reset(&cw->chunk_acc);

@@ -13,6 +13,7 @@ typedef struct colw {
   int width;           /* PLAIN bytes per value: 4, 8, FLBA n; 0 BYTE_ARRAY and BOOLEAN */
   int dict_on;         /* dictionary wanted for this column */
   int dict_active;     /* the current chunk still encodes with the dictionary */
+  int dict_probed;     /* the chunk's dictionary was tested against PLAIN already */
   int bloom;
   double fpp;
   int64_t ndv;
@@ -91,6 +92,7 @@ tarn__pq_boundary_order tarn__pqw_boundary_order(const tarn_pq_column *c,
 size_t tarn__pqw_page_estimate(const colw *cw);
 int tarn__pqw_is_float(const tarn_pq_column *c);
 int tarn__pqw_flush_page(tarn_pq_writer *w, colw *cw);
+int tarn__pqw_probe_early(tarn_pq_writer *w, colw *cw);
 
 /* ---- pq_writer_values.c ---- */
 

@@ -192,6 +192,18 @@ static int probe_dictionary(tarn_pq_writer *w, colw *cw, int *dict_page) {
   return 0;
 }
 
+/* The same test early, once a chunk's first page holds TARN__PQ_DICT_PROBE_VALUES
+ * values, so that a column of distinct values (ids, timestamps, JSON) stops hashing then,
+ * not when the page or the dictionary fills up. The page goes on, PLAIN if dropped. */
+int tarn__pqw_probe_early(tarn_pq_writer *w, colw *cw) {
+  int dict_page = 1;
+  if (!cw->dict_active || cw->dict_probed || cw->dict_pages > 0 || cw->plain_pages > 0 ||
+      cw->vals.len / 4 < TARN__PQ_DICT_PROBE_VALUES)
+    return 0;
+  cw->dict_probed = 1;
+  return probe_dictionary(w, cw, &dict_page);
+}
+
 /* The page's values section: RLE dictionary indexes (bit width first) or PLAIN bytes. */
 static int encode_values(tarn_pq_writer *w, colw *cw, int dict_page, const void **body,
                          size_t *blen) {
@@ -359,6 +371,7 @@ int tarn__pqw_flush_page(tarn_pq_writer *w, colw *cw) {
       return rc;
   }
   if (dict_page && cw->dict_pages == 0 && cw->plain_pages == 0) {
+    cw->dict_probed = 1;
     rc = probe_dictionary(w, cw, &dict_page);
     if (rc != 0)
       return rc;

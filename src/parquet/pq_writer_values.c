@@ -375,8 +375,12 @@ static int64_t page_fit(const tarn_pq_writer *w, const colw *cw, const tarn_pq_a
     k = n;
   if (k < 1)
     k = 1;
-  if (cw->dict_active)
+  if (cw->dict_active) { /* stop at the early probe's mark (tarn__pqw_probe_early) */
+    if (!cw->dict_probed && cw->page_rows < TARN__PQ_DICT_PROBE_VALUES &&
+        k > TARN__PQ_DICT_PROBE_VALUES - cw->page_rows)
+      k = TARN__PQ_DICT_PROBE_VALUES - cw->page_rows;
     return k;
+  }
   switch (cw->col->type) {
   case TARN_PQ_BOOLEAN: fit = budget < ((size_t)1 << 40) ? (int64_t)budget * 8 : k; break;
   case TARN_PQ_BYTE_ARRAY: {
@@ -414,6 +418,8 @@ int tarn__pqw_col_append(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, in
       return w->err.code ? w->err.code : TARN_EINTERNAL;
     s += got;
     n -= got;
+    if (cw->dict_active && !cw->dict_probed && tarn__pqw_probe_early(w, cw) != 0)
+      return w->err.code ? w->err.code : TARN_EINTERNAL;
     if (page_full(w, cw)) {
       int rc = tarn__pqw_flush_page(w, cw);
       if (rc != 0)
