@@ -8,6 +8,7 @@
  * four times slower and the sink's bottleneck. */
 #include "envelope.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +63,7 @@ typedef struct jr {
   uint8_t key[48]; /* a key being read (keys longer than this match no field) */
   size_t key_len;
   int in_key, key_long;
+  int ws; /* skip_ws passed over whitespace */
 } jr;
 
 static int bad(jr *j, const char *what) {
@@ -72,20 +74,14 @@ static int bad(jr *j, const char *what) {
   return -1;
 }
 
-static int emit(jr *j, const void *p, size_t n) {
+/* emit's rarer cases: into the key, or growing the arena. */
+static int emit_slow(jr *j, const void *p, size_t n) {
   if (j->in_key) {
     if (j->key_len + n > sizeof(j->key))
       j->key_long = 1;
     else
       memcpy(j->key + j->key_len, p, n);
     j->key_len += n;
-    return 0;
-  }
-  if (j->out == NULL || n == 0)
-    return 0;
-  if (j->out->len + n <= j->out->cap) { /* the arena is reserved ahead: the common case */
-    memcpy(j->out->data + j->out->len, p, n);
-    j->out->len += n;
     return 0;
   }
   if (tarn_buf_append(j->out, p, n, NULL) != 0) {
@@ -95,9 +91,30 @@ static int emit(jr *j, const void *p, size_t n) {
   return 0;
 }
 
-static void skip_ws(jr *j) {
-  while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-    j->p++;
+/* Bytes to the output: the arena (reserved ahead, the common case), the key being read,
+ * or nowhere (validating only). */
+static inline int emit(jr *j, const void *p, size_t n) {
+  tarn_buf *o = j->out;
+  if (!j->in_key) {
+    if (o == NULL)
+      return 0;
+    if (o->len + n <= o->cap) {
+      memcpy(o->data + o->len, p, n);
+      o->len += n;
+      return 0;
+    }
+  }
+  return emit_slow(j, p, n);
+}
+
+static inline void skip_ws(jr *j) {
+  const uint8_t *p = j->p;
+  if (p < j->end && *p > ' ')
+    return; /* compact JSON: nothing to skip */
+  while (p < j->end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  j->ws |= p != j->p;
+  j->p = p;
 }
 
 static int hex4(jr *j, unsigned *v) {
@@ -216,45 +233,61 @@ static const uint8_t special[256] = {
     [0x80 ... 0xFF] = 1,
 };
 
+/* Eight bytes at a time: non-zero when any of them may be special (a quote, a backslash,
+ * a control character, or not ASCII). With every byte below 0x80, a byte of x below 0x20,
+ * or a zero byte of x ^ '"' or of x ^ '\\', borrows in its subtraction and sets its top
+ * bit, and no other byte can; a false alarm (a borrow running on from such a byte) only
+ * sends the word the slow way. */
+static int word_special(const uint8_t *p) {
+  const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+  uint64_t x;
+  memcpy(&x, p, 8);
+  if (x & high)
+    return 1;
+  return (((x - ones * 0x20) | ((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones)) &
+          high) != 0;
+}
+
 /* A string at '"'. Its content goes to out unescaped (`unescape`) or as written, quotes
- * included (a copied JSON value). */
+ * included (a copied JSON value). Plain text is passed over a word, then a byte, at a
+ * time and emitted as one run. */
 static int string(jr *j, int unescape) {
-  const uint8_t *run;
-  if (!unescape && emit(j, "\"", 1) != 0)
-    return -1;
-  j->p++;
-  run = j->p;
+  const uint8_t *p = j->p + 1, *end = j->end;
+  const uint8_t *run = unescape ? p : j->p; /* as written: the opening quote too */
   for (;;) {
     uint8_t c;
-    if (j->p >= j->end)
+    while (end - p >= 8 && !word_special(p))
+      p += 8;
+    while (p < end && !special[*p])
+      p++;
+    if (p >= end) {
+      j->p = p;
       return bad(j, "unterminated string");
-    c = *j->p;
-    if (special[c]) {
-      if (emit(j, run, (size_t)(j->p - run)) != 0)
-        return -1;
-      if (c == '"')
-        break;
-      if (c < 0x20)
-        return bad(j, "control character in string");
-      if (c == '\\') {
-        j->p++;
-        if (escape(j, unescape) != 0)
-          return -1;
-      } else {
-        size_t n = utf8_len(j->p, j->end);
-        if (n == 0)
-          return bad(j, "invalid UTF-8");
-        if (emit(j, j->p, n) != 0)
-          return -1;
-        j->p += n;
-      }
-      run = j->p;
-      continue;
     }
-    j->p++;
+    c = *p;
+    if (c == '"')
+      break;
+    j->p = p;
+    if (c < 0x20)
+      return bad(j, "control character in string");
+    if (emit(j, run, (size_t)(p - run)) != 0)
+      return -1;
+    if (c == '\\') {
+      j->p++;
+      if (escape(j, unescape) != 0)
+        return -1;
+    } else {
+      size_t n = utf8_len(j->p, end);
+      if (n == 0)
+        return bad(j, "invalid UTF-8");
+      if (emit(j, j->p, n) != 0)
+        return -1;
+      j->p += n;
+    }
+    p = run = j->p;
   }
-  j->p++;
-  return unescape ? 0 : emit(j, "\"", 1);
+  j->p = p + 1;
+  return emit(j, run, (size_t)(unescape ? p - run : p + 1 - run));
 }
 
 /* A number; *is_int and *v (when it is an integer within int64). */
@@ -419,12 +452,19 @@ static void wrong_type(dec *d, const char *name, const uint8_t *p, const uint8_t
 }
 
 static int find_field(const uint8_t *key, size_t n) {
+  /* the names' lengths, filled on first use (by any thread: the same values) */
+  static _Atomic size_t len[NFIELDS];
   size_t i;
   if (n == 0)
     return -1;
   for (i = 0; i < NFIELDS; i++) {
     const char *name = tarn_action_log_names[fields[i].col];
-    if (name[0] == key[0] && strncmp(name, (const char *)key, n) == 0 && name[n] == '\0')
+    size_t l = atomic_load_explicit(&len[i], memory_order_relaxed);
+    if (l == 0) {
+      l = strlen(name);
+      atomic_store_explicit(&len[i], l, memory_order_relaxed);
+    }
+    if (l == n && name[0] == key[0] && memcmp(name, key, n) == 0)
       return (int)i;
   }
   return -1;
@@ -450,9 +490,22 @@ static int field_value(jr *j, dec *d, int f) {
     return literal(j, "null");
   }
   if (k == JSON_TEXT) {
-    j->out = arena;
+    /* Validated first; a value written without insignificant whitespace (what
+     * producers send) is then copied whole, others again without it. */
+    const uint8_t *from = j->p;
+    j->out = NULL;
+    j->ws = 0;
     if (value(j) != 0)
       return -1;
+    j->out = arena;
+    if (!j->ws) {
+      if (emit(j, from, (size_t)(j->p - from)) != 0)
+        return -1;
+    } else {
+      j->p = from;
+      if (value(j) != 0)
+        return -1;
+    }
     c->v = (int64_t)at;
     c->len = (uint32_t)(arena->len - at);
     c->null = 0;

@@ -22,6 +22,25 @@ typedef struct part {
   int64_t position;   /* next offset to consume (-1: unknown) */
 } part;
 
+/* A batch: the rows and dead-letter rows of the records consumed since the last one was
+ * handed to the committer, and, once handed over, the offsets its commits check and
+ * record (see batch_offsets). */
+typedef struct batch {
+  tarn_sink_rows rows, dlq;
+  int64_t *ts; /* Kafka timestamp (ms) of each row, for the lag histogram */
+  size_t nts, tscap;
+  int64_t records, bytes;
+  uint64_t first_ns; /* when the batch's first record arrived */
+  uint64_t poison[TARN_SINK_NREASONS];
+  int dlq_done; /* the dead-letter part of this batch is committed */
+  tarn_sink_offsets smain, sdlq, end, end_dlq;
+} batch;
+
+/* The committer thread's batch: idle (none), running (a commit attempt in progress),
+ * done (its outcome waits for the consumer thread) or failed (retriable; retried at
+ * retry_ns, the partitions paused meanwhile). */
+typedef enum fly_state { FLY_IDLE, FLY_RUNNING, FLY_DONE, FLY_FAILED } fly_state;
+
 typedef struct sink_metrics {
   tarn_metric *records, *poison, *batch_size, *commits, *commit_seconds, *lag_seconds,
       *consumer_lag, *commit_age, *assigned, *bytes;
@@ -35,14 +54,18 @@ struct tarn_sink {
   sink_target target;
   part *parts;
   size_t nparts, cap;
-  /* the batch */
-  tarn_sink_rows rows, dlq;
-  int64_t *ts; /* Kafka timestamp (ms) of each row, for the lag histogram */
-  size_t nts, tscap;
-  int64_t records, bytes;
-  uint64_t first_ns; /* when the batch's first record arrived */
-  uint64_t poison[TARN_SINK_NREASONS];
-  int dlq_done; /* the dead-letter part of this batch is committed */
+  /* The batch being filled (cur) and the one being committed (fly): consuming goes on
+   * while the committer thread writes and commits the previous batch. One batch is in
+   * flight at most, so commits keep their order and each starts from the offsets the
+   * one before it made durable. */
+  batch cur, fly;
+  pthread_mutex_t fly_mu; /* guards fly_state and the outcome below */
+  pthread_cond_t fly_cv;
+  fly_state fly_state;
+  int fly_rc, fly_fenced, fly_quit;
+  tarn_error fly_err;
+  pthread_t committer;
+  int committer_on;
   /* retrying a failed commit */
   int paused;
   uint64_t retry_ns;
@@ -256,56 +279,92 @@ static int parts_add(tarn_sink *s, const char *topic, int32_t partition, int64_t
 
 /* ---- the batch ---- */
 
-static void batch_reset(tarn_sink *s) {
+static void batch_init(batch *b) {
+  memset(b, 0, sizeof(*b));
+  tarn_sink_rows_init(&b->rows, TARN_AL_NCOLS);
+  tarn_sink_rows_init(&b->dlq, TARN_DLQ_NCOLS);
+}
+
+static void batch_free(batch *b) {
+  tarn_sink_rows_free(&b->rows);
+  tarn_sink_rows_free(&b->dlq);
+  tarn_free(b->ts);
+  tarn_sink_offsets_free(&b->smain);
+  tarn_sink_offsets_free(&b->sdlq);
+  tarn_sink_offsets_free(&b->end);
+  tarn_sink_offsets_free(&b->end_dlq);
+}
+
+/* Empties b for the next records, keeping its buffers. */
+static void batch_clear(batch *b) {
+  tarn_sink_rows_reset(&b->rows);
+  tarn_sink_rows_reset(&b->dlq);
+  b->nts = 0;
+  b->records = 0;
+  b->bytes = 0;
+  b->first_ns = 0;
+  b->dlq_done = 0;
+  memset(b->poison, 0, sizeof(b->poison));
+  tarn_sink_offsets_clear(&b->smain);
+  tarn_sink_offsets_clear(&b->sdlq);
+  tarn_sink_offsets_clear(&b->end);
+  tarn_sink_offsets_clear(&b->end_dlq);
+}
+
+/* What /healthz measures: since when the oldest record not yet committed waits. */
+static void update_pending(tarn_sink *s) {
+  uint64_t since = s->fly.records > 0 ? s->fly.first_ns : s->cur.first_ns;
+  pthread_mutex_lock(&s->mu);
+  s->pending_since_ns = s->fly.records > 0 || s->cur.records > 0 ? since : 0;
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* The filling batch starts afresh: the partitions' batch ends with it. */
+static void cur_clear(tarn_sink *s) {
   size_t i;
-  tarn_sink_rows_reset(&s->rows);
-  tarn_sink_rows_reset(&s->dlq);
-  s->nts = 0;
-  s->records = 0;
-  s->bytes = 0;
-  s->first_ns = 0;
-  s->dlq_done = 0;
-  memset(s->poison, 0, sizeof(s->poison));
+  batch_clear(&s->cur);
   for (i = 0; i < s->nparts; i++) {
     s->parts[i].batch_end = -1;
     s->parts[i].batch_dlq = 0;
   }
-  pthread_mutex_lock(&s->mu);
-  s->pending_since_ns = 0;
-  pthread_mutex_unlock(&s->mu);
 }
 
-/* Forgets the batch; its records are re-read from the tables' offsets (fenced) or by the
+/* Forgets a batch; its records are re-read from the tables' offsets (fenced) or by the
  * partitions' next owner (revoked). */
-static void batch_drop(tarn_sink *s, const char *why) {
-  if (s->records == 0)
+static void batch_drop(tarn_sink *s, batch *b, const char *why) {
+  if (b->records == 0)
     return;
-  tarn_log_warn("sink dropped an uncommitted batch", "records=%lld why=%s", (long long)s->records,
+  tarn_log_warn("sink dropped an uncommitted batch", "records=%lld why=%s", (long long)b->records,
                 why);
-  count_records(s, "dropped", (double)s->records);
-  batch_reset(s);
+  count_records(s, "dropped", (double)b->records);
+  if (b == &s->cur)
+    cur_clear(s);
+  else
+    batch_clear(b);
+  update_pending(s);
 }
 
 static int add_dlq_row(tarn_sink *s, const rd_kafka_message_t *msg, const char *topic,
                        tarn_sink_reason reason, const char *detail, tarn_error *err) {
-  tarn_sink_cell *c = tarn_sink_rows_add(&s->dlq, err);
+  tarn_sink_rows *dlq = &s->cur.dlq;
+  tarn_sink_cell *c = tarn_sink_rows_add(dlq, err);
   rd_kafka_timestamp_type_t tst;
   int64_t ts = rd_kafka_message_timestamp(msg, &tst);
   const char *rname = tarn_sink_reason_name(reason);
   int rc;
   if (c == NULL)
     return TARN_ENOMEM;
-  rc = tarn_sink_cell_bytes(&s->dlq, &c[TARN_DLQ_TOPIC], topic, strlen(topic), err);
+  rc = tarn_sink_cell_bytes(dlq, &c[TARN_DLQ_TOPIC], topic, strlen(topic), err);
   tarn_sink_cell_int(&c[TARN_DLQ_PARTITION], msg->partition);
   tarn_sink_cell_int(&c[TARN_DLQ_OFFSET], msg->offset);
   if (rc == 0 && msg->key != NULL)
-    rc = tarn_sink_cell_bytes(&s->dlq, &c[TARN_DLQ_KEY], msg->key, msg->key_len, err);
+    rc = tarn_sink_cell_bytes(dlq, &c[TARN_DLQ_KEY], msg->key, msg->key_len, err);
   if (rc == 0 && msg->payload != NULL)
-    rc = tarn_sink_cell_bytes(&s->dlq, &c[TARN_DLQ_VALUE], msg->payload, msg->len, err);
+    rc = tarn_sink_cell_bytes(dlq, &c[TARN_DLQ_VALUE], msg->payload, msg->len, err);
   if (rc == 0)
-    rc = tarn_sink_cell_bytes(&s->dlq, &c[TARN_DLQ_REASON], rname, strlen(rname), err);
+    rc = tarn_sink_cell_bytes(dlq, &c[TARN_DLQ_REASON], rname, strlen(rname), err);
   if (rc == 0 && detail[0] != '\0')
-    rc = tarn_sink_cell_bytes(&s->dlq, &c[TARN_DLQ_DETAIL], detail, strlen(detail), err);
+    rc = tarn_sink_cell_bytes(dlq, &c[TARN_DLQ_DETAIL], detail, strlen(detail), err);
   if (ts >= 0 && tst != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
     tarn_sink_cell_int(&c[TARN_DLQ_KAFKA_TIMESTAMP], ts * 1000);
   tarn_sink_cell_int(&c[TARN_DLQ_SEEN_AT], tarn_clock_wall_us());
@@ -316,6 +375,7 @@ static int add_dlq_row(tarn_sink *s, const rd_kafka_message_t *msg, const char *
 static int add_record(tarn_sink *s, const rd_kafka_message_t *msg, tarn_error *err) {
   const char *topic = rd_kafka_topic_name(msg->rkt);
   part *p = find_part(s, topic, msg->partition);
+  batch *b = &s->cur;
   tarn_sink_reason reason;
   char detail[256];
   int rc;
@@ -325,12 +385,12 @@ static int add_record(tarn_sink *s, const rd_kafka_message_t *msg, tarn_error *e
     count_records(s, "duplicate", 1); /* fetched twice (a seek or resume): have it */
     return 0;
   }
-  rc = tarn_sink_decode(&s->rows, msg->payload, msg->len, &reason, detail, sizeof(detail), err);
+  rc = tarn_sink_decode(&b->rows, msg->payload, msg->len, &reason, detail, sizeof(detail), err);
   if (rc == 0) {
     rd_kafka_timestamp_type_t tst;
-    if (TARN_GROW(s->ts, s->tscap, s->nts + 1, 1024) != 0)
+    if (TARN_GROW(b->ts, b->tscap, b->nts + 1, 1024) != 0)
       return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    s->ts[s->nts++] = rd_kafka_message_timestamp(msg, &tst);
+    b->ts[b->nts++] = rd_kafka_message_timestamp(msg, &tst);
   } else if (rc == TARN_EINVAL) {
     tarn_log_warn("sink poison record", "topic=%s partition=%d offset=%lld reason=%s detail=%s",
                   topic, (int)msg->partition, (long long)msg->offset, tarn_sink_reason_name(reason),
@@ -340,35 +400,37 @@ static int add_record(tarn_sink *s, const rd_kafka_message_t *msg, tarn_error *e
       if (rc != 0)
         return rc;
       p->batch_dlq = 1;
-      s->poison[reason]++;
+      b->poison[reason]++;
     }
   } else {
     return rc;
   }
-  if (s->records == 0) {
-    s->first_ns = s->now_ns;
-    pthread_mutex_lock(&s->mu);
-    s->pending_since_ns = s->first_ns;
-    pthread_mutex_unlock(&s->mu);
+  if (b->records++ == 0) {
+    b->first_ns = s->now_ns;
+    update_pending(s);
   }
-  s->records++;
-  s->bytes += (int64_t)(msg->len + msg->key_len);
+  b->bytes += (int64_t)(msg->len + msg->key_len);
   p->batch_end = msg->offset + 1;
   p->position = msg->offset + 1;
   return 0;
 }
 
 static int batch_due(const tarn_sink *s, uint64_t now) {
-  return s->records > 0 && (s->records >= s->o.max_records || s->bytes >= s->o.max_bytes ||
-                            tarn_sink_rows_bytes(&s->rows) + tarn_sink_rows_bytes(&s->dlq) >=
+  const batch *b = &s->cur;
+  return b->records > 0 && (b->records >= s->o.max_records || b->bytes >= s->o.max_bytes ||
+                            tarn_sink_rows_bytes(&b->rows) + tarn_sink_rows_bytes(&b->dlq) >=
                                 (size_t)s->o.max_bytes * 2 ||
-                            now - s->first_ns >= (uint64_t)s->o.max_age_ms * 1000000);
+                            now - b->first_ns >= (uint64_t)s->o.max_age_ms * 1000000);
 }
 
 /* ---- committing ---- */
 
-static int batch_offsets(tarn_sink *s, tarn_sink_offsets *start_main, tarn_sink_offsets *start_dlq,
-                         tarn_sink_offsets *end, tarn_sink_offsets *end_dlq, tarn_error *err) {
+/* The offsets the filling batch's commits check (start: what the tables hold for its
+ * partitions, as far as this consumer knows) and record (end). */
+static int batch_offsets(tarn_sink *s, tarn_error *err) {
+  batch *b = &s->cur;
+  tarn_sink_offsets *start_main = &b->smain, *start_dlq = &b->sdlq, *end = &b->end,
+                    *end_dlq = &b->end_dlq;
   size_t i;
   int rc = 0;
   for (i = 0; rc == 0 && i < s->nparts; i++) {
@@ -447,39 +509,43 @@ static void commit_kafka(tarn_sink *s, const tarn_sink_offsets *end, int async) 
   rd_kafka_topic_partition_list_destroy(l);
 }
 
-static void after_commit(tarn_sink *s, const tarn_sink_offsets *end) {
+/* A committed batch: the partitions' table offsets move to its ends, then metrics and
+ * Kafka's committed offsets follow. */
+static void after_commit(tarn_sink *s, batch *b) {
   int64_t now_ms = tarn_clock_wall_us() / 1000;
   size_t i, r;
-  for (i = 0; i < s->nparts; i++) {
-    part *p = &s->parts[i];
-    if (p->batch_end < 0)
-      continue;
-    if (p->batch_dlq)
-      p->dlq_start = p->batch_end;
-    if (s->rows.nrows > 0)
-      p->main_start = p->batch_end;
+  for (i = 0; i < b->end_dlq.n; i++) {
+    part *p = find_part(s, b->end_dlq.v[i].topic, b->end_dlq.v[i].partition);
+    if (p != NULL)
+      p->dlq_start = b->end_dlq.v[i].next;
   }
-  count_records(s, "committed", (double)s->rows.nrows);
-  count_records(s, "poison", (double)s->dlq.nrows);
+  for (i = 0; b->rows.nrows > 0 && i < b->end.n; i++) {
+    part *p = find_part(s, b->end.v[i].topic, b->end.v[i].partition);
+    if (p != NULL)
+      p->main_start = b->end.v[i].next;
+  }
+  count_records(s, "committed", (double)b->rows.nrows);
+  count_records(s, "poison", (double)b->dlq.nrows);
   for (r = 0; r < TARN_SINK_NREASONS; r++) {
     const char *lv[] = {tarn_sink_reason_name((tarn_sink_reason)r)};
-    if (s->poison[r] > 0)
-      tarn_metric_add(s->m.poison, lv, (double)s->poison[r]);
+    if (b->poison[r] > 0)
+      tarn_metric_add(s->m.poison, lv, (double)b->poison[r]);
   }
-  tarn_metric_observe(s->m.batch_size, NULL, (double)s->records);
-  tarn_metric_add(s->m.bytes, NULL, (double)s->bytes);
-  for (i = 0; s->m.lag_seconds != NULL && i < s->nts; i++)
-    if (s->ts[i] > 0)
-      tarn_metric_observe(s->m.lag_seconds, NULL, (double)(now_ms - s->ts[i]) / 1000.0);
-  commit_kafka(s, end, 1);
+  tarn_metric_observe(s->m.batch_size, NULL, (double)b->records);
+  tarn_metric_add(s->m.bytes, NULL, (double)b->bytes);
+  for (i = 0; s->m.lag_seconds != NULL && i < b->nts; i++)
+    if (b->ts[i] > 0)
+      tarn_metric_observe(s->m.lag_seconds, NULL, (double)(now_ms - b->ts[i]) / 1000.0);
+  commit_kafka(s, &b->end, 1);
   pthread_mutex_lock(&s->mu);
   s->last_commit_ms = now_ms;
   s->last_error[0] = '\0';
   pthread_mutex_unlock(&s->mu);
-  batch_reset(s);
+  batch_clear(b);
 }
 
 static int reseek(tarn_sink *s, tarn_error *err);
+static void pause_all(tarn_sink *s, int pause);
 
 /* 1 for failures a later attempt may mend: the batch is kept and retried (the records
  * are safe in Kafka meanwhile, and /healthz says so once they wait too long). Only what
@@ -490,49 +556,162 @@ static int retriable(int code) {
          code != TARN_EUNSUPPORTED;
 }
 
+/* One attempt at a batch: dead-letter table, then action log. */
+static int commit_batch(tarn_sink *s, batch *b, int *fenced, tarn_error *err) {
+  int rc = 0;
+  if (b->dlq.nrows > 0 && !b->dlq_done) {
+    rc = commit_kind(s, TARN_AL_DLQ, &b->dlq, &b->sdlq, &b->end_dlq, fenced, err);
+    b->dlq_done = rc == 0;
+  }
+  if (rc == 0 && b->rows.nrows > 0)
+    rc = commit_kind(s, TARN_AL_MAIN, &b->rows, &b->smain, &b->end, fenced, err);
+  return rc;
+}
+
+/* The committer thread: one attempt per hand-off; the consumer thread judges the outcome
+ * (fly_settle), so that the partitions, Kafka and retries stay with one thread. */
+static void *committer_main(void *arg) {
+  tarn_sink *s = arg;
+  pthread_mutex_lock(&s->fly_mu);
+  for (;;) {
+    tarn_error err;
+    int fenced = 0, rc;
+    while (s->fly_state != FLY_RUNNING && !s->fly_quit)
+      pthread_cond_wait(&s->fly_cv, &s->fly_mu);
+    if (s->fly_state != FLY_RUNNING)
+      break;
+    pthread_mutex_unlock(&s->fly_mu);
+    tarn_error_clear(&err);
+    rc = commit_batch(s, &s->fly, &fenced, &err);
+    pthread_mutex_lock(&s->fly_mu);
+    s->fly_rc = rc;
+    s->fly_fenced = fenced;
+    s->fly_err = err;
+    s->fly_state = FLY_DONE;
+    pthread_cond_broadcast(&s->fly_cv);
+    rd_kafka_queue_yield(s->queue); /* the consumer thread may be waiting in a poll */
+  }
+  pthread_mutex_unlock(&s->fly_mu);
+  return NULL;
+}
+
+static fly_state fly_get(tarn_sink *s) {
+  fly_state st;
+  pthread_mutex_lock(&s->fly_mu);
+  st = s->fly_state;
+  pthread_mutex_unlock(&s->fly_mu);
+  return st;
+}
+
+static void fly_set(tarn_sink *s, fly_state st) {
+  pthread_mutex_lock(&s->fly_mu);
+  s->fly_state = st;
+  pthread_cond_broadcast(&s->fly_cv);
+  pthread_mutex_unlock(&s->fly_mu);
+}
+
+/* Waits for the attempt in progress, if any. */
+static void fly_wait(tarn_sink *s) {
+  pthread_mutex_lock(&s->fly_mu);
+  while (s->fly_state == FLY_RUNNING)
+    pthread_cond_wait(&s->fly_cv, &s->fly_mu);
+  pthread_mutex_unlock(&s->fly_mu);
+}
+
+/* Hands the filling batch to the committer, which must be idle. */
+static int fly_start(tarn_sink *s, tarn_error *err) {
+  batch t;
+  int rc = batch_offsets(s, err);
+  if (rc != 0)
+    return rc;
+  t = s->fly; /* the swap keeps both batches' buffers for reuse */
+  s->fly = s->cur;
+  s->cur = t;
+  cur_clear(s);
+  fly_set(s, FLY_RUNNING);
+  return 0;
+}
+
+/* Drops both batches: the one in flight was fenced or revoked, and the filling one
+ * starts from its ends. */
+static void drop_all(tarn_sink *s, const char *why) {
+  batch_drop(s, &s->fly, why);
+  batch_drop(s, &s->cur, why);
+  fly_set(s, FLY_IDLE);
+  if (s->paused)
+    pause_all(s, 0);
+  s->paused = 0;
+}
+
 /*
- * Commits the batch: dead-letter table, then action log, then Kafka. 0 when it is
- * committed (or there was nothing); on a retriable failure the batch is kept, the
- * partitions paused and a retry scheduled; when fenced it is dropped and the partitions
- * re-sought. Other failures are returned: they end the sink.
+ * Judges a finished attempt. Committed: the offsets move on, the partitions resume if
+ * they were paused. Fenced: another consumer committed these offsets; both batches are
+ * dropped and every partition re-sought to the tables' offsets. A retriable failure: the
+ * batch is kept, the partitions paused and a retry scheduled with backoff. Anything
+ * else is returned: it ends the sink.
  */
-static int flush(tarn_sink *s, tarn_error *err) {
-  tarn_sink_offsets smain = {0}, sdlq = {0}, end = {0}, end_dlq = {0};
-  int fenced = 0, rc;
-  if (s->records == 0)
+static int fly_settle(tarn_sink *s, tarn_error *err) {
+  int rc, fenced;
+  pthread_mutex_lock(&s->fly_mu);
+  if (s->fly_state != FLY_DONE) {
+    pthread_mutex_unlock(&s->fly_mu);
     return 0;
-  rc = batch_offsets(s, &smain, &sdlq, &end, &end_dlq, err);
-  if (rc == 0 && s->dlq.nrows > 0 && !s->dlq_done) {
-    rc = commit_kind(s, TARN_AL_DLQ, &s->dlq, &sdlq, &end_dlq, &fenced, err);
-    s->dlq_done = rc == 0;
   }
-  if (rc == 0 && s->rows.nrows > 0)
-    rc = commit_kind(s, TARN_AL_MAIN, &s->rows, &smain, &end, &fenced, err);
+  rc = s->fly_rc;
+  fenced = s->fly_fenced;
+  if (rc != 0)
+    *err = s->fly_err;
+  pthread_mutex_unlock(&s->fly_mu);
   if (rc == 0) {
-    after_commit(s, &end);
+    after_commit(s, &s->fly);
+    fly_set(s, FLY_IDLE);
+    update_pending(s);
     s->backoff_ms = 0;
-  } else if (fenced) {
-    tarn_log_warn("sink fenced", "error=%s", tarn_error_message(err));
-    batch_drop(s, "fenced");
-    rc = atomic_load(&s->stopping) ? 0 : reseek(s, err); /* stopping: nothing to re-read */
-  } else if (retriable(rc)) {
-    s->backoff_ms = s->backoff_ms == 0 ? 500 : s->backoff_ms * 2;
-    if (s->backoff_ms > 30000)
-      s->backoff_ms = 30000;
-    s->retry_ns = now_ns() + (uint64_t)s->backoff_ms * 1000000;
-    tarn_log_warn("sink commit failed; batch kept, retrying",
-                  "records=%lld retry_in_ms=%lld "
-                  "error=%s detail=%s",
-                  (long long)s->records, (long long)s->backoff_ms, tarn_err_name(rc),
-                  tarn_error_message(err));
-    set_health(s, -1, tarn_error_message(err));
-    rc = 0;
-    s->paused = 1;
+    if (s->paused)
+      pause_all(s, 0);
+    s->paused = 0;
+    return 0;
   }
-  tarn_sink_offsets_free(&smain);
-  tarn_sink_offsets_free(&sdlq);
-  tarn_sink_offsets_free(&end);
-  tarn_sink_offsets_free(&end_dlq);
+  if (fenced) {
+    tarn_log_warn("sink fenced", "error=%s", tarn_error_message(err));
+    drop_all(s, "fenced");
+    return atomic_load(&s->stopping) ? 0 : reseek(s, err); /* stopping: nothing to re-read */
+  }
+  if (!retriable(rc)) {
+    fly_set(s, FLY_IDLE);
+    return rc;
+  }
+  s->backoff_ms = s->backoff_ms == 0 ? 500 : s->backoff_ms * 2;
+  if (s->backoff_ms > 30000)
+    s->backoff_ms = 30000;
+  s->retry_ns = now_ns() + (uint64_t)s->backoff_ms * 1000000;
+  tarn_log_warn("sink commit failed; batch kept, retrying",
+                "records=%lld retry_in_ms=%lld error=%s detail=%s", (long long)s->fly.records,
+                (long long)s->backoff_ms, tarn_err_name(rc), tarn_error_message(err));
+  set_health(s, -1, tarn_error_message(err));
+  fly_set(s, FLY_FAILED);
+  if (!s->paused)
+    pause_all(s, 1);
+  s->paused = 1;
+  return 0;
+}
+
+/* Waits for the committer and judges its outcome: after it, the committer is idle or
+ * holds a failed batch, and the tables are the consumer thread's to read. */
+static int fly_drain(tarn_sink *s, tarn_error *err) {
+  fly_wait(s);
+  return fly_settle(s, err);
+}
+
+/* Commits everything held now, one attempt per batch, waiting. 0 and nothing held when it
+ * all landed; a batch that failed stays held (fly_get: FLY_FAILED). */
+static int flush_now(tarn_sink *s, tarn_error *err) {
+  int rc = fly_drain(s, err);
+  if (rc == 0 && fly_get(s) == FLY_IDLE && s->cur.records > 0) {
+    rc = fly_start(s, err);
+    if (rc == 0)
+      rc = fly_drain(s, err);
+  }
   return rc;
 }
 
@@ -629,13 +808,11 @@ static void on_revoke(tarn_sink *s, rd_kafka_topic_partition_list_t *l, int coop
   int i, rc;
   tarn_error_clear(&err);
   /* rows of the partitions leaving are committed now, or dropped for the next owner */
-  rc = s->paused ? -1 : flush(s, &err);
-  if (rc != 0 || s->paused) {
-    batch_drop(s, "revoked before its commit succeeded");
-    if (s->paused)
-      pause_all(s, 0);
-    s->paused = 0;
-  }
+  rc = fly_get(s) == FLY_FAILED ? fly_drain(s, &err) : flush_now(s, &err);
+  if (rc != 0 && retriable(rc) == 0)
+    fail(s, rc, &err);
+  if (rc != 0 || fly_get(s) == FLY_FAILED)
+    drop_all(s, "revoked before its commit succeeded");
   for (i = 0; i < l->cnt; i++) {
     tarn_log_info("sink partition revoked", "topic=%s partition=%d", l->elems[i].topic,
                   (int)l->elems[i].partition);
@@ -659,10 +836,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code,
   tarn_error err;
   tarn_error_clear(&err);
   if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    int rc;
-    if (!cooperative)
+    /* the committer first: the offsets are read from tables it may be committing to */
+    int rc = fly_drain(s, &err);
+    if (rc == 0 && !cooperative)
       parts_clear(s);
-    rc = take_parts(s, l, &err);
+    if (rc == 0)
+      rc = take_parts(s, l, &err);
     if (rc != 0) {
       fail(s, rc, &err);
       rd_kafka_assign(rk, NULL);
@@ -777,8 +956,10 @@ int tarn_sink_create(tarn_sink **out, const tarn_sink_options *o, tarn_error *er
   s->o = *o;
   pthread_mutex_init(&s->mu, NULL);
   atomic_init(&s->stopping, 0);
-  tarn_sink_rows_init(&s->rows, TARN_AL_NCOLS);
-  tarn_sink_rows_init(&s->dlq, TARN_DLQ_NCOLS);
+  pthread_mutex_init(&s->fly_mu, NULL);
+  pthread_cond_init(&s->fly_cv, NULL);
+  batch_init(&s->cur);
+  batch_init(&s->fly);
   s->brokers = dup_or_null(o->brokers);
   s->topic = dup_or_null(o->topic);
   s->group = dup_or_null(o->group);
@@ -836,9 +1017,9 @@ static int poll_timeout(const tarn_sink *s, uint64_t now) {
   uint64_t until = now + 1000000000ull;
   if (s->paused && s->retry_ns < until)
     until = s->retry_ns;
-  else if (!s->paused && s->records > 0 &&
-           s->first_ns + (uint64_t)s->o.max_age_ms * 1000000 < until)
-    until = s->first_ns + (uint64_t)s->o.max_age_ms * 1000000;
+  else if (!s->paused && s->cur.records > 0 &&
+           s->cur.first_ns + (uint64_t)s->o.max_age_ms * 1000000 < until)
+    until = s->cur.first_ns + (uint64_t)s->o.max_age_ms * 1000000;
   return until <= now ? 0 : (int)((until - now + 999999) / 1000000);
 }
 
@@ -866,33 +1047,32 @@ static int loop_once(tarn_sink *s, tarn_error *err) {
     if (rc != 0)
       return rc;
   }
-  if (s->paused && now >= s->retry_ns) {
-    s->paused = 0;
-    rc = flush(s, err);
-    if (rc == 0 && !s->paused)
-      pause_all(s, 0);
-  } else if (!s->paused && batch_due(s, now)) {
-    rc = flush(s, err);
-    if (rc == 0 && s->paused)
-      pause_all(s, 1);
+  rc = fly_settle(s, err); /* a commit that finished meanwhile */
+  if (rc == 0 && fly_get(s) == FLY_FAILED && now >= s->retry_ns)
+    fly_set(s, FLY_RUNNING); /* the retry, in the background too */
+  if (rc == 0 && batch_due(s, now)) {
+    if (fly_get(s) == FLY_RUNNING) /* one batch in flight: this one waits for it */
+      rc = fly_drain(s, err);
+    if (rc == 0 && fly_get(s) == FLY_IDLE)
+      rc = fly_start(s, err);
   }
   update_gauges(s, now);
   return rc;
 }
 
-/* After stop: what the batch holds is committed, retrying until it is (the command's
+/* After stop: what the batches hold is committed, retrying until it is (the command's
  * grace period bounds the wait). */
 static int final_flush(tarn_sink *s, tarn_error *err) {
   int rc = 0;
-  while (rc == 0 && s->records > 0 && !s->fatal) {
-    uint64_t now = now_ns();
-    if (s->paused && now < s->retry_ns) {
+  while (rc == 0 && !s->fatal) {
+    rc = flush_now(s, err);
+    if (rc != 0 || fly_get(s) != FLY_FAILED)
+      break;
+    while (now_ns() < s->retry_ns) {
       struct timespec ts = {0, 50000000};
       nanosleep(&ts, NULL);
-      continue;
     }
-    s->paused = 0;
-    rc = flush(s, err);
+    fly_set(s, FLY_RUNNING);
   }
   return rc;
 }
@@ -900,6 +1080,12 @@ static int final_flush(tarn_sink *s, tarn_error *err) {
 int tarn_sink_run(tarn_sink *s, tarn_error *err) {
   int rc = subscribe(s, err);
   s->now_ns = now_ns();
+  if (rc == 0) {
+    if (pthread_create(&s->committer, NULL, committer_main, s) != 0)
+      rc = tarn_error_set(err, TARN_ENOMEM, "cannot start the committer thread");
+    else
+      s->committer_on = 1;
+  }
   tarn_log_info("sink started", "topic=%s group=%s target=%s brokers=%s", s->topic, s->group,
                 s->target.name(s->target.impl, TARN_AL_MAIN), s->brokers);
   while (rc == 0 && !atomic_load(&s->stopping))
@@ -907,13 +1093,15 @@ int tarn_sink_run(tarn_sink *s, tarn_error *err) {
   if (rc != 0)
     fail(s, rc, err);
   if (!s->fatal) {
-    tarn_log_info("sink stopping: committing what it holds", "records=%lld", (long long)s->records);
+    tarn_log_info("sink stopping: committing what it holds", "records=%lld",
+                  (long long)(s->fly.records + s->cur.records));
     rc = final_flush(s, err);
     if (rc != 0)
       fail(s, rc, err);
   }
+  fly_wait(s);
   if (s->fatal) /* nothing more may be committed: leave the rest to Kafka */
-    batch_drop(s, "the sink is failing");
+    drop_all(s, "the sink is failing");
   rd_kafka_consumer_close(s->rk); /* leaves the group; a revoke commits nothing more */
   set_health(s, 0, NULL);
   if (s->fatal) {
@@ -932,16 +1120,25 @@ void tarn_sink_destroy(tarn_sink *s) {
     rd_kafka_destroy(s->rk);
   if (s->target.close != NULL)
     s->target.close(s->target.impl);
+  if (s->committer_on) {
+    fly_wait(s);
+    pthread_mutex_lock(&s->fly_mu);
+    s->fly_quit = 1;
+    pthread_cond_broadcast(&s->fly_cv);
+    pthread_mutex_unlock(&s->fly_mu);
+    pthread_join(s->committer, NULL);
+  }
   parts_clear(s);
   tarn_free(s->parts);
-  tarn_free(s->ts);
-  tarn_sink_rows_free(&s->rows);
-  tarn_sink_rows_free(&s->dlq);
+  batch_free(&s->cur);
+  batch_free(&s->fly);
   tarn_free(s->brokers);
   tarn_free(s->topic);
   tarn_free(s->group);
   tarn_free(s->table);
   tarn_free(s->jsonl);
   pthread_mutex_destroy(&s->mu);
+  pthread_mutex_destroy(&s->fly_mu);
+  pthread_cond_destroy(&s->fly_cv);
   tarn_free(s);
 }

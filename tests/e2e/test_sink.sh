@@ -93,8 +93,12 @@ mv "$DATA" "$DATA.away" && : >"$DATA"
 kafka_produce --count 500 --start 7000 >/dev/null 2>&1
 check "the failing commit is retried with the batch kept" bash -c "for i in \$(seq 1 200); do grep -q 'commit failed; batch kept' '$WORK/sink4.log' && exit 0; sleep 0.1; done; exit 1"
 H=$(curl -s "http://$SINK_ADDR/healthz")
+# more records while the kept batch waits: the next batch is held back until it lands
+kafka_produce --count 300 --start 20000 >/dev/null 2>&1
+sleep 1.5
 rm -f "$DATA" && mv "$DATA.away" "$DATA"
-check "the kept batch lands once the disk is back" wait_metric 'action_log_sink_records_total{outcome="committed"}' 500 60
+check "the kept batch, then the next one, land once the disk is back" \
+  wait_metric 'action_log_sink_records_total{outcome="committed"}' 800 60
 kill -TERM "$SINK_PID"; wait_exit "$SINK_PID" 30
 expect_eq "exit 0 after the writer failure" 0 "$EXIT_CODE"
 expect_eq "after the writer failure: no event twice" 0 "$(rows action_log event_id | sort | uniq -d | wc -l)"
@@ -128,7 +132,7 @@ SINK_ADDR=$AB
 check "the other sink takes over all partitions" wait_metric action_log_sink_assigned_partitions 4 30
 sleep 4
 kill -TERM "$PB"; wait_exit "$PB" 30
-TOTAL=$((GOOD1 + 1000 + 500 + 800 + 3000))
+TOTAL=$((GOOD1 + 1000 + 500 + 300 + 800 + 3000))
 expect_eq "after the rebalance every event is there" "$TOTAL" "$(rows action_log event_id | wc -l)"
 expect_eq "after the rebalance no event twice" 0 "$(rows action_log event_id | sort | uniq -d | wc -l)"
 
