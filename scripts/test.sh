@@ -20,15 +20,17 @@ stage "dist build"
 bash scripts/build.sh asan
 stage "asan build"
 # ThreadSanitizer: the programs that run threads (HTTP server connections, the ingest
-# pipeline, the bucket prober, the error journal's flusher, the catalog and store tests
-# that race writers) and the end-to-end tests that send `tarn serve` requests at once.
+# pipeline, the bucket prober, the error journal's flusher, the journal's group commit, the
+# catalog and store tests that race writers) and the end-to-end tests that send `tarn
+# serve` requests at once.
 # Multi-process tests (table concurrency) gain nothing here. `tarn sink` cannot run under
 # ThreadSanitizer: librdkafka starts its threads with C11 thrd_create, which TSan does
 # not intercept, and the first allocation on such a thread crashes inside TSan; the sink's
 # threads are covered by ASan runs and test_sink_table's racing threads are here.
 TSAN_UNIT=(test_http test_http_ingest test_http_storage test_http_limits test_ingest
            test_buckets test_applog test_errjournal test_store test_store_s3 test_catalog
-           test_table test_base_log test_base_metrics test_base_hash test_sink_table)
+           test_table test_base_log test_base_metrics test_base_hash test_sink_table
+           test_journal_wal)
 TSAN_E2E=(test_serve test_auth test_ingest test_storage test_races)
 if [ $# -eq 0 ]; then
   bash scripts/build.sh tsan tarn "${TSAN_UNIT[@]}"
