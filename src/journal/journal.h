@@ -1,0 +1,76 @@
+/* journal.h - the mutation journal: events appended durably (WAL, group commit) into an
+ * in-memory table, answered by entity and by recency.
+ *
+ * An append is acknowledged only after its WAL records are fsynced; only then are its
+ * events visible to queries. Concurrent appends share fsyncs. An event the client gave an
+ * event_id is idempotent: appending the same id again stores nothing and answers as the
+ * first append did (once that one is durable); the same id with a different event is a
+ * conflict. Thread-safe. Flushing to the Iceberg table system.journal comes next; until
+ * then every event stays in memory and in the WAL. */
+#ifndef TARN_JOURNAL_JOURNAL_H
+#define TARN_JOURNAL_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "wal.h"
+
+typedef struct tarn_journal tarn_journal;
+
+typedef struct tarn_journal_options {
+  const char *wal_dir;
+  uint64_t segment_bytes; /* 0: the WAL's default */
+  uint64_t table_seq;     /* the highest WAL sequence number the journal table holds */
+  const tarn_wal_io *io;  /* NULL: POSIX (tests inject failures) */
+} tarn_journal_options;
+
+/* Opens the WAL and replays it into memory. */
+int tarn_journal_open(const tarn_journal_options *o, tarn_journal **out, tarn_error *err);
+void tarn_journal_close(tarn_journal *j);
+
+typedef struct tarn_journal_ack {
+  char event_id[TARN_JOURNAL_ID_MAX + 1];
+  uint64_t seq;
+  int duplicate; /* stored by an earlier append with the same event_id */
+} tarn_journal_ack;
+
+/*
+ * Appends n events (read by tarn_journal_parse, or built by the caller): an event with
+ * no event_id gets a UUIDv7, one with no timestamp the time of the append, one with no
+ * actor or source default_actor and default_source. All new events go into the WAL in
+ * one write; the call returns once they are fsynced, with acks[i] for ev[i]. Nothing is
+ * stored when any event is refused: TARN_ECONFLICT when its event_id names a different
+ * event, naming the line (1-based index) and the id.
+ */
+int tarn_journal_append(tarn_journal *j, const tarn_journal_event *ev, size_t n,
+                        const char *default_actor, tarn_journal_source default_source,
+                        tarn_journal_ack *acks, tarn_error *err);
+
+typedef struct tarn_journal_query {
+  const char *entity_id;   /* required for history */
+  const char *entity_type; /* NULL: any */
+  int64_t since_us;        /* from this time on (inclusive); INT64_MIN: no bound */
+  int64_t until_us;        /* before this time (exclusive); INT64_MAX: no bound */
+  size_t limit;            /* 0: 1000 */
+} tarn_journal_query;
+
+/* An entity's events in time order (then in append order), the first `limit` of them.
+ * The caller frees *out with tarn_journal_events_free. */
+int tarn_journal_history(tarn_journal *j, const tarn_journal_query *q, tarn_journal_event **out,
+                         size_t *n, tarn_error *err);
+/* The latest `limit` events appended, newest first. */
+int tarn_journal_recent(tarn_journal *j, size_t limit, tarn_journal_event **out, size_t *n,
+                        tarn_error *err);
+
+typedef struct tarn_journal_stats {
+  size_t events_in_memory;
+  uint64_t memory_bytes;
+  uint64_t appended;   /* since open */
+  uint64_t duplicates; /* appends answered from an earlier one */
+  tarn_wal_stats wal;
+} tarn_journal_stats;
+
+void tarn_journal_stats_get(tarn_journal *j, tarn_journal_stats *st);
+
+#endif
