@@ -31,7 +31,7 @@ TSAN_UNIT=(test_http test_http_ingest test_http_storage test_http_limits test_in
            test_buckets test_applog test_errjournal test_store test_store_s3 test_catalog
            test_table test_base_log test_base_metrics test_base_hash test_sink_table
            test_journal_wal test_journal)
-TSAN_E2E=(test_serve test_auth test_ingest test_storage test_races)
+TSAN_E2E=(test_serve test_auth test_ingest test_storage test_races test_journal)
 if [ $# -eq 0 ]; then
   bash scripts/build.sh tsan tarn "${TSAN_UNIT[@]}"
   stage "tsan build"

@@ -11,6 +11,7 @@
 #include "catalog/catalog.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "journal/journal.h"
 #include "sink/sink.h"
 #include "sink/action_log.h"
 #include "store/buckets.h"
@@ -18,8 +19,9 @@
 extern char **environ;
 
 const tarn_cfg_def *const tarn_cmd_tables[] = {
-    tarn_base_config,   tarn_http_config, tarn_store_bucket_config, tarn_catalog_config,
-    tarn_ingest_config, tarn_sink_config, tarn_action_log_config,   NULL};
+    tarn_base_config,       tarn_http_config,    tarn_store_bucket_config,
+    tarn_catalog_config,    tarn_ingest_config,  tarn_sink_config,
+    tarn_action_log_config, tarn_journal_config, NULL};
 
 const char *tarn_cmd_version(void) { return TARN_VERSION " (commit " TARN_GIT_COMMIT ")"; }
 

@@ -14,6 +14,7 @@
 #include "cmds.h"
 #include "table/lake.h"
 #include "http/http.h"
+#include "journal/journal.h"
 #include "sink/action_log.h"
 #include "store/buckets.h"
 #include "store/store.h"
@@ -45,6 +46,13 @@ static void print_serve_help(const cli *c) {
          "                 newest first, one row per event_id; since (inclusive) and until\n"
          "                 (exclusive) are RFC 3339 times or epoch milliseconds; limit 1-1000\n"
          "                 (default 100); pass next_cursor as cursor for the next page\n"
+         "  POST /journal/events   mutation events (one JSON object, or NDJSON): 200 with\n"
+         "                 their ids once their WAL records are fsynced; a client event_id\n"
+         "                 makes the append idempotent (the same id again: the first answer)\n"
+         "  GET /journal/history/ENTITY_ID?entity_type=&since=&until=&limit=\n"
+         "                 the entity's events in time order (since inclusive, until\n"
+         "                 exclusive: RFC 3339 or microseconds; limit 1-10000, default 1000)\n"
+         "  GET /journal/recent?limit=N, GET /journal/stats\n"
          "Errors are JSON: {\"error\":{\"code\":...,\"message\":...}}.\n"
          "SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish\n"
          "(up to [server] shutdown_timeout) and exits 0.\n\n"
@@ -57,7 +65,9 @@ static void print_serve_help(const cli *c) {
          "(TARN_MAX_CONNECTIONS),\nidle_timeout, shutdown_timeout (TARN_SHUTDOWN_TIMEOUT); "
          "[storage] probe_interval\n(TARN_PROBE_INTERVAL), max_object_size "
          "(TARN_MAX_OBJECT_SIZE), journal_flush_records,\njournal_flush_age; [catalog] "
-         "type, uri, postgres, name, busy_timeout; [action_log] table (TARN_ACTION_LOG_TABLE).\n"
+         "type, uri, postgres, name, busy_timeout; [action_log] table (TARN_ACTION_LOG_TABLE);\n"
+         "[journal] wal_dir (TARN_JOURNAL_WAL_DIR, default LAKE/journal/wal), max_request_events,\n"
+         "max_request_bytes.\n"
          "See --print-config.\n");
 }
 
@@ -111,7 +121,8 @@ static int protect_lake(const cli *c, tarn_buckets *bs, tarn_error *err) {
   const char *uri = tarn_config_str(c->cfg, "catalog", "uri");
   const char *files[] = {tarn_config_str(c->cfg, "lake", "secrets"), c->config_path,
                          tarn_config_str(c->cfg, "server", "tls_cert"),
-                         tarn_config_str(c->cfg, "server", "tls_key")};
+                         tarn_config_str(c->cfg, "server", "tls_key"),
+                         tarn_config_str(c->cfg, "journal", "wal_dir")};
   char path[PATH_MAX + 32];
   size_t i;
   int rc = 0;
@@ -220,6 +231,34 @@ static int action_log_options(const cli *c, const char *cmd, tarn_store *lake, c
   return TARN_EXIT_OK;
 }
 
+/* Opens the journal (replaying its WAL). A WAL that is damaged other than at its tail
+ * stops start-up naming the segment and offset: nothing is served from a log that may
+ * have lost acknowledged events. */
+static int open_journal(const cli *c, const char *cmd, tarn_journal **out) {
+  tarn_journal_options o;
+  tarn_journal_stats st;
+  tarn_error err;
+  char dir[PATH_MAX + 16];
+  const char *wal = tarn_config_str(c->cfg, "journal", "wal_dir");
+  if (wal == NULL || wal[0] == '\0') {
+    snprintf(dir, sizeof(dir), "%s/journal/wal", tarn_config_str(c->cfg, "lake", "path"));
+    wal = dir;
+  }
+  memset(&o, 0, sizeof(o));
+  o.wal_dir = wal;
+  if (tarn_journal_open(&o, out, &err) != 0) {
+    cli_error(cmd, "%s", tarn_error_message(&err));
+    return TARN_EXIT_FAIL;
+  }
+  tarn_journal_stats_get(*out, &st);
+  tarn_log_info("journal opened",
+                "wal_dir=%s events=%zu segments=%zu next_seq=%llu "
+                "torn_bytes_cut=%llu",
+                wal, st.events_in_memory, st.wal.segments, (unsigned long long)st.wal.next_seq,
+                (unsigned long long)st.wal.truncated_bytes);
+  return TARN_EXIT_OK;
+}
+
 /* A catalog misconfiguration stops start-up (TARN_EXIT_USAGE, printed); an unreachable
  * catalog only the catalog routes, which answer 502 until it is back. */
 static int check_catalog(const cli *c, const char *cmd) {
@@ -253,6 +292,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   tarn_http_options hopts;
   tarn_http_ingest_options iopts;
   tarn_http_action_log_options aopts;
+  tarn_journal *journal = NULL;
   char root_uri[PATH_MAX + 16], spool[PATH_MAX + 16];
   const char *secrets;
   sigset_t sigs;
@@ -331,6 +371,9 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
     goto out;
   }
 
+  if (open_journal(&c, self->name, &journal) != TARN_EXIT_OK)
+    goto out;
+
   tarn_http_options_from_config(&hopts, c.cfg);
   hopts.metrics = metrics;
   hopts.secrets = sec;
@@ -348,7 +391,10 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
       tarn_http_add_storage_routes(
           srv, bs, ej, (uint64_t)tarn_config_int(c.cfg, "storage", "max_object_size"), &err) != 0 ||
       tarn_http_add_ingest_routes(srv, &iopts, &err) != 0 ||
-      tarn_http_add_action_log_routes(srv, &aopts, &err) != 0)
+      tarn_http_add_action_log_routes(srv, &aopts, &err) != 0 ||
+      tarn_http_add_journal_routes(
+          srv, journal, (size_t)tarn_config_int(c.cfg, "journal", "max_request_events"),
+          (size_t)tarn_config_int(c.cfg, "journal", "max_request_bytes"), metrics, &err) != 0)
     goto fail;
   if (tarn_http_server_start(srv, &err) != 0) {
     cli_error(self->name, "%s", tarn_error_message(&err));
@@ -380,7 +426,8 @@ fail:
                  tarn_error_message(&err));
 out:
   tarn_http_server_destroy(srv);
-  tarn_buckets_destroy(bs); /* stops the prober; before the journal it writes to */
+  tarn_journal_close(journal); /* after the server: no request uses it any more */
+  tarn_buckets_destroy(bs);    /* stops the prober; before the journal it writes to */
   tarn_errjournal_close(ej, NULL);
   tarn_secrets_destroy(sec);
   tarn_metrics_destroy(metrics);

@@ -282,6 +282,16 @@ typedef struct tarn_http_action_log_options {
 int tarn_http_add_action_log_routes(tarn_http_server *srv, const tarn_http_action_log_options *o,
                                     tarn_error *err);
 
+struct tarn_journal;
+/*
+ * The mutation journal's routes (src/journal/README.md): POST /journal/events (scope
+ * write; at most max_events events and max_body bytes, 413 past them), GET
+ * /journal/history/{entity_id}, /journal/recent and /journal/stats (scope read). j and
+ * metrics (may be NULL) are borrowed and must outlive the server.
+ */
+int tarn_http_add_journal_routes(tarn_http_server *srv, struct tarn_journal *j, size_t max_events,
+                                 size_t max_body, tarn_metrics *metrics, tarn_error *err);
+
 /*
  * GET /healthz and GET /metrics. `version` is the string /healthz reports; the metrics
  * registry is the server's. Also registers process gauges (start time, uptime).

@@ -108,7 +108,7 @@ typedef struct reader {
 
 static int problem(reader *r, const char *field, const char *what) {
   if (r->m == FROM_WAL)
-    return tarn_error_set(r->err, r->code, "journal record: field \"%s\" %s", field, what);
+    return tarn_error_set(r->err, r->code, "field \"%s\" %s", field, what);
   return tarn_error_set(r->err, r->code, "line %zu: field \"%s\" %s", r->line, field, what);
 }
 
@@ -182,7 +182,7 @@ static int event_from(reader *r, json_t *o, tarn_journal_event *out) {
   e.ts_us = TARN_JOURNAL_TS_UNSET;
   if (!json_is_object(o)) {
     if (r->m == FROM_WAL)
-      return tarn_error_set(r->err, r->code, "journal record: not a JSON object");
+      return tarn_error_set(r->err, r->code, "not a JSON object");
     return tarn_error_set(r->err, r->code, "line %zu: an event must be a JSON object", r->line);
   }
   json_object_foreach(o, key, v) {
@@ -421,7 +421,7 @@ int tarn_journal_event_decode(const void *p, size_t len, uint64_t seq, tarn_jour
     out->seq = seq;
     out->client_id = json_is_true(cid);
   } else {
-    tarn_error_prefix(err, "record %llu: ", (unsigned long long)seq);
+    tarn_error_prefix(err, "journal record %llu", (unsigned long long)seq);
   }
   json_decref(cid);
   json_decref(o);

@@ -11,6 +11,18 @@
 #include "base/hash.h"
 #include "base/uuid.h"
 
+const tarn_cfg_def tarn_journal_config[] = {
+    {"journal", "wal_dir", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_JOURNAL_WAL_DIR", NULL, NULL, 0,
+     "directory of the journal's write-ahead log, on a local disk (default <lake>/journal/wal)"},
+    {"journal", "max_request_events", TARN_CFG_INT, "10000", 1, 1000000, NULL,
+     "TARN_JOURNAL_MAX_REQUEST_EVENTS", NULL, NULL, 0,
+     "events one POST /journal/events may carry (more: 413)"},
+    {"journal", "max_request_bytes", TARN_CFG_SIZE, "16MiB", 1024, (int64_t)1 << 30, NULL,
+     "TARN_JOURNAL_MAX_REQUEST_BYTES", NULL, NULL, 0,
+     "bytes one POST /journal/events body may have (more: 413)"},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
 /* ---- a string-keyed index: open addressing, keys owned by the events ---- */
 
 typedef struct slot {
@@ -153,7 +165,7 @@ int tarn_journal_open(const tarn_journal_options *o, tarn_journal **out, tarn_er
   wo.max_record = TARN_JOURNAL_VALUE_MAX * 2 + 64 * 1024; /* two values and the rest */
   rc = tarn_wal_open(&wo, replay_one, j, &j->wal, err);
   if (rc != 0) {
-    tarn_error_prefix(err, "journal: ");
+    tarn_error_prefix(err, "journal");
     tarn_journal_close(j);
     return rc;
   }

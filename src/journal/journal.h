@@ -13,8 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/config.h"
 #include "event.h"
 #include "wal.h"
+
+/* [journal] settings: wal_dir (default <lake>/journal/wal), max_request_events,
+ * max_request_bytes. */
+extern const tarn_cfg_def tarn_journal_config[];
 
 typedef struct tarn_journal tarn_journal;
 

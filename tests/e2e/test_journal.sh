@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# test_journal.sh - the mutation journal through `tarn serve`: appends acknowledged once
+# fsynced, idempotent client event_ids (also across restarts and kill -9), conflicts and
+# bad events refused whole with the line and field named, history in time order, a kill
+# -9 loop under concurrent appenders after which every acknowledged event is there exactly
+# once, a torn WAL tail cut at start-up, a corrupt middle record refused naming the segment
+# and offset.
+source "$(dirname "$0")/lib.sh"
+
+LAKE=$WORK/lake
+WAL=$LAKE/journal/wal
+post() { curl -s -o "$WORK/b" -w '%{http_code}' -XPOST "http://$ADDR/journal/events" --data-binary "$1"; }
+body() { cat "$WORK/b"; }
+
+TARN_JOURNAL_MAX_REQUEST_EVENTS=50 start_serve "$WORK/serve1.log" --lake "$LAKE" \
+  --listen 127.0.0.1:0 || exit 1
+
+# ---- appends ----
+code=$(post '{"entity_type":"order","entity_id":"o-1","action":"insert","new_value":{"qty":1},"timestamp":"2026-01-01T00:00:02Z"}')
+expect_eq "an event is appended" 200 "$code"
+expect_eq "its sequence number" 1 "$(jq -r '.events[0].seq' "$WORK/b")"
+expect_match "it gets a UUIDv7" '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' \
+  "$(jq -r '.events[0].event_id' "$WORK/b")"
+code=$(post $'{"entity_type":"order","entity_id":"o-1","action":"update","field":"qty","old_value":1,"new_value":2,"event_id":"c-1","timestamp":"2026-01-01T00:00:01Z"}\n\n{"entity_type":"order","entity_id":"o-2","action":"delete","actor":"ana","source":"agent"}\n')
+expect_eq "NDJSON: two events" "200 2" "$code $(jq -r .stored "$WORK/b")"
+expect_eq "the client's event_id is kept" c-1 "$(jq -r '.events[0].event_id' "$WORK/b")"
+
+code=$(post '{"entity_type":"order","entity_id":"o-1","action":"update","field":"qty","old_value":1,"new_value":2,"event_id":"c-1","timestamp":"2026-01-01T00:00:01Z"}')
+expect_eq "a retry is answered as the first append" "200 c-1 2 true 0" \
+  "$code $(jq -r '[.events[0].event_id, .events[0].seq, .events[0].duplicate, .stored] | join(" ")' "$WORK/b")"
+code=$(post $'{"entity_type":"x","entity_id":"new","action":"insert"}\n{"entity_type":"order","entity_id":"o-1","action":"update","field":"qty","new_value":3,"event_id":"c-1"}')
+expect_eq "the same event_id for another event is 409" "409 conflict" "$code $(jq -r .error.code "$WORK/b")"
+expect_match "409 names the line and the id" 'line 2: event_id "c-1"' "$(jq -r .error.message "$WORK/b")"
+code=$(post $'{"entity_type":"x","entity_id":"new","action":"insert"}\n{"entity_type":"x","action":"insert"}')
+expect_eq "a bad event is 400" 400 "$code"
+expect_match "400 names the line and the field" 'line 2: field "entity_id" is required' \
+  "$(jq -r .error.message "$WORK/b")"
+code=$(post '{"entity_type":"x","entity_id":"new","action":"insert","colour":"red"}')
+expect_match "an unknown field is refused" '"colour" is not an event field' "$code $(jq -r .error.message "$WORK/b")"
+code=$(post 'not json at all')
+expect_eq "not JSON is 400" 400 "$code"
+many=$(for i in $(seq 1 51); do echo '{"entity_type":"x","entity_id":"new","action":"insert"}'; done)
+code=$(post "$many")
+expect_eq "more events than max_request_events is 413" 413 "$code"
+expect_eq "nothing of the refused requests was stored" 0 \
+  "$(curl -s "http://$ADDR/journal/history/new" | jq -r .count)"
+
+# ---- reading ----
+H=$(curl -s "http://$ADDR/journal/history/o-1")
+expect_eq "history in time order" "c-1 insert" "$(jq -r '[.events[0].event_id, .events[1].action] | join(" ")' <<<"$H")"
+expect_eq "values come back as JSON" '2 {"qty":1}' \
+  "$(jq -c -r '[.events[0].new_value, .events[1].new_value] | map(tojson) | join(" ")' <<<"$H" | tr -d '\\' | sed 's/^"//; s/"$//; s/" "/ /')"
+expect_eq "the default actor (no tokens: local)" local "$(jq -r '.events[0].actor' <<<"$H")"
+expect_eq "since is inclusive" 1 \
+  "$(curl -s "http://$ADDR/journal/history/o-1?since=2026-01-01T00:00:02Z" | jq -r .count)"
+expect_eq "until is exclusive, in microseconds too" 1 \
+  "$(curl -s "http://$ADDR/journal/history/o-1?until=1767225602000000" | jq -r .count)"
+expect_eq "entity_type filters" 0 \
+  "$(curl -s "http://$ADDR/journal/history/o-1?entity_type=user" | jq -r .count)"
+expect_eq "a bad since is 400" 400 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/journal/history/o-1?since=soon")"
+expect_eq "recent: newest first" "ana" "$(curl -s "http://$ADDR/journal/recent?limit=1" | jq -r '.events[0].actor')"
+S=$(curl -s "http://$ADDR/journal/stats")
+expect_eq "stats" "3 4" "$(jq -r '[.events_in_memory, .wal.next_seq] | join(" ")' <<<"$S")"
+M=$(curl -s "http://$ADDR/metrics")
+expect_match "metrics count stored and duplicate events" \
+  'tarn_journal_events_total\{outcome="duplicate"\} 1' "$M"
+expect_match "metrics expose the WAL fsyncs" 'tarn_journal_wal_fsyncs [0-9]' "$M"
+
+# ---- a restart replays the WAL ----
+kill -TERM "$SERVE_PID"; wait_exit "$SERVE_PID" 20
+expect_eq "SIGTERM exits 0" 0 "$EXIT_CODE"
+start_serve "$WORK/serve2.log" --lake "$LAKE" --listen "$ADDR" || exit 1
+expect_eq "after a restart the history is the same" "$(jq -c .events <<<"$H")" \
+  "$(curl -s "http://$ADDR/journal/history/o-1" | jq -c .events)"
+code=$(post '{"entity_type":"order","entity_id":"o-1","action":"update","field":"qty","old_value":1,"new_value":2,"event_id":"c-1","timestamp":"2026-01-01T00:00:01Z"}')
+expect_eq "a retry after a restart is still a duplicate" "200 2 true" \
+  "$code $(jq -r '[.events[0].seq, .events[0].duplicate] | join(" ")' "$WORK/b")"
+code=$(post '{"entity_type":"order","entity_id":"o-3","action":"insert"}')
+expect_eq "numbering goes on after a restart" "200 4" "$code $(jq -r '.events[0].seq' "$WORK/b")"
+
+# ---- kill -9 under concurrent appenders ----
+# Each appender sends events with its own ids (w<W>-<i>) to its own entity, one or three
+# per request, and retries a request until it is acknowledged; it writes an id down only
+# once acknowledged. The server is killed at random moments and restarted.
+WRITERS=6
+ROUNDS=${JOURNAL_KILL_ROUNDS:-25}
+STOP=$WORK/stop
+appender() {
+  local w=$1 i=1 n b code
+  while [ ! -e "$STOP" ]; do
+    n=$(( (i % 3 == 0) ? 3 : 1 ))
+    b=""
+    for k in $(seq "$i" $((i + n - 1))); do
+      b+="{\"entity_type\":\"bench\",\"entity_id\":\"w$w\",\"action\":\"update\",\"field\":\"f\",\"new_value\":$k,\"event_id\":\"w$w-$k\"}"$'\n'
+    done
+    while [ ! -e "$STOP" ]; do
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -XPOST \
+        "http://$ADDR/journal/events" --data-binary "$b" 2>/dev/null)
+      if [ "$code" == 200 ]; then
+        for k in $(seq "$i" $((i + n - 1))); do echo "w$w-$k"; done >>"$WORK/acked.$w"
+        i=$((i + n))
+        break
+      fi
+      sleep 0.05
+    done
+  done
+}
+APP=()
+for w in $(seq 1 $WRITERS); do appender "$w" & APP+=($!); done
+torn=0
+for r in $(seq 1 "$ROUNDS"); do
+  sleep "0.$(( (RANDOM % 8) + 2 ))"
+  kill -9 "$SERVE_PID" 2>/dev/null
+  wait "$SERVE_PID" 2>/dev/null
+  start_serve "$WORK/kill$r.log" --lake "$LAKE" --listen "$ADDR" || { fail "restart $r"; break; }
+  grep -q 'wal torn tail cut off' "$WORK/kill$r.log" && torn=$((torn + 1))
+done
+sleep 1
+: >"$STOP"
+for p in "${APP[@]}"; do wait "$p"; done
+echo "# $ROUNDS kills; $torn restarts cut a torn WAL tail"
+bad=0 acked=0 dups=0
+for w in $(seq 1 $WRITERS); do
+  curl -s "http://$ADDR/journal/history/w$w?limit=10000" | jq -r '.events[].event_id' | sort >"$WORK/stored.$w"
+  sort "$WORK/acked.$w" >"$WORK/acked.sorted.$w"
+  acked=$((acked + $(wc -l <"$WORK/acked.sorted.$w")))
+  bad=$((bad + $(comm -23 "$WORK/acked.sorted.$w" "$WORK/stored.$w" | wc -l)))
+  dups=$((dups + $(uniq -d "$WORK/stored.$w" | wc -l)))
+done
+echo "# $acked events acknowledged by $WRITERS appenders"
+check "the appenders got events acknowledged" test "$acked" -gt 50
+expect_eq "after $ROUNDS kills every acknowledged event is there" 0 "$bad"
+expect_eq "... and no event is there twice" 0 "$dups"
+
+# ---- a torn tail is cut; a corrupt middle stops start-up naming segment and offset ----
+kill -TERM "$SERVE_PID"; wait_exit "$SERVE_PID" 20
+SEG=$(ls "$WAL" | sort | tail -1)
+printf '\x40\x00\x00\x00garbage' >>"$WAL/$SEG"
+start_serve "$WORK/torn.log" --lake "$LAKE" --listen "$ADDR" || exit 1
+expect_match "a torn tail is cut at start-up" "msg=\"wal torn tail cut off\" segment=.*$SEG" "$(cat "$WORK/torn.log")"
+expect_eq "... and nothing acknowledged is lost" "$(cat "$WORK/stored.1" | wc -l)" \
+  "$(curl -s "http://$ADDR/journal/history/w1?limit=10000" | jq -r .count)"
+kill -TERM "$SERVE_PID"; wait_exit "$SERVE_PID" 20
+SEG=$(ls "$WAL" | sort | head -1)
+size=$(stat -c %s "$WAL/$SEG")
+# byte 40: inside the first record (the segment header is 16 bytes, a record's 16 more)
+printf 'X' | dd of="$WAL/$SEG" bs=1 seek=40 conv=notrunc status=none
+"$BIN" serve --lake "$LAKE" --listen "$ADDR" 2>"$WORK/corrupt.log" &
+p=$!
+PIDS+=("$p")
+wait_exit "$p" 20
+expect_eq "a corrupt middle record stops start-up" 1 "$EXIT_CODE"
+expect_match "... naming the segment and the offset" "wal segment .*$SEG offset 16: checksum mismatch" \
+  "$(cat "$WORK/corrupt.log")"
+expect_eq "... and the segment is left as it was" "$size" "$(stat -c %s "$WAL/$SEG")"
+
+finish
