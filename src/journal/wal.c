@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ typedef struct seg {
 struct tarn_wal {
   char *dir;
   int dir_fd;
+  int lock_fd; /* LOCK in the directory, flock()ed: one process per log */
   tarn_wal_io io;
   uint64_t seg_bytes;
   uint32_t max_record;
@@ -425,6 +427,24 @@ static int replay_all(tarn_wal *w, const replay *r, tarn_error *err) {
 
 /* ---- the log ---- */
 
+/* One process per log: a second writer would interleave its records with ours. The
+ * lock is the kernel's (flock), so a killed process never leaves it behind. */
+static int lock_dir(tarn_wal *w, tarn_error *err) {
+  w->lock_fd = openat(w->dir_fd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (w->lock_fd < 0)
+    return tarn_error_sys(err, tarn_code_from_errno(errno), errno, "wal: cannot open %s/LOCK",
+                          w->dir);
+  if (flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return tarn_error_set(err, TARN_EBUSY,
+                            "wal %s is in use by another process (a tarn serve on the same "
+                            "lake?); one process writes a journal",
+                            w->dir);
+    return tarn_error_sys(err, TARN_EIO, errno, "wal: cannot lock %s/LOCK", w->dir);
+  }
+  return 0;
+}
+
 static int release_locked(tarn_wal *w, uint64_t upto, tarn_error *err);
 
 int tarn_wal_open(const tarn_wal_options *o, tarn_wal_replay_fn fn, void *ctx, tarn_wal **out,
@@ -440,6 +460,7 @@ int tarn_wal_open(const tarn_wal_options *o, tarn_wal_replay_fn fn, void *ctx, t
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   w->fd = -1;
   w->dir_fd = -1;
+  w->lock_fd = -1;
   w->seg_bytes = o->segment_bytes ? o->segment_bytes : DEFAULT_SEGMENT_BYTES;
   w->max_record = o->max_record ? o->max_record : DEFAULT_MAX_RECORD;
   if (o->io != NULL)
@@ -451,6 +472,8 @@ int tarn_wal_open(const tarn_wal_options *o, tarn_wal_replay_fn fn, void *ctx, t
   rc = w->dir != NULL ? make_dirs(o->dir, err) : tarn_error_set(err, TARN_ENOMEM, "out of memory");
   if (rc == 0 && (w->dir_fd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     rc = tarn_error_sys(err, tarn_code_from_errno(errno), errno, "wal: cannot open %s", o->dir);
+  if (rc == 0)
+    rc = lock_dir(w, err);
   r.fn = fn;
   r.ctx = ctx;
   r.skip_below = o->min_next_seq;
@@ -489,6 +512,8 @@ void tarn_wal_close(tarn_wal *w) {
     close(w->fd);
   if (w->dir_fd >= 0)
     close(w->dir_fd);
+  if (w->lock_fd >= 0)
+    close(w->lock_fd); /* releases the lock */
   tarn_buf_free(&w->frame);
   tarn_free(w->segs);
   tarn_free(w->dir);

@@ -67,6 +67,14 @@ expect_match "metrics count stored and duplicate events" \
   'tarn_journal_events_total\{outcome="duplicate"\} 1' "$M"
 expect_match "metrics expose the WAL fsyncs" 'tarn_journal_wal_fsyncs [0-9]' "$M"
 
+# ---- one process per journal ----
+"$BIN" serve --lake "$LAKE" --listen 127.0.0.1:0 2>"$WORK/second.log" &
+p=$!
+PIDS+=("$p")
+wait_exit "$p" 20
+expect_eq "a second tarn serve on the same lake exits 1" 1 "$EXIT_CODE"
+expect_match "... saying the journal is in use" "is in use by another process" "$(cat "$WORK/second.log")"
+
 # ---- a restart replays the WAL ----
 kill -TERM "$SERVE_PID"; wait_exit "$SERVE_PID" 20
 expect_eq "SIGTERM exits 0" 0 "$EXIT_CODE"
@@ -135,14 +143,14 @@ expect_eq "... and no event is there twice" 0 "$dups"
 
 # ---- a torn tail is cut; a corrupt middle stops start-up naming segment and offset ----
 kill -TERM "$SERVE_PID"; wait_exit "$SERVE_PID" 20
-SEG=$(ls "$WAL" | sort | tail -1)
+SEG=$(ls "$WAL" | grep '\.wal$' | sort | tail -1)
 printf '\x40\x00\x00\x00garbage' >>"$WAL/$SEG"
 start_serve "$WORK/torn.log" --lake "$LAKE" --listen "$ADDR" || exit 1
 expect_match "a torn tail is cut at start-up" "msg=\"wal torn tail cut off\" segment=.*$SEG" "$(cat "$WORK/torn.log")"
 expect_eq "... and nothing acknowledged is lost" "$(cat "$WORK/stored.1" | wc -l)" \
   "$(curl -s "http://$ADDR/journal/history/w1?limit=10000" | jq -r .count)"
 kill -TERM "$SERVE_PID"; wait_exit "$SERVE_PID" 20
-SEG=$(ls "$WAL" | sort | head -1)
+SEG=$(ls "$WAL" | grep '\.wal$' | sort | head -1)
 size=$(stat -c %s "$WAL/$SEG")
 # byte 40: inside the first record (the segment header is 16 bytes, a record's 16 more)
 printf 'X' | dd of="$WAL/$SEG" bs=1 seek=40 conv=notrunc status=none

@@ -71,7 +71,7 @@ expect_match "startup is logged with the lake and address" \
   "msg=\"tarn serve started\" version=[0-9.]+ lake=$WORK/lake addr=$ADDR" "$(cat "$LOG")"
 
 # a second server on the same port fails clearly
-"$BIN" serve --lake "$WORK/lake" --listen "$ADDR" 2>"$WORK/dup.log"
+"$BIN" serve --lake "$WORK/lake2" --listen "$ADDR" 2>"$WORK/dup.log" # a lake of its own: one journal per lake
 rc=$?
 expect_eq "a busy port exits 1" 1 "$rc"
 expect_match "a busy port names the address" "cannot listen on $ADDR" "$(cat "$WORK/dup.log")"

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "journal/wal.h"
@@ -612,6 +613,32 @@ static void test_oversized_record_is_refused(void **state) {
   tarn_wal_close(w);
 }
 
+static void test_one_process_per_log(void **state) {
+  fx *f = *state;
+  tarn_wal_options o;
+  tarn_wal *a = NULL, *b = NULL;
+  tarn_error err;
+  pid_t pid;
+  int status;
+  memset(&o, 0, sizeof(o));
+  o.dir = f->dir;
+  assert_int_equal(tarn_wal_open(&o, NULL, NULL, &a, &err), 0);
+  /* another process is refused while this one holds the log */
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int rc = tarn_wal_open(&o, NULL, NULL, &b, &err);
+    _exit(rc == TARN_EBUSY && strstr(tarn_error_message(&err), "in use by another process") ? 0
+                                                                                            : 1);
+  }
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  tarn_wal_close(a);
+  /* and welcome once it is closed (or killed: the kernel drops the lock) */
+  assert_int_equal(tarn_wal_open(&o, NULL, NULL, &b, &err), 0);
+  tarn_wal_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_replay_in_order_across_reopen, setup, teardown),
@@ -629,6 +656,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_failed_fsync_is_final, setup, teardown),
       cmocka_unit_test_setup_teardown(test_full_disk_leaves_the_segment_as_it_was, setup, teardown),
       cmocka_unit_test_setup_teardown(test_oversized_record_is_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_one_process_per_log, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
