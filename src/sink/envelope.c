@@ -109,7 +109,7 @@ static inline int emit(jr *j, const void *p, size_t n) {
 
 static inline void skip_ws(jr *j) {
   const uint8_t *p = j->p;
-  if (p < j->end && *p > ' ')
+  if (p<j->end && * p> ' ')
     return; /* compact JSON: nothing to skip */
   while (p < j->end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
     p++;
