@@ -2,6 +2,7 @@
 #include "journal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,9 +104,8 @@ struct tarn_journal {
   strmap by_entity; /* entity_id -> its latest event */
   strmap by_id;     /* client event_id -> its event */
   uint64_t bytes, appended, duplicates;
-  int64_t last_ts; /* the latest timestamp given (kept from going back) */
-  int broken;      /* the WAL holds events memory does not: reopen to replay them */
-  tarn_buf enc;
+  _Atomic int64_t last_ts; /* the latest timestamp given (kept from going back) */
+  int broken;              /* the WAL holds events memory does not: reopen to replay them */
 };
 
 static int add_event(tarn_journal *j, const tarn_journal_event *e, tarn_error *err) {
@@ -141,8 +141,8 @@ static int replay_one(uint64_t seq, const void *p, size_t len, void *ctx, tarn_e
   if (rc != 0)
     return rc;
   rc = add_event(j, &e, err);
-  if (e.ts_us > j->last_ts)
-    j->last_ts = e.ts_us;
+  if (e.ts_us > atomic_load(&j->last_ts))
+    atomic_store(&j->last_ts, e.ts_us);
   tarn_journal_event_free(&e);
   return rc;
 }
@@ -155,8 +155,7 @@ int tarn_journal_open(const tarn_journal_options *o, tarn_journal **out, tarn_er
   if (j == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   pthread_mutex_init(&j->mu, NULL);
-  tarn_buf_init(&j->enc, TARN_BUF_UNLIMITED);
-  j->last_ts = INT64_MIN;
+  atomic_init(&j->last_ts, INT64_MIN);
   memset(&wo, 0, sizeof(wo));
   wo.dir = o->wal_dir;
   wo.segment_bytes = o->segment_bytes;
@@ -183,7 +182,6 @@ void tarn_journal_close(tarn_journal *j) {
   tarn_free(j->ev);
   tarn_free(j->by_entity.s);
   tarn_free(j->by_id.s);
-  tarn_buf_free(&j->enc);
   pthread_mutex_destroy(&j->mu);
   tarn_free(j);
 }
@@ -209,39 +207,28 @@ typedef struct plan {
   char id[TARN_UUID_STR_LEN];
 } plan;
 
-static int plan_events(tarn_journal *j, const tarn_journal_event *ev, size_t n, const char *actor,
-                       tarn_journal_source source, plan *p, tarn_error *err) {
-  int64_t now = tarn_clock_wall_us();
-  size_t i, k;
-  if (now < j->last_ts)
-    now = j->last_ts; /* a step back of the clock does not reorder what it gives */
-  for (i = 0; i < n; i++) {
+/* Outside the lock: ids, defaults, and every event's WAL record into enc (event i at
+ * offs[i], lens[i] bytes). A retry's record is made too and then not written. */
+static int prepare(tarn_journal *j, const tarn_journal_event *ev, size_t n, const char *actor,
+                   tarn_journal_source source, plan *p, tarn_buf *enc, size_t *offs, size_t *lens,
+                   tarn_error *err) {
+  int64_t now = tarn_clock_wall_us(), last = atomic_load(&j->last_ts), newest = INT64_MIN;
+  tarn_buf one;
+  size_t i;
+  int rc = 0;
+  if (now < last)
+    now = last; /* a step back of the clock does not reorder what it gives */
+  tarn_buf_init(&one, TARN_BUF_UNLIMITED);
+  for (i = 0; rc == 0 && i < n; i++) {
     const tarn_journal_event *e = &ev[i];
     p[i].dup = -1;
     p[i].e = *e;
     p[i].e.mem = NULL;
-    if (e->client_id) {
-      slot *s = index_find(&j->by_id, e->event_id);
-      const tarn_journal_event *first = s != NULL ? &j->ev[s->val].e : NULL;
-      for (k = 0; first == NULL && k < i; k++)
-        if (p[k].dup == -1 && p[k].e.client_id && strcmp(p[k].e.event_id, e->event_id) == 0) {
-          first = &p[k].e;
-          p[i].dup = -2 - (long)k;
-        }
-      if (s != NULL)
-        p[i].dup = (long)s->val;
-      if (first != NULL && !same_event(e, first))
-        return tarn_error_set(err, TARN_ECONFLICT,
-                              "line %zu: event_id \"%s\" was given to a different event before "
-                              "(an event_id names one event; retries must repeat it unchanged)",
-                              i + 1, e->event_id);
-      if (first != NULL)
-        continue;
-    } else {
+    if (!e->client_id) {
       tarn_uuid u;
-      int rc = tarn_uuid_v7(&u, err);
+      rc = tarn_uuid_v7(&u, err);
       if (rc != 0)
-        return rc;
+        break;
       tarn_uuid_format(&u, p[i].id);
       p[i].e.event_id = p[i].id;
     }
@@ -253,6 +240,45 @@ static int plan_events(tarn_journal *j, const tarn_journal_event *ev, size_t n, 
       p[i].e.source = source;
       p[i].e.has_source = 1;
     }
+    if (p[i].e.ts_us > newest)
+      newest = p[i].e.ts_us;
+    rc = tarn_journal_event_encode(&p[i].e, &one, err);
+    offs[i] = enc->len;
+    lens[i] = one.len;
+    if (rc == 0)
+      rc = tarn_buf_append(enc, one.data, one.len, err);
+  }
+  tarn_buf_free(&one);
+  while (rc == 0 && newest > last && !atomic_compare_exchange_weak(&j->last_ts, &last, newest))
+    ;
+  return rc;
+}
+
+/* Under the lock: which events are retries of stored ones (p[i].dup an index into j->ev)
+ * or of earlier ones of this request (-2 - k); a retry naming a different event is a
+ * conflict. */
+static int dedupe(tarn_journal *j, const tarn_journal_event *ev, size_t n, plan *p,
+                  tarn_error *err) {
+  size_t i, k;
+  for (i = 0; i < n; i++) {
+    const tarn_journal_event *e = &ev[i], *first;
+    slot *s;
+    if (!e->client_id)
+      continue;
+    s = index_find(&j->by_id, e->event_id);
+    first = s != NULL ? &j->ev[s->val].e : NULL;
+    if (s != NULL)
+      p[i].dup = (long)s->val;
+    for (k = 0; first == NULL && k < i; k++)
+      if (p[k].dup == -1 && p[k].e.client_id && strcmp(p[k].e.event_id, e->event_id) == 0) {
+        first = &p[k].e;
+        p[i].dup = -2 - (long)k;
+      }
+    if (first != NULL && !same_event(e, first))
+      return tarn_error_set(err, TARN_ECONFLICT,
+                            "line %zu: event_id \"%s\" was given to a different event before "
+                            "(an event_id names one event; retries must repeat it unchanged)",
+                            i + 1, e->event_id);
   }
   return 0;
 }
@@ -262,35 +288,30 @@ int tarn_journal_append(tarn_journal *j, const tarn_journal_event *ev, size_t n,
                         tarn_journal_ack *acks, tarn_error *err) {
   plan *p = tarn_calloc(n ? n : 1, sizeof(*p));
   tarn_wal_rec *recs = tarn_calloc(n ? n : 1, sizeof(*recs));
-  size_t *offs = tarn_calloc(n ? n : 1, sizeof(*offs));
+  size_t *offs = tarn_calloc(n ? n : 1, sizeof(*offs)),
+         *lens = tarn_calloc(n ? n : 1, sizeof(*lens));
   size_t i, nnew = 0;
   uint64_t first = 0, wait = 0;
+  tarn_buf enc;
   int rc = 0;
-  if (p == NULL || recs == NULL || offs == NULL) {
+  tarn_buf_init(&enc, TARN_BUF_UNLIMITED);
+  if (p == NULL || recs == NULL || offs == NULL || lens == NULL) {
     rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
     goto out;
   }
+  rc = prepare(j, ev, n, default_actor, default_source, p, &enc, offs, lens, err);
+  if (rc != 0)
+    goto out;
   pthread_mutex_lock(&j->mu);
   rc = j->broken ? tarn_error_set(err, TARN_EINTERNAL,
                                   "journal: an earlier append is in the WAL but not in memory "
                                   "(out of memory); restart to replay it")
-                 : plan_events(j, ev, n, default_actor, default_source, p, err);
-  /* the new events' records, back to back in one buffer */
-  tarn_buf_reset(&j->enc);
-  for (i = 0; rc == 0 && i < n; i++) {
-    tarn_buf one;
-    if (p[i].dup != -1)
-      continue;
-    tarn_buf_init(&one, TARN_BUF_UNLIMITED);
-    rc = tarn_journal_event_encode(&p[i].e, &one, err);
-    offs[nnew] = j->enc.len;
-    if (rc == 0)
-      rc = tarn_buf_append(&j->enc, one.data, one.len, err);
-    recs[nnew++].len = one.len;
-    tarn_buf_free(&one);
-  }
-  for (i = 0; rc == 0 && i < nnew; i++)
-    recs[i].p = j->enc.data + offs[i];
+                 : dedupe(j, ev, n, p, err);
+  for (i = 0; rc == 0 && i < n; i++)
+    if (p[i].dup == -1) {
+      recs[nnew].p = enc.data + offs[i];
+      recs[nnew++].len = lens[i];
+    }
   if (rc == 0 && nnew > 0)
     rc = tarn_wal_append(j->wal, recs, nnew, &first, err);
   /* in memory at once, in sequence order; visible once durable */
@@ -300,8 +321,6 @@ int tarn_journal_append(tarn_journal *j, const tarn_journal_event *ev, size_t n,
     p[i].e.seq = first + nnew++;
     rc = add_event(j, &p[i].e, err);
     j->broken = rc != 0;
-    if (p[i].e.ts_us > j->last_ts)
-      j->last_ts = p[i].e.ts_us;
   }
   for (i = 0; rc == 0 && i < n; i++) {
     const tarn_journal_event *src = p[i].dup >= 0    ? &j->ev[p[i].dup].e
@@ -321,9 +340,11 @@ int tarn_journal_append(tarn_journal *j, const tarn_journal_event *ev, size_t n,
   if (rc == 0 && wait > 0)
     rc = tarn_wal_sync(j->wal, wait, err); /* group commit: concurrent appends share it */
 out:
+  tarn_buf_free(&enc);
   tarn_free(p);
   tarn_free(recs);
   tarn_free(offs);
+  tarn_free(lens);
   return rc;
 }
 

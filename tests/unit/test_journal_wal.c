@@ -2,8 +2,8 @@
  * segments and reopenings, torn tails cut at the last whole record, damage elsewhere
  * refused with the segment and offset, group commit that acknowledges nothing before its
  * fsync (checked by recording what each fsync covered, not by timing), a failed fsync
- * that is final, a full disk that leaves the segment as it was, release after a table
- * commit. */
+ * that is final, a full disk that fails the sync and leaves the segment whole, release
+ * after a table commit. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -564,13 +564,14 @@ static void test_failed_fsync_is_final(void **state) {
   pthread_mutex_destroy(&sc.mu);
 }
 
-static void test_full_disk_leaves_the_segment_as_it_was(void **state) {
+static void test_full_disk_fails_the_sync_and_leaves_the_segment_whole(void **state) {
   fx *f = *state;
   seen *s = calloc(1, sizeof(*s));
   syncs sc;
   tarn_wal_io io;
   tarn_wal_options o;
   tarn_wal *w = NULL;
+  tarn_wal_stats st;
   tarn_error err;
   tarn_wal_rec r = {"rec-1", 5};
   uint64_t seq;
@@ -585,8 +586,18 @@ static void test_full_disk_leaves_the_segment_as_it_was(void **state) {
   assert_int_equal(tarn_wal_open(&o, NULL, NULL, &w, &err), 0);
   append_range(w, 0, 1);
   sc.enospc_writes = 1;
+  /* the append is buffered; the sync that writes it finds the disk full (7 bytes land,
+   * then ENOSPC): not acknowledged, and the log takes nothing more */
+  assert_int_equal(tarn_wal_append(w, &r, 1, &seq, &err), 0);
+  assert_int_equal(tarn_wal_sync(w, seq, &err), TARN_ENOSPC);
   assert_int_equal(tarn_wal_append(w, &r, 1, &seq, &err), TARN_ENOSPC);
-  /* space again: the next append is whole and in sequence, nothing torn before it */
+  assert_non_null(strstr(tarn_error_message(&err), "a write failed earlier"));
+  tarn_wal_stats_get(w, &st);
+  assert_int_equal(st.durable_seq, 1);
+  tarn_wal_close(w);
+  /* reopened (space again): whole, the unwritten record's number given again */
+  w = open_wal(f->dir, 0, 0, s);
+  expect_records(s, 0, 1, 1);
   append_range(w, 1, 3);
   tarn_wal_close(w);
   w = open_wal(f->dir, 0, 0, s);
@@ -654,7 +665,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_half_created_segment_goes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit_shares_fsyncs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failed_fsync_is_final, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_full_disk_leaves_the_segment_as_it_was, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_full_disk_fails_the_sync_and_leaves_the_segment_whole,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_oversized_record_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_one_process_per_log, setup, teardown),
   };
