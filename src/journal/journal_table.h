@@ -1,0 +1,68 @@
+/* journal_table.h - the journal's Iceberg table, system.journal: its layout, and
+ * appending flushed events to it exactly once.
+ *
+ * Unpartitioned, sorted by entity_id then timestamp (each data file really is), bloom
+ * filters on entity_id and event_id, so that an entity's history reads few row groups.
+ * Every commit records, inside the catalog's compare-and-swap, the highest WAL sequence
+ * number the table holds (table property and snapshot summary tarn.journal.wal-seq): a
+ * flush retried after an unknown outcome, or replayed after a crash between the commit
+ * and the WAL's release, writes nothing twice. Internal to src/journal. */
+#ifndef TARN_JOURNAL_JOURNAL_TABLE_H
+#define TARN_JOURNAL_JOURNAL_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "table/lake.h"
+
+#define TARN_JOURNAL_NS "system"
+#define TARN_JOURNAL_TABLE "journal"
+#define TARN_JOURNAL_SEQ_KEY "tarn.journal.wal-seq"
+
+/* Column field ids (1-based, in this order). */
+enum {
+  TARN_JT_EVENT_ID = 1,
+  TARN_JT_TIMESTAMP,
+  TARN_JT_ENTITY_TYPE,
+  TARN_JT_ENTITY_ID,
+  TARN_JT_FIELD,
+  TARN_JT_ACTION,
+  TARN_JT_OLD_VALUE,
+  TARN_JT_NEW_VALUE,
+  TARN_JT_ACTOR,
+  TARN_JT_SOURCE,
+  TARN_JT_WORKSPACE_ID,
+  TARN_JT_SEQ,
+  TARN_JT_NCOLS = TARN_JT_SEQ
+};
+
+typedef struct tarn_journal_table tarn_journal_table;
+
+/* Loads system.journal, creating it (and the namespace) when absent. A table of another
+ * layout is TARN_ESCHEMA naming the column. Borrows lake. */
+int tarn_journal_table_open(tarn_lake *lake, tarn_journal_table **out, tarn_error *err);
+void tarn_journal_table_close(tarn_journal_table *t);
+
+/* The highest WAL sequence number the table holds (0: none), as committed now. */
+int tarn_journal_table_seq(tarn_journal_table *t, uint64_t *seq, tarn_error *err);
+
+typedef struct tarn_journal_flush {
+  int committed; /* 0: the table held these events already (an earlier attempt landed) */
+  int64_t snapshot_id;
+  size_t files;
+  int64_t bytes;
+} tarn_journal_flush;
+
+/*
+ * Appends n events (sequence numbers ascending) as data files sorted by entity_id,
+ * timestamp and seq, and commits them with the table's sequence number set to the last
+ * one's. Inside every attempt of the compare-and-swap the table's number must be below
+ * the first event's (then the commit goes ahead) or at least the last's (then it held
+ * them already: nothing is committed, res->committed 0). Anything between is
+ * TARN_ECONFLICT: another writer flushed part of them.
+ */
+int tarn_journal_table_append(tarn_journal_table *t, const tarn_journal_event *ev, size_t n,
+                              tarn_journal_flush *res, tarn_error *err);
+
+#endif
