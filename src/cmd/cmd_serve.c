@@ -373,6 +373,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
 
   if (open_journal(&c, self->name, &journal) != TARN_EXIT_OK)
     goto out;
+  iopts.journal = journal; /* every committed ingest becomes an `ingest` event */
 
   tarn_http_options_from_config(&hopts, c.cfg);
   hopts.metrics = metrics;

@@ -227,6 +227,7 @@ int tarn_http_add_storage_routes(tarn_http_server *srv, struct tarn_buckets *bs,
 
 struct tarn_store;
 struct tarn_catalog;
+struct tarn_journal;
 
 /* What the ingest and dataset catalog routes work on. */
 typedef struct tarn_http_ingest_options {
@@ -244,6 +245,8 @@ typedef struct tarn_http_ingest_options {
    * connection threads, several at once. The route destroys the handle. */
   int (*open_catalog)(void *arg, struct tarn_catalog **out, tarn_error *err);
   void *open_catalog_arg;
+  struct tarn_journal *journal; /* each committed ingest is recorded there (an `ingest`
+                                   event); NULL: not recorded. Borrowed. */
 } tarn_http_ingest_options;
 
 /*

@@ -17,6 +17,8 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "ingest/ingest.h"
+#include "base/uuid.h"
+#include "journal/journal.h"
 
 /*
  * Every request runs on its connection's thread (the server is thread-per-connection)
@@ -36,6 +38,7 @@ typedef struct ingest_srv {
   uint64_t reserved;    /* what the conversions under way may use, together */
   int (*open_catalog)(void *arg, tarn_catalog **out, tarn_error *err);
   void *open_catalog_arg;
+  tarn_journal *journal; /* records an ingest event per new commit; may be NULL */
   tarn_metric *m_total, *m_bytes, *m_rows, *m_duration;
 } ingest_srv;
 
@@ -101,6 +104,7 @@ typedef struct upload_ctx {
   uint64_t file_bytes; /* CSV bytes spooled */
   uint64_t reserved;   /* bytes it holds in is->reserved */
   char source[256];    /* the part's file name, or "upload" */
+  char actor[80];      /* the token that sent it, or "local" */
   tarn_error err;      /* of a failed spool write */
   char name[TARN_DATASET_NAME_MAX + 1];
 } upload_ctx;
@@ -254,6 +258,7 @@ static int begin_upload(const tarn_http_request *req, tarn_http_response *resp, 
   if (uc == NULL)
     return TARN_ENOMEM;
   uc->is = is;
+  snprintf(uc->actor, sizeof(uc->actor), "%s", req->token_name != NULL ? req->token_name : "local");
   uc->fd = -1;
   uc->append = append;
   uc->delimiter = delim;
@@ -312,6 +317,59 @@ static const char *outcome_of(const tarn_ingest_result *r, int append) {
   if (r->created)
     return "created";
   return append ? "appended" : "replaced";
+}
+
+/* The journal's record of a committed ingest: entity_type the dataset's name, entity_id
+ * its table, new_value the rows and where they came from. Its event_id names the commit,
+ * so recording it twice stores it once. A failure is logged: the data is committed. */
+static void journal_ingest(upload_ctx *uc, const tarn_ingest_result *r, const char *outcome) {
+  tarn_journal_event e;
+  tarn_journal_ack ack;
+  tarn_error err;
+  char id[TARN_JOURNAL_ID_MAX + 1], table[TARN_DATASET_NAME_MAX + 16], *value;
+  json_t *v;
+  if (uc->is->journal == NULL || r->existing)
+    return;
+  {
+    /* a UUIDv5 of the commit: the same ingest, the same id (and within the id's size) */
+    static const tarn_uuid url_ns = {{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4,
+                                      0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}};
+    char name[TARN_DATASET_NAME_MAX + 64];
+    tarn_uuid u;
+    int n = snprintf(name, sizeof(name), "tarn:ingest:datasets.%s:%lld", uc->name,
+                     (long long)r->snapshot_id);
+    if (tarn_uuid_v5(&u, &url_ns, name, (size_t)n, &err) != 0) {
+      tarn_log_warn("ingest committed; its journal event was not recorded", "name=%s error=%s",
+                    uc->name, tarn_error_message(&err));
+      return;
+    }
+    tarn_uuid_format(&u, id);
+  }
+  snprintf(table, sizeof(table), "datasets.%s", uc->name);
+  v = json_pack("{s:I,s:s,s:s,s:s,s:I}", "rows", (json_int_t)r->row_count, "source", uc->source,
+                "source_sha256", r->source_sha256, "outcome", outcome, "snapshot_id",
+                (json_int_t)r->snapshot_id);
+  value = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(v);
+  memset(&e, 0, sizeof(e));
+  e.event_id = id;
+  e.client_id = 1;
+  e.ts_us = TARN_JOURNAL_TS_UNSET;
+  e.entity_type = uc->name;
+  e.entity_id = table;
+  e.field = (char *)"*";
+  e.action = TARN_JA_INGEST;
+  e.new_value = value;
+  e.actor = uc->actor;
+  e.source = TARN_JS_INGEST;
+  e.has_source = 1;
+  if (value == NULL)
+    tarn_log_warn("ingest committed; its journal event was not recorded", "name=%s error=%s",
+                  uc->name, "out of memory");
+  else if (tarn_journal_append(uc->is->journal, &e, 1, uc->actor, TARN_JS_INGEST, &ack, &err) != 0)
+    tarn_log_warn("ingest committed; its journal event was not recorded", "name=%s error=%s",
+                  uc->name, tarn_error_message(&err));
+  free(value);
 }
 
 static json_t *columns_json(const tarn_ingest_result *r) {
@@ -394,6 +452,7 @@ static const char *run_ingest(upload_ctx *uc, tarn_http_response *resp, int *rc_
     goto out;
   }
   outcome = outcome_of(&r, uc->append);
+  journal_ingest(uc, &r, outcome);
   if (!r.existing) {
     tarn_metric_add(is->m_bytes, NULL, (double)uc->file_bytes);
     tarn_metric_add(is->m_rows, NULL, (double)r.row_count);
@@ -622,6 +681,7 @@ int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_op
   is->budget = o->memory_budget ? o->memory_budget : TARN_INGEST_MEMORY_BUDGET;
   is->max_memory = o->max_memory;
   is->queue_ms = o->queue_timeout_ms;
+  is->journal = o->journal;
   pthread_mutex_init(&is->mu, NULL);
   {
     pthread_condattr_t ca;

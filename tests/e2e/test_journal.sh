@@ -87,6 +87,21 @@ expect_eq "a retry after a restart is still a duplicate" "200 2 true" \
 code=$(post '{"entity_type":"order","entity_id":"o-3","action":"insert"}')
 expect_eq "numbering goes on after a restart" "200 4" "$code $(jq -r '.events[0].seq' "$WORK/b")"
 
+# ---- every committed ingest is an `ingest` event ----
+printf 'id,amount\n1,2.5\n2,3.5\n3,4\n' >"$WORK/sales.csv"
+code=$(curl -s -o "$WORK/ing" -w '%{http_code}' -F "file=@$WORK/sales.csv" "http://$ADDR/ingest?name=sales")
+expect_eq "an ingest" 200 "$code"
+I=$(curl -s "http://$ADDR/journal/history/datasets.sales")
+expect_eq "it is in the journal" "1 ingest sales ingest 3 sales.csv" \
+  "$(jq -r '[.count, .events[0].action, .events[0].entity_type, .events[0].source, .events[0].new_value.rows, .events[0].new_value.source] | join(" ")' <<<"$I")"
+curl -s -o /dev/null -F "file=@$WORK/sales.csv" "http://$ADDR/ingest?name=sales"
+expect_eq "the same file again (nothing committed) is no new event" 1 \
+  "$(curl -s "http://$ADDR/journal/history/datasets.sales" | jq -r .count)"
+printf 'id,amount\n4,1.5\n' >"$WORK/more.csv"
+curl -s -o /dev/null -F "file=@$WORK/more.csv" "http://$ADDR/ingest?name=sales&mode=append"
+expect_eq "an append is another event" "2 appended" \
+  "$(curl -s "http://$ADDR/journal/history/datasets.sales" | jq -r '[.count, .events[1].new_value.outcome] | join(" ")')"
+
 # ---- kill -9 under concurrent appenders ----
 # Each appender sends events with its own ids (w<W>-<i>) to its own entity, one or three
 # per request, and retries a request until it is acknowledged; it writes an id down only
