@@ -66,7 +66,7 @@ static void print_serve_help(const cli *c) {
          "[storage] probe_interval\n(TARN_PROBE_INTERVAL), max_object_size "
          "(TARN_MAX_OBJECT_SIZE), journal_flush_records,\njournal_flush_age; [catalog] "
          "type, uri, postgres, name, busy_timeout; [action_log] table (TARN_ACTION_LOG_TABLE);\n"
-         "[journal] wal_dir (TARN_JOURNAL_WAL_DIR, default LAKE/journal/wal), max_request_events,\n"
+         "[journal] wal_dir (TARN_JOURNAL_WAL_DIR, default LAKE/journal/wal), max_memory, max_request_events,\n"
          "max_request_bytes.\n"
          "See --print-config.\n");
 }
@@ -246,6 +246,7 @@ static int open_journal(const cli *c, const char *cmd, tarn_journal **out) {
   }
   memset(&o, 0, sizeof(o));
   o.wal_dir = wal;
+  o.max_memory = (uint64_t)tarn_config_int(c->cfg, "journal", "max_memory");
   if (tarn_journal_open(&o, out, &err) != 0) {
     cli_error(cmd, "%s", tarn_error_message(&err));
     return TARN_EXIT_FAIL;

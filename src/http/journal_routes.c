@@ -41,6 +41,8 @@ static int reply_failure(tarn_http_response *resp, const tarn_error *err) {
     return tarn_http_reply_error(resp, 413, "too_large", "%s", tarn_error_message(err));
   case TARN_ECONFLICT:
     return tarn_http_reply_error(resp, 409, "conflict", "%s", tarn_error_message(err));
+  case TARN_EBUSY:
+    return tarn_http_reply_error(resp, 503, "journal_full", "%s", tarn_error_message(err));
   case TARN_EFSYNC:
   case TARN_EINTERNAL:
     /* nothing is acknowledged any more: the journal needs a restart (replay) */

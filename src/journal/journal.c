@@ -18,6 +18,9 @@ const tarn_cfg_def tarn_journal_config[] = {
     {"journal", "max_request_events", TARN_CFG_INT, "10000", 1, 1000000, NULL,
      "TARN_JOURNAL_MAX_REQUEST_EVENTS", NULL, NULL, 0,
      "events one POST /journal/events may carry (more: 413)"},
+    {"journal", "max_memory", TARN_CFG_SIZE, "512MiB", 1 << 20, (int64_t)1 << 40, NULL,
+     "TARN_JOURNAL_MAX_MEMORY", NULL, NULL, 0,
+     "events the journal holds in memory; past it appends are answered 503"},
     {"journal", "max_request_bytes", TARN_CFG_SIZE, "16MiB", 1024, (int64_t)1 << 30, NULL,
      "TARN_JOURNAL_MAX_REQUEST_BYTES", NULL, NULL, 0,
      "bytes one POST /journal/events body may have (more: 413)"},
@@ -104,6 +107,7 @@ struct tarn_journal {
   strmap by_entity; /* entity_id -> its latest event */
   strmap by_id;     /* client event_id -> its event */
   uint64_t bytes, appended, duplicates;
+  uint64_t max_memory;
   _Atomic int64_t last_ts; /* the latest timestamp given (kept from going back) */
   int broken;              /* the WAL holds events memory does not: reopen to replay them */
 };
@@ -156,6 +160,7 @@ int tarn_journal_open(const tarn_journal_options *o, tarn_journal **out, tarn_er
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   pthread_mutex_init(&j->mu, NULL);
   atomic_init(&j->last_ts, INT64_MIN);
+  j->max_memory = o->max_memory ? o->max_memory : (uint64_t)512 << 20;
   memset(&wo, 0, sizeof(wo));
   wo.dir = o->wal_dir;
   wo.segment_bytes = o->segment_bytes;
@@ -307,6 +312,11 @@ int tarn_journal_append(tarn_journal *j, const tarn_journal_event *ev, size_t n,
                                   "journal: an earlier append is in the WAL but not in memory "
                                   "(out of memory); restart to replay it")
                  : dedupe(j, ev, n, p, err);
+  if (rc == 0 && j->bytes + enc.len > j->max_memory)
+    rc = tarn_error_set(err, TARN_EBUSY,
+                        "the journal holds %zu events (%llu bytes) in memory, its cap ([journal] "
+                        "max_memory, %llu bytes); nothing more is taken until they are flushed",
+                        j->n, (unsigned long long)j->bytes, (unsigned long long)j->max_memory);
   for (i = 0; rc == 0 && i < n; i++)
     if (p[i].dup == -1) {
       recs[nnew].p = enc.data + offs[i];

@@ -28,6 +28,8 @@ typedef struct tarn_journal_options {
   uint64_t segment_bytes; /* 0: the WAL's default */
   uint64_t table_seq;     /* the highest WAL sequence number the journal table holds */
   const tarn_wal_io *io;  /* NULL: POSIX (tests inject failures) */
+  uint64_t max_memory;    /* bytes of events held in memory; past it appends are refused
+                             (TARN_EBUSY) until a flush frees them; 0: 512 MiB */
 } tarn_journal_options;
 
 /* Opens the WAL and replays it into memory. */

@@ -465,6 +465,35 @@ static void test_failed_fsync_acknowledges_nothing(void **state) {
   tarn_journal_close(j);
 }
 
+static void test_memory_cap_refuses_appends(void **state) {
+  fx *f = *state;
+  tarn_journal_options o;
+  tarn_journal *j = NULL;
+  tarn_journal_ack *acks;
+  tarn_journal_stats st;
+  tarn_error err;
+  char wal[128];
+  size_t n;
+  int i, rc = 0;
+  snprintf(wal, sizeof(wal), "%s/wal", f->dir);
+  memset(&o, 0, sizeof(o));
+  o.wal_dir = wal;
+  o.max_memory = 4096;
+  assert_int_equal(tarn_journal_open(&o, &j, &err), 0);
+  for (i = 0; i < 1000 && rc == 0; i++) {
+    rc = append_body(j, "{\"entity_type\":\"t\",\"entity_id\":\"e\",\"action\":\"insert\"}", &acks,
+                     &n, &err);
+    free(acks);
+  }
+  assert_int_equal(rc, TARN_EBUSY);
+  assert_non_null(strstr(tarn_error_message(&err), "max_memory"));
+  tarn_journal_stats_get(j, &st);
+  assert_true(st.events_in_memory > 0 && st.memory_bytes <= 4096);
+  assert_int_equal(st.events_in_memory, (size_t)i - 1); /* the refused one is not stored */
+  assert_int_equal(st.wal.next_seq, st.events_in_memory + 1);
+  tarn_journal_close(j);
+}
+
 /* ---- racing retries ---- */
 
 typedef struct racer {
@@ -537,6 +566,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_restart_and_table_seq, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failed_fsync_acknowledges_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_racing_retries_store_each_id_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_memory_cap_refuses_appends, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
