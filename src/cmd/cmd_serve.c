@@ -66,8 +66,8 @@ static void print_serve_help(const cli *c) {
          "[storage] probe_interval\n(TARN_PROBE_INTERVAL), max_object_size "
          "(TARN_MAX_OBJECT_SIZE), journal_flush_records,\njournal_flush_age; [catalog] "
          "type, uri, postgres, name, busy_timeout; [action_log] table (TARN_ACTION_LOG_TABLE);\n"
-         "[journal] wal_dir (TARN_JOURNAL_WAL_DIR, default LAKE/journal/wal), max_memory, max_request_events,\n"
-         "max_request_bytes.\n"
+         "[journal] wal_dir (TARN_JOURNAL_WAL_DIR, default LAKE/journal/wal), max_memory,\n"
+         "max_request_events, max_request_bytes.\n"
          "See --print-config.\n");
 }
 
