@@ -260,6 +260,11 @@ static int open_journal(const cli *c, const char *cmd, tarn_journal **out) {
   return TARN_EXIT_OK;
 }
 
+/* /healthz: unhealthy once the journal's WAL has failed (a restart reopens it). */
+static int journal_health(void *arg, char *why, size_t n) {
+  return tarn_journal_health(arg, why, n);
+}
+
 /* A catalog misconfiguration stops start-up (TARN_EXIT_USAGE, printed); an unreachable
  * catalog only the catalog routes, which answer 502 until it is back. */
 static int check_catalog(const cli *c, const char *cmd) {
@@ -389,7 +394,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   }
   rc = TARN_EXIT_FAIL;
   if (hide_paths(&c, srv, bs, &err) != 0 ||
-      tarn_http_add_ops_routes(srv, TARN_VERSION, &err) != 0 ||
+      tarn_http_add_ops_routes_health(srv, TARN_VERSION, journal_health, journal, &err) != 0 ||
       tarn_http_add_storage_routes(
           srv, bs, ej, (uint64_t)tarn_config_int(c.cfg, "storage", "max_object_size"), &err) != 0 ||
       tarn_http_add_ingest_routes(srv, &iopts, &err) != 0 ||

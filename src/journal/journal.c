@@ -452,3 +452,14 @@ void tarn_journal_stats_get(tarn_journal *j, tarn_journal_stats *st) {
   pthread_mutex_unlock(&j->mu);
   tarn_wal_stats_get(j->wal, &st->wal);
 }
+
+int tarn_journal_health(tarn_journal *j, char *why, size_t n) {
+  tarn_wal_stats st;
+  tarn_wal_stats_get(j->wal, &st);
+  if (!st.failed)
+    return 1;
+  snprintf(why, n,
+           "the journal's write-ahead log failed (a write or fsync; see the log) and takes no "
+           "appends until tarn serve is restarted");
+  return 0;
+}

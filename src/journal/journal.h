@@ -80,4 +80,8 @@ typedef struct tarn_journal_stats {
 
 void tarn_journal_stats_get(tarn_journal *j, tarn_journal_stats *st);
 
+/* 1 while the journal takes appends; 0 with the reason in why once its WAL has failed
+ * (a write or fsync: only reopening, a restart, takes appends again). */
+int tarn_journal_health(tarn_journal *j, char *why, size_t n);
+
 #endif

@@ -33,10 +33,11 @@ D() { "$BIN" datasets "$@"; }
 lc() { tr '[:upper:]' '[:lower:]' <<<"$1"; }
 # csv FIRST N FILE: a small CSV with ids FIRST..FIRST+N-1.
 csv() { { echo "id,city,amount"; seq "$1" $(($1 + $2 - 1)) | awk '{printf "%d,city%d,%d.5\n", $1, $1 % 7, $1}'; } >"$3"; }
-# Every file of the lake but the catalog database, the error journal and the spool, with
+# Every file of the lake but the catalog database, the error journal, the spool and the
+# mutation journal's WAL (a log that grows; its events are checked through the API), with
 # its SHA-256: what "nothing stored was lost or corrupted" is checked against.
 stored() { (cd "$LAKE" && find . -type f ! -name 'catalog.db*' ! -path './_errors/*' \
-  ! -path './.spool/*' -printf '%P\n' | sort | xargs -r sha256sum); }
+  ! -path './.spool/*' ! -path './journal/*' -printf '%P\n' | sort | xargs -r sha256sum); }
 catalog_rows() {
   sqlite3 "$LAKE/catalog.db" "SELECT table_namespace, table_name, metadata_location,
     coalesce(previous_metadata_location, '') FROM iceberg_tables ORDER BY 1, 2"
@@ -140,6 +141,10 @@ write_all() {
   no_space "$who: POST /ingest (raw, append)" "$code"
   code=$(curl -sS -o "$WORK/r" -w '%{http_code}' -X POST "$BASE/storage/errors/flush")
   no_space "$who: POST /storage/errors/flush" "$code" "_errors/bucket_errors/"
+  # 300 events: more than the slack in the WAL segment's last page
+  code=$(for i in $(seq 1 300); do echo "{\"entity_type\":\"t\",\"entity_id\":\"e$i\",\"action\":\"insert\"}"; done |
+    curl -sS -o "$WORK/r" -w '%{http_code}' -X POST "$BASE/journal/events" --data-binary @-)
+  no_space "$who: POST /journal/events" "$code" "wal"
   cli_no_space "$who: tarn table append" "'warehouse/db/ev/data/" T append db.ev --jsonl "$WORK/rows2.jsonl"
   cli_no_space "$who: tarn table create" "$LAKE/catalog.db" T create db.other --schema "id long"
   cli_no_space "$who: tarn ingest" "more.csv" "$BIN" ingest "$WORK/more.csv" --name fresh
@@ -185,8 +190,23 @@ check "the journal on disk holds the no_space events" \
   grep -q '"code":"no_space"' $(ls "$LAKE"/_errors/bucket_errors/*.jsonl 2>/dev/null || echo /dev/null)
 expect_eq "GET /storage/errors lists them" 200 "$(get /storage/errors)"
 expect_match "...with code no_space" 'no_space' "$(cat "$WORK/r")"
+# the journal's WAL failed writing on the full disk: it says so until a restart
+expect_eq "/healthz is 503 while the journal's WAL has failed" 503 \
+  "$(curl -sS -o "$WORK/r" -w '%{http_code}' "$BASE/healthz")"
+expect_match "...saying a restart reopens it" "restarted" "$(jq -r .reason "$WORK/r")"
 kill -TERM "$SERVE_PID"
 wait_exit "$SERVE_PID" 20
 expect_eq "serve stops cleanly with space again" 0 "$EXIT_CODE"
+start_serve "$WORK/serve3.log" --config "$CFG" --listen 127.0.0.1:0 --log-level info || exit 1
+BASE="http://$ADDR"
+expect_eq "after a restart the journal takes events again" 200 \
+  "$(curl -sS -o "$WORK/r" -w '%{http_code}' -X POST "$BASE/journal/events" \
+    -d '{"entity_type":"t","entity_id":"e","action":"insert"}')"
+expect_eq "...and /healthz is 200" 200 "$(curl -sS -o /dev/null -w '%{http_code}' "$BASE/healthz")"
+expect_eq "the journal holds what was acknowledged before the disk filled (the ingest) and now" 2 \
+  "$(curl -s "$BASE/journal/recent" | jq -r .count)"
+kill -TERM "$SERVE_PID"
+wait_exit "$SERVE_PID" 20
+expect_eq "serve stops cleanly after the restart" 0 "$EXIT_CODE"
 
 finish

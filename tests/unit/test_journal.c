@@ -446,6 +446,10 @@ static void test_failed_fsync_acknowledges_nothing(void **state) {
   tarn_error err;
   int before;
   append_ok(j, "{\"entity_type\":\"t\",\"entity_id\":\"e\",\"action\":\"insert\"}");
+  {
+    char why[256];
+    assert_int_equal(tarn_journal_health(j, why, sizeof(why)), 1);
+  }
   before = x.syncs;
   assert_true(before >= 1);
   x.fail_fsync = 1;
@@ -462,6 +466,11 @@ static void test_failed_fsync_acknowledges_nothing(void **state) {
                                &acks, &n, &err),
                    TARN_EFSYNC);
   free(acks);
+  {
+    char why[256];
+    assert_int_equal(tarn_journal_health(j, why, sizeof(why)), 0);
+    assert_non_null(strstr(why, "restarted"));
+  }
   tarn_journal_close(j);
 }
 
