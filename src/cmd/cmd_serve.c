@@ -234,7 +234,7 @@ static int action_log_options(const cli *c, const char *cmd, tarn_store *lake, c
 /* Opens the journal (replaying its WAL). A WAL that is damaged other than at its tail
  * stops start-up naming the segment and offset: nothing is served from a log that may
  * have lost acknowledged events. */
-static int open_journal(const cli *c, const char *cmd, tarn_journal **out) {
+static int open_journal(const cli *c, const char *cmd, tarn_lake **lake, tarn_journal **out) {
   tarn_journal_options o;
   tarn_journal_stats st;
   tarn_error err;
@@ -247,16 +247,34 @@ static int open_journal(const cli *c, const char *cmd, tarn_journal **out) {
   memset(&o, 0, sizeof(o));
   o.wal_dir = wal;
   o.max_memory = (uint64_t)tarn_config_int(c->cfg, "journal", "max_memory");
+  o.flush_events = (uint64_t)tarn_config_int(c->cfg, "journal", "flush_events");
+  o.flush_bytes = (uint64_t)tarn_config_int(c->cfg, "journal", "flush_bytes");
+  o.flush_age_ms = (uint64_t)tarn_config_int(c->cfg, "journal", "flush_age");
+  o.window_ms = tarn_config_int(c->cfg, "journal", "idempotency_window");
+  /* system.journal, on a catalog handle of the journal's own. Without it (the catalog is
+   * away), the journal starts anyway and keeps everything in memory and the WAL: what
+   * the table holds is known again at the next start. */
+  if (tarn_lake_open(c->cfg, 0, lake, &err) != 0 ||
+      tarn_journal_table_open(*lake, &o.table, &err) != 0) {
+    if (err.code == TARN_ECONFIG || err.code == TARN_ESCHEMA) {
+      cli_error(cmd, "%s", tarn_error_message(&err));
+      return TARN_EXIT_USAGE;
+    }
+    tarn_log_warn("journal: system.journal unavailable at start-up; events stay in memory and "
+                  "the WAL until a restart finds it",
+                  "error=%s", tarn_error_message(&err));
+    o.table = NULL;
+  }
   if (tarn_journal_open(&o, out, &err) != 0) {
     cli_error(cmd, "%s", tarn_error_message(&err));
     return TARN_EXIT_FAIL;
   }
   tarn_journal_stats_get(*out, &st);
   tarn_log_info("journal opened",
-                "wal_dir=%s events=%zu segments=%zu next_seq=%llu "
+                "wal_dir=%s events=%zu segments=%zu next_seq=%llu table_seq=%llu "
                 "torn_bytes_cut=%llu",
                 wal, st.events_in_memory, st.wal.segments, (unsigned long long)st.wal.next_seq,
-                (unsigned long long)st.wal.truncated_bytes);
+                (unsigned long long)st.table_seq, (unsigned long long)st.wal.truncated_bytes);
   return TARN_EXIT_OK;
 }
 
@@ -299,6 +317,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   tarn_http_ingest_options iopts;
   tarn_http_action_log_options aopts;
   tarn_journal *journal = NULL;
+  tarn_lake *jlake = NULL;
   char root_uri[PATH_MAX + 16], spool[PATH_MAX + 16];
   const char *secrets;
   sigset_t sigs;
@@ -377,8 +396,9 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
     goto out;
   }
 
-  if (open_journal(&c, self->name, &journal) != TARN_EXIT_OK)
+  if ((rc = open_journal(&c, self->name, &jlake, &journal)) != TARN_EXIT_OK)
     goto out;
+  rc = TARN_EXIT_FAIL;
   iopts.journal = journal; /* every committed ingest becomes an `ingest` event */
 
   tarn_http_options_from_config(&hopts, c.cfg);
@@ -434,7 +454,8 @@ fail:
 out:
   tarn_http_server_destroy(srv);
   tarn_journal_close(journal); /* after the server: no request uses it any more */
-  tarn_buckets_destroy(bs);    /* stops the prober; before the journal it writes to */
+  tarn_lake_close(jlake);
+  tarn_buckets_destroy(bs); /* stops the prober; before the journal it writes to */
   tarn_errjournal_close(ej, NULL);
   tarn_secrets_destroy(sec);
   tarn_metrics_destroy(metrics);

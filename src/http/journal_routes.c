@@ -2,7 +2,8 @@
  *   POST /journal/events            one JSON event or NDJSON; 200 once fsynced
  *   GET  /journal/history/{entity}  an entity's events in time order
  *   GET  /journal/recent            the latest events, newest first
- *   GET  /journal/stats             what the journal holds */
+ *   GET  /journal/stats             what the journal holds
+ *   POST /journal/flush             flush to system.journal now */
 #include "http_int.h"
 
 #include <errno.h>
@@ -221,7 +222,40 @@ static int get_stats(const tarn_http_request *req, tarn_http_response *resp, voi
   json_object_set_new(wal, "fsyncs_since_start", json_integer((json_int_t)st.wal.syncs));
   json_object_set_new(wal, "failed", json_boolean(st.wal.failed));
   json_object_set_new(out, "wal", wal);
+  json_object_set_new(out, "table_seq", json_integer((json_int_t)st.table_seq));
+  json_object_set_new(out, "flushes_since_start", json_integer((json_int_t)st.flushes));
+  if (st.last_flush_us > 0) {
+    char t[40];
+    json_object_set_new(out, "last_flush",
+                        json_string(tarn_time_iso8601(st.last_flush_us, 3, t, sizeof(t))));
+  } else {
+    json_object_set_new(out, "last_flush", json_null());
+  }
+  json_object_set_new(out, "last_flush_error",
+                      st.last_flush_error[0] ? json_string(st.last_flush_error) : json_null());
+  json_object_set_new(out, "idempotency_window_ids",
+                      json_integer((json_int_t)st.idempotency_window));
   return tarn_http_reply_json(resp, 200, out);
+}
+
+static int post_flush(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
+  jr_srv *s = ud;
+  tarn_journal_stats st;
+  tarn_error err;
+  size_t flushed = 0;
+  (void)req;
+  if (tarn_journal_flush(s->j, &flushed, &err) != 0) {
+    if (err.code == TARN_ENOTAVAIL)
+      return tarn_http_reply_error(resp, 503, "not_available", "%s", tarn_error_message(&err));
+    return tarn_http_reply_error(resp, tarn_http_status_for(err.code), tarn_err_name(err.code),
+                                 "%s", tarn_error_message(&err));
+  }
+  tarn_journal_stats_get(s->j, &st);
+  refresh_gauges(s);
+  return tarn_http_reply_json(resp, 200,
+                              json_pack("{s:I,s:I,s:I}", "flushed", (json_int_t)flushed,
+                                        "table_seq", (json_int_t)st.table_seq, "events_in_memory",
+                                        (json_int_t)st.events_in_memory));
 }
 
 int tarn_http_add_journal_routes(tarn_http_server *srv, tarn_journal *j, size_t max_events,
@@ -233,6 +267,7 @@ int tarn_http_add_journal_routes(tarn_http_server *srv, tarn_journal *j, size_t 
        "entity_type,since,until,limit"},
       {"GET", "/journal/recent", get_recent, s, 0, 0, TARN_HTTP_SCOPE_READ, "limit"},
       {"GET", "/journal/stats", get_stats, s, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
+      {"POST", "/journal/flush", post_flush, s, 0, 0, TARN_HTTP_SCOPE_WRITE, NULL},
   };
   size_t i;
   int rc = 0;

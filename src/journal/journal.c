@@ -6,11 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/hash.h"
+#include "base/log.h"
 #include "base/uuid.h"
+
+#include <jansson.h>
 
 const tarn_cfg_def tarn_journal_config[] = {
     {"journal", "wal_dir", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_JOURNAL_WAL_DIR", NULL, NULL, 0,
@@ -21,6 +25,16 @@ const tarn_cfg_def tarn_journal_config[] = {
     {"journal", "max_memory", TARN_CFG_SIZE, "512MiB", 1 << 20, (int64_t)1 << 40, NULL,
      "TARN_JOURNAL_MAX_MEMORY", NULL, NULL, 0,
      "events the journal holds in memory; past it appends are answered 503"},
+    {"journal", "flush_events", TARN_CFG_INT, "100000", 1, 100000000, NULL,
+     "TARN_JOURNAL_FLUSH_EVENTS", NULL, NULL, 0,
+     "flush to system.journal once memory holds this many events ..."},
+    {"journal", "flush_bytes", TARN_CFG_SIZE, "64MiB", 1024, (int64_t)1 << 36, NULL,
+     "TARN_JOURNAL_FLUSH_BYTES", NULL, NULL, 0, "... or this many bytes of them ..."},
+    {"journal", "flush_age", TARN_CFG_DURATION, "60s", 100, 24 * 3600 * 1000, NULL,
+     "TARN_JOURNAL_FLUSH_AGE", NULL, NULL, 0, "... or when the oldest has waited this long"},
+    {"journal", "idempotency_window", TARN_CFG_DURATION, "24h", 1000,
+     (int64_t)366 * 24 * 3600 * 1000, NULL, "TARN_JOURNAL_IDEMPOTENCY_WINDOW", NULL, NULL, 0,
+     "how long after its flush a client event_id still makes a retry a duplicate"},
     {"journal", "max_request_bytes", TARN_CFG_SIZE, "16MiB", 1024, (int64_t)1 << 30, NULL,
      "TARN_JOURNAL_MAX_REQUEST_BYTES", NULL, NULL, 0,
      "bytes one POST /journal/events body may have (more: 413)"},
@@ -97,7 +111,16 @@ static int index_put(strmap *x, const char *k, uint32_t v) {
 typedef struct mem_event {
   tarn_journal_event e;
   uint32_t prev_same_entity; /* the entity's event before this one, or NONE */
+  uint64_t added_ns;         /* when it came into memory (the flush's age threshold) */
 } mem_event;
+
+/* A flushed client event_id kept for retries (the idempotency window). */
+typedef struct carried {
+  char *id;
+  uint64_t seq, hash; /* hash: content_hash of the event */
+  int64_t ts;         /* the event's timestamp */
+  int64_t seen_us;    /* when it was flushed; it leaves the window window_ms later */
+} carried;
 
 struct tarn_journal {
   pthread_mutex_t mu;
@@ -110,6 +133,23 @@ struct tarn_journal {
   uint64_t max_memory;
   _Atomic int64_t last_ts; /* the latest timestamp given (kept from going back) */
   int broken;              /* the WAL holds events memory does not: reopen to replay them */
+  /* the idempotency window (under mu) */
+  carried *win;
+  size_t nwin, wincap;
+  strmap by_win;
+  int64_t window_us;
+  /* system.journal; table_mu serialises its handle (flushes, history) */
+  tarn_journal_table *table;
+  pthread_mutex_t table_mu, flush_mu;
+  uint64_t table_seq; /* under mu */
+  uint64_t flushes;
+  int64_t last_flush_us;
+  char last_flush_error[256];
+  /* the flusher thread */
+  uint64_t flush_events, flush_bytes, flush_age_ns;
+  pthread_t flusher;
+  int flusher_on, stop;
+  pthread_cond_t flush_cv; /* CLOCK_MONOTONIC */
 };
 
 static int add_event(tarn_journal *j, const tarn_journal_event *e, tarn_error *err) {
@@ -121,6 +161,7 @@ static int add_event(tarn_journal *j, const tarn_journal_event *e, tarn_error *e
   if (TARN_GROW(j->ev, j->cap, j->n + 1, 1024) != 0)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   m = &j->ev[j->n];
+  m->added_ns = tarn_clock_mono_ns();
   rc = tarn_journal_event_copy(e, &m->e, err);
   if (rc != 0)
     return rc;
@@ -138,10 +179,17 @@ static int add_event(tarn_journal *j, const tarn_journal_event *e, tarn_error *e
   return 0;
 }
 
+static int win_put(tarn_journal *j, const char *id, uint64_t seq, uint64_t hash, int64_t ts,
+                   int64_t seen, tarn_error *err);
+static int carry_decode(tarn_journal *j, const void *p, size_t len, uint64_t seq, tarn_error *err);
+
 static int replay_one(uint64_t seq, const void *p, size_t len, void *ctx, tarn_error *err) {
   tarn_journal *j = ctx;
   tarn_journal_event e;
-  int rc = tarn_journal_event_decode(p, len, seq, &e, err);
+  int rc;
+  if (len > 9 && memcmp(p, "{\"carry\":", 9) == 0) /* an id of the idempotency window */
+    return carry_decode(j, p, len, seq, err);
+  rc = tarn_journal_event_decode(p, len, seq, &e, err);
   if (rc != 0)
     return rc;
   rc = add_event(j, &e, err);
@@ -151,23 +199,51 @@ static int replay_one(uint64_t seq, const void *p, size_t len, void *ctx, tarn_e
   return rc;
 }
 
+static void *flusher_main(void *arg);
+
 int tarn_journal_open(const tarn_journal_options *o, tarn_journal **out, tarn_error *err) {
   tarn_journal *j = tarn_calloc(1, sizeof(*j));
   tarn_wal_options wo;
-  int rc;
+  pthread_condattr_t ca;
+  uint64_t table_seq = o->table_seq;
+  int rc = 0;
   *out = NULL;
-  if (j == NULL)
+  if (j == NULL) {
+    tarn_journal_table_close(o->table);
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  }
   pthread_mutex_init(&j->mu, NULL);
+  pthread_mutex_init(&j->table_mu, NULL);
+  pthread_mutex_init(&j->flush_mu, NULL);
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&j->flush_cv, &ca);
+  pthread_condattr_destroy(&ca);
   atomic_init(&j->last_ts, INT64_MIN);
   j->max_memory = o->max_memory ? o->max_memory : (uint64_t)512 << 20;
+  j->table = o->table;
+  j->flush_events = o->flush_events ? o->flush_events : 100000;
+  j->flush_bytes = o->flush_bytes ? o->flush_bytes : (uint64_t)64 << 20;
+  j->flush_age_ns = (o->flush_age_ms ? o->flush_age_ms : 60000) * 1000000ull;
+  j->window_us = (o->window_ms ? o->window_ms : 24 * 3600 * 1000) * 1000;
+  /* what the table holds is not replayed: its number is where the WAL starts */
+  if (j->table != NULL)
+    rc = tarn_journal_table_seq(j->table, &table_seq, err);
+  j->table_seq = table_seq;
   memset(&wo, 0, sizeof(wo));
   wo.dir = o->wal_dir;
   wo.segment_bytes = o->segment_bytes;
-  wo.min_next_seq = o->table_seq + 1;
+  wo.min_next_seq = table_seq + 1;
   wo.io = o->io;
   wo.max_record = TARN_JOURNAL_VALUE_MAX * 2 + 64 * 1024; /* two values and the rest */
-  rc = tarn_wal_open(&wo, replay_one, j, &j->wal, err);
+  if (rc == 0)
+    rc = tarn_wal_open(&wo, replay_one, j, &j->wal, err);
+  if (rc == 0 && j->table != NULL) {
+    if (pthread_create(&j->flusher, NULL, flusher_main, j) == 0)
+      j->flusher_on = 1;
+    else
+      rc = tarn_error_set(err, TARN_ENOMEM, "cannot start the journal's flusher thread");
+  }
   if (rc != 0) {
     tarn_error_prefix(err, "journal");
     tarn_journal_close(j);
@@ -181,12 +257,34 @@ void tarn_journal_close(tarn_journal *j) {
   size_t i;
   if (j == NULL)
     return;
+  if (j->flusher_on) {
+    pthread_mutex_lock(&j->mu);
+    j->stop = 1;
+    pthread_cond_broadcast(&j->flush_cv);
+    pthread_mutex_unlock(&j->mu);
+    pthread_join(j->flusher, NULL);
+  }
+  if (j->table != NULL && j->wal != NULL) { /* what is held goes to the table */
+    tarn_error err;
+    size_t flushed = 0;
+    if (tarn_journal_flush(j, &flushed, &err) != 0)
+      tarn_log_warn("journal: the flush at close failed; the WAL keeps the events", "error=%s",
+                    tarn_error_message(&err));
+  }
   tarn_wal_close(j->wal);
+  tarn_journal_table_close(j->table);
   for (i = 0; i < j->n; i++)
     tarn_journal_event_free(&j->ev[i].e);
+  for (i = 0; i < j->nwin; i++)
+    tarn_free(j->win[i].id);
+  tarn_free(j->win);
+  tarn_free(j->by_win.s);
   tarn_free(j->ev);
   tarn_free(j->by_entity.s);
   tarn_free(j->by_id.s);
+  pthread_cond_destroy(&j->flush_cv);
+  pthread_mutex_destroy(&j->flush_mu);
+  pthread_mutex_destroy(&j->table_mu);
   pthread_mutex_destroy(&j->mu);
   tarn_free(j);
 }
@@ -207,7 +305,8 @@ static int same_event(const tarn_journal_event *a, const tarn_journal_event *b) 
 /* What the append of ev[i] does: store it (dup < 0), or answer from the stored event
  * dup (an index into j->ev) or from an earlier one of this request (-2 - k, ev[k]). */
 typedef struct plan {
-  long dup;
+  long dup; /* -3: a retry of a flushed event, win its window entry */
+  size_t win;
   tarn_journal_event e; /* the event as it will be stored (strings borrowed) */
   char id[TARN_UUID_STR_LEN];
 } plan;
@@ -259,6 +358,28 @@ static int prepare(tarn_journal *j, const tarn_journal_event *ev, size_t n, cons
   return rc;
 }
 
+static int conflict(size_t i, const char *id, tarn_error *err) {
+  return tarn_error_set(err, TARN_ECONFLICT,
+                        "line %zu: event_id \"%s\" was given to a different event before (an "
+                        "event_id names one event; retries must repeat it unchanged)",
+                        i + 1, id);
+}
+
+static uint64_t mix(uint64_t h, const char *s) {
+  return s != NULL ? tarn_xxh64(s, strlen(s) + 1, h) : tarn_xxh64("", 0, h ^ 0x9E3779B97F4A7C15ull);
+}
+
+/* What a retry must repeat: the event without its id, timestamp, actor and source. */
+static uint64_t content_hash(const tarn_journal_event *e) {
+  uint64_t h = mix(0, tarn_journal_action_name(e->action));
+  h = mix(h, e->entity_type);
+  h = mix(h, e->entity_id);
+  h = mix(h, e->field);
+  h = mix(h, e->old_value);
+  h = mix(h, e->new_value);
+  return mix(h, e->workspace_id);
+}
+
 /* Under the lock: which events are retries of stored ones (p[i].dup an index into j->ev)
  * or of earlier ones of this request (-2 - k); a retry naming a different event is a
  * conflict. */
@@ -279,11 +400,19 @@ static int dedupe(tarn_journal *j, const tarn_journal_event *ev, size_t n, plan 
         first = &p[k].e;
         p[i].dup = -2 - (long)k;
       }
-    if (first != NULL && !same_event(e, first))
-      return tarn_error_set(err, TARN_ECONFLICT,
-                            "line %zu: event_id \"%s\" was given to a different event before "
-                            "(an event_id names one event; retries must repeat it unchanged)",
-                            i + 1, e->event_id);
+    if (first == NULL) { /* flushed already: the idempotency window knows it */
+      slot *w = index_find(&j->by_win, e->event_id);
+      if (w != NULL) {
+        const carried *c = &j->win[w->val];
+        if (c->hash != content_hash(e) || (e->ts_us != TARN_JOURNAL_TS_UNSET && e->ts_us != c->ts))
+          return conflict(i, e->event_id, err);
+        p[i].dup = -3;
+        p[i].win = w->val;
+      }
+      continue;
+    }
+    if (!same_event(e, first))
+      return conflict(i, e->event_id, err);
   }
   return 0;
 }
@@ -335,11 +464,13 @@ int tarn_journal_append(tarn_journal *j, const tarn_journal_event *ev, size_t n,
   for (i = 0; rc == 0 && i < n; i++) {
     const tarn_journal_event *src = p[i].dup >= 0    ? &j->ev[p[i].dup].e
                                     : p[i].dup == -1 ? &p[i].e
+                                    : p[i].dup == -3 ? NULL
                                                      : &p[-2 - p[i].dup].e;
-    snprintf(acks[i].event_id, sizeof(acks[i].event_id), "%s", src->event_id);
-    acks[i].seq = src->seq;
+    snprintf(acks[i].event_id, sizeof(acks[i].event_id), "%s",
+             src != NULL ? src->event_id : j->win[p[i].win].id);
+    acks[i].seq = src != NULL ? src->seq : j->win[p[i].win].seq; /* a flushed one is durable */
     acks[i].duplicate = p[i].dup != -1;
-    if (src->seq > wait)
+    if (src != NULL && src->seq > wait)
       wait = src->seq;
     if (p[i].dup != -1)
       j->duplicates++;
@@ -398,12 +529,39 @@ int tarn_journal_history(tarn_journal *j, const tarn_journal_query *q, tarn_jour
       k++;
   }
   pthread_mutex_unlock(&j->mu);
+  if (rc == 0 && j->table != NULL) { /* and what was flushed */
+    tarn_journal_event *t = NULL;
+    size_t nt = 0, i;
+    pthread_mutex_lock(&j->table_mu);
+    rc = tarn_journal_table_history(j->table, q->entity_id, q->entity_type, q->since_us,
+                                    q->until_us, &t, &nt, err);
+    pthread_mutex_unlock(&j->table_mu);
+    if (rc == 0 && TARN_GROW(r, cap, k + nt, 16) != 0)
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    for (i = 0; rc == 0 && i < nt; i++)
+      r[k++] = t[i]; /* moved */
+    if (rc == 0)
+      tarn_free(t);
+    else
+      tarn_journal_events_free(t, nt);
+  }
   if (rc != 0) {
     tarn_journal_events_free(r, k);
     return rc;
   }
   if (k > 1)
     qsort(r, k, sizeof(*r), by_time);
+  { /* an event flushed while this ran is in both: once */
+    size_t i, w = 0;
+    for (i = 0; i < k; i++) {
+      if (w > 0 && r[w - 1].seq == r[i].seq) {
+        tarn_journal_event_free(&r[i]);
+        continue;
+      }
+      r[w++] = r[i];
+    }
+    k = w;
+  }
   while (k > limit)
     tarn_journal_event_free(&r[--k]);
   *out = r;
@@ -411,10 +569,50 @@ int tarn_journal_history(tarn_journal *j, const tarn_journal_query *q, tarn_jour
   return 0;
 }
 
+static int by_seq_desc(const void *a, const void *b) {
+  const tarn_journal_event *x = a, *y = b;
+  return x->seq > y->seq ? -1 : x->seq < y->seq;
+}
+
+/* Fills r[*k .. limit) with the newest flushed events older than those in r (newest
+ * first), reading ever longer ranges of sequence numbers back from table_seq: a flush's
+ * files hold a narrow range, so the scan skips the rest by statistics. */
+static int recent_from_table(tarn_journal *j, uint64_t table_seq, size_t limit,
+                             tarn_journal_event *r, size_t *k, tarn_error *err) {
+  uint64_t span = limit * 2 > 64 ? limit * 2 : 64, oldest = *k > 0 ? r[*k - 1].seq : UINT64_MAX;
+  int rc = 0;
+  for (;;) {
+    uint64_t from = table_seq > span ? table_seq - span + 1 : 1;
+    tarn_journal_event *t = NULL;
+    size_t nt = 0, i, want = limit - *k, took = 0;
+    pthread_mutex_lock(&j->table_mu);
+    rc = tarn_journal_table_since_seq(j->table, from, &t, &nt, err);
+    pthread_mutex_unlock(&j->table_mu);
+    if (rc != 0)
+      return rc;
+    if (nt > 1)
+      qsort(t, nt, sizeof(*t), by_seq_desc);
+    for (i = 0; i < nt && took < want; i++)
+      if (t[i].seq < oldest) /* not one memory answered with */
+        took++;
+    if (took >= want || from == 1) {
+      for (i = 0; i < nt && *k < limit; i++)
+        if (t[i].seq < oldest) {
+          r[(*k)++] = t[i]; /* moved */
+          memset(&t[i], 0, sizeof(t[i]));
+        }
+      tarn_journal_events_free(t, nt);
+      return 0;
+    }
+    tarn_journal_events_free(t, nt);
+    span *= 4;
+  }
+}
+
 int tarn_journal_recent(tarn_journal *j, size_t limit, tarn_journal_event **out, size_t *n,
                         tarn_error *err) {
   tarn_journal_event *r;
-  uint64_t upto = durable(j);
+  uint64_t upto = durable(j), table_seq;
   size_t k = 0, i;
   int rc = 0;
   *out = NULL;
@@ -432,7 +630,10 @@ int tarn_journal_recent(tarn_journal *j, size_t limit, tarn_journal_event **out,
     if ((rc = tarn_journal_event_copy(e, &r[k], err)) == 0)
       k++;
   }
+  table_seq = j->table_seq;
   pthread_mutex_unlock(&j->mu);
+  if (rc == 0 && k < limit && j->table != NULL && table_seq > 0)
+    rc = recent_from_table(j, table_seq, limit, r, &k, err);
   if (rc != 0) {
     tarn_journal_events_free(r, k);
     return rc;
@@ -446,6 +647,11 @@ void tarn_journal_stats_get(tarn_journal *j, tarn_journal_stats *st) {
   memset(st, 0, sizeof(*st));
   pthread_mutex_lock(&j->mu);
   st->events_in_memory = j->n;
+  st->table_seq = j->table_seq;
+  st->flushes = j->flushes;
+  st->last_flush_us = j->last_flush_us;
+  snprintf(st->last_flush_error, sizeof(st->last_flush_error), "%s", j->last_flush_error);
+  st->idempotency_window = j->nwin;
   st->memory_bytes = j->bytes;
   st->appended = j->appended;
   st->duplicates = j->duplicates;
@@ -462,4 +668,271 @@ int tarn_journal_health(tarn_journal *j, char *why, size_t n) {
            "the journal's write-ahead log failed (a write or fsync; see the log) and takes no "
            "appends until tarn serve is restarted");
   return 0;
+}
+
+/* ---- the idempotency window ---- */
+
+static int win_put(tarn_journal *j, const char *id, uint64_t seq, uint64_t hash, int64_t ts,
+                   int64_t seen, tarn_error *err) {
+  slot *s = index_find(&j->by_win, id);
+  carried *c;
+  if (s != NULL) {
+    c = &j->win[s->val];
+  } else {
+    if (TARN_GROW(j->win, j->wincap, j->nwin + 1, 256) != 0)
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    c = &j->win[j->nwin];
+    c->id = tarn_strdup(id);
+    if (c->id == NULL || index_put(&j->by_win, c->id, (uint32_t)j->nwin) != 0) {
+      tarn_free(c->id);
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    }
+    j->nwin++;
+  }
+  c->seq = seq;
+  c->hash = hash;
+  c->ts = ts;
+  c->seen_us = seen;
+  return 0;
+}
+
+/* Drops the entries seen before `cutoff` (under mu). */
+static int win_evict(tarn_journal *j, int64_t cutoff, tarn_error *err) {
+  size_t i, k = 0;
+  tarn_free(j->by_win.s);
+  memset(&j->by_win, 0, sizeof(j->by_win));
+  for (i = 0; i < j->nwin; i++) {
+    if (j->win[i].seen_us < cutoff) {
+      tarn_free(j->win[i].id);
+      continue;
+    }
+    j->win[k] = j->win[i];
+    if (index_put(&j->by_win, j->win[k].id, (uint32_t)k) != 0)
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    k++;
+  }
+  j->nwin = k;
+  return 0;
+}
+
+/* A carry record: one window entry, written to the WAL at every flush so that the window
+ * survives the release of the segments that held its events. */
+static int carry_encode(const carried *c, tarn_buf *out, tarn_error *err) {
+  char hash[17];
+  json_t *o;
+  char *text;
+  int rc;
+  snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)c->hash);
+  o = json_pack("{s:s,s:I,s:s,s:I,s:I}", "carry", c->id, "seq", (json_int_t)c->seq, "hash", hash,
+                "ts", (json_int_t)c->ts, "seen", (json_int_t)c->seen_us);
+  text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(o);
+  if (text == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  rc = tarn_buf_append(out, text, strlen(text), err);
+  free(text);
+  return rc;
+}
+
+static int carry_decode(tarn_journal *j, const void *p, size_t len, uint64_t seq, tarn_error *err) {
+  json_t *o = json_loadb(p, len, 0, NULL);
+  const char *id = NULL, *hash = NULL;
+  json_int_t s = 0, ts = 0, seen = 0;
+  int rc;
+  if (o == NULL ||
+      json_unpack(o, "{s:s,s:I,s:s,s:I,s:I}", "carry", &id, "seq", &s, "hash", &hash, "ts", &ts,
+                  "seen", &seen) != 0 ||
+      strlen(hash) != 16 || strlen(id) > TARN_JOURNAL_ID_MAX) {
+    json_decref(o);
+    return tarn_error_set(err, TARN_ECORRUPT, "journal record %llu: not a carry record",
+                          (unsigned long long)seq);
+  }
+  rc = win_put(j, id, (uint64_t)s, strtoull(hash, NULL, 16), (int64_t)ts, (int64_t)seen, err);
+  json_decref(o);
+  return rc;
+}
+
+/* ---- flushing ---- */
+
+/* Forgets the first k events (flushed), under mu: the rest move down and the indexes are
+ * made again. */
+static int drop_flushed(tarn_journal *j, size_t k, tarn_error *err) {
+  size_t i;
+  for (i = 0; i < k; i++)
+    tarn_journal_event_free(&j->ev[i].e);
+  memmove(j->ev, j->ev + k, (j->n - k) * sizeof(*j->ev));
+  j->n -= k;
+  tarn_free(j->by_entity.s);
+  tarn_free(j->by_id.s);
+  memset(&j->by_entity, 0, sizeof(j->by_entity));
+  memset(&j->by_id, 0, sizeof(j->by_id));
+  j->bytes = 0;
+  for (i = 0; i < j->n; i++) {
+    mem_event *m = &j->ev[i];
+    slot *s = index_find(&j->by_entity, m->e.entity_id);
+    m->prev_same_entity = s != NULL ? s->val : NONE;
+    if (index_put(&j->by_entity, m->e.entity_id, (uint32_t)i) != 0 ||
+        (m->e.client_id && index_put(&j->by_id, m->e.event_id, (uint32_t)i) != 0))
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    j->bytes += sizeof(*m) + strlen(m->e.entity_id) + strlen(m->e.event_id) + 64 +
+                (m->e.old_value ? strlen(m->e.old_value) : 0) +
+                (m->e.new_value ? strlen(m->e.new_value) : 0);
+  }
+  return 0;
+}
+
+/*
+ * One flush, one at a time (flush_mu):
+ *   1. the durable events in memory (a prefix: memory is in sequence order) are copied;
+ *   2. the idempotency window, with their client ids, goes into the WAL as carry
+ *      records, numbered after them, and is synced;
+ *   3. they are committed to system.journal with their last sequence number checked and
+ *      recorded inside the compare-and-swap (a repeat commits nothing);
+ *   4. memory forgets them and the window takes their ids;
+ *   5. the WAL releases the segments that hold nothing newer.
+ * A crash anywhere replays from the table's number: events the table holds are skipped,
+ * the others and the window come back.
+ */
+int tarn_journal_flush(tarn_journal *j, size_t *flushed, tarn_error *err) {
+  tarn_journal_event *batch = NULL;
+  tarn_journal_table_commit res;
+  carried *carry = NULL;
+  tarn_wal_stats ws;
+  size_t k = 0, ncarry = 0, i;
+  int64_t now = tarn_clock_wall_us();
+  int rc = 0;
+  *flushed = 0;
+  if (j->table == NULL)
+    return tarn_error_set(err, TARN_ENOTAVAIL, "journal: no table to flush to");
+  pthread_mutex_lock(&j->flush_mu);
+  tarn_wal_stats_get(j->wal, &ws);
+  pthread_mutex_lock(&j->mu);
+  while (k < j->n && j->ev[k].e.seq <= ws.durable_seq)
+    k++;
+  batch = k > 0 ? tarn_calloc(k, sizeof(*batch)) : NULL;
+  carry = k > 0 ? tarn_calloc(j->nwin + k, sizeof(*carry)) : NULL;
+  if (k > 0 && (batch == NULL || carry == NULL))
+    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  for (i = 0; rc == 0 && i < k; i++)
+    rc = tarn_journal_event_copy(&j->ev[i].e, &batch[i], err);
+  for (i = 0; rc == 0 && i < k; i++)
+    batch[i].seq = j->ev[i].e.seq;
+  for (i = 0; rc == 0 && k > 0 && i < j->nwin; i++)
+    if (j->win[i].seen_us >= now - j->window_us)
+      carry[ncarry++] = j->win[i]; /* ids borrowed: the window changes only under flush_mu */
+  for (i = 0; rc == 0 && i < k; i++)
+    if (batch[i].client_id) {
+      carried *c = &carry[ncarry++];
+      c->id = batch[i].event_id;
+      c->seq = batch[i].seq;
+      c->hash = content_hash(&batch[i]);
+      c->ts = batch[i].ts_us;
+      c->seen_us = now;
+    }
+  pthread_mutex_unlock(&j->mu);
+  if (rc == 0 && ncarry > 0) { /* 2 */
+    tarn_buf enc;
+    tarn_wal_rec *recs = tarn_calloc(ncarry, sizeof(*recs));
+    size_t *offs = tarn_calloc(ncarry, sizeof(*offs));
+    uint64_t first = 0;
+    tarn_buf_init(&enc, TARN_BUF_UNLIMITED);
+    if (recs == NULL || offs == NULL)
+      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    for (i = 0; rc == 0 && i < ncarry; i++) {
+      offs[i] = enc.len;
+      rc = carry_encode(&carry[i], &enc, err);
+      recs[i].len = enc.len - offs[i];
+    }
+    for (i = 0; rc == 0 && i < ncarry; i++)
+      recs[i].p = enc.data + offs[i];
+    if (rc == 0)
+      rc = tarn_wal_append(j->wal, recs, ncarry, &first, err);
+    if (rc == 0)
+      rc = tarn_wal_sync(j->wal, first + ncarry - 1, err);
+    tarn_buf_free(&enc);
+    tarn_free(recs);
+    tarn_free(offs);
+  }
+  if (rc == 0 && k > 0) { /* 3 */
+    pthread_mutex_lock(&j->table_mu);
+    rc = tarn_journal_table_append(j->table, batch, k, &res, err);
+    pthread_mutex_unlock(&j->table_mu);
+  }
+  if (rc == 0 && k > 0) { /* 4 */
+    pthread_mutex_lock(&j->mu);
+    for (i = 0; rc == 0 && i < k; i++)
+      if (batch[i].client_id)
+        rc = win_put(j, batch[i].event_id, batch[i].seq, content_hash(&batch[i]), batch[i].ts_us,
+                     now, err);
+    if (rc == 0)
+      rc = win_evict(j, now - j->window_us, err);
+    if (rc == 0)
+      rc = drop_flushed(j, k, err);
+    j->broken |= rc != 0;
+    j->table_seq = batch[k - 1].seq;
+    j->flushes++;
+    j->last_flush_us = now;
+    pthread_mutex_unlock(&j->mu);
+    if (rc == 0)
+      rc = tarn_wal_release(j->wal, batch[k - 1].seq, err); /* 5 */
+    if (rc == 0)
+      tarn_log_info(
+          "journal flushed", "events=%zu table_seq=%llu committed=%d files=%zu bytes=%lld", k,
+          (unsigned long long)batch[k - 1].seq, res.committed, res.files, (long long)res.bytes);
+  }
+  pthread_mutex_lock(&j->mu);
+  snprintf(j->last_flush_error, sizeof(j->last_flush_error), "%s",
+           rc == 0 ? "" : tarn_error_message(err));
+  pthread_mutex_unlock(&j->mu);
+  if (rc == 0)
+    *flushed = k;
+  tarn_journal_events_free(batch, k);
+  tarn_free(carry);
+  pthread_mutex_unlock(&j->flush_mu);
+  return rc;
+}
+
+/* Flushes when memory holds flush_events or flush_bytes, or its oldest event has waited
+ * flush_age; looks once a second (more often for a short flush_age); after a failure
+ * waits longer (1 s doubling to 30 s). */
+static void *flusher_main(void *arg) {
+  tarn_journal *j = arg;
+  uint64_t retry_ns = 0, backoff_ms = 0;
+  pthread_mutex_lock(&j->mu);
+  while (!j->stop) {
+    struct timespec ts;
+    /* look once a second, or four times per flush_age when that is shorter */
+    uint64_t tick = j->flush_age_ns / 4 < 1000000000ull ? j->flush_age_ns / 4 : 1000000000ull;
+    uint64_t now = tarn_clock_mono_ns(), until = now + (tick < 20000000ull ? 20000000ull : tick);
+    int due;
+    ts.tv_sec = (time_t)(until / 1000000000ull);
+    ts.tv_nsec = (long)(until % 1000000000ull);
+    pthread_cond_timedwait(&j->flush_cv, &j->mu, &ts);
+    if (j->stop)
+      break;
+    now = tarn_clock_mono_ns();
+    due = j->n > 0 && now >= retry_ns &&
+          (j->n >= j->flush_events || j->bytes >= j->flush_bytes ||
+           now - j->ev[0].added_ns >= j->flush_age_ns);
+    if (!due)
+      continue;
+    pthread_mutex_unlock(&j->mu);
+    {
+      tarn_error err;
+      size_t flushed;
+      if (tarn_journal_flush(j, &flushed, &err) != 0) {
+        backoff_ms = backoff_ms == 0 ? 1000 : backoff_ms * 2 > 30000 ? 30000 : backoff_ms * 2;
+        retry_ns = tarn_clock_mono_ns() + backoff_ms * 1000000ull;
+        tarn_log_warn("journal flush failed; the events stay in memory and the WAL",
+                      "error=%s retry_in_ms=%llu", tarn_error_message(&err),
+                      (unsigned long long)backoff_ms);
+      } else {
+        backoff_ms = 0;
+        retry_ns = 0;
+      }
+    }
+    pthread_mutex_lock(&j->mu);
+  }
+  pthread_mutex_unlock(&j->mu);
+  return NULL;
 }

@@ -5,8 +5,9 @@
  * events visible to queries. Concurrent appends share fsyncs. An event the client gave an
  * event_id is idempotent: appending the same id again stores nothing and answers as the
  * first append did (once that one is durable); the same id with a different event is a
- * conflict. Thread-safe. Flushing to the Iceberg table system.journal comes next; until
- * then every event stays in memory and in the WAL. */
+ * conflict. Durable events are flushed to the Iceberg table system.journal (sorted by
+ * entity and time), their WAL segments released after the commit; history reads memory
+ * and table together. Thread-safe. */
 #ifndef TARN_JOURNAL_JOURNAL_H
 #define TARN_JOURNAL_JOURNAL_H
 
@@ -15,6 +16,7 @@
 
 #include "base/config.h"
 #include "event.h"
+#include "journal_table.h"
 #include "wal.h"
 
 /* [journal] settings: wal_dir (default <lake>/journal/wal), max_request_events,
@@ -30,6 +32,14 @@ typedef struct tarn_journal_options {
   const tarn_wal_io *io;  /* NULL: POSIX (tests inject failures) */
   uint64_t max_memory;    /* bytes of events held in memory; past it appends are refused
                              (TARN_EBUSY) until a flush frees them; 0: 512 MiB */
+  /* system.journal (journal_table.h), taken over (closed with the journal); NULL: events
+   * stay in memory and the WAL, table_seq above says what the table holds. With it, a
+   * background thread flushes at flush_events or flush_bytes held (0: 100,000 and 64 MiB)
+   * or when the oldest has waited flush_age_ms (0: 60 s), and client event_ids stay
+   * idempotent for window_ms after their flush (0: 24 h). */
+  tarn_journal_table *table;
+  uint64_t flush_events, flush_bytes, flush_age_ms;
+  int64_t window_ms;
 } tarn_journal_options;
 
 /* Opens the WAL and replays it into memory. */
@@ -62,8 +72,9 @@ typedef struct tarn_journal_query {
   size_t limit;            /* 0: 1000 */
 } tarn_journal_query;
 
-/* An entity's events in time order (then in append order), the first `limit` of them.
- * The caller frees *out with tarn_journal_events_free. */
+/* An entity's events in time order (then in append order), the first `limit` of them,
+ * from memory and from system.journal together. The caller frees *out with
+ * tarn_journal_events_free. */
 int tarn_journal_history(tarn_journal *j, const tarn_journal_query *q, tarn_journal_event **out,
                          size_t *n, tarn_error *err);
 /* The latest `limit` events appended, newest first. */
@@ -72,6 +83,11 @@ int tarn_journal_recent(tarn_journal *j, size_t limit, tarn_journal_event **out,
 
 typedef struct tarn_journal_stats {
   size_t events_in_memory;
+  uint64_t table_seq;         /* the highest sequence number system.journal holds */
+  uint64_t flushes;           /* since open */
+  int64_t last_flush_us;      /* wall clock of the last flush that committed (0: none) */
+  char last_flush_error[256]; /* "" after a flush that worked */
+  size_t idempotency_window;  /* flushed client event_ids still known */
   uint64_t memory_bytes;
   uint64_t appended;   /* since open */
   uint64_t duplicates; /* appends answered from an earlier one */
@@ -79,6 +95,10 @@ typedef struct tarn_journal_stats {
 } tarn_journal_stats;
 
 void tarn_journal_stats_get(tarn_journal *j, tarn_journal_stats *st);
+
+/* Flushes every durable event held in memory to system.journal now (TARN_ENOTAVAIL
+ * without a table); *flushed gets how many (0: nothing to flush). */
+int tarn_journal_flush(tarn_journal *j, size_t *flushed, tarn_error *err);
 
 /* 1 while the journal takes appends; 0 with the reason in why once its WAL has failed
  * (a write or fsync: only reopening, a restart, takes appends again). */

@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "sink/rows.h"
+#include "table/scan.h"
 
 typedef struct col {
   const char *name;
@@ -275,7 +276,7 @@ static void delete_files(tarn_table *t, const tarn_ice_data_file *files, size_t 
 }
 
 int tarn_journal_table_append(tarn_journal_table *jt, const tarn_journal_event *ev, size_t n,
-                              tarn_journal_flush *res, tarn_error *err) {
+                              tarn_journal_table_commit *res, tarn_error *err) {
   tarn_sink_rows rows;
   tarn_ice_data_file *files = NULL;
   tarn_table_commit_result cr;
@@ -325,4 +326,157 @@ int tarn_journal_table_append(tarn_journal_table *jt, const tarn_journal_event *
   tarn_ice_data_files_free(files, nfiles);
   tarn_sink_rows_free(&rows);
   return rc;
+}
+
+/* ---- reading ---- */
+
+static tarn_expr *string_eq(const tarn_ice_schema *schema, int32_t id, const char *s) {
+  tarn_ice_value v;
+  memset(&v, 0, sizeof(v));
+  v.bytes = (const uint8_t *)s;
+  v.len = strlen(s);
+  return tarn_expr_cmp(tarn_ice_schema_field(schema, id), TARN_EXPR_EQ, &v);
+}
+
+static tarn_expr *time_cmp(const tarn_ice_schema *schema, tarn_expr_op op, int64_t us) {
+  tarn_ice_value v;
+  memset(&v, 0, sizeof(v));
+  v.i64 = us;
+  return tarn_expr_cmp(tarn_ice_schema_field(schema, TARN_JT_TIMESTAMP), op, &v);
+}
+
+/* Column k of row i appended to scratch NUL-terminated at *at: 1; 0 when null; -1 out of
+ * memory. (Offsets, not pointers: scratch may move while a row is read.) */
+static int cell_text(const tarn_table_batch *b, size_t k, int64_t i, tarn_buf *scratch, size_t *at,
+                     tarn_error *err) {
+  tarn_ice_value v;
+  tarn_ice_value_from_array(&b->fields[k].type, &b->layout[k], &b->cols[k], i, &v);
+  if (v.is_null)
+    return 0;
+  *at = scratch->len;
+  if (tarn_buf_append(scratch, v.bytes, v.len, err) != 0 ||
+      tarn_buf_append_byte(scratch, 0, err) != 0)
+    return -1;
+  return 1;
+}
+
+/* The events the table holds that match `filter` (taken: freed here). */
+static int scan_events(tarn_journal_table *jt, tarn_expr *filter, tarn_journal_event **out,
+                       size_t *n, tarn_error *err) {
+  static const int32_t ids[TARN_JT_NCOLS] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  tarn_table_scan_spec spec;
+  tarn_table_scan *s = NULL;
+  const tarn_table_batch *b;
+  tarn_journal_event *ev = NULL;
+  tarn_buf scratch;
+  size_t cap = 0, k = 0;
+  int rc = 0;
+  *out = NULL;
+  *n = 0;
+  if (filter == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  memset(&spec, 0, sizeof(spec));
+  spec.snapshot_id = -1;
+  spec.as_of_ms = -1;
+  spec.field_ids = ids;
+  spec.nfield_ids = TARN_JT_NCOLS;
+  spec.filter = filter;
+  tarn_buf_init(&scratch, TARN_BUF_UNLIMITED);
+  rc = tarn_table_scan_open(jt->t, &spec, &s, err);
+  while (rc == 0 && (rc = tarn_table_scan_next(s, &b, err)) == 0 && b != NULL) {
+    int64_t i;
+    for (i = 0; rc == 0 && i < b->nrows; i++) {
+      static const int strs[] = {TARN_JT_EVENT_ID,    TARN_JT_ENTITY_TYPE, TARN_JT_ENTITY_ID,
+                                 TARN_JT_FIELD,       TARN_JT_ACTION,      TARN_JT_OLD_VALUE,
+                                 TARN_JT_NEW_VALUE,   TARN_JT_ACTOR,       TARN_JT_SOURCE,
+                                 TARN_JT_WORKSPACE_ID};
+      size_t at[TARN_JT_NCOLS + 1], c;
+      int has[TARN_JT_NCOLS + 1];
+      tarn_journal_event e;
+      tarn_ice_value v;
+      tarn_buf_reset(&scratch);
+      for (c = 0; rc == 0 && c < sizeof(strs) / sizeof(strs[0]); c++)
+        if ((has[strs[c]] = cell_text(b, (size_t)strs[c] - 1, i, &scratch, &at[strs[c]], err)) < 0)
+          rc = TARN_ENOMEM;
+      if (rc != 0)
+        break;
+#define TEXT(col) (has[col] > 0 ? scratch.data + at[col] : NULL)
+      memset(&e, 0, sizeof(e));
+      e.event_id = TEXT(TARN_JT_EVENT_ID);
+      e.entity_type = TEXT(TARN_JT_ENTITY_TYPE);
+      e.entity_id = TEXT(TARN_JT_ENTITY_ID);
+      e.field = TEXT(TARN_JT_FIELD);
+      e.old_value = TEXT(TARN_JT_OLD_VALUE);
+      e.new_value = TEXT(TARN_JT_NEW_VALUE);
+      e.actor = TEXT(TARN_JT_ACTOR);
+      e.workspace_id = TEXT(TARN_JT_WORKSPACE_ID);
+      if (has[TARN_JT_ACTION] == 0 ||
+          tarn_journal_action_parse(TEXT(TARN_JT_ACTION), &e.action) != 0 ||
+          has[TARN_JT_SOURCE] == 0 ||
+          tarn_journal_source_parse(TEXT(TARN_JT_SOURCE), &e.source) != 0 || e.event_id == NULL ||
+          e.entity_id == NULL || e.entity_type == NULL || e.field == NULL) {
+        rc = tarn_error_set(err, TARN_ECORRUPT,
+                            "table %s.%s: a row with a null or unknown action, source or id",
+                            TARN_JOURNAL_NS, TARN_JOURNAL_TABLE);
+        break;
+      }
+#undef TEXT
+      e.has_source = 1;
+      tarn_ice_value_from_array(&b->fields[1].type, &b->layout[1], &b->cols[1], i, &v);
+      e.ts_us = v.i64;
+      tarn_ice_value_from_array(&b->fields[11].type, &b->layout[11], &b->cols[11], i, &v);
+      e.seq = (uint64_t)v.i64;
+      if (TARN_GROW(ev, cap, k + 1, 16) != 0)
+        rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+      else if ((rc = tarn_journal_event_copy(&e, &ev[k], err)) == 0)
+        ev[k++].seq = e.seq;
+    }
+  }
+  tarn_table_scan_close(s);
+  tarn_expr_free(filter);
+  tarn_buf_free(&scratch);
+  if (rc != 0) {
+    tarn_journal_events_free(ev, k);
+    return rc;
+  }
+  *out = ev;
+  *n = k;
+  return 0;
+}
+
+int tarn_journal_table_history(tarn_journal_table *jt, const char *entity_id,
+                               const char *entity_type, int64_t since_us, int64_t until_us,
+                               tarn_journal_event **out, size_t *n, tarn_error *err) {
+  const tarn_ice_schema *schema;
+  tarn_expr *filter;
+  int rc = tarn_table_refresh(jt->t, err);
+  *out = NULL;
+  *n = 0;
+  if (rc != 0)
+    return rc;
+  schema = tarn_table_schema(jt->t);
+  filter = string_eq(schema, TARN_JT_ENTITY_ID, entity_id);
+  if (filter != NULL && entity_type != NULL)
+    filter = tarn_expr_and(filter, string_eq(schema, TARN_JT_ENTITY_TYPE, entity_type));
+  if (filter != NULL && since_us != INT64_MIN)
+    filter = tarn_expr_and(filter, time_cmp(schema, TARN_EXPR_GE, since_us));
+  if (filter != NULL && until_us != INT64_MAX)
+    filter = tarn_expr_and(filter, time_cmp(schema, TARN_EXPR_LT, until_us));
+  return scan_events(jt, filter, out, n, err);
+}
+
+int tarn_journal_table_since_seq(tarn_journal_table *jt, uint64_t min_seq, tarn_journal_event **out,
+                                 size_t *n, tarn_error *err) {
+  tarn_ice_value v;
+  int rc = tarn_table_refresh(jt->t, err);
+  *out = NULL;
+  *n = 0;
+  if (rc != 0)
+    return rc;
+  memset(&v, 0, sizeof(v));
+  v.i64 = (int64_t)min_seq;
+  return scan_events(
+      jt,
+      tarn_expr_cmp(tarn_ice_schema_field(tarn_table_schema(jt->t), TARN_JT_SEQ), TARN_EXPR_GE, &v),
+      out, n, err);
 }

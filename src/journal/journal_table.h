@@ -47,12 +47,12 @@ void tarn_journal_table_close(tarn_journal_table *t);
 /* The highest WAL sequence number the table holds (0: none), as committed now. */
 int tarn_journal_table_seq(tarn_journal_table *t, uint64_t *seq, tarn_error *err);
 
-typedef struct tarn_journal_flush {
+typedef struct tarn_journal_table_commit {
   int committed; /* 0: the table held these events already (an earlier attempt landed) */
   int64_t snapshot_id;
   size_t files;
   int64_t bytes;
-} tarn_journal_flush;
+} tarn_journal_table_commit;
 
 /*
  * Appends n events (sequence numbers ascending) as data files sorted by entity_id,
@@ -63,6 +63,21 @@ typedef struct tarn_journal_flush {
  * TARN_ECONFLICT: another writer flushed part of them.
  */
 int tarn_journal_table_append(tarn_journal_table *t, const tarn_journal_event *ev, size_t n,
-                              tarn_journal_flush *res, tarn_error *err);
+                              tarn_journal_table_commit *res, tarn_error *err);
+
+/*
+ * The events of entity_id (and entity_type, when not NULL) with since_us <= timestamp <
+ * until_us that the table holds, in no particular order (the caller sorts): the filter
+ * is pushed down (manifests, row-group statistics, bloom filters, page index). The
+ * caller frees *out with tarn_journal_events_free.
+ */
+int tarn_journal_table_history(tarn_journal_table *t, const char *entity_id,
+                               const char *entity_type, int64_t since_us, int64_t until_us,
+                               tarn_journal_event **out, size_t *n, tarn_error *err);
+
+/* The events with a sequence number of at least min_seq, in no particular order (files
+ * written by one flush hold a narrow range: the scan skips the others by statistics). */
+int tarn_journal_table_since_seq(tarn_journal_table *t, uint64_t min_seq, tarn_journal_event **out,
+                                 size_t *n, tarn_error *err);
 
 #endif

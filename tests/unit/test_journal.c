@@ -17,7 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "catalog/catalog.h"
 #include "journal/journal.h"
+#include "store/store.h"
+#include "table/lake.h"
 
 typedef struct fx {
   char dir[64];
@@ -503,6 +506,173 @@ static void test_memory_cap_refuses_appends(void **state) {
   tarn_journal_close(j);
 }
 
+/* ---- flushing to system.journal ---- */
+
+typedef struct lakefx {
+  char db[160];
+  tarn_lake lake;
+} lakefx;
+
+static void lake_open(const char *dir, lakefx *l) {
+  char real[4096];
+  memset(l, 0, sizeof(*l));
+  assert_non_null(realpath(dir, real));
+  snprintf(l->lake.root_uri, sizeof(l->lake.root_uri), "file://%s/", real);
+  snprintf(l->lake.path, sizeof(l->lake.path), "%s", dir);
+  assert_int_equal(tarn_store_local_open(dir, &l->lake.store, NULL), 0);
+  snprintf(l->db, sizeof(l->db), "%s/catalog.db", dir);
+  assert_int_equal(tarn_catalog_sqlite_open(l->db, NULL, &l->lake.cat, NULL), 0);
+  l->lake.io.store = l->lake.store;
+  l->lake.io.root_uri = l->lake.root_uri;
+}
+
+static void lake_close(lakefx *l) {
+  tarn_catalog_destroy(l->lake.cat);
+  tarn_store_destroy(l->lake.store);
+}
+
+/* A journal with system.journal in the fixture's lake; the flusher never fires on its own
+ * (thresholds far away), so the test flushes. */
+static tarn_journal *open_with_table(const char *dir, lakefx *l) {
+  tarn_journal_options o;
+  tarn_journal *j = NULL;
+  tarn_error err;
+  char wal[128];
+  lake_open(dir, l);
+  snprintf(wal, sizeof(wal), "%s/wal", dir);
+  memset(&o, 0, sizeof(o));
+  o.wal_dir = wal;
+  if (tarn_journal_table_open(&l->lake, &o.table, &err) != 0)
+    fail_msg("table: %s", tarn_error_message(&err));
+  o.flush_events = 1000000;
+  o.flush_age_ms = 3600 * 1000;
+  if (tarn_journal_open(&o, &j, &err) != 0)
+    fail_msg("open: %s", tarn_error_message(&err));
+  return j;
+}
+
+static void test_flush_history_and_retries(void **state) {
+  fx *f = *state;
+  lakefx l;
+  tarn_journal *j = open_with_table(f->dir, &l);
+  tarn_journal_event *ev;
+  tarn_journal_ack *acks;
+  tarn_journal_stats st;
+  tarn_error err;
+  size_t n, flushed, i;
+  char body[4096] = "", cmd[512];
+  for (i = 1; i <= 5; i++) {
+    char line[256];
+    snprintf(line, sizeof(line),
+             "{\"entity_type\":\"order\",\"entity_id\":\"a\",\"action\":\"update\",\"field\":"
+             "\"qty\",\"new_value\":%zu,\"event_id\":\"c-%zu\",\"timestamp\":%lld}\n",
+             i, i, (long long)(T0 + 10 - (int64_t)i));
+    strcat(body, line);
+  }
+  strcat(body, "{\"entity_type\":\"order\",\"entity_id\":\"b\",\"action\":\"insert\"}\n");
+  append_ok(j, body);
+  assert_int_equal(tarn_journal_flush(j, &flushed, &err), 0);
+  assert_int_equal(flushed, 6);
+  tarn_journal_stats_get(j, &st);
+  assert_int_equal(st.events_in_memory, 0);
+  assert_int_equal(st.table_seq, 6);
+  assert_int_equal(st.idempotency_window, 5);
+  assert_int_equal(tarn_journal_flush(j, &flushed, &err), 0); /* nothing new */
+  assert_int_equal(flushed, 0);
+  /* recent, from the table once memory is empty: newest first */
+  assert_int_equal(tarn_journal_recent(j, 3, &ev, &n, &err), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(ev[0].seq, 6);
+  assert_int_equal(ev[2].seq, 4);
+  tarn_journal_events_free(ev, n);
+  assert_int_equal(tarn_journal_recent(j, 50, &ev, &n, &err), 0);
+  assert_int_equal(n, 6); /* all there is */
+  tarn_journal_events_free(ev, n);
+
+  /* history from the table, in time order, values intact */
+  n = history(j, "a", INT64_MIN, INT64_MAX, 0, &ev);
+  assert_int_equal(n, 5);
+  assert_string_equal(ev[0].event_id, "c-5");
+  assert_string_equal(ev[0].new_value, "5");
+  assert_string_equal(ev[4].event_id, "c-1");
+  assert_int_equal(ev[4].seq, 1);
+  tarn_journal_events_free(ev, n);
+  /* and with memory */
+  append_ok(j, "{\"entity_type\":\"order\",\"entity_id\":\"a\",\"action\":\"delete\","
+               "\"timestamp\":1767225600000007}");
+  n = history(j, "a", INT64_MIN, INT64_MAX, 0, &ev);
+  assert_int_equal(n, 6);
+  assert_int_equal(ev[3].action, TARN_JA_DELETE); /* (T0+7, seq 7) after c-3 (T0+7, seq 3) */
+  tarn_journal_events_free(ev, n);
+  n = history(j, "a", T0 + 7, INT64_MAX, 0, &ev); /* since, pushed into the table scan */
+  assert_int_equal(n, 4);
+  tarn_journal_events_free(ev, n);
+  /* recent: the one in memory, then the table's */
+  assert_int_equal(tarn_journal_recent(j, 2, &ev, &n, &err), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(ev[0].action, TARN_JA_DELETE);
+  assert_int_equal(ev[1].seq, 6);
+  tarn_journal_events_free(ev, n);
+
+  /* a retry of a flushed event: the first answer; another event under its id: conflict */
+  assert_int_equal(append_body(j,
+                               "{\"entity_type\":\"order\",\"entity_id\":\"a\",\"action\":"
+                               "\"update\",\"field\":\"qty\",\"new_value\":3,\"event_id\":"
+                               "\"c-3\"}",
+                               &acks, &n, &err),
+                   0);
+  assert_true(acks[0].duplicate);
+  assert_int_equal(acks[0].seq, 3);
+  free(acks);
+  assert_int_equal(append_body(j,
+                               "{\"entity_type\":\"order\",\"entity_id\":\"a\",\"action\":"
+                               "\"update\",\"field\":\"qty\",\"new_value\":99,\"event_id\":"
+                               "\"c-3\"}",
+                               &acks, &n, &err),
+                   TARN_ECONFLICT);
+  free(acks);
+  /* keep the WAL as it is now, to play a crash between a commit and its release below */
+  snprintf(cmd, sizeof(cmd), "cp -r %s/wal %s/wal.before", f->dir, f->dir);
+  assert_int_equal(system(cmd), 0);
+  tarn_journal_close(j); /* flushes what memory holds */
+  lake_close(&l);
+
+  j = open_with_table(f->dir, &l);
+  tarn_journal_stats_get(j, &st);
+  assert_int_equal(st.events_in_memory, 0);
+  assert_int_equal(st.table_seq, 12);         /* 7..11: the first flush's carry records */
+  assert_int_equal(st.idempotency_window, 5); /* carried through the WAL */
+  assert_int_equal(append_body(j,
+                               "{\"entity_type\":\"order\",\"entity_id\":\"a\",\"action\":"
+                               "\"update\",\"field\":\"qty\",\"new_value\":2,\"event_id\":"
+                               "\"c-2\"}",
+                               &acks, &n, &err),
+                   0);
+  assert_true(acks[0].duplicate); /* after a restart too */
+  assert_int_equal(acks[0].seq, 2);
+  free(acks);
+  n = history(j, "a", INT64_MIN, INT64_MAX, 0, &ev);
+  assert_int_equal(n, 6);
+  tarn_journal_events_free(ev, n);
+  tarn_journal_close(j);
+  lake_close(&l);
+
+  /* the WAL from before the last flush (as if its release never happened): what the table
+   * holds is not replayed, nothing is there twice */
+  snprintf(cmd, sizeof(cmd), "rm -rf %s/wal && mv %s/wal.before %s/wal", f->dir, f->dir, f->dir);
+  assert_int_equal(system(cmd), 0);
+  j = open_with_table(f->dir, &l);
+  n = history(j, "a", INT64_MIN, INT64_MAX, 0, &ev);
+  assert_int_equal(n, 6);
+  for (i = 1; i < n; i++)
+    assert_true(ev[i].seq != ev[i - 1].seq);
+  tarn_journal_events_free(ev, n);
+  tarn_journal_stats_get(j, &st);
+  assert_int_equal(st.events_in_memory, 0);
+  tarn_journal_close(j);
+  lake_close(&l);
+}
+
 /* ---- racing retries ---- */
 
 typedef struct racer {
@@ -576,6 +746,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_failed_fsync_acknowledges_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_racing_retries_store_each_id_once, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memory_cap_refuses_appends, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_flush_history_and_retries, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

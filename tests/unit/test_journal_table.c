@@ -116,7 +116,7 @@ static size_t read_back(fx *f, char (*ent)[16], int64_t *ts, int64_t *seq, size_
 static void test_created_and_appended_sorted(void **state) {
   fx *f = *state;
   tarn_journal_table *jt;
-  tarn_journal_flush res;
+  tarn_journal_table_commit res;
   tarn_error err;
   char ids[30][32], ents[30][16], got[64][16];
   int64_t ts[64], seq[64];
