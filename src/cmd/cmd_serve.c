@@ -52,7 +52,8 @@ static void print_serve_help(const cli *c) {
          "  GET /journal/history/ENTITY_ID?entity_type=&since=&until=&limit=\n"
          "                 the entity's events in time order (since inclusive, until\n"
          "                 exclusive: RFC 3339 or microseconds; limit 1-10000, default 1000)\n"
-         "  GET /journal/recent?limit=N, GET /journal/stats\n"
+         "  GET /journal/recent?limit=N, GET /journal/stats, POST /journal/flush (to the\n"
+         "                 Iceberg table system.journal; also automatic, see [journal])\n"
          "Errors are JSON: {\"error\":{\"code\":...,\"message\":...}}.\n"
          "SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish\n"
          "(up to [server] shutdown_timeout) and exits 0.\n\n"
@@ -66,8 +67,9 @@ static void print_serve_help(const cli *c) {
          "[storage] probe_interval\n(TARN_PROBE_INTERVAL), max_object_size "
          "(TARN_MAX_OBJECT_SIZE), journal_flush_records,\njournal_flush_age; [catalog] "
          "type, uri, postgres, name, busy_timeout; [action_log] table (TARN_ACTION_LOG_TABLE);\n"
-         "[journal] wal_dir (TARN_JOURNAL_WAL_DIR, default LAKE/journal/wal), max_memory,\n"
-         "max_request_events, max_request_bytes.\n"
+         "[journal] wal_dir (TARN_JOURNAL_WAL_DIR, default LAKE/journal/wal), flush_events,\n"
+         "flush_bytes, flush_age, idempotency_window, max_memory, max_request_events,\n"
+         "max_request_bytes.\n"
          "See --print-config.\n");
 }
 
