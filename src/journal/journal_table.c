@@ -13,14 +13,7 @@
 #include "sink/rows.h"
 #include "table/scan.h"
 
-typedef struct col {
-  const char *name;
-  tarn_ice_type_id type;
-  int required;
-  const char *doc;
-} col;
-
-static const col cols[TARN_JT_NCOLS] = {
+static const tarn_ice_column_def cols[TARN_JT_NCOLS] = {
     {"event_id", TARN_ICE_STRING, 1, "a client's id, or a UUIDv7 given by tarn"},
     {"timestamp", TARN_ICE_TIMESTAMPTZ, 1, "when the mutation happened"},
     {"entity_type", TARN_ICE_STRING, 1, NULL},
@@ -47,22 +40,14 @@ struct tarn_journal_table {
 };
 
 static int layout(tarn_ice_schema *schema, tarn_ice_sort_order *order, tarn_error *err) {
-  size_t i;
-  memset(schema, 0, sizeof(*schema));
+  int rc = tarn_ice_schema_from_columns(cols, TARN_JT_NCOLS, schema, err);
+  if (rc != 0)
+    return rc;
   memset(order, 0, sizeof(*order));
-  schema->fields = tarn_calloc(TARN_JT_NCOLS, sizeof(*schema->fields));
   order->fields = tarn_calloc(2, sizeof(*order->fields));
-  if (schema->fields == NULL || order->fields == NULL)
-    goto nomem;
-  for (i = 0; i < TARN_JT_NCOLS; i++) {
-    tarn_ice_field *f = &schema->fields[schema->nfields++];
-    f->id = (int32_t)i + 1;
-    f->name = tarn_strdup(cols[i].name);
-    f->required = cols[i].required;
-    f->type.id = cols[i].type;
-    f->doc = cols[i].doc ? tarn_strdup(cols[i].doc) : NULL;
-    if (f->name == NULL || (cols[i].doc != NULL && f->doc == NULL))
-      goto nomem;
+  if (order->fields == NULL) {
+    tarn_ice_schema_free(schema);
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   }
   order->order_id = 1;
   order->fields[0].transform.kind = TARN_ICE_IDENTITY;
@@ -71,10 +56,6 @@ static int layout(tarn_ice_schema *schema, tarn_ice_sort_order *order, tarn_erro
   order->fields[1].source_id = TARN_JT_TIMESTAMP;
   order->nfields = 2;
   return 0;
-nomem:
-  tarn_ice_schema_free(schema);
-  tarn_ice_sort_order_free(order);
-  return tarn_error_set(err, TARN_ENOMEM, "out of memory");
 }
 
 /* The table's current schema must be the layout (columns by field id, type and
@@ -264,17 +245,6 @@ static int32_t entity_time_order(const tarn_table *t) {
   return -1;
 }
 
-static void delete_files(tarn_table *t, const tarn_ice_data_file *files, size_t n) {
-  char key[4096];
-  tarn_error err;
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (tarn_table_io_key(tarn_table_io_of(t), files[i].file_path, key, sizeof(key), &err) != 0 ||
-        tarn_store_delete(tarn_table_io_of(t)->store, key, &err) != 0)
-      tarn_log_warn("journal could not delete an unreferenced data file", "file=%s error=%s",
-                    files[i].file_path, tarn_error_message(&err));
-}
-
 int tarn_journal_table_append(tarn_journal_table *jt, const tarn_journal_event *ev, size_t n,
                               tarn_journal_table_commit *res, tarn_error *err) {
   tarn_sink_rows rows;
@@ -322,7 +292,7 @@ int tarn_journal_table_append(tarn_journal_table *jt, const tarn_journal_event *
   /* files no snapshot references: the table had the events, or the commit failed with
    * an answer (a retry writes new ones) */
   if ((rc == 0 && !res->committed) || (rc != 0 && rc != TARN_EUNKNOWN_OUTCOME))
-    delete_files(jt->t, files, nfiles);
+    tarn_table_delete_files(jt->t, files, nfiles, "journal");
   tarn_ice_data_files_free(files, nfiles);
   tarn_sink_rows_free(&rows);
   return rc;

@@ -5,12 +5,7 @@
 
 #include "base/alloc.h"
 
-typedef struct col {
-  const char *name;
-  tarn_ice_type_id type;
-  int required;
-  const char *doc;
-} col;
+typedef tarn_ice_column_def col;
 
 static const col main_cols[TARN_AL_NCOLS] = {
     {"event_id", TARN_ICE_STRING, 1, "unique id of the event"},
@@ -87,25 +82,15 @@ int tarn_action_log_layout(tarn_al_table_kind kind, tarn_ice_schema *schema, tar
   const col *cols;
   const char *part_name;
   int32_t part_src;
-  size_t i, n;
+  size_t n;
   cols_of(kind, &cols, &n, &part_src, &part_name);
-  memset(schema, 0, sizeof(*schema));
   memset(spec, 0, sizeof(*spec));
   memset(order, 0, sizeof(*order));
-  schema->fields = tarn_calloc(n, sizeof(*schema->fields));
+  if (tarn_ice_schema_from_columns(cols, n, schema, err) != 0)
+    return TARN_ENOMEM;
   spec->fields = tarn_calloc(1, sizeof(*spec->fields));
-  if (schema->fields == NULL || spec->fields == NULL)
+  if (spec->fields == NULL)
     goto nomem;
-  for (i = 0; i < n; i++) {
-    tarn_ice_field *f = &schema->fields[schema->nfields++];
-    f->id = (int32_t)i + 1;
-    f->name = tarn_strdup(cols[i].name);
-    f->required = cols[i].required;
-    f->type.id = cols[i].type;
-    f->doc = cols[i].doc ? tarn_strdup(cols[i].doc) : NULL;
-    if (f->name == NULL || (cols[i].doc != NULL && f->doc == NULL))
-      goto nomem;
-  }
   spec->fields[0].source_id = part_src;
   spec->fields[0].field_id = 1000;
   spec->fields[0].transform.kind = TARN_ICE_DAY;

@@ -169,17 +169,6 @@ static int check_offsets(void *arg, const tarn_ice_metadata *base, tarn_ice_meta
   return rc;
 }
 
-static void delete_files(tarn_table *t, const tarn_ice_data_file *files, size_t n) {
-  char key[4096];
-  tarn_error err;
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (tarn_table_io_key(tarn_table_io_of(t), files[i].file_path, key, sizeof(key), &err) != 0 ||
-        tarn_store_delete(tarn_table_io_of(t)->store, key, &err) != 0)
-      tarn_log_warn("sink could not delete an unreferenced data file", "file=%s error=%s",
-                    files[i].file_path, tarn_error_message(&err));
-}
-
 /* The id of t's sort order that the sink's files satisfy (applied_at_ms ascending, alone),
  * or -1: a table created without it (by hand, by another tool) gets files that claim no
  * order rather than one it does not have. */
@@ -241,7 +230,7 @@ int tarn_sink_tables_commit(tarn_sink_tables *st, tarn_al_table_kind kind,
    * commit failed with any answer but "unknown" (the batch is retried with new files, so
    * keeping these would leave orphans at every retry). */
   if ((rc == 0 && !res->committed) || (rc != 0 && rc != TARN_EUNKNOWN_OUTCOME))
-    delete_files(t, files, nfiles);
+    tarn_table_delete_files(t, files, nfiles, "sink");
   tarn_free(summary[0].value);
   tarn_ice_data_files_free(files, nfiles);
   return rc;

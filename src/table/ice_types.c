@@ -516,3 +516,25 @@ size_t tarn__ice_utf8_prefix(const uint8_t *s, size_t n, size_t cps) {
   }
   return i > n ? n : i;
 }
+
+int tarn_ice_schema_from_columns(const tarn_ice_column_def *cols, size_t n, tarn_ice_schema *out,
+                                 tarn_error *err) {
+  size_t i;
+  memset(out, 0, sizeof(*out));
+  out->fields = tarn_calloc(n ? n : 1, sizeof(*out->fields));
+  if (out->fields == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  for (i = 0; i < n; i++) {
+    tarn_ice_field *f = &out->fields[out->nfields++];
+    f->id = (int32_t)i + 1;
+    f->name = tarn_strdup(cols[i].name);
+    f->required = cols[i].required;
+    f->type.id = cols[i].type;
+    f->doc = cols[i].doc ? tarn_strdup(cols[i].doc) : NULL;
+    if (f->name == NULL || (cols[i].doc != NULL && f->doc == NULL)) {
+      tarn_ice_schema_free(out);
+      return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    }
+  }
+  return 0;
+}

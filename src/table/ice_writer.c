@@ -7,6 +7,7 @@
 
 #include "base/alloc.h"
 #include "base/hash.h"
+#include "base/log.h"
 #include "base/uuid.h"
 
 /* Partitions one writer may hold open at once; more is an error (sort the input). */
@@ -563,4 +564,16 @@ int tarn_table_writer_close(tarn_table_writer *w, tarn_ice_data_file **files, si
   *files = out;
   *n = nout;
   return 0;
+}
+
+void tarn_table_delete_files(tarn_table *t, const tarn_ice_data_file *files, size_t n,
+                             const char *who) {
+  char key[4096];
+  tarn_error err;
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (tarn_table_io_key(tarn_table_io_of(t), files[i].file_path, key, sizeof(key), &err) != 0 ||
+        tarn_store_delete(tarn_table_io_of(t)->store, key, &err) != 0)
+      tarn_log_warn("could not delete an unreferenced data file", "who=%s file=%s error=%s", who,
+                    files[i].file_path, tarn_error_message(&err));
 }

@@ -107,6 +107,18 @@ typedef struct tarn_ice_schema {
 
 int tarn_ice_schema_copy(tarn_ice_schema *dst, const tarn_ice_schema *src, tarn_error *err);
 void tarn_ice_schema_free(tarn_ice_schema *s);
+
+/* A column of a fixed layout: a primitive type, its nullability and doc (may be NULL). */
+typedef struct tarn_ice_column_def {
+  const char *name;
+  tarn_ice_type_id type;
+  int required;
+  const char *doc;
+} tarn_ice_column_def;
+
+/* The schema of n such columns, field ids 1..n in order (schema id 0). */
+int tarn_ice_schema_from_columns(const tarn_ice_column_def *cols, size_t n, tarn_ice_schema *out,
+                                 tarn_error *err);
 const tarn_ice_field *tarn_ice_schema_field(const tarn_ice_schema *s, int32_t id);
 const tarn_ice_field *tarn_ice_schema_field_by_name(const tarn_ice_schema *s, const char *name);
 /* Highest field id (0 for an empty schema). */
@@ -552,6 +564,12 @@ int tarn_table_writer_close(tarn_table_writer *w, tarn_ice_data_file **files, si
                             tarn_error *err);
 /* Discards what was written (no file becomes visible) and frees w. Accepts NULL. */
 void tarn_table_writer_abort(tarn_table_writer *w);
+
+/* Deletes data files written by a writer that no snapshot took (a commit that failed
+ * with an answer, or a check that found the rows there already). A file that cannot be
+ * deleted is logged, naming `who`: an orphan for `tarn table remove-orphans`. */
+void tarn_table_delete_files(tarn_table *t, const tarn_ice_data_file *files, size_t n,
+                             const char *who);
 
 /* The Iceberg value of row i of a column (Arrow layout) of Iceberg type t. Bytes point
  * into the array. */

@@ -22,6 +22,8 @@
 #include "store/store.h"
 #include "table/lake.h"
 
+#include "support/temp_lake.h"
+
 typedef struct fx {
   char dir[64];
 } fx;
@@ -509,27 +511,14 @@ static void test_memory_cap_refuses_appends(void **state) {
 /* ---- flushing to system.journal ---- */
 
 typedef struct lakefx {
-  char db[160];
   tarn_lake lake;
 } lakefx;
 
 static void lake_open(const char *dir, lakefx *l) {
-  char real[4096];
-  memset(l, 0, sizeof(*l));
-  assert_non_null(realpath(dir, real));
-  snprintf(l->lake.root_uri, sizeof(l->lake.root_uri), "file://%s/", real);
-  snprintf(l->lake.path, sizeof(l->lake.path), "%s", dir);
-  assert_int_equal(tarn_store_local_open(dir, &l->lake.store, NULL), 0);
-  snprintf(l->db, sizeof(l->db), "%s/catalog.db", dir);
-  assert_int_equal(tarn_catalog_sqlite_open(l->db, NULL, &l->lake.cat, NULL), 0);
-  l->lake.io.store = l->lake.store;
-  l->lake.io.root_uri = l->lake.root_uri;
+  assert_int_equal(temp_lake_open(dir, &l->lake), 0);
 }
 
-static void lake_close(lakefx *l) {
-  tarn_catalog_destroy(l->lake.cat);
-  tarn_store_destroy(l->lake.store);
-}
+static void lake_close(lakefx *l) { temp_lake_close(&l->lake); }
 
 /* A journal with system.journal in the fixture's lake; the flusher never fires on its own
  * (thresholds far away), so the test flushes. */

@@ -21,25 +21,18 @@
 #include "table/scan.h"
 #include "table/table.h"
 
+#include "support/temp_lake.h"
+
 typedef struct fx {
   char dir[64];
-  char db[128];
   tarn_lake lake;
 } fx;
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof(*f));
-  char real[PATH_MAX];
   snprintf(f->dir, sizeof(f->dir), "/tmp/tarn-journal-table-XXXXXX");
   assert_non_null(mkdtemp(f->dir));
-  assert_non_null(realpath(f->dir, real));
-  snprintf(f->lake.root_uri, sizeof(f->lake.root_uri), "file://%s/", real);
-  snprintf(f->lake.path, sizeof(f->lake.path), "%s", f->dir);
-  assert_int_equal(tarn_store_local_open(f->dir, &f->lake.store, NULL), 0);
-  snprintf(f->db, sizeof(f->db), "%s/catalog.db", f->dir);
-  assert_int_equal(tarn_catalog_sqlite_open(f->db, NULL, &f->lake.cat, NULL), 0);
-  f->lake.io.store = f->lake.store;
-  f->lake.io.root_uri = f->lake.root_uri;
+  assert_int_equal(temp_lake_open(f->dir, &f->lake), 0);
   *state = f;
   return 0;
 }
@@ -47,8 +40,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fx *f = *state;
   char cmd[128];
-  tarn_catalog_destroy(f->lake.cat);
-  tarn_store_destroy(f->lake.store);
+  temp_lake_close(&f->lake);
   snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
   assert_int_equal(system(cmd), 0);
   free(f);

@@ -30,6 +30,8 @@
 #include "table/scan.h"
 #include "table/table.h"
 
+#include "support/temp_lake.h"
+
 #define GROUP "g"
 #define KEY "tarn.sink.offsets." GROUP
 #define DAY_MS 86400000LL
@@ -43,17 +45,10 @@ typedef struct fx {
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof(*f));
-  char real[PATH_MAX];
   snprintf(f->dir, sizeof(f->dir), "/tmp/tarn-sink-table-XXXXXX");
   assert_non_null(mkdtemp(f->dir));
-  assert_non_null(realpath(f->dir, real));
-  snprintf(f->lake.root_uri, sizeof(f->lake.root_uri), "file://%s/", real);
-  snprintf(f->lake.path, sizeof(f->lake.path), "%s", f->dir);
-  assert_int_equal(tarn_store_local_open(f->dir, &f->lake.store, NULL), 0);
-  snprintf(f->db, sizeof(f->db), "%s/catalog.db", f->dir);
-  assert_int_equal(tarn_catalog_sqlite_open(f->db, NULL, &f->lake.cat, NULL), 0);
-  f->lake.io.store = f->lake.store;
-  f->lake.io.root_uri = f->lake.root_uri;
+  assert_int_equal(temp_lake_open(f->dir, &f->lake), 0);
+  snprintf(f->db, sizeof(f->db), "%s/catalog.db", f->dir); /* racing threads open their own */
   *state = f;
   return 0;
 }
@@ -61,8 +56,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fx *f = *state;
   char cmd[128];
-  tarn_catalog_destroy(f->lake.cat);
-  tarn_store_destroy(f->lake.store);
+  temp_lake_close(&f->lake);
   snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
   assert_int_equal(system(cmd), 0);
   free(f);
