@@ -23,4 +23,6 @@ From another terminal:
 Stop it with Ctrl-C (or SIGTERM): in-flight requests finish, then it exits 0.
 
 MSG
+# TARN_PREFIX is this script's, not a tarn setting: tarn refuses unknown TARN_* variables
+unset TARN_PREFIX
 exec ./build/tarn serve "$@"
