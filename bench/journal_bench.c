@@ -27,15 +27,45 @@ static char base[256];
 
 /* ---- tarn ---- */
 
-typedef struct tw {
-  tarn_journal *j;
+/* One writer thread: its target (the journal, or the SQLite queue), its number, the
+ * shared stop flag, and the appends it had acknowledged. */
+typedef struct writer {
+  void *ctx;
   int id;
   atomic_int *stop;
   long done;
-} tw;
+} writer;
+
+/* Runs `writers` threads of fn for the run's seconds; acknowledged appends per second. */
+static double timed_writers(void *(*fn)(void *), void *ctx, int writers) {
+  pthread_t t[MAX_WRITERS];
+  writer w[MAX_WRITERS];
+  atomic_int stop;
+  uint64_t t0, t1;
+  long total = 0;
+  int i;
+  atomic_init(&stop, 0);
+  t0 = tarn_clock_mono_ns();
+  for (i = 0; i < writers; i++) {
+    w[i].ctx = ctx;
+    w[i].id = i;
+    w[i].stop = &stop;
+    w[i].done = 0;
+    pthread_create(&t[i], NULL, fn, &w[i]);
+  }
+  usleep((useconds_t)(seconds * 1e6));
+  atomic_store(&stop, 1);
+  for (i = 0; i < writers; i++) {
+    pthread_join(t[i], NULL);
+    total += w[i].done;
+  }
+  t1 = tarn_clock_mono_ns();
+  return (double)total / ((double)(t1 - t0) / 1e9);
+}
 
 static void *tarn_writer(void *arg) {
-  tw *w = arg;
+  writer *w = arg;
+  tarn_journal *j = w->ctx;
   char entity[32];
   long i = 0;
   snprintf(entity, sizeof(entity), "e-%d", w->id);
@@ -53,7 +83,7 @@ static void *tarn_writer(void *arg) {
     e.action = TARN_JA_UPDATE;
     e.old_value = "\"open\"";
     e.new_value = v;
-    if (tarn_journal_append(w->j, &e, 1, "bench", TARN_JS_API, &ack, &err) != 0) {
+    if (tarn_journal_append(j, &e, 1, "bench", TARN_JS_API, &ack, &err) != 0) {
       fprintf(stderr, "tarn append: %s\n", tarn_error_message(&err));
       exit(1);
     }
@@ -67,12 +97,7 @@ static double run_tarn(int writers, int run) {
   tarn_journal_options o;
   tarn_journal *j;
   tarn_error err;
-  pthread_t t[MAX_WRITERS];
-  tw w[MAX_WRITERS];
-  atomic_int stop;
-  uint64_t t0, t1;
-  long total = 0;
-  int i;
+  double rate;
   snprintf(dir, sizeof(dir), "%s/tarn-%d-%d", base, writers, run);
   memset(&o, 0, sizeof(o));
   o.wal_dir = dir;
@@ -80,24 +105,9 @@ static double run_tarn(int writers, int run) {
     fprintf(stderr, "open: %s\n", tarn_error_message(&err));
     exit(1);
   }
-  atomic_init(&stop, 0);
-  t0 = tarn_clock_mono_ns();
-  for (i = 0; i < writers; i++) {
-    w[i].j = j;
-    w[i].id = i;
-    w[i].stop = &stop;
-    w[i].done = 0;
-    pthread_create(&t[i], NULL, tarn_writer, &w[i]);
-  }
-  usleep((useconds_t)(seconds * 1e6));
-  atomic_store(&stop, 1);
-  for (i = 0; i < writers; i++) {
-    pthread_join(t[i], NULL);
-    total += w[i].done;
-  }
-  t1 = tarn_clock_mono_ns();
+  rate = timed_writers(tarn_writer, j, writers);
   tarn_journal_close(j);
-  return (double)total / ((double)(t1 - t0) / 1e9);
+  return rate;
 }
 
 /* ---- SQLite with the same group commit ---- */
@@ -141,16 +151,9 @@ static void sq_commit_upto(sq *s, long from, long to) {
   }
 }
 
-typedef struct sw {
-  sq *s;
-  int id;
-  atomic_int *stop;
-  long done;
-} sw;
-
 static void *sqlite_writer(void *arg) {
-  sw *w = arg;
-  sq *s = w->s;
+  writer *w = arg;
+  sq *s = w->ctx;
   long i = 0;
   while (!atomic_load(w->stop)) {
     long mine;
@@ -185,12 +188,7 @@ static void *sqlite_writer(void *arg) {
 static double run_sqlite(int writers, int run) {
   char path[512];
   sq s;
-  pthread_t t[MAX_WRITERS];
-  sw w[MAX_WRITERS];
-  atomic_int stop;
-  uint64_t t0, t1;
-  long total = 0;
-  int i;
+  double rate;
   memset(&s, 0, sizeof(s));
   snprintf(path, sizeof(path), "%s/sqlite-%d-%d.db", base, writers, run);
   if (sqlite3_open(path, &s.db) != SQLITE_OK ||
@@ -213,27 +211,12 @@ static double run_sqlite(int writers, int run) {
   pthread_cond_init(&s.cv, NULL);
   s.vals = calloc(RING, 32);
   s.ents = calloc(RING, sizeof(int));
-  atomic_init(&stop, 0);
-  t0 = tarn_clock_mono_ns();
-  for (i = 0; i < writers; i++) {
-    w[i].s = &s;
-    w[i].id = i;
-    w[i].stop = &stop;
-    w[i].done = 0;
-    pthread_create(&t[i], NULL, sqlite_writer, &w[i]);
-  }
-  usleep((useconds_t)(seconds * 1e6));
-  atomic_store(&stop, 1);
-  for (i = 0; i < writers; i++) {
-    pthread_join(t[i], NULL);
-    total += w[i].done;
-  }
-  t1 = tarn_clock_mono_ns();
+  rate = timed_writers(sqlite_writer, &s, writers);
   sqlite3_finalize(s.ins);
   sqlite3_close(s.db);
   free(s.vals);
   free(s.ents);
-  return (double)total / ((double)(t1 - t0) / 1e9);
+  return rate;
 }
 
 static int cmp_d(const void *a, const void *b) {

@@ -22,28 +22,14 @@
 #include "store/store.h"
 #include "table/lake.h"
 
+#include "support/temp_dir.h"
 #include "support/temp_lake.h"
 
-typedef struct fx {
-  char dir[64];
-} fx;
+typedef temp_dir fx;
 
-static int setup(void **state) {
-  fx *f = calloc(1, sizeof(*f));
-  snprintf(f->dir, sizeof(f->dir), "/tmp/tarn-journal-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  *state = f;
-  return 0;
-}
+static int setup(void **state) { return temp_dir_setup(state, "tarn-journal"); }
 
-static int teardown(void **state) {
-  fx *f = *state;
-  char cmd[128];
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
-  free(f);
-  return 0;
-}
+static int teardown(void **state) { return temp_dir_teardown(state); }
 
 /* ---- helpers ---- */
 

@@ -22,26 +22,13 @@
 
 #include "journal/wal.h"
 
-typedef struct fx {
-  char dir[64];
-} fx;
+#include "support/temp_dir.h"
 
-static int setup(void **state) {
-  fx *f = calloc(1, sizeof(*f));
-  snprintf(f->dir, sizeof(f->dir), "/tmp/tarn-wal-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  *state = f;
-  return 0;
-}
+typedef temp_dir fx;
 
-static int teardown(void **state) {
-  fx *f = *state;
-  char cmd[128];
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
-  free(f);
-  return 0;
-}
+static int setup(void **state) { return temp_dir_setup(state, "tarn-wal"); }
+
+static int teardown(void **state) { return temp_dir_teardown(state); }
 
 /* ---- helpers ---- */
 
@@ -439,6 +426,28 @@ static ssize_t full_disk_pwrite(int fd, const void *p, size_t n, off_t at, void 
   return pwrite(fd, p, n, at);
 }
 
+/* A WAL in dir whose fsync or pwrite (whichever is not NULL) is the test's, counting in
+ * sc (initialised here; destroy sc.mu after). */
+static tarn_wal *open_hooked(const char *dir, syncs *sc, tarn_wal_io *io,
+                             int (*fsync_fn)(int, void *),
+                             ssize_t (*pwrite_fn)(int, const void *, size_t, off_t, void *)) {
+  tarn_wal_options o;
+  tarn_wal *w = NULL;
+  tarn_error err;
+  memset(sc, 0, sizeof(*sc));
+  pthread_mutex_init(&sc->mu, NULL);
+  memset(io, 0, sizeof(*io));
+  io->fsync = fsync_fn;
+  io->pwrite = pwrite_fn;
+  io->ctx = sc;
+  memset(&o, 0, sizeof(o));
+  o.dir = dir;
+  o.io = io;
+  if (tarn_wal_open(&o, NULL, NULL, &w, &err) != 0)
+    fail_msg("open: %s", tarn_error_message(&err));
+  return w;
+}
+
 typedef struct writer {
   tarn_wal *w;
   int id, n;
@@ -471,24 +480,12 @@ static void test_group_commit_shares_fsyncs(void **state) {
   enum { WRITERS = 16, EACH = 40 };
   syncs sc;
   tarn_wal_io io;
-  tarn_wal_options o;
-  tarn_wal *w = NULL;
+  tarn_wal *w = open_hooked(f->dir, &sc, &io, counting_fsync, NULL);
   tarn_wal_stats st;
-  tarn_error err;
   pthread_t t[WRITERS];
   writer wr[WRITERS];
   seen *s = calloc(1, sizeof(*s));
-  int i, j, calls_before;
-  memset(&sc, 0, sizeof(sc));
-  pthread_mutex_init(&sc.mu, NULL);
-  memset(&io, 0, sizeof(io));
-  io.fsync = counting_fsync;
-  io.ctx = &sc;
-  memset(&o, 0, sizeof(o));
-  o.dir = f->dir;
-  o.io = &io;
-  assert_int_equal(tarn_wal_open(&o, NULL, NULL, &w, &err), 0);
-  calls_before = sc.calls;
+  int i, j, calls_before = sc.calls;
   for (i = 0; i < WRITERS; i++) {
     wr[i].w = w;
     wr[i].id = i;
@@ -530,22 +527,12 @@ static void test_failed_fsync_is_final(void **state) {
   fx *f = *state;
   syncs sc;
   tarn_wal_io io;
-  tarn_wal_options o;
-  tarn_wal *w = NULL;
+  tarn_wal *w = open_hooked(f->dir, &sc, &io, counting_fsync, NULL);
   tarn_wal_stats st;
   tarn_error err;
   tarn_wal_rec r = {"x", 1};
   uint64_t seq;
   int calls;
-  memset(&sc, 0, sizeof(sc));
-  pthread_mutex_init(&sc.mu, NULL);
-  memset(&io, 0, sizeof(io));
-  io.fsync = counting_fsync;
-  io.ctx = &sc;
-  memset(&o, 0, sizeof(o));
-  o.dir = f->dir;
-  o.io = &io;
-  assert_int_equal(tarn_wal_open(&o, NULL, NULL, &w, &err), 0);
   assert_int_equal(tarn_wal_append(w, &r, 1, &seq, &err), 0);
   assert_int_equal(tarn_wal_sync(w, seq, &err), 0);
   sc.fail_from = sc.calls + 1;
@@ -569,21 +556,11 @@ static void test_full_disk_fails_the_sync_and_leaves_the_segment_whole(void **st
   seen *s = calloc(1, sizeof(*s));
   syncs sc;
   tarn_wal_io io;
-  tarn_wal_options o;
-  tarn_wal *w = NULL;
+  tarn_wal *w = open_hooked(f->dir, &sc, &io, NULL, full_disk_pwrite);
   tarn_wal_stats st;
   tarn_error err;
   tarn_wal_rec r = {"rec-1", 5};
   uint64_t seq;
-  memset(&sc, 0, sizeof(sc));
-  pthread_mutex_init(&sc.mu, NULL);
-  memset(&io, 0, sizeof(io));
-  io.pwrite = full_disk_pwrite;
-  io.ctx = &sc;
-  memset(&o, 0, sizeof(o));
-  o.dir = f->dir;
-  o.io = &io;
-  assert_int_equal(tarn_wal_open(&o, NULL, NULL, &w, &err), 0);
   append_range(w, 0, 1);
   sc.enospc_writes = 1;
   /* the append is buffered; the sync that writes it finds the disk full (7 bytes land,
