@@ -298,6 +298,7 @@ typedef struct tarn_pq_writer_options {
   size_t page_size;       /* target uncompressed bytes per data page; 0 = 1 MiB */
   size_t row_group_size;  /* target bytes per row group (encoded); 0 = 128 MiB */
   int64_t row_group_rows; /* row cap per row group; 0 = 1,048,576 */
+  int64_t page_rows;      /* row cap per data page; 0 = 20,000 */
   size_t dictionary_cap;  /* dictionary page size cap before PLAIN fallback; 0 = 1 MiB */
   size_t stats_truncate;  /* max bytes of BYTE_ARRAY/FLBA bounds; 0 = 64 */
   int no_statistics;      /* 1 = write no statistics */

@@ -119,9 +119,11 @@ static int decode_dictionary(tarn_pq_scan *s, colcur *cc, const tarn__pq_page_he
     if (n > un / 4)
       return COL_ERR(err, s, cc, TARN_ECORRUPT, off,
                      "dictionary of %zu values does not fit in %zu bytes", n, un);
-    cc->dict_views = tarn_calloc(n + 1, sizeof(tarn__pq_view)); /* slot n: empty, for nulls */
+    cc->dict_views = tarn_malloc((n + 1) * sizeof(tarn__pq_view)); /* all n set below */
     if (cc->dict_views == NULL)
       return COL_ERR(err, s, cc, TARN_ENOMEM, off, "out of memory for the dictionary");
+    cc->dict_views[n].p = NULL; /* slot n: empty, for nulls */
+    cc->dict_views[n].len = 0;
     if (tarn__pq_plain_views(cc->dict_buf, un, cc->dict_views, n, &used) != 0)
       return COL_ERR(err, s, cc, TARN_ECORRUPT, off, "dictionary values run past the page");
   }

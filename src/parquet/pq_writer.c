@@ -246,6 +246,7 @@ static int resolve_options(tarn_pq_writer *w, const tarn_pq_writer_options *o, t
     w->page_size = 1u << 20;
     w->row_group_size = (size_t)128 << 20;
     w->rg_cap = 1048576;
+    w->page_rows_cap = TARN__PQ_PAGE_ROWS_MAX;
     w->dict_cap = 1u << 20;
     w->truncate = 64;
     return 0;
@@ -268,6 +269,10 @@ static int resolve_options(tarn_pq_writer *w, const tarn_pq_writer_options *o, t
   w->page_size = o->page_size ? o->page_size : 1u << 20;
   w->row_group_size = o->row_group_size ? o->row_group_size : (size_t)128 << 20;
   w->rg_cap = o->row_group_rows ? o->row_group_rows : 1048576;
+  w->page_rows_cap = o->page_rows ? o->page_rows : TARN__PQ_PAGE_ROWS_MAX;
+  if (w->page_rows_cap < 1 || w->page_rows_cap > TARN__PQ_PAGE_ROWS_MAX * 50)
+    return tarn_error_set(err, TARN_EINVAL, "parquet writer: page_rows %lld (1 to %d)",
+                          (long long)w->page_rows_cap, TARN__PQ_PAGE_ROWS_MAX * 50);
   w->dict_cap = o->dictionary_cap ? o->dictionary_cap : 1u << 20;
   w->truncate = o->stats_truncate ? o->stats_truncate : 64;
   w->no_stats = o->no_statistics != 0;

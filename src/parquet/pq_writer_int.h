@@ -53,6 +53,7 @@ struct tarn_pq_writer {
   int v2;
   size_t page_size, row_group_size, dict_cap, truncate;
   int64_t rg_cap;
+  int64_t page_rows_cap; /* rows per data page at most */
   int no_stats, no_index;
 
   tarn_pq_file_meta meta; /* the footer as built so far */

@@ -137,7 +137,7 @@ static int put_page(tarn_pq_writer *w, colw *cw, tarn__pq_page_header *h, int64_
 
 /*
  * Called for a chunk's first data page while it is dictionary-encoded. When the page has
- * TARN__PQ_DICT_PROBE_VALUES values or more and its dictionary entries plus the indexes
+ * TARN__PQ_DICT_PROBE_VALUES values or more (or is full at fewer) and its dictionary entries plus the indexes
  * are not smaller than its values PLAIN (parquet-mr's test), the dictionary does not pay:
  * the page is re-encoded PLAIN from its indexes, the dictionary is dropped and the rest of
  * the chunk is PLAIN. High-cardinality columns then cost one page of hashing instead of a
@@ -150,7 +150,8 @@ static int probe_dictionary(tarn_pq_writer *w, colw *cw, int *dict_page) {
   int bw = tarn__pq_bit_width(d->count > 0 ? d->count - 1 : 0);
   tarn_buf t;
   uint8_t *dst;
-  if (n < TARN__PQ_DICT_PROBE_VALUES)
+  /* a page cap below the probe's mark: the first page decides */
+  if (n < TARN__PQ_DICT_PROBE_VALUES && cw->page_rows < w->page_rows_cap)
     return 0;
   enc = d->plain.len + (n * (size_t)(bw ? bw : 1) + 7) / 8 + 1;
   if (!d->bytes || d->width > 0) {

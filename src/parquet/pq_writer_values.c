@@ -368,7 +368,7 @@ static int64_t append_part(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, 
 /* Rows of a from s (at most n) that fit the current page. */
 static int64_t page_fit(const tarn_pq_writer *w, const colw *cw, const tarn_pq_array *a, int64_t s,
                         int64_t n) {
-  int64_t k = TARN__PQ_PAGE_ROWS_MAX - cw->page_rows, fit;
+  int64_t k = w->page_rows_cap - cw->page_rows, fit;
   size_t est = tarn__pqw_page_estimate(cw);
   size_t budget = est < w->page_size ? w->page_size - est : 0;
   if (k > n)
@@ -406,7 +406,7 @@ static int64_t page_fit(const tarn_pq_writer *w, const colw *cw, const tarn_pq_a
 }
 
 static int page_full(const tarn_pq_writer *w, const colw *cw) {
-  return cw->page_rows >= TARN__PQ_PAGE_ROWS_MAX || tarn__pqw_page_estimate(cw) >= w->page_size;
+  return cw->page_rows >= w->page_rows_cap || tarn__pqw_page_estimate(cw) >= w->page_size;
 }
 
 int tarn__pqw_col_append(tarn_pq_writer *w, colw *cw, const tarn_pq_array *a, int64_t s,

@@ -261,3 +261,13 @@ out:
   chunk_free(&k);
   return rc;
 }
+
+int tarn_sink_rows_write_to(const tarn_sink_rows *r, tarn_table_writer *w,
+                            const tarn_ice_schema *schema, tarn_error *err) {
+  chunk k;
+  int rc = chunk_init(&k, schema, r->ncols, err);
+  if (rc == 0)
+    rc = write_chunks(r, NULL, &k, w, err);
+  chunk_free(&k);
+  return rc;
+}

@@ -56,4 +56,9 @@ int tarn_sink_rows_write(const tarn_sink_rows *r, tarn_table *t, int sort_col,
                          int32_t sort_order_id, tarn_ice_data_file **files, size_t *nfiles,
                          tarn_error *err);
 
+/* Writes the rows, in the order added, into an open writer of a table whose schema is
+ * `schema` (cells matched by field id as above): output built in parts. */
+int tarn_sink_rows_write_to(const tarn_sink_rows *r, tarn_table_writer *w,
+                            const tarn_ice_schema *schema, tarn_error *err);
+
 #endif

@@ -47,12 +47,14 @@ static void set_free(uri_set *s) {
 }
 
 /*
- * Adds every file the given snapshots reach: manifest lists, manifests and data files
- * (entries of any status: a DELETED entry still names a file an older snapshot reads).
+ * Adds every file the given snapshots reach: manifest lists, manifests and data files.
+ * live_only: data files of ADDED and EXISTING entries only (what the snapshots read: a
+ * DELETED entry names a file only their parents read, as Iceberg's expiry counts);
+ * otherwise entries of any status.
  */
 static int collect(const tarn_table_io *io, const tarn_ice_metadata *m,
-                   const tarn_ice_snapshot *const *snaps, size_t nsnaps, uri_set *lists,
-                   uri_set *manifests, uri_set *data, tarn_error *err) {
+                   const tarn_ice_snapshot *const *snaps, size_t nsnaps, int live_only,
+                   uri_set *lists, uri_set *manifests, uri_set *data, tarn_error *err) {
   const tarn_ice_schema *schema = tarn_ice_metadata_schema(m, m->current_schema_id);
   size_t i, j, k;
   int rc = 0;
@@ -79,7 +81,8 @@ static int collect(const tarn_table_io *io, const tarn_ice_metadata *m,
       if (rc == 0)
         rc = tarn_ice_manifest_read(io, &mfs[j], schema, spec, &es, &ne, err);
       for (k = 0; rc == 0 && k < ne; k++)
-        rc = set_add(data, es[k].file.file_path, err);
+        if (!live_only || es[k].status != TARN_ICE_DELETED)
+          rc = set_add(data, es[k].file.file_path, err);
       tarn_ice_manifest_entries_free(es, ne);
     }
     tarn_ice_manifest_files_free(mfs, nmfs);
@@ -137,9 +140,9 @@ int tarn_table_expire_snapshots(tarn_table *t, int64_t older_than_ms, int keep_l
   if (ngone == 0)
     goto out;
   /* files reachable from what stays, and from what goes */
-  rc = collect(io, m, keep, nkeep, &klists, &kmans, &kdata, err);
+  rc = collect(io, m, keep, nkeep, 1, &klists, &kmans, &kdata, err);
   if (rc == 0)
-    rc = collect(io, m, gone, ngone, &glists, &gmans, &gdata, err);
+    rc = collect(io, m, gone, ngone, 0, &glists, &gmans, &gdata, err);
   if (rc != 0)
     goto out;
   for (i = 0; i < ngone; i++)
@@ -212,7 +215,7 @@ int tarn_table_remove_orphans(tarn_table *t, int64_t older_than_ms, int dry_run,
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   for (i = 0; i < m->nsnapshots; i++)
     all[i] = &m->snapshots[i];
-  rc = collect(io, m, all, m->nsnapshots, &lists, &mans, &data, err);
+  rc = collect(io, m, all, m->nsnapshots, 0, &lists, &mans, &data, err);
   if (rc == 0)
     rc = set_add(&meta, tarn_table_metadata_location(t), err);
   for (i = 0; rc == 0 && i < m->nmetadata_log; i++)

@@ -22,6 +22,8 @@ typedef struct produce_ctx {
   int overwrite;                   /* delete matching live files */
   int32_t spec_id;                 /* overwrite: spec of `partition` */
   const tarn_ice_value *partition; /* overwrite filter; NULL = everything */
+  char **remove;                   /* rewrite: the data files it removes, sorted */
+  size_t nremove, removed;         /* removed: of those, found live by this attempt */
   const tarn_ice_kv *summary;
   size_t nsummary;
   tarn_table_commit_check check; /* the caller's decision inside each attempt, or NULL */
@@ -137,6 +139,21 @@ static int push_mf(tarn_ice_manifest_file **arr, size_t *n, size_t *cap,
   return tarn_ice_manifest_file_copy(&(*arr)[(*n)++], m, err);
 }
 
+static int path_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether an overwrite or a rewrite removes this live file. */
+static int removes(const produce_ctx *c, const tarn_ice_schema *schema, const tarn_ice_spec *spec,
+                   const tarn_ice_manifest_file *mf, const tarn_ice_data_file *f) {
+  if (c->nremove > 0) {
+    const char *key = f->file_path;
+    return bsearch(&key, c->remove, c->nremove, sizeof(*c->remove), path_cmp) != NULL;
+  }
+  return c->overwrite && (c->partition == NULL || (mf->partition_spec_id == c->spec_id &&
+                                                   partition_equal(schema, spec, f, c->partition)));
+}
+
 /* Rewrites (for an overwrite) or merges manifests: reads each, keeps live entries as
  * EXISTING (or DELETED when the overwrite removes them), writes one manifest per input
  * (rewrite) or one for all (merge). */
@@ -172,9 +189,8 @@ static int rewrite_manifests(tarn_table *t, const tarn_ice_metadata *base, tarn_
       if (e->status == TARN_ICE_ADDED)
         changed = 1;
       e->status = TARN_ICE_EXISTING;
-      if (c->overwrite &&
-          (c->partition == NULL || (in[i].partition_spec_id == c->spec_id &&
-                                    partition_equal(schema, spec, &e->file, c->partition)))) {
+      if (removes(c, schema, spec, &in[i], &e->file)) {
+        c->removed++;
         e->status = TARN_ICE_DELETED;
         e->snapshot_id = c->snapshot_id;
         tt->deleted_files++;
@@ -329,7 +345,8 @@ static int next_manifests(tarn_table *t, const tarn_ice_metadata *base, tarn_ice
   for (i = 0; i < nin; i++)
     nspec_same += in[i].partition_spec_id == spec->spec_id;
   c->merged = 0;
-  if (c->overwrite) {
+  c->removed = 0;
+  if (c->overwrite || c->nremove > 0) {
     rc = rewrite_manifests(t, base, next, c, in, nin, 0, seq, outm, nout, &outcap, tt, err);
   } else if ((merge_on == NULL || strcmp(merge_on, "false") != 0) && merge_min > 0 &&
              nspec_same + 1 >= (size_t)merge_min) {
@@ -379,8 +396,10 @@ static int add_snapshot(const tarn_ice_metadata *base, tarn_ice_metadata *next,
     s->timestamp_ms = base->last_updated_ms + 1;
   s->schema_id = next->current_schema_id;
   s->manifest_list = tarn_strdup(list_uri);
-  s->operation = tarn_strdup(tt->deleted_files > 0 ? (tt->added_files > 0 ? "overwrite" : "delete")
-                                                   : "append");
+  s->operation = tarn_strdup(c->nremove > 0           ? "replace"
+                             : tt->deleted_files == 0 ? "append"
+                             : tt->added_files > 0    ? "overwrite"
+                                                      : "delete");
   if (s->manifest_list == NULL || s->operation == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   rc = set_summary(s, base, tt, c, err);
@@ -452,6 +471,11 @@ static int apply_produce(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_
   tt.files = tt.added_files;
   tt.records = tt.added_records;
   rc = next_manifests(t, base, next, c, spec, seq, merge_min, &outm, &nout, &tt, err);
+  if (rc == 0 && c->nremove > 0 && c->removed != c->nremove) /* all of them, or nothing */
+    rc = tarn_error_set(err, TARN_ECONFLICT,
+                        "table %s.%s: %zu of the %zu data files this rewrite replaces are no "
+                        "longer live (another rewrite or overwrite removed them)",
+                        t->ns, t->name, c->nremove - c->removed, c->nremove);
   /* 3. the manifest list of this attempt */
   if (rc == 0)
     rc = make_uri(next, "list", c->snapshot_id, attempt + 1, &list_uri, err);
@@ -509,13 +533,16 @@ static int produce(tarn_table *t, produce_ctx *c, tarn_table_commit_result *res,
   return rc;
 }
 
-int tarn_table_commit_files(tarn_table *t, int overwrite, int32_t spec_id,
-                            const tarn_ice_value *partition, const tarn_ice_data_file *files,
-                            size_t n, const tarn_ice_kv *summary, size_t nsummary,
-                            tarn_table_commit_check check, void *check_arg,
-                            tarn_table_commit_result *res, tarn_error *err) {
+/* A commit of files, removing the live ones `remove` names (sorted, nremove > 0), or
+ * with `overwrite` those of `partition` (spec spec_id; NULL: all), or none. */
+static int commit(tarn_table *t, char **remove, size_t nremove, int overwrite, int32_t spec_id,
+                  const tarn_ice_value *partition, const tarn_ice_data_file *files, size_t n,
+                  const tarn_ice_kv *summary, size_t nsummary, tarn_table_commit_check check,
+                  void *check_arg, tarn_table_commit_result *res, tarn_error *err) {
   produce_ctx c;
   memset(&c, 0, sizeof(c));
+  c.remove = remove;
+  c.nremove = nremove;
   c.files = files;
   c.nfiles = n;
   c.overwrite = overwrite;
@@ -526,6 +553,39 @@ int tarn_table_commit_files(tarn_table *t, int overwrite, int32_t spec_id,
   c.check = check;
   c.check_arg = check_arg;
   return produce(t, &c, res, err);
+}
+
+int tarn_table_commit_files(tarn_table *t, int overwrite, int32_t spec_id,
+                            const tarn_ice_value *partition, const tarn_ice_data_file *files,
+                            size_t n, const tarn_ice_kv *summary, size_t nsummary,
+                            tarn_table_commit_check check, void *check_arg,
+                            tarn_table_commit_result *res, tarn_error *err) {
+  return commit(t, NULL, 0, overwrite, spec_id, partition, files, n, summary, nsummary, check,
+                check_arg, res, err);
+}
+
+int tarn_table_rewrite_files(tarn_table *t, const char *const *remove, size_t nremove,
+                             const tarn_ice_data_file *files, size_t n, const tarn_ice_kv *summary,
+                             size_t nsummary, tarn_table_commit_check check, void *check_arg,
+                             tarn_table_commit_result *res, tarn_error *err) {
+  char **sorted;
+  size_t i;
+  int rc = 0;
+  if (nremove == 0)
+    return tarn_error_set(err, TARN_EINVAL, "a rewrite removes at least one data file");
+  sorted = tarn_calloc(nremove, sizeof(*sorted));
+  if (sorted == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  memcpy(sorted, remove, nremove * sizeof(*remove));
+  qsort(sorted, nremove, sizeof(*sorted), path_cmp);
+  for (i = 1; rc == 0 && i < nremove; i++)
+    if (strcmp(sorted[i - 1], sorted[i]) == 0)
+      rc = tarn_error_set(err, TARN_EINVAL, "a rewrite names data file %s twice", sorted[i]);
+  if (rc == 0)
+    rc = commit(t, sorted, nremove, 0, 0, NULL, files, n, summary, nsummary, check, check_arg, res,
+                err);
+  tarn_free(sorted);
+  return rc;
 }
 
 int tarn_table_append(tarn_table *t, const tarn_ice_data_file *files, size_t n,

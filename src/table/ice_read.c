@@ -254,6 +254,20 @@ int tarn_table_scan_open(tarn_table *t, const tarn_table_scan_spec *spec, tarn_t
     tarn_error_prefix(err, "planning a scan of %s", s->label);
     goto fail;
   }
+  if (spec->only_files != NULL) { /* keep the named ones */
+    size_t kept = 0;
+    for (i = 0; i < s->nfiles; i++) {
+      for (k = 0; k < spec->nonly_files; k++)
+        if (strcmp(s->files[i].file_path, spec->only_files[k]) == 0)
+          break;
+      if (k < spec->nonly_files)
+        s->files[kept++] = s->files[i];
+      else
+        tarn_ice_data_file_free(&s->files[i]);
+    }
+    ps.files_pruned_metrics += (int64_t)(s->nfiles - kept);
+    s->nfiles = kept;
+  }
   s->st.manifests_total = ps.manifests_total;
   s->st.manifests_pruned = ps.manifests_pruned;
   s->st.files_total = ps.files_total;

@@ -168,6 +168,21 @@ int tarn_table_writer_open(tarn_table *t, const tarn_pq_writer_options *pq, tarn
     }
     w->opts.codec = (tarn_pq_codec)c;
     w->opts.zstd_level = w->opts.gzip_level = (int)level;
+    /* Iceberg's sizes (0: the Parquet writer's defaults); small pages make point lookups
+     * through the page index cheap */
+    rc = tarn_ice_property_int(m, "write.parquet.page-size-bytes", 0, 4096, INT32_MAX, &level, err);
+    w->opts.page_size = (size_t)level;
+    if (rc == 0)
+      rc = tarn_ice_property_int(m, "write.parquet.row-group-size-bytes", 0, 65536, INT64_MAX,
+                                 &level, err);
+    w->opts.row_group_size = (size_t)level;
+    if (rc == 0)
+      rc = tarn_ice_property_int(m, "write.parquet.page-row-limit", 0, 1, 1000000, &level, err);
+    w->opts.page_rows = level;
+    if (rc != 0) {
+      tarn_table_writer_abort(w);
+      return rc;
+    }
     rc = column_options(w, m, err);
     if (rc != 0) {
       tarn_table_writer_abort(w);

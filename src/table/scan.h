@@ -139,6 +139,10 @@ typedef struct tarn_table_scan_spec {
   size_t nfield_ids;
   const tarn_expr *filter; /* NULL: every row. Borrowed: must outlive the scan */
   int64_t batch_rows;      /* most rows per batch; 0 = 8192 */
+  /* non-NULL: of the files planned, read only those with these paths (a rewrite reading
+   * the files it replaces), in plan order */
+  const char *const *only_files;
+  size_t nonly_files;
 } tarn_table_scan_spec;
 
 /* One batch of matching rows. Column k is fields[k] (id, name, type) laid out as

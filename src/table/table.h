@@ -531,6 +531,17 @@ int tarn_table_commit_files(tarn_table *t, int overwrite, int32_t spec_id,
                             tarn_table_commit_check check, void *check_arg,
                             tarn_table_commit_result *res, tarn_error *err);
 
+/*
+ * Rewrite ("replace" snapshot, as compaction makes): removes exactly the live data files
+ * named in `remove` (by file_path) and adds `files`, which must hold the same rows. Inside
+ * every attempt each of them must still be live, else TARN_ECONFLICT (nothing committed;
+ * the data files stay the caller's); files other writers added meanwhile are kept.
+ */
+int tarn_table_rewrite_files(tarn_table *t, const char *const *remove, size_t nremove,
+                             const tarn_ice_data_file *files, size_t n, const tarn_ice_kv *summary,
+                             size_t nsummary, tarn_table_commit_check check, void *check_arg,
+                             tarn_table_commit_result *res, tarn_error *err);
+
 /* Adds an optional column (a new field id, last-column-id + 1) in a new schema. */
 int tarn_table_add_column(tarn_table *t, const char *name, const tarn_ice_type *type,
                           const char *doc, int32_t *field_id, tarn_error *err);
