@@ -55,7 +55,8 @@ static const char *split_flag(const char *arg, char *buf, size_t buflen, const c
 int cli_parse(cli *c, const char *cmd, int argc, char **argv, const cli_opt *opts,
               const tarn_cfg_def *const *tables) {
   tarn_error err;
-  static const char *const env_ignore[] = {"TARN_CONFIG", NULL};
+  /* not settings: the config file's path, and `tarn journal --url`'s server and token */
+  static const char *const env_ignore[] = {"TARN_CONFIG", "TARN_URL", "TARN_TOKEN", NULL};
   char name[64], source[96];
   int i, only_args = 0;
   memset(c, 0, sizeof(*c));
@@ -173,10 +174,16 @@ int cli_opt_values(const cli *c, int k, const char **out, int max) {
 }
 
 void cli_print_options(const cli *c, const cli_opt *opts, FILE *f) {
+  cli_print_options_masked(c, opts, ~0ul, f);
+}
+
+void cli_print_options_masked(const cli *c, const cli_opt *opts, unsigned long mask, FILE *f) {
   size_t k;
   char left[64];
   fprintf(f, "\nOptions:\n");
   for (k = 0; opts != NULL && opts[k].name != NULL; k++) {
+    if (k < sizeof(mask) * 8 && !(mask & (1ul << k)))
+      continue;
     snprintf(left, sizeof(left), "--%s%s%s", opts[k].name, opts[k].has_arg ? " " : "",
              opts[k].has_arg ? opts[k].arg : "");
     fprintf(f, "  %-26s %s\n", left, opts[k].help);

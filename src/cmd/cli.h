@@ -58,6 +58,9 @@ int cli_opt_values(const cli *c, int k, const char **out, int max);
 /* Prints the standard option section of --help: the command's own options, then the
  * settings that have flags, then the common ones (--config, --help). */
 void cli_print_options(const cli *c, const cli_opt *opts, FILE *f);
+/* The same with only the options whose bit (1 << index in opts) is set in mask: a
+ * subcommand's own. */
+void cli_print_options_masked(const cli *c, const cli_opt *opts, unsigned long mask, FILE *f);
 
 /* Reports an error for command cmd on stderr: "tarn CMD: message". */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -16,9 +16,10 @@
 #include "cli.h"
 #include "cmds.h"
 #include "ingest/ingest.h"
+#include "journal/journal.h"
+#include "journal_open.h"
 #include "rowfmt.h"
 #include "table/lake.h"
-#include "ingest/ingest.h"
 
 /* A drifted schema: the file is fine, the dataset has another shape. Scripts tell it from
  * a broken lake (1) or a bad command line (2). */
@@ -226,6 +227,44 @@ static int report_failure(const char *cmd, const char *file, const tarn_ingest_r
   return TARN_EXIT_FAIL;
 }
 
+/* A committed ingest that changed the table becomes the journal's `ingest` event (the one
+ * POST /ingest records). This process does not hold the journal (tarn serve may): the
+ * event goes to the journal's inbox, which its holder takes in (at once if a tarn serve
+ * runs, else at the next `tarn journal` or `tarn serve`). Its id names the commit, so it
+ * is stored once however often it is taken in. A failure is a warning: the data is
+ * committed. */
+static void journal_ingest(const cli *c, const char *cmd, const char *name, const char *source,
+                           const tarn_ingest_result *r, int append) {
+  char wal_dir[PATH_MAX + 16];
+  tarn_journal_ingest in;
+  tarn_journal_event ev;
+  tarn_error err;
+  if (r->existing)
+    return; /* nothing was committed: no event */
+  memset(&in, 0, sizeof(in));
+  in.dataset = name;
+  in.snapshot_id = r->snapshot_id;
+  in.rows = r->row_count;
+  in.source = source;
+  in.sha256 = r->source_sha256;
+  in.outcome = r->created ? "created" : append ? "appended" : "replaced";
+  in.actor = "local"; /* as tarn serve names a caller without tokens */
+  cmd_journal_wal_dir(c->cfg, wal_dir, sizeof(wal_dir));
+  if (tarn_journal_ingest_event(&in, &ev, &err) != 0) {
+    fprintf(stderr,
+            "tarn %s: warning: datasets.%s is committed, but its journal event was not "
+            "recorded: %s\n",
+            cmd, name, tarn_error_message(&err));
+    return;
+  }
+  if (tarn_journal_inbox_put(wal_dir, &ev, 1, &err) != 0)
+    fprintf(stderr,
+            "tarn %s: warning: datasets.%s is committed, but its journal event was not "
+            "recorded (inbox in %s): %s\n",
+            cmd, name, wal_dir, tarn_error_message(&err));
+  tarn_journal_event_free(&ev);
+}
+
 /* What an ingest did: one line, or --json with the dataset's manifest. */
 static void print_result(const tarn_ingest_env *env, const char *name, const tarn_ingest_result *r,
                          int append, int json, double secs, off_t input_size) {
@@ -374,6 +413,7 @@ int cmd_ingest(const tarn_command *self, int argc, char **argv) {
     goto out;
   }
   print_result(&env, name, &r, append, json, (double)(tarn_clock_mono_ns() - t0) / 1e9, st.st_size);
+  journal_ingest(&c, self->name, name, o.source, &r, append);
   rc = TARN_EXIT_OK;
 out:
   if (fd >= 0)

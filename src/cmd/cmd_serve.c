@@ -15,6 +15,7 @@
 #include "table/lake.h"
 #include "http/http.h"
 #include "journal/journal.h"
+#include "journal_open.h"
 #include "sink/action_log.h"
 #include "store/buckets.h"
 #include "store/store.h"
@@ -54,6 +55,8 @@ static void print_serve_help(const cli *c) {
          "                 exclusive: RFC 3339 or microseconds; limit 1-10000, default 1000)\n"
          "  GET /journal/recent?limit=N, GET /journal/stats, POST /journal/flush (to the\n"
          "                 Iceberg table system.journal; also automatic, see [journal])\n"
+         "  POST /journal/compact   merge system.journal's small data files now (also\n"
+         "                 automatic: [journal] compact_every, compact_min_files)\n"
          "Errors are JSON: {\"error\":{\"code\":...,\"message\":...}}.\n"
          "SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish\n"
          "(up to [server] shutdown_timeout) and exits 0.\n\n"
@@ -69,7 +72,7 @@ static void print_serve_help(const cli *c) {
          "type, uri, postgres, name, busy_timeout; [action_log] table (TARN_ACTION_LOG_TABLE);\n"
          "[journal] wal_dir (TARN_JOURNAL_WAL_DIR, default LAKE/journal/wal), flush_events,\n"
          "flush_bytes, flush_age, idempotency_window, max_memory, max_request_events,\n"
-         "max_request_bytes.\n"
+         "max_request_bytes, compact_every, compact_min_files, compact_max_memory.\n"
          "See --print-config.\n");
 }
 
@@ -233,53 +236,6 @@ static int action_log_options(const cli *c, const char *cmd, tarn_store *lake, c
   return TARN_EXIT_OK;
 }
 
-/* Opens the journal (replaying its WAL). A WAL that is damaged other than at its tail
- * stops start-up naming the segment and offset: nothing is served from a log that may
- * have lost acknowledged events. */
-static int open_journal(const cli *c, const char *cmd, tarn_lake **lake, tarn_journal **out) {
-  tarn_journal_options o;
-  tarn_journal_stats st;
-  tarn_error err;
-  char dir[PATH_MAX + 16];
-  const char *wal = tarn_config_str(c->cfg, "journal", "wal_dir");
-  if (wal == NULL || wal[0] == '\0') {
-    snprintf(dir, sizeof(dir), "%s/journal/wal", tarn_config_str(c->cfg, "lake", "path"));
-    wal = dir;
-  }
-  memset(&o, 0, sizeof(o));
-  o.wal_dir = wal;
-  o.max_memory = (uint64_t)tarn_config_int(c->cfg, "journal", "max_memory");
-  o.flush_events = (uint64_t)tarn_config_int(c->cfg, "journal", "flush_events");
-  o.flush_bytes = (uint64_t)tarn_config_int(c->cfg, "journal", "flush_bytes");
-  o.flush_age_ms = (uint64_t)tarn_config_int(c->cfg, "journal", "flush_age");
-  o.window_ms = tarn_config_int(c->cfg, "journal", "idempotency_window");
-  /* system.journal, on a catalog handle of the journal's own. Without it (the catalog is
-   * away), the journal starts anyway and keeps everything in memory and the WAL: what
-   * the table holds is known again at the next start. */
-  if (tarn_lake_open(c->cfg, 0, lake, &err) != 0 ||
-      tarn_journal_table_open(*lake, &o.table, &err) != 0) {
-    if (err.code == TARN_ECONFIG || err.code == TARN_ESCHEMA) {
-      cli_error(cmd, "%s", tarn_error_message(&err));
-      return TARN_EXIT_USAGE;
-    }
-    tarn_log_warn("journal: system.journal unavailable at start-up; events stay in memory and "
-                  "the WAL until a restart finds it",
-                  "error=%s", tarn_error_message(&err));
-    o.table = NULL;
-  }
-  if (tarn_journal_open(&o, out, &err) != 0) {
-    cli_error(cmd, "%s", tarn_error_message(&err));
-    return TARN_EXIT_FAIL;
-  }
-  tarn_journal_stats_get(*out, &st);
-  tarn_log_info("journal opened",
-                "wal_dir=%s events=%zu segments=%zu next_seq=%llu table_seq=%llu "
-                "torn_bytes_cut=%llu",
-                wal, st.events_in_memory, st.wal.segments, (unsigned long long)st.wal.next_seq,
-                (unsigned long long)st.table_seq, (unsigned long long)st.wal.truncated_bytes);
-  return TARN_EXIT_OK;
-}
-
 /* /healthz: unhealthy once the journal's WAL has failed (a restart reopens it). */
 static int journal_health(void *arg, char *why, size_t n) {
   return tarn_journal_health(arg, why, n);
@@ -318,8 +274,8 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   tarn_http_options hopts;
   tarn_http_ingest_options iopts;
   tarn_http_action_log_options aopts;
+  journal_handle cj;
   tarn_journal *journal = NULL;
-  tarn_lake *jlake = NULL;
   char root_uri[PATH_MAX + 16], spool[PATH_MAX + 16];
   const char *secrets;
   sigset_t sigs;
@@ -327,6 +283,7 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
   int64_t probe_ms;
   unsigned left;
   tarn_error_clear(&err);
+  memset(&cj, 0, sizeof(cj));
   rc = cli_parse(&c, self->name, argc, argv, serve_opts, tarn_cmd_tables);
   if (rc != TARN_EXIT_OK)
     goto out;
@@ -398,8 +355,9 @@ int cmd_serve(const tarn_command *self, int argc, char **argv) {
     goto out;
   }
 
-  if ((rc = open_journal(&c, self->name, &jlake, &journal)) != TARN_EXIT_OK)
+  if ((rc = cmd_journal_open(&c, self->name, 0, &cj)) != TARN_EXIT_OK)
     goto out;
+  journal = cj.j;
   rc = TARN_EXIT_FAIL;
   iopts.journal = journal; /* every committed ingest becomes an `ingest` event */
 
@@ -455,8 +413,7 @@ fail:
                  tarn_error_message(&err));
 out:
   tarn_http_server_destroy(srv);
-  tarn_journal_close(journal); /* after the server: no request uses it any more */
-  tarn_lake_close(jlake);
+  cmd_journal_close(&cj);   /* after the server: no request uses it any more */
   tarn_buckets_destroy(bs); /* stops the prober; before the journal it writes to */
   tarn_errjournal_close(ej, NULL);
   tarn_secrets_destroy(sec);

@@ -153,14 +153,7 @@ static const table_sub subs[] = {
 /* ---- help ---- */
 
 static void print_opts_for(const cli *c, unsigned mask) {
-  cli_opt sel[TOPT_COUNT + 2];
-  size_t n = 0, k;
-  for (k = 0; k < TOPT_COUNT; k++)
-    if (mask & O(k))
-      sel[n++] = table_opts[k];
-  sel[n++] = table_opts[TOPT_CATALOG];
-  memset(&sel[n], 0, sizeof(sel[n]));
-  cli_print_options(c, sel, stdout);
+  cli_print_options_masked(c, table_opts, mask | O(TOPT_CATALOG), stdout);
 }
 
 static void print_help(const cli *c) {

@@ -22,6 +22,9 @@ int cmd_table(const tarn_command *self, int argc, char **argv);
 int cmd_ingest(const tarn_command *self, int argc, char **argv);
 /* `tarn datasets list|show|resync|resync-missing` (cmd_datasets.c). */
 int cmd_datasets(const tarn_command *self, int argc, char **argv);
+/* `tarn journal append|history|recent|stats|flush|compact`, on the lake or through a
+ * running tarn serve (--url) (cmd_journal.c). */
+int cmd_journal(const tarn_command *self, int argc, char **argv);
 /* `tarn token new NAME [--scope S]`, `tarn token hash` (cmd_token.c). */
 int cmd_token(const tarn_command *self, int argc, char **argv);
 /* Runs a command this build does not have yet: --help shows the plan, anything else

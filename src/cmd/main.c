@@ -17,12 +17,8 @@ static const tarn_command commands[] = {
     {"sink", "consume action-audit events from Kafka into default.action_log, exactly once",
      cmd_sink, NULL, NULL},
     {"ingest", "land a CSV file as an Iceberg table (datasets.NAME)", cmd_ingest, NULL, NULL},
-    {"journal", "append to and query the mutation journal", cmd_planned,
-     "tarn journal append|history|recent [--lake DIR] ...",
-     "the journal from the command line (history over the Iceberg table system.journal,\n"
-     "appends through a running tarn serve). Meanwhile tarn serve takes events at\n"
-     "POST /journal/events and answers GET /journal/history/ENTITY_ID, /journal/recent\n"
-     "and /journal/stats (see tarn serve --help)"},
+    {"journal", "append to and query the mutation journal (on the lake, or through tarn serve)",
+     cmd_journal, NULL, NULL},
     {"table", "create, inspect, scan and maintain Iceberg tables", cmd_table, NULL, NULL},
     {"parquet", "inspect Parquet files: schema, metadata, rows", cmd_parquet, NULL, NULL},
     {"datasets", "list, show and resync ingested datasets", cmd_datasets, NULL, NULL},

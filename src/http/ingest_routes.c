@@ -17,7 +17,6 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "ingest/ingest.h"
-#include "base/uuid.h"
 #include "journal/journal.h"
 
 /*
@@ -319,57 +318,27 @@ static const char *outcome_of(const tarn_ingest_result *r, int append) {
   return append ? "appended" : "replaced";
 }
 
-/* The journal's record of a committed ingest: entity_type the dataset's name, entity_id
- * its table, new_value the rows and where they came from. Its event_id names the commit,
- * so recording it twice stores it once. A failure is logged: the data is committed. */
+/* The journal's record of a committed ingest (tarn_journal_record_ingest): entity_type the
+ * dataset's name, entity_id its table, new_value the rows and where they came from. Its
+ * event_id names the commit, so recording it twice stores it once. A failure is logged:
+ * the data is committed. */
 static void journal_ingest(upload_ctx *uc, const tarn_ingest_result *r, const char *outcome) {
-  tarn_journal_event e;
+  tarn_journal_ingest in;
   tarn_journal_ack ack;
   tarn_error err;
-  char id[TARN_JOURNAL_ID_MAX + 1], table[TARN_DATASET_NAME_MAX + 16], *value;
-  json_t *v;
   if (uc->is->journal == NULL || r->existing)
     return;
-  {
-    /* a UUIDv5 of the commit: the same ingest, the same id (and within the id's size) */
-    static const tarn_uuid url_ns = {{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4,
-                                      0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}};
-    char name[TARN_DATASET_NAME_MAX + 64];
-    tarn_uuid u;
-    int n = snprintf(name, sizeof(name), "tarn:ingest:datasets.%s:%lld", uc->name,
-                     (long long)r->snapshot_id);
-    if (tarn_uuid_v5(&u, &url_ns, name, (size_t)n, &err) != 0) {
-      tarn_log_warn("ingest committed; its journal event was not recorded", "name=%s error=%s",
-                    uc->name, tarn_error_message(&err));
-      return;
-    }
-    tarn_uuid_format(&u, id);
-  }
-  snprintf(table, sizeof(table), "datasets.%s", uc->name);
-  v = json_pack("{s:I,s:s,s:s,s:s,s:I}", "rows", (json_int_t)r->row_count, "source", uc->source,
-                "source_sha256", r->source_sha256, "outcome", outcome, "snapshot_id",
-                (json_int_t)r->snapshot_id);
-  value = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-  json_decref(v);
-  memset(&e, 0, sizeof(e));
-  e.event_id = id;
-  e.client_id = 1;
-  e.ts_us = TARN_JOURNAL_TS_UNSET;
-  e.entity_type = uc->name;
-  e.entity_id = table;
-  e.field = (char *)"*";
-  e.action = TARN_JA_INGEST;
-  e.new_value = value;
-  e.actor = uc->actor;
-  e.source = TARN_JS_INGEST;
-  e.has_source = 1;
-  if (value == NULL)
-    tarn_log_warn("ingest committed; its journal event was not recorded", "name=%s error=%s",
-                  uc->name, "out of memory");
-  else if (tarn_journal_append(uc->is->journal, &e, 1, uc->actor, TARN_JS_INGEST, &ack, &err) != 0)
+  memset(&in, 0, sizeof(in));
+  in.dataset = uc->name;
+  in.snapshot_id = r->snapshot_id;
+  in.rows = r->row_count;
+  in.source = uc->source;
+  in.sha256 = r->source_sha256;
+  in.outcome = outcome;
+  in.actor = uc->actor;
+  if (tarn_journal_record_ingest(uc->is->journal, &in, &ack, &err) != 0)
     tarn_log_warn("ingest committed; its journal event was not recorded", "name=%s error=%s",
                   uc->name, tarn_error_message(&err));
-  free(value);
 }
 
 static json_t *columns_json(const tarn_ingest_result *r) {

@@ -3,10 +3,12 @@
  *   GET  /journal/history/{entity}  an entity's events in time order
  *   GET  /journal/recent            the latest events, newest first
  *   GET  /journal/stats             what the journal holds
- *   POST /journal/flush             flush to system.journal now */
+ *   POST /journal/flush             flush to system.journal now
+ *   POST /journal/compact           merge system.journal's small files now
+ * The answers' JSON is built in src/journal/journal_json.c, which `tarn journal` prints
+ * too. */
 #include "http_int.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +17,8 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "csv/csv.h"
 #include "journal/journal.h"
+#include "journal/journal_json.h"
 
 typedef struct jr_srv {
   tarn_journal *j;
@@ -58,7 +60,7 @@ static int post_events(const tarn_http_request *req, tarn_http_response *resp, v
   jr_srv *s = ud;
   tarn_journal_event *ev = NULL;
   tarn_journal_ack *acks = NULL;
-  json_t *out, *list;
+  json_t *out;
   size_t n = 0, i, dups = 0;
   uint64_t t0 = tarn_clock_mono_ns();
   tarn_error err;
@@ -83,20 +85,12 @@ static int post_events(const tarn_http_request *req, tarn_http_response *resp, v
                      tarn_error_message(&err));
     return reply_failure(resp, &err);
   }
-  out = json_object();
-  list = json_array();
-  for (i = 0; i < n; i++) {
-    json_t *a = json_object();
-    json_object_set_new(a, "event_id", json_string(acks[i].event_id));
-    json_object_set_new(a, "seq", json_integer((json_int_t)acks[i].seq));
-    json_object_set_new(a, "duplicate", json_boolean(acks[i].duplicate));
-    json_array_append_new(list, a);
+  out = tarn_journal_acks_json(acks, n);
+  for (i = 0; i < n; i++)
     dups += acks[i].duplicate != 0;
-  }
-  json_object_set_new(out, "events", list);
-  json_object_set_new(out, "stored", json_integer((json_int_t)(n - dups)));
-  json_object_set_new(out, "duplicates", json_integer((json_int_t)dups));
   tarn_free(acks);
+  if (out == NULL)
+    return TARN_ENOMEM;
   {
     const char *stored[] = {"stored"}, *dup[] = {"duplicate"};
     tarn_metric_add(s->events, stored, (double)(n - dups));
@@ -113,25 +107,12 @@ static int post_events(const tarn_http_request *req, tarn_http_response *resp, v
 static int time_param(const tarn_http_request *req, tarn_http_response *resp, const char *name,
                       int64_t *out, int *bad) {
   const char *s = tarn_http_query(req, name);
-  int zoned = 0;
-  char *end;
-  long long v;
   *bad = 0;
-  if (s == NULL)
-    return 0;
-  errno = 0;
-  v = strtoll(s, &end, 10);
-  if (s[0] != '\0' && *end == '\0' && errno == 0) {
-    *out = (int64_t)v;
-    return 0;
-  }
-  if (tarn_csv_parse_timestamp(s, strlen(s), out, &zoned) == 0 && zoned)
+  if (s == NULL || tarn_journal_time_parse(s, out) == 0)
     return 0;
   *bad = 1;
   return tarn_http_reply_error(resp, 400, "invalid_argument",
-                               "%s=\"%.64s\": give an RFC 3339 time with a zone "
-                               "(2026-01-31T12:00:00Z) or microseconds since 1970",
-                               name, s);
+                               "%s=\"%.64s\": give " TARN_JOURNAL_TIME_FORMS, name, s);
 }
 
 static int limit_param(const tarn_http_request *req, tarn_http_response *resp, size_t def,
@@ -208,34 +189,20 @@ static int get_recent(const tarn_http_request *req, tarn_http_response *resp, vo
 static int get_stats(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
   jr_srv *s = ud;
   tarn_journal_stats st;
-  json_t *out = json_object(), *wal = json_object();
+  json_t *out;
   (void)req;
   tarn_journal_stats_get(s->j, &st);
-  json_object_set_new(out, "events_in_memory", json_integer((json_int_t)st.events_in_memory));
-  json_object_set_new(out, "memory_bytes", json_integer((json_int_t)st.memory_bytes));
-  json_object_set_new(out, "appended_since_start", json_integer((json_int_t)st.appended));
-  json_object_set_new(out, "duplicates_since_start", json_integer((json_int_t)st.duplicates));
-  json_object_set_new(wal, "segments", json_integer((json_int_t)st.wal.segments));
-  json_object_set_new(wal, "bytes", json_integer((json_int_t)st.wal.bytes));
-  json_object_set_new(wal, "next_seq", json_integer((json_int_t)st.wal.next_seq));
-  json_object_set_new(wal, "durable_seq", json_integer((json_int_t)st.wal.durable_seq));
-  json_object_set_new(wal, "fsyncs_since_start", json_integer((json_int_t)st.wal.syncs));
-  json_object_set_new(wal, "failed", json_boolean(st.wal.failed));
-  json_object_set_new(out, "wal", wal);
-  json_object_set_new(out, "table_seq", json_integer((json_int_t)st.table_seq));
-  json_object_set_new(out, "flushes_since_start", json_integer((json_int_t)st.flushes));
-  if (st.last_flush_us > 0) {
-    char t[40];
-    json_object_set_new(out, "last_flush",
-                        json_string(tarn_time_iso8601(st.last_flush_us, 3, t, sizeof(t))));
-  } else {
-    json_object_set_new(out, "last_flush", json_null());
-  }
-  json_object_set_new(out, "last_flush_error",
-                      st.last_flush_error[0] ? json_string(st.last_flush_error) : json_null());
-  json_object_set_new(out, "idempotency_window_ids",
-                      json_integer((json_int_t)st.idempotency_window));
-  return tarn_http_reply_json(resp, 200, out);
+  out = tarn_journal_stats_json(&st);
+  return out != NULL ? tarn_http_reply_json(resp, 200, out) : TARN_ENOMEM;
+}
+
+/* flush and compact: TARN_ENOTAVAIL (no system.journal, the catalog was away at start-up)
+ * is 503; other failures keep their status. */
+static int reply_maint_failure(tarn_http_response *resp, const tarn_error *err) {
+  if (err->code == TARN_ENOTAVAIL)
+    return tarn_http_reply_error(resp, 503, "not_available", "%s", tarn_error_message(err));
+  return tarn_http_reply_error(resp, tarn_http_status_for(err->code), tarn_err_name(err->code),
+                               "%s", tarn_error_message(err));
 }
 
 static int post_flush(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
@@ -243,19 +210,31 @@ static int post_flush(const tarn_http_request *req, tarn_http_response *resp, vo
   tarn_journal_stats st;
   tarn_error err;
   size_t flushed = 0;
+  json_t *out;
   (void)req;
-  if (tarn_journal_flush(s->j, &flushed, &err) != 0) {
-    if (err.code == TARN_ENOTAVAIL)
-      return tarn_http_reply_error(resp, 503, "not_available", "%s", tarn_error_message(&err));
-    return tarn_http_reply_error(resp, tarn_http_status_for(err.code), tarn_err_name(err.code),
-                                 "%s", tarn_error_message(&err));
-  }
+  if (tarn_journal_flush(s->j, &flushed, &err) != 0)
+    return reply_maint_failure(resp, &err);
   tarn_journal_stats_get(s->j, &st);
   refresh_gauges(s);
-  return tarn_http_reply_json(resp, 200,
-                              json_pack("{s:I,s:I,s:I}", "flushed", (json_int_t)flushed,
-                                        "table_seq", (json_int_t)st.table_seq, "events_in_memory",
-                                        (json_int_t)st.events_in_memory));
+  out = tarn_journal_flush_json(flushed, &st);
+  return out != NULL ? tarn_http_reply_json(resp, 200, out) : TARN_ENOMEM;
+}
+
+static int post_compact(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
+  jr_srv *s = ud;
+  tarn_journal_compact_result res;
+  tarn_error err;
+  json_t *out;
+  (void)req;
+  memset(&res, 0, sizeof(res));
+  if (tarn_journal_compact(s->j, &res, &err) != 0) {
+    if (err.code != TARN_ENOTAVAIL)
+      tarn_log_warn("journal compaction failed", "error=%s detail=%s", tarn_err_name(err.code),
+                    tarn_error_message(&err));
+    return reply_maint_failure(resp, &err);
+  }
+  out = tarn_journal_compact_json(&res);
+  return out != NULL ? tarn_http_reply_json(resp, 200, out) : TARN_ENOMEM;
 }
 
 int tarn_http_add_journal_routes(tarn_http_server *srv, tarn_journal *j, size_t max_events,
@@ -268,6 +247,7 @@ int tarn_http_add_journal_routes(tarn_http_server *srv, tarn_journal *j, size_t 
       {"GET", "/journal/recent", get_recent, s, 0, 0, TARN_HTTP_SCOPE_READ, "limit"},
       {"GET", "/journal/stats", get_stats, s, 0, 0, TARN_HTTP_SCOPE_READ, NULL},
       {"POST", "/journal/flush", post_flush, s, 0, 0, TARN_HTTP_SCOPE_WRITE, NULL},
+      {"POST", "/journal/compact", post_compact, s, 0, 0, TARN_HTTP_SCOPE_WRITE, NULL},
   };
   size_t i;
   int rc = 0;

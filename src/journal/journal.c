@@ -1,5 +1,5 @@
 /* journal.c - the mutation journal's in-memory table over the WAL (journal.h). */
-#include "journal.h"
+#include "journal_int.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,6 +35,15 @@ const tarn_cfg_def tarn_journal_config[] = {
     {"journal", "idempotency_window", TARN_CFG_DURATION, "24h", 1000,
      (int64_t)366 * 24 * 3600 * 1000, NULL, "TARN_JOURNAL_IDEMPOTENCY_WINDOW", NULL, NULL, 0,
      "how long after its flush a client event_id still makes a retry a duplicate"},
+    {"journal", "compact_every", TARN_CFG_DURATION, "10m", 1000, (int64_t)7 * 24 * 3600 * 1000,
+     NULL, "TARN_JOURNAL_COMPACT_EVERY", NULL, NULL, 0,
+     "how often system.journal is looked at for small files to merge ..."},
+    {"journal", "compact_min_files", TARN_CFG_INT, "16", 2, 1000000, NULL,
+     "TARN_JOURNAL_COMPACT_MIN_FILES", NULL, NULL, 0,
+     "... merged once it has this many (also POST /journal/compact) ..."},
+    {"journal", "compact_max_memory", TARN_CFG_SIZE, "256MiB", 1 << 20, (int64_t)1 << 40, NULL,
+     "TARN_JOURNAL_COMPACT_MAX_MEMORY", NULL, NULL, 0,
+     "... loading at most this many bytes of events at once"},
     {"journal", "max_request_bytes", TARN_CFG_SIZE, "16MiB", 1024, (int64_t)1 << 30, NULL,
      "TARN_JOURNAL_MAX_REQUEST_BYTES", NULL, NULL, 0,
      "bytes one POST /journal/events body may have (more: 413)"},
@@ -145,11 +154,25 @@ struct tarn_journal {
   uint64_t flushes;
   int64_t last_flush_us;
   char last_flush_error[256];
-  /* the flusher thread */
+  /* the flusher thread (which also takes the inbox in) */
   uint64_t flush_events, flush_bytes, flush_age_ns;
   pthread_t flusher;
-  int flusher_on, stop;
+  int flusher_on, stop, manual;
   pthread_cond_t flush_cv; /* CLOCK_MONOTONIC */
+  char *wal_dir;
+  uint64_t inbox_taken;
+  /* compaction: on compact_table (its own catalog handle) by the compactor thread, or on
+   * table (under table_mu) on demand without it; compact_mu: one at a time */
+  tarn_journal_table *compact_table;
+  pthread_mutex_t compact_mu;
+  pthread_t compactor;
+  int compactor_on;
+  uint64_t compact_every_ns, compact_min_files, compact_max_memory;
+  /* under mu */
+  int64_t table_files, table_small_files;
+  uint64_t compactions;
+  int64_t last_compaction_us;
+  char last_compaction_error[256];
 };
 
 static int add_event(tarn_journal *j, const tarn_journal_event *e, tarn_error *err) {
@@ -200,6 +223,8 @@ static int replay_one(uint64_t seq, const void *p, size_t len, void *ctx, tarn_e
 }
 
 static void *flusher_main(void *arg);
+static void *compactor_main(void *arg);
+static void count_files(tarn_journal *j, tarn_journal_table *t);
 
 int tarn_journal_open(const tarn_journal_options *o, tarn_journal **out, tarn_error *err) {
   tarn_journal *j = tarn_calloc(1, sizeof(*j));
@@ -208,11 +233,20 @@ int tarn_journal_open(const tarn_journal_options *o, tarn_journal **out, tarn_er
   uint64_t table_seq = o->table_seq;
   int rc = 0;
   *out = NULL;
-  if (j == NULL) {
+  if (j == NULL || (j->wal_dir = tarn_strdup(o->wal_dir)) == NULL) {
+    tarn_free(j);
     tarn_journal_table_close(o->table);
+    tarn_journal_table_close(o->compact_table);
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   }
   pthread_mutex_init(&j->mu, NULL);
+  pthread_mutex_init(&j->compact_mu, NULL);
+  j->table_files = j->table_small_files = -1;
+  j->manual = o->manual;
+  j->compact_table = o->compact_table;
+  j->compact_every_ns = (o->compact_every_ms ? o->compact_every_ms : 600000) * 1000000ull;
+  j->compact_min_files = o->compact_min_files >= 2 ? o->compact_min_files : 16;
+  j->compact_max_memory = o->compact_max_memory ? o->compact_max_memory : (uint64_t)256 << 20;
   pthread_mutex_init(&j->table_mu, NULL);
   pthread_mutex_init(&j->flush_mu, NULL);
   pthread_condattr_init(&ca);
@@ -238,11 +272,23 @@ int tarn_journal_open(const tarn_journal_options *o, tarn_journal **out, tarn_er
   wo.max_record = TARN_JOURNAL_VALUE_MAX * 2 + 64 * 1024; /* two values and the rest */
   if (rc == 0)
     rc = tarn_wal_open(&wo, replay_one, j, &j->wal, err);
-  if (rc == 0 && j->table != NULL) {
+  if (rc == 0) { /* what other processes left for it */
+    size_t taken = 0;
+    rc = tarn__journal_take_inbox(j, j->wal_dir, &taken, err);
+    j->inbox_taken += taken;
+  }
+  if (rc == 0 && j->table != NULL && !j->manual) {
+    count_files(j, j->table);
     if (pthread_create(&j->flusher, NULL, flusher_main, j) == 0)
       j->flusher_on = 1;
     else
       rc = tarn_error_set(err, TARN_ENOMEM, "cannot start the journal's flusher thread");
+  }
+  if (rc == 0 && j->compact_table != NULL && !j->manual) {
+    if (pthread_create(&j->compactor, NULL, compactor_main, j) == 0)
+      j->compactor_on = 1;
+    else
+      rc = tarn_error_set(err, TARN_ENOMEM, "cannot start the journal's compaction thread");
   }
   if (rc != 0) {
     tarn_error_prefix(err, "journal");
@@ -257,14 +303,15 @@ void tarn_journal_close(tarn_journal *j) {
   size_t i;
   if (j == NULL)
     return;
-  if (j->flusher_on) {
-    pthread_mutex_lock(&j->mu);
-    j->stop = 1;
-    pthread_cond_broadcast(&j->flush_cv);
-    pthread_mutex_unlock(&j->mu);
+  pthread_mutex_lock(&j->mu);
+  j->stop = 1;
+  pthread_cond_broadcast(&j->flush_cv);
+  pthread_mutex_unlock(&j->mu);
+  if (j->compactor_on)
+    pthread_join(j->compactor, NULL); /* a compaction running finishes first */
+  if (j->flusher_on)
     pthread_join(j->flusher, NULL);
-  }
-  if (j->table != NULL && j->wal != NULL) { /* what is held goes to the table */
+  if (j->table != NULL && j->wal != NULL && !j->manual) { /* what is held goes to the table */
     tarn_error err;
     size_t flushed = 0;
     if (tarn_journal_flush(j, &flushed, &err) != 0)
@@ -273,6 +320,8 @@ void tarn_journal_close(tarn_journal *j) {
   }
   tarn_wal_close(j->wal);
   tarn_journal_table_close(j->table);
+  tarn_journal_table_close(j->compact_table);
+  tarn_free(j->wal_dir);
   for (i = 0; i < j->n; i++)
     tarn_journal_event_free(&j->ev[i].e);
   for (i = 0; i < j->nwin; i++)
@@ -284,6 +333,7 @@ void tarn_journal_close(tarn_journal *j) {
   tarn_free(j->by_id.s);
   pthread_cond_destroy(&j->flush_cv);
   pthread_mutex_destroy(&j->flush_mu);
+  pthread_mutex_destroy(&j->compact_mu);
   pthread_mutex_destroy(&j->table_mu);
   pthread_mutex_destroy(&j->mu);
   tarn_free(j);
@@ -655,6 +705,13 @@ void tarn_journal_stats_get(tarn_journal *j, tarn_journal_stats *st) {
   st->memory_bytes = j->bytes;
   st->appended = j->appended;
   st->duplicates = j->duplicates;
+  st->table_files = j->table_files;
+  st->table_small_files = j->table_small_files;
+  st->compactions = j->compactions;
+  st->last_compaction_us = j->last_compaction_us;
+  snprintf(st->last_compaction_error, sizeof(st->last_compaction_error), "%s",
+           j->last_compaction_error);
+  st->inbox_taken = j->inbox_taken;
   pthread_mutex_unlock(&j->mu);
   tarn_wal_stats_get(j->wal, &st->wal);
 }
@@ -856,6 +913,8 @@ int tarn_journal_flush(tarn_journal *j, size_t *flushed, tarn_error *err) {
   if (rc == 0 && k > 0) { /* 3 */
     pthread_mutex_lock(&j->table_mu);
     rc = tarn_journal_table_append(j->table, batch, k, &res, err);
+    if (rc == 0)
+      count_files(j, j->table);
     pthread_mutex_unlock(&j->table_mu);
   }
   if (rc == 0 && k > 0) { /* 4 */
@@ -897,7 +956,7 @@ int tarn_journal_flush(tarn_journal *j, size_t *flushed, tarn_error *err) {
  * waits longer (1 s doubling to 30 s). */
 static void *flusher_main(void *arg) {
   tarn_journal *j = arg;
-  uint64_t retry_ns = 0, backoff_ms = 0;
+  uint64_t retry_ns = 0, backoff_ms = 0, inbox_ns = 0;
   pthread_mutex_lock(&j->mu);
   while (!j->stop) {
     struct timespec ts;
@@ -911,6 +970,24 @@ static void *flusher_main(void *arg) {
     if (j->stop)
       break;
     now = tarn_clock_mono_ns();
+    if (now >= inbox_ns) { /* once a second: what other processes left in the inbox */
+      tarn_error err;
+      size_t taken = 0;
+      int rc;
+      inbox_ns = now + 1000000000ull;
+      pthread_mutex_unlock(&j->mu);
+      rc = tarn__journal_take_inbox(j, j->wal_dir, &taken, &err);
+      if (rc != 0)
+        tarn_log_warn("journal inbox: not taken in; retrying", "error=%s",
+                      tarn_error_message(&err));
+      else if (taken > 0)
+        tarn_log_info("journal inbox taken in", "events=%zu", taken);
+      pthread_mutex_lock(&j->mu);
+      j->inbox_taken += taken;
+      if (j->stop)
+        break;
+      now = tarn_clock_mono_ns();
+    }
     due = j->n > 0 && now >= retry_ns &&
           (j->n >= j->flush_events || j->bytes >= j->flush_bytes ||
            now - j->ev[0].added_ns >= j->flush_age_ns);
@@ -932,6 +1009,121 @@ static void *flusher_main(void *arg) {
       }
     }
     pthread_mutex_lock(&j->mu);
+  }
+  pthread_mutex_unlock(&j->mu);
+  return NULL;
+}
+
+/* ---- compaction ---- */
+
+/* Notes system.journal's file counts for stats (a failure leaves them as they were). */
+static void count_files(tarn_journal *j, tarn_journal_table *t) {
+  size_t files = 0, small = 0;
+  tarn_error err;
+  if (tarn_journal_table_files(t, 0, j->compact_max_memory, &files, &small, &err) != 0)
+    return;
+  pthread_mutex_lock(&j->mu);
+  j->table_files = (int64_t)files;
+  j->table_small_files = (int64_t)small;
+  pthread_mutex_unlock(&j->mu);
+}
+
+/* One compaction on t (the compaction handle, or the table under table_mu), one at a
+ * time. */
+static int compact_on(tarn_journal *j, tarn_journal_table *t, size_t min_files,
+                      tarn_journal_compact_result *res, tarn_error *err) {
+  tarn_journal_compact_options o;
+  int64_t t0 = (int64_t)tarn_clock_mono_ns();
+  int rc;
+  memset(&o, 0, sizeof(o));
+  o.max_memory = j->compact_max_memory;
+  o.min_files = min_files;
+  rc = tarn_journal_table_compact(t, &o, res, err);
+  if (rc == 0)
+    count_files(j, t);
+  pthread_mutex_lock(&j->mu);
+  snprintf(j->last_compaction_error, sizeof(j->last_compaction_error), "%s",
+           rc == 0 ? "" : tarn_error_message(err));
+  if (rc == 0 && res->files_in > 0) {
+    j->compactions++;
+    j->last_compaction_us = tarn_clock_wall_us();
+  }
+  pthread_mutex_unlock(&j->mu);
+  if (rc == 0 && res->files_in > 0)
+    tarn_log_info("journal compacted",
+                  "files_in=%zu files_out=%zu events=%lld bytes_in=%lld bytes_out=%lld "
+                  "small_files_left=%zu ms=%lld",
+                  res->files_in, res->files_out, (long long)res->events, (long long)res->bytes_in,
+                  (long long)res->bytes_out, res->small_files_left,
+                  (long long)(((int64_t)tarn_clock_mono_ns() - t0) / 1000000));
+  return rc;
+}
+
+int tarn_journal_compact(tarn_journal *j, tarn_journal_compact_result *res, tarn_error *err) {
+  int rc;
+  memset(res, 0, sizeof(*res));
+  if (j->table == NULL)
+    return tarn_error_set(err, TARN_ENOTAVAIL, "journal: no table to compact");
+  pthread_mutex_lock(&j->compact_mu);
+  if (j->compact_table != NULL) {
+    rc = compact_on(j, j->compact_table, 2, res, err);
+  } else {
+    pthread_mutex_lock(&j->table_mu);
+    rc = compact_on(j, j->table, 2, res, err);
+    pthread_mutex_unlock(&j->table_mu);
+  }
+  pthread_mutex_unlock(&j->compact_mu);
+  return rc;
+}
+
+/* At start and every compact_every, while the table has compact_min_files small files:
+ * compacts
+ * (each round loads at most compact_max_memory, so a backlog takes several); then expires
+ * old snapshots (tarn_journal_table_expire), so the files compactions replaced leave the
+ * disk once no snapshot worth keeping reaches them. */
+static void *compactor_main(void *arg) {
+  tarn_journal *j = arg;
+  int first = 1;
+  pthread_mutex_lock(&j->mu);
+  while (!j->stop) {
+    struct timespec ts;
+    uint64_t until = tarn_clock_mono_ns() + j->compact_every_ns;
+    ts.tv_sec = (time_t)(until / 1000000000ull);
+    ts.tv_nsec = (long)(until % 1000000000ull);
+    /* the first look at start-up (what a stopped daemon left), then every compact_every */
+    while (!first && !j->stop && tarn_clock_mono_ns() < until)
+      pthread_cond_timedwait(&j->flush_cv, &j->mu, &ts);
+    first = 0;
+    while (!j->stop) {
+      tarn_journal_compact_result res;
+      tarn_error err;
+      int rc;
+      pthread_mutex_unlock(&j->mu);
+      pthread_mutex_lock(&j->compact_mu);
+      rc = compact_on(j, j->compact_table, (size_t)j->compact_min_files, &res, &err);
+      pthread_mutex_unlock(&j->compact_mu);
+      if (rc != 0)
+        tarn_log_warn("journal compaction failed; the table keeps its files", "error=%s",
+                      tarn_error_message(&err));
+      pthread_mutex_lock(&j->mu);
+      if (rc != 0 || res.files_in == 0 || res.small_files_left < j->compact_min_files)
+        break;
+    }
+    if (!j->stop) { /* old snapshots go, and the files compactions replaced with them */
+      tarn_table_expire_result er;
+      tarn_error err;
+      int rc;
+      pthread_mutex_unlock(&j->mu);
+      pthread_mutex_lock(&j->compact_mu);
+      rc = tarn_journal_table_expire(j->compact_table, &er, &err);
+      pthread_mutex_unlock(&j->compact_mu);
+      if (rc != 0)
+        tarn_log_warn("journal snapshot expiry failed", "error=%s", tarn_error_message(&err));
+      else if (er.snapshots_expired > 0)
+        tarn_log_info("journal snapshots expired", "snapshots=%zu files_deleted=%zu",
+                      er.snapshots_expired, er.files_deleted);
+      pthread_mutex_lock(&j->mu);
+    }
   }
   pthread_mutex_unlock(&j->mu);
   return NULL;

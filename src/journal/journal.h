@@ -40,6 +40,16 @@ typedef struct tarn_journal_options {
   tarn_journal_table *table;
   uint64_t flush_events, flush_bytes, flush_age_ms;
   int64_t window_ms;
+  /* A second handle on system.journal (on a catalog handle of its own), taken over: with
+   * it a background thread compacts the table (tarn_journal_compact) every compact_every_ms
+   * (0: 10 min) once it has compact_min_files small files (0: 16), loading at most
+   * compact_max_memory bytes of events at once (0: 256 MiB). NULL: compaction only on
+   * demand, through `table`. */
+  tarn_journal_table *compact_table;
+  uint64_t compact_every_ms, compact_min_files, compact_max_memory;
+  /* 1: no background threads and no flush at close (a command-line run: what it appends
+   * stays in the WAL until a flush or the daemon takes it) */
+  int manual;
 } tarn_journal_options;
 
 /* Opens the WAL and replays it into memory. */
@@ -89,8 +99,15 @@ typedef struct tarn_journal_stats {
   char last_flush_error[256]; /* "" after a flush that worked */
   size_t idempotency_window;  /* flushed client event_ids still known */
   uint64_t memory_bytes;
-  uint64_t appended;   /* since open */
-  uint64_t duplicates; /* appends answered from an earlier one */
+  uint64_t appended;         /* since open */
+  uint64_t duplicates;       /* appends answered from an earlier one */
+  int64_t table_files;       /* data files of system.journal after the last flush or
+                                compaction (-1: not known yet) */
+  int64_t table_small_files; /* of which under the compaction's small size */
+  uint64_t compactions;      /* since open, that replaced files */
+  int64_t last_compaction_us;
+  char last_compaction_error[256];
+  uint64_t inbox_taken; /* events taken in from the inbox since open */
   tarn_wal_stats wal;
 } tarn_journal_stats;
 
@@ -99,6 +116,54 @@ void tarn_journal_stats_get(tarn_journal *j, tarn_journal_stats *st);
 /* Flushes every durable event held in memory to system.journal now (TARN_ENOTAVAIL
  * without a table); *flushed gets how many (0: nothing to flush). */
 int tarn_journal_flush(tarn_journal *j, size_t *flushed, tarn_error *err);
+
+/* Compacts system.journal now (tarn_journal_table_compact, on the compaction handle when
+ * there is one): TARN_ENOTAVAIL without a table. */
+int tarn_journal_compact(tarn_journal *j, tarn_journal_compact_result *res, tarn_error *err);
+
+/* ---- what callers record most ---- */
+
+/* An insert (field "*"): new_json the entity as JSON text, or NULL. */
+int tarn_journal_record_insert(tarn_journal *j, const char *entity_type, const char *entity_id,
+                               const char *new_json, const char *actor, tarn_journal_ack *ack,
+                               tarn_error *err);
+/* An update of one field, from old_json to new_json (JSON texts; NULL: absent). */
+int tarn_journal_record_update(tarn_journal *j, const char *entity_type, const char *entity_id,
+                               const char *field, const char *old_json, const char *new_json,
+                               const char *actor, tarn_journal_ack *ack, tarn_error *err);
+/* A delete (field "*"): old_json what the entity was, or NULL. */
+int tarn_journal_record_delete(tarn_journal *j, const char *entity_type, const char *entity_id,
+                               const char *old_json, const char *actor, tarn_journal_ack *ack,
+                               tarn_error *err);
+
+/* A committed dataset ingest. */
+typedef struct tarn_journal_ingest {
+  const char *dataset; /* entity_type; entity_id is "datasets.<dataset>" */
+  int64_t snapshot_id; /* the commit: the event's id is a UUIDv5 of dataset and snapshot,
+                            so recording it twice stores it once */
+  int64_t rows;        /* rows the commit added */
+  const char *source;  /* where the rows came from (a file name, a URL) */
+  const char *sha256;  /* of the source, or NULL */
+  const char *outcome; /* created, appended or replaced; or NULL */
+  const char *actor;   /* or NULL */
+} tarn_journal_ingest;
+
+/* The ingest event of `in` (source "ingest", action "ingest", new_value {"rows",
+ * "source", ...}), owned by *out (tarn_journal_event_free). */
+int tarn_journal_ingest_event(const tarn_journal_ingest *in, tarn_journal_event *out,
+                              tarn_error *err);
+int tarn_journal_record_ingest(tarn_journal *j, const tarn_journal_ingest *in,
+                               tarn_journal_ack *ack, tarn_error *err);
+
+/*
+ * The inbox: events from a process that does not hold the journal (`tarn ingest` while
+ * `tarn serve` runs), one file per call in <wal_dir>/inbox/, written and fsynced (file
+ * and directory) before this returns. Every event must carry a client event_id (so
+ * taking it in twice stores it once). The journal's holder takes the files in at open
+ * and then once a second: appends their events (durably) and only then removes the file.
+ */
+int tarn_journal_inbox_put(const char *wal_dir, const tarn_journal_event *ev, size_t n,
+                           tarn_error *err);
 
 /* 1 while the journal takes appends; 0 with the reason in why once its WAL has failed
  * (a write or fsync: only reopening, a restart, takes appends again). */

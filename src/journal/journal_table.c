@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "sink/rows.h"
 #include "table/scan.h"
@@ -28,10 +29,14 @@ static const tarn_ice_column_def cols[TARN_JT_NCOLS] = {
     {"seq", TARN_ICE_LONG, 1, "the event's number in the journal's write-ahead log"},
 };
 
-/* Equality lookups: an entity's history, one event by id. */
+/* Equality lookups (an entity's history, one event by id) through bloom filters, and
+ * pages small enough that the page index narrows one entity to a few rows' worth. */
 static const tarn_ice_kv props[] = {
     {(char *)"write.parquet.bloom-filter-enabled.column.entity_id", (char *)"true"},
     {(char *)"write.parquet.bloom-filter-enabled.column.event_id", (char *)"true"},
+    {(char *)"write.parquet.page-size-bytes", (char *)"65536"},
+    {(char *)"write.parquet.page-row-limit", (char *)"1000"},
+    {(char *)"write.parquet.row-group-size-bytes", (char *)"8388608"},
 };
 
 struct tarn_journal_table {
@@ -330,9 +335,12 @@ static int cell_text(const tarn_table_batch *b, size_t k, int64_t i, tarn_buf *s
   return 1;
 }
 
-/* The events the table holds that match `filter` (taken: freed here). */
-static int scan_events(tarn_journal_table *jt, tarn_expr *filter, tarn_journal_event **out,
-                       size_t *n, tarn_error *err) {
+/* The events the table holds that match `filter` (taken: freed here; NULL with `only`:
+ * every row), in the files named by `only` when not NULL. *bytes (may be NULL) gets
+ * about what they take in memory. */
+static int scan_files(tarn_journal_table *jt, tarn_expr *filter, const char *const *only,
+                      size_t nonly, tarn_journal_event **out, size_t *n, uint64_t *bytes,
+                      tarn_error *err) {
   static const int32_t ids[TARN_JT_NCOLS] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   tarn_table_scan_spec spec;
   tarn_table_scan *s = NULL;
@@ -341,11 +349,14 @@ static int scan_events(tarn_journal_table *jt, tarn_expr *filter, tarn_journal_e
   tarn_buf scratch;
   size_t cap = 0, k = 0;
   int rc = 0;
+  uint64_t mem = 0;
   *out = NULL;
   *n = 0;
-  if (filter == NULL)
+  if (filter == NULL && only == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   memset(&spec, 0, sizeof(spec));
+  spec.only_files = only;
+  spec.nonly_files = nonly;
   spec.snapshot_id = -1;
   spec.as_of_ms = -1;
   spec.field_ids = ids;
@@ -400,6 +411,7 @@ static int scan_events(tarn_journal_table *jt, tarn_expr *filter, tarn_journal_e
         rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
       else if ((rc = tarn_journal_event_copy(&e, &ev[k], err)) == 0)
         ev[k++].seq = e.seq;
+      mem += sizeof(*ev) + scratch.len;
     }
   }
   tarn_table_scan_close(s);
@@ -411,7 +423,14 @@ static int scan_events(tarn_journal_table *jt, tarn_expr *filter, tarn_journal_e
   }
   *out = ev;
   *n = k;
+  if (bytes != NULL)
+    *bytes = mem;
   return 0;
+}
+
+static int scan_events(tarn_journal_table *jt, tarn_expr *filter, tarn_journal_event **out,
+                       size_t *n, tarn_error *err) {
+  return scan_files(jt, filter, NULL, 0, out, n, NULL, err);
 }
 
 int tarn_journal_table_history(tarn_journal_table *jt, const char *entity_id,
@@ -449,4 +468,566 @@ int tarn_journal_table_since_seq(tarn_journal_table *jt, uint64_t min_seq, tarn_
       jt,
       tarn_expr_cmp(tarn_ice_schema_field(tarn_table_schema(jt->t), TARN_JT_SEQ), TARN_EXPR_GE, &v),
       out, n, err);
+}
+
+/* ---- compaction ----
+ *
+ * Every flush writes one data file sorted by (entity_id, timestamp, seq) holding a range
+ * of WAL sequence numbers of its own. A compaction merges the newest sorted runs into one:
+ * a k-way merge that streams each run (its files one after another, in entity order), so
+ * memory holds one row group per run, not the events. Its output files split the merged
+ * run by entity ranges, so a history query reads one file of it. Which runs: from the
+ * newest back, while the next older run holds at most twice the events of those taken (sizes
+ * grow geometrically: each event is rewritten a logarithmic number of times) and the
+ * runs' readers fit in max_memory. */
+
+/* Small: under a sixteenth of max_memory (16 MiB of the default 256 MiB). */
+static int64_t small_of(int64_t small_bytes, uint64_t max_memory) {
+  return small_bytes > 0 ? small_bytes
+                         : (int64_t)((max_memory > 0 ? max_memory : (uint64_t)256 << 20) / 16);
+}
+
+/* The current snapshot's data files (refreshed first). */
+static int live_files(tarn_journal_table *jt, tarn_ice_data_file **files, size_t *n,
+                      tarn_error *err) {
+  int rc = tarn_table_refresh(jt->t, err);
+  *files = NULL;
+  *n = 0;
+  return rc != 0 ? rc : tarn_table_plan(jt->t, NULL, files, n, NULL, NULL, err);
+}
+
+int tarn_journal_table_files(tarn_journal_table *jt, int64_t small_bytes, uint64_t max_memory,
+                             size_t *nfiles, size_t *small, tarn_error *err) {
+  tarn_ice_data_file *files;
+  size_t n, i;
+  int rc = live_files(jt, &files, &n, err);
+  *nfiles = *small = 0;
+  if (rc != 0)
+    return rc;
+  *nfiles = n;
+  for (i = 0; i < n; i++)
+    *small += files[i].file_size < small_of(small_bytes, max_memory);
+  tarn_ice_data_files_free(files, n);
+  return 0;
+}
+
+static const tarn_ice_column_stats *col_stats(const tarn_ice_data_file *f, int32_t id) {
+  size_t i;
+  for (i = 0; i < f->nstats; i++)
+    if (f->stats[i].field_id == id)
+      return &f->stats[i];
+  return NULL;
+}
+
+/* A long bound (little-endian, Appendix D); 0 when absent. */
+static int le_i64(const tarn_buf *b, int has, int64_t *v) {
+  int k;
+  *v = 0;
+  if (!has || b->len != 8)
+    return -1;
+  for (k = 7; k >= 0; k--)
+    *v = (int64_t)((uint64_t)*v << 8 | (uint8_t)b->data[k]);
+  return 0;
+}
+
+/* A file of a run, with what orders it. */
+typedef struct rfile {
+  const tarn_ice_data_file *f;
+  int64_t lo, hi;            /* WAL sequence numbers */
+  const tarn_buf *elo, *ehi; /* entity_id bounds (NULL: unknown) */
+} rfile;
+
+typedef struct run {
+  rfile *files; /* in entity order */
+  size_t n;
+  int64_t hi, bytes, rows, max_file;
+} run;
+
+static int by_seq(const void *a, const void *b) {
+  const rfile *x = a, *y = b;
+  if (x->lo != y->lo)
+    return x->lo < y->lo ? -1 : 1;
+  return strcmp(x->f->file_path, y->f->file_path);
+}
+
+static int buf_cmp(const tarn_buf *a, const tarn_buf *b) {
+  size_t n = a->len < b->len ? a->len : b->len;
+  int c = n > 0 ? memcmp(a->data, b->data, n) : 0;
+  return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static int by_entity(const void *a, const void *b) {
+  const rfile *x = a, *y = b;
+  return buf_cmp(x->elo, y->elo);
+}
+
+/* The runs of the files, oldest first: files whose WAL ranges overlap belong together
+ * (one flush, or one compaction's output). A run whose files' entity ranges overlap is
+ * not one sorted sequence (not written by a compaction): its files become runs of their
+ * own. *rf (the files, grouped) and *out are the caller's. */
+static int runs_of(const tarn_ice_data_file *files, size_t n, rfile **rf, run **out, size_t *nruns,
+                   tarn_error *err) {
+  rfile *r = tarn_calloc(n + 1, sizeof(*r));
+  run *runs = tarn_calloc(n + 1, sizeof(*runs));
+  size_t i, k = 0, j;
+  *rf = r;
+  *out = runs;
+  *nruns = 0;
+  if (r == NULL || runs == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  for (i = 0; i < n; i++) {
+    const tarn_ice_column_stats *sq = col_stats(&files[i], TARN_JT_SEQ);
+    const tarn_ice_column_stats *en = col_stats(&files[i], TARN_JT_ENTITY_ID);
+    r[i].f = &files[i];
+    if (sq == NULL || le_i64(&sq->lower, sq->has_lower, &r[i].lo) != 0 ||
+        le_i64(&sq->upper, sq->has_upper, &r[i].hi) != 0 || en == NULL || !en->has_lower ||
+        !en->has_upper)
+      return tarn_error_set(err, TARN_ECORRUPT,
+                            "table %s.%s: data file %s has no bounds for seq or entity_id; "
+                            "compaction needs them",
+                            TARN_JOURNAL_NS, TARN_JOURNAL_TABLE, files[i].file_path);
+    r[i].elo = &en->lower;
+    r[i].ehi = &en->upper;
+  }
+  qsort(r, n, sizeof(*r), by_seq);
+  for (i = 0; i < n; i++) {
+    if (k > 0 && r[i].lo <= runs[k - 1].hi) {
+      runs[k - 1].n++;
+      if (r[i].hi > runs[k - 1].hi)
+        runs[k - 1].hi = r[i].hi;
+    } else {
+      runs[k].files = &r[i];
+      runs[k].n = 1;
+      runs[k].hi = r[i].hi;
+      k++;
+    }
+  }
+  for (i = 0; i < k; i++) { /* entity order; split what does not chain */
+    run *u = &runs[i];
+    int chained = 1;
+    qsort(u->files, u->n, sizeof(*u->files), by_entity);
+    for (j = 1; j < u->n; j++)
+      chained &= buf_cmp(u->files[j - 1].ehi, u->files[j].elo) < 0;
+    if (!chained) {
+      size_t extra = u->n - 1;
+      memmove(&runs[i + 1 + extra], &runs[i + 1], (k - i - 1) * sizeof(*runs));
+      for (j = 1; j < u->n; j++) {
+        runs[i + j].files = &u->files[j];
+        runs[i + j].n = 1;
+      }
+      u->n = 1;
+      k += extra;
+      i += extra;
+    }
+  }
+  for (i = 0; i < k; i++) {
+    run *u = &runs[i];
+    for (j = 0; j < u->n; j++) {
+      u->bytes += u->files[j].f->file_size;
+      u->rows += u->files[j].f->record_count;
+      if (u->files[j].f->file_size > u->max_file)
+        u->max_file = u->files[j].f->file_size;
+    }
+  }
+  *nruns = k;
+  return 0;
+}
+
+/* What reading a run takes: a row group of its largest file (row groups are at most
+ * 16 MiB here; files of other writers may differ), its pages decoded, one batch. */
+static uint64_t run_memory(const run *u) {
+  int64_t rg = u->max_file < ((int64_t)16 << 20) ? u->max_file : (int64_t)16 << 20;
+  return (uint64_t)rg * 3 + ((uint64_t)4 << 20);
+}
+
+/* ---- the merge ---- */
+
+/* Column indexes (scan projection in field id order). */
+enum { C_TS = TARN_JT_TIMESTAMP - 1, C_ENTITY = TARN_JT_ENTITY_ID - 1, C_SEQ = TARN_JT_SEQ - 1 };
+
+typedef struct cursor {
+  tarn_journal_table *jt;
+  const run *u;
+  size_t fi; /* the file being read */
+  tarn_table_scan *s;
+  const tarn_table_batch *b;
+  int64_t i;
+  /* the current row's key */
+  const uint8_t *ent;
+  size_t elen;
+  int64_t ts, seq;
+} cursor;
+
+static void cursor_key(cursor *c) {
+  tarn_ice_value v;
+  const tarn_table_batch *b = c->b;
+  tarn_ice_value_from_array(&b->fields[C_ENTITY].type, &b->layout[C_ENTITY], &b->cols[C_ENTITY],
+                            c->i, &v);
+  c->ent = v.bytes;
+  c->elen = v.len;
+  tarn_ice_value_from_array(&b->fields[C_TS].type, &b->layout[C_TS], &b->cols[C_TS], c->i, &v);
+  c->ts = v.i64;
+  tarn_ice_value_from_array(&b->fields[C_SEQ].type, &b->layout[C_SEQ], &b->cols[C_SEQ], c->i, &v);
+  c->seq = v.i64;
+}
+
+/* Moves to the run's next row (c->b NULL at its end). */
+static int cursor_next(cursor *c, tarn_error *err) {
+  static const int32_t ids[TARN_JT_NCOLS] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  int rc;
+  if (c->b != NULL && ++c->i < c->b->nrows) {
+    cursor_key(c);
+    return 0;
+  }
+  for (;;) {
+    if (c->s != NULL) {
+      rc = tarn_table_scan_next(c->s, &c->b, err);
+      if (rc != 0)
+        return rc;
+      if (c->b != NULL && c->b->nrows > 0) {
+        c->i = 0;
+        cursor_key(c);
+        return 0;
+      }
+      tarn_table_scan_close(c->s);
+      c->s = NULL;
+      c->fi++;
+    }
+    c->b = NULL;
+    if (c->fi >= c->u->n)
+      return 0; /* the run is read */
+    {
+      tarn_table_scan_spec spec;
+      const char *path = c->u->files[c->fi].f->file_path;
+      memset(&spec, 0, sizeof(spec));
+      spec.snapshot_id = -1;
+      spec.as_of_ms = -1;
+      spec.field_ids = ids;
+      spec.nfield_ids = TARN_JT_NCOLS;
+      spec.only_files = &path;
+      spec.nonly_files = 1;
+      rc = tarn_table_scan_open(c->jt->t, &spec, &c->s, err);
+      if (rc != 0)
+        return rc;
+    }
+  }
+}
+
+static int key_cmp(const cursor *a, const cursor *b) {
+  size_t n = a->elen < b->elen ? a->elen : b->elen;
+  int c = n > 0 ? memcmp(a->ent, b->ent, n) : 0;
+  if (c != 0)
+    return c;
+  if (a->elen != b->elen)
+    return a->elen < b->elen ? -1 : 1;
+  if (a->ts != b->ts)
+    return a->ts < b->ts ? -1 : 1;
+  return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* A binary min-heap of cursors by key. */
+static void heap_down(cursor **h, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    if (l < n && key_cmp(h[l], h[m]) < 0)
+      m = l;
+    if (l + 1 < n && key_cmp(h[l + 1], h[m]) < 0)
+      m = l + 1;
+    if (m == i)
+      return;
+    cursor *t = h[i];
+    h[i] = h[m];
+    h[m] = t;
+    i = m;
+  }
+}
+
+/* Row c's cells into rows (strings copied: the batch goes away). */
+static int copy_row(const cursor *c, tarn_sink_rows *rows, tarn_error *err) {
+  tarn_sink_cell *cell = tarn_sink_rows_add(rows, err);
+  size_t k;
+  int rc = 0;
+  if (cell == NULL)
+    return TARN_ENOMEM;
+  for (k = 0; rc == 0 && k < TARN_JT_NCOLS; k++) {
+    const tarn_table_batch *b = c->b;
+    tarn_ice_value v;
+    tarn_ice_value_from_array(&b->fields[k].type, &b->layout[k], &b->cols[k], c->i, &v);
+    if (v.is_null)
+      continue;
+    if (k == C_TS || k == C_SEQ)
+      tarn_sink_cell_int(&cell[k], v.i64);
+    else
+      rc = tarn_sink_cell_bytes(rows, &cell[k], v.bytes, v.len, err);
+  }
+  return rc;
+}
+
+#define MERGE_CHUNK_ROWS 65536
+typedef struct output {
+  tarn_journal_table *jt;
+  int64_t roll_rows; /* a file ends at the first entity past this many rows */
+  tarn_table_writer *w;
+  tarn_sink_rows rows;
+  tarn_ice_data_file *files;
+  size_t nfiles;
+  int64_t in_file; /* rows given to w */
+} output;
+
+static int output_flush(output *o, tarn_error *err) {
+  int rc = 0;
+  if (o->rows.nrows == 0)
+    return 0;
+  if (o->w == NULL)
+    rc = tarn_table_writer_open(o->jt->t, NULL, &o->w, err);
+  if (rc == 0)
+    rc = tarn_sink_rows_write_to(&o->rows, o->w, tarn_table_schema(o->jt->t), err);
+  o->in_file += (int64_t)o->rows.nrows;
+  tarn_sink_rows_reset(&o->rows);
+  return rc;
+}
+
+/* Closes the file being written; its entries join o->files. */
+static int output_roll(output *o, tarn_error *err) {
+  tarn_ice_data_file *f = NULL, *grown;
+  size_t n = 0;
+  int rc = output_flush(o, err);
+  if (rc != 0 || o->w == NULL)
+    return rc;
+  rc = tarn_table_writer_close(o->w, &f, &n, err);
+  o->w = NULL;
+  o->in_file = 0;
+  if (rc != 0)
+    return rc;
+  grown = tarn_reallocarray(o->files, o->nfiles + n, sizeof(*o->files));
+  if (grown == NULL) {
+    tarn_table_delete_files(o->jt->t, f, n, "journal compaction");
+    tarn_ice_data_files_free(f, n);
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  }
+  o->files = grown;
+  memcpy(o->files + o->nfiles, f, n * sizeof(*f));
+  o->nfiles += n;
+  tarn_free(f); /* the entries moved */
+  return 0;
+}
+
+/* Merges the runs into o's files, checking that every key follows the one before. */
+static int merge_runs(tarn_journal_table *jt, const run *runs, size_t k, output *o,
+                      int64_t *rows_out, tarn_error *err) {
+  cursor *cs = tarn_calloc(k, sizeof(*cs));
+  cursor **h = tarn_calloc(k, sizeof(*h));
+  cursor last;
+  size_t n = 0, i;
+  int have_last = 0, rc = 0;
+  char *prev = NULL;
+  size_t prev_cap = 0;
+  *rows_out = 0;
+  if (cs == NULL || h == NULL) {
+    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (i = 0; rc == 0 && i < k; i++) {
+    cs[i].jt = jt;
+    cs[i].u = &runs[i];
+    rc = cursor_next(&cs[i], err);
+    if (rc == 0 && cs[i].b != NULL)
+      h[n++] = &cs[i];
+  }
+  for (i = n; rc == 0 && i-- > 0;)
+    heap_down(h, n, i);
+  memset(&last, 0, sizeof(last));
+  while (rc == 0 && n > 0) {
+    cursor *c = h[0];
+    int new_entity =
+        !have_last || last.elen != c->elen || (c->elen > 0 && memcmp(prev, c->ent, c->elen) != 0);
+    if (have_last && key_cmp(&last, c) > 0) {
+      rc = tarn_error_set(err, TARN_ECORRUPT,
+                          "table %s.%s: data file %s is not sorted by entity_id, timestamp and "
+                          "seq; compaction stops",
+                          TARN_JOURNAL_NS, TARN_JOURNAL_TABLE, c->u->files[c->fi].f->file_path);
+      break;
+    }
+    if (new_entity && o->in_file + (int64_t)o->rows.nrows >= o->roll_rows)
+      rc = output_roll(o, err); /* a file ends between entities */
+    if (rc == 0)
+      rc = copy_row(c, &o->rows, err);
+    if (rc == 0 && o->rows.nrows >= MERGE_CHUNK_ROWS)
+      rc = output_flush(o, err);
+    if (rc != 0)
+      break;
+    /* the last key, its entity kept (the batch it points into goes away) */
+    if (new_entity) {
+      if (c->elen + 1 > prev_cap) {
+        char *np = tarn_realloc(prev, c->elen + 1);
+        if (np == NULL) {
+          rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+          break;
+        }
+        prev = np;
+        prev_cap = c->elen + 1;
+      }
+      if (c->elen > 0)
+        memcpy(prev, c->ent, c->elen);
+    }
+    last.ent = (const uint8_t *)prev;
+    last.elen = c->elen;
+    last.ts = c->ts;
+    last.seq = c->seq;
+    have_last = 1;
+    (*rows_out)++;
+    rc = cursor_next(c, err);
+    if (rc == 0 && c->b == NULL)
+      h[0] = h[--n];
+    if (rc == 0 && n > 0)
+      heap_down(h, n, 0);
+  }
+  if (rc == 0)
+    rc = output_roll(o, err);
+out:
+  for (i = 0; cs != NULL && i < k; i++)
+    tarn_table_scan_close(cs[i].s);
+  tarn_free(cs);
+  tarn_free(h);
+  tarn_free(prev);
+  return rc;
+}
+
+/* Inside the swap: the table still has the journal's layout (the files' liveness is
+ * checked by the rewrite itself; flushes that landed meanwhile are kept). */
+static int check_compact(void *arg, const tarn_ice_metadata *base, tarn_ice_metadata *next,
+                         tarn_error *err) {
+  const tarn_ice_schema *schema = tarn_ice_metadata_schema(base, base->current_schema_id);
+  (void)arg;
+  (void)next;
+  return schema != NULL ? check_layout(schema, err)
+                        : tarn_error_set(err, TARN_ECORRUPT, "table %s.%s: no current schema",
+                                         TARN_JOURNAL_NS, TARN_JOURNAL_TABLE);
+}
+
+int tarn_journal_table_compact(tarn_journal_table *jt, const tarn_journal_compact_options *o,
+                               tarn_journal_compact_result *res, tarn_error *err) {
+  uint64_t max_memory = o != NULL && o->max_memory > 0 ? o->max_memory : (uint64_t)256 << 20;
+  int64_t small = small_of(o != NULL ? o->small_bytes : 0, max_memory);
+  size_t min_files = o != NULL && o->min_files >= 2 ? o->min_files : 2;
+  tarn_ice_data_file *files = NULL;
+  rfile *rf = NULL;
+  run *runs = NULL;
+  const char **paths = NULL;
+  size_t nfiles = 0, nruns = 0, nsmall = 0, take = 0, first, npaths = 0, i, j;
+  uint64_t mem = 0;
+  int64_t sum = 0, want_rows = 0, got_rows = 0;
+  output out;
+  tarn_table_commit_result cr;
+  int rc;
+  memset(res, 0, sizeof(*res));
+  memset(&out, 0, sizeof(out));
+  out.jt = jt;
+  out.roll_rows = o != NULL && o->file_rows > 0 ? o->file_rows : (int64_t)4 << 20;
+  tarn_sink_rows_init(&out.rows, TARN_JT_NCOLS);
+  rc = live_files(jt, &files, &nfiles, err);
+  if (rc == 0)
+    rc = check_layout(tarn_table_schema(jt->t), err);
+  if (rc != 0)
+    goto done;
+  for (i = 0; i < nfiles; i++)
+    nsmall += files[i].file_size < small;
+  res->small_files_left = nsmall;
+  if (nsmall < min_files && min_files > 2)
+    goto done; /* the schedule's threshold: not yet */
+  rc = runs_of(files, nfiles, &rf, &runs, &nruns, err);
+  if (rc != 0)
+    goto done;
+  /* the newest runs, back while the next older one holds at most twice the events of
+   * those taken */
+  for (i = nruns; i-- > 0;) {
+    uint64_t need = run_memory(&runs[i]);
+    if (take > 0 && runs[i].rows > 2 * sum)
+      break;
+    if (take >= 2 && mem + need > max_memory)
+      break;
+    take++;
+    sum += runs[i].rows;
+    mem += need;
+  }
+  if (take < 2)
+    goto done; /* nothing to merge */
+  first = nruns - take;
+  for (i = first; i < nruns; i++)
+    npaths += runs[i].n;
+  paths = tarn_calloc(npaths + 1, sizeof(*paths));
+  if (paths == NULL) {
+    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
+    goto done;
+  }
+  npaths = 0;
+  for (i = first; i < nruns; i++)
+    for (j = 0; j < runs[i].n; j++) {
+      paths[npaths++] = runs[i].files[j].f->file_path;
+      want_rows += runs[i].files[j].f->record_count;
+      res->bytes_in += runs[i].files[j].f->file_size;
+      nsmall -= runs[i].files[j].f->file_size < small;
+    }
+  rc = merge_runs(jt, runs + first, take, &out, &got_rows, err);
+  if (rc == 0 && got_rows != want_rows)
+    rc = tarn_error_set(
+        err, TARN_ECORRUPT, "table %s.%s: compaction read %lld rows; the manifests say %lld",
+        TARN_JOURNAL_NS, TARN_JOURNAL_TABLE, (long long)got_rows, (long long)want_rows);
+  if (rc == 0) {
+    int32_t order = entity_time_order(jt->t);
+    for (i = 0; i < out.nfiles; i++) {
+      out.files[i].sort_order_id = order;
+      res->bytes_out += out.files[i].file_size;
+    }
+    rc = tarn_table_rewrite_files(jt->t, paths, npaths, out.files, out.nfiles, NULL, 0,
+                                  check_compact, NULL, &cr, err);
+  }
+  if (rc != 0) {
+    tarn_table_writer_abort(out.w);
+    out.w = NULL;
+    if (rc != TARN_EUNKNOWN_OUTCOME)
+      tarn_table_delete_files(jt->t, out.files, out.nfiles, "journal compaction");
+    goto done;
+  }
+  res->files_in = npaths;
+  res->files_out = out.nfiles;
+  res->events = want_rows;
+  res->snapshot_id = cr.snapshot_id;
+  res->small_files_left = nsmall;
+  for (i = 0; i < out.nfiles; i++)
+    res->small_files_left += out.files[i].file_size < small;
+done:
+  if (rc != 0) {
+    res->bytes_in = res->bytes_out = 0;
+    tarn_error_prefix(err, "journal compaction");
+  }
+  tarn_table_writer_abort(out.w);
+  tarn_sink_rows_free(&out.rows);
+  tarn_ice_data_files_free(out.files, out.nfiles);
+  tarn_ice_data_files_free(files, nfiles);
+  tarn_free(rf);
+  tarn_free(runs);
+  tarn_free(paths);
+  return rc;
+}
+
+/* ---- snapshot expiry ---- */
+
+int tarn_journal_table_expire(tarn_journal_table *jt, tarn_table_expire_result *res,
+                              tarn_error *err) {
+  const tarn_ice_metadata *m;
+  int64_t age, keep;
+  int rc = tarn_table_refresh(jt->t, err);
+  memset(res, 0, sizeof(*res));
+  if (rc != 0)
+    return rc;
+  m = tarn_table_metadata(jt->t);
+  rc = tarn_ice_property_int(m, "history.expire.max-snapshot-age-ms", 5LL * 86400000LL, 0,
+                             INT64_MAX / 2, &age, err);
+  if (rc == 0)
+    rc = tarn_ice_property_int(m, "history.expire.min-snapshots-to-keep", 1, 1, INT32_MAX, &keep,
+                               err);
+  if (rc == 0)
+    rc = tarn_table_expire_snapshots(jt->t, tarn_clock_wall_us() / 1000 - age, (int)keep, res, err);
+  return rc;
 }

@@ -65,6 +65,48 @@ typedef struct tarn_journal_table_commit {
 int tarn_journal_table_append(tarn_journal_table *t, const tarn_journal_event *ev, size_t n,
                               tarn_journal_table_commit *res, tarn_error *err);
 
+typedef struct tarn_journal_compact_options {
+  int64_t small_bytes; /* a data file under this size is small (0: max_memory / 16) */
+  uint64_t max_memory; /* bytes the runs' readers may hold at once (0: 256 MiB) */
+  size_t min_files;    /* fewer small files than this: nothing to do (0: 2) */
+  int64_t file_rows;   /* an output file ends at the first entity past this many rows
+                          (0: 4,194,304) */
+} tarn_journal_compact_options;
+
+typedef struct tarn_journal_compact_result {
+  size_t files_in, files_out; /* 0, 0: nothing to do */
+  int64_t events, bytes_in, bytes_out;
+  int64_t snapshot_id;     /* the replace snapshot */
+  size_t small_files_left; /* small files the table still has (past max_memory) */
+} tarn_journal_compact_result;
+
+/*
+ * Merges the newest sorted runs (a flush's file; a compaction's files) into one: a k-way
+ * merge streaming each run, so memory holds a row group per run (max_memory bounds how
+ * many runs are merged at once), never all the events. Runs are taken from the newest
+ * back while the next older one holds at most twice the events of those taken, so run sizes
+ * grow geometrically and each event is rewritten a logarithmic number of times. The
+ * output splits the merged run at entity boundaries into files of about file_rows rows:
+ * a history query reads one of them. One "replace" snapshot swaps them in; inside the
+ * compare-and-swap every file it removes must still be live (else TARN_ECONFLICT, and the
+ * new files are deleted); flushes racing it are kept. Input that is not sorted stops it
+ * (TARN_ECORRUPT, naming the file). A crash leaves at most unreferenced new files
+ * (`tarn table remove-orphans`).
+ */
+int tarn_journal_table_compact(tarn_journal_table *t, const tarn_journal_compact_options *o,
+                               tarn_journal_compact_result *res, tarn_error *err);
+
+/* Expires the table's snapshots as its properties say (history.expire.max-snapshot-age-ms,
+ * default 5 days; history.expire.min-snapshots-to-keep, default 1): the files only they
+ * reached, data files compactions replaced among them, are deleted. */
+int tarn_journal_table_expire(tarn_journal_table *t, tarn_table_expire_result *res,
+                              tarn_error *err);
+
+/* Data files of the current snapshot, and how many of them are small (small_bytes and
+ * max_memory as for compaction; 0: their defaults). */
+int tarn_journal_table_files(tarn_journal_table *t, int64_t small_bytes, uint64_t max_memory,
+                             size_t *files, size_t *small, tarn_error *err);
+
 /*
  * The events of entity_id (and entity_type, when not NULL) with since_us <= timestamp <
  * until_us that the table holds, in no particular order (the caller sorts): the filter

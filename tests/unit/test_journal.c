@@ -709,6 +709,213 @@ static void test_racing_retries_store_each_id_once(void **state) {
   tarn_journal_close(j);
 }
 
+/* ---- what callers record most, and the inbox ---- */
+
+static void test_record_calls_and_inbox(void **state) {
+  fx *f = *state;
+  tarn_journal *j = open_journal(f->dir, 0, NULL);
+  tarn_journal_ingest in;
+  tarn_journal_event e, *ev;
+  tarn_journal_ack ack, ack2;
+  tarn_journal_stats st;
+  tarn_error err;
+  char wal[128], path[256], first_id[TARN_JOURNAL_ID_MAX + 1];
+  size_t n;
+  FILE *fp;
+  snprintf(wal, sizeof(wal), "%s/wal", f->dir);
+  assert_int_equal(tarn_journal_record_insert(j, "order", "o-1", "{\"qty\":1}", "ana", &ack, &err),
+                   0);
+  assert_int_equal(tarn_journal_record_update(j, "order", "o-1", "qty", "1", "2", NULL, &ack, &err),
+                   0);
+  assert_int_equal(tarn_journal_record_delete(j, "order", "o-1", NULL, "bo", &ack, &err), 0);
+  /* checked as an API request is: bad JSON, no field, a control character */
+  assert_int_equal(
+      tarn_journal_record_update(j, "order", "o-1", "qty", "{1", "2", NULL, &ack, &err),
+      TARN_EINVAL);
+  assert_non_null(strstr(tarn_error_message(&err), "old_value"));
+  assert_int_equal(tarn_journal_record_update(j, "order", "o-1", NULL, "1", "2", NULL, &ack, &err),
+                   TARN_EINVAL);
+  assert_int_equal(tarn_journal_record_insert(j, "order", "o\n2", NULL, NULL, &ack, &err),
+                   TARN_EINVAL);
+  assert_non_null(strstr(tarn_error_message(&err), "entity_id"));
+  n = history(j, "o-1", INT64_MIN, INT64_MAX, 0, &ev);
+  assert_int_equal(n, 3);
+  assert_int_equal(ev[0].action, TARN_JA_INSERT);
+  assert_string_equal(ev[0].new_value, "{\"qty\":1}");
+  assert_string_equal(ev[0].actor, "ana");
+  assert_string_equal(ev[1].field, "qty");
+  assert_string_equal(ev[2].actor, "bo");
+  tarn_journal_events_free(ev, n);
+  /* an ingest: the same commit twice is one event */
+  memset(&in, 0, sizeof(in));
+  in.dataset = "sales";
+  in.snapshot_id = 42;
+  in.rows = 1000;
+  in.source = "sales.csv";
+  in.outcome = "created";
+  assert_int_equal(tarn_journal_record_ingest(j, &in, &ack, &err), 0);
+  assert_false(ack.duplicate);
+  assert_int_equal(tarn_journal_record_ingest(j, &in, &ack2, &err), 0);
+  assert_true(ack2.duplicate);
+  assert_string_equal(ack.event_id, ack2.event_id);
+  snprintf(first_id, sizeof(first_id), "%s", ack.event_id);
+  n = history(j, "datasets.sales", INT64_MIN, INT64_MAX, 0, &ev);
+  assert_int_equal(n, 1);
+  assert_int_equal(ev[0].action, TARN_JA_INGEST);
+  assert_int_equal(ev[0].source, TARN_JS_INGEST);
+  assert_string_equal(ev[0].entity_type, "sales");
+  assert_non_null(strstr(ev[0].new_value, "\"rows\":1000"));
+  assert_non_null(strstr(ev[0].new_value, "\"source\":\"sales.csv\""));
+  tarn_journal_events_free(ev, n);
+  tarn_journal_close(j);
+
+  /* the inbox: another process's events, taken in at the next open */
+  in.snapshot_id = 43;
+  assert_int_equal(tarn_journal_ingest_event(&in, &e, &err), 0);
+  assert_string_not_equal(e.event_id, first_id);
+  assert_int_equal(tarn_journal_inbox_put(wal, &e, 1, &err), 0);
+  assert_int_equal(tarn_journal_inbox_put(wal, &e, 1, &err), 0); /* twice: stored once */
+  e.client_id = 0;
+  assert_int_equal(tarn_journal_inbox_put(wal, &e, 1, &err), TARN_EINVAL);
+  tarn_journal_event_free(&e);
+  snprintf(path, sizeof(path), "%s/inbox/0000-garbage.ndjson", wal);
+  fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs("{\"not\":\"an event\"}\n", fp);
+  fclose(fp);
+  j = open_journal(f->dir, 0, NULL);
+  tarn_journal_stats_get(j, &st);
+  assert_int_equal(st.inbox_taken, 1);
+  n = history(j, "datasets.sales", INT64_MIN, INT64_MAX, 0, &ev);
+  assert_int_equal(n, 2);
+  tarn_journal_events_free(ev, n);
+  tarn_journal_close(j);
+  /* the bad file is set aside (kept), the others gone */
+  assert_int_equal(access(path, F_OK), -1);
+  snprintf(path, sizeof(path), "%s/inbox/.bad-0000-garbage.ndjson", wal);
+  assert_int_equal(access(path, F_OK), 0);
+  j = open_journal(f->dir, 0, NULL);
+  tarn_journal_stats_get(j, &st);
+  assert_int_equal(st.inbox_taken, 0);
+  assert_int_equal(st.events_in_memory, 5);
+  tarn_journal_close(j);
+}
+
+/* A command-line run (manual): no flush at close; what it appended waits in the WAL. */
+static void test_manual_keeps_events_in_the_wal(void **state) {
+  fx *f = *state;
+  lakefx l;
+  tarn_journal_options o;
+  tarn_journal *j = NULL;
+  tarn_journal_stats st;
+  tarn_error err;
+  char wal[128];
+  lake_open(f->dir, &l);
+  snprintf(wal, sizeof(wal), "%s/wal", f->dir);
+  memset(&o, 0, sizeof(o));
+  o.wal_dir = wal;
+  o.manual = 1;
+  assert_int_equal(tarn_journal_table_open(&l.lake, &o.table, &err), 0);
+  assert_int_equal(tarn_journal_open(&o, &j, &err), 0);
+  append_ok(j, "{\"entity_type\":\"t\",\"entity_id\":\"x\",\"action\":\"insert\"}");
+  tarn_journal_close(j);
+  assert_int_equal(tarn_journal_table_open(&l.lake, &o.table, &err), 0);
+  assert_int_equal(tarn_journal_open(&o, &j, &err), 0);
+  tarn_journal_stats_get(j, &st);
+  assert_int_equal(st.events_in_memory, 1);
+  assert_int_equal(st.table_seq, 0);
+  tarn_journal_close(j);
+  lake_close(&l);
+}
+
+/* Parquet files under the lake's system.journal data directory. */
+static int parquet_files(const char *dir) {
+  char cmd[512];
+  int n = -1;
+  FILE *p;
+  snprintf(cmd, sizeof(cmd), "find '%s/warehouse/system/journal/data' -name '*.parquet' | wc -l",
+           dir);
+  p = popen(cmd, "r");
+  if (p == NULL)
+    return -1;
+  if (fscanf(p, "%d", &n) != 1)
+    n = -1;
+  pclose(p);
+  return n;
+}
+
+/* The compaction thread: on its own catalog handle, it merges the small files flushes
+ * leave once there are compact_min_files of them; history reads the same events. */
+static void test_compaction_thread(void **state) {
+  fx *f = *state;
+  lakefx l, l2;
+  tarn_journal_options o;
+  tarn_journal *j = NULL;
+  tarn_journal_stats st;
+  tarn_journal_compact_result cr;
+  tarn_journal_event *ev;
+  tarn_error err;
+  char wal[128];
+  size_t flushed, i, n;
+  int waited;
+  lake_open(f->dir, &l);
+  lake_open(f->dir, &l2);
+  snprintf(wal, sizeof(wal), "%s/wal", f->dir);
+  memset(&o, 0, sizeof(o));
+  o.wal_dir = wal;
+  o.flush_events = 1000000;
+  o.flush_age_ms = 3600 * 1000;
+  o.compact_every_ms = 50;
+  o.compact_min_files = 4; /* after the fourth flush, whenever the thread looks */
+  assert_int_equal(tarn_journal_table_open(&l.lake, &o.table, &err), 0);
+  assert_int_equal(tarn_journal_table_open(&l2.lake, &o.compact_table, &err), 0);
+  { /* snapshots expire at once: the files compaction replaced leave the disk */
+    tarn_table *t;
+    tarn_ice_kv kv = {(char *)"history.expire.max-snapshot-age-ms", (char *)"0"};
+    assert_int_equal(tarn_table_load(l.lake.cat, &l.lake.io, "system", "journal", &t, &err), 0);
+    assert_int_equal(tarn_table_set_properties(t, &kv, 1, &err), 0);
+    tarn_table_close(t);
+  }
+  assert_int_equal(tarn_journal_open(&o, &j, &err), 0);
+  for (i = 0; i < 4; i++) {
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"entity_type\":\"t\",\"entity_id\":\"x\",\"action\":\"update\",\"field\":\"f\","
+             "\"new_value\":%zu}\n{\"entity_type\":\"t\",\"entity_id\":\"y%zu\",\"action\":"
+             "\"insert\"}",
+             i, i);
+    append_ok(j, body);
+    assert_int_equal(tarn_journal_flush(j, &flushed, &err), 0);
+    assert_int_equal(flushed, 2);
+  }
+  for (waited = 0; waited < 200; waited++) { /* 20 s at most */
+    tarn_journal_stats_get(j, &st);
+    if (st.compactions > 0 && st.table_files == 1 && parquet_files(f->dir) == 1)
+      break;
+    usleep(100000);
+  }
+  assert_int_equal(parquet_files(f->dir), 1); /* the four flushed ones expired with their
+                                                  snapshots */
+  tarn_journal_stats_get(j, &st);
+  assert_true(st.compactions > 0);
+  assert_int_equal(st.table_files, 1);
+  assert_string_equal(st.last_compaction_error, "");
+  n = history(j, "x", INT64_MIN, INT64_MAX, 0, &ev);
+  assert_int_equal(n, 4);
+  for (i = 0; i < n; i++) {
+    char want[24];
+    snprintf(want, sizeof(want), "%zu", i);
+    assert_string_equal(ev[i].new_value, want);
+  }
+  tarn_journal_events_free(ev, n);
+  /* on demand: nothing left to merge */
+  assert_int_equal(tarn_journal_compact(j, &cr, &err), 0);
+  assert_int_equal(cr.files_in, 0);
+  tarn_journal_close(j);
+  lake_close(&l);
+  lake_close(&l2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_one_object_and_ndjson),
@@ -722,6 +929,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_racing_retries_store_each_id_once, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memory_cap_refuses_appends, setup, teardown),
       cmocka_unit_test_setup_teardown(test_flush_history_and_retries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_record_calls_and_inbox, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_manual_keeps_events_in_the_wal, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_compaction_thread, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
