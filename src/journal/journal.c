@@ -167,6 +167,7 @@ struct tarn_journal {
   pthread_mutex_t compact_mu;
   pthread_t compactor;
   int compactor_on;
+  _Atomic int stopping; /* set at close: a compaction running gives up */
   uint64_t compact_every_ns, compact_min_files, compact_max_memory;
   /* under mu */
   int64_t table_files, table_small_files;
@@ -254,6 +255,7 @@ int tarn_journal_open(const tarn_journal_options *o, tarn_journal **out, tarn_er
   pthread_cond_init(&j->flush_cv, &ca);
   pthread_condattr_destroy(&ca);
   atomic_init(&j->last_ts, INT64_MIN);
+  atomic_init(&j->stopping, 0);
   j->max_memory = o->max_memory ? o->max_memory : (uint64_t)512 << 20;
   j->table = o->table;
   j->flush_events = o->flush_events ? o->flush_events : 100000;
@@ -305,10 +307,11 @@ void tarn_journal_close(tarn_journal *j) {
     return;
   pthread_mutex_lock(&j->mu);
   j->stop = 1;
+  atomic_store(&j->stopping, 1);
   pthread_cond_broadcast(&j->flush_cv);
   pthread_mutex_unlock(&j->mu);
   if (j->compactor_on)
-    pthread_join(j->compactor, NULL); /* a compaction running finishes first */
+    pthread_join(j->compactor, NULL); /* a compaction running stops, changing nothing */
   if (j->flusher_on)
     pthread_join(j->flusher, NULL);
   if (j->table != NULL && j->wal != NULL && !j->manual) { /* what is held goes to the table */
@@ -1030,7 +1033,7 @@ static void count_files(tarn_journal *j, tarn_journal_table *t) {
 
 /* One compaction on t (the compaction handle, or the table under table_mu), one at a
  * time. */
-static int compact_on(tarn_journal *j, tarn_journal_table *t, size_t min_files,
+static int compact_on(tarn_journal *j, tarn_journal_table *t, size_t min_files, int full,
                       tarn_journal_compact_result *res, tarn_error *err) {
   tarn_journal_compact_options o;
   int64_t t0 = (int64_t)tarn_clock_mono_ns();
@@ -1038,6 +1041,8 @@ static int compact_on(tarn_journal *j, tarn_journal_table *t, size_t min_files,
   memset(&o, 0, sizeof(o));
   o.max_memory = j->compact_max_memory;
   o.min_files = min_files;
+  o.full = full;
+  o.stop = &j->stopping;
   rc = tarn_journal_table_compact(t, &o, res, err);
   if (rc == 0)
     count_files(j, t);
@@ -1059,19 +1064,33 @@ static int compact_on(tarn_journal *j, tarn_journal_table *t, size_t min_files,
   return rc;
 }
 
+/* On demand: full rounds (every run, as many at once as compact_max_memory allows) until
+ * one sorted run is left; the result adds the rounds up (files_out, snapshot_id and
+ * small_files_left: the last round's). */
 int tarn_journal_compact(tarn_journal *j, tarn_journal_compact_result *res, tarn_error *err) {
-  int rc;
+  tarn_journal_table *t = j->compact_table != NULL ? j->compact_table : j->table;
+  int rc = 0;
   memset(res, 0, sizeof(*res));
   if (j->table == NULL)
     return tarn_error_set(err, TARN_ENOTAVAIL, "journal: no table to compact");
   pthread_mutex_lock(&j->compact_mu);
-  if (j->compact_table != NULL) {
-    rc = compact_on(j, j->compact_table, 2, res, err);
-  } else {
+  if (t == j->table)
     pthread_mutex_lock(&j->table_mu);
-    rc = compact_on(j, j->table, 2, res, err);
-    pthread_mutex_unlock(&j->table_mu);
+  for (;;) {
+    tarn_journal_compact_result r;
+    rc = compact_on(j, t, 2, 1, &r, err);
+    if (rc != 0 || r.files_in == 0)
+      break;
+    res->files_in += r.files_in;
+    res->events += r.events;
+    res->bytes_in += r.bytes_in;
+    res->bytes_out += r.bytes_out;
+    res->files_out = r.files_out;
+    res->snapshot_id = r.snapshot_id;
+    res->small_files_left = r.small_files_left;
   }
+  if (t == j->table)
+    pthread_mutex_unlock(&j->table_mu);
   pthread_mutex_unlock(&j->compact_mu);
   return rc;
 }
@@ -1100,9 +1119,12 @@ static void *compactor_main(void *arg) {
       int rc;
       pthread_mutex_unlock(&j->mu);
       pthread_mutex_lock(&j->compact_mu);
-      rc = compact_on(j, j->compact_table, (size_t)j->compact_min_files, &res, &err);
+      rc = compact_on(j, j->compact_table, (size_t)j->compact_min_files, 0, &res, &err);
       pthread_mutex_unlock(&j->compact_mu);
-      if (rc != 0)
+      if (rc != 0 && atomic_load(&j->stopping))
+        tarn_log_info("journal compaction stopped for the shutdown", "error=%s",
+                      tarn_error_message(&err));
+      else if (rc != 0)
         tarn_log_warn("journal compaction failed; the table keeps its files", "error=%s",
                       tarn_error_message(&err));
       pthread_mutex_lock(&j->mu);

@@ -117,8 +117,10 @@ void tarn_journal_stats_get(tarn_journal *j, tarn_journal_stats *st);
  * without a table); *flushed gets how many (0: nothing to flush). */
 int tarn_journal_flush(tarn_journal *j, size_t *flushed, tarn_error *err);
 
-/* Compacts system.journal now (tarn_journal_table_compact, on the compaction handle when
- * there is one): TARN_ENOTAVAIL without a table. */
+/* Compacts system.journal now, fully: rounds of tarn_journal_table_compact over every run
+ * (as many at once as compact_max_memory allows; on the compaction handle when there is
+ * one) until one sorted run is left. The result sums the rounds (files_out, snapshot_id,
+ * small_files_left: the last round's). TARN_ENOTAVAIL without a table. */
 int tarn_journal_compact(tarn_journal *j, tarn_journal_compact_result *res, tarn_error *err);
 
 /* ---- what callers record most ---- */

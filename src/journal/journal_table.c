@@ -4,6 +4,7 @@
 #include "journal_table.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -812,9 +813,10 @@ static int output_roll(output *o, tarn_error *err) {
   return 0;
 }
 
-/* Merges the runs into o's files, checking that every key follows the one before. */
+/* Merges the runs into o's files, checking that every key follows the one before;
+ * stops (TARN_EBUSY) once *stop is set. */
 static int merge_runs(tarn_journal_table *jt, const run *runs, size_t k, output *o,
-                      int64_t *rows_out, tarn_error *err) {
+                      const _Atomic int *stop, int64_t *rows_out, tarn_error *err) {
   cursor *cs = tarn_calloc(k, sizeof(*cs));
   cursor **h = tarn_calloc(k, sizeof(*h));
   cursor last;
@@ -852,8 +854,11 @@ static int merge_runs(tarn_journal_table *jt, const run *runs, size_t k, output 
       rc = output_roll(o, err); /* a file ends between entities */
     if (rc == 0)
       rc = copy_row(c, &o->rows, err);
-    if (rc == 0 && o->rows.nrows >= MERGE_CHUNK_ROWS)
+    if (rc == 0 && o->rows.nrows >= MERGE_CHUNK_ROWS) {
       rc = output_flush(o, err);
+      if (rc == 0 && stop != NULL && atomic_load(stop))
+        rc = tarn_error_set(err, TARN_EBUSY, "stopped (shutting down); nothing changed");
+    }
     if (rc != 0)
       break;
     /* the last key, its entity kept (the batch it points into goes away) */
@@ -942,7 +947,7 @@ int tarn_journal_table_compact(tarn_journal_table *jt, const tarn_journal_compac
    * those taken */
   for (i = nruns; i-- > 0;) {
     uint64_t need = run_memory(&runs[i]);
-    if (take > 0 && runs[i].rows > 2 * sum)
+    if (take > 0 && runs[i].rows > 2 * sum && !(o != NULL && o->full))
       break;
     if (take >= 2 && mem + need > max_memory)
       break;
@@ -952,6 +957,10 @@ int tarn_journal_table_compact(tarn_journal_table *jt, const tarn_journal_compac
   }
   if (take < 2)
     goto done; /* nothing to merge */
+  if (o != NULL && o->stop != NULL && atomic_load(o->stop)) {
+    rc = tarn_error_set(err, TARN_EBUSY, "stopped (shutting down); nothing changed");
+    goto done;
+  }
   first = nruns - take;
   for (i = first; i < nruns; i++)
     npaths += runs[i].n;
@@ -968,7 +977,7 @@ int tarn_journal_table_compact(tarn_journal_table *jt, const tarn_journal_compac
       res->bytes_in += runs[i].files[j].f->file_size;
       nsmall -= runs[i].files[j].f->file_size < small;
     }
-  rc = merge_runs(jt, runs + first, take, &out, &got_rows, err);
+  rc = merge_runs(jt, runs + first, take, &out, o != NULL ? o->stop : NULL, &got_rows, err);
   if (rc == 0 && got_rows != want_rows)
     rc = tarn_error_set(
         err, TARN_ECORRUPT, "table %s.%s: compaction read %lld rows; the manifests say %lld",

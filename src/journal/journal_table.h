@@ -66,11 +66,15 @@ int tarn_journal_table_append(tarn_journal_table *t, const tarn_journal_event *e
                               tarn_journal_table_commit *res, tarn_error *err);
 
 typedef struct tarn_journal_compact_options {
-  int64_t small_bytes; /* a data file under this size is small (0: max_memory / 16) */
-  uint64_t max_memory; /* bytes the runs' readers may hold at once (0: 256 MiB) */
-  size_t min_files;    /* fewer small files than this: nothing to do (0: 2) */
-  int64_t file_rows;   /* an output file ends at the first entity past this many rows
+  int64_t small_bytes;     /* a data file under this size is small (0: max_memory / 16) */
+  uint64_t max_memory;     /* bytes the runs' readers may hold at once (0: 256 MiB) */
+  size_t min_files;        /* fewer small files than this: nothing to do (0: 2) */
+  int64_t file_rows;       /* an output file ends at the first entity past this many rows
                           (0: 4,194,304) */
+  int full;                /* 1: every run, not only the newest of similar sizes (still
+                              as many at once as max_memory allows) */
+  const _Atomic int *stop; /* non-NULL: once it is set, the compaction stops (TARN_EBUSY),
+                              having changed nothing: a daemon shutting down */
 } tarn_journal_compact_options;
 
 typedef struct tarn_journal_compact_result {

@@ -236,8 +236,17 @@ static void test_compaction_merges_small_files(void **state) {
   assert_int_equal(tarn_journal_table_compact(jt, &o, &cr, &err), 0);
   assert_int_equal(cr.files_in, 0);
   assert_int_equal(cr.small_files_left, 8);
-  /* a tiny memory budget: two files a round */
   o.min_files = 0;
+  { /* a daemon shutting down: stopped, nothing changed */
+    _Atomic int stop = 1;
+    o.stop = &stop;
+    assert_int_equal(tarn_journal_table_compact(jt, &o, &cr, &err), TARN_EBUSY);
+    assert_non_null(strstr(tarn_error_message(&err), "nothing changed"));
+    assert_int_equal(tarn_journal_table_files(jt, 0, 0, &files, &small, &err), 0);
+    assert_int_equal(files, 8);
+    o.stop = NULL;
+  }
+  /* a tiny memory budget: two files a round */
   o.max_memory = 1;
   o.small_bytes = 1 << 30; /* (else a sixteenth of max_memory) */
   if (tarn_journal_table_compact(jt, &o, &cr, &err) != 0)
