@@ -180,12 +180,14 @@ static const journal_sub subs[] = {
      "Example:\n"
      "  tarn journal flush\n",
      sub_flush},
-    {"compact", "", 0, 0, REMOTE_OPTS, "merge system.journal's small files now",
-     "Merges the small data files of system.journal (one or more per flush) into large\n"
-     "files sorted by entity and time, in one replace commit, and prints files_in,\n"
-     "files_out, events, bytes_in, bytes_out, snapshot_id (null when there was nothing to\n"
-     "do) and small_files_left. History reads the same events before and after. tarn\n"
-     "serve also compacts on its own ([journal] compact_every, compact_min_files).\n\n"
+    {"compact", "", 0, 0, REMOTE_OPTS, "merge system.journal into one sorted run now",
+     "Merges every sorted run of system.journal (each flush writes one) into one, files\n"
+     "sorted by entity and time split at entity boundaries, in replace commits (several\n"
+     "rounds when [journal] compact_max_memory cannot hold every run's reader at once),\n"
+     "and prints files_in, files_out, events, bytes_in, bytes_out, snapshot_id (null when\n"
+     "there was nothing to do) and small_files_left. History reads the same events before\n"
+     "and after. tarn serve also compacts on its own, merging runs of similar sizes\n"
+     "([journal] compact_every, compact_min_files).\n\n"
      "Example:\n"
      "  tarn journal flush && tarn journal compact\n",
      sub_compact},
