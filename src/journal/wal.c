@@ -43,8 +43,10 @@ struct tarn_wal {
   uint64_t seg_bytes;
   uint32_t max_record;
   pthread_mutex_t mu;
-  pthread_cond_t cv;
-  seg *segs; /* oldest first; the last one is open for appends when fd >= 0 */
+  pthread_cond_t cv; /* a running sync ended (close_current waits for it) */
+  int cv_waiters;
+  struct waiter *waiters; /* syncs waiting for a record to become durable */
+  seg *segs;              /* oldest first; the last one is open for appends when fd >= 0 */
   size_t nsegs, cap;
   int fd;
   /* Appends are framed into `pend`; the sync leader writes them with one pwrite at
@@ -120,7 +122,7 @@ static ssize_t io_pwrite(tarn_wal *w, int fd, const void *p, size_t n, off_t at)
 }
 
 static int io_fsync(tarn_wal *w, int fd) {
-  return w->io.fsync != NULL ? w->io.fsync(fd, w->io.ctx) : fsync(fd);
+  return w->io.fsync != NULL ? w->io.fsync(fd, w->io.ctx) : fdatasync(fd);
 }
 
 /* Writes all n bytes at `at`; 0 or an errno. */
@@ -207,12 +209,67 @@ static int create_segment(tarn_wal *w, uint64_t first, tarn_error *err) {
   return 0;
 }
 
+/* A sync waiting for record `seq`, on a condition of its own: an fsync wakes the
+ * callers it made durable, not every waiter (on a few CPUs, waking dozens of threads
+ * that go back to sleep costs more than the fsync). */
+typedef struct waiter {
+  uint64_t seq;
+  int done; /* durable, or the log failed */
+  int lead; /* no sync runs: this one is to lead the next */
+  pthread_cond_t cv;
+  struct waiter *next;
+} waiter;
+
+/* After durable, syncing or failed changed (w->mu held): wakes the waiters now durable
+ * (all when the log failed), and when no sync runs the first one still waiting, to lead
+ * the next. */
+static void wake(tarn_wal *w) {
+  waiter **pp = &w->waiters, *first = NULL;
+  while (*pp != NULL) {
+    waiter *x = *pp;
+    if (w->failed || x->seq <= w->durable) {
+      *pp = x->next;
+      x->done = 1;
+      pthread_cond_signal(&x->cv);
+    } else {
+      if (first == NULL)
+        first = x;
+      pp = &x->next;
+    }
+  }
+  if (!w->syncing && first != NULL) {
+    first->lead = 1;
+    pthread_cond_signal(&first->cv);
+  }
+  if (w->cv_waiters > 0)
+    pthread_cond_broadcast(&w->cv);
+}
+
+/* Waits (w->mu held) until seq is durable, the log failed, or this caller is to lead. */
+static void wait_for(tarn_wal *w, uint64_t seq) {
+  waiter me, **pp;
+  me.seq = seq;
+  me.done = 0;
+  me.lead = 0;
+  pthread_cond_init(&me.cv, NULL);
+  me.next = w->waiters;
+  w->waiters = &me;
+  while (!me.done && !me.lead)
+    pthread_cond_wait(&me.cv, &w->mu);
+  for (pp = &w->waiters; !me.done && *pp != NULL; pp = &(*pp)->next)
+    if (*pp == &me) { /* woken to lead: still listed */
+      *pp = me.next;
+      break;
+    }
+  pthread_cond_destroy(&me.cv);
+}
+
 /* The log refuses everything from now on (w->mu held). */
 static void fail(tarn_wal *w, int e, const char *what) {
   w->failed = 1;
   w->fail_errno = e;
   w->fail_what = what;
-  pthread_cond_broadcast(&w->cv);
+  wake(w);
 }
 
 /* Writes buffered records at `at`; on failure cuts the file back to `at`, so that no part
@@ -229,8 +286,10 @@ static int write_pending(tarn_wal *w, int fd, const tarn_buf *b, uint64_t at) {
  * is durable); waits for a running sync first, whose descriptor this is. */
 static int close_current(tarn_wal *w, tarn_error *err) {
   int e;
+  w->cv_waiters++;
   while (w->syncing)
     pthread_cond_wait(&w->cv, &w->mu);
+  w->cv_waiters--;
   if (w->fd < 0)
     return 0;
   e = write_pending(w, w->fd, &w->pend, w->written);
@@ -248,7 +307,7 @@ static int close_current(tarn_wal *w, tarn_error *err) {
   w->fd = -1;
   if (w->next_seq - 1 > w->durable)
     w->durable = w->next_seq - 1;
-  pthread_cond_broadcast(&w->cv);
+  wake(w);
   return 0;
 }
 
@@ -689,7 +748,7 @@ int tarn_wal_sync(tarn_wal *w, uint64_t seq, tarn_error *err) {
       break;
     }
     if (w->syncing) { /* an fsync is running: it or the next one covers seq */
-      pthread_cond_wait(&w->cv, &w->mu);
+      wait_for(w, seq);
       continue;
     }
     w->syncing = 1; /* this caller leads: one write and one fsync for all appended so far */
@@ -726,7 +785,7 @@ int tarn_wal_sync(tarn_wal *w, uint64_t seq, tarn_error *err) {
       w->last_fsync_ns = t1 - t0;
       w->durable = target;
     }
-    pthread_cond_broadcast(&w->cv);
+    wake(w);
   }
   pthread_mutex_unlock(&w->mu);
   return rc;

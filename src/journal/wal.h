@@ -31,7 +31,9 @@ typedef struct tarn_wal tarn_wal;
  * disk that fills up). NULL members are the POSIX calls. */
 typedef struct tarn_wal_io {
   ssize_t (*pwrite)(int fd, const void *p, size_t n, off_t at, void *ctx);
-  int (*fsync)(int fd, void *ctx); /* 0, or -1 with errno */
+  int (*fsync)(int fd, void *ctx); /* 0, or -1 with errno; default fdatasync (the data
+                                      and the file size, not the times: as PostgreSQL's
+                                      wal_sync_method does on Linux) */
   void *ctx;
 } tarn_wal_io;
 
