@@ -34,10 +34,17 @@ struct tarn_metric {
   struct tarn_metric *next;
 };
 
+#define MAX_COLLECTORS 8
+
 struct tarn_metrics {
   pthread_mutex_t lock;
   tarn_metric *head, **tail;
   tarn_metric *dropped; /* tarn_metrics_dropped_series_total */
+  struct {
+    void (*fn)(void *arg);
+    void *arg;
+  } collect[MAX_COLLECTORS]; /* run before each render */
+  size_t ncollect;
 };
 
 const double tarn_metrics_latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -429,9 +436,29 @@ static int render_family(tarn_buf *out, const tarn_metric *m, tarn_error *err) {
   return rc;
 }
 
+int tarn_metrics_on_render(tarn_metrics *reg, void (*fn)(void *arg), void *arg, tarn_error *err) {
+  int rc = 0;
+  pthread_mutex_lock(&reg->lock);
+  if (reg->ncollect == MAX_COLLECTORS)
+    rc = tarn_error_set(err, TARN_ETOOBIG, "metrics: more than %d collectors", MAX_COLLECTORS);
+  else {
+    reg->collect[reg->ncollect].fn = fn;
+    reg->collect[reg->ncollect].arg = arg;
+    reg->ncollect++;
+  }
+  pthread_mutex_unlock(&reg->lock);
+  return rc;
+}
+
 int tarn_metrics_render(tarn_metrics *reg, tarn_buf *out, tarn_error *err) {
   const tarn_metric *m;
+  size_t i, n;
   int rc = 0;
+  pthread_mutex_lock(&reg->lock);
+  n = reg->ncollect;
+  pthread_mutex_unlock(&reg->lock);
+  for (i = 0; i < n; i++) /* outside the lock: they set metrics */
+    reg->collect[i].fn(reg->collect[i].arg);
   pthread_mutex_lock(&reg->lock);
   for (m = reg->head; m != NULL && rc == 0; m = m->next)
     rc = render_family(out, m, err);

@@ -49,6 +49,10 @@ double tarn_metric_value(tarn_metric *m, const char *const *values);
 
 /* Appends the whole registry in Prometheus text exposition format 0.0.4. */
 int tarn_metrics_render(tarn_metrics *reg, tarn_buf *out, tarn_error *err);
+/* Runs fn(arg) at the start of every render (outside the registry's lock), so that gauges
+ * of state that changes in the background (a flush, a compaction) are current when
+ * scraped. At most 8; fn must outlive the registry's renders. */
+int tarn_metrics_on_render(tarn_metrics *reg, void (*fn)(void *arg), void *arg, tarn_error *err);
 
 /* Default latency buckets in seconds (1 ms .. 10 s). */
 extern const double tarn_metrics_latency_buckets[];

@@ -24,16 +24,33 @@ typedef struct jr_srv {
   tarn_journal *j;
   size_t max_events;
   tarn_metric *events, *append_seconds, *in_memory, *wal_bytes, *syncs;
+  tarn_metric *flushes, *compactions, *table_files, *small_files, *last_flush, *last_compaction,
+      *inbox, *failed;
 } jr_srv;
 
-/* The gauges follow the journal after every request that changes it. */
+/* The gauges follow the journal: after every request that changes it, and at every scrape
+ * (flushes and compactions happen in the background). */
 static void refresh_gauges(jr_srv *s) {
   tarn_journal_stats st;
+  if (s->in_memory == NULL)
+    return;
   tarn_journal_stats_get(s->j, &st);
   tarn_metric_set(s->in_memory, NULL, (double)st.events_in_memory);
   tarn_metric_set(s->wal_bytes, NULL, (double)st.wal.bytes);
   tarn_metric_set(s->syncs, NULL, (double)st.wal.syncs);
+  tarn_metric_set(s->flushes, NULL, (double)st.flushes);
+  tarn_metric_set(s->compactions, NULL, (double)st.compactions);
+  if (st.table_files >= 0) {
+    tarn_metric_set(s->table_files, NULL, (double)st.table_files);
+    tarn_metric_set(s->small_files, NULL, (double)st.table_small_files);
+  }
+  tarn_metric_set(s->last_flush, NULL, (double)st.last_flush_us / 1e6);
+  tarn_metric_set(s->last_compaction, NULL, (double)st.last_compaction_us / 1e6);
+  tarn_metric_set(s->inbox, NULL, (double)st.inbox_taken);
+  tarn_metric_set(s->failed, NULL, st.last_flush_error[0] != '\0' ? 1.0 : 0.0);
 }
+
+static void refresh_at_scrape(void *arg) { refresh_gauges(arg); }
 
 /* The status a journal failure is answered with. */
 static int reply_failure(tarn_http_response *resp, const tarn_error *err) {
@@ -272,7 +289,26 @@ int tarn_http_add_journal_routes(tarn_http_server *srv, tarn_journal *j, size_t 
     s->syncs =
         tarn_metrics_gauge(m, "tarn_journal_wal_fsyncs",
                            "WAL fsyncs since start (group commit: fewer than appends)", NULL);
+    s->flushes = tarn_metrics_gauge(m, "tarn_journal_flushes",
+                                    "flushes to system.journal since start", NULL);
+    s->compactions = tarn_metrics_gauge(m, "tarn_journal_compactions",
+                                        "compactions of system.journal since start", NULL);
+    s->table_files =
+        tarn_metrics_gauge(m, "tarn_journal_table_files", "data files of system.journal", NULL);
+    s->small_files = tarn_metrics_gauge(m, "tarn_journal_table_small_files",
+                                        "of which small (what compaction merges)", NULL);
+    s->last_flush =
+        tarn_metrics_gauge(m, "tarn_journal_last_flush_timestamp_seconds",
+                           "Unix time of the last flush that committed (0: none)", NULL);
+    s->last_compaction =
+        tarn_metrics_gauge(m, "tarn_journal_last_compaction_timestamp_seconds",
+                           "Unix time of the last compaction that merged files (0: none)", NULL);
+    s->inbox = tarn_metrics_gauge(m, "tarn_journal_inbox_events",
+                                  "events taken in from the inbox since start", NULL);
+    s->failed = tarn_metrics_gauge(m, "tarn_journal_flush_failing",
+                                   "1 while the last flush failed (see /journal/stats)", NULL);
     refresh_gauges(s);
+    rc = tarn_metrics_on_render(m, refresh_at_scrape, s, err);
   }
   for (i = 0; rc == 0 && i < sizeof(r) / sizeof(r[0]); i++)
     rc = tarn_http_server_route(srv, &r[i], err);

@@ -177,6 +177,15 @@ expect_eq "after the kills, POST /journal/compact" 200 \
   "$(curl -s -o "$WORK/c" -w '%{http_code}' -XPOST "http://$ADDR/journal/compact")"
 check "... merges the runs the kill loop left ($(tr -d '\n' <"$WORK/c"))" \
   test "$(jq -r .files_in "$WORK/c")" -gt 1
+# the background's work, current at every scrape
+M=$(curl -s "http://$ADDR/metrics")
+mval() { awk -v k="$1" '$1 == k { print $2 }' <<<"$M"; }
+expect_eq "/metrics: tarn_journal_compactions counts it" 1 "$(awk -v v="$(mval tarn_journal_compactions)" 'BEGIN { print (v >= 1) }')"
+expect_eq "/metrics: tarn_journal_table_files as /journal/stats says" \
+  "$(curl -s "http://$ADDR/journal/stats" | jq -r .table_files)" "$(mval tarn_journal_table_files)"
+expect_eq "/metrics: the last compaction's time" 1 \
+  "$(awk -v v="$(mval tarn_journal_last_compaction_timestamp_seconds)" 'BEGIN { print (v > 1.7e9) }')"
+expect_eq "/metrics: no flush failing" 0 "$(mval tarn_journal_flush_failing)"
 
 # ---- system.journal, read by DuckDB ----
 expect_eq "POST /journal/flush" 200 "$(curl -s -o "$WORK/f" -w '%{http_code}' -XPOST "http://$ADDR/journal/flush")"

@@ -187,6 +187,33 @@ static void test_render_numbers(void **state) {
   tarn_metrics_destroy(reg);
 }
 
+/* A collector runs at every render, before the families are written, and may set them. */
+static void bump(void *arg) {
+  tarn_metric *g = arg;
+  tarn_metric_add(g, NULL, 1);
+}
+
+static void test_collectors_run_at_render(void **state) {
+  tarn_metrics *reg = new_reg();
+  tarn_metric *g = tarn_metrics_gauge(reg, "scrapes", "S.", NULL);
+  tarn_error err;
+  char *text;
+  int i;
+  (void)state;
+  assert_non_null(g);
+  assert_int_equal(tarn_metrics_on_render(reg, bump, g, &err), 0);
+  text = render_after_dropped(reg);
+  assert_non_null(strstr(text, "scrapes 1\n"));
+  tarn_free(text);
+  text = render_after_dropped(reg);
+  assert_non_null(strstr(text, "scrapes 2\n"));
+  tarn_free(text);
+  for (i = 1; i < 8; i++)
+    assert_int_equal(tarn_metrics_on_render(reg, bump, g, &err), 0);
+  assert_int_equal(tarn_metrics_on_render(reg, bump, g, &err), TARN_ETOOBIG);
+  tarn_metrics_destroy(reg);
+}
+
 static void test_reregistration(void **state) {
   tarn_metrics *reg = new_reg();
   tarn_metric *c, *h;
@@ -490,7 +517,7 @@ int main(void) {
       cmocka_unit_test(test_reregistration),      cmocka_unit_test(test_invalid_names),
       cmocka_unit_test(test_update_rules),        cmocka_unit_test(test_series_cap),
       cmocka_unit_test(test_render_cap),          cmocka_unit_test(test_concurrent_updates),
-      cmocka_unit_test(test_allocation_failures),
+      cmocka_unit_test(test_allocation_failures), cmocka_unit_test(test_collectors_run_at_render),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
