@@ -204,10 +204,11 @@ int tarn_sink_health(tarn_sink *s, char *why, size_t n) {
 
 /* The gauges that change with time, refreshed at most once a second. */
 static void update_gauges(tarn_sink *s, uint64_t now) {
-  int64_t wall = tarn_clock_wall_us() / 1000, last;
+  int64_t wall, last;
   size_t i;
   if (s->o.metrics == NULL || now - s->gauges_ns < 1000000000)
-    return;
+    return; /* (called per message: no clock read before this) */
+  wall = tarn_clock_wall_us() / 1000;
   s->gauges_ns = now;
   pthread_mutex_lock(&s->mu);
   last = s->last_commit_ms;
