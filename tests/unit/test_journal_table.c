@@ -23,29 +23,11 @@
 
 #include "support/temp_lake.h"
 
-typedef struct fx {
-  char dir[64];
-  tarn_lake lake;
-} fx;
+typedef temp_lake_fx fx;
 
-static int setup(void **state) {
-  fx *f = calloc(1, sizeof(*f));
-  snprintf(f->dir, sizeof(f->dir), "/tmp/tarn-journal-table-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  assert_int_equal(temp_lake_open(f->dir, &f->lake), 0);
-  *state = f;
-  return 0;
-}
+static int setup(void **state) { return temp_lake_setup(state, "tarn-journal-table"); }
 
-static int teardown(void **state) {
-  fx *f = *state;
-  char cmd[128];
-  temp_lake_close(&f->lake);
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
-  free(f);
-  return 0;
-}
+static int teardown(void **state) { return temp_lake_teardown(state); }
 
 /* n events, seq from first; entity e-(i % 3), timestamps going down so that the sort has
  * work to do; every third one with values and a workspace. */

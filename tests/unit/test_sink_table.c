@@ -37,31 +37,11 @@
 #define DAY_MS 86400000LL
 #define DAY0 19675LL /* 2023-11-14 */
 
-typedef struct fx {
-  char dir[64];
-  char db[128];
-  tarn_lake lake;
-} fx;
+typedef temp_lake_fx fx;
 
-static int setup(void **state) {
-  fx *f = calloc(1, sizeof(*f));
-  snprintf(f->dir, sizeof(f->dir), "/tmp/tarn-sink-table-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  assert_int_equal(temp_lake_open(f->dir, &f->lake), 0);
-  snprintf(f->db, sizeof(f->db), "%s/catalog.db", f->dir); /* racing threads open their own */
-  *state = f;
-  return 0;
-}
+static int setup(void **state) { return temp_lake_setup(state, "tarn-sink-table"); }
 
-static int teardown(void **state) {
-  fx *f = *state;
-  char cmd[128];
-  temp_lake_close(&f->lake);
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
-  free(f);
-  return 0;
-}
+static int teardown(void **state) { return temp_lake_teardown(state); }
 
 /* ---- helpers ---- */
 

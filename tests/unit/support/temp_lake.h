@@ -38,4 +38,37 @@ static inline void temp_lake_close(tarn_lake *l) {
   memset(l, 0, sizeof(*l));
 }
 
+/* A cmocka fixture: a fresh lake in "/tmp/<prefix>-XXXXXX" per test case, removed after
+ * it. db is its catalog file (threads that need a handle of their own open it). */
+typedef struct temp_lake_fx {
+  char dir[64];
+  char db[128];
+  tarn_lake lake;
+} temp_lake_fx;
+
+static inline int temp_lake_setup(void **state, const char *prefix) {
+  temp_lake_fx *f = calloc(1, sizeof(*f));
+  if (f == NULL)
+    return -1;
+  snprintf(f->dir, sizeof(f->dir), "/tmp/%s-XXXXXX", prefix);
+  if (mkdtemp(f->dir) == NULL || temp_lake_open(f->dir, &f->lake) != 0) {
+    free(f);
+    return -1;
+  }
+  snprintf(f->db, sizeof(f->db), "%s/catalog.db", f->dir);
+  *state = f;
+  return 0;
+}
+
+static inline int temp_lake_teardown(void **state) {
+  temp_lake_fx *f = *state;
+  char cmd[128];
+  int rc;
+  temp_lake_close(&f->lake);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+  rc = system(cmd);
+  free(f);
+  return rc == 0 ? 0 : -1;
+}
+
 #endif
