@@ -50,7 +50,7 @@ static void print_serve_help(const cli *c) {
          "  POST /journal/events   mutation events (one JSON object, or NDJSON): 200 with\n"
          "                 their ids once their WAL records are fsynced; a client event_id\n"
          "                 makes the append idempotent (the same id again: the first answer)\n"
-         "  GET /journal/history/ENTITY_ID?entity_type=&since=&until=&limit=\n"
+         "  GET /journal/history/ENTITY_ID?entity_type=&since=&until=&limit= (the id may hold /)\n"
          "                 the entity's events in time order (since inclusive, until\n"
          "                 exclusive: RFC 3339 or microseconds; limit 1-10000, default 1000)\n"
          "  GET /journal/recent?limit=N, GET /journal/stats, POST /journal/flush (to the\n"

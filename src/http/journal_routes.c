@@ -259,7 +259,7 @@ int tarn_http_add_journal_routes(tarn_http_server *srv, tarn_journal *j, size_t 
   jr_srv *s = tarn_calloc(1, sizeof(*s));
   tarn_http_route r[] = {
       {"POST", "/journal/events", post_events, s, max_body, 0, TARN_HTTP_SCOPE_WRITE, NULL},
-      {"GET", "/journal/history/{entity_id}", get_history, s, 0, 0, TARN_HTTP_SCOPE_READ,
+      {"GET", "/journal/history/{entity_id...}", get_history, s, 0, 0, TARN_HTTP_SCOPE_READ,
        "entity_type,since,until,limit"},
       {"GET", "/journal/recent", get_recent, s, 0, 0, TARN_HTTP_SCOPE_READ, "limit"},
       {"GET", "/journal/stats", get_stats, s, 0, 0, TARN_HTTP_SCOPE_READ, NULL},

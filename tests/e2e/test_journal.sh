@@ -66,6 +66,12 @@ M=$(curl -s "http://$ADDR/metrics")
 expect_match "metrics count stored and duplicate events" \
   'tarn_journal_events_total\{outcome="duplicate"\} 1' "$M"
 expect_match "metrics expose the WAL fsyncs" 'tarn_journal_wal_fsyncs [0-9]' "$M"
+# an entity id with slashes (a path, a URL): its history, percent-encoded or not
+post '{"entity_type":"path","entity_id":"orders/7/lines","action":"insert"}' >/dev/null
+expect_eq "history of an id with slashes, as %2F" "1 orders/7/lines" \
+  "$(curl -s "http://$ADDR/journal/history/orders%2F7%2Flines" | jq -r '[.count, .events[0].entity_id] | join(" ")')"
+expect_eq "... and as it is" "1 orders/7/lines" \
+  "$(curl -s "http://$ADDR/journal/history/orders/7/lines" | jq -r '[.count, .events[0].entity_id] | join(" ")')"
 
 # ---- one process per journal ----
 "$BIN" serve --lake "$LAKE" --listen 127.0.0.1:0 2>"$WORK/second.log" &

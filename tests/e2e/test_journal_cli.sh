@@ -299,6 +299,9 @@ expect_eq "POST /journal/compact answers the same keys" \
   "bytes_in bytes_out events files_in files_out small_files_left snapshot_id" \
   "$(curl -s -XPOST "http://$ADDR/journal/compact" | jq -r 'keys | join(" ")')"
 expect_eq "history of o-1 after the daemon's flush and compaction" "$H_O1" "$(U history o-1)"
+run U append insert path "a/b c?d"
+expect_eq "--url: an id with a slash, a space and a ?" '0 a/b c?d' \
+  "$RC $(U history "a/b c?d" | jq -r .entity_id)"
 kill -TERM "$SERVE_PID"; wait_exit "$SERVE_PID" 20
 expect_eq "tarn serve stops (exit 0)" 0 "$EXIT_CODE"
 expect_eq "after it stops, the lake gives what --url gave" "$(J history datasets.sales | wc -l) $H_O1" \
