@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "catalog/catalog_int.h"
+#include "catalog/pgconn.h"
 
 /*
  * Statements go out with PQsendQueryParams (text parameters typed as text, so that
@@ -29,8 +30,8 @@
 typedef struct pg_db {
   tarn__sql base;
   PGconn *conn;
-  char *secrets[2]; /* password and sslpassword from the connection string, or NULL */
-  int doomed;       /* the server sent FATAL: reconnect before the next statement */
+  tarn_pgconn_info info; /* secrets and display of the connection string */
+  int doomed;            /* the server sent FATAL: reconnect before the next statement */
 } pg_db;
 
 static const tarn__sql_ops pg_ops;
@@ -44,54 +45,11 @@ static const char SQL_COLUMN_EXISTS[] =
 /* One lock id for "creating the catalog tables" ("tarncat\0" as a big-endian int64). */
 static const char SQL_SCHEMA_LOCK[] = "SELECT pg_advisory_xact_lock(8386109799579874304)";
 
-/* Replaces every occurrence of each secret in err's detail with <redacted>. */
-static void scrub(pg_db *d, tarn_error *err) {
-  size_t i;
-  if (err == NULL)
-    return;
-  for (i = 0; i < 2; i++) {
-    const char *s = d->secrets[i];
-    char out[TARN_ERROR_DETAIL_MAX], *hit, *p = err->detail;
-    size_t n = 0, slen;
-    if (s == NULL || s[0] == '\0')
-      continue;
-    slen = strlen(s);
-    while ((hit = strstr(p, s)) != NULL) {
-      n += (size_t)snprintf(out + n, sizeof(out) - n, "%.*s<redacted>", (int)(hit - p), p);
-      if (n >= sizeof(out))
-        n = sizeof(out) - 1;
-      p = hit + slen;
-    }
-    if (p != err->detail) {
-      snprintf(out + n, sizeof(out) - n, "%s", p);
-      memcpy(err->detail, out, sizeof(out));
-    }
-  }
-}
-
-/* libpq messages end with a newline and may span lines; make them one line. */
-static void one_line(const char *msg, char *dst, size_t n) {
-  size_t i = 0;
-  if (msg == NULL)
-    msg = "";
-  for (; *msg && i + 1 < n; msg++) {
-    if (*msg == '\n') {
-      if (msg[1] != '\0' && i + 2 < n) {
-        dst[i++] = ';';
-        dst[i++] = ' ';
-      }
-    } else {
-      dst[i++] = *msg;
-    }
-  }
-  dst[i] = '\0';
-}
-
 static int conn_failed(pg_db *d, int code, const char *what, tarn_error *err) {
   char msg[400];
-  one_line(PQerrorMessage(d->conn), msg, sizeof(msg));
+  tarn_pgconn_one_line(PQerrorMessage(d->conn), msg, sizeof(msg));
   tarn_error_set(err, code, "%s: %s", what, msg[0] ? msg : "connection lost");
-  scrub(d, err);
+  tarn_pgconn_scrub(&d->info, err);
   return code;
 }
 
@@ -105,7 +63,7 @@ static void on_notice(void *arg, const PGresult *res) {
   pg_db *d = arg;
   const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
   char msg[400];
-  one_line(PQresultErrorMessage(res), msg, sizeof(msg));
+  tarn_pgconn_one_line(PQresultErrorMessage(res), msg, sizeof(msg));
   if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
     d->doomed = 1;
   tarn_log_debug("postgres notice", "msg=%s", msg);
@@ -230,7 +188,8 @@ static int pg_exec(tarn__sql *base, const char *sql, const char *const *params, 
   {
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char msg[400];
-    one_line(res ? PQresultErrorMessage(res) : PQerrorMessage(d->conn), msg, sizeof(msg));
+    tarn_pgconn_one_line(res ? PQresultErrorMessage(res) : PQerrorMessage(d->conn), msg,
+                         sizeof(msg));
     if (conn_lost(d, st)) {
       d->doomed = 1; /* the next call reconnects, even if libpq has not seen EOF yet */
       if (flags & TARN__SQL_AMBIGUOUS) {
@@ -246,7 +205,7 @@ static int pg_exec(tarn__sql *base, const char *sql, const char *const *params, 
       rc = map_sqlstate(d, st);
       tarn_error_set(err, rc, "%s (SQLSTATE %s)", msg[0] ? msg : "error", st ? st : "none");
     }
-    scrub(d, err);
+    tarn_pgconn_scrub(&d->info, err);
   }
   PQclear(res);
   return rc;
@@ -311,19 +270,11 @@ static int pg_schema_lock(tarn__sql *base, tarn_error *err) {
   return pg_exec(base, SQL_SCHEMA_LOCK, NULL, 0, 0, NULL, NULL, err);
 }
 
-static void free_secret(char *s) {
-  if (s != NULL) {
-    explicit_bzero(s, strlen(s));
-    tarn_free(s);
-  }
-}
-
 static void pg_destroy(tarn__sql *base) {
   pg_db *d = (pg_db *)base;
   if (d->conn != NULL)
     PQfinish(d->conn);
-  free_secret(d->secrets[0]);
-  free_secret(d->secrets[1]);
+  tarn_pgconn_info_free(&d->info);
   tarn_free(d->base.display);
   tarn_free(d);
 }
@@ -336,59 +287,6 @@ static const tarn__sql_ops pg_ops = {
 int tarn__sql_pg_backend_pid(tarn__sql *db) {
   pg_db *d = (pg_db *)db;
   return PQstatus(d->conn) == CONNECTION_OK ? PQbackendPID(d->conn) : 0;
-}
-
-/* Reads the secrets and builds the display text ("host=h port=p dbname=d user=u"). */
-static int parse_conninfo(pg_db *d, const char *conninfo, tarn_error *err) {
-  static const char *const shown[] = {"host", "hostaddr", "port", "dbname", "user"};
-  PQconninfoOption *opts, *o;
-  char *errmsg = NULL, display[512];
-  size_t n = 0, i;
-  opts = PQconninfoParse(conninfo, &errmsg);
-  if (opts == NULL) {
-    char red[256];
-    /* libpq's message may quote the text around the mistake, which may be a password. */
-    if (errmsg != NULL)
-      PQfreemem(errmsg);
-    tarn_catalog_redact_conninfo(conninfo, red, sizeof(red));
-    return tarn_error_set(err, TARN_ECONFIG,
-                          "PostgreSQL connection string \"%s\" is not valid libpq syntax "
-                          "(keyword=value pairs or a postgresql:// URI)",
-                          red);
-  }
-  display[0] = '\0';
-  for (o = opts; o->keyword != NULL; o++) {
-    if (o->val == NULL)
-      continue;
-    if (strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0) {
-      char **slot = &d->secrets[o->keyword[0] == 's'];
-      if (*slot == NULL && (*slot = tarn_strdup(o->val)) == NULL) {
-        PQconninfoFree(opts);
-        return tarn_error_set(err, TARN_ENOMEM, "opening the catalog: out of memory");
-      }
-    }
-    for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
-      if (strcmp(o->keyword, shown[i]) == 0 && n < sizeof(display))
-        n += (size_t)snprintf(display + n, sizeof(display) - n, "%s%s=%s", n ? " " : "", o->keyword,
-                              o->val);
-  }
-  PQconninfoFree(opts);
-  d->base.display = tarn_strdup(display[0] ? display : "(libpq defaults)");
-  if (d->base.display == NULL)
-    return tarn_error_set(err, TARN_ENOMEM, "opening the catalog: out of memory");
-  return 0;
-}
-
-/* libpq gives no SQLSTATE for a failed connection; its (C locale) text tells bad
- * credentials and unknown databases, which no retry fixes, from an unreachable server. */
-static int connect_error_code(PGconn *conn) {
-  const char *msg = PQerrorMessage(conn);
-  if (PQconnectionNeedsPassword(conn) || strstr(msg, "authentication failed") != NULL ||
-      strstr(msg, "no password supplied") != NULL || strstr(msg, "no pg_hba.conf entry") != NULL)
-    return TARN_EPERM;
-  if (strstr(msg, "does not exist") != NULL)
-    return TARN_ENOTFOUND;
-  return TARN_ENETWORK;
 }
 
 /* The driver: opens one connection; the SQL catalog then owns the tarn__sql. */
@@ -413,7 +311,10 @@ static int pg_connect(const char *conninfo, int64_t busy_timeout_ms, tarn__sql *
   d->base.ops = &pg_ops;
   d->base.busy_timeout_ms = busy_timeout_ms;
   d->base.rng = tarn_clock_mono_ns() ^ ((uint64_t)getpid() << 32);
-  if ((rc = parse_conninfo(d, conninfo, err)) != 0) {
+  if ((rc = tarn_pgconn_parse(conninfo, NULL, &d->info, err)) != 0 ||
+      (d->base.display = tarn_strdup(d->info.display)) == NULL) {
+    if (rc == 0)
+      rc = tarn_error_set(err, TARN_ENOMEM, "opening the catalog: out of memory");
     pg_destroy(&d->base);
     return rc;
   }
@@ -423,7 +324,7 @@ static int pg_connect(const char *conninfo, int64_t busy_timeout_ms, tarn__sql *
     return tarn_error_set(err, TARN_ENOMEM, "connecting to PostgreSQL: out of memory");
   }
   if (PQstatus(d->conn) != CONNECTION_OK) {
-    rc = conn_failed(d, connect_error_code(d->conn), "connecting", err);
+    rc = conn_failed(d, tarn_pgconn_connect_error_code(d->conn), "connecting", err);
     tarn_error_prefix(err, "PostgreSQL catalog (%s)", d->base.display);
     pg_destroy(&d->base);
     return rc;

@@ -203,6 +203,7 @@ static int ingest_options(const cli *c, const char *cmd, tarn_store *lake, const
   iopts->memory_budget = (uint64_t)tarn_config_int(c->cfg, "ingest", "memory_budget");
   iopts->max_memory = (uint64_t)tarn_config_int(c->cfg, "ingest", "max_memory");
   iopts->queue_timeout_ms = (uint64_t)tarn_config_int(c->cfg, "ingest", "queue_timeout");
+  iopts->db_hosts = tarn_config_str(c->cfg, "ingest", "db_hosts");
   if (iopts->max_memory > 0 && iopts->max_memory < iopts->memory_budget) {
     cli_error(cmd,
               "[ingest] max_memory (%lld MiB) is below memory_budget (%lld MiB): no "

@@ -244,5 +244,8 @@ void tarn_csv_infer_column(const tarn_csv_infer *inf, size_t col, tarn_csv_colum
  */
 int tarn_csv_fingerprint(const char *const *names, const tarn_csv_type *types, size_t n,
                          char out[TARN_CSV_FINGERPRINT_LEN], tarn_error *err);
+/* The same over type names given as text (a Postgres ingest's "int", "decimal(10,2)"). */
+int tarn_csv_fingerprint_names(const char *const *names, const char *const *types, size_t n,
+                               char out[TARN_CSV_FINGERPRINT_LEN], tarn_error *err);
 
 #endif

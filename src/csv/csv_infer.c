@@ -273,26 +273,22 @@ void tarn_csv_infer_column(const tarn_csv_infer *inf, size_t col, tarn_csv_colum
     put(r + used, rn - used, "; %llu empty", (unsigned long long)c->nulls);
 }
 
-int tarn_csv_fingerprint(const char *const *names, const tarn_csv_type *types, size_t n,
-                         char out[TARN_CSV_FINGERPRINT_LEN], tarn_error *err) {
+int tarn_csv_fingerprint_names(const char *const *names, const char *const *types, size_t n,
+                               char out[TARN_CSV_FINGERPRINT_LEN], tarn_error *err) {
   tarn_sha256 *h = NULL;
   uint8_t digest[TARN_SHA256_LEN];
   size_t i;
   int rc;
   out[0] = '\0';
-  for (i = 0; i < n; i++)
-    if ((unsigned)types[i] >= TARN_CSV_NTYPES)
-      return tarn_error_set(err, TARN_EINVAL, "csv: fingerprint: column %zu has no type", i + 1);
   rc = tarn_sha256_create(&h, err);
   if (rc != 0)
     return rc;
   for (i = 0; i < n && rc == 0; i++) {
-    const char *t = tarn_csv_type_name(types[i]);
     rc = tarn_sha256_update(h, names[i], strlen(names[i]), err);
     if (rc == 0)
       rc = tarn_sha256_update(h, "\x1f", 1, err);
     if (rc == 0)
-      rc = tarn_sha256_update(h, t, strlen(t), err);
+      rc = tarn_sha256_update(h, types[i], strlen(types[i]), err);
     if (rc == 0)
       rc = tarn_sha256_update(h, "\x1e", 1, err);
   }
@@ -304,4 +300,23 @@ int tarn_csv_fingerprint(const char *const *names, const tarn_csv_type *types, s
   memcpy(out, "sha256:", 7);
   tarn_hex(digest, sizeof(digest), out + 7);
   return 0;
+}
+
+int tarn_csv_fingerprint(const char *const *names, const tarn_csv_type *types, size_t n,
+                         char out[TARN_CSV_FINGERPRINT_LEN], tarn_error *err) {
+  const char **tn;
+  size_t i;
+  int rc;
+  out[0] = '\0';
+  for (i = 0; i < n; i++)
+    if ((unsigned)types[i] >= TARN_CSV_NTYPES)
+      return tarn_error_set(err, TARN_EINVAL, "csv: fingerprint: column %zu has no type", i + 1);
+  tn = tarn_calloc(n ? n : 1, sizeof(*tn));
+  if (tn == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  for (i = 0; i < n; i++)
+    tn[i] = tarn_csv_type_name(types[i]);
+  rc = tarn_csv_fingerprint_names(names, tn, n, out, err);
+  tarn_free(tn);
+  return rc;
 }

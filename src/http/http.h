@@ -247,6 +247,7 @@ typedef struct tarn_http_ingest_options {
   void *open_catalog_arg;
   struct tarn_journal *journal; /* each committed ingest is recorded there (an `ingest`
                                    event); NULL: not recorded. Borrowed. */
+  const char *db_hosts; /* POST /ingest/db: hosts it may read from ("h,h:port"); NULL: any */
 } tarn_http_ingest_options;
 
 /*

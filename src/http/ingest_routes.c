@@ -38,6 +38,7 @@ typedef struct ingest_srv {
   int (*open_catalog)(void *arg, tarn_catalog **out, tarn_error *err);
   void *open_catalog_arg;
   tarn_journal *journal; /* records an ingest event per new commit; may be NULL */
+  char *db_hosts;        /* POST /ingest/db: where it may connect; NULL: any TCP host */
   tarn_metric *m_total, *m_bytes, *m_rows, *m_duration;
 } ingest_srv;
 
@@ -50,6 +51,7 @@ static void ingest_srv_free(void *p) {
   pthread_cond_destroy(&is->freed);
   tarn_free(is->root_uri);
   tarn_free(is->spool_dir);
+  tarn_free(is->db_hosts);
   tarn_free(is);
 }
 
@@ -605,6 +607,177 @@ static int on_resync_missing(const tarn_http_request *req, tarn_http_response *r
   return rc;
 }
 
+/* ---- POST /ingest/db ---- */
+
+/* A string member of the body: NULL when absent or null; -1 when another type. */
+static int body_str(const json_t *body, const char *key, const char **out) {
+  const json_t *v = json_object_get(body, key);
+  *out = NULL;
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (!json_is_string(v))
+    return -1;
+  *out = json_string_value(v);
+  return 0;
+}
+
+static int on_ingest_db(const tarn_http_request *req, tarn_http_response *resp, void *ud) {
+  static const char *const known[] = {
+      "dsn", "table", "query", "name", "mode", "incremental_column", "readers", "infinity", NULL};
+  ingest_srv *is = ud;
+  upload_ctx uc;
+  tarn_catalog *cat = NULL;
+  tarn_ingest_env env;
+  tarn_pg_ingest_options o;
+  tarn_pg_ingest_result r;
+  tarn_error err;
+  json_error_t jerr;
+  json_t *body = NULL, *manifest = NULL, *answer;
+  const char *ct = tarn_http_header(req, "Content-Type"), *mode, *inf, *key, *outcome = "invalid";
+  char media[64];
+  uint64_t t0 = tarn_clock_mono_ns();
+  json_t *v;
+  int rc, status;
+  tarn_pg_ingest_options_init(&o);
+  tarn_pg_ingest_result_init(&r);
+  tarn_error_clear(&err);
+  memset(&uc, 0, sizeof(uc));
+  uc.is = is;
+  uc.fd = -1;
+  media_type(ct, media, sizeof(media));
+  if (strcmp(media, "application/json") != 0) {
+    rc = tarn_http_reply_error(resp, 415, "unsupported_media_type",
+                               "POST /ingest/db takes a JSON body (Content-Type: "
+                               "application/json), not %s",
+                               ct ? ct : "none");
+    goto out;
+  }
+  body = json_loadb(req->body && req->body->data ? req->body->data : "",
+                    req->body ? req->body->len : 0, JSON_REJECT_DUPLICATES, &jerr);
+  if (!json_is_object(body)) {
+    rc = tarn_http_reply_error(resp, 400, "invalid_argument",
+                               body ? "the body must be a JSON object"
+                                    : "the body is not JSON: %s (line %d, column %d)",
+                               jerr.text, jerr.line, jerr.column);
+    goto out;
+  }
+  json_object_foreach(body, key, v) {
+    size_t i;
+    for (i = 0; known[i] != NULL && strcmp(known[i], key) != 0; i++)
+      ;
+    if (known[i] == NULL) {
+      rc = tarn_http_reply_error(resp, 400, "invalid_argument",
+                                 "unknown field \"%.64s\" (known: dsn, table, query, name, mode, "
+                                 "incremental_column, readers, infinity)",
+                                 key);
+      goto out;
+    }
+  }
+  if (body_str(body, "dsn", &o.dsn) || body_str(body, "table", &o.table) ||
+      body_str(body, "query", &o.query) || body_str(body, "name", &o.name) ||
+      body_str(body, "mode", &mode) ||
+      body_str(body, "incremental_column", &o.incremental_column) ||
+      body_str(body, "infinity", &inf) ||
+      (json_object_get(body, "readers") && !json_is_integer(json_object_get(body, "readers")))) {
+    rc = tarn_http_reply_error(resp, 400, "invalid_argument",
+                               "dsn, table, query, name, mode, incremental_column and infinity are "
+                               "strings; readers is an integer");
+    goto out;
+  }
+  if (o.dsn == NULL || o.name == NULL) {
+    rc = tarn_http_reply_error(resp, 400, "invalid_argument", "%s is required",
+                               o.dsn == NULL ? "dsn" : "name");
+    goto out;
+  }
+  if (tarn_ingest_parse_mode(mode, &o.append, &err) != 0 ||
+      (inf != NULL && strcmp(inf, "null") != 0 && strcmp(inf, "error") != 0)) {
+    rc = tarn_http_reply_error(resp, 400, "invalid_argument", "%s",
+                               err.code ? tarn_error_message(&err)
+                                        : "infinity is \"error\" or \"null\"");
+    goto out;
+  }
+  o.infinity_null = inf != NULL && strcmp(inf, "null") == 0;
+  if (json_object_get(body, "readers")) {
+    json_int_t n = json_integer_value(json_object_get(body, "readers"));
+    o.readers = n < 0 || n > 1000 ? -1 : (int)n;
+  }
+  snprintf(uc.name, sizeof(uc.name), "%s", o.name);
+  snprintf(uc.actor, sizeof(uc.actor), "%s", req->token_name != NULL ? req->token_name : "local");
+  o.restricted = 1; /* the DSN is the client's: never this server's sockets or credentials */
+  o.allowed_hosts = is->db_hosts;
+  o.memory_budget = (size_t)is->budget;
+  o.admit = admit;
+  o.admit_arg = &uc;
+  rc = open_env(is, &cat, &env, &err);
+  if (rc == 0)
+    rc = tarn_ingest_pg(&env, &o, &r, &err);
+  tarn_metric_observe(is->m_duration, NULL, (double)(tarn_clock_mono_ns() - t0) / 1e9);
+  if (rc != 0) {
+    json_t *e;
+    const char *code = tarn_pg_ingest_error(rc, r.sqlstate, &status);
+    outcome = rc == TARN_ESCHEMA               ? "schema_mismatch"
+              : rc == TARN_ECONFLICT           ? "conflict"
+              : rc == TARN_EBUSY               ? "busy"
+              : rc == TARN_ETOOBIG             ? "too_large"
+              : status == 400 || status == 403 ? "invalid"
+                                               : "failed";
+    if (rc == TARN_EBUSY)
+      tarn_http_add_header(resp, "Retry-After", "5", NULL);
+    if (status == 502 && r.sqlstate[0] == '\0' && rc != TARN_ECORRUPT) {
+      rc = reply_backend(resp, &err); /* the store or the catalog */
+      goto out;
+    }
+    e = json_pack("{s:s,s:s}", "code", code, "message", tarn_error_message(&err));
+    if (e != NULL && r.sqlstate[0])
+      json_object_set_new(e, "sqlstate", json_string(r.sqlstate));
+    if (e != NULL && r.drift != NULL)
+      json_object_set(e, "drift", r.drift);
+    rc = tarn_http_reply_json(resp, status, json_pack("{s:o}", "error", e));
+    tarn_log_warn("postgres ingest refused", "name=%s outcome=%s error=%s sqlstate=%s detail=%s",
+                  uc.name, outcome, code, r.sqlstate[0] ? r.sqlstate : "-",
+                  tarn_error_message(&err));
+    goto out;
+  }
+  answer = tarn_pg_ingest_result_json(&r, o.append);
+  outcome = json_string_value(json_object_get(answer, "outcome"));
+  if (is->journal != NULL && !r.existing) {
+    tarn_journal_ingest in;
+    tarn_journal_ack ack;
+    char source[300], sha[65];
+    const char *base = strrchr(r.parquet_key, '/');
+    snprintf(source, sizeof(source), "postgres:%s", o.table ? o.table : "query");
+    snprintf(sha, sizeof(sha), "%.64s", base ? base + 1 : "");
+    memset(&in, 0, sizeof(in));
+    in.dataset = uc.name;
+    in.snapshot_id = r.snapshot_id;
+    in.rows = r.row_count;
+    in.source = source;
+    in.sha256 = sha;
+    in.outcome = outcome;
+    in.actor = uc.actor;
+    if (tarn_journal_record_ingest(is->journal, &in, &ack, &err) != 0)
+      tarn_log_warn("ingest committed; its journal event was not recorded", "name=%s error=%s",
+                    uc.name, tarn_error_message(&err));
+  }
+  if (!r.existing) {
+    tarn_metric_add(is->m_bytes, NULL, (double)r.bytes);
+    tarn_metric_add(is->m_rows, NULL, (double)r.row_count);
+  }
+  if (tarn_dataset_manifest(&env, uc.name, &manifest, &err) != 0)
+    manifest = NULL;
+  json_object_set_new(answer, "manifest", manifest ? manifest : json_null());
+  rc = tarn_http_reply_json(resp, 200, answer);
+out:
+  if (is->m_total != NULL)
+    tarn_metric_add(is->m_total, (const char *[]){outcome}, 1);
+  if (uc.reserved)
+    budget_give(&uc);
+  tarn_pg_ingest_result_free(&r);
+  json_decref(body);
+  tarn_catalog_destroy(cat);
+  return rc;
+}
+
 /* ---- registration ---- */
 
 int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_options *o,
@@ -616,6 +789,7 @@ int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_op
        NULL},
       {"POST", "/catalog/resync-missing", on_resync_missing, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE,
        NULL},
+      {"POST", "/ingest/db", on_ingest_db, NULL, 1u << 20, 0, TARN_HTTP_SCOPE_WRITE, NULL},
   };
   tarn_http_route up = {
       "POST", "/ingest", NULL, NULL, 0, 0, TARN_HTTP_SCOPE_WRITE, "name,mode,delimiter"};
@@ -651,6 +825,8 @@ int tarn_http_add_ingest_routes(tarn_http_server *srv, const tarn_http_ingest_op
   is->max_memory = o->max_memory;
   is->queue_ms = o->queue_timeout_ms;
   is->journal = o->journal;
+  if (o->db_hosts != NULL && (is->db_hosts = tarn_strdup(o->db_hosts)) == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory registering ingest routes");
   pthread_mutex_init(&is->mu, NULL);
   {
     pthread_condattr_t ca;

@@ -165,6 +165,14 @@ const char *tarn__ingest_csv_type_of(const tarn_ice_type *t) {
   }
 }
 
+void tarn__ingest_type_name(const tarn_ice_type *t, char *dst, size_t n) {
+  const char *c = tarn__ingest_csv_type_of(t);
+  if (c != NULL)
+    snprintf(dst, n, "%s", c);
+  else
+    tarn_ice_type_format(t, dst, n);
+}
+
 static int build_schema(const tarn_ingest_result *r, tarn_ice_schema *s, tarn_error *err) {
   size_t i;
   s->schema_id = 0;
@@ -191,47 +199,72 @@ static int build_schema(const tarn_ingest_result *r, tarn_ice_schema *s, tarn_er
 
 /* {"expected": fp, "actual": fp, "added": [{name,type}], "removed": [...],
  *  "retyped": [{name, from, to}], "reordered": bool} */
-static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
-                            const tarn_ingest_result *r) {
+json_t *tarn__ingest_drift(const tarn_ice_schema *old, const char *old_fp,
+                           const tarn__ingest_shape *sh) {
   json_t *d = json_pack("{s:s,s:s,s:[],s:[],s:[]}", "expected", old_fp ? old_fp : "", "actual",
-                        r->fingerprint, "added", "removed", "retyped");
+                        sh->fingerprint, "added", "removed", "retyped");
   size_t i, j;
   int reordered = 0;
+  char ot[48];
   if (d == NULL)
     return NULL;
-  for (i = 0; i < r->ncols; i++) {
-    const tarn_ice_field *f = tarn_ice_schema_field_by_name(old, r->names[i]);
-    const char *nt = tarn_csv_type_name(r->cols[i].type);
+  for (i = 0; i < sh->n; i++) {
+    const tarn_ice_field *f = tarn_ice_schema_field_by_name(old, sh->names[i]);
+    const char *nt = sh->types[i];
     if (f == NULL) {
       json_array_append_new(json_object_get(d, "added"),
-                            json_pack("{s:s,s:s}", "name", r->names[i], "type", nt));
+                            json_pack("{s:s,s:s}", "name", sh->names[i], "type", nt));
       continue;
     }
-    if (tarn__ingest_csv_type_of(&f->type) == NULL ||
-        strcmp(tarn__ingest_csv_type_of(&f->type), nt) != 0) {
-      char ot[48];
-      tarn_ice_type_format(&f->type, ot, sizeof(ot));
-      json_array_append_new(
-          json_object_get(d, "retyped"),
-          json_pack("{s:s,s:s,s:s}", "name", r->names[i], "from",
-                    tarn__ingest_csv_type_of(&f->type) ? tarn__ingest_csv_type_of(&f->type) : ot,
-                    "to", nt));
-    }
-    if (i >= old->nfields || strcmp(old->fields[i].name, r->names[i]) != 0)
+    tarn__ingest_type_name(&f->type, ot, sizeof(ot));
+    if (strcmp(ot, nt) != 0)
+      json_array_append_new(json_object_get(d, "retyped"),
+                            json_pack("{s:s,s:s,s:s}", "name", sh->names[i], "from", ot, "to", nt));
+    if (i >= old->nfields || strcmp(old->fields[i].name, sh->names[i]) != 0)
       reordered = 1;
   }
   for (j = 0; j < old->nfields; j++) {
     int found = 0;
-    for (i = 0; i < r->ncols && !found; i++)
-      found = strcmp(old->fields[j].name, r->names[i]) == 0;
+    for (i = 0; i < sh->n && !found; i++)
+      found = strcmp(old->fields[j].name, sh->names[i]) == 0;
     if (!found) {
-      const char *ot = tarn__ingest_csv_type_of(&old->fields[j].type);
-      json_array_append_new(
-          json_object_get(d, "removed"),
-          json_pack("{s:s,s:s}", "name", old->fields[j].name, "type", ot ? ot : "other"));
+      tarn__ingest_type_name(&old->fields[j].type, ot, sizeof(ot));
+      json_array_append_new(json_object_get(d, "removed"),
+                            json_pack("{s:s,s:s}", "name", old->fields[j].name, "type", ot));
     }
   }
   json_object_set_new(d, "reordered", json_boolean(reordered));
+  return d;
+}
+
+/* The CSV result's shape; types is an array of r->ncols the caller frees. */
+static int csv_shape(const tarn_ingest_options *o, const tarn_ingest_result *r,
+                     tarn__ingest_shape *sh, tarn_error *err) {
+  const char **types = tarn_calloc(r->ncols ? r->ncols : 1, sizeof(*types));
+  size_t i;
+  if (types == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  for (i = 0; i < r->ncols; i++)
+    types[i] = tarn_csv_type_name(r->cols[i].type);
+  sh->name = o->name;
+  sh->source = o->source ? o->source : "upload";
+  sh->fingerprint = r->fingerprint;
+  sh->n = r->ncols;
+  sh->names = (const char *const *)r->names;
+  sh->types = types;
+  return 0;
+}
+
+static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
+                            const tarn_ingest_result *r) {
+  tarn__ingest_shape sh;
+  tarn_ingest_options o;
+  json_t *d;
+  tarn_ingest_options_init(&o);
+  if (csv_shape(&o, r, &sh, NULL) != 0)
+    return NULL;
+  d = tarn__ingest_drift(old, old_fp, &sh);
+  tarn_free((void *)sh.types);
   return d;
 }
 
@@ -317,15 +350,8 @@ static int flush_batch(tarn_pq_writer *pw, colbuf *c, size_t ncols, int64_t rows
   return rc;
 }
 
-/* A running SHA-256 of the first `done` bytes of a file that only grows at its end (the
- * Parquet spool file: the writer appends and never seeks back). */
-typedef struct running_hash {
-  tarn_sha256 *sha;
-  uint64_t done;
-} running_hash;
-
 /* Hashes bytes [h->done, end) of fd with pread (the descriptor's offset is not moved). */
-static int hash_upto(int fd, running_hash *h, uint64_t end, char *buf, tarn_error *err) {
+static int hash_upto(int fd, tarn__ingest_hash *h, uint64_t end, char *buf, tarn_error *err) {
   while (h->done < end) {
     size_t want = end - h->done < COPY_CHUNK ? (size_t)(end - h->done) : COPY_CHUNK;
     ssize_t n = pread(fd, buf, want, (off_t)h->done);
@@ -363,7 +389,7 @@ typedef struct writer_pipe {
   /* The writer also hashes what it has written so far, so that publishing only hashes
    * the last row group and the footer. */
   int spool_fd;
-  running_hash *hash;
+  tarn__ingest_hash *hash;
   char *hbuf;
 } writer_pipe;
 
@@ -418,8 +444,8 @@ static int pipe_hand_over(writer_pipe *wp, int k, int64_t rows, tarn_error *err)
 
 /* Pass 2: the CSV again, into a Parquet file written to spool_fd. */
 static int convert(int fd, const tarn_ingest_options *o, const tarn_ingest_result *r,
-                   const plan *plp, const tarn_ice_schema *schema, int spool_fd, running_hash *hash,
-                   tarn_pq_file_info *info, tarn_error *err) {
+                   const plan *plp, const tarn_ice_schema *schema, int spool_fd,
+                   tarn__ingest_hash *hash, tarn_pq_file_info *info, tarn_error *err) {
   tarn_csv_options copt;
   tarn_csv_source src;
   hashing_src hs;
@@ -596,8 +622,9 @@ static int check_existing(const tarn_ingest_env *env, const char *key, uint64_t 
 /* Hashes the spooled Parquet file (`size` bytes; `hash` covers a prefix of it already)
  * and copies it to `key` in the store (put-if-absent; identical content already there is
  * fine). */
-static int publish(const tarn_ingest_env *env, int spool_fd, uint64_t size, running_hash *hash,
-                   const char *table_data_key, char *key, size_t keylen, tarn_error *err) {
+int tarn__ingest_publish(const tarn_ingest_env *env, int spool_fd, uint64_t size,
+                         tarn__ingest_hash *hash, const char *table_data_key, char *key,
+                         size_t keylen, tarn_error *err) {
   uint8_t digest[TARN_SHA256_LEN];
   char hex[TARN_SHA256_HEX_LEN];
   tarn_store_writer *w = NULL;
@@ -663,7 +690,7 @@ static char *columns_json(const tarn_ingest_result *r, const char *prev) {
 }
 
 /* An integer of the current snapshot's summary ("total-records"); -1 when absent. */
-static int64_t current_summary_int(const tarn_ice_metadata *m, const char *key) {
+int64_t tarn__ingest_summary_int(const tarn_ice_metadata *m, const char *key) {
   const tarn_ice_snapshot *s = tarn_ice_metadata_snapshot(m, m->current_snapshot_id);
   size_t i;
   for (i = 0; s != NULL && i < s->nsummary; i++)
@@ -685,8 +712,8 @@ static int already_ingested(const tarn_ice_metadata *m, const tarn_ingest_option
   const char *sz = tarn_ice_metadata_property(m, "tarn.parquet-size");
   if (sha == NULL || strcmp(sha, r->source_sha256) != 0 || k == NULL)
     return 0;
-  if (!o->append && (current_summary_int(m, "total-data-files") != 1 ||
-                     current_summary_int(m, "total-records") != r->row_count))
+  if (!o->append && (tarn__ingest_summary_int(m, "total-data-files") != 1 ||
+                     tarn__ingest_summary_int(m, "total-records") != r->row_count))
     return 0;
   r->existing = 1;
   snprintf(r->parquet_key, sizeof(r->parquet_key), "%s", k);
@@ -735,8 +762,8 @@ static int commit_check(void *arg, const tarn_ice_metadata *base, tarn_ice_metad
   if (cols_text == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
   total = r->row_count;
-  if (o->append && current_summary_int(base, "total-records") > 0)
-    total += current_summary_int(base, "total-records");
+  if (o->append && tarn__ingest_summary_int(base, "total-records") > 0)
+    total += tarn__ingest_summary_int(base, "total-records");
   snprintf(rows_text, sizeof(rows_text), "%lld", (long long)total);
   snprintf(size_text, sizeof(size_text), "%lld", (long long)ic->file_size);
   props[0] = (tarn_ice_kv){"tarn.fingerprint", r->fingerprint};
@@ -756,7 +783,7 @@ static int commit_check(void *arg, const tarn_ice_metadata *base, tarn_ice_metad
  * own (pread, from the page cache) while the caller's thread parses and infers. */
 typedef struct csv_hasher {
   int fd;
-  running_hash h;
+  tarn__ingest_hash h;
   int rc;
   tarn_error err;
 } csv_hasher;
@@ -989,32 +1016,70 @@ int tarn_ingest_spool_open(const char *dir, tarn_error *err) {
 }
 
 /* A first ingest creates the table (and the namespace); when a concurrent first ingest
- * won that race, its table is loaded and must have this file's schema. */
-static int create_table(const tarn_ingest_env *env, const tarn_ingest_options *o,
-                        tarn_ingest_result *r, const tarn_ice_schema *schema, tarn_table **t,
-                        tarn_error *err) {
-  tarn_ice_kv props[2] = {{"tarn.fingerprint", r->fingerprint},
-                          {"tarn.source", (char *)(o->source ? o->source : "upload")}};
+ * won that race, its table is loaded and must have this shape's fingerprint (else
+ * TARN_ESCHEMA with *drift). */
+int tarn__ingest_create_table(const tarn_ingest_env *env, const tarn__ingest_shape *sh,
+                              const tarn_ice_schema *schema, tarn_table **t, json_t **drift,
+                              tarn_error *err) {
+  tarn_ice_kv props[2] = {{"tarn.fingerprint", (char *)sh->fingerprint},
+                          {"tarn.source", (char *)sh->source}};
   const char *fp;
   int rc = tarn_catalog_create_namespace(env->cat, TARN_DATASETS_NAMESPACE, NULL, 0, err);
   if (rc == TARN_EEXIST)
     rc = 0;
   if (rc == 0)
-    rc = tarn_table_create(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, schema, NULL, NULL,
+    rc = tarn_table_create(env->cat, env->io, TARN_DATASETS_NAMESPACE, sh->name, schema, NULL, NULL,
                            props, 2, NULL, t, err);
   if (rc == TARN_EEXIST) /* a concurrent first ingest won: carry on as a re-ingest */
-    rc = tarn_table_load(env->cat, env->io, TARN_DATASETS_NAMESPACE, o->name, t, err);
+    rc = tarn_table_load(env->cat, env->io, TARN_DATASETS_NAMESPACE, sh->name, t, err);
   if (rc != 0)
     return rc;
   fp = tarn_ice_metadata_property(tarn_table_metadata(*t), "tarn.fingerprint");
-  if (strcmp(fp ? fp : "", r->fingerprint) != 0) {
-    r->drift = drift_report(tarn_table_schema(*t), NULL, r);
+  if (strcmp(fp ? fp : "", sh->fingerprint) != 0) {
+    *drift = tarn__ingest_drift(tarn_table_schema(*t), fp, sh);
     return tarn_error_set(err, TARN_ESCHEMA,
                           "dataset %s was created concurrently with another schema (nothing "
                           "was written)",
-                          o->name);
+                          sh->name);
   }
   return 0;
+}
+
+int tarn__ingest_data_prefix(const tarn_ingest_env *env, tarn_table *t, char *key, size_t n,
+                             tarn_error *err) {
+  int rc;
+  if (n < 96)
+    return tarn_error_set(err, TARN_EINVAL, "data key buffer too small");
+  rc = tarn_table_io_key(env->io, tarn_table_metadata(t)->location, key, n - 80, err);
+  if (rc == 0)
+    memcpy(key + strlen(key), "/data", sizeof("/data")); /* 80 bytes were kept */
+  return rc;
+}
+
+int tarn__ingest_commit(const tarn_ingest_env *env, tarn_table *t, int append, const char *key,
+                        const tarn_pq_file_info *info, const tarn_ice_kv *summary, size_t nsummary,
+                        tarn_table_commit_check check, void *arg, tarn_ice_data_file *df,
+                        tarn_table_commit_result *cres, tarn_error *err) {
+  size_t ul = strlen(env->io->root_uri) + strlen(key) + 1;
+  int rc;
+  df->file_path = tarn_malloc(ul);
+  df->file_format = tarn_strdup("PARQUET");
+  if (df->file_path == NULL || df->file_format == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  snprintf(df->file_path, ul, "%s%s", env->io->root_uri, key);
+  df->content = TARN_ICE_CONTENT_DATA;
+  df->sort_order_id = -1;
+  df->record_count = info->record_count;
+  df->file_size = info->file_size;
+  rc = tarn_ice_stats_from_parquet(tarn_table_schema(t), info, 16, &df->stats, &df->nstats, err);
+  if (rc != 0)
+    return rc;
+  memset(cres, 0, sizeof(*cres));
+  /* On failure the data file stays: it is named by its content, so another ingest of the
+   * same bytes may have committed a reference to it meanwhile. An unreferenced one is left
+   * to the orphan sweep (tarn table remove-orphans). */
+  return tarn_table_commit_files(t, !append, 0, NULL, df, 1, summary, nsummary, check, arg, cres,
+                                 err);
 }
 
 /* The data-file entry and the commit: snapshot and properties together, decided inside
@@ -1023,31 +1088,14 @@ static int create_table(const tarn_ingest_env *env, const tarn_ingest_options *o
 static int commit_data(const tarn_ingest_env *env, const tarn_ingest_options *o,
                        tarn_ingest_result *r, tarn_table *t, const tarn_pq_file_info *info,
                        tarn_ice_data_file *df, tarn_error *err) {
-  size_t ul = strlen(env->io->root_uri) + strlen(r->parquet_key) + 1;
   tarn_ice_kv summary[2];
   tarn_table_commit_result cres;
   ingest_commit ic = {o, r, o->name, info->file_size};
   int rc;
-  df->file_path = tarn_malloc(ul);
-  df->file_format = tarn_strdup("PARQUET");
-  if (df->file_path == NULL || df->file_format == NULL)
-    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-  snprintf(df->file_path, ul, "%s%s", env->io->root_uri, r->parquet_key);
-  df->content = TARN_ICE_CONTENT_DATA;
-  df->sort_order_id = -1;
-  df->record_count = info->record_count;
-  df->file_size = info->file_size;
-  rc = tarn_ice_stats_from_parquet(tarn_table_schema(t), info, 16, &df->stats, &df->nstats, err);
-  if (rc != 0)
-    return rc;
   summary[0] = (tarn_ice_kv){"tarn.source", (char *)(o->source ? o->source : "upload")};
   summary[1] = (tarn_ice_kv){"tarn.source-sha256", r->source_sha256};
-  memset(&cres, 0, sizeof(cres));
-  /* On failure the data file stays: it is named by its content, so another ingest of the
-   * same bytes may have committed a reference to it meanwhile. An unreferenced one is left
-   * to the orphan sweep (tarn table remove-orphans). */
-  rc = tarn_table_commit_files(t, !o->append, 0, NULL, df, 1, summary, 2, commit_check, &ic, &cres,
-                               err);
+  rc = tarn__ingest_commit(env, t, o->append, r->parquet_key, info, summary, 2, commit_check, &ic,
+                           df, &cres, err);
   if (rc != 0)
     return rc;
   if (!cres.committed) { /* a concurrent ingest of the same bytes committed first */
@@ -1068,7 +1116,7 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
   char table_key[TARN_STORE_KEY_MAX + 1];
   plan pl;
   int spool_fd = -1, rc;
-  running_hash ph = {NULL, 0}; /* of the Parquet spool file */
+  tarn__ingest_hash ph = {NULL, 0}; /* of the Parquet spool file */
   memset(&schema, 0, sizeof(schema));
   memset(&info, 0, sizeof(info));
   memset(&df, 0, sizeof(df));
@@ -1129,15 +1177,21 @@ int tarn_ingest_csv(const tarn_ingest_env *env, int fd, const tarn_ingest_option
                       base_name(env->spool_dir));
   if (rc != 0)
     goto out;
-  if (t == NULL && (rc = create_table(env, o, r, &schema, &t, err)) != 0)
-    goto out;
-  rc = tarn_table_io_key(env->io, tarn_table_metadata(t)->location, table_key,
-                         sizeof(table_key) - 80, err);
+  if (t == NULL) {
+    tarn__ingest_shape sh;
+    memset(&sh, 0, sizeof(sh));
+    rc = csv_shape(o, r, &sh, err);
+    if (rc == 0)
+      rc = tarn__ingest_create_table(env, &sh, &schema, &t, &r->drift, err);
+    tarn_free((void *)sh.types);
+    if (rc != 0)
+      goto out;
+  }
+  rc = tarn__ingest_data_prefix(env, t, table_key, sizeof(table_key), err);
   if (rc != 0)
     goto out;
-  memcpy(table_key + strlen(table_key), "/data", sizeof("/data")); /* 80 bytes were kept */
-  rc = publish(env, spool_fd, (uint64_t)info.file_size, &ph, table_key, r->parquet_key,
-               sizeof(r->parquet_key), err);
+  rc = tarn__ingest_publish(env, spool_fd, (uint64_t)info.file_size, &ph, table_key, r->parquet_key,
+                            sizeof(r->parquet_key), err);
   if (rc != 0)
     goto out;
   r->parquet_size = info.file_size;

@@ -153,4 +153,71 @@ int tarn_dataset_resync(const tarn_ingest_env *env, const char *name, int *chang
 /* Resyncs every dataset whose properties lack the row count or the columns. */
 int tarn_datasets_resync_missing(const tarn_ingest_env *env, json_t **report, tarn_error *err);
 
+/* ---- PostgreSQL ingest (src/ingest/README.md, "Postgres ingest") ---- */
+
+typedef struct tarn_pg_ingest_options {
+  const char *name;               /* dataset name */
+  const char *dsn;                /* libpq connection string */
+  const char *table;              /* "schema.name" or "name" (as PostgreSQL resolves it); or */
+  const char *query;              /* a SELECT (exactly one of table and query) */
+  int append;                     /* 1: append; 0: replace */
+  const char *incremental_column; /* NULL: read everything */
+  int readers;                    /* parallel connections (tables); 0: chosen by size */
+  int infinity_null;              /* 1: +-infinity dates and timestamps become null; 0: an error */
+  /* 1: the DSN comes from a client (HTTP): TCP hosts only, no file or service keywords,
+   * never the process's ~/.pgpass or PGPASSWORD; allowed_hosts (comma list of host or
+   * host:port; NULL or "" = any) limits where it may connect */
+  int restricted;
+  const char *allowed_hosts;
+  tarn_pq_codec codec;  /* tarn_pg_ingest_options_init: SNAPPY */
+  size_t memory_budget; /* 0 = TARN_INGEST_MEMORY_BUDGET */
+  int (*admit)(void *arg, uint64_t bytes, tarn_error *err); /* as for CSV; may be NULL */
+  void *admit_arg;
+  /* now and then from the ingesting thread: rows and COPY bytes so far; may be NULL */
+  void (*progress)(uint64_t rows, uint64_t bytes, void *arg);
+  void *progress_arg;
+} tarn_pg_ingest_options;
+
+void tarn_pg_ingest_options_init(tarn_pg_ingest_options *o);
+
+typedef struct tarn_pg_ingest_result {
+  int existing;      /* nothing committed: identical content, or no new rows */
+  int created;       /* the commit that gave the dataset its first data */
+  int64_t row_count; /* rows read */
+  int64_t bytes;     /* COPY bytes received */
+  int64_t parquet_size;
+  char parquet_key[TARN_STORE_KEY_MAX + 1];
+  char fingerprint[TARN_CSV_FINGERPRINT_LEN];
+  int64_t snapshot_id;
+  int readers;         /* connections used */
+  char sqlstate[6];    /* of a PostgreSQL failure; "" otherwise */
+  json_t *columns;     /* [{name,type,nullable,pg_type}] */
+  json_t *warnings;    /* [text] */
+  json_t *source;      /* {host,port,database,user,table|query,snapshot_time} */
+  json_t *incremental; /* {column,from,to} or NULL */
+  json_t *drift;       /* on TARN_ESCHEMA */
+} tarn_pg_ingest_result;
+
+void tarn_pg_ingest_result_init(tarn_pg_ingest_result *r);
+void tarn_pg_ingest_result_free(tarn_pg_ingest_result *r);
+
+/*
+ * Reads the table or query in one REPEATABLE READ snapshot (binary COPY, parallel ctid
+ * ranges for large tables) into one Parquet file and commits it to datasets.<name> under
+ * the dataset rules. Errors: TARN_EINVAL (bad options or DSN, a server-side error: see
+ * r->sqlstate), TARN_EPERM (host not allowed, bad credentials), TARN_ENETWORK (server
+ * unreachable or gone mid-stream), TARN_ERANGE (a value with no exact Iceberg form,
+ * naming column and row), TARN_ESCHEMA (drift, r->drift), TARN_ECONFLICT (an incremental
+ * ingest committed meanwhile). The dataset is unchanged whenever it fails.
+ */
+int tarn_ingest_pg(const tarn_ingest_env *env, const tarn_pg_ingest_options *o,
+                   tarn_pg_ingest_result *r, tarn_error *err);
+
+/* The error code of a failed Postgres ingest ("postgres_error", "invalid_data", ...) and its
+ * HTTP status, from the tarn code and r->sqlstate (see the README's table). */
+const char *tarn_pg_ingest_error(int code, const char *sqlstate, int *status);
+
+/* The answer's fields (without "manifest"): outcome, row_count, ..., see the README. */
+json_t *tarn_pg_ingest_result_json(const tarn_pg_ingest_result *r, int append);
+
 #endif

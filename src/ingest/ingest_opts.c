@@ -20,6 +20,9 @@ const tarn_cfg_def tarn_ingest_config[] = {
      "it waits for memory (0 = no cap)"},
     {"ingest", "queue_timeout", TARN_CFG_DURATION, "30s", 0, 3600 * 1000, NULL, NULL, NULL, NULL, 0,
      "tarn serve: how long an ingest waits for memory before 503 with Retry-After"},
+    {"ingest", "db_hosts", TARN_CFG_STRING, NULL, 0, 0, NULL, "TARN_INGEST_DB_HOSTS", NULL, NULL, 0,
+     "tarn serve: the PostgreSQL hosts POST /ingest/db may read from, comma-separated HOST or "
+     "HOST:PORT (unset: any TCP host)"},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, 0, NULL},
 };
 
