@@ -743,7 +743,7 @@ static int commit_check(void *arg, const tarn_ice_metadata *base, tarn_ice_metad
   tarn_ingest_result *r = ic->r;
   const char *fp = tarn_ice_metadata_property(base, "tarn.fingerprint");
   char rows_text[32], size_text[32], delim_text[2] = {r->delimiter, '\0'}, *cols_text;
-  tarn_ice_kv props[8];
+  tarn_ice_kv props[18];
   int64_t total;
   int rc;
   if (fp == NULL || strcmp(fp, r->fingerprint) != 0) {
@@ -774,7 +774,19 @@ static int commit_check(void *arg, const tarn_ice_metadata *base, tarn_ice_metad
   props[5] = (tarn_ice_kv){"tarn.parquet-key", r->parquet_key};
   props[6] = (tarn_ice_kv){"tarn.parquet-size", size_text};
   props[7] = (tarn_ice_kv){"tarn.delimiter", delim_text};
-  rc = tarn_ice_metadata_set_properties(next, props, 8, err);
+  /* a Postgres ingest's lineage no longer describes the last ingest; its incremental mark
+   * survives an append but not a replace of the rows it counted */
+  props[8] = (tarn_ice_kv){"tarn.pg.host", NULL};
+  props[9] = (tarn_ice_kv){"tarn.pg.port", NULL};
+  props[10] = (tarn_ice_kv){"tarn.pg.database", NULL};
+  props[11] = (tarn_ice_kv){"tarn.pg.user", NULL};
+  props[12] = (tarn_ice_kv){"tarn.pg.table", NULL};
+  props[13] = (tarn_ice_kv){"tarn.pg.query", NULL};
+  props[14] = (tarn_ice_kv){"tarn.pg.snapshot-time", NULL};
+  props[15] = (tarn_ice_kv){"tarn.pg.row-count", NULL};
+  props[16] = (tarn_ice_kv){"tarn.pg.incremental-column", NULL};
+  props[17] = (tarn_ice_kv){"tarn.pg.high-water-mark", NULL};
+  rc = tarn_ice_metadata_set_properties(next, props, o->append ? 16 : 18, err);
   tarn_free(cols_text);
   return rc;
 }

@@ -1024,6 +1024,11 @@ static int put_field(dec *d, size_t j, const uint8_t *p, int32_t len, tarn_error
     int64_t v = (int64_t)be64(p);
     if (v == INT64_MAX || v == INT64_MIN)
       return infinity(d, j, err);
+    if (v > INT64_MAX - PG_EPOCH_MICROS) /* PostgreSQL counts from 2000, Iceberg from 1970 */
+      return bad_value(d, j,
+                       "past the largest timestamp Iceberg can hold (microseconds since "
+                       "1970 in 64 bits)",
+                       err);
     v += PG_EPOCH_MICROS;
     tarn_pq_builder_fixed(b, d->row, &v);
     return 0;
