@@ -30,6 +30,7 @@ typedef struct fixture {
   /* catalog faults for the next handles the routes open: op, or 0 for none */
   int cat_fault_op;
   int cat_opened;
+  const char *db_hosts; /* [ingest] db_hosts of the next start */
 } fixture;
 
 static int open_catalog(void *arg, tarn_catalog **out, tarn_error *err) {
@@ -66,6 +67,7 @@ static void start(fixture *fx, uint64_t max_upload) {
   io.threads = 2; /* the library's tests cover one thread; here the pipeline */
   io.open_catalog = open_catalog;
   io.open_catalog_arg = fx;
+  io.db_hosts = fx->db_hosts;
   assert_int_equal(tarn_http_add_ingest_routes(fx->srv, &io, NULL), 0);
   assert_int_equal(tarn_http_server_start(fx->srv, NULL), 0);
   snprintf(fx->base, sizeof(fx->base), "http://%s", tarn_http_server_address(fx->srv));
@@ -661,11 +663,81 @@ static void test_catalog_routes(void **state) {
   reply_free(r);
 }
 
+/* POST /ingest/db refuses before it connects anywhere: the body, the DSN a client may
+ * give, the hosts it may reach; an unreachable server is 502 with its SQLSTATE; no answer
+ * holds the password. (A real PostgreSQL: tests/e2e/test_ingest_pg.sh.) */
+static void test_db_route_refusals(void **state) {
+  fixture *fx = *state;
+  static const struct {
+    const char *body;
+    const char *code;
+    const char *needle;
+  } bad[] = {
+      {"{\"dsn\": ", "invalid_argument", "not JSON"},
+      {"[1]", "invalid_argument", "object"},
+      {"{\"dsn\":\"host=h\",\"name\":\"a\",\"table\":\"t\",\"bogus\":1}", "invalid_argument",
+       "bogus"},
+      {"{\"name\":\"a\",\"table\":\"t\"}", "invalid_argument", "dsn"},
+      {"{\"dsn\":\"host=h\",\"name\":\"a\",\"table\":\"t\",\"query\":\"SELECT 1\"}",
+       "invalid_argument", "exactly one"},
+      {"{\"dsn\":\"host=h\",\"name\":\"a\",\"table\":\"t\",\"readers\":\"2\"}", "invalid_argument",
+       "integer"},
+      {"{\"dsn\":\"host=h\",\"name\":\"a\",\"table\":\"t\",\"mode\":\"merge\"}", "invalid_argument",
+       "merge"},
+      {"{\"dsn\":\"host=/tmp dbname=x password=sekritpw\",\"name\":\"a\",\"table\":\"t\"}",
+       "invalid_argument", "unix socket"},
+      {"{\"dsn\":\"host=h passfile=/root/.pgpass\",\"name\":\"a\",\"table\":\"t\"}",
+       "invalid_argument", "passfile"},
+      {"{\"dsn\":\"host=h\",\"name\":\"Bad Name\",\"table\":\"t\"}", "invalid_argument", "name"},
+  };
+  const char *unreachable =
+      "{\"dsn\":\"host=127.0.0.1 port=1 dbname=x user=u password=sekritpw connect_timeout=2\","
+      "\"name\":\"a\",\"table\":\"t\"}";
+  reply *r;
+  size_t i;
+  char *m;
+  r = call(fx, "POST", "/ingest/db", RAW_DECLARED, "a,b\n", 4, "text/csv", 0);
+  assert_int_equal(r->status, 415);
+  reply_free(r);
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    r = call(fx, "POST", "/ingest/db", RAW_DECLARED, bad[i].body, strlen(bad[i].body),
+             "application/json", 0);
+    if (r->status != 400 || jerr_code(r) == NULL || strcmp(jerr_code(r), bad[i].code) != 0 ||
+        strstr(jerr_msg(r), bad[i].needle) == NULL)
+      fail_msg("%s: got %ld %s", bad[i].body, r->status, r->body ? r->body : "");
+    assert_null(strstr(r->body, "sekritpw"));
+    reply_free(r);
+  }
+  r = call(fx, "POST", "/ingest/db", RAW_DECLARED, unreachable, strlen(unreachable),
+           "application/json; charset=utf-8", 0);
+  assert_int_equal(r->status, 502);
+  assert_string_equal(jerr_code(r), "postgres_unavailable");
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(r->json, "error"), "sqlstate")), "08001");
+  assert_null(strstr(r->body, "sekritpw"));
+  reply_free(r);
+  /* [ingest] db_hosts: anywhere else is 403 */
+  tarn_http_server_destroy(fx->srv);
+  fx->db_hosts = "db.internal:5432,127.0.0.2";
+  start(fx, MAX_UPLOAD);
+  r = call(fx, "POST", "/ingest/db", RAW_DECLARED, unreachable, strlen(unreachable),
+           "application/json", 0);
+  assert_int_equal(r->status, 403);
+  assert_string_equal(jerr_code(r), "forbidden");
+  assert_null(strstr(r->body, "sekritpw"));
+  reply_free(r);
+  m = metrics_text(fx);
+  assert_non_null(strstr(m, "tarn_ingest_total{outcome=\"invalid\"}"));
+  assert_null(strstr(m, "sekritpw"));
+  tarn_free(m);
+  assert_int_equal(count_files(fx->lake), 0); /* nothing written */
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
       T(test_raw_and_multipart), T(test_refusals),       T(test_caps),
-      T(test_backend_failures),  T(test_catalog_routes),
+      T(test_backend_failures),  T(test_catalog_routes), T(test_db_route_refusals),
   };
   int rc;
   json_set_alloc_funcs(tarn_malloc, tarn_free);
