@@ -62,4 +62,10 @@ int tarn__ingest_commit(const tarn_ingest_env *env, tarn_table *t, int append, c
 /* An integer of the current snapshot's summary ("total-records"); -1 when absent. */
 int64_t tarn__ingest_summary_int(const tarn_ice_metadata *m, const char *key);
 
+/* The Postgres ingest's binary COPY decoder over p[0, n), fed as two chunks cut at `split`,
+ * into a fixed set of columns (one of each kind) written as Parquet to /dev/null: for the
+ * fuzz target. *rows: tuples decoded. */
+int tarn__pg_decode_test(const uint8_t *p, size_t n, size_t split, int64_t *rows,
+                         tarn_error *err);
+
 #endif

@@ -1,6 +1,7 @@
 /* pg_ingest.c - a PostgreSQL table or query into a dataset: one REPEATABLE READ snapshot,
  * binary COPY, parallel ctid-range readers, the CSV path's publish and commit. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <limits.h>
 #include <pthread.h>
@@ -1876,4 +1877,102 @@ const char *tarn_pg_ingest_error(int code, const char *sqlstate, int *status) {
   }
   *status = st;
   return name;
+}
+
+/* ---- for the fuzz target: the decoder over a byte stream ---- */
+
+int tarn__pg_decode_test(const uint8_t *p, size_t n, size_t split, int64_t *rows,
+                         tarn_error *err) {
+  static const struct {
+    const char *name;
+    kind k;
+    tarn_ice_type_id id;
+    int prec, scale;
+  } cols[] = {
+      {"b", K_BOOL, TARN_ICE_BOOLEAN, 0, 0},     {"s", K_INT2, TARN_ICE_INT, 0, 0},
+      {"i", K_INT4, TARN_ICE_INT, 0, 0},         {"l", K_INT8, TARN_ICE_LONG, 0, 0},
+      {"f", K_FLOAT4, TARN_ICE_FLOAT, 0, 0},     {"d", K_FLOAT8, TARN_ICE_DOUBLE, 0, 0},
+      {"dt", K_DATE, TARN_ICE_DATE, 0, 0},       {"t", K_TIME, TARN_ICE_TIME, 0, 0},
+      {"ts", K_TS, TARN_ICE_TIMESTAMPTZ, 0, 0},  {"u", K_UUID, TARN_ICE_UUID, 0, 0},
+      {"x", K_BYTES, TARN_ICE_STRING, 0, 0},     {"j", K_JSONB, TARN_ICE_STRING, 0, 0},
+      {"n1", K_DEC, TARN_ICE_DECIMAL, 10, 2},    {"n2", K_DEC, TARN_ICE_DECIMAL, 38, 4},
+      {"n3", K_DEC, TARN_ICE_DECIMAL, 4, 0},
+  };
+  const size_t nc = sizeof(cols) / sizeof(cols[0]);
+  tarn_pg_ingest_options o;
+  tarn_pg_ingest_result r;
+  tarn_ice_schema schema;
+  tarn_pq_schema pq;
+  pgcol pc[sizeof(cols) / sizeof(cols[0])];
+  src s;
+  dec d;
+  size_t j, need, used = 0;
+  int fd = -1, rc;
+  memset(&s, 0, sizeof(s));
+  memset(&d, 0, sizeof(d));
+  memset(&schema, 0, sizeof(schema));
+  memset(&pq, 0, sizeof(pq));
+  memset(pc, 0, sizeof(pc));
+  tarn_buf_init(&d.carry, TARN_BUF_UNLIMITED);
+  tarn_pg_ingest_options_init(&o);
+  tarn_pg_ingest_result_init(&r);
+  o.infinity_null = n & 1; /* both ways, the same for every split of one input */
+  o.memory_budget = (size_t)64 << 20;
+  s.o = &o;
+  s.r = &r;
+  s.inc = 3; /* the int8 column: the mark tracking runs too */
+  s.cols = pc;
+  s.ncols = nc;
+  s.nreaders = 1;
+  schema.fields = tarn_calloc(nc, sizeof(*schema.fields));
+  rc = schema.fields == NULL ? TARN_ENOMEM : 0;
+  for (j = 0; rc == 0 && j < nc; j++) {
+    pc[j].name = (char *)cols[j].name;
+    pc[j].pg_type = (char *)"test";
+    pc[j].k = cols[j].k;
+    pc[j].type.id = cols[j].id;
+    pc[j].type.precision = cols[j].prec;
+    pc[j].type.scale = cols[j].scale;
+    pc[j].required = j == 0; /* a null there is an error */
+    schema.fields[j].id = (int32_t)j + 1;
+    schema.fields[j].name = tarn_strdup(cols[j].name);
+    schema.fields[j].type = pc[j].type;
+    schema.fields[j].required = pc[j].required;
+    schema.nfields = j + 1;
+  }
+  if (rc == 0)
+    rc = tarn_ice_schema_to_parquet(&schema, &pq, err);
+  for (j = 0; rc == 0 && j < nc; j++)
+    pc[j].width = pc[j].k != K_DEC                ? 0
+                  : pc[j].type.precision <= 9  ? 4
+                  : pc[j].type.precision <= 18 ? 8
+                                               : pq.cols[j].type_length;
+  if (rc == 0)
+    rc = make_dec(&s, &pq, &d, &need, err);
+  if (rc == 0 && (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+    rc = tarn_error_sys(err, TARN_EIO, errno, "opening /dev/null");
+  if (rc == 0)
+    rc = tarn_pq_writer_open_fd(fd, &pq, NULL, &d.pw, err);
+  /* two chunks, as two messages of one range would come */
+  if (split > n)
+    split = n;
+  if (rc == 0)
+    rc = decode(&d, p, split, &used, err);
+  if (rc == 0 && used < split)
+    rc = tarn_buf_append(&d.carry, p + used, split - used, err);
+  if (rc == 0 && n > split) {
+    rc = tarn_buf_append(&d.carry, p + split, n - split, err);
+    if (rc == 0)
+      rc = decode(&d, (const uint8_t *)d.carry.data, d.carry.len, &used, err);
+  }
+  if (rc == 0)
+    rc = flush(&d, err);
+  *rows = d.total;
+  dec_free(&d, nc);
+  if (fd >= 0)
+    close(fd);
+  tarn_pq_schema_free(&pq);
+  tarn_ice_schema_free(&schema);
+  tarn_pg_ingest_result_free(&r);
+  return rc;
 }
