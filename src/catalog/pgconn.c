@@ -62,6 +62,7 @@ void tarn_pgconn_info_free(tarn_pgconn_info *info) {
   free_secret(info->secrets[1]);
   tarn_free(info->display);
   tarn_free(info->host);
+  tarn_free(info->hostaddr);
   tarn_free(info->port);
   tarn_free(info->dbname);
   tarn_free(info->user);
@@ -112,8 +113,10 @@ int tarn_pgconn_parse(const char *conninfo, const char *const *forbidden, tarn_p
       }
     if (strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0)
       oom |= keep(&out->secrets[o->keyword[0] == 's'], o->val);
-    else if (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0)
+    else if (strcmp(o->keyword, "host") == 0)
       oom |= keep(&out->host, o->val);
+    else if (strcmp(o->keyword, "hostaddr") == 0)
+      oom |= keep(&out->hostaddr, o->val);
     else if (strcmp(o->keyword, "port") == 0)
       oom |= keep(&out->port, o->val);
     else if (strcmp(o->keyword, "dbname") == 0)

@@ -10,9 +10,9 @@
 
 /* What a connection string says, its secrets kept apart. */
 typedef struct tarn_pgconn_info {
-  char *secrets[2];                  /* password and sslpassword, or NULL */
-  char *display;                     /* "host=h port=p dbname=d user=u" (only what was given) */
-  char *host, *port, *dbname, *user; /* as given (host: also hostaddr); NULL when not */
+  char *secrets[2]; /* password and sslpassword, or NULL */
+  char *display;    /* "host=h port=p dbname=d user=u" (only what was given) */
+  char *host, *hostaddr, *port, *dbname, *user; /* as given; NULL when not */
 } tarn_pgconn_info;
 
 /*

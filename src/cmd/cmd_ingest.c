@@ -387,7 +387,13 @@ static int ingest_pg(const cli *c, const char *cmd, int json) {
     cli_error(cmd, "%s", tarn_error_message(&err));
     goto out;
   }
+  if (c->opt_values[OPT_MODE] == NULL && o.incremental_column != NULL)
+    append = 1; /* incremental runs append what is new; --mode replace starts again */
   o.append = append;
+  if ((o.table == NULL) == (o.query == NULL)) {
+    cli_error(cmd, "give --table SCHEMA.NAME or --query SQL (exactly one)");
+    goto out;
+  }
   if (inf != NULL && strcmp(inf, "null") != 0 && strcmp(inf, "error") != 0) {
     cli_error(cmd, "--infinity is error or null, not %s", inf);
     goto out;
@@ -403,6 +409,10 @@ static int ingest_pg(const cli *c, const char *cmd, int json) {
       goto out;
     }
     o.readers = (int)v;
+    if (o.query != NULL && v > 1) {
+      cli_error(cmd, "a --query is read by one reader (--readers splits a table's pages)");
+      goto out;
+    }
   }
   tarn_settings_apply_log(c->cfg);
   if (strcmp(tarn_config_source(c->cfg, "log", "level"), "default") == 0)

@@ -697,10 +697,19 @@ static int on_ingest_db(const tarn_http_request *req, tarn_http_response *resp, 
     goto out;
   }
   o.infinity_null = inf != NULL && strcmp(inf, "null") == 0;
-  if (json_object_get(body, "readers")) {
+  if (json_object_get(body, "readers")) { /* absent: chosen by the table's size */
     json_int_t n = json_integer_value(json_object_get(body, "readers"));
-    o.readers = n < 0 || n > 1000 ? -1 : (int)n;
+    if (n < 1 || n > 16) {
+      rc = tarn_http_reply_error(resp, 400, "invalid_argument",
+                                 "readers is 1 to 16 (leave it out to let the table's size "
+                                 "decide), not %lld",
+                                 (long long)n);
+      goto out;
+    }
+    o.readers = (int)n;
   }
+  if (mode == NULL && o.incremental_column != NULL)
+    o.append = 1; /* incremental runs append what is new; mode=replace starts again */
   snprintf(uc.name, sizeof(uc.name), "%s", o.name);
   snprintf(uc.actor, sizeof(uc.actor), "%s", req->token_name != NULL ? req->token_name : "local");
   o.restricted = 1; /* the DSN is the client's: never this server's sockets or credentials */
@@ -739,7 +748,7 @@ static int on_ingest_db(const tarn_http_request *req, tarn_http_response *resp, 
     goto out;
   }
   answer = tarn_pg_ingest_result_json(&r, o.append);
-  outcome = json_string_value(json_object_get(answer, "outcome"));
+  outcome = r.existing ? "existing" : r.created ? "created" : o.append ? "appended" : "replaced";
   if (is->journal != NULL && !r.existing) {
     tarn_journal_ingest in;
     tarn_journal_ack ack;

@@ -184,26 +184,45 @@ static const char *const forbidden_keys[] = {
     "passfile",  "service",     "sslkey",        "sslcert",     "sslrootcert", "sslcrl",
     "sslcrldir", "sslpassword", "gssdelegation", "requirepeer", "krbsrvname",  NULL};
 
-/* A client's DSN may only name TCP hosts, and those `allowed_hosts` lists. */
-static int check_hosts(src *s, tarn_error *err) {
-  const char *h = s->ci.host, *allowed = s->o->allowed_hosts;
-  const char *port = s->ci.port ? s->ci.port : "5432";
-  char one[256];
-  if (h == NULL || h[0] == '\0')
-    return tarn_error_set(err, TARN_EINVAL,
-                          "the connection string must name a host (host=... or "
-                          "postgresql://host/...)");
-  while (*h) {
+/* The i-th entry of a comma list into dst (the only one when the list has one entry, as
+ * libpq uses a single port for every host); "" when there is none. */
+static void list_item(const char *list, size_t i, char *dst, size_t n) {
+  const char *p = list;
+  size_t k = 0, len;
+  dst[0] = '\0';
+  if (list == NULL)
+    return;
+  if (strchr(list, ',') == NULL)
+    i = 0;
+  while (k < i && (p = strchr(p, ',')) != NULL) {
+    p++;
+    k++;
+  }
+  if (p == NULL)
+    return;
+  len = strcspn(p, ",");
+  snprintf(dst, n, "%.*s", (int)(len < n ? len : n - 1), p);
+}
+
+/* Each of a comma list of hosts (or addresses) must be a TCP host that `allowed` lists
+ * (alone, or as host:port with the port libpq pairs it with). */
+static int check_host_list(const char *h, const char *ports, const char *allowed, tarn_error *err) {
+  char one[256], port[32];
+  size_t i;
+  for (i = 0; *h; i++) {
     size_t n = strcspn(h, ",");
-    if (n == 0 || n >= sizeof(one))
+    if (n >= sizeof(one))
       return tarn_error_set(err, TARN_EINVAL, "the connection string's host list is not valid");
     memcpy(one, h, n);
     one[n] = '\0';
-    if (one[0] == '/' || one[0] == '@')
+    list_item(ports, i, port, sizeof(port));
+    if (port[0] == '\0')
+      snprintf(port, sizeof(port), "5432");
+    if (one[0] == '\0' || one[0] == '/' || one[0] == '@')
       return tarn_error_set(err, TARN_EINVAL,
                             "the connection string names a unix socket (%s); only TCP hosts "
                             "are allowed here",
-                            one);
+                            one[0] ? one : "the default one, by an empty host");
     if (allowed != NULL && allowed[0] != '\0') {
       const char *a = allowed;
       int ok = 0;
@@ -228,6 +247,22 @@ static int check_hosts(src *s, tarn_error *err) {
     if (*h == ',')
       h++;
   }
+  return 0;
+}
+
+/* A client's DSN may only name TCP hosts, and those `allowed_hosts` lists: its host and
+ * its hostaddr (where libpq really connects) both. */
+static int check_hosts(src *s, tarn_error *err) {
+  int rc;
+  if (s->ci.host == NULL || s->ci.host[0] == '\0')
+    return tarn_error_set(err, TARN_EINVAL,
+                          "the connection string must name a host (host=... or "
+                          "postgresql://host/...)");
+  rc = check_host_list(s->ci.host, s->ci.port, s->o->allowed_hosts, err);
+  if (rc == 0 && s->ci.hostaddr != NULL)
+    rc = check_host_list(s->ci.hostaddr, s->ci.port, s->o->allowed_hosts, err);
+  if (rc != 0)
+    return rc;
   if (s->ci.secrets[0] == NULL && (getenv("PGPASSWORD") != NULL || getenv("PGSERVICE") != NULL))
     return tarn_error_set(err, TARN_EINVAL,
                           "give the password in the connection string: this server does not "
@@ -1881,21 +1916,20 @@ const char *tarn_pg_ingest_error(int code, const char *sqlstate, int *status) {
 
 /* ---- for the fuzz target: the decoder over a byte stream ---- */
 
-int tarn__pg_decode_test(const uint8_t *p, size_t n, size_t split, int64_t *rows,
-                         tarn_error *err) {
+int tarn__pg_decode_test(const uint8_t *p, size_t n, size_t split, int64_t *rows, tarn_error *err) {
   static const struct {
     const char *name;
     kind k;
     tarn_ice_type_id id;
     int prec, scale;
   } cols[] = {
-      {"b", K_BOOL, TARN_ICE_BOOLEAN, 0, 0},     {"s", K_INT2, TARN_ICE_INT, 0, 0},
-      {"i", K_INT4, TARN_ICE_INT, 0, 0},         {"l", K_INT8, TARN_ICE_LONG, 0, 0},
-      {"f", K_FLOAT4, TARN_ICE_FLOAT, 0, 0},     {"d", K_FLOAT8, TARN_ICE_DOUBLE, 0, 0},
-      {"dt", K_DATE, TARN_ICE_DATE, 0, 0},       {"t", K_TIME, TARN_ICE_TIME, 0, 0},
-      {"ts", K_TS, TARN_ICE_TIMESTAMPTZ, 0, 0},  {"u", K_UUID, TARN_ICE_UUID, 0, 0},
-      {"x", K_BYTES, TARN_ICE_STRING, 0, 0},     {"j", K_JSONB, TARN_ICE_STRING, 0, 0},
-      {"n1", K_DEC, TARN_ICE_DECIMAL, 10, 2},    {"n2", K_DEC, TARN_ICE_DECIMAL, 38, 4},
+      {"b", K_BOOL, TARN_ICE_BOOLEAN, 0, 0},    {"s", K_INT2, TARN_ICE_INT, 0, 0},
+      {"i", K_INT4, TARN_ICE_INT, 0, 0},        {"l", K_INT8, TARN_ICE_LONG, 0, 0},
+      {"f", K_FLOAT4, TARN_ICE_FLOAT, 0, 0},    {"d", K_FLOAT8, TARN_ICE_DOUBLE, 0, 0},
+      {"dt", K_DATE, TARN_ICE_DATE, 0, 0},      {"t", K_TIME, TARN_ICE_TIME, 0, 0},
+      {"ts", K_TS, TARN_ICE_TIMESTAMPTZ, 0, 0}, {"u", K_UUID, TARN_ICE_UUID, 0, 0},
+      {"x", K_BYTES, TARN_ICE_STRING, 0, 0},    {"j", K_JSONB, TARN_ICE_STRING, 0, 0},
+      {"n1", K_DEC, TARN_ICE_DECIMAL, 10, 2},   {"n2", K_DEC, TARN_ICE_DECIMAL, 38, 4},
       {"n3", K_DEC, TARN_ICE_DECIMAL, 4, 0},
   };
   const size_t nc = sizeof(cols) / sizeof(cols[0]);
@@ -1943,7 +1977,7 @@ int tarn__pg_decode_test(const uint8_t *p, size_t n, size_t split, int64_t *rows
   if (rc == 0)
     rc = tarn_ice_schema_to_parquet(&schema, &pq, err);
   for (j = 0; rc == 0 && j < nc; j++)
-    pc[j].width = pc[j].k != K_DEC                ? 0
+    pc[j].width = pc[j].k != K_DEC             ? 0
                   : pc[j].type.precision <= 9  ? 4
                   : pc[j].type.precision <= 18 ? 8
                                                : pq.cols[j].type_length;
