@@ -65,7 +65,6 @@ int64_t tarn__ingest_summary_int(const tarn_ice_metadata *m, const char *key);
 /* The Postgres ingest's binary COPY decoder over p[0, n), fed as two chunks cut at `split`,
  * into a fixed set of columns (one of each kind) written as Parquet to /dev/null: for the
  * fuzz target. *rows: tuples decoded. */
-int tarn__pg_decode_test(const uint8_t *p, size_t n, size_t split, int64_t *rows,
-                         tarn_error *err);
+int tarn__pg_decode_test(const uint8_t *p, size_t n, size_t split, int64_t *rows, tarn_error *err);
 
 #endif
