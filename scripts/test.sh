@@ -30,8 +30,8 @@ stage "asan build"
 TSAN_UNIT=(test_http test_http_ingest test_http_storage test_http_limits test_ingest
            test_buckets test_applog test_errjournal test_store test_store_s3 test_catalog
            test_table test_base_log test_base_metrics test_base_hash test_sink_table
-           test_journal_wal test_journal)
-TSAN_E2E=(test_serve test_auth test_ingest test_storage test_races test_journal)
+           test_journal_wal test_journal test_ingest_pg)
+TSAN_E2E=(test_serve test_auth test_ingest test_storage test_races test_journal test_ingest_pg_lib)
 if [ $# -eq 0 ]; then
   bash scripts/build.sh tsan tarn "${TSAN_UNIT[@]}"
   stage "tsan build"

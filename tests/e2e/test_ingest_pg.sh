@@ -14,8 +14,8 @@
 #      the daemon never lends its own PG* environment or ~/.pgpass to a client's DSN;
 #   7. the server killed mid-stream: a non-zero exit naming the lost connection, the
 #      dataset unchanged;
-#   8. the password appears nowhere: outputs, the server log, /metrics, the lake;
-# and first the library's suite (tests/unit/test_ingest_pg.c) against the same server.
+#   8. the password appears nowhere: outputs, the server log, /metrics, the lake.
+# The library's suite against a server: test_ingest_pg_lib.sh.
 # Needs E2E_NODE_MODULES (DuckDB, icebird, hyparquet); ctest sets it.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_pg.sh"
@@ -102,16 +102,6 @@ if ! "$BIN" ingest --help 2>&1 | grep -q -- '--pg'; then
   finish
   exit 1
 fi
-
-# The library's own suite against this server: exact numerics of every width, dates and
-# timestamps across eras against PostgreSQL's arithmetic, BC incremental marks.
-echo "# 0. tests/unit/test_ingest_pg.c on this server (at $((SECONDS - START)) s)"
-if INGEST_TEST_PG="$PG_CONNINFO" "$E2E_BUILD_DIR/test_ingest_pg" >"$OUT/unit.out" 2>&1; then
-  ok "test_ingest_pg against PostgreSQL: $(grep -c '\[       OK \]' "$OUT/unit.out") cases"
-else
-  fail "test_ingest_pg against PostgreSQL: $(tail -15 "$OUT/unit.out")"
-fi
-grep -q "SKIPPED" "$OUT/unit.out" && fail "test_ingest_pg skipped cases with a server at hand"
 
 # ======================================================================================
 # 1. Types

@@ -423,6 +423,26 @@ static void test_dates_exact_and_mark(void **state) {
   assert_int_equal(tarn_ingest_pg(&env, &o, &r, &err), TARN_ERANGE);
   assert_non_null(strstr(tarn_error_message(&err), "column \"ts\""));
   tarn_pg_ingest_result_free(&r);
+  /* three readers on the exported snapshot give the very bytes of one */
+  {
+    char key1[TARN_STORE_KEY_MAX + 1];
+    o.name = "times_r1";
+    o.table = "times";
+    o.append = 0;
+    o.incremental_column = NULL;
+    o.readers = 1;
+    tarn_pg_ingest_result_init(&r);
+    assert_int_equal(tarn_ingest_pg(&env, &o, &r, &err), 0);
+    snprintf(key1, sizeof(key1), "%s", strrchr(r.parquet_key, '/'));
+    tarn_pg_ingest_result_free(&r);
+    o.name = "times_r3";
+    o.readers = 3;
+    tarn_pg_ingest_result_init(&r);
+    assert_int_equal(tarn_ingest_pg(&env, &o, &r, &err), 0);
+    assert_int_equal(r.readers, 3);
+    assert_string_equal(strrchr(r.parquet_key, '/'), key1);
+    tarn_pg_ingest_result_free(&r);
+  }
   sql(c, "DROP TABLE times");
   sql(c, "DROP TABLE times_bc");
   PQfinish(c);
