@@ -136,7 +136,7 @@ out:
 /* ---- 2. planning over 10,000 data files ---- */
 
 static int put_bound(tarn_buf *b, int64_t v) {
-  tarn_ice_type t = {TARN_ICE_LONG, 0, 0, 0};
+  tarn_ice_type t = {TARN_ICE_LONG, 0, 0, 0, NULL, 0};
   tarn_ice_value x;
   memset(&x, 0, sizeof(x));
   x.i64 = v;

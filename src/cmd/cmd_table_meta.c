@@ -133,93 +133,10 @@ static int parse_term(const char *text, const tarn_ice_schema *s, tarn_ice_trans
   return 0;
 }
 
-/* "id long not null, ts timestamptz, ..." into a schema (field ids 1..n). */
+/* "id long not null, emb list<float>, ..." into a schema (tarn_ice_schema_parse_ddl:
+ * nested types, Iceberg's fresh field ids). */
 static int parse_schema(const char *text, tarn_ice_schema *out, tarn_error *err) {
-  char *copy = NULL, *items[1024];
-  int n = split_list(text, &copy, items, 1024), i, rc = 0;
-  memset(out, 0, sizeof(*out));
-  if (n < 0) {
-    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-  }
-  if (n > 1024) {
-    rc = tarn_error_set(err, TARN_EINVAL, "at most 1024 columns");
-    goto fail;
-  }
-  out->fields = tarn_calloc((size_t)n, sizeof(*out->fields));
-  if (out->fields == NULL) {
-    rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-    goto fail;
-  }
-  for (i = 0; i < n; i++) {
-    tarn_ice_field *f = &out->fields[i];
-    char *item = items[i], *type, *tail, lower[128];
-    size_t len, k;
-    int required = 0;
-    len = strcspn(item, " \t");
-    if (len == 0 || item[len] == '\0') {
-      rc = tarn_error_set(err, TARN_EINVAL, "column %d (\"%s\"): expected NAME TYPE [not null]",
-                          i + 1, item);
-      goto fail;
-    }
-    item[len] = '\0';
-    type = trim(item + len + 1);
-    len = strlen(type);
-    if (len >= sizeof(lower)) {
-      rc = tarn_error_set(err, TARN_EINVAL, "column \"%s\": type too long", item);
-      goto fail;
-    }
-    for (k = 0; k <= len; k++)
-      lower[k] = (char)tolower((unsigned char)type[k]);
-    /* trailing nullability words */
-    for (;;) {
-      size_t l = strlen(lower);
-      if (l > 8 && strcmp(lower + l - 8, "not null") == 0) {
-        required = 1;
-        lower[l - 8] = '\0';
-      } else if (l > 8 && strcmp(lower + l - 8, "required") == 0) {
-        required = 1;
-        lower[l - 8] = '\0';
-      } else if (l > 8 && strcmp(lower + l - 8, "optional") == 0) {
-        lower[l - 8] = '\0';
-      } else if (l > 4 && strcmp(lower + l - 4, "null") == 0 &&
-                 isspace((unsigned char)lower[l - 5])) {
-        lower[l - 4] = '\0';
-      } else {
-        break;
-      }
-      tail = trim(lower);
-      memmove(lower, tail, strlen(tail) + 1);
-    }
-    f->id = i + 1;
-    f->required = required;
-    f->name = tarn_strdup(item);
-    out->nfields = (size_t)i + 1;
-    if (f->name == NULL) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory");
-      goto fail;
-    }
-    for (k = 0; k < (size_t)i; k++) {
-      if (strcmp(out->fields[k].name, f->name) == 0) {
-        rc = tarn_error_set(err, TARN_EINVAL, "column \"%s\" appears twice", f->name);
-        goto fail;
-      }
-    }
-    if (tarn_ice_type_parse(lower, &f->type, NULL) != 0) {
-      rc = tarn_error_set(
-          err, TARN_EINVAL,
-          "column \"%s\": unknown type \"%s\" (boolean, int, long, float, double, date, "
-          "time, timestamp, timestamptz, string, uuid, binary, fixed[L], decimal(P,S))",
-          f->name, lower);
-      goto fail;
-    }
-  }
-  tarn_free(copy);
-  return 0;
-fail:
-  tarn_free(copy);
-  tarn_ice_schema_free(out);
-  memset(out, 0, sizeof(*out));
-  return rc;
+  return tarn_ice_schema_parse_ddl(text, out, err);
 }
 
 static void spec_free_fields(tarn_ice_spec *sp) {
@@ -747,28 +664,41 @@ int table_snapshots(table_cx *x) {
 
 int table_add_column(table_cx *x) {
   tarn_table *t = NULL;
-  tarn_ice_type ty;
+  tarn_ice_schema one;
+  const tarn_ice_type *ty;
   tarn_error err;
-  char lower[128];
+  char lower[512], *ddl;
   int32_t fid = 0;
-  size_t k;
+  size_t n;
   int rc;
-  snprintf(lower, sizeof(lower), "%s", x->c.args[3]);
-  for (k = 0; lower[k]; k++)
-    lower[k] = (char)tolower((unsigned char)lower[k]);
-  if (tarn_ice_type_parse(lower, &ty, &err) != 0) {
-    cli_error("table", "add-column: %s", tarn_error_message(&err));
+  /* the type as a one-column schema: nested types too (their ids are the table's to give) */
+  n = strlen(x->c.args[3]) + 8;
+  if ((ddl = malloc(n)) == NULL)
+    return TARN_EXIT_FAIL;
+  snprintf(ddl, n, "c %s", x->c.args[3]);
+  rc = tarn_ice_schema_parse_ddl(ddl, &one, &err);
+  free(ddl);
+  if (rc != 0 || one.nfields != 1) {
+    if (rc == 0)
+      tarn_ice_schema_free(&one);
+    cli_error("table", "add-column: %s", rc ? tarn_error_message(&err) : "one type, please");
     return TARN_EXIT_USAGE;
   }
+  ty = &one.fields[0].type;
+  tarn_ice_type_format(ty, lower, sizeof(lower));
   rc = table_open(x, &t);
-  if (rc != TARN_EXIT_OK)
+  if (rc != TARN_EXIT_OK) {
+    tarn_ice_schema_free(&one);
     return rc;
-  if (tarn_table_add_column(t, x->c.args[2], &ty, x->c.opt_values[TOPT_DOC], &fid, &err) != 0) {
+  }
+  if (tarn_table_add_column(t, x->c.args[2], ty, x->c.opt_values[TOPT_DOC], &fid, &err) != 0) {
     cli_error("table", "adding column \"%s\" to %s.%s: %s", x->c.args[2], x->ns, x->name,
               tarn_error_message(&err));
     tarn_table_close(t);
+    tarn_ice_schema_free(&one);
     return TARN_EXIT_FAIL;
   }
+  tarn_ice_schema_free(&one);
   if (x->json) {
     json_t *o = json_object();
     json_object_set_new(o, "table", json_sprintf("%s.%s", x->ns, x->name));

@@ -58,15 +58,21 @@ static int apply_add_column(tarn_table *t, const tarn_ice_metadata *base, tarn_i
   memset(f, 0, sizeof(*f));
   f->id = next->last_column_id + 1;
   f->required = 0;
-  f->type = *c->type;
   f->name = tarn_strdup(c->name);
   f->doc = c->doc ? tarn_strdup(c->doc) : NULL;
   ns->nfields++;
   if (f->name == NULL || (c->doc != NULL && f->doc == NULL))
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  if ((rc = tarn_ice_type_copy(&f->type, c->type, err)) != 0)
+    return rc;
+  {
+    /* a nested column's children get fresh ids after it, as Iceberg assigns them */
+    int32_t id = f->id + 1;
+    tarn__ice_type_assign_ids(&f->type, &id);
+    next->last_column_id = id - 1;
+  }
   ns->schema_id = max_schema + 1;
   next->current_schema_id = ns->schema_id;
-  next->last_column_id = f->id;
   c->field_id = f->id;
   return 0;
 }

@@ -299,6 +299,11 @@ int tarn_ice_value_parse(const tarn_ice_type *t, const char *s, size_t len, tarn
     v->wide = 1;
     return 0;
   }
+  case TARN_ICE_STRUCT:
+  case TARN_ICE_LIST:
+  case TARN_ICE_MAP:
+    snprintf(why, whylen, "a %s column takes no literal (compare its fields)", tn);
+    return -1;
   }
 bad:
   snprintf(why, whylen, "\"%.*s\" is not a %s value", len > 64 ? 64 : (int)len, s, tn);

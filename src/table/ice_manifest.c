@@ -72,6 +72,10 @@ static int partition_avro_type(const tarn_ice_type *t, tarn_buf *out, tarn_error
                             (int)t->precision, (int)t->scale,
                             (size_t)tarn__ice_decimal_bytes(t->precision), (int)t->precision,
                             (int)t->scale);
+  case TARN_ICE_STRUCT:
+  case TARN_ICE_LIST:
+  case TARN_ICE_MAP:
+    return tarn_error_set(err, TARN_EINVAL, "a nested column cannot be a partition source");
   }
   return tarn_error_set(err, TARN_EINVAL, "no Avro type for this partition type");
 }
@@ -317,6 +321,9 @@ static tarn_avro_value partition_value(tarn_avro_arena *a, const tarn_ice_type *
     tarn_buf_free(&tmp);
     return tarn_avro_fixed(b, size);
   }
+  case TARN_ICE_STRUCT:
+  case TARN_ICE_LIST:
+  case TARN_ICE_MAP: return tarn_avro_fixed(NULL, 1); /* INVALID: never a partition source */
   }
   return tarn_avro_null();
 }

@@ -82,6 +82,13 @@ int tarn_ice_type_parse(const char *s, tarn_ice_type *t, tarn_error *err) {
 }
 
 void tarn_ice_type_format(const tarn_ice_type *t, char *dst, size_t n) {
+  if (tarn_ice_type_nested(t))
+    tarn__ice_nested_format(t, dst, n);
+  else
+    tarn__ice_primitive_format(t, dst, n);
+}
+
+void tarn__ice_primitive_format(const tarn_ice_type *t, char *dst, size_t n) {
   size_t i;
   if (t->id == TARN_ICE_FIXED) {
     snprintf(dst, n, "fixed[%d]", (int)t->length);
@@ -163,8 +170,11 @@ int tarn_ice_value_serialize(const tarn_ice_type *t, const tarn_ice_value *v, ta
       }
       return tarn_buf_append(out, p, n, err);
     }
+  case TARN_ICE_STRUCT:
+  case TARN_ICE_LIST:
+  case TARN_ICE_MAP: break; /* nested values have no single-value form */
   }
-  return tarn_error_set(err, TARN_EINVAL, "cannot serialize a value of unknown type");
+  return tarn_error_set(err, TARN_EINVAL, "cannot serialize a value of this type");
 }
 
 int tarn_ice_value_deserialize(const tarn_ice_type *t, const uint8_t *p, size_t n,
@@ -286,10 +296,8 @@ void tarn_ice_schema_free(tarn_ice_schema *s) {
   size_t i;
   if (s == NULL)
     return;
-  for (i = 0; i < s->nfields; i++) {
-    tarn_free(s->fields[i].name);
-    tarn_free(s->fields[i].doc);
-  }
+  for (i = 0; s->fields != NULL && i < s->nfields; i++)
+    tarn__ice_field_free(&s->fields[i]);
   tarn_free(s->fields);
   s->fields = NULL;
   s->nfields = 0;
@@ -303,15 +311,11 @@ int tarn_ice_schema_copy(tarn_ice_schema *dst, const tarn_ice_schema *src, tarn_
   if (dst->fields == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory copying a schema");
   for (i = 0; i < src->nfields; i++) {
-    tarn_ice_field *f = &dst->fields[i];
-    *f = src->fields[i];
-    f->name = tarn_strdup(src->fields[i].name);
-    f->doc = src->fields[i].doc ? tarn_strdup(src->fields[i].doc) : NULL;
-    dst->nfields = i + 1;
-    if (f->name == NULL || (src->fields[i].doc != NULL && f->doc == NULL)) {
+    if (tarn__ice_field_copy(&dst->fields[i], &src->fields[i], err) != 0) {
       tarn_ice_schema_free(dst);
-      return tarn_error_set(err, TARN_ENOMEM, "out of memory copying a schema");
+      return TARN_ENOMEM;
     }
+    dst->nfields = i + 1;
   }
   return 0;
 }
@@ -332,18 +336,8 @@ const tarn_ice_field *tarn_ice_schema_field_by_name(const tarn_ice_schema *s, co
   return NULL;
 }
 
-int32_t tarn_ice_schema_max_id(const tarn_ice_schema *s) {
-  int32_t m = 0;
-  size_t i;
-  for (i = 0; i < s->nfields; i++)
-    if (s->fields[i].id > m)
-      m = s->fields[i].id;
-  return m;
-}
-
 json_t *tarn_ice_schema_to_json(const tarn_ice_schema *s) {
   json_t *root = json_object(), *fields = json_array();
-  char type[48];
   size_t i;
   if (root == NULL || fields == NULL)
     goto fail;
@@ -351,18 +345,8 @@ json_t *tarn_ice_schema_to_json(const tarn_ice_schema *s) {
       json_object_set_new(root, "schema-id", json_integer(s->schema_id)) != 0)
     goto fail;
   for (i = 0; i < s->nfields; i++) {
-    const tarn_ice_field *f = &s->fields[i];
-    json_t *jf;
-    tarn_ice_type_format(&f->type, type, sizeof(type));
-    jf = json_pack("{s:I,s:s,s:b,s:s}", "id", (json_int_t)f->id, "name", f->name, "required",
-                   f->required, "type", type);
-    if (jf == NULL)
-      goto fail;
-    if (f->doc != NULL && json_object_set_new(jf, "doc", json_string(f->doc)) != 0) {
-      json_decref(jf);
-      goto fail;
-    }
-    if (json_array_append_new(fields, jf) != 0)
+    json_t *jf = tarn__ice_field_to_json(&s->fields[i]);
+    if (jf == NULL || json_array_append_new(fields, jf) != 0)
       goto fail;
   }
   if (json_object_set_new(root, "fields", fields) != 0) {
@@ -389,39 +373,15 @@ int tarn_ice_schema_from_json(const json_t *j, tarn_ice_schema *out, tarn_error 
   if (out->fields == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory reading a schema");
   for (i = 0; i < n; i++) {
-    const json_t *jf = json_array_get(fields, i);
-    const json_t *id = json_object_get(jf, "id"), *name = json_object_get(jf, "name");
-    const json_t *req = json_object_get(jf, "required"), *type = json_object_get(jf, "type");
-    const json_t *doc = json_object_get(jf, "doc");
-    tarn_ice_field *f = &out->fields[i];
-    if (!json_is_integer(id) || !json_is_string(name) || !json_is_boolean(req) || type == NULL) {
-      rc = tarn_error_set(err, TARN_ECORRUPT,
-                          "schema field %zu: needs integer \"id\", string \"name\", boolean "
-                          "\"required\" and \"type\"",
-                          i);
-      goto fail;
-    }
-    if (!json_is_string(type)) {
-      rc = tarn_error_set(err, TARN_EUNSUPPORTED,
-                          "schema field \"%s\" (id %lld): nested types are not supported",
-                          json_string_value(name), (long long)json_integer_value(id));
-      goto fail;
-    }
-    f->id = (int32_t)json_integer_value(id);
-    f->required = json_is_true(req);
-    f->name = tarn_strdup(json_string_value(name));
-    f->doc = json_is_string(doc) ? tarn_strdup(json_string_value(doc)) : NULL;
     out->nfields = i + 1;
-    if (f->name == NULL || (json_is_string(doc) && f->doc == NULL)) {
-      rc = tarn_error_set(err, TARN_ENOMEM, "out of memory reading a schema");
-      goto fail;
-    }
-    rc = tarn_ice_type_parse(json_string_value(type), &f->type, err);
+    rc = tarn__ice_field_from_json(json_array_get(fields, i), &out->fields[i], 0, err);
     if (rc != 0) {
-      tarn_error_prefix(err, "schema field \"%s\"", f->name);
+      tarn_error_prefix(err, "schema field %zu", i);
       goto fail;
     }
   }
+  if ((rc = tarn__ice_schema_check_ids(out, err)) != 0)
+    goto fail;
   return 0;
 fail:
   tarn_ice_schema_free(out);
@@ -453,6 +413,15 @@ int tarn_ice_schema_to_parquet(const tarn_ice_schema *s, tarn_pq_schema *out, ta
     }
     c->field_id = f->id;
     c->optional = !f->required;
+    if (tarn_ice_type_nested(&f->type)) {
+      char ty[96];
+      tarn_ice_type_format(&f->type, ty, sizeof(ty));
+      tarn_pq_schema_free(out);
+      return tarn_error_set(err, TARN_EUNSUPPORTED,
+                            "column \"%s\" is %s: nested columns cannot be written or read in "
+                            "data files yet",
+                            f->name, ty);
+    }
     switch (f->type.id) {
     case TARN_ICE_BOOLEAN: c->type = TARN_PQ_BOOLEAN; break;
     case TARN_ICE_INT: c->type = TARN_PQ_INT32; break;
@@ -502,6 +471,9 @@ int tarn_ice_schema_to_parquet(const tarn_ice_schema *s, tarn_pq_schema *out, ta
         c->type_length = tarn__ice_decimal_bytes(f->type.precision);
       }
       break;
+    case TARN_ICE_STRUCT:
+    case TARN_ICE_LIST:
+    case TARN_ICE_MAP: break; /* refused above */
     }
   }
   return 0;

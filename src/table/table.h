@@ -44,19 +44,44 @@ typedef enum tarn_ice_type_id {
   TARN_ICE_BINARY,
   TARN_ICE_FIXED,   /* fixed[length] */
   TARN_ICE_DECIMAL, /* decimal(precision, scale), precision <= 38 */
+  /* nested: their fields are the type's children, each with its own field id */
+  TARN_ICE_STRUCT, /* children: the struct's fields */
+  TARN_ICE_LIST,   /* children[0]: "element" (element-id, element-required) */
+  TARN_ICE_MAP,    /* children[0]: "key" (key-id, always required), [1]: "value" */
 } tarn_ice_type_id;
 
+struct tarn_ice_field;
+
+/*
+ * A type. A nested one owns its children (tarn_ice_type_free; tarn_ice_type_copy for a
+ * deep copy: a plain struct copy would share them). Primitive types have none and copy by
+ * value as before.
+ */
 typedef struct tarn_ice_type {
   tarn_ice_type_id id;
-  int32_t length;    /* FIXED */
-  int32_t precision; /* DECIMAL */
-  int32_t scale;     /* DECIMAL */
+  int32_t length;                  /* FIXED */
+  int32_t precision;               /* DECIMAL */
+  int32_t scale;                   /* DECIMAL */
+  struct tarn_ice_field *children; /* STRUCT, LIST, MAP */
+  size_t nchildren;
 } tarn_ice_type;
 
-/* Parses the spec's type strings: "long", "decimal(10, 2)", "fixed[16]". */
+/* 1 for struct, list and map. */
+static inline int tarn_ice_type_nested(const tarn_ice_type *t) {
+  return t->id == TARN_ICE_STRUCT || t->id == TARN_ICE_LIST || t->id == TARN_ICE_MAP;
+}
+
+/* Parses the spec's primitive type strings: "long", "decimal(10, 2)", "fixed[16]"
+ * (nested types are JSON objects in metadata: tarn_ice_schema_from_json; in DDL text:
+ * tarn_ice_schema_parse_ddl). */
 int tarn_ice_type_parse(const char *s, tarn_ice_type *t, tarn_error *err);
-/* Formats a type as the spec writes it ("decimal(10, 2)"). */
+/* Formats a type as the spec writes a primitive one ("decimal(10, 2)"); a nested one as
+ * DDL ("list<float>", "map<string, long>", "struct<name: string, age: int>"), truncated
+ * to n. */
 void tarn_ice_type_format(const tarn_ice_type *t, char *dst, size_t n);
+/* Deep copy (children included) / free of a type's children. */
+int tarn_ice_type_copy(tarn_ice_type *dst, const tarn_ice_type *src, tarn_error *err);
+void tarn_ice_type_free(tarn_ice_type *t);
 
 /*
  * A value of a primitive type, in its natural representation:
@@ -107,6 +132,18 @@ typedef struct tarn_ice_schema {
 
 int tarn_ice_schema_copy(tarn_ice_schema *dst, const tarn_ice_schema *src, tarn_error *err);
 void tarn_ice_schema_free(tarn_ice_schema *s);
+/* Any field with this id, nested ones included (a list's element, a struct's field); NULL
+ * when none. tarn_ice_schema_field looks at the top-level columns only. */
+const tarn_ice_field *tarn_ice_schema_find(const tarn_ice_schema *s, int32_t id);
+/*
+ * Parses DDL text: "id long not null, emb list<float>, attrs map<string, string>,
+ * who struct<name: string, age: int not null>" (types as tarn_ice_type_parse, nested to
+ * any depth; "not null" or "required" after a type makes that field, element or value
+ * required; a map's key always is). Field ids as Iceberg assigns them to a new schema:
+ * the top-level fields 1..n, then each nested type's children, depth first. TARN_EINVAL
+ * naming the column and the offset in the text.
+ */
+int tarn_ice_schema_parse_ddl(const char *text, tarn_ice_schema *out, tarn_error *err);
 
 /* A column of a fixed layout: a primitive type, its nullability and doc (may be NULL). */
 typedef struct tarn_ice_column_def {
@@ -125,7 +162,9 @@ const tarn_ice_field *tarn_ice_schema_field_by_name(const tarn_ice_schema *s, co
 int32_t tarn_ice_schema_max_id(const tarn_ice_schema *s);
 /* The schema as the spec's JSON struct ({"type":"struct","schema-id":..,"fields":[..]}). */
 json_t *tarn_ice_schema_to_json(const tarn_ice_schema *s);
-/* Parses a schema; nested types (struct, list, map) are TARN_EUNSUPPORTED naming the field. */
+/* Parses a schema, nested types included (the spec's struct, list and map objects); field
+ * ids must be unique across the whole schema and a map's key required (TARN_ECORRUPT
+ * naming the field). */
 int tarn_ice_schema_from_json(const json_t *j, tarn_ice_schema *out, tarn_error *err);
 /*
  * The Parquet schema for data files of this table: every column carries its field id;

@@ -16,6 +16,20 @@ size_t tarn__ice_utf8_prefix(const uint8_t *s, size_t n, size_t cps);
 /* Bytes of a FIXED holding a decimal of `precision` digits (as Parquet and Iceberg size it). */
 int32_t tarn__ice_decimal_bytes(int32_t precision);
 
+/* ice_nested.c: nested types' children, JSON and DDL forms, ids across the schema */
+void tarn__ice_primitive_format(const tarn_ice_type *t, char *dst, size_t n);
+void tarn__ice_nested_format(const tarn_ice_type *t, char *dst, size_t n);
+void tarn__ice_field_free(tarn_ice_field *f);
+int tarn__ice_field_copy(tarn_ice_field *dst, const tarn_ice_field *src, tarn_error *err);
+json_t *tarn__ice_type_to_json(const tarn_ice_type *t);
+json_t *tarn__ice_field_to_json(const tarn_ice_field *f);
+int tarn__ice_field_from_json(const json_t *jf, tarn_ice_field *f, int depth, tarn_error *err);
+int tarn__ice_type_from_json(const json_t *j, tarn_ice_type *t, const char *where, tarn_error *err);
+/* Gives a nested type's children ids *next, *next + 1, ... in Iceberg's order. */
+void tarn__ice_type_assign_ids(tarn_ice_type *t, int32_t *next);
+/* TARN_ECORRUPT naming the fields when two share an id (nested ones included). */
+int tarn__ice_schema_check_ids(const tarn_ice_schema *s, tarn_error *err);
+
 /* Deletes the file at `uri`, best effort: a failure other than "not found" is logged with
  * `what` ("unreferenced file", "expired file"). Returns 1 when a file was deleted. */
 int tarn__table_delete_uri(const tarn_table_io *io, const char *uri, const char *what);
