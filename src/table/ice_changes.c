@@ -23,6 +23,37 @@ typedef struct column_ctx {
   int32_t field_id;
 } column_ctx;
 
+/* The struct type at a dotted path of fields (children named element, key, value step
+ * into lists and maps); NULL when the path names no struct. */
+static tarn_ice_type *find_struct(const tarn_ice_schema *s, const char *path, size_t n) {
+  tarn_ice_field *fs = s->fields;
+  size_t nf = s->nfields;
+  tarn_ice_type *at = NULL;
+  while (n > 0) {
+    size_t seg = 0, i;
+    while (seg < n && path[seg] != '.')
+      seg++;
+    at = NULL;
+    for (i = 0; i < nf; i++)
+      if (strlen(fs[i].name) == seg && strncmp(fs[i].name, path, seg) == 0) {
+        at = &fs[i].type;
+        break;
+      }
+    if (at == NULL || !tarn_ice_type_nested(at))
+      return NULL;
+    fs = at->children;
+    nf = at->nchildren;
+    path += seg < n ? seg + 1 : seg;
+    n -= seg < n ? seg + 1 : seg;
+  }
+  return at != NULL && at->id == TARN_ICE_STRUCT ? at : NULL;
+}
+
+/* Appends a field to a struct of the new schema (the copy in next); fresh ids after
+ * last-column-id. */
+static int add_nested_field(tarn_table *t, tarn_ice_metadata *next, tarn_ice_type *cur_parent,
+                            const char *leaf, column_ctx *c, tarn_error *err);
+
 static int apply_add_column(tarn_table *t, const tarn_ice_metadata *base, tarn_ice_metadata *next,
                             int attempt, void *ctx, tarn_error *err) {
   column_ctx *c = ctx;
@@ -37,6 +68,15 @@ static int apply_add_column(tarn_table *t, const tarn_ice_metadata *base, tarn_i
   if (tarn_ice_schema_field_by_name(cur, c->name) != NULL)
     return tarn_error_set(err, TARN_EEXIST, "table %s.%s already has a column \"%s\"", t->ns,
                           t->name, c->name);
+  {
+    /* "who.email": a field inside the struct column "who" ("pts.element.z" inside a list's
+     * struct elements, "m.value.z" inside a map's struct values) */
+    const char *dot = strrchr(c->name, '.');
+    tarn_ice_type *parent;
+    if (dot != NULL && dot > c->name && dot[1] != '\0' &&
+        (parent = find_struct(cur, c->name, (size_t)(dot - c->name))) != NULL)
+      return add_nested_field(t, next, parent, dot + 1, c, err);
+  }
   for (i = 0; i < next->nschemas; i++)
     if (next->schemas[i].schema_id > max_schema)
       max_schema = next->schemas[i].schema_id;
@@ -72,6 +112,59 @@ static int apply_add_column(tarn_table *t, const tarn_ice_metadata *base, tarn_i
     next->last_column_id = id - 1;
   }
   ns->schema_id = max_schema + 1;
+  next->current_schema_id = ns->schema_id;
+  c->field_id = f->id;
+  return 0;
+}
+
+static int add_nested_field(tarn_table *t, tarn_ice_metadata *next, tarn_ice_type *cur_parent,
+                            const char *leaf, column_ctx *c, tarn_error *err) {
+  const tarn_ice_schema *cur = tarn_ice_metadata_schema(next, next->current_schema_id);
+  tarn_ice_schema *schemas, *ns;
+  tarn_ice_type *parent;
+  tarn_ice_field *f;
+  int32_t max_schema = 0, id;
+  size_t i, k;
+  int rc;
+  for (k = 0; k < cur_parent->nchildren; k++)
+    if (strcmp(cur_parent->children[k].name, leaf) == 0)
+      return tarn_error_set(err, TARN_EEXIST, "table %s.%s already has a column \"%s\"", t->ns,
+                            t->name, c->name);
+  for (i = 0; i < next->nschemas; i++)
+    if (next->schemas[i].schema_id > max_schema)
+      max_schema = next->schemas[i].schema_id;
+  schemas = tarn_reallocarray(next->schemas, next->nschemas + 1, sizeof(*schemas));
+  if (schemas == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  next->schemas = schemas;
+  cur = tarn_ice_metadata_schema(next, next->current_schema_id);
+  ns = &schemas[next->nschemas];
+  rc = tarn_ice_schema_copy(ns, cur, err);
+  if (rc != 0)
+    return rc;
+  next->nschemas++;
+  ns->schema_id = max_schema + 1;
+  /* the same struct in the copy */
+  parent = find_struct(ns, c->name, (size_t)(leaf - 1 - c->name));
+  if (parent == NULL)
+    return tarn_error_set(err, TARN_EINTERNAL, "struct of \"%s\" lost in the copy", c->name);
+  f = tarn_reallocarray(parent->children, parent->nchildren + 1, sizeof(*f));
+  if (f == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  parent->children = f;
+  f = &parent->children[parent->nchildren];
+  memset(f, 0, sizeof(*f));
+  f->id = next->last_column_id + 1;
+  f->name = tarn_strdup(leaf);
+  f->doc = c->doc ? tarn_strdup(c->doc) : NULL;
+  parent->nchildren++;
+  if (f->name == NULL || (c->doc != NULL && f->doc == NULL))
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  if ((rc = tarn_ice_type_copy(&f->type, c->type, err)) != 0)
+    return rc;
+  id = f->id + 1;
+  tarn__ice_type_assign_ids(&f->type, &id);
+  next->last_column_id = id - 1;
   next->current_schema_id = ns->schema_id;
   c->field_id = f->id;
   return 0;

@@ -322,6 +322,17 @@ expect_eq "struct: fields with ids" '8 name false 9 age true' \
   "$(jq -r "$sch[3].type.fields | map(\"\(.id) \(.name) \(.required)\") | join(\" \")" <<<"$out")"
 expect_eq "added nested column: ids after last-column-id" '10 11 12 13 13' \
   "$(jq -r "[$sch[4].id, $sch[4].type.fields[0].id, $sch[4].type.fields[1].id, $sch[4].type.fields[1].type.\"element-id\", .metadata.\"last-column-id\"] | map(tostring) | join(\" \")" <<<"$out")"
+# a field inside a struct, and inside a list's struct elements
+T add-column db.nested who.email string >/dev/null
+expect_eq "add a field inside a struct" 0 "$?"
+T add-column db.nested pts "list<struct<x: double>>" >/dev/null
+T add-column db.nested pts.element.y "map<string, int>" >/dev/null
+expect_eq "add a field inside a list's struct elements" 0 "$?"
+T add-column db.nested who.email long 2>/dev/null >/dev/null
+expect_eq "the same nested field twice: exit 1" 1 "$?"
+out=$(T show db.nested --json)
+expect_eq "nested adds: fresh ids, the struct's fields in order" 'name age email|14|x y|19 20|20' \
+  "$(jq -r "\"\($sch[3].type.fields | map(.name) | join(\" \"))|\($sch[3].type.fields[2].id)|\($sch[5].type.element.fields | map(.name) | join(\" \"))|\($sch[5].type.element.fields[1].type.\"key-id\") \($sch[5].type.element.fields[1].type.\"value-id\")|\(.metadata.\"last-column-id\")\"" <<<"$out")"
 echo '{"id":1}' | T append db.nested --jsonl - 2>"$WORK/e" >/dev/null
 expect_eq "append to a nested table: exit 1" 1 "$?"
 expect_match "... naming the nested column" 'column "emb" is list<float not null>' "$(cat "$WORK/e")"
