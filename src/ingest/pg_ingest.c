@@ -911,6 +911,7 @@ typedef struct dec {
   tarn_pq_builder *b;
   int64_t cap, row; /* rows a batch holds, rows in it */
   size_t batch_bytes;
+  size_t data_bytes; /* variable-length bytes in the batch so far */
   int64_t total; /* rows decoded */
   uint64_t bytes;
   int header, trailer;
@@ -1070,10 +1071,13 @@ static int put_field(dec *d, size_t j, const uint8_t *p, int32_t len, tarn_error
     return 0;
   }
   case K_UUID: tarn_pq_builder_fixed(b, d->row, p); return 0;
-  case K_BYTES: return tarn_pq_builder_bytes(b, d->row, p, (size_t)len, err);
+  case K_BYTES:
+    d->data_bytes += (size_t)len;
+    return tarn_pq_builder_bytes(b, d->row, p, (size_t)len, err);
   case K_JSONB:
     if (len < 1 || p[0] != 1)
       return bad_stream(d, j, "jsonb of an unknown version", err);
+    d->data_bytes += (size_t)len - 1;
     return tarn_pq_builder_bytes(b, d->row, p + 1, (size_t)len - 1, err);
   case K_DEC: return put_numeric(d, j, p, len, err);
   }
@@ -1120,14 +1124,8 @@ static int flush(dec *d, tarn_error *err) {
   for (j = 0; j < s->ncols; j++)
     tarn_pq_builder_reset(&d->b[j]);
   d->row = 0;
+  d->data_bytes = 0;
   return rc;
-}
-
-static size_t string_bytes(const dec *d) {
-  size_t j, n = 0;
-  for (j = 0; j < d->s->ncols; j++)
-    n += d->b[j].byte_array ? d->b[j].data.len : 0;
-  return n;
 }
 
 /* Decodes the complete tuples at the start of p[0, n); *used says how far. */
@@ -1207,7 +1205,8 @@ static int decode(dec *d, const uint8_t *p, size_t n, size_t *used, tarn_error *
     d->row++;
     d->total++;
     pos = q;
-    if (d->row == d->cap || ((d->row & 1023) == 0 && string_bytes(d) >= d->batch_bytes)) {
+    /* a batch ends at a row count or at its bytes: either way on the rows alone */
+    if (d->row == d->cap || d->data_bytes >= d->batch_bytes) {
       if ((rc = flush(d, err)) != 0)
         return rc;
     }
