@@ -912,7 +912,7 @@ typedef struct dec {
   int64_t cap, row; /* rows a batch holds, rows in it */
   size_t batch_bytes;
   size_t data_bytes; /* variable-length bytes in the batch so far */
-  int64_t total; /* rows decoded */
+  int64_t total;     /* rows decoded */
   uint64_t bytes;
   int header, trailer;
   tarn_buf carry;
