@@ -260,6 +260,7 @@ static json_t *drift_report(const tarn_ice_schema *old, const char *old_fp,
   tarn__ingest_shape sh;
   tarn_ingest_options o;
   json_t *d;
+  memset(&sh, 0, sizeof(sh));
   tarn_ingest_options_init(&o);
   if (csv_shape(&o, r, &sh, NULL) != 0)
     return NULL;

@@ -23,6 +23,34 @@ typedef struct column_ctx {
   int32_t field_id;
 } column_ctx;
 
+/* A copy of next's current schema as a new schema of next (id: the highest + 1), not yet
+ * current: the change is made to *out. */
+static int new_schema(tarn_ice_metadata *next, tarn_ice_schema **out, tarn_error *err) {
+  const tarn_ice_schema *cur;
+  tarn_ice_schema *schemas, *ns;
+  int32_t max_schema = 0;
+  size_t i;
+  int rc;
+  for (i = 0; i < next->nschemas; i++)
+    if (next->schemas[i].schema_id > max_schema)
+      max_schema = next->schemas[i].schema_id;
+  schemas = tarn_reallocarray(next->schemas, next->nschemas + 1, sizeof(*schemas));
+  if (schemas == NULL)
+    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  next->schemas = schemas;
+  cur = tarn_ice_metadata_schema(next, next->current_schema_id);
+  if (cur == NULL)
+    return tarn_error_set(err, TARN_ECORRUPT, "current schema missing");
+  ns = &schemas[next->nschemas];
+  rc = tarn_ice_schema_copy(ns, cur, err);
+  if (rc != 0)
+    return rc;
+  next->nschemas++;
+  ns->schema_id = max_schema + 1;
+  *out = ns;
+  return 0;
+}
+
 /* The struct type at a dotted path of fields (children named element, key, value step
  * into lists and maps); NULL when the path names no struct. */
 static tarn_ice_type *find_struct(const tarn_ice_schema *s, const char *path, size_t n) {
@@ -58,10 +86,8 @@ static int apply_add_column(tarn_table *t, const tarn_ice_metadata *base, tarn_i
                             int attempt, void *ctx, tarn_error *err) {
   column_ctx *c = ctx;
   const tarn_ice_schema *cur = tarn_ice_metadata_schema(next, next->current_schema_id);
-  tarn_ice_schema *schemas, *ns;
+  tarn_ice_schema *ns;
   tarn_ice_field *f;
-  int32_t max_schema = 0;
-  size_t i;
   int rc;
   if (cur == NULL)
     return tarn_error_set(err, TARN_ECORRUPT, "current schema missing");
@@ -77,19 +103,8 @@ static int apply_add_column(tarn_table *t, const tarn_ice_metadata *base, tarn_i
         (parent = find_struct(cur, c->name, (size_t)(dot - c->name))) != NULL)
       return add_nested_field(t, next, parent, dot + 1, c, err);
   }
-  for (i = 0; i < next->nschemas; i++)
-    if (next->schemas[i].schema_id > max_schema)
-      max_schema = next->schemas[i].schema_id;
-  schemas = tarn_reallocarray(next->schemas, next->nschemas + 1, sizeof(*schemas));
-  if (schemas == NULL)
-    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-  next->schemas = schemas;
-  cur = tarn_ice_metadata_schema(next, next->current_schema_id);
-  ns = &schemas[next->nschemas];
-  rc = tarn_ice_schema_copy(ns, cur, err);
-  if (rc != 0)
+  if ((rc = new_schema(next, &ns, err)) != 0)
     return rc;
-  next->nschemas++;
   f = tarn_reallocarray(ns->fields, ns->nfields + 1, sizeof(*f));
   if (f == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
@@ -111,7 +126,6 @@ static int apply_add_column(tarn_table *t, const tarn_ice_metadata *base, tarn_i
     tarn__ice_type_assign_ids(&f->type, &id);
     next->last_column_id = id - 1;
   }
-  ns->schema_id = max_schema + 1;
   next->current_schema_id = ns->schema_id;
   c->field_id = f->id;
   return 0;
@@ -119,31 +133,18 @@ static int apply_add_column(tarn_table *t, const tarn_ice_metadata *base, tarn_i
 
 static int add_nested_field(tarn_table *t, tarn_ice_metadata *next, tarn_ice_type *cur_parent,
                             const char *leaf, column_ctx *c, tarn_error *err) {
-  const tarn_ice_schema *cur = tarn_ice_metadata_schema(next, next->current_schema_id);
-  tarn_ice_schema *schemas, *ns;
+  tarn_ice_schema *ns;
   tarn_ice_type *parent;
   tarn_ice_field *f;
-  int32_t max_schema = 0, id;
-  size_t i, k;
+  int32_t id;
+  size_t k;
   int rc;
   for (k = 0; k < cur_parent->nchildren; k++)
     if (strcmp(cur_parent->children[k].name, leaf) == 0)
       return tarn_error_set(err, TARN_EEXIST, "table %s.%s already has a column \"%s\"", t->ns,
                             t->name, c->name);
-  for (i = 0; i < next->nschemas; i++)
-    if (next->schemas[i].schema_id > max_schema)
-      max_schema = next->schemas[i].schema_id;
-  schemas = tarn_reallocarray(next->schemas, next->nschemas + 1, sizeof(*schemas));
-  if (schemas == NULL)
-    return tarn_error_set(err, TARN_ENOMEM, "out of memory");
-  next->schemas = schemas;
-  cur = tarn_ice_metadata_schema(next, next->current_schema_id);
-  ns = &schemas[next->nschemas];
-  rc = tarn_ice_schema_copy(ns, cur, err);
-  if (rc != 0)
+  if ((rc = new_schema(next, &ns, err)) != 0)
     return rc;
-  next->nschemas++;
-  ns->schema_id = max_schema + 1;
   /* the same struct in the copy */
   parent = find_struct(ns, c->name, (size_t)(leaf - 1 - c->name));
   if (parent == NULL)

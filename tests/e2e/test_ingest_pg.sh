@@ -349,6 +349,12 @@ expect_eq "--readers 2 into a new dataset: byte-identical too" "0 ${KEY_PAR##*/}
 expect_eq "the quiescent file holds PostgreSQL's rows: count, sum, and a checksum of (id, balance)" \
   "$(pg_psql 'SELECT count(*), sum(balance), sum(id::int8 * balance % 1000003) FROM accounts')" \
   "$(tq par 'SELECT count(*), sum(balance), sum(id::BIGINT * balance % 1000003) FROM {t}')"
+# the commits are journal events (left in the inbox by the CLI, taken in by the journal's
+# opener); the existing answer added none
+expect_eq "the journal: one ingest event for datasets.par, from postgres:public.accounts" \
+  '1 "postgres:public.accounts" 1000000 "created"' \
+  "$("$BIN" journal recent --lake "$LAKE" --limit 1000 2>/dev/null |
+    jq -s -r '[.[] | select(.action == "ingest" and .entity_type == "par")] | "\(length) \(.[0].new_value.source | tojson) \(.[0].new_value.rows) \(.[0].new_value.outcome | tojson)"')"
 
 # ======================================================================================
 # 4. Incremental: crash, rerun, nothing new, a timestamptz column
@@ -573,6 +579,12 @@ expect_eq "... columns with name, type, nullable, pg_type" "id:int:false:true na
 expect_eq "... the manifest view: datasets.web, 3 rows, one object" "web 3 1" \
   "$(jo '.manifest | "\(.name) \(.row_count) \(.objects | length)"')"
 WEBKEY=$(jo .parquet_key)
+WEBSNAP=$(jo .snapshot_id)
+# the journal records the commit (an `ingest` event for the dataset, naming its source)
+jev=$(curl -sS -H "Authorization: Bearer $TOKR" "$BASE/journal/recent?limit=50" |
+  jq -c --arg s "$WEBSNAP" '[.events[] | select(.action == "ingest" and .entity_type == "web" and (.new_value.snapshot_id | tostring) == $s)] | .[0] | [.new_value.rows, .new_value.source, .new_value.outcome, .actor]')
+expect_eq "... recorded in the journal: rows, source, outcome, the token's name" \
+  '[3,"postgres:public.small","created","t_w"]' "$jev"
 postdb h_uri "$(body "postgresql://tarn:$PG_PASSWORD@127.0.0.1:$PG_PORT/tarn_test" '{dsn: $dsn, table: "public.small", name: "web"}')"
 expect_eq "a postgresql:// DSN, same table again: 200 existing, the same key" "200 existing true $WEBKEY" \
   "$CODE $(jo .outcome) $(jo .existing) $(jo .parquet_key)"
