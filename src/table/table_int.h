@@ -27,6 +27,37 @@ int tarn__ice_field_from_json(const json_t *jf, tarn_ice_field *f, int depth, ta
 int tarn__ice_type_from_json(const json_t *j, tarn_ice_type *t, const char *where, tarn_error *err);
 /* Gives a nested type's children ids *next, *next + 1, ... in Iceberg's order. */
 void tarn__ice_type_assign_ids(tarn_ice_type *t, int32_t *next);
+/* ice_shred.c: JSON rows to and from Parquet leaf columns (repetition and definition
+ * levels, the spec's 3-level LIST and MAP layouts). */
+typedef struct tarn__ice_leaf {
+  const tarn_ice_field *field; /* the primitive field (a list's element, a map's key...) */
+  int16_t max_def, max_rep;
+  int16_t *def, *rep; /* one entry per value slot, present or not */
+  size_t n, cap, rep_cap;
+  const json_t **vals; /* the values present (def == max_def), borrowed from the rows */
+  size_t nvals, vcap;
+} tarn__ice_leaf;
+
+typedef struct tarn__ice_shredder {
+  const tarn_ice_schema *schema;
+  tarn__ice_leaf *leaves; /* depth first: Parquet's column order */
+  size_t nleaves, cap;
+  size_t rows;
+  json_t *keys; /* map keys as JSON strings, owned here */
+} tarn__ice_shredder;
+
+int tarn__ice_shred_init(tarn__ice_shredder *sh, const tarn_ice_schema *s, tarn_error *err);
+/* Appends one row (a JSON object; a missing member is null). The row must outlive the
+ * shredder's use of its values. TARN_EINVAL naming the row and field on a shape mismatch
+ * or a null in a required field (entries already added for that row stay: reset after an
+ * error). */
+int tarn__ice_shred_row(tarn__ice_shredder *sh, const json_t *row, tarn_error *err);
+void tarn__ice_shred_reset(tarn__ice_shredder *sh);
+void tarn__ice_shred_free(tarn__ice_shredder *sh);
+/* The sh->rows rows back from the leaves (every field present, null when absent; maps as
+ * JSON objects) into rows[]; TARN_ECORRUPT when the levels disagree with the schema. */
+int tarn__ice_assemble_rows(const tarn__ice_shredder *sh, json_t **rows, tarn_error *err);
+
 /* TARN_ECORRUPT naming the fields when two share an id (nested ones included). */
 int tarn__ice_schema_check_ids(const tarn_ice_schema *s, tarn_error *err);
 
