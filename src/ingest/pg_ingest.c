@@ -1299,7 +1299,7 @@ static int pg_commit_check(void *arg, const tarn_ice_metadata *base, tarn_ice_me
   tarn_pg_ingest_result *r = s->r;
   const char *fp = tarn_ice_metadata_property(base, "tarn.fingerprint");
   const char *sha = tarn_ice_metadata_property(base, "tarn.source-sha256");
-  char rows[32], size[32], read[32], *cols;
+  char rows[32], size[32], read[32], port[64], *cols;
   const char *src_text = json_string_value(json_object_get(r->source, "table")) ? "table" : "query";
   tarn_ice_kv props[24];
   size_t n = 0;
@@ -1348,7 +1348,15 @@ static int pg_commit_check(void *arg, const tarn_ice_metadata *base, tarn_ice_me
   PROP("tarn.parquet-size", size);
   PROP("tarn.delimiter", NULL);
   PROP("tarn.pg.host", json_string_value(json_object_get(r->source, "host")));
-  PROP("tarn.pg.port", json_string_value(json_object_get(r->source, "port")));
+  if (json_is_integer(json_object_get(r->source, "port")))
+    snprintf(port, sizeof(port), "%lld",
+             (long long)json_integer_value(json_object_get(r->source, "port")));
+  else
+    snprintf(port, sizeof(port), "%s",
+             json_string_value(json_object_get(r->source, "port"))
+                 ? json_string_value(json_object_get(r->source, "port"))
+                 : "");
+  PROP("tarn.pg.port", port);
   PROP("tarn.pg.database", json_string_value(json_object_get(r->source, "database")));
   PROP("tarn.pg.user", json_string_value(json_object_get(r->source, "user")));
   PROP("tarn.pg.table", json_string_value(json_object_get(r->source, "table")));
@@ -1504,6 +1512,14 @@ static int open_source(src *s, tarn_error *err) {
       o->table && o->table[0] ? o->table : o->query, "snapshot_time", s->snapshot_time);
   if (r->source == NULL)
     return tarn_error_set(err, TARN_ENOMEM, "out of memory");
+  {
+    /* the port as a number in the answer (the table property keeps its text) */
+    const char *pt = json_string_value(json_object_get(r->source, "port"));
+    char *end;
+    long v = pt ? strtol(pt, &end, 10) : -1;
+    if (pt != NULL && end != pt && *end == '\0' && v > 0 && v < 65536)
+      json_object_set_new(r->source, "port", json_integer(v));
+  }
   s->inc = -1;
   for (i = 0; o->incremental_column != NULL && i < s->ncols; i++)
     if (strcmp(s->cols[i].name, o->incremental_column) == 0)
