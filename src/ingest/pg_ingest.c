@@ -524,6 +524,8 @@ static int describe_table(src *s, tarn_error *err) {
                     (int32_t)strtol(PQgetvalue(res, i, 2), NULL, 10), PQgetvalue(res, i, 4),
                     PQgetvalue(res, i, 3)[0] == 't', err);
   PQclear(res);
+  if (rc == 0 && n == 0)
+    rc = tarn_error_set(err, TARN_EINVAL, "%s has no columns: nothing to store", s->o->table);
   return rc;
 }
 
@@ -1584,8 +1586,11 @@ static int plan_readers(src *s, tarn_error *err) {
                                                                     : 1)
                                                       : 1;
   if (n > 1 && !parallel_ok) {
-    char w[160];
-    snprintf(w, sizeof(w), "%s is not a plain table: read by one reader", o->table);
+    char w[320];
+    snprintf(w, sizeof(w),
+             "%s is not a plain table (a view, a partitioned table or one with child tables): "
+             "read by one reader",
+             o->table);
     json_array_append_new(s->r->warnings, json_string(w));
     n = 1;
   }
