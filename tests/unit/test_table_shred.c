@@ -129,23 +129,26 @@ static uint32_t rnd(uint32_t n) {
   return (uint32_t)(rs % n);
 }
 
-/* A random type in DDL, depth-limited. */
-static void gen_type(char *dst, size_t n, int depth) {
+/* A random type in DDL, depth-limited, appended to out. */
+static void gen_type(tarn_buf *out, int depth) {
   static const char *const prim[] = {"int", "long", "string", "double", "boolean"};
   int k = depth >= 3 ? 0 : (int)rnd(5);
-  char a[256], b[256];
   if (k <= 1) {
-    snprintf(dst, n, "%s", prim[rnd(5)]);
+    tarn_buf_appendf(out, NULL, "%s", prim[rnd(5)]);
   } else if (k == 2) {
-    gen_type(a, sizeof(a), depth + 1);
-    snprintf(dst, n, "list<%s%s>", a, rnd(3) == 0 ? " not null" : "");
+    tarn_buf_appendf(out, NULL, "list<");
+    gen_type(out, depth + 1);
+    tarn_buf_appendf(out, NULL, "%s>", rnd(3) == 0 ? " not null" : "");
   } else if (k == 3) {
-    gen_type(a, sizeof(a), depth + 1);
-    snprintf(dst, n, "map<string, %s%s>", a, rnd(3) == 0 ? " not null" : "");
+    tarn_buf_appendf(out, NULL, "map<string, ");
+    gen_type(out, depth + 1);
+    tarn_buf_appendf(out, NULL, "%s>", rnd(3) == 0 ? " not null" : "");
   } else {
-    gen_type(a, sizeof(a), depth + 1);
-    gen_type(b, sizeof(b), depth + 1);
-    snprintf(dst, n, "struct<f: %s%s, g: %s>", a, rnd(3) == 0 ? " not null" : "", b);
+    tarn_buf_appendf(out, NULL, "struct<f: ");
+    gen_type(out, depth + 1);
+    tarn_buf_appendf(out, NULL, "%s, g: ", rnd(3) == 0 ? " not null" : "");
+    gen_type(out, depth + 1);
+    tarn_buf_appendf(out, NULL, ">");
   }
 }
 
@@ -210,19 +213,20 @@ static void test_generated_round_trips(void **state) {
   int round;
   (void)state;
   for (round = 0; round < 300; round++) {
-    char ddl[4096], t1[1024];
+    tarn_buf ddl;
     tarn_ice_schema s;
     tarn__ice_shredder sh;
     tarn_error err;
     json_t *rows[20], *back[20];
-    size_t nf = 1 + rnd(4), i, len = 0, nrows = 1 + rnd(20);
+    size_t nf = 1 + rnd(4), i, nrows = 1 + rnd(20);
     rs = 0x9e3779b97f4a7c15ull * (uint64_t)(round + 1);
+    tarn_buf_init(&ddl, TARN_BUF_UNLIMITED);
     for (i = 0; i < nf; i++) {
-      gen_type(t1, sizeof(t1), 0);
-      len += (size_t)snprintf(ddl + len, sizeof(ddl) - len, "%sc%zu %s%s", i ? ", " : "", i, t1,
-                              rnd(4) == 0 ? " not null" : "");
+      tarn_buf_appendf(&ddl, NULL, "%sc%zu ", i ? ", " : "", i);
+      gen_type(&ddl, 0);
+      tarn_buf_appendf(&ddl, NULL, "%s", rnd(4) == 0 ? " not null" : "");
     }
-    parse(ddl, &s);
+    parse(ddl.data, &s);
     assert_int_equal(tarn__ice_shred_init(&sh, &s, &err), 0);
     for (i = 0; i < nrows; i++) {
       size_t j;
@@ -231,22 +235,23 @@ static void test_generated_round_trips(void **state) {
         json_object_set_new(rows[i], s.fields[j].name,
                             gen_value(&s.fields[j].type, s.fields[j].required));
       if (tarn__ice_shred_row(&sh, rows[i], &err) != 0)
-        fail_msg("round %d (%s) row %zu: %s", round, ddl, i, tarn_error_message(&err));
+        fail_msg("round %d (%s) row %zu: %s", round, ddl.data, i, tarn_error_message(&err));
     }
     check_invariants(&sh);
     if (tarn__ice_assemble_rows(&sh, back, &err) != 0)
-      fail_msg("round %d (%s): %s", round, ddl, tarn_error_message(&err));
+      fail_msg("round %d (%s): %s", round, ddl.data, tarn_error_message(&err));
     for (i = 0; i < nrows; i++) {
       if (!json_equal(rows[i], back[i])) {
         char *a = json_dumps(rows[i], JSON_COMPACT | JSON_SORT_KEYS);
         char *b = json_dumps(back[i], JSON_COMPACT | JSON_SORT_KEYS);
-        fail_msg("round %d (%s) row %zu:\n want %s\n got  %s", round, ddl, i, a, b);
+        fail_msg("round %d (%s) row %zu:\n want %s\n got  %s", round, ddl.data, i, a, b);
       }
       json_decref(back[i]);
       json_decref(rows[i]);
     }
     tarn__ice_shred_free(&sh);
     tarn_ice_schema_free(&s);
+    tarn_buf_free(&ddl);
   }
 }
 
