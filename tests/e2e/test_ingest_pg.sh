@@ -412,6 +412,44 @@ meta=$(meta_loc events)
 ing ev3 --pg "$PG_CONNINFO" --table public.events --name events --incremental-column id --mode append
 expect_eq "no new rows: exit 0, outcome existing, no snapshot added, the catalog unchanged" \
   "0 existing $snaps $meta" "$RC $(jo .outcome) $(snapshots events) $(meta_loc events)"
+# Two clients at once. Three incremental runs over the same new rows: whichever commits
+# first appends them; the others either conflict (409, exit 1: the mark moved inside the
+# compare-and-swap) or, started after it, find nothing new. Never a row twice.
+more_events 20000
+pids=()
+for k in 1 2 3; do
+  "$BIN" ingest --pg "$PG_CONNINFO" --table public.events --name events --incremental-column id \
+    --mode append --lake "$LAKE" --json >"$OUT/ev_race$k.out" 2>"$OUT/ev_race$k.err" &
+  pids+=($!)
+done
+outs=""
+for k in 1 2 3; do
+  wait "${pids[$((k - 1))]}"
+  rc=$?
+  outs+="$rc:$(jq -r '.outcome // .error.code' "$OUT/ev_race$k.out") "
+done
+maxid=$(pg_psql 'SELECT max(id) FROM events')
+expect_eq "three incremental runs at once: one appended, the others conflict or existing [$outs]" \
+  "1 2" "$(grep -o '0:appended' <<<"$outs" | wc -l) $(grep -oE '1:conflict|0:existing' <<<"$outs" | wc -l)"
+expect_eq "... every id still exactly once: count = count distinct = max id = $maxid" \
+  "$maxid|$maxid|$maxid" "$(tq events 'SELECT count(*), count(DISTINCT id), max(id) FROM {t}')"
+# Three identical replaces at once into a new dataset: one commits, the others answer
+# existing (the content check runs inside the compare-and-swap)
+pids=()
+for k in 1 2 3; do
+  "$BIN" ingest --pg "$PG_CONNINFO" --table public.events --name ev_same --lake "$LAKE" --json \
+    >"$OUT/ev_same$k.out" 2>"$OUT/ev_same$k.err" &
+  pids+=($!)
+done
+outs=""
+for k in 1 2 3; do
+  wait "${pids[$((k - 1))]}"
+  outs+="$?:$(jq -r '.outcome // .error.code' "$OUT/ev_same$k.out")"$'\n'
+done
+expect_eq "three identical ingests at once: one created, two existing; one snapshot" \
+  "0:created 0:existing 0:existing 1" "$(sort <<<"$outs" | grep . | tr '\n' ' ')$(snapshots ev_same)"
+snaps=$(snapshots events)
+meta=$(meta_loc events)
 # --incremental-column without --mode appends (README): nothing is new. Never a re-read of
 # everything that replaces.
 ing ev4 --pg "$PG_CONNINFO" --table public.events --name events --incremental-column id
