@@ -66,25 +66,9 @@ trap 'exit 130' INT TERM
 # pg_restart DIR: start the cluster a previous run left in DIR/pg (BENCH_REUSE) as pg_start
 # would have, with a new password (set through the trusted unix socket).
 pg_restart() {
-  local p
   PG_DIR=$1/pg
   PG_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  PG_PORT=
-  for _ in 1 2 3 4 5 6 7 8; do
-    p=$((20000 + RANDOM % 30000))
-    if pg_as "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 300 \
-      -o "-c listen_addresses=127.0.0.1 -p $p -k $PG_DIR -c max_connections=60" start \
-      >/dev/null 2>&1; then
-      PG_PORT=$p
-      PG_STARTED=1
-      break
-    fi
-  done
-  if [ -z "$PG_PORT" ]; then
-    echo "PostgreSQL did not start; log:" >&2
-    tail -30 "$PG_DIR/server.log" >&2
-    return 1
-  fi
+  pg_listen 300 || return 1
   pg_psql "ALTER ROLE tarn PASSWORD '$PG_PASSWORD'" >/dev/null
   echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT (reused)"
 }

@@ -6,6 +6,8 @@
 #                       create database tarn_test. Sets PG_PORT, PG_PASSWORD and
 #                       PG_CONNINFO ("host=127.0.0.1 port=... dbname=tarn_test user=tarn
 #                       password=..."). Returns 1 (log on stderr) if it cannot.
+#   pg_listen TIMEOUT   starts the cluster already in $PG_DIR on a free loopback port
+#                       (pg_start does; a benchmark restarting a kept cluster too).
 #   pg_stop             stops it (immediate shutdown; safe to call when not running).
 #                       Call it from the test's EXIT trap.
 #   pg_psql SQL         runs SQL as tarn on tarn_test through the socket; prints the rows.
@@ -27,7 +29,7 @@ else
 fi
 
 pg_start() {
-  local dir=$1 p
+  local dir=$1
   if [ ! -x "$PGBIN/postgres" ]; then
     echo "lib_pg: PostgreSQL 15 is not installed in $PGBIN (scripts/setup.sh installs it)" >&2
     return 1
@@ -46,29 +48,33 @@ pg_start() {
     return 1
   fi
   rm -f "$PG_DIR/pwfile"
-  # Loopback only, plus a unix socket in our directory; retry on a taken port.
-  PG_PORT=
-  for _ in 1 2 3 4 5 6 7 8; do
-    p=$((20000 + RANDOM % 30000))
-    if pg_as "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
-      -o "-c listen_addresses=127.0.0.1 -p $p -k $PG_DIR -c max_connections=60" start \
-      >/dev/null 2>&1; then
-      PG_PORT=$p
-      PG_STARTED=1
-      break
-    fi
-  done
-  if [ -z "$PG_PORT" ]; then
-    echo "lib_pg: PostgreSQL did not start; log:" >&2
-    cat "$PG_DIR/server.log" >&2
-    return 1
-  fi
+  pg_listen 30 || return 1
   if ! pg_as "$PGBIN/createdb" -h "$PG_DIR" -p "$PG_PORT" -U tarn tarn_test; then
     echo "lib_pg: createdb failed" >&2
     return 1
   fi
   PG_CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=tarn_test user=tarn password=$PG_PASSWORD"
   echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
+}
+
+# pg_listen TIMEOUT: starts the cluster in $PG_DIR/data on loopback only, plus a unix
+# socket in $PG_DIR, on a free port (retried when taken); sets PG_PORT and PG_STARTED.
+pg_listen() {
+  local p
+  PG_PORT=
+  for _ in 1 2 3 4 5 6 7 8; do
+    p=$((20000 + RANDOM % 30000))
+    if pg_as "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t "$1" \
+      -o "-c listen_addresses=127.0.0.1 -p $p -k $PG_DIR -c max_connections=60" start \
+      >/dev/null 2>&1; then
+      PG_PORT=$p
+      PG_STARTED=1
+      return 0
+    fi
+  done
+  echo "lib_pg: PostgreSQL did not start; log:" >&2
+  tail -30 "$PG_DIR/server.log" >&2
+  return 1
 }
 
 pg_stop() {
