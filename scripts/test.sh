@@ -46,10 +46,9 @@ if [ ! -f tests/node_modules/.tarn-lock ] || ! cmp -s tests/package-lock.json te
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-# Three at once on two cores: e2e.test_sink_kill (started first, COST) spends about five
-# minutes waiting on consumer-group rejoins with its CPU idle, so two lanes keep working
-# beside it.
-(cd build-asan && ctest --output-on-failure --timeout 600 -j3 "$@")
+# Two at once: a third beside e2e.test_sink_kill shortened the stage by two minutes but
+# starved the kill loop's sinks of CPU (fewer committed before their kill than it asserts).
+(cd build-asan && ctest --output-on-failure --timeout 600 -j2 "$@")
 stage "tests (ASan/UBSan)"
 if [ $# -eq 0 ]; then
   # A race report stops the program with exit code 66, which fails its test.
